@@ -1,0 +1,41 @@
+/* The table of display backends and the base of every virtual output. */
+#include "display/backend.h"
+
+#include <gio/gio.h>
+
+static const FhDisplayBackend *const backends[] = {
+  &fh_display_backend_synthetic,
+};
+
+const FhDisplayBackend *
+fh_display_backend_lookup (const char *name, GError **error)
+{
+  g_autoptr (GString) known = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (backends); i++) {
+    if (g_str_equal (backends[i]->name, name))
+      return backends[i];
+    g_string_append_printf (known, "%s%s", i ? ", " : "", backends[i]->name);
+  }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               "unknown backend '%s': choose one of %s", name, known->str);
+  return NULL;
+}
+
+void
+fh_virtual_output_init (FhVirtualOutput *output, const FhVirtualOutputOps *ops,
+                        const FhOutputRequest *request)
+{
+  output->ops = ops;
+  output->mode = request->mode;
+  output->session_id = g_strdup (request->session_id);
+  output->on_failed = request->on_failed;
+  output->user_data = request->user_data;
+}
+
+void
+fh_virtual_output_finish (FhVirtualOutput *output)
+{
+  g_clear_pointer (&output->session_id, g_free);
+  g_clear_pointer (&output->app_env, g_strfreev);
+}

@@ -1,0 +1,78 @@
+/* Display backends: where a session's desktop comes from. A backend turns
+ * "a client wants W×H@Hz" into a virtual output that carries everything
+ * the session needs: how to capture it, how to inject into it, the
+ * environment for its apps, and what keeps it alive. One backend = one file
+ * that fills FhDisplayBackend; session code never branches on names. */
+#pragma once
+
+#include <glib.h>
+
+#include "display/frame.h"
+#include "input/event.h"
+#include "net/protocol.h"
+
+typedef struct _FhVirtualOutput FhVirtualOutput;
+
+/* Called on the main thread when the output dies under the session (its
+ * compositor crashed, say): @reason is for the user. */
+typedef void (*FhOutputFailedFunc) (FhVirtualOutput *output, const char *reason,
+                                    gpointer user_data);
+
+typedef struct {
+  FhMode mode;
+  const char *session_id;
+  guint serial; /* 1, 2, 3… in the order sessions were made */
+  const char *session_dir; /* private runtime dir of the session, 0700 */
+  FhOutputFailedFunc on_failed;
+  gpointer user_data;
+} FhOutputRequest;
+
+typedef struct {
+  /* Encode thread: write the current picture into @frame (the output's
+   * mode). Returns FALSE when nothing changed since the last capture (the
+   * caller may then skip the frame); sets @error when capture failed. */
+  gboolean (*capture) (FhVirtualOutput *output, FhFrame *frame, guint64 frame_number,
+                       GError **error);
+  /* Main thread: deliver one input event to this output only. */
+  void (*inject) (FhVirtualOutput *output, const FhInputEvent *event);
+  /* Main thread: tear everything down; safe on a half-made output. */
+  void (*destroy) (FhVirtualOutput *output);
+} FhVirtualOutputOps;
+
+struct _FhVirtualOutput {
+  const FhVirtualOutputOps *ops;
+  FhMode mode;
+  char *session_id;
+  /* Environment for apps started inside this output (KEY=VALUE). */
+  GStrv app_env;
+  /* What the client may know of the desktop (the synthetic picture's
+   * background), or has_background = FALSE. */
+  gboolean has_background;
+  guint8 background[3];
+  FhOutputFailedFunc on_failed;
+  gpointer user_data;
+};
+
+typedef struct {
+  const char *name;
+  const char *description;
+  FhVirtualOutput *(*create_output) (const FhOutputRequest *request, GError **error);
+} FhDisplayBackend;
+
+/* The backend called @name, or NULL with an error that lists the known ones. */
+const FhDisplayBackend *fh_display_backend_lookup (const char *name, GError **error);
+
+/* Base initialisation for a backend's output struct. */
+void fh_virtual_output_init (FhVirtualOutput *output, const FhVirtualOutputOps *ops,
+                             const FhOutputRequest *request);
+/* Frees what fh_virtual_output_init set up (not @output itself). */
+void fh_virtual_output_finish (FhVirtualOutput *output);
+
+static inline void
+fh_virtual_output_destroy (FhVirtualOutput *output)
+{
+  if (output)
+    output->ops->destroy (output);
+}
+
+extern const FhDisplayBackend fh_display_backend_synthetic;

@@ -1,0 +1,129 @@
+/* Settings and the directories the host keeps its things in. */
+#include "host/config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "fh-config.h"
+
+FhConfig *
+fh_config_new (void)
+{
+  FhConfig *config = g_new0 (FhConfig, 1);
+
+  config->port = FH_DEFAULT_PORT;
+  config->backend = g_strdup ("synthetic");
+  config->grace_seconds = 30;
+  config->bitrate_kbps = 8000;
+  config->encoder_preset = g_strdup ("ultrafast");
+  config->encoder_threads = 0;
+  return config;
+}
+
+void
+fh_config_free (FhConfig *config)
+{
+  if (!config)
+    return;
+  g_free (config->backend);
+  g_free (config->encoder_preset);
+  g_free (config->config_dir);
+  g_free (config->runtime_dir);
+  g_free (config->web_dir);
+  g_free (config);
+}
+
+static gboolean
+make_private_dir (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  if (g_mkdir_with_parents (path, 0700) < 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
+                 path, g_strerror (saved));
+    return FALSE;
+  }
+  if (g_stat (path, &st) == 0 && st.st_uid == getuid () && (st.st_mode & 0077))
+    g_chmod (path, 0700);
+  return TRUE;
+}
+
+gboolean
+fh_config_resolve_dirs (FhConfig *config, GError **error)
+{
+  const char *runtime = g_getenv ("XDG_RUNTIME_DIR");
+  const char *web = g_getenv ("FUNKHAUS_WEB_DIR");
+
+  g_free (config->config_dir);
+  config->config_dir = g_build_filename (g_get_user_config_dir (), "funkhaus", NULL);
+  if (!make_private_dir (config->config_dir, error))
+    return FALSE;
+
+  g_free (config->runtime_dir);
+  if (runtime && *runtime)
+    config->runtime_dir = g_build_filename (runtime, "funkhaus", NULL);
+  else if (getuid () == 0)
+    config->runtime_dir = g_strdup ("/run/funkhaus");
+  else
+    config->runtime_dir = g_strdup_printf ("%s/funkhaus-%u", g_get_tmp_dir (), getuid ());
+  if (!make_private_dir (config->runtime_dir, error))
+    return FALSE;
+
+  /* The installed client, else the source tree's (running from a build). */
+  g_free (config->web_dir);
+  if (web && *web)
+    config->web_dir = g_strdup (web);
+  else if (g_file_test (FH_WEB_DIR "/index.html", G_FILE_TEST_EXISTS))
+    config->web_dir = g_strdup (FH_WEB_DIR);
+  else
+    config->web_dir = g_strdup (FH_SOURCE_WEB_DIR);
+  return TRUE;
+}
+
+gboolean
+fh_config_load (FhConfig *config, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autofree char *default_path = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!path) {
+    default_path = g_build_filename (config->config_dir, "config.ini", NULL);
+    if (!g_file_test (default_path, G_FILE_TEST_EXISTS))
+      return TRUE;
+    path = default_path;
+  }
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, error)) {
+    g_prefix_error (error, "cannot read %s: ", path);
+    return FALSE;
+  }
+
+#define GET_UINT(key, field)                                                                    \
+  if (g_key_file_has_key (file, "host", key, NULL)) {                                          \
+    gint v = g_key_file_get_integer (file, "host", key, &local_error);                         \
+    if (local_error || v < 0) {                                                                \
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,                    \
+                   "%s: [host] %s must be a non-negative integer", path, key);                 \
+      return FALSE;                                                                            \
+    }                                                                                          \
+    config->field = (guint) v;                                                                 \
+  }
+#define GET_STRING(key, field)                                                                  \
+  if (g_key_file_has_key (file, "host", key, NULL)) {                                          \
+    g_free (config->field);                                                                    \
+    config->field = g_key_file_get_string (file, "host", key, NULL);                           \
+  }
+
+  GET_UINT ("port", port);
+  GET_STRING ("backend", backend);
+  GET_UINT ("grace-seconds", grace_seconds);
+  GET_UINT ("bitrate-kbps", bitrate_kbps);
+  GET_STRING ("encoder-preset", encoder_preset);
+  GET_UINT ("encoder-threads", encoder_threads);
+#undef GET_UINT
+#undef GET_STRING
+  return TRUE;
+}

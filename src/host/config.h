@@ -1,0 +1,31 @@
+/* Host settings: embedded defaults, then config.ini, then the command line. */
+#pragma once
+
+#include <glib.h>
+
+#define FH_DEFAULT_PORT 47900
+
+typedef struct {
+  guint port;
+  char *backend;
+  guint grace_seconds;
+  guint bitrate_kbps;
+  char *encoder_preset;
+  guint encoder_threads;
+  /* Where things live (filled by fh_config_resolve_dirs). */
+  char *config_dir; /* cert, key, devices.ini, config.ini */
+  char *runtime_dir; /* control socket, session dirs */
+  char *web_dir;
+} FhConfig;
+
+FhConfig *fh_config_new (void);
+void fh_config_free (FhConfig *config);
+
+/* Finds (and creates, 0700) the config and runtime directories. */
+gboolean fh_config_resolve_dirs (FhConfig *config, GError **error);
+
+/* Reads [host] of @path (or config.ini in the config dir when @path is
+ * NULL; a missing default file is fine). */
+gboolean fh_config_load (FhConfig *config, const char *path, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhConfig, fh_config_free)

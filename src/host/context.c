@@ -1,0 +1,298 @@
+/* The context: owns the config, the registry of sessions and clients, the
+ * HTTPS server and the control socket. */
+#include "host/context.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
+
+#include "fh-config.h"
+#include "host/control.h"
+#include "net/cert.h"
+#include "net/client.h"
+#include "net/server.h"
+
+struct _FhContext {
+  FhConfig *config;
+  GMainContext *main_context;
+  const FhDisplayBackend *backend;
+  FhPairing *pairing;
+  GTlsCertificate *certificate;
+  char *fingerprint;
+  char *sessions_dir;
+  char *control_path;
+  GHashTable *sessions; /* id → FhSession, owned */
+  GPtrArray *clients; /* FhClient, owned */
+  GPtrArray *dying; /* FhDeferredStop: removed, not yet stopped */
+  guint next_serial;
+  FhServer *server;
+  FhControl *control;
+  gboolean started;
+};
+
+FhContext *
+fh_context_new (FhConfig *config, GError **error)
+{
+  g_autoptr (FhContext) self = g_new0 (FhContext, 1);
+  gboolean created = FALSE;
+
+  self->config = config;
+  self->main_context = g_main_context_ref_thread_default ();
+  self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify) fh_session_free);
+  self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) fh_client_free);
+  self->dying = g_ptr_array_new ();
+
+  if (!(self->backend = fh_display_backend_lookup (config->backend, error)))
+    return NULL;
+  if (!(self->pairing = fh_pairing_new (config->config_dir, error)))
+    return NULL;
+  self->certificate = fh_cert_load_or_create (config->config_dir, &self->fingerprint, &created,
+                                              error);
+  if (!self->certificate)
+    return NULL;
+  if (created)
+    g_message ("made a new host certificate in %s", config->config_dir);
+  self->sessions_dir = g_build_filename (config->runtime_dir, "sessions", NULL);
+  self->control_path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  return g_steal_pointer (&self);
+}
+
+void
+fh_context_free (FhContext *self)
+{
+  if (!self)
+    return;
+  fh_context_stop (self);
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->clients, g_ptr_array_unref);
+  g_clear_pointer (&self->dying, g_ptr_array_unref);
+  g_clear_object (&self->certificate);
+  g_clear_pointer (&self->pairing, fh_pairing_free);
+  g_clear_pointer (&self->main_context, g_main_context_unref);
+  g_free (self->fingerprint);
+  g_free (self->sessions_dir);
+  g_free (self->control_path);
+  fh_config_free (self->config);
+  g_free (self);
+}
+
+static void
+print_lan_urls (guint port)
+{
+  struct ifaddrs *list = NULL;
+
+  if (getifaddrs (&list) < 0)
+    return;
+  for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+    char addr[INET_ADDRSTRLEN];
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+      continue;
+    inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, addr, sizeof addr);
+    printf ("  on the network: https://%s:%u/\n", addr, port);
+  }
+  freeifaddrs (list);
+}
+
+gboolean
+fh_context_start (FhContext *self, GError **error)
+{
+  guint port;
+
+  if (g_mkdir_with_parents (self->sessions_dir, 0700) < 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
+                 self->sessions_dir, g_strerror (saved));
+    return FALSE;
+  }
+  if (!(self->control = fh_control_new (self, self->control_path, error)))
+    return FALSE;
+  if (!(self->server = fh_server_new (self, self->certificate, error)) ||
+      !fh_server_listen (self->server, self->config->port, error))
+    return FALSE;
+  self->started = TRUE;
+
+  port = fh_server_get_port (self->server);
+  printf ("funkhaus %s: serving https://localhost:%u/\n", FH_VERSION, port);
+  print_lan_urls (port);
+  printf ("  certificate SHA-256 fingerprint: %s\n", self->fingerprint);
+  printf ("  backend: %s (%s)\n", self->backend->name, self->backend->description);
+  fflush (stdout);
+  fh_context_new_pin (self);
+  return TRUE;
+}
+
+const char *
+fh_context_new_pin (FhContext *self)
+{
+  const char *pin = fh_pairing_new_pin (self->pairing);
+
+  printf ("  pairing PIN: %s (pairs one device; run 'funkhaus pair' for another)\n", pin);
+  fflush (stdout);
+  return pin;
+}
+
+typedef struct {
+  FhContext *context;
+  FhSession *session;
+  FhProtoError code;
+  char *reason;
+  guint source;
+} FhDeferredStop;
+
+static void
+stop_deferred (FhDeferredStop *d)
+{
+  g_ptr_array_remove_fast (d->context->dying, d);
+  g_clear_handle_id (&d->source, g_source_remove);
+  fh_session_stop (d->session, d->code, d->reason);
+  fh_session_free (d->session);
+  g_free (d->reason);
+  g_free (d);
+}
+
+static gboolean
+on_stop_idle (gpointer data)
+{
+  FhDeferredStop *d = data;
+
+  d->source = 0;
+  stop_deferred (d);
+  return G_SOURCE_REMOVE;
+}
+
+void
+fh_context_stop (FhContext *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gint64 deadline;
+
+  if (!self->started)
+    return;
+  self->started = FALSE;
+
+  /* Clients first, so each hears why, then give the close frames a moment
+   * to leave before the sockets go. */
+  for (guint i = 0; i < self->clients->len; i++)
+    fh_client_close_with_error (g_ptr_array_index (self->clients, i),
+                                FH_PROTO_ERROR_HOST_SHUTDOWN, "the host is stopping");
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  while (self->clients->len > 0 && g_get_monotonic_time () < deadline) {
+    if (!g_main_context_iteration (self->main_context, FALSE))
+      g_usleep (5000);
+  }
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    fh_session_stop (value, FH_PROTO_ERROR_HOST_SHUTDOWN, "the host is stopping");
+  g_hash_table_remove_all (self->sessions);
+  g_ptr_array_set_size (self->clients, 0);
+  /* Sessions already on their way out must not wait for a loop that is
+   * about to stop turning. */
+  while (self->dying->len > 0)
+    stop_deferred (g_ptr_array_index (self->dying, 0));
+
+  g_clear_pointer (&self->server, fh_server_free);
+  g_clear_pointer (&self->control, fh_control_free);
+  if (g_rmdir (self->sessions_dir) < 0 && errno != ENOENT)
+    g_warning ("cannot remove %s: %s", self->sessions_dir, g_strerror (errno));
+  g_message ("stopped");
+}
+
+const FhConfig *
+fh_context_get_config (FhContext *self)
+{
+  return self->config;
+}
+
+GMainContext *
+fh_context_get_main_context (FhContext *self)
+{
+  return self->main_context;
+}
+
+const FhDisplayBackend *
+fh_context_get_backend (FhContext *self)
+{
+  return self->backend;
+}
+
+FhPairing *
+fh_context_get_pairing (FhContext *self)
+{
+  return self->pairing;
+}
+
+const char *
+fh_context_get_fingerprint (FhContext *self)
+{
+  return self->fingerprint;
+}
+
+const char *
+fh_context_get_sessions_dir (FhContext *self)
+{
+  return self->sessions_dir;
+}
+
+guint
+fh_context_next_serial (FhContext *self)
+{
+  return ++self->next_serial;
+}
+
+FhSession *
+fh_context_create_session (FhContext *self, const FhSessionRequest *request, GError **error)
+{
+  FhSession *session = fh_session_new (self, request, error);
+
+  if (!session)
+    return NULL;
+  g_hash_table_insert (self->sessions, (gpointer) fh_session_get_id (session), session);
+  return session;
+}
+
+FhSession *
+fh_context_lookup_session (FhContext *self, const char *id)
+{
+  return g_hash_table_lookup (self->sessions, id);
+}
+
+guint
+fh_context_count_sessions (FhContext *self)
+{
+  return g_hash_table_size (self->sessions);
+}
+
+void
+fh_context_remove_session (FhContext *self, FhSession *session, FhProtoError code,
+                           const char *reason)
+{
+  FhDeferredStop *d;
+
+  if (!g_hash_table_steal (self->sessions, fh_session_get_id (session)))
+    return; /* already on its way out */
+  d = g_new0 (FhDeferredStop, 1);
+  d->context = self;
+  d->session = session;
+  d->code = code;
+  d->reason = g_strdup (reason);
+  d->source = g_idle_add (on_stop_idle, d);
+  g_ptr_array_add (self->dying, d);
+}
+
+void
+fh_context_add_client (FhContext *self, FhClient *client)
+{
+  g_ptr_array_add (self->clients, client);
+}
+
+void
+fh_context_remove_client (FhContext *self, FhClient *client)
+{
+  g_ptr_array_remove_fast (self->clients, client);
+}

@@ -1,0 +1,48 @@
+/* The host's context object: config, the session registry, the servers.
+ * Everything shared lives here and is passed down; no globals. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "display/backend.h"
+#include "host/config.h"
+#include "host/pairing.h"
+#include "host/session.h"
+
+typedef struct _FhContext FhContext;
+
+/* Takes @config. */
+FhContext *fh_context_new (FhConfig *config, GError **error);
+void fh_context_free (FhContext *context);
+
+/* Listens (HTTPS, control socket) and prints where to point a browser. */
+gboolean fh_context_start (FhContext *context, GError **error);
+/* Closes every client, stops every session, removes every socket and
+ * directory the host made. Safe to call twice. */
+void fh_context_stop (FhContext *context);
+
+const FhConfig *fh_context_get_config (FhContext *context);
+GMainContext *fh_context_get_main_context (FhContext *context);
+const FhDisplayBackend *fh_context_get_backend (FhContext *context);
+FhPairing *fh_context_get_pairing (FhContext *context);
+const char *fh_context_get_fingerprint (FhContext *context);
+const char *fh_context_get_sessions_dir (FhContext *context);
+guint fh_context_next_serial (FhContext *context);
+
+/* Makes a session and registers it. */
+FhSession *fh_context_create_session (FhContext *context, const FhSessionRequest *request,
+                                      GError **error);
+FhSession *fh_context_lookup_session (FhContext *context, const char *id);
+/* Unregisters @session now and stops and frees it from an idle callback. */
+void fh_context_remove_session (FhContext *context, FhSession *session, FhProtoError code,
+                                const char *reason);
+guint fh_context_count_sessions (FhContext *context);
+
+/* Clients: the server adds them, they remove themselves when closed. */
+void fh_context_add_client (FhContext *context, FhClient *client);
+void fh_context_remove_client (FhContext *context, FhClient *client);
+
+/* A new PIN, printed on the host's stdout too. */
+const char *fh_context_new_pin (FhContext *context);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhContext, fh_context_free)

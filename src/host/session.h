@@ -1,0 +1,55 @@
+/* A session: one client's desktop (a virtual output), its encode thread,
+ * and the WebSocket bound to it, with an explicit state machine. */
+#pragma once
+
+#include <glib.h>
+
+#include "display/backend.h"
+#include "net/protocol.h"
+
+typedef struct _FhContext FhContext;
+typedef struct _FhClient FhClient;
+typedef struct _FhSession FhSession;
+
+typedef enum {
+  FH_SESSION_STATE_NEW,
+  FH_SESSION_STATE_STARTING, /* output and encoder up, no client yet */
+  FH_SESSION_STATE_STREAMING, /* a client is bound */
+  FH_SESSION_STATE_DISCONNECTED, /* its client dropped; grace period runs */
+  FH_SESSION_STATE_FAILED, /* the output or encoder died */
+  FH_SESSION_STATE_STOPPED, /* everything torn down */
+} FhSessionState;
+
+const char *fh_session_state_to_string (FhSessionState state);
+
+typedef struct {
+  const char *device;
+  FhMode mode;
+  FhCodec codec;
+  guint bitrate_kbps;
+} FhSessionRequest;
+
+FhSession *fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error);
+void fh_session_free (FhSession *session);
+
+const char *fh_session_get_id (FhSession *session);
+const char *fh_session_get_device (FhSession *session);
+FhSessionState fh_session_get_state (FhSession *session);
+const FhMode *fh_session_get_mode (FhSession *session);
+guint fh_session_get_bitrate (FhSession *session);
+FhCodec fh_session_get_codec (FhSession *session);
+FhVirtualOutput *fh_session_get_output (FhSession *session);
+
+/* Binds @client (STARTING or DISCONNECTED → STREAMING). */
+void fh_session_attach (FhSession *session, FhClient *client);
+/* @client went away: STREAMING → DISCONNECTED, grace period starts. A
+ * client that is no longer the bound one changes nothing. */
+void fh_session_detach (FhSession *session, FhClient *client);
+FhClient *fh_session_get_client (FhSession *session);
+
+void fh_session_request_keyframe (FhSession *session);
+void fh_session_inject (FhSession *session, const FhInputEvent *event);
+
+/* Tears everything down (→ STOPPED); safe to call twice. The bound client,
+ * if any, is closed with @code and @reason. */
+void fh_session_stop (FhSession *session, FhProtoError code, const char *reason);

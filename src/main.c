@@ -1,0 +1,156 @@
+/* funkhaus: the command line (serve, pair). */
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fh-config.h"
+#include "host/config.h"
+#include "host/context.h"
+#include "host/control.h"
+
+static const char usage[] =
+  "Usage: funkhaus COMMAND [OPTION…]\n"
+  "\n"
+  "Streams desktops to browsers; every client gets its own session.\n"
+  "\n"
+  "Commands:\n"
+  "  serve     run the host (HTTPS + WebSocket, default port " G_STRINGIFY (FH_DEFAULT_PORT) ")\n"
+  "  pair      make a new one-time pairing PIN on the running host\n"
+  "\n"
+  "Run 'funkhaus COMMAND --help' for a command's options.\n"
+  "  -h, --help       show this help\n"
+  "  -V, --version    show the version\n";
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+
+  g_message ("stopping (signal)");
+  g_main_loop_quit (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+cmd_serve (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options = g_option_context_new ("- run the funkhaus host");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (FhContext) context = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL;
+  gint port = -1, grace = -1, bitrate = -1;
+  GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+      "HTTPS port (default " G_STRINGIFY (FH_DEFAULT_PORT) "; 0 picks a free one)", "PORT" },
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend, "display backend (default synthetic)",
+      "NAME" },
+    { "grace", 'g', 0, G_OPTION_ARG_INT, &grace,
+      "seconds a dropped client has to come back to its session (default 30)", "SECONDS" },
+    { "bitrate", 0, 0, G_OPTION_ARG_INT, &bitrate,
+      "video bitrate when the client names none (default 8000)", "KBPS" },
+    { "encoder-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
+      "x264 preset (default ultrafast)", "PRESET" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      "settings file (default $XDG_CONFIG_HOME/funkhaus/config.ini)", "FILE" },
+    { NULL },
+  };
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  g_option_context_set_description (
+    options, "Files: config.ini, cert.pem, key.pem, devices.ini in $XDG_CONFIG_HOME/funkhaus;\n"
+             "control.sock and sessions/ in $XDG_RUNTIME_DIR/funkhaus.\n");
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    goto fail;
+  if (!fh_config_resolve_dirs (config, &error) || !fh_config_load (config, config_file, &error))
+    goto fail;
+
+  if (port >= 0)
+    config->port = (guint) port;
+  if (backend)
+    g_free (config->backend), config->backend = g_steal_pointer (&backend);
+  if (grace >= 0)
+    config->grace_seconds = (guint) grace;
+  if (bitrate > 0)
+    config->bitrate_kbps = (guint) bitrate;
+  if (preset)
+    g_free (config->encoder_preset), config->encoder_preset = g_steal_pointer (&preset);
+  if (config->port > 65535) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "port %u is not 0–65535",
+                 config->port);
+    goto fail;
+  }
+
+  if (!(context = fh_context_new (g_steal_pointer (&config), &error)) ||
+      !fh_context_start (context, &error))
+    goto fail;
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_main_loop_run (loop);
+  fh_context_stop (context);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus serve: %s\n", error->message);
+  return 1;
+}
+
+static int
+cmd_pair (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options =
+    g_option_context_new ("- make a new one-time pairing PIN on the running host");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *answer = NULL;
+
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !fh_config_resolve_dirs (config, &error))
+    goto fail;
+  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  answer = fh_control_request (path, "pair", &error);
+  if (!answer) {
+    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
+                            "user?): ", path);
+    goto fail;
+  }
+  if (!g_str_has_prefix (answer, "pin ")) {
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "the host answered: %s", answer);
+    goto fail;
+  }
+  printf ("pairing PIN: %s (pairs one device)\n", answer + 4);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus pair: %s\n", error->message);
+  return 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  /* A client that vanishes mid-write must not kill the host. */
+  signal (SIGPIPE, SIG_IGN);
+
+  if (argc < 2 || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "--help")) {
+    fputs (usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (g_str_equal (argv[1], "-V") || g_str_equal (argv[1], "--version")) {
+    printf ("funkhaus %s\n", FH_VERSION);
+    return 0;
+  }
+  if (g_str_equal (argv[1], "serve"))
+    return cmd_serve (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "pair"))
+    return cmd_pair (argc - 1, argv + 1);
+  fprintf (stderr, "funkhaus: unknown command '%s'\n\n%s", argv[1], usage);
+  return 2;
+}

@@ -1,0 +1,144 @@
+/* The web plane's wire format: pure parse and build functions, one place
+ * per message type. Nothing here touches a socket; see docs/protocol.md. */
+#pragma once
+
+#include <glib.h>
+
+#include "input/event.h"
+
+#define FH_PROTOCOL_VERSION 1
+
+#define FH_PROTO_MAX_INCOMING 65536 /* libsoup max-incoming-payload-size */
+#define FH_PROTO_MAX_TEXT 4096
+#define FH_PROTO_MAX_CREDENTIAL 128
+#define FH_PROTO_MAX_KEY_CODE 32
+#define FH_PROTO_MAX_CODECS 16
+#define FH_PROTO_MAX_NAME 64
+
+#define FH_PROTO_VIDEO_HEADER_SIZE 20
+
+typedef enum {
+  FH_PROTO_KIND_VIDEO = 0x01,
+  FH_PROTO_KIND_KEY = 0x10,
+  FH_PROTO_KIND_POINTER_MOTION = 0x11,
+  FH_PROTO_KIND_POINTER_BUTTON = 0x12,
+  FH_PROTO_KIND_SCROLL = 0x13,
+} FhProtoKind;
+
+typedef enum {
+  FH_PROTO_ERROR_BAD_MESSAGE,
+  FH_PROTO_ERROR_UNAUTHORIZED,
+  FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+  FH_PROTO_ERROR_UNSUPPORTED,
+  FH_PROTO_ERROR_SESSION_FAILED,
+  FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
+  FH_PROTO_ERROR_HELLO_TIMEOUT,
+  FH_PROTO_ERROR_REPLACED,
+  FH_PROTO_ERROR_HOST_SHUTDOWN,
+} FhProtoError;
+
+#define FH_PROTO_ERROR (fh_proto_error_quark ())
+GQuark fh_proto_error_quark (void);
+
+/* "bad-message" etc., as sent in an error message. */
+const char *fh_proto_error_to_string (FhProtoError code);
+/* The WebSocket close code that goes with @code. */
+guint16 fh_proto_error_close_code (FhProtoError code);
+
+typedef struct {
+  guint width;
+  guint height;
+  guint refresh;
+} FhMode;
+
+typedef enum {
+  FH_CODEC_H264 = 1 << 0,
+} FhCodec;
+
+const char *fh_codec_to_string (FhCodec codec);
+
+typedef enum {
+  FH_CLIENT_MESSAGE_HELLO,
+  FH_CLIENT_MESSAGE_KEYFRAME,
+  FH_CLIENT_MESSAGE_PING,
+} FhClientMessageType;
+
+typedef struct {
+  FhClientMessageType type;
+  /* hello */
+  guint protocol;
+  char *device;
+  char *token;
+  FhMode mode;
+  guint codecs; /* FhCodec bits the client named and we know */
+  guint bitrate_kbps; /* 0 = host default */
+  char *resume; /* NULL = new session */
+  /* ping */
+  double ping_t;
+} FhClientMessage;
+
+void fh_client_message_clear (FhClientMessage *msg);
+
+/* Parses one text message. @data need not be NUL-terminated. On failure
+ * sets an FH_PROTO_ERROR and leaves @msg cleared. */
+gboolean fh_proto_parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error);
+
+/* Checks a mode against the limits in docs/protocol.md. */
+gboolean fh_proto_check_mode (const FhMode *mode, GError **error);
+
+/* Parses one binary message from a client. A key whose code the host does
+ * not know parses fine with key.code == 0. */
+gboolean fh_proto_parse_input (const guint8 *data, gsize len, FhInputEvent *event,
+                               GError **error);
+
+/* Serializes @event into @out (at least 3 + FH_PROTO_MAX_KEY_CODE bytes);
+ * a key is written by its DOM code @dom_code. Returns the length. For tests
+ * and the benchmark client. */
+gsize fh_proto_write_input (const FhInputEvent *event, const char *dom_code, guint8 *out);
+
+/* Pairing request body: {"pin", "name"}. */
+gboolean fh_proto_parse_pair_request (const char *data, gsize len, char **pin, char **name,
+                                      GError **error);
+
+typedef struct {
+  gboolean keyframe;
+  guint32 frame;
+  guint64 capture_us;
+  guint32 encode_us;
+} FhVideoHeader;
+
+void fh_proto_write_video_header (const FhVideoHeader *header,
+                                  guint8 out[FH_PROTO_VIDEO_HEADER_SIZE]);
+gboolean fh_proto_parse_video_header (const guint8 *data, gsize len, FhVideoHeader *header,
+                                      GError **error);
+
+/* Host → client JSON messages. */
+char *fh_proto_build_error (FhProtoError code, const char *message);
+char *fh_proto_build_state (const char *state, const char *reason);
+char *fh_proto_build_pong (double t);
+
+typedef struct {
+  const char *session;
+  gboolean resumed;
+  FhMode mode;
+  FhCodec codec;
+  guint bitrate_kbps;
+  guint grace_seconds;
+  const char *backend;
+  const guint8 *background; /* [r, g, b] or NULL */
+} FhWelcome;
+
+char *fh_proto_build_welcome (const FhWelcome *welcome);
+
+typedef struct {
+  double fps;
+  double kbps;
+  guint64 frames;
+  guint64 dropped;
+  double encode_ms_p50;
+  double encode_ms_p99;
+  double capture_to_send_ms_p50;
+  double capture_to_send_ms_p99;
+} FhStatsMessage;
+
+char *fh_proto_build_stats (const FhStatsMessage *stats);

@@ -1,0 +1,16 @@
+/* The HTTPS + WebSocket server (libsoup-3.0): the browser client's files,
+ * the pairing API and the one WebSocket endpoint. */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct _FhContext FhContext;
+typedef struct _FhServer FhServer;
+
+FhServer *fh_server_new (FhContext *context, GTlsCertificate *certificate, GError **error);
+/* Listens on every address at @port (0 = any free port). */
+gboolean fh_server_listen (FhServer *server, guint port, GError **error);
+guint fh_server_get_port (FhServer *server);
+void fh_server_free (FhServer *server);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhServer, fh_server_free)
