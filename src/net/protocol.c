@@ -335,6 +335,16 @@ check_state (guint8 state, GError **error)
   return TRUE;
 }
 
+static gboolean
+check_reserved (guint8 byte, GError **error)
+{
+  if (byte != 0) {
+    bad (error, "reserved byte must be 0");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static const guint32 button_codes[] = { BTN_LEFT, BTN_MIDDLE, BTN_RIGHT, BTN_SIDE, BTN_EXTRA };
 
 gboolean
@@ -372,7 +382,7 @@ fh_proto_parse_input (const guint8 *data, gsize len, FhInputEvent *event, GError
     return TRUE;
   }
   case FH_PROTO_KIND_POINTER_MOTION:
-    if (!check_size (data, len, 6, "pointer motion", error))
+    if (!check_size (data, len, 6, "pointer motion", error) || !check_reserved (data[1], error))
       return FALSE;
     event->type = FH_INPUT_POINTER_MOTION;
     event->motion.x = read_u16 (data + 2);
@@ -390,7 +400,7 @@ fh_proto_parse_input (const guint8 *data, gsize len, FhInputEvent *event, GError
     event->button.button = button_codes[data[2]];
     return TRUE;
   case FH_PROTO_KIND_SCROLL:
-    if (!check_size (data, len, 6, "scroll", error))
+    if (!check_size (data, len, 6, "scroll", error) || !check_reserved (data[1], error))
       return FALSE;
     event->type = FH_INPUT_SCROLL;
     event->scroll.dx = (gint16) read_u16 (data + 2);

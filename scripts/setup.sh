@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what funkhaus needs on Debian 12, only what is missing.
+#   scripts/setup.sh serve   build and runtime dependencies
+#   scripts/setup.sh test    … plus what the test suite needs (Chromium,
+#                            Node.js, clang for the fuzzers, playwright-core)
+set -euo pipefail
+
+what=${1:-serve}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+say() { printf 'funkhaus setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  say "not root and no sudo: run this as root, or install sudo"
+  exit 1
+fi
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libssl-dev glib-networking
+  libavcodec-dev libavutil-dev
+  ca-certificates
+)
+if [ "$what" = test ]; then
+  packages+=(chromium nodejs npm clang libclang-rt-14-dev fonts-dejavu-core)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  # nodejs/npm may come from elsewhere (a newer Node is fine).
+  case $p in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" >&2
+else
+  say "Debian packages: all present"
+fi
+
+if [ "$what" = test ]; then
+  e2e=$here/tests/e2e
+  if [ ! -d "$e2e/node_modules/playwright-core" ]; then
+    say "installing playwright-core for the browser tests (npm)"
+    (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+fi

@@ -1,0 +1,373 @@
+/* Unit tests of the web protocol's parsers and builders. */
+#include <json-glib/json-glib.h>
+#include <linux/input-event-codes.h>
+#include <string.h>
+
+#include "net/protocol.h"
+
+#define HELLO(extra)                                                                             \
+  "{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d1\",\"token\":\"t1\"},"      \
+  "\"mode\":{\"width\":1280,\"height\":720,\"refresh\":60},\"codecs\":[\"vp9\",\"h264\"]" extra "}"
+
+static void
+expect_text_error (const char *text, gssize len, FhProtoError code)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+
+  if (len < 0)
+    len = (gssize) strlen (text);
+  g_assert_false (fh_proto_parse_text (text, (gsize) len, &msg, &error));
+  g_assert_error (error, FH_PROTO_ERROR, (gint) code);
+  g_assert_null (msg.device);
+  g_assert_null (msg.token);
+  g_assert_null (msg.resume);
+}
+
+static void
+test_hello_valid (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  const char *text = HELLO (",\"bitrate_kbps\":6000,\"resume\":\"abc\",\"future\":[1,2]");
+
+  g_assert_true (fh_proto_parse_text (text, strlen (text), &msg, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_HELLO);
+  g_assert_cmpstr (msg.device, ==, "d1");
+  g_assert_cmpstr (msg.token, ==, "t1");
+  g_assert_cmpuint (msg.mode.width, ==, 1280);
+  g_assert_cmpuint (msg.mode.height, ==, 720);
+  g_assert_cmpuint (msg.mode.refresh, ==, 60);
+  g_assert_cmpuint (msg.codecs, ==, FH_CODEC_H264);
+  g_assert_cmpuint (msg.bitrate_kbps, ==, 6000);
+  g_assert_cmpstr (msg.resume, ==, "abc");
+  fh_client_message_clear (&msg);
+}
+
+static void
+test_hello_not_null_terminated (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  const char *text = HELLO ("");
+  gsize len = strlen (text);
+  g_autofree char *copy = g_malloc (len); /* no NUL after the message */
+
+  memcpy (copy, text, len);
+  g_assert_true (fh_proto_parse_text (copy, len, &msg, &error));
+  fh_client_message_clear (&msg);
+  /* Cut one byte short: truncated JSON. */
+  expect_text_error (copy, (gssize) len - 1, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_hello_errors (void)
+{
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"mode\":{\"width\":64,\"height\":64,"
+                     "\"refresh\":1},\"codecs\":[]}",
+                     -1, FH_PROTO_ERROR_UNAUTHORIZED);
+  expect_text_error (HELLO (",\"bitrate_kbps\":6000.5"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"bitrate_kbps\":50"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"resume\":7"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":2}", -1, FH_PROTO_ERROR_UNSUPPORTED);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":\"x\"}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                     "\"token\":\"t\"},\"mode\":{\"width\":1281,\"height\":720,\"refresh\":60},"
+                     "\"codecs\":[\"h264\"]}",
+                     -1, FH_PROTO_ERROR_UNSUPPORTED);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                     "\"token\":\"t\"},\"mode\":{\"width\":1280,\"height\":720,\"refresh\":0},"
+                     "\"codecs\":[\"h264\"]}",
+                     -1, FH_PROTO_ERROR_UNSUPPORTED);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                     "\"token\":\"t\"},\"mode\":{\"width\":99999,\"height\":720,\"refresh\":60},"
+                     "\"codecs\":[\"h264\"]}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                     "\"token\":\"t\"},\"mode\":{\"width\":1280,\"height\":720,\"refresh\":60},"
+                     "\"codecs\":\"h264\"}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                     "\"token\":\"t\"},\"mode\":{\"width\":1280,\"height\":720,\"refresh\":60},"
+                     "\"codecs\":[1]}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                     "\"token\":\"t\"},\"mode\":{\"width\":-2,\"height\":720,\"refresh\":60},"
+                     "\"codecs\":[\"h264\"]}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_hello_credential_too_long (void)
+{
+  g_autofree char *token = g_strnfill (FH_PROTO_MAX_CREDENTIAL + 1, 'a');
+  g_autofree char *text = g_strdup_printf (
+    "{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\",\"token\":\"%s\"},"
+    "\"mode\":{\"width\":1280,\"height\":720,\"refresh\":60},\"codecs\":[\"h264\"]}",
+    token);
+
+  expect_text_error (text, -1, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_text_errors (void)
+{
+  g_autofree char *big = NULL;
+
+  expect_text_error ("", 0, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("[1,2]", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("\"hello\"", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"nonsense\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":7}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"no\":\"type\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"ping\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"ping\",\"t\":\"x\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  /* Invalid UTF-8, and a NUL inside. */
+  expect_text_error ("{\"type\":\"p\xc3\x28ng\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"ping\",\0\"t\":1}", 20, FH_PROTO_ERROR_BAD_MESSAGE);
+
+  big = g_strnfill (FH_PROTO_MAX_TEXT + 1, ' ');
+  expect_text_error (big, -1, FH_PROTO_ERROR_MESSAGE_TOO_LARGE);
+}
+
+static void
+test_small_messages (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (fh_proto_parse_text ("{\"type\":\"keyframe\"}", 19, &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_KEYFRAME);
+  g_assert_true (fh_proto_parse_text ("{\"type\":\"ping\",\"t\":12.5}", 24, &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_PING);
+  g_assert_cmpfloat (msg.ping_t, ==, 12.5);
+  g_assert_true (fh_proto_parse_text ("{\"type\":\"ping\",\"t\":3}", 21, &msg, &error));
+  g_assert_cmpfloat (msg.ping_t, ==, 3.0);
+}
+
+static void
+expect_input_error (const guint8 *data, gsize len)
+{
+  FhInputEvent event;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (fh_proto_parse_input (data, len, &event, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_input_key (void)
+{
+  const guint8 key[] = { 0x10, 1, 4, 'K', 'e', 'y', 'A' };
+  const guint8 unknown[] = { 0x10, 0, 5, 'K', 'e', 'y', 'Z', 'Z' };
+  FhInputEvent event;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (fh_proto_parse_input (key, sizeof key, &event, &error));
+  g_assert_cmpint (event.type, ==, FH_INPUT_KEY);
+  g_assert_cmpuint (event.key.code, ==, KEY_A);
+  g_assert_true (event.key.pressed);
+
+  g_assert_true (fh_proto_parse_input (unknown, sizeof unknown, &event, &error));
+  g_assert_cmpuint (event.key.code, ==, 0);
+  g_assert_false (event.key.pressed);
+}
+
+static void
+test_input_key_errors (void)
+{
+  const guint8 truncated[] = { 0x10, 1, 4, 'K', 'e', 'y' };
+  const guint8 too_long[] = { 0x10, 1, 4, 'K', 'e', 'y', 'A', 'A' };
+  const guint8 header_only[] = { 0x10, 1 };
+  const guint8 zero[] = { 0x10, 1, 0 };
+  const guint8 bad_state[] = { 0x10, 2, 4, 'K', 'e', 'y', 'A' };
+  const guint8 bad_char[] = { 0x10, 1, 4, 'K', 'e', '/', 'A' };
+  guint8 over[3 + 33] = { 0x10, 1, 33 };
+
+  memset (over + 3, 'A', 33);
+  expect_input_error (truncated, sizeof truncated);
+  expect_input_error (too_long, sizeof too_long);
+  expect_input_error (header_only, sizeof header_only);
+  expect_input_error (zero, sizeof zero);
+  expect_input_error (bad_state, sizeof bad_state);
+  expect_input_error (bad_char, sizeof bad_char);
+  expect_input_error (over, sizeof over);
+}
+
+static void
+test_input_pointer (void)
+{
+  const guint8 motion[] = { 0x11, 0, 0x34, 0x12, 0x02, 0x01 };
+  const guint8 button[] = { 0x12, 1, 2 };
+  const guint8 scroll[] = { 0x13, 0, 0x88, 0xff, 120, 0 };
+  FhInputEvent event;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (fh_proto_parse_input (motion, sizeof motion, &event, &error));
+  g_assert_cmpint (event.type, ==, FH_INPUT_POINTER_MOTION);
+  g_assert_cmpuint (event.motion.x, ==, 0x1234);
+  g_assert_cmpuint (event.motion.y, ==, 0x0102);
+
+  g_assert_true (fh_proto_parse_input (button, sizeof button, &event, &error));
+  g_assert_cmpint (event.type, ==, FH_INPUT_POINTER_BUTTON);
+  g_assert_cmpuint (event.button.button, ==, BTN_RIGHT);
+  g_assert_true (event.button.pressed);
+
+  g_assert_true (fh_proto_parse_input (scroll, sizeof scroll, &event, &error));
+  g_assert_cmpint (event.type, ==, FH_INPUT_SCROLL);
+  g_assert_cmpint (event.scroll.dx, ==, -120);
+  g_assert_cmpint (event.scroll.dy, ==, 120);
+}
+
+static void
+test_input_errors (void)
+{
+  const guint8 motion_short[] = { 0x11, 0, 1, 2, 3 };
+  const guint8 motion_long[] = { 0x11, 0, 1, 2, 3, 4, 5 };
+  const guint8 button_bad[] = { 0x12, 1, 5 };
+  const guint8 button_state[] = { 0x12, 7, 0 };
+  const guint8 scroll_short[] = { 0x13, 0, 1 };
+  const guint8 unknown[] = { 0x7f, 0, 0, 0 };
+  const guint8 video[] = { 0x01, 0, 0, 0 };
+  const guint8 motion_reserved[] = { 0x11, 1, 1, 2, 3, 4 };
+
+  expect_input_error (NULL, 0);
+  expect_input_error (motion_short, sizeof motion_short);
+  expect_input_error (motion_long, sizeof motion_long);
+  expect_input_error (button_bad, sizeof button_bad);
+  expect_input_error (button_state, sizeof button_state);
+  expect_input_error (scroll_short, sizeof scroll_short);
+  expect_input_error (unknown, sizeof unknown);
+  expect_input_error (video, sizeof video); /* host → client only */
+  expect_input_error (motion_reserved, sizeof motion_reserved);
+}
+
+static void
+test_input_round_trip (void)
+{
+  const FhInputEvent events[] = {
+    { .type = FH_INPUT_KEY, .key = { KEY_B, TRUE } },
+    { .type = FH_INPUT_POINTER_MOTION, .motion = { 640, 360 } },
+    { .type = FH_INPUT_POINTER_BUTTON, .button = { BTN_MIDDLE, FALSE } },
+    { .type = FH_INPUT_SCROLL, .scroll = { -240, 360 } },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (events); i++) {
+    guint8 buf[64];
+    FhInputEvent back;
+    g_autoptr (GError) error = NULL;
+    gsize len = fh_proto_write_input (&events[i], "KeyB", buf);
+
+    g_assert_true (fh_proto_parse_input (buf, len, &back, &error));
+    g_assert_cmpmem (&back, sizeof back, &events[i], sizeof events[i]);
+  }
+}
+
+static void
+test_video_header (void)
+{
+  FhVideoHeader in = { TRUE, 123456, G_GUINT64_CONSTANT (0x0123456789abcdef), 4321 }, out;
+  guint8 buf[FH_PROTO_VIDEO_HEADER_SIZE];
+  g_autoptr (GError) error = NULL;
+
+  fh_proto_write_video_header (&in, buf);
+  g_assert_cmpuint (buf[0], ==, FH_PROTO_KIND_VIDEO);
+  g_assert_cmpuint (buf[1], ==, 1);
+  g_assert_true (fh_proto_parse_video_header (buf, sizeof buf, &out, &error));
+  g_assert_cmpint (out.keyframe, ==, in.keyframe);
+  g_assert_cmpuint (out.frame, ==, in.frame);
+  g_assert_cmphex (out.capture_us, ==, in.capture_us);
+  g_assert_cmpuint (out.encode_us, ==, in.encode_us);
+  g_assert_false (fh_proto_parse_video_header (buf, sizeof buf - 1, &out, NULL));
+}
+
+static void
+test_pair_request (void)
+{
+  g_autofree char *pin = NULL, *name = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *ok = "{\"pin\":\"123456\",\"name\":\"laptop\"}";
+
+  g_assert_true (fh_proto_parse_pair_request (ok, strlen (ok), &pin, &name, &error));
+  g_assert_cmpstr (pin, ==, "123456");
+  g_assert_cmpstr (name, ==, "laptop");
+  g_clear_pointer (&pin, g_free);
+  g_clear_pointer (&name, g_free);
+
+  g_assert_true (fh_proto_parse_pair_request ("{\"pin\":\"1\"}", 11, &pin, &name, &error));
+  g_assert_cmpstr (name, ==, "browser");
+  g_clear_pointer (&pin, g_free);
+  g_clear_pointer (&name, g_free);
+
+  g_assert_false (fh_proto_parse_pair_request ("{\"name\":\"x\"}", 12, &pin, &name, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+  g_assert_null (pin);
+  g_clear_error (&error);
+  g_assert_false (fh_proto_parse_pair_request ("nope", 4, &pin, &name, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static JsonObject *
+parse_object (JsonParser *parser, const char *text)
+{
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+test_builders (void)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const guint8 bg[3] = { 10, 20, 30 };
+  FhWelcome w = { "abcd", TRUE, { 800, 600, 30 }, FH_CODEC_H264, 5000, 30, "synthetic", bg };
+  FhStatsMessage s = { .fps = 59.5, .kbps = 1234.567, .frames = 10 };
+  g_autofree char *welcome = fh_proto_build_welcome (&w);
+  g_autofree char *stats = fh_proto_build_stats (&s);
+  g_autofree char *err = fh_proto_build_error (FH_PROTO_ERROR_UNAUTHORIZED, "quote \" here");
+  JsonObject *o;
+
+  o = parse_object (parser, welcome);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "welcome");
+  g_assert_cmpstr (json_object_get_string_member (o, "session"), ==, "abcd");
+  g_assert_true (json_object_get_boolean_member (o, "resumed"));
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "mode"), "height"),
+                   ==, 600);
+  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (
+                                                 json_object_get_object_member (o, "display"),
+                                                 "background"),
+                                               2),
+                   ==, 30);
+
+  o = parse_object (parser, stats);
+  g_assert_cmpfloat (json_object_get_double_member (o, "kbps"), ==, 1234.57);
+
+  o = parse_object (parser, err);
+  g_assert_cmpstr (json_object_get_string_member (o, "code"), ==, "unauthorized");
+  g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "quote \" here");
+  g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_UNAUTHORIZED), ==, 4001);
+  g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_BAD_MESSAGE), ==, 4000);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/protocol/hello/valid", test_hello_valid);
+  g_test_add_func ("/protocol/hello/not-null-terminated", test_hello_not_null_terminated);
+  g_test_add_func ("/protocol/hello/errors", test_hello_errors);
+  g_test_add_func ("/protocol/hello/credential-too-long", test_hello_credential_too_long);
+  g_test_add_func ("/protocol/text/errors", test_text_errors);
+  g_test_add_func ("/protocol/text/small-messages", test_small_messages);
+  g_test_add_func ("/protocol/input/key", test_input_key);
+  g_test_add_func ("/protocol/input/key-errors", test_input_key_errors);
+  g_test_add_func ("/protocol/input/pointer", test_input_pointer);
+  g_test_add_func ("/protocol/input/errors", test_input_errors);
+  g_test_add_func ("/protocol/input/round-trip", test_input_round_trip);
+  g_test_add_func ("/protocol/video-header", test_video_header);
+  g_test_add_func ("/protocol/pair-request", test_pair_request);
+  g_test_add_func ("/protocol/builders", test_builders);
+  return g_test_run ();
+}
