@@ -5,6 +5,7 @@
 
 static const FhDisplayBackend *const backends[] = {
   &fh_display_backend_synthetic,
+  &fh_display_backend_wlroots,
 };
 
 const FhDisplayBackend *

@@ -23,16 +23,25 @@ typedef struct {
   const char *session_id;
   guint serial; /* 1, 2, 3… in the order sessions were made */
   const char *session_dir; /* private runtime dir of the session, 0700 */
+  const char *app; /* command line of the session's app, or NULL: the default */
+  const char *run_as; /* account for compositors and apps when the host is root */
+  const char *keyboard_layout; /* xkb layout, or NULL: "us" */
   FhOutputFailedFunc on_failed;
   gpointer user_data;
 } FhOutputRequest;
 
 typedef struct {
+  /* Main thread, once, after creation: start watching what keeps the
+   * output alive (its compositor, say). May be NULL. */
+  void (*start) (FhVirtualOutput *output);
   /* Encode thread: write the current picture into @frame (the output's
-   * mode). Returns FALSE when nothing changed since the last capture (the
-   * caller may then skip the frame); sets @error when capture failed. */
+   * mode), waiting at most until @deadline_us for one that differs from
+   * the last. Returns FALSE when nothing changed by then (the caller may
+   * skip the frame: @frame still holds the last picture); sets @error when
+   * capture failed. @timestamp_us: when the picture was made
+   * (g_get_monotonic_time). */
   gboolean (*capture) (FhVirtualOutput *output, FhFrame *frame, guint64 frame_number,
-                       GError **error);
+                       gint64 deadline_us, gint64 *timestamp_us, GError **error);
   /* Main thread: deliver one input event to this output only. */
   void (*inject) (FhVirtualOutput *output, const FhInputEvent *event);
   /* Main thread: tear everything down; safe on a half-made output. */
@@ -56,6 +65,9 @@ struct _FhVirtualOutput {
 typedef struct {
   const char *name;
   const char *description;
+  /* Makes the session's desktop at exactly request->mode. May block for a
+   * while (starting a compositor): the session calls it on a worker
+   * thread, never on the main loop. */
   FhVirtualOutput *(*create_output) (const FhOutputRequest *request, GError **error);
 } FhDisplayBackend;
 
@@ -76,3 +88,4 @@ fh_virtual_output_destroy (FhVirtualOutput *output)
 }
 
 extern const FhDisplayBackend fh_display_backend_synthetic;
+extern const FhDisplayBackend fh_display_backend_wlroots;

@@ -109,7 +109,8 @@ draw_counter (FhFrame *f, guint64 n)
 }
 
 static gboolean
-synthetic_capture (FhVirtualOutput *output, FhFrame *f, guint64 frame_number, GError **error)
+synthetic_capture (FhVirtualOutput *output, FhFrame *f, guint64 frame_number, gint64 deadline_us,
+                   gint64 *timestamp_us, GError **error)
 {
   FhSyntheticOutput *self = (FhSyntheticOutput *) output;
   static const guint8 white[3] = { 235, 128, 128 };
@@ -119,6 +120,7 @@ synthetic_capture (FhVirtualOutput *output, FhFrame *f, guint64 frame_number, GE
   guint64 pos = (frame_number * step) % (2 * (guint64) span);
   guint x = (guint) (pos < span ? pos : 2 * span - pos);
 
+  *timestamp_us = g_get_monotonic_time ();
   fill_rect (f, 0, 0, f->width, f->height, self->yuv);
   fill_rect (f, x, f->height / 2, side, side, white);
   draw_counter (f, frame_number);

@@ -9,6 +9,10 @@
  * skips frames rather than queueing latency. */
 #define MAX_IN_FLIGHT 2
 
+/* An unchanged desktop is still sent this often, so a client can tell a
+ * still picture from a dead stream. */
+#define KEEPALIVE_US (G_USEC_PER_SEC / 2)
+
 /* Shared between the stream and the packets in flight to the main loop, so
  * a packet that arrives after stop() finds no stream and is dropped. */
 typedef struct {
@@ -148,12 +152,13 @@ encode_thread (gpointer data)
   gint64 next = g_get_monotonic_time ();
   guint32 frame = 0;
   gboolean was_paused = FALSE;
+  gint64 last_sent_us = 0;
 
   for (;;) {
     g_autoptr (GError) error = NULL;
     FhFrame input;
     FhEncodeJob job = { .self = self };
-    gboolean keyframe;
+    gboolean keyframe, changed;
     gint64 now;
 
     g_mutex_lock (&self->lock);
@@ -188,17 +193,32 @@ encode_thread (gpointer data)
     g_mutex_unlock (&self->lock);
 
     job.frame = frame;
-    job.capture_us = now;
-    if (!fh_video_encoder_get_input (self->encoder, &input, &error) ||
-        (!self->output->ops->capture (self->output, &input, frame, &error) && error)) {
+    if (!fh_video_encoder_get_input (self->encoder, &input, &error)) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
-    keyframe = g_atomic_int_exchange (&self->keyframe_requested, 0) || frame == 0;
+    changed = self->output->ops->capture (self->output, &input, frame, next, &job.capture_us,
+                                          &error);
+    if (error) {
+      report_failure (self, g_steal_pointer (&error));
+      break;
+    }
+    keyframe = g_atomic_int_get (&self->keyframe_requested) || frame == 0;
+    if (!changed) {
+      /* Nothing new on the desktop: send nothing, but for a keyframe that
+       * was asked for and a keep-alive now and then. The encoder's input
+       * still holds the last picture. */
+      now = g_get_monotonic_time ();
+      if (frame == 0 || (!keyframe && now - last_sent_us < KEEPALIVE_US))
+        continue;
+      job.capture_us = now;
+    }
+    g_atomic_int_set (&self->keyframe_requested, 0);
     if (!fh_video_encoder_encode (self->encoder, frame, keyframe, on_encoded, &job, &error)) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
+    last_sent_us = g_get_monotonic_time ();
     frame++;
   }
   return NULL;

@@ -19,6 +19,8 @@ fh_config_new (void)
   config->bitrate_kbps = 8000;
   config->encoder_preset = g_strdup ("ultrafast");
   config->encoder_threads = 0;
+  config->run_as = g_strdup ("funkhaus");
+  config->keyboard_layout = g_strdup ("us");
   return config;
 }
 
@@ -29,6 +31,9 @@ fh_config_free (FhConfig *config)
     return;
   g_free (config->backend);
   g_free (config->encoder_preset);
+  g_free (config->app);
+  g_free (config->run_as);
+  g_free (config->keyboard_layout);
   g_free (config->config_dir);
   g_free (config->runtime_dir);
   g_free (config->web_dir);
@@ -123,6 +128,9 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("bitrate-kbps", bitrate_kbps);
   GET_STRING ("encoder-preset", encoder_preset);
   GET_UINT ("encoder-threads", encoder_threads);
+  GET_STRING ("app", app);
+  GET_STRING ("run-as", run_as);
+  GET_STRING ("keyboard-layout", keyboard_layout);
 #undef GET_UINT
 #undef GET_STRING
   return TRUE;

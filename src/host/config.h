@@ -12,6 +12,9 @@ typedef struct {
   guint bitrate_kbps;
   char *encoder_preset;
   guint encoder_threads;
+  char *app; /* the session's app; NULL = the backend's default */
+  char *run_as; /* account for compositors and apps when run as root */
+  char *keyboard_layout; /* xkb layout for injected keys */
   /* Where things live (filled by fh_config_resolve_dirs). */
   char *config_dir; /* cert, key, devices.ini, config.ini */
   char *runtime_dir; /* control socket, session dirs */

@@ -28,6 +28,7 @@ struct _FhContext {
   GPtrArray *clients; /* FhClient, owned */
   GPtrArray *dying; /* FhDeferredStop: removed, not yet stopped */
   guint next_serial;
+  guint holds;
   FhServer *server;
   FhControl *control;
   gboolean started;
@@ -195,6 +196,11 @@ fh_context_stop (FhContext *self)
    * about to stop turning. */
   while (self->dying->len > 0)
     stop_deferred (g_ptr_array_index (self->dying, 0));
+  /* Desktops still being made: let each finish and be torn down. */
+  if (self->holds > 0)
+    g_message ("waiting for %u desktop(s) still starting", self->holds);
+  while (self->holds > 0)
+    g_main_context_iteration (self->main_context, TRUE);
 
   g_clear_pointer (&self->server, fh_server_free);
   g_clear_pointer (&self->control, fh_control_free);
@@ -283,6 +289,19 @@ fh_context_remove_session (FhContext *self, FhSession *session, FhProtoError cod
   d->reason = g_strdup (reason);
   d->source = g_idle_add (on_stop_idle, d);
   g_ptr_array_add (self->dying, d);
+}
+
+void
+fh_context_hold (FhContext *self)
+{
+  self->holds++;
+}
+
+void
+fh_context_release (FhContext *self)
+{
+  g_return_if_fail (self->holds > 0);
+  self->holds--;
 }
 
 void

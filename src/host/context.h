@@ -42,6 +42,11 @@ guint fh_context_count_sessions (FhContext *context);
 void fh_context_add_client (FhContext *context, FhClient *client);
 void fh_context_remove_client (FhContext *context, FhClient *client);
 
+/* Work in flight on other threads (a desktop being made) that stop()
+ * must wait for, so nothing it starts outlives the host. */
+void fh_context_hold (FhContext *context);
+void fh_context_release (FhContext *context);
+
 /* A new PIN, printed on the host's stdout too. */
 const char *fh_context_new_pin (FhContext *context);
 

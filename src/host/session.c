@@ -27,6 +27,8 @@ struct _FhSession {
   FhVirtualOutput *output;
   FhVideoStream *stream;
   FhClient *client;
+  gboolean client_resumed; /* the bound client came back (for its welcome) */
+  struct _FhCreateJob *creating; /* the output is being made on a worker */
   guint grace_source;
   guint stats_source;
 
@@ -165,21 +167,120 @@ on_output_failed (FhVirtualOutput *output, const char *reason, gpointer user_dat
   fail (user_data, reason);
 }
 
+/* The output is made on a worker thread (a compositor takes a while to
+ * start); the job outlives the session if the session stops first. */
+typedef struct _FhCreateJob {
+  FhSession *session; /* NULL once the session stopped */
+  FhContext *context;
+  const FhDisplayBackend *backend;
+  FhOutputRequest request;
+  char *session_id;
+  char *session_dir;
+  char *app;
+  char *run_as;
+  char *layout;
+} FhCreateJob;
+
+static void
+create_job_free (FhCreateJob *job)
+{
+  g_free (job->session_id);
+  g_free (job->session_dir);
+  g_free (job->app);
+  g_free (job->run_as);
+  g_free (job->layout);
+  g_free (job);
+}
+
+static void
+create_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  FhCreateJob *job = data;
+  GError *error = NULL;
+  FhVirtualOutput *output = job->backend->create_output (&job->request, &error);
+
+  if (output)
+    g_task_return_pointer (task, output, (GDestroyNotify) fh_virtual_output_destroy);
+  else
+    g_task_return_error (task, error);
+}
+
+static void on_stats_tick_start (FhSession *self);
+static gboolean on_grace_expired (gpointer user_data);
+
+static void
+enter_streaming_or_wait (FhSession *self)
+{
+  if (self->client) {
+    fh_client_send_welcome (self->client, self, self->client_resumed);
+    set_state (self, FH_SESSION_STATE_STREAMING, fh_client_get_peer (self->client));
+    on_stats_tick_start (self);
+    fh_video_stream_request_keyframe (self->stream);
+    fh_video_stream_set_paused (self->stream, FALSE);
+  } else {
+    guint grace = fh_context_get_config (self->context)->grace_seconds;
+    set_state (self, FH_SESSION_STATE_DISCONNECTED, "its client left while it started");
+    self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
+  }
+}
+
+static void
+on_output_created (GObject *source, GAsyncResult *result, gpointer data)
+{
+  FhCreateJob *job = data;
+  FhSession *self = job->session;
+  g_autoptr (GError) error = NULL;
+  FhVirtualOutput *output = g_task_propagate_pointer (G_TASK (result), &error);
+  const FhConfig *config = fh_context_get_config (job->context);
+
+  fh_context_release (job->context);
+  if (!self) {
+    /* The session stopped meanwhile: undo what the worker made. */
+    fh_virtual_output_destroy (output);
+    g_rmdir (job->session_dir);
+    create_job_free (job);
+    return;
+  }
+  self->creating = NULL;
+  create_job_free (job);
+
+  if (!output) {
+    g_autofree char *reason = g_strdup_printf ("cannot start the desktop: %s", error->message);
+    fail (self, reason);
+    return;
+  }
+  self->output = output;
+  if (output->ops->start)
+    output->ops->start (output);
+
+  {
+    FhVideoEncoderConfig encoder = {
+      .width = self->mode.width,
+      .height = self->mode.height,
+      .fps = self->mode.refresh,
+      .bitrate_kbps = self->bitrate_kbps,
+      .preset = config->encoder_preset,
+      .threads = config->encoder_threads,
+    };
+    self->stream = fh_video_stream_new (self->output, &encoder,
+                                        fh_context_get_main_context (self->context), on_packet,
+                                        on_stream_failed, self, &error);
+  }
+  if (!self->stream) {
+    g_autofree char *reason = g_strdup_printf ("cannot start the encoder: %s", error->message);
+    fail (self, reason);
+    return;
+  }
+  enter_streaming_or_wait (self);
+}
+
 FhSession *
 fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
   FhSession *self = g_new0 (FhSession, 1);
   const FhConfig *config = fh_context_get_config (context);
-  FhVideoEncoderConfig encoder = {
-    .width = request->mode.width,
-    .height = request->mode.height,
-    .fps = request->mode.refresh,
-    .bitrate_kbps = request->bitrate_kbps,
-    .preset = config->encoder_preset,
-    .threads = config->encoder_threads,
-  };
-  FhOutputRequest output = { 0 };
+  g_autoptr (GTask) task = NULL;
+  FhCreateJob *job;
 
   self->context = context;
   self->id = fh_random_hex (16);
@@ -198,30 +299,38 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
     int saved = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
                  self->dir, g_strerror (saved));
-    goto fail;
+    g_clear_pointer (&self->dir, g_free);
+    fh_session_free (self);
+    return NULL;
   }
 
-  output.mode = self->mode;
-  output.session_id = self->id;
-  output.serial = self->serial;
-  output.session_dir = self->dir;
-  output.on_failed = on_output_failed;
-  output.user_data = self;
-  self->output = fh_context_get_backend (context)->create_output (&output, error);
-  if (!self->output)
-    goto fail;
-
-  self->stream = fh_video_stream_new (self->output, &encoder, fh_context_get_main_context (context),
-                                      on_packet, on_stream_failed, self, error);
-  if (!self->stream)
-    goto fail;
-  set_state (self, FH_SESSION_STATE_STARTING, NULL);
+  job = g_new0 (FhCreateJob, 1);
+  job->session = self;
+  job->context = context;
+  job->backend = fh_context_get_backend (context);
+  job->session_id = g_strdup (self->id);
+  job->session_dir = g_strdup (self->dir);
+  job->app = g_strdup (config->app);
+  job->run_as = g_strdup (config->run_as);
+  job->layout = g_strdup (config->keyboard_layout);
+  job->request = (FhOutputRequest) {
+    .mode = self->mode,
+    .session_id = job->session_id,
+    .serial = self->serial,
+    .session_dir = job->session_dir,
+    .app = job->app,
+    .run_as = job->run_as,
+    .keyboard_layout = job->layout,
+    .on_failed = on_output_failed,
+    .user_data = self,
+  };
+  self->creating = job;
+  set_state (self, FH_SESSION_STATE_STARTING, job->backend->name);
+  fh_context_hold (context);
+  task = g_task_new (NULL, NULL, on_output_created, job);
+  g_task_set_task_data (task, job, NULL);
+  g_task_run_in_thread (task, create_in_thread);
   return self;
-
-fail:
-  fh_session_stop (self, FH_PROTO_ERROR_SESSION_FAILED, NULL);
-  fh_session_free (self);
-  return NULL;
 }
 
 void
@@ -231,6 +340,10 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
 
   if (self->state == FH_SESSION_STATE_STOPPED)
     return;
+  if (self->creating) {
+    self->creating->session = NULL; /* its callback cleans up */
+    self->creating = NULL;
+  }
   g_clear_handle_id (&self->grace_source, g_source_remove);
   g_clear_handle_id (&self->stats_source, g_source_remove);
   if (client) {
@@ -243,7 +356,7 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
   g_clear_pointer (&self->stream, fh_video_stream_free);
   g_clear_pointer (&self->output, fh_virtual_output_destroy);
   if (self->dir) {
-    if (g_rmdir (self->dir) < 0 && errno != ENOENT)
+    if (g_rmdir (self->dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
       g_warning ("session %.8s: cannot remove %s: %s", self->id, self->dir, g_strerror (errno));
   }
   set_state (self, FH_SESSION_STATE_STOPPED, reason);
@@ -316,18 +429,23 @@ on_grace_expired (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-void
-fh_session_attach (FhSession *self, FhClient *client)
+static void
+on_stats_tick_start (FhSession *self)
 {
-  g_return_if_fail (self->state == FH_SESSION_STATE_STARTING ||
-                    self->state == FH_SESSION_STATE_DISCONNECTED);
-  g_clear_handle_id (&self->grace_source, g_source_remove);
-  self->client = client;
-  set_state (self, FH_SESSION_STATE_STREAMING, fh_client_get_peer (client));
   if (!self->stats_source)
     self->stats_source = g_timeout_add (STATS_WINDOW_US / 1000, on_stats_tick, self);
-  fh_video_stream_request_keyframe (self->stream);
-  fh_video_stream_set_paused (self->stream, FALSE);
+}
+
+void
+fh_session_attach (FhSession *self, FhClient *client, gboolean resumed)
+{
+  g_return_if_fail (self->client == NULL);
+  g_clear_handle_id (&self->grace_source, g_source_remove);
+  self->client = client;
+  self->client_resumed = resumed;
+  if (self->state == FH_SESSION_STATE_DISCONNECTED)
+    enter_streaming_or_wait (self);
+  /* STARTING: the welcome goes out once the desktop is up. */
 }
 
 FhClient *
@@ -341,7 +459,13 @@ fh_session_detach (FhSession *self, FhClient *client)
 {
   guint grace = fh_context_get_config (self->context)->grace_seconds;
 
-  if (self->state != FH_SESSION_STATE_STREAMING || self->client != client)
+  if (self->client != client)
+    return;
+  if (self->state == FH_SESSION_STATE_STARTING) {
+    self->client = NULL; /* it waits in its grace period once it is up */
+    return;
+  }
+  if (self->state != FH_SESSION_STATE_STREAMING)
     return;
   self->client = NULL;
   g_clear_handle_id (&self->stats_source, g_source_remove);

@@ -13,7 +13,7 @@ typedef struct _FhSession FhSession;
 
 typedef enum {
   FH_SESSION_STATE_NEW,
-  FH_SESSION_STATE_STARTING, /* output and encoder up, no client yet */
+  FH_SESSION_STATE_STARTING, /* the desktop is being made */
   FH_SESSION_STATE_STREAMING, /* a client is bound */
   FH_SESSION_STATE_DISCONNECTED, /* its client dropped; grace period runs */
   FH_SESSION_STATE_FAILED, /* the output or encoder died */
@@ -40,8 +40,9 @@ guint fh_session_get_bitrate (FhSession *session);
 FhCodec fh_session_get_codec (FhSession *session);
 FhVirtualOutput *fh_session_get_output (FhSession *session);
 
-/* Binds @client (STARTING or DISCONNECTED → STREAMING). */
-void fh_session_attach (FhSession *session, FhClient *client);
+/* Binds @client, which gets its welcome once the desktop is up (at once
+ * for a DISCONNECTED session, which goes back to STREAMING). */
+void fh_session_attach (FhSession *session, FhClient *client, gboolean resumed);
 /* @client went away: STREAMING → DISCONNECTED, grace period starts. A
  * client that is no longer the bound one changes nothing. */
 void fh_session_detach (FhSession *session, FhClient *client);

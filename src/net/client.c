@@ -81,17 +81,17 @@ close_with_gerror (FhClient *self, const GError *error)
   fh_client_close_with_error (self, code, error->message);
 }
 
-static void
-send_welcome (FhClient *self, gboolean resumed)
+void
+fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
 {
-  FhVirtualOutput *output = fh_session_get_output (self->session);
+  FhVirtualOutput *output = fh_session_get_output (session);
   g_autofree char *text = NULL;
   FhWelcome welcome = {
-    .session = fh_session_get_id (self->session),
+    .session = fh_session_get_id (session),
     .resumed = resumed,
-    .mode = *fh_session_get_mode (self->session),
-    .codec = fh_session_get_codec (self->session),
-    .bitrate_kbps = fh_session_get_bitrate (self->session),
+    .mode = *fh_session_get_mode (session),
+    .codec = fh_session_get_codec (session),
+    .bitrate_kbps = fh_session_get_bitrate (session),
     .grace_seconds = fh_context_get_config (self->context)->grace_seconds,
     .backend = fh_context_get_backend (self->context)->name,
     .background = output->has_background ? output->background : NULL,
@@ -131,12 +131,14 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   /* Only the device that owns a session may come back to it; for anyone
    * else the id names nothing. */
   if (session && g_str_equal (fh_session_get_device (session), msg->device)) {
-    if (fh_session_get_state (session) == FH_SESSION_STATE_STREAMING) {
+    FhSessionState state = fh_session_get_state (session);
+    if (fh_session_get_client (session)) {
       /* The old WebSocket has not noticed its drop yet: this one wins. */
       fh_client_close_with_error (fh_session_get_client (session), FH_PROTO_ERROR_REPLACED,
                                   "a newer connection of this device took over the session");
     }
-    resumed = fh_session_get_state (session) == FH_SESSION_STATE_DISCONNECTED;
+    resumed = state == FH_SESSION_STATE_DISCONNECTED || state == FH_SESSION_STATE_STREAMING ||
+              state == FH_SESSION_STATE_STARTING;
   }
   if (!resumed) {
     FhSessionRequest request = {
@@ -154,8 +156,7 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
     }
   }
   self->session = session;
-  send_welcome (self, resumed);
-  fh_session_attach (session, self);
+  fh_session_attach (session, self, resumed);
 }
 
 static void

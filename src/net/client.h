@@ -23,5 +23,8 @@ void fh_client_send_binary (FhClient *client, GBytes *message);
  * session, if any, is detached (and keeps its grace period). */
 void fh_client_close_with_error (FhClient *client, FhProtoError code, const char *message);
 
+/* The answer to hello, once the session's desktop is up. */
+void fh_client_send_welcome (FhClient *client, FhSession *session, gboolean resumed);
+
 /* The session is going away: forget it without detaching. */
 void fh_client_unbind (FhClient *client);

@@ -1,0 +1,21 @@
+/* Per-session injector for wlroots compositors: zwp_virtual_keyboard_v1
+ * (with an xkb keymap) and zwlr_virtual_pointer_v1 bound to the session's
+ * output. Opened lazily on the first event; main thread. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "input/event.h"
+
+typedef struct _FhWlrInjector FhWlrInjector;
+
+/* Nothing is opened yet. @layout: an xkb layout name ("us") or NULL. */
+FhWlrInjector *fh_wlr_injector_new (const char *socket_path, guint width, guint height,
+                                    const char *layout);
+void fh_wlr_injector_free (FhWlrInjector *injector);
+
+/* Connects on first use; the keymap is in place before the first key. */
+gboolean fh_wlr_injector_inject (FhWlrInjector *injector, const FhInputEvent *event,
+                                 GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhWlrInjector, fh_wlr_injector_free)
