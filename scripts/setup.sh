@@ -22,7 +22,9 @@ fi
 packages=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libssl-dev glib-networking
-  libavcodec-dev libavutil-dev
+  libavcodec-dev libavutil-dev libswscale-dev
+  libwayland-dev wayland-protocols libxkbcommon-dev xkb-data
+  sway xwayland foot
   ca-certificates
 )
 if [ "$what" = test ]; then
@@ -46,6 +48,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >&2
 else
   say "Debian packages: all present"
+fi
+
+# Compositors and apps never run as root: a host started as root runs them
+# as this account (config.ini: run-as). Its shell is what a terminal starts.
+account=${FUNKHAUS_ACCOUNT:-funkhaus}
+if [ "$(id -u)" -eq 0 ] && ! id "$account" >/dev/null 2>&1; then
+  say "creating the unprivileged account '$account' for compositors and apps"
+  useradd --system --create-home --home-dir "/var/lib/$account" --shell /bin/bash "$account"
+elif [ "$(id -u)" -eq 0 ]; then
+  case $(getent passwd "$account" | cut -d: -f7) in
+    */nologin | */false) usermod --shell /bin/bash "$account" ;;
+  esac
 fi
 
 if [ "$what" = test ]; then

@@ -14,7 +14,7 @@ fh_config_new (void)
   FhConfig *config = g_new0 (FhConfig, 1);
 
   config->port = FH_DEFAULT_PORT;
-  config->backend = g_strdup ("synthetic");
+  config->backend = g_strdup ("wlroots");
   config->grace_seconds = 30;
   config->bitrate_kbps = 8000;
   config->encoder_preset = g_strdup ("ultrafast");

@@ -1,0 +1,237 @@
+// Starts `funkhaus serve --backend synthetic` for a test: its own HOME and XDG
+// directories, a free port, stdout parsed for the URL and PIN, every log line
+// kept so a failing test can print them, and a stop that checks the exit.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, mkdir, rm, readFile, readdir, readlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..', '..');
+export const hostBinary = process.env.FUNKHAUS_BIN || join(repoRoot, 'build', 'src', 'funkhaus');
+export const webDir = process.env.FUNKHAUS_WEB_DIR || join(repoRoot, 'web');
+
+const PIN_RE = /pairing PIN: (\d{6})/;
+const SERVING_RE = /serving (https:\/\/\S+)/;
+
+export async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Polls `fn` until it returns a truthy value; throws `what` on timeout. */
+export async function poll(fn, { timeout = 10000, interval = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last)
+      return last;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+export class Host {
+  constructor() {
+    this.lines = [];     // [ms since start, 'out'|'err', text]
+    this.started = Date.now();
+    this.exit = null;    // {code, signal} once exited
+    this.pins = [];
+  }
+
+  /** Every host log line so far, for a failure report. */
+  logs() {
+    return this.lines.map(([t, s, l]) => `[${(t / 1000).toFixed(3)} ${s}] ${l}`).join('\n');
+  }
+
+  stdoutText() {
+    return this.lines.filter(([, s]) => s === 'out').map(([, , l]) => l).join('\n');
+  }
+
+  collect(stream, name) {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      rest += chunk;
+      const parts = rest.split('\n');
+      rest = parts.pop();
+      for (const l of parts)
+        this.lines.push([Date.now() - this.started, name, l]);
+    });
+    stream.on('end', () => {
+      if (rest)
+        this.lines.push([Date.now() - this.started, name, rest]);
+    });
+  }
+
+  get runtimeDir() { return join(this.env.XDG_RUNTIME_DIR, 'funkhaus'); }
+  get controlSocket() { return join(this.runtimeDir, 'control.sock'); }
+  get sessionsDir() { return join(this.runtimeDir, 'sessions'); }
+  inputLogPath(session) { return join(this.sessionsDir, session, 'input.log'); }
+
+  async inputLog(session) {
+    try {
+      return await readFile(this.inputLogPath(session), 'utf8');
+    } catch (e) {
+      if (e.code === 'ENOENT')
+        return '';
+      throw e;
+    }
+  }
+
+  /** A new one-time PIN from `funkhaus pair` (over the control socket). */
+  async pair() {
+    const { stdout, stderr } = await new Promise((res, rej) => {
+      execFile(hostBinary, ['pair'], { env: this.env, timeout: 10000 }, (err, out, errOut) => {
+        this.lines.push([Date.now() - this.started, 'pair', `${out}${errOut}`.trim()]);
+        if (err)
+          rej(new Error(`funkhaus pair failed: ${err.message}\n${out}${errOut}`));
+        else
+          res({ stdout: out, stderr: errOut });
+      });
+    });
+    const m = PIN_RE.exec(stdout) || PIN_RE.exec(stderr);
+    if (!m)
+      throw new Error(`no PIN in the output of funkhaus pair:\n${stdout}${stderr}`);
+    this.pins.push(m[1]);
+    return m[1];
+  }
+
+  /** Pids of the host's descendants, now (from /proc). */
+  async descendants() {
+    const children = new Map();
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name))
+        continue;
+      try {
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+        // pid (comm) state ppid …: comm may hold spaces and parentheses.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (!children.has(ppid))
+          children.set(ppid, []);
+        children.get(ppid).push(Number(name));
+      } catch { /* gone meanwhile */ }
+    }
+    const out = [];
+    const todo = [this.proc.pid];
+    while (todo.length) {
+      for (const c of children.get(todo.pop()) ?? []) {
+        out.push(c);
+        todo.push(c);
+      }
+    }
+    return out;
+  }
+
+  /** Processes (other than the host) that carry this run's runtime dir in
+   *  their environment: whatever the host started, however reparented. */
+  async processesOfThisRun() {
+    const marker = `XDG_RUNTIME_DIR=${this.env.XDG_RUNTIME_DIR}\0`;
+    const found = [];
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name) || Number(name) === this.proc.pid || Number(name) === process.pid)
+        continue;
+      try {
+        const environ = await readFile(`/proc/${name}/environ`, 'latin1');
+        if (environ.includes(marker)) {
+          let exe = '?';
+          try { exe = await readlink(`/proc/${name}/exe`); } catch { /* zombie */ }
+          found.push(`${name} ${exe}`);
+        }
+      } catch { /* gone, or not ours to read */ }
+    }
+    return found;
+  }
+
+  /** SIGINT, then waits for the exit; returns {code, signal, ms}. */
+  async stop({ timeout = 5000 } = {}) {
+    if (this.exit)
+      return { ...this.exit, ms: 0 };
+    const t0 = Date.now();
+    this.proc.kill('SIGINT');
+    try {
+      await poll(() => this.exit, { timeout, what: 'the host to exit after SIGINT' });
+    } catch (e) {
+      this.proc.kill('SIGKILL');
+      await poll(() => this.exit, { timeout: 5000, what: 'the host to die after SIGKILL' });
+      throw e;
+    }
+    return { ...this.exit, ms: Date.now() - t0 };
+  }
+
+  async cleanup() {
+    if (!this.exit && this.proc) {
+      try { await this.stop(); } catch { /* killed */ }
+    }
+    if (this.tmp && !process.env.FUNKHAUS_KEEP_TMP)
+      await rm(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/** Starts a host; resolves once it serves and has printed its PIN. */
+export async function startHost({ grace = 30, bitrate = null, args = [] } = {}) {
+  if (!existsSync(hostBinary))
+    throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
+  const host = new Host();
+  host.tmp = await mkdtemp(join(tmpdir(), 'funkhaus-e2e-'));
+  const dirs = {};
+  for (const d of ['home', 'config', 'runtime', 'state']) {
+    dirs[d] = join(host.tmp, d);
+    await mkdir(dirs[d], { mode: 0o700 });
+  }
+  host.port = await freePort();
+  host.env = {
+    ...process.env,
+    HOME: dirs.home,
+    XDG_CONFIG_HOME: dirs.config,
+    XDG_RUNTIME_DIR: dirs.runtime,
+    XDG_STATE_HOME: dirs.state,
+    FUNKHAUS_WEB_DIR: webDir,
+    G_MESSAGES_DEBUG: process.env.G_MESSAGES_DEBUG ?? '',
+  };
+  const argv = ['serve', '--port', String(host.port), '--backend', 'synthetic',
+    '--grace', String(grace), ...(bitrate ? ['--bitrate', String(bitrate)] : []), ...args];
+  host.lines.push([0, 'cmd', `${hostBinary} ${argv.join(' ')}`]);
+  host.proc = spawn(hostBinary, argv, { env: host.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  host.collect(host.proc.stdout, 'out');
+  host.collect(host.proc.stderr, 'err');
+  host.proc.on('exit', (code, signal) => {
+    host.exit = { code, signal };
+    host.lines.push([Date.now() - host.started, 'exit', `code ${code} signal ${signal}`]);
+  });
+  host.proc.on('error', (e) => {
+    host.exit = { code: null, signal: null, error: e.message };
+  });
+
+  try {
+    await poll(() => {
+      if (host.exit)
+        throw new Error(`the host exited at start (${JSON.stringify(host.exit)})`);
+      const out = host.stdoutText();
+      return SERVING_RE.test(out) && PIN_RE.test(out);
+    }, { timeout: 20000, what: 'the "serving" and "pairing PIN" lines' });
+  } catch (e) {
+    e.message += `\n--- host log ---\n${host.logs()}`;
+    await host.cleanup();
+    throw e;
+  }
+  const out = host.stdoutText();
+  host.url = `https://localhost:${host.port}/`;
+  host.announcedUrl = SERVING_RE.exec(out)[1];
+  host.pins.push(PIN_RE.exec(out)[1]);
+  host.pin = host.pins[0];
+  return host;
+}

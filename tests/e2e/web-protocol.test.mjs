@@ -1,0 +1,72 @@
+// The pure half of the web client (web/protocol.js), without a browser.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+// web/ is plain ES modules for the browser, with no package.json to tell
+// Node 18 so: load the file as a module by its text (it imports nothing).
+const source = readFileSync(new URL('../../web/protocol.js', import.meta.url), 'utf8');
+const {
+  parseVideo, findNal, h264CodecString, encodeKey, encodeMotion, encodeButton,
+  encodeScroll, wheelToUnits,
+} = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
+
+// x264 Annex B: AUD, SPS (High, level 3.2), PPS, then a slice.
+const AU = new Uint8Array([
+  0, 0, 0, 1, 0x09, 0xf0,
+  0, 0, 0, 1, 0x67, 0x64, 0x00, 0x20, 0xac, 0xd9,
+  0, 0, 1, 0x68, 0xeb, 0xe3,
+  0, 0, 1, 0x65, 0x88, 0x84,
+]);
+
+test('codec string from the SPS', () => {
+  assert.equal(h264CodecString(AU), 'avc1.640020');
+  assert.deepEqual([...findNal(AU, 7)], [0x67, 0x64, 0x00, 0x20, 0xac, 0xd9]);
+  assert.deepEqual([...findNal(AU, 5)], [0x65, 0x88, 0x84]);
+  assert.equal(h264CodecString(new Uint8Array([0, 0, 1, 0x41, 1, 2, 3])), null);
+  assert.equal(h264CodecString(new Uint8Array([0, 0, 1, 0x67, 0x42])), null);
+  assert.equal(h264CodecString(new Uint8Array([0, 0, 1, 0x67, 0x42, 0xc0, 0x1f])), 'avc1.42c01f');
+});
+
+test('video header', () => {
+  const buf = new ArrayBuffer(20 + AU.length);
+  const v = new DataView(buf);
+  v.setUint8(0, 0x01);
+  v.setUint8(1, 0x01);
+  v.setUint32(4, 7, true);
+  v.setBigUint64(8, 123456789012n, true);
+  v.setUint32(16, 1500, true);
+  new Uint8Array(buf, 20).set(AU);
+  const p = parseVideo(buf);
+  assert.equal(p.keyframe, true);
+  assert.equal(p.frame, 7);
+  assert.equal(p.captureUs, 123456789012);
+  assert.equal(p.encodeUs, 1500);
+  assert.equal(p.data.length, AU.length);
+  assert.equal(parseVideo(new ArrayBuffer(20)), null, 'a header alone is no access unit');
+  v.setUint8(0, 0x02);
+  assert.equal(parseVideo(buf), null, 'another kind');
+});
+
+test('input messages', () => {
+  assert.deepEqual([...encodeKey('KeyA', true)], [0x10, 1, 4, 0x4b, 0x65, 0x79, 0x41]);
+  assert.deepEqual([...encodeKey('Digit1', false)].slice(0, 3), [0x10, 0, 6]);
+  assert.equal(encodeKey('', true), null);
+  assert.equal(encodeKey('Key-A', true), null, 'only ASCII letters and digits');
+  assert.equal(encodeKey('Ä', true), null);
+  assert.equal(encodeKey('A'.repeat(33), true), null, 'at most 32 bytes');
+  assert.equal(encodeKey('A'.repeat(32), true).length, 35);
+  assert.deepEqual([...encodeMotion(400, 300)], [0x11, 0, 0x90, 0x01, 0x2c, 0x01]);
+  assert.deepEqual([...encodeMotion(-5, 70000)], [0x11, 0, 0, 0, 0xff, 0xff], 'clamped to u16');
+  assert.deepEqual([...encodeButton(2, true)], [0x12, 1, 2]);
+  assert.equal(encodeButton(5, true), null);
+  assert.deepEqual([...encodeScroll(-120, 240)], [0x13, 0, 0x88, 0xff, 0xf0, 0x00]);
+  assert.deepEqual([...encodeScroll(0, 1e6)].slice(4), [0xff, 0x7f], 'clamped to i16');
+});
+
+test('wheel deltas: one notch is 120', () => {
+  assert.equal(wheelToUnits(100, 0), 120);  // Chromium pixels
+  assert.equal(wheelToUnits(3, 1), 120);    // lines
+  assert.equal(wheelToUnits(-1, 2), -120);  // pages
+});

@@ -1,0 +1,182 @@
+// Video: H.264 access units → WebCodecs VideoDecoder → the newest frame on a
+// canvas, once per animation frame. Superseded frames are closed at once so
+// the decoder never runs out of output buffers.
+
+import { h264CodecString } from './protocol.js';
+
+// More chunks than this waiting in the decoder means we are behind: drop to
+// the next keyframe rather than show ever older pictures.
+const MAX_DECODE_QUEUE = 24;
+const KEYFRAME_RETRY_MS = 1000;
+
+export class VideoPipeline {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {object} cb  onFrame(frame info), onNeedKeyframe(reason), onError(message)
+   */
+  constructor(canvas, cb) {
+    this.canvas = canvas;
+    // willReadFrequently keeps the canvas in CPU memory: cheap pixel reads
+    // (sampleColor) and no GPU round trip with --disable-gpu anyway.
+    this.ctx = canvas.getContext('2d', { alpha: false, willReadFrequently: true });
+    this.cb = cb;
+    this.decoder = null;
+    this.codec = null;
+    this.waitingForKey = true;
+    this.pending = null;       // newest decoded, not yet drawn VideoFrame
+    this.rafId = 0;
+    this.submitted = new Map(); // chunk timestamp → performance.now() at decode()
+    this.framesDrawn = 0;
+    this.generation = 0;       // bumps on reset, so stale outputs are dropped
+    this.keyRequestedAt = null;
+  }
+
+  static supported() {
+    return typeof VideoDecoder === 'function' && typeof EncodedVideoChunk === 'function';
+  }
+
+  /** Feeds one parsed video message (protocol.parseVideo). */
+  push(video) {
+    if (this.waitingForKey && !video.keyframe) {
+      // Ask again now and then, in case a request went unanswered.
+      const now = performance.now();
+      if (this.keyRequestedAt !== null && now - this.keyRequestedAt > KEYFRAME_RETRY_MS)
+        this.requestKeyframe('still waiting for a keyframe');
+      return;
+    }
+    if (video.keyframe)
+      this.keyRequestedAt = null;
+    if (video.keyframe) {
+      const codec = h264CodecString(video.data);
+      if (!codec) {
+        this.cb.onError?.('keyframe without an SPS');
+        this.reset('keyframe without SPS');
+        return;
+      }
+      if (!this.decoder || this.decoder.state === 'closed' || codec !== this.codec)
+        this.configure(codec);
+      this.waitingForKey = false;
+    }
+    if (!this.decoder || this.decoder.state !== 'configured')
+      return;
+    if (this.decoder.decodeQueueSize > MAX_DECODE_QUEUE) {
+      this.reset('decoder queue overflow');
+      return;
+    }
+    const chunk = new EncodedVideoChunk({
+      type: video.keyframe ? 'key' : 'delta',
+      timestamp: video.captureUs,
+      data: video.data,
+    });
+    this.submitted.set(video.captureUs, performance.now());
+    if (this.submitted.size > 256)
+      this.submitted.clear();
+    try {
+      this.decoder.decode(chunk);
+    } catch (e) {
+      this.reset(`decode() threw: ${e.message}`);
+    }
+  }
+
+  configure(codec) {
+    this.closeDecoder();
+    const generation = ++this.generation;
+    this.codec = codec;
+    this.decoder = new VideoDecoder({
+      output: (frame) => this.onOutput(frame, generation),
+      error: (e) => {
+        if (generation !== this.generation)
+          return;
+        this.cb.onError?.(`video decoder: ${e.message}`);
+        this.reset(`decoder error: ${e.message}`);
+      },
+    });
+    // No description: the stream is Annex B with SPS/PPS in band.
+    this.decoder.configure({ codec, optimizeForLatency: true });
+  }
+
+  onOutput(frame, generation) {
+    if (generation !== this.generation) {
+      frame.close();
+      return;
+    }
+    const t0 = this.submitted.get(frame.timestamp);
+    this.submitted.delete(frame.timestamp);
+    const decodeMs = t0 === undefined ? null : performance.now() - t0;
+    this.cb.onFrame?.({
+      width: frame.displayWidth,
+      height: frame.displayHeight,
+      timestamp: frame.timestamp,
+      decodeMs,
+    });
+    if (this.pending)
+      this.pending.close();
+    this.pending = frame;
+    if (!this.rafId)
+      this.rafId = requestAnimationFrame(() => this.draw());
+  }
+
+  draw() {
+    this.rafId = 0;
+    const frame = this.pending;
+    this.pending = null;
+    if (!frame)
+      return;
+    // The picture is displayWidth × displayHeight; codedHeight carries the
+    // encoder's padding (738 for 720p).
+    const w = frame.displayWidth, h = frame.displayHeight;
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    this.ctx.drawImage(frame, 0, 0, w, h);
+    frame.close();
+    this.framesDrawn++;
+  }
+
+  /** Drops everything queued and waits for the next keyframe, asking for one. */
+  reset(reason) {
+    this.closeDecoder();
+    this.waitingForKey = true;
+    this.requestKeyframe(reason);
+  }
+
+  requestKeyframe(reason) {
+    this.keyRequestedAt = performance.now();
+    this.cb.onNeedKeyframe?.(reason);
+  }
+
+  closeDecoder() {
+    this.generation++;
+    if (this.decoder && this.decoder.state !== 'closed') {
+      try { this.decoder.close(); } catch { /* already closed */ }
+    }
+    this.decoder = null;
+    this.codec = null;
+    this.submitted.clear();
+  }
+
+  /** For a new connection: the first message after welcome is a keyframe. */
+  restart() {
+    this.closeDecoder();
+    this.waitingForKey = true;
+    this.keyRequestedAt = null;
+  }
+
+  close() {
+    this.closeDecoder();
+    if (this.rafId)
+      cancelAnimationFrame(this.rafId);
+    this.rafId = 0;
+    if (this.pending)
+      this.pending.close();
+    this.pending = null;
+  }
+
+  sample(x, y) {
+    if (this.framesDrawn === 0)
+      return null;
+    const px = this.ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
+    return [px[0], px[1], px[2]];
+  }
+}

@@ -1,0 +1,131 @@
+// The binary half of the funkhaus web protocol (docs/protocol.md): the video
+// header the host sends and the input messages the client sends. Pure
+// functions only, so they are easy to reason about and to test.
+
+export const PROTOCOL_VERSION = 1;
+
+export const KIND_VIDEO = 0x01;
+export const KIND_KEY = 0x10;
+export const KIND_MOTION = 0x11;
+export const KIND_BUTTON = 0x12;
+export const KIND_SCROLL = 0x13;
+
+export const VIDEO_HEADER_SIZE = 20;
+const VIDEO_FLAG_KEYFRAME = 0x01;
+
+// Close codes the client must not answer by reconnecting: the same hello
+// would fail the same way (or, for 4009, fight another tab for the session).
+export const CLOSE_UNAUTHORIZED = 4001;
+export const CLOSE_UNSUPPORTED = 4003;
+export const CLOSE_SESSION_FAILED = 4004;
+export const CLOSE_REPLACED = 4009;
+export const FINAL_CLOSE_CODES = new Set([
+  CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, CLOSE_SESSION_FAILED, CLOSE_REPLACED,
+]);
+
+/** Parses a kind 0x01 message; returns null when it is not a valid one. */
+export function parseVideo(buffer) {
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength <= VIDEO_HEADER_SIZE)
+    return null;
+  const view = new DataView(buffer);
+  if (view.getUint8(0) !== KIND_VIDEO)
+    return null;
+  return {
+    keyframe: (view.getUint8(1) & VIDEO_FLAG_KEYFRAME) !== 0,
+    frame: view.getUint32(4, true),
+    // µs of host monotonic time: far below 2^53, so a Number is exact.
+    captureUs: Number(view.getBigUint64(8, true)),
+    encodeUs: view.getUint32(16, true),
+    data: new Uint8Array(buffer, VIDEO_HEADER_SIZE),
+  };
+}
+
+/** Returns the first NAL unit of type `type` in an Annex B buffer (from its
+ *  header byte on, up to the next start code), or null. */
+export function findNal(data, type) {
+  const n = data.length;
+  let i = 0;
+  while (i + 3 <= n) {
+    // A start code is 00 00 01 (a 4-byte 00 00 00 01 ends the same way).
+    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
+      const start = i + 3;
+      if (start < n && (data[start] & 0x1f) === type) {
+        let end = start + 1;
+        while (end + 3 <= n && !(data[end] === 0 && data[end + 1] === 0 &&
+                                 (data[end + 2] === 1 || data[end + 2] === 0)))
+          end++;
+        return data.subarray(start, end + 3 <= n ? end : n);
+      }
+      i = start;
+    } else {
+      i++;
+    }
+  }
+  return null;
+}
+
+const hex2 = (v) => v.toString(16).padStart(2, '0');
+
+/** `avc1.PPCCLL` from the SPS of an access unit, or null without one. */
+export function h264CodecString(accessUnit) {
+  const sps = findNal(accessUnit, 7);
+  if (!sps || sps.length < 4)
+    return null;
+  // sps[0] is the NAL header; profile_idc, constraint flags and level_idc
+  // follow (never 00 00 0x, so no emulation prevention byte can hide here).
+  return `avc1.${hex2(sps[1])}${hex2(sps[2])}${hex2(sps[3])}`;
+}
+
+const KEY_CODE_RE = /^[A-Za-z0-9]{1,32}$/;
+
+/** Key message, or null for a code the protocol cannot carry. */
+export function encodeKey(code, down) {
+  if (typeof code !== 'string' || !KEY_CODE_RE.test(code))
+    return null;
+  const msg = new Uint8Array(3 + code.length);
+  msg[0] = KIND_KEY;
+  msg[1] = down ? 1 : 0;
+  msg[2] = code.length;
+  for (let i = 0; i < code.length; i++)
+    msg[3 + i] = code.charCodeAt(i);
+  return msg;
+}
+
+const clampU16 = (v) => Math.max(0, Math.min(0xffff, Math.round(v)));
+const clampI16 = (v) => Math.max(-0x8000, Math.min(0x7fff, Math.round(v)));
+
+export function encodeMotion(x, y) {
+  const msg = new Uint8Array(6);
+  const view = new DataView(msg.buffer);
+  msg[0] = KIND_MOTION;
+  view.setUint16(2, clampU16(x), true);
+  view.setUint16(4, clampU16(y), true);
+  return msg;
+}
+
+/** button: 0 left, 1 middle, 2 right, 3 back, 4 forward (as MouseEvent.button). */
+export function encodeButton(button, down) {
+  if (!Number.isInteger(button) || button < 0 || button > 4)
+    return null;
+  return new Uint8Array([KIND_BUTTON, down ? 1 : 0, button]);
+}
+
+/** dx, dy: 120 = one wheel notch, positive = right/down. */
+export function encodeScroll(dx, dy) {
+  const msg = new Uint8Array(6);
+  const view = new DataView(msg.buffer);
+  msg[0] = KIND_SCROLL;
+  view.setInt16(2, clampI16(dx), true);
+  view.setInt16(4, clampI16(dy), true);
+  return msg;
+}
+
+/** WheelEvent deltas → protocol units (120 a notch). Chromium reports 100 px
+ *  for a notch in pixel mode; in line mode a notch is 3 lines. */
+export function wheelToUnits(delta, deltaMode) {
+  switch (deltaMode) {
+  case 1: return delta * 40;    // DOM_DELTA_LINE
+  case 2: return delta * 120;   // DOM_DELTA_PAGE: call a page one notch
+  default: return delta * 1.2;  // DOM_DELTA_PIXEL
+  }
+}
