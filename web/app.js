@@ -250,6 +250,11 @@ function openSocket(state) {
       hello.bitrate_kbps = target.bitrate;
     if (resumeId)
       hello.resume = resumeId;
+    // The keyboard layout of the session's virtual keyboard (?layout=de);
+    // without it the host's default applies.
+    const layout = new URLSearchParams(location.search).get('layout');
+    if (layout && /^[A-Za-z0-9()_+:-]{1,32}$/.test(layout))
+      hello.layout = layout;
     ws.send(JSON.stringify(hello));
   };
   ws.onmessage = (ev) => {

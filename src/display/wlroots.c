@@ -418,6 +418,10 @@ start_app (FhWlrootsOutput *self, const FhOutputRequest *request, GError **error
     return FALSE;
   }
   g_subprocess_launcher_setenv (launcher, "WAYLAND_DISPLAY", "wayland-1", TRUE);
+  {
+    g_autofree char *serial = g_strdup_printf ("%u", request->serial);
+    g_subprocess_launcher_setenv (launcher, "FUNKHAUS_SESSION_SERIAL", serial, TRUE);
+  }
   if (self->x_display >= 0) {
     g_autofree char *display = g_strdup_printf (":%d", self->x_display);
     g_subprocess_launcher_setenv (launcher, "DISPLAY", display, TRUE);

@@ -312,7 +312,8 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   job->session_dir = g_strdup (self->dir);
   job->app = g_strdup (config->app);
   job->run_as = g_strdup (config->run_as);
-  job->layout = g_strdup (config->keyboard_layout);
+  job->layout = g_strdup (request->keyboard_layout ? request->keyboard_layout
+                                                   : config->keyboard_layout);
   job->request = (FhOutputRequest) {
     .mode = self->mode,
     .session_id = job->session_id,

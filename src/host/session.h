@@ -27,6 +27,7 @@ typedef struct {
   FhMode mode;
   FhCodec codec;
   guint bitrate_kbps;
+  const char *keyboard_layout; /* NULL = the host's default */
 } FhSessionRequest;
 
 FhSession *fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error);

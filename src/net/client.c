@@ -147,6 +147,7 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
       .codec = FH_CODEC_H264,
       .bitrate_kbps = msg->bitrate_kbps ? msg->bitrate_kbps
                                         : fh_context_get_config (self->context)->bitrate_kbps,
+      .keyboard_layout = msg->layout,
     };
     session = fh_context_create_session (self->context, &request, &error);
     if (!session) {

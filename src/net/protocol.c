@@ -59,6 +59,7 @@ fh_client_message_clear (FhClientMessage *msg)
   g_free (msg->device);
   g_free (msg->token);
   g_free (msg->resume);
+  g_free (msg->layout);
   memset (msg, 0, sizeof *msg);
 }
 
@@ -212,7 +213,18 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     bad (error, "'bitrate_kbps' must be 100–200000");
     return FALSE;
   }
-  return get_string_member (root, "resume", FALSE, 64, &msg->resume, error);
+  if (!get_string_member (root, "resume", FALSE, 64, &msg->resume, error) ||
+      !get_string_member (root, "layout", FALSE, 32, &msg->layout, error))
+    return FALSE;
+  /* An xkb layout name ("us", "de", "fr(bepo)"): it ends up in a keymap
+   * compiler, so only the characters such names use. */
+  for (const char *c = msg->layout; c && *c; c++) {
+    if (!g_ascii_isalnum (*c) && !strchr ("()_-+:", *c)) {
+      bad (error, "'layout' may hold only letters, digits and ()_-+:");
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 static gboolean

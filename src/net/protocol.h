@@ -73,6 +73,7 @@ typedef struct {
   guint codecs; /* FhCodec bits the client named and we know */
   guint bitrate_kbps; /* 0 = host default */
   char *resume; /* NULL = new session */
+  char *layout; /* xkb keyboard layout, NULL = host default */
   /* ping */
   double ping_t;
 } FhClientMessage;

@@ -6,14 +6,17 @@
  *
  * "%s" in RECORD_FILE stands for $FUNKHAUS_SESSION (the session's id).
  *
- * Lines: "key <evdev> down|up", "motion <x> <y>", "button <code> down|up",
- * "axis <0|1> <value>", plus "ready <w> <h>" once the first frame is shown. */
+ * Without RRGGBB the colour comes from $FUNKHAUS_SESSION_SERIAL, so two
+ * sessions look different. Lines: "ready <w> <h> <RRGGBB>" once the first frame is
+ * shown, then "key <evdev> down|up", "motion <x> <y>", "button <code>
+ * down|up", "axis <0|1> <value>". */
 #include <errno.h>
 #include <linux/input-event-codes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -106,7 +109,7 @@ draw (struct app *app)
   wl_surface_commit (app->surface);
   app->frame++;
   if (!app->announced) {
-    log_line (app, "ready %d %d", app->width, app->height);
+    log_line (app, "ready %d %d %06x", app->width, app->height, app->color);
     app->announced = true;
   }
 }
@@ -236,7 +239,19 @@ static const struct wl_registry_listener registry_listener = { global, global_re
 int
 main (int argc, char **argv)
 {
-  struct app app = { .color = 0x3366cc, .width = 640, .height = 480, .running = true };
+  struct app app = { .width = 640, .height = 480, .running = true };
+  const char *serial = getenv ("FUNKHAUS_SESSION_SERIAL");
+
+  /* Golden-angle hues by session serial: sessions made one after the other
+   * differ by about 137 degrees. */
+  {
+    double h = fmod ((serial ? atof (serial) : 0) * 137.508 + 200.0, 360.0) / 60.0;
+    double c = 0.6, x = c * (1.0 - fabs (fmod (h, 2.0) - 1.0)), m = 0.2;
+    double rgb[6][3] = { { c, x, 0 }, { x, c, 0 }, { 0, c, x }, { 0, x, c }, { x, 0, c }, { c, 0, x } };
+    double *p = rgb[(int) h % 6];
+    app.color = (uint32_t) ((p[0] + m) * 255) << 16 | (uint32_t) ((p[1] + m) * 255) << 8 |
+                (uint32_t) ((p[2] + m) * 255);
+  }
 
   if (argc < 2) {
     fprintf (stderr, "usage: %s RECORD_FILE [RRGGBB] [--animate]\n", argv[0]);

@@ -29,7 +29,8 @@ test_hello_valid (void)
 {
   FhClientMessage msg;
   g_autoptr (GError) error = NULL;
-  const char *text = HELLO (",\"bitrate_kbps\":6000,\"resume\":\"abc\",\"future\":[1,2]");
+  const char *text =
+    HELLO (",\"bitrate_kbps\":6000,\"resume\":\"abc\",\"layout\":\"fr(bepo)\",\"future\":[1,2]");
 
   g_assert_true (fh_proto_parse_text (text, strlen (text), &msg, &error));
   g_assert_no_error (error);
@@ -42,6 +43,7 @@ test_hello_valid (void)
   g_assert_cmpuint (msg.codecs, ==, FH_CODEC_H264);
   g_assert_cmpuint (msg.bitrate_kbps, ==, 6000);
   g_assert_cmpstr (msg.resume, ==, "abc");
+  g_assert_cmpstr (msg.layout, ==, "fr(bepo)");
   fh_client_message_clear (&msg);
 }
 
@@ -70,6 +72,7 @@ test_hello_errors (void)
   expect_text_error (HELLO (",\"bitrate_kbps\":6000.5"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error (HELLO (",\"bitrate_kbps\":50"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error (HELLO (",\"resume\":7"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"layout\":\"us; rm\""), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error ("{\"type\":\"hello\",\"protocol\":2}", -1, FH_PROTO_ERROR_UNSUPPORTED);
   expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":\"x\"}", -1,
                      FH_PROTO_ERROR_BAD_MESSAGE);
