@@ -471,7 +471,11 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
   self->socket_path = g_build_filename (self->runtime_dir, "wayland-1", NULL);
   ensure_x11_unix_dir ();
   if (!fh_account_make_dir (self->account, self->runtime_dir, error) ||
-      !start_compositor (self, request, error) || !start_app (self, request, error))
+      !start_compositor (self, request, error))
+    goto fail;
+  self->injector = fh_wlr_injector_new (self->socket_path, request->mode.width,
+                                        request->mode.height, self->layout);
+  if (!fh_wlr_injector_connect (self->injector, error) || !start_app (self, request, error))
     goto fail;
   g_message ("session %.8s: sway %d up at %ux%u@%u, Xwayland :%d, as %s", request->session_id,
              self->compositor_pid, request->mode.width, request->mode.height,

@@ -253,6 +253,12 @@ send_scroll (FhWlrInjector *self, guint32 axis, gint32 v120)
 }
 
 gboolean
+fh_wlr_injector_connect (FhWlrInjector *self, GError **error)
+{
+  return ensure_connected (self, error);
+}
+
+gboolean
 fh_wlr_injector_inject (FhWlrInjector *self, const FhInputEvent *event, GError **error)
 {
   if (!ensure_connected (self, error))

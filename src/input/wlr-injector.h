@@ -14,7 +14,14 @@ FhWlrInjector *fh_wlr_injector_new (const char *socket_path, guint width, guint 
                                     const char *layout);
 void fh_wlr_injector_free (FhWlrInjector *injector);
 
-/* Connects on first use; the keymap is in place before the first key. */
+/* Connects now: the virtual keyboard and pointer exist before the
+ * session's app starts, so the app's first key is a real press (a seat
+ * that gains a keyboard later hands the app its first key only inside
+ * wl_keyboard.enter, which most apps ignore). May run on a worker thread. */
+gboolean fh_wlr_injector_connect (FhWlrInjector *injector, GError **error);
+
+/* Connects on first use if needed; the keymap is in place before the
+ * first key. */
 gboolean fh_wlr_injector_inject (FhWlrInjector *injector, const FhInputEvent *event,
                                  GError **error);
 

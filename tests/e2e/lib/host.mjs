@@ -3,7 +3,7 @@
 // kept so a failing test can print them, and a stop that checks the exit.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, readFile, readdir, readlink } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -181,8 +181,10 @@ export class Host {
   }
 }
 
-/** Starts a host; resolves once it serves and has printed its PIN. */
-export async function startHost({ grace = 30, bitrate = null, args = [] } = {}) {
+/** Starts a host; resolves once it serves and has printed its PIN.
+ *  `backend` picks --backend; `config`, if given, is written to
+ *  $XDG_CONFIG_HOME/funkhaus/config.ini before the host starts. */
+export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null } = {}) {
   if (!existsSync(hostBinary))
     throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
   const host = new Host();
@@ -191,6 +193,10 @@ export async function startHost({ grace = 30, bitrate = null, args = [] } = {}) 
   for (const d of ['home', 'config', 'runtime', 'state']) {
     dirs[d] = join(host.tmp, d);
     await mkdir(dirs[d], { mode: 0o700 });
+  }
+  if (config !== null) {
+    await mkdir(join(dirs.config, 'funkhaus'), { mode: 0o700 });
+    await writeFile(join(dirs.config, 'funkhaus', 'config.ini'), config);
   }
   host.port = await freePort();
   host.env = {
@@ -202,7 +208,7 @@ export async function startHost({ grace = 30, bitrate = null, args = [] } = {}) 
     FUNKHAUS_WEB_DIR: webDir,
     G_MESSAGES_DEBUG: process.env.G_MESSAGES_DEBUG ?? '',
   };
-  const argv = ['serve', '--port', String(host.port), '--backend', 'synthetic',
+  const argv = ['serve', '--port', String(host.port), '--backend', backend,
     '--grace', String(grace), ...(bitrate ? ['--bitrate', String(bitrate)] : []), ...args];
   host.lines.push([0, 'cmd', `${hostBinary} ${argv.join(' ')}`]);
   host.proc = spawn(hostBinary, argv, { env: host.env, stdio: ['ignore', 'pipe', 'pipe'] });
