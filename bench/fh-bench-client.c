@@ -436,20 +436,20 @@ main (int argc, char **argv)
     printf ("cpu_ms_per_frame   %.3f\n", host_cpu_ms / self.frames);
     printf ("cpu_cores          %.3f\n", host_cpu_ms / 1000.0 / window_s);
     printf ("client_cpu_cores   %.3f\n", self_cpu_ms / 1000.0 / window_s);
-    printf ("capture_to_encoded_ms_p50 %.3f\n", fh_bench_percentile_ms (self.encoded_us, 0.50));
-    printf ("capture_to_encoded_ms_p99 %.3f\n", fh_bench_percentile_ms (self.encoded_us, 0.99));
+    printf ("capture_to_encoded_ms_p50 %.3f\n", fh_percentile_ms (self.encoded_us, 0.50));
+    printf ("capture_to_encoded_ms_p99 %.3f\n", fh_percentile_ms (self.encoded_us, 0.99));
     /* The host reports p50/p99 per second (about 60 frames each); these
      * are the medians of its per-second figures, and the worst second. */
     printf ("capture_to_send_ms_p50 %.3f\n", fh_bench_percentile_double (self.stats_p50, 0.50));
     printf ("capture_to_send_ms_p99 %.3f\n", fh_bench_percentile_double (self.stats_p99, 0.50));
     printf ("capture_to_send_ms_p99_worst_second %.3f\n",
             fh_bench_percentile_double (self.stats_p99, 1.0));
-    printf ("capture_to_receive_ms_p50 %.3f\n", fh_bench_percentile_ms (self.receive_us, 0.50));
-    printf ("capture_to_receive_ms_p99 %.3f\n", fh_bench_percentile_ms (self.receive_us, 0.99));
-    printf ("capture_to_receive_ms_max %.3f\n", fh_bench_percentile_ms (self.receive_us, 1.0));
-    printf ("interarrival_ms_p50 %.3f\n", fh_bench_percentile_ms (self.interarrival_us, 0.50));
-    printf ("interarrival_ms_p99 %.3f\n", fh_bench_percentile_ms (self.interarrival_us, 0.99));
-    printf ("interarrival_ms_max %.3f\n", fh_bench_percentile_ms (self.interarrival_us, 1.0));
+    printf ("capture_to_receive_ms_p50 %.3f\n", fh_percentile_ms (self.receive_us, 0.50));
+    printf ("capture_to_receive_ms_p99 %.3f\n", fh_percentile_ms (self.receive_us, 0.99));
+    printf ("capture_to_receive_ms_max %.3f\n", fh_percentile_ms (self.receive_us, 1.0));
+    printf ("interarrival_ms_p50 %.3f\n", fh_percentile_ms (self.interarrival_us, 0.50));
+    printf ("interarrival_ms_p99 %.3f\n", fh_percentile_ms (self.interarrival_us, 0.99));
+    printf ("interarrival_ms_max %.3f\n", fh_percentile_ms (self.interarrival_us, 1.0));
   } else if (self.exit_code == 0) {
     fprintf (stderr, "fh-bench-client: no video frame arrived in the measured window\n");
     self.exit_code = 1;

@@ -5,26 +5,7 @@
 #include <glib.h>
 #include <sys/resource.h>
 
-static inline int
-fh_bench_compare_gint64 (gconstpointer a, gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of @samples (µs) in ms; sorts @samples. The same
- * rule as the host's stats (src/host/session.c), so the figures compare. */
-static inline double
-fh_bench_percentile_ms (GArray *samples, double p)
-{
-  gsize i;
-
-  if (samples->len == 0)
-    return 0.0;
-  g_array_sort (samples, fh_bench_compare_gint64);
-  i = (gsize) (p * (samples->len - 1) + 0.5);
-  return g_array_index (samples, gint64, i) / 1000.0;
-}
+#include "host/stats.h" /* fh_percentile_ms: the host's own rule */
 
 static inline double
 fh_bench_percentile_double (GArray *samples, double p)

@@ -187,13 +187,13 @@ main (int argc, char **argv)
     printf ("kbps               %.0f\n", bytes * 8.0 / 1000.0 / window_s);
     printf ("cpu_ms_per_frame   %.3f\n", cpu_ms / measured);
     printf ("cpu_cores          %.3f\n", cpu_ms / 1000.0 / window_s);
-    printf ("render_ms_p50      %.3f\n", fh_bench_percentile_ms (render, 0.50));
-    printf ("render_ms_p99      %.3f\n", fh_bench_percentile_ms (render, 0.99));
-    printf ("encode_ms_p50      %.3f\n", fh_bench_percentile_ms (encode, 0.50));
-    printf ("encode_ms_p99      %.3f\n", fh_bench_percentile_ms (encode, 0.99));
-    printf ("capture_to_encoded_ms_p50 %.3f\n", fh_bench_percentile_ms (latency, 0.50));
-    printf ("capture_to_encoded_ms_p99 %.3f\n", fh_bench_percentile_ms (latency, 0.99));
-    printf ("capture_to_encoded_ms_max %.3f\n", fh_bench_percentile_ms (latency, 1.0));
+    printf ("render_ms_p50      %.3f\n", fh_percentile_ms (render, 0.50));
+    printf ("render_ms_p99      %.3f\n", fh_percentile_ms (render, 0.99));
+    printf ("encode_ms_p50      %.3f\n", fh_percentile_ms (encode, 0.50));
+    printf ("encode_ms_p99      %.3f\n", fh_percentile_ms (encode, 0.99));
+    printf ("capture_to_encoded_ms_p50 %.3f\n", fh_percentile_ms (latency, 0.50));
+    printf ("capture_to_encoded_ms_p99 %.3f\n", fh_percentile_ms (latency, 0.99));
+    printf ("capture_to_encoded_ms_max %.3f\n", fh_percentile_ms (latency, 1.0));
   }
   return 0;
 }

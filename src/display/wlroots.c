@@ -285,9 +285,7 @@ wlroots_inject (FhVirtualOutput *output, const FhInputEvent *event)
   FhWlrootsOutput *self = (FhWlrootsOutput *) output;
   g_autoptr (GError) error = NULL;
 
-  if (!self->injector)
-    self->injector = fh_wlr_injector_new (self->socket_path, output->mode.width,
-                                          output->mode.height, self->layout);
+  /* The injector exists from creation on; it reconnects by itself. */
   if (!fh_wlr_injector_inject (self->injector, event, &error)) {
     if (!self->input_failed)
       g_warning ("session %.8s: input: %s", output->session_id, error->message);

@@ -9,6 +9,7 @@
 #include "encode/video-stream.h"
 #include "host/context.h"
 #include "host/pairing.h"
+#include "host/stats.h"
 #include "net/client.h"
 
 #define STATS_WINDOW_US G_USEC_PER_SEC
@@ -70,25 +71,6 @@ set_state (FhSession *self, FhSessionState state, const char *why)
   self->state = state;
 }
 
-static int
-compare_gint64 (gconstpointer a, gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-percentile_ms (GArray *samples, double p)
-{
-  gsize i;
-
-  if (samples->len == 0)
-    return 0.0;
-  g_array_sort (samples, compare_gint64);
-  i = (gsize) (p * (samples->len - 1) + 0.5);
-  return g_array_index (samples, gint64, i) / 1000.0;
-}
-
 static gboolean
 on_stats_tick (gpointer user_data)
 {
@@ -100,10 +82,10 @@ on_stats_tick (gpointer user_data)
     .kbps = self->window_bytes * 8.0 / 1000.0,
     .frames = self->frames_sent,
     .dropped = dropped,
-    .encode_ms_p50 = percentile_ms (self->encode_us, 0.50),
-    .encode_ms_p99 = percentile_ms (self->encode_us, 0.99),
-    .capture_to_send_ms_p50 = percentile_ms (self->send_us, 0.50),
-    .capture_to_send_ms_p99 = percentile_ms (self->send_us, 0.99),
+    .encode_ms_p50 = fh_percentile_ms (self->encode_us, 0.50),
+    .encode_ms_p99 = fh_percentile_ms (self->encode_us, 0.99),
+    .capture_to_send_ms_p50 = fh_percentile_ms (self->send_us, 0.50),
+    .capture_to_send_ms_p99 = fh_percentile_ms (self->send_us, 0.99),
   };
 
   if (dropped > self->dropped_reported)
