@@ -205,9 +205,13 @@ EOF
 if (( write_docs )); then
   doc=docs/performance.md
   mkdir -p docs
+  : > "$tmp/rest"
   if [[ -f $doc ]] && grep -q '^## Results' "$doc"; then
-    # Keep everything above "## Results" (the intro people edit).
+    # Keep everything above "## Results" (the intro people edit), and the
+    # sections after it (bench/wlroots.sh writes one).
     sed '/^## Results/,$d' "$doc" > "$tmp/doc"
+    awk 'in_results && /^## / { rest = 1 } /^## Results/ { in_results = 1 } rest' "$doc" \
+      > "$tmp/rest"
   else
     cat > "$tmp/doc" <<'EOF'
 # Performance
@@ -257,6 +261,10 @@ figures from different machines do not compare.
 EOF
   fi
   printf '%s\n' "$results" >> "$tmp/doc"
+  if [[ -s $tmp/rest ]]; then
+    printf '\n' >> "$tmp/doc"
+    cat "$tmp/rest" >> "$tmp/doc"
+  fi
   cp "$tmp/doc" "$doc"
   echo "== wrote $doc" >&2
 fi
