@@ -25,6 +25,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 cd "$root"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
 write_docs=1
 for arg in "$@"; do
@@ -459,16 +461,6 @@ $capture_table
 EOF
 )
 
-# Replaces the section under heading $1 (up to the next "## " heading) in
-# $3 with the contents of file $2, or appends it; keeps everything else.
-replace_section() {
-  awk -v heading="$1" -v new="$2" '
-    function emit() { while ((getline line < new) > 0) print line; close(new); done = 1 }
-    $0 == heading { if (!done) emit(); skip = 1; next }
-    skip && /^## / { skip = 0; print "" }
-    !skip { print; last = $0 }
-    END { if (!done) { if (last != "") print ""; emit() } }' "$3"
-}
 
 if (( write_docs )); then
   doc=docs/performance.md

@@ -24,11 +24,13 @@ packages=(
   libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libssl-dev glib-networking
   libavcodec-dev libavutil-dev libswscale-dev
   libwayland-dev wayland-protocols libxkbcommon-dev xkb-data
+  libpipewire-0.3-dev libopus-dev
   sway xwayland foot
+  pipewire pipewire-bin wireplumber pipewire-pulse
   ca-certificates
 )
 if [ "$what" = test ]; then
-  packages+=(chromium nodejs npm clang libclang-rt-14-dev fonts-dejavu-core)
+  packages+=(chromium nodejs npm clang libclang-rt-14-dev fonts-dejavu-core pulseaudio-utils)
 fi
 
 missing=()

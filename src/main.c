@@ -42,7 +42,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (FhContext) context = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL;
+  g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
   gint port = -1, grace = -1, bitrate = -1;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
@@ -55,6 +55,9 @@ cmd_serve (int argc, char **argv)
       "video bitrate when the client names none (default 8000)", "KBPS" },
     { "encoder-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
       "x264 preset (default ultrafast)", "PRESET" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
+      "speaker and microphone per session: auto (the running PipeWire, else a private one; "
+      "default), private (always a private PipeWire) or off", "MODE" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
       "settings file (default $XDG_CONFIG_HOME/funkhaus/config.ini)", "FILE" },
     { NULL },
@@ -79,6 +82,10 @@ cmd_serve (int argc, char **argv)
     config->bitrate_kbps = (guint) bitrate;
   if (preset)
     g_free (config->encoder_preset), config->encoder_preset = g_steal_pointer (&preset);
+  if (audio)
+    g_free (config->audio), config->audio = g_steal_pointer (&audio);
+  if (!fh_config_check (config, "--audio", &error))
+    goto fail;
   if (config->port > 65535) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "port %u is not 0–65535",
                  config->port);

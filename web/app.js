@@ -4,8 +4,9 @@
 
 import {
   PROTOCOL_VERSION, KIND_VIDEO, FINAL_CLOSE_CODES, CLOSE_UNAUTHORIZED,
-  CLOSE_SESSION_FAILED, parseVideo,
+  CLOSE_SESSION_FAILED, KIND_AUDIO, parseVideo, parseAudio,
 } from './protocol.js';
+import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
 import { InputCapture } from './input.js';
 
@@ -23,7 +24,7 @@ const ui = {
   pairPanel: $('pair-panel'), pairForm: $('pair-form'), pin: $('pin'), name: $('device-name'),
   connectPanel: $('connect-panel'), connectForm: $('connect-form'),
   width: $('mode-width'), height: $('mode-height'), refresh: $('mode-refresh'),
-  bitrate: $('bitrate'), windowSize: $('use-window-size'), forget: $('forget-device'),
+  bitrate: $('bitrate'), mic: $('use-mic'), windowSize: $('use-window-size'), forget: $('forget-device'),
   deviceLabel: $('device-label'),
   stage: $('stage'), canvas: $('screen'),
   toolbar: $('toolbar'), status: $('status'),
@@ -196,6 +197,12 @@ const input = new InputCapture(ui.canvas, {
   },
 });
 
+const speaker = new SpeakerPlayer(hooks);
+const mic = new MicSender(hooks, (bytes) => {
+  if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
+    conn.ws.send(bytes);
+});
+
 function sendJson(msg) {
   if (conn && conn.ws.readyState === WebSocket.OPEN)
     conn.ws.send(JSON.stringify(msg));
@@ -248,6 +255,8 @@ function openSocket(state) {
     };
     if (target.bitrate)
       hello.bitrate_kbps = target.bitrate;
+    if (target.mic && MicSender.supported())
+      hello.mic = true;
     if (resumeId)
       hello.resume = resumeId;
     // The keyboard layout of the session's virtual keyboard (?layout=de);
@@ -292,6 +301,10 @@ function onText(c, text) {
     backoffMs = BACKOFF_MIN_MS;
     video.restart();
     input.forget();
+    if (msg.audio && SpeakerPlayer.supported())
+      speaker.start();
+    if (msg.audio?.mic)
+      mic.start();
     hideBanner();
     setState('streaming');
     startPing();
@@ -321,8 +334,14 @@ function onText(c, text) {
 function onBinary(buffer) {
   rx.bytes += buffer.byteLength;
   const kind = new Uint8Array(buffer, 0, Math.min(1, buffer.byteLength))[0];
+  if (kind === KIND_AUDIO) {
+    const a = parseAudio(buffer);
+    if (a)
+      speaker.push(a);
+    return;
+  }
   if (kind !== KIND_VIDEO)
-    return; // audio and later kinds: not handled by this client yet
+    return; // a later kind this client does not know
   const v = parseVideo(buffer);
   if (!v)
     return;
@@ -362,6 +381,7 @@ function onClosed(c, code, reason) {
     conn = null;
   input.forget();
   video.restart();
+  mic.stop();
   const err = c.error;
   hooks.closes.push({ code, reason, error: err ? err.code : null });
 
@@ -374,6 +394,8 @@ function onClosed(c, code, reason) {
         { closeCode: code });
   }
 
+  if (c.userClosed || FINAL_CLOSE_CODES.has(code))
+    speaker.stop();
   if (c.userClosed) {
     setState('closed');
     showPanel('connect');
@@ -475,6 +497,8 @@ function fillConnectForm(params) {
   ui.height.value = params.get('height') ?? win.height;
   ui.refresh.value = params.get('refresh') ?? 60;
   ui.bitrate.value = params.get('bitrate') ?? saved.bitrate ?? '';
+  ui.mic.checked = (params.get('mic') ?? (saved.mic ? '1' : '0')) === '1';
+  ui.mic.disabled = !MicSender.supported();
 }
 
 function readConnectForm() {
@@ -484,7 +508,7 @@ function readConnectForm() {
     refresh: parseInt(ui.refresh.value, 10),
   };
   const bitrate = parseInt(ui.bitrate.value, 10);
-  return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null };
+  return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked };
 }
 
 ui.pairForm.addEventListener('submit', async (e) => {
@@ -498,7 +522,7 @@ ui.pairForm.addEventListener('submit', async (e) => {
 ui.connectForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const settings = readConnectForm();
-  localStorage.setItem(SETTINGS_KEY, JSON.stringify({ bitrate: settings.bitrate }));
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify({ bitrate: settings.bitrate, mic: settings.mic }));
   resumeId = null;
   connect(settings);
 });
@@ -514,6 +538,10 @@ ui.forget.addEventListener('click', () => {
   setState('pairing');
   showPanel('pair');
 });
+
+// Browsers let a page make sound only after a user gesture.
+for (const type of ['pointerdown', 'keydown'])
+  window.addEventListener(type, () => speaker.resume(), { capture: true });
 
 ui.bannerClose.addEventListener('click', hideBanner);
 ui.statsButton.addEventListener('click', toggleStats);

@@ -5,12 +5,17 @@
 export const PROTOCOL_VERSION = 1;
 
 export const KIND_VIDEO = 0x01;
+export const KIND_AUDIO = 0x02;
+export const KIND_MIC = 0x20;
 export const KIND_KEY = 0x10;
 export const KIND_MOTION = 0x11;
 export const KIND_BUTTON = 0x12;
 export const KIND_SCROLL = 0x13;
 
 export const VIDEO_HEADER_SIZE = 20;
+export const AUDIO_HEADER_SIZE = 16;
+export const MIC_HEADER_SIZE = 8;
+export const MAX_MIC_PAYLOAD = 1275;
 const VIDEO_FLAG_KEYFRAME = 0x01;
 
 // Close codes the client must not answer by reconnecting: the same hello
@@ -128,4 +133,29 @@ export function wheelToUnits(delta, deltaMode) {
   case 2: return delta * 120;   // DOM_DELTA_PAGE: call a page one notch
   default: return delta * 1.2;  // DOM_DELTA_PIXEL
   }
+}
+
+/** Parses a kind 0x02 message (one Opus packet of the session's speaker);
+ *  null when it is not a valid one. */
+export function parseAudio(buffer) {
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength <= AUDIO_HEADER_SIZE)
+    return null;
+  const view = new DataView(buffer);
+  if (view.getUint8(0) !== KIND_AUDIO)
+    return null;
+  return {
+    sequence: view.getUint32(4, true),
+    captureUs: Number(view.getBigUint64(8, true)),
+    data: new Uint8Array(buffer, AUDIO_HEADER_SIZE),
+  };
+}
+
+/** A kind 0x20 message: one Opus packet of this client's microphone. */
+export function encodeMic(sequence, opus) {
+  const out = new Uint8Array(MIC_HEADER_SIZE + opus.length);
+  const view = new DataView(out.buffer);
+  out[0] = KIND_MIC;
+  view.setUint32(4, sequence >>> 0, true);
+  out.set(opus, MIC_HEADER_SIZE);
+  return out;
 }

@@ -32,6 +32,7 @@ fh_virtual_output_init (FhVirtualOutput *output, const FhVirtualOutputOps *ops,
   output->session_id = g_strdup (request->session_id);
   output->on_failed = request->on_failed;
   output->user_data = request->user_data;
+  output->app_env = g_strdupv ((GStrv) request->app_env);
 }
 
 void

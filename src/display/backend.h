@@ -26,6 +26,9 @@ typedef struct {
   const char *app; /* command line of the session's app, or NULL: the default */
   const char *run_as; /* account for compositors and apps when the host is root */
   const char *keyboard_layout; /* xkb layout, or NULL: "us" */
+  /* More environment for the session's apps (KEY=VALUE: its speaker and
+   * microphone, say), or NULL. */
+  const char *const *app_env;
   FhOutputFailedFunc on_failed;
   gpointer user_data;
 } FhOutputRequest;
@@ -54,6 +57,10 @@ struct _FhVirtualOutput {
   char *session_id;
   /* Environment for apps started inside this output (KEY=VALUE). */
   GStrv app_env;
+  /* The processes every app of the session descends from (its compositor,
+   * its app), for telling whose a process is; 0 = none. Set by the
+   * backend once they run. */
+  int root_pids[2];
   /* What the client may know of the desktop (the synthetic picture's
    * background), or has_background = FALSE. */
   gboolean has_background;

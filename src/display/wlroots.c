@@ -475,6 +475,8 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
                                         request->mode.height, self->layout);
   if (!fh_wlr_injector_connect (self->injector, error) || !start_app (self, request, error))
     goto fail;
+  output->root_pids[0] = self->compositor_pid;
+  output->root_pids[1] = (int) g_ascii_strtoll (g_subprocess_get_identifier (self->app), NULL, 10);
   g_message ("session %.8s: sway %d up at %ux%u@%u, Xwayland :%d, as %s", request->session_id,
              self->compositor_pid, request->mode.width, request->mode.height,
              request->mode.refresh, self->x_display, self->account->name);

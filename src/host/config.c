@@ -21,6 +21,7 @@ fh_config_new (void)
   config->encoder_threads = 0;
   config->run_as = g_strdup ("funkhaus");
   config->keyboard_layout = g_strdup ("us");
+  config->audio = g_strdup ("auto");
   return config;
 }
 
@@ -34,6 +35,7 @@ fh_config_free (FhConfig *config)
   g_free (config->app);
   g_free (config->run_as);
   g_free (config->keyboard_layout);
+  g_free (config->audio);
   g_free (config->config_dir);
   g_free (config->runtime_dir);
   g_free (config->web_dir);
@@ -131,7 +133,21 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("app", app);
   GET_STRING ("run-as", run_as);
   GET_STRING ("keyboard-layout", keyboard_layout);
+  GET_STRING ("audio", audio);
 #undef GET_UINT
 #undef GET_STRING
+  return fh_config_check (config, path, error);
+}
+
+gboolean
+fh_config_check (const FhConfig *config, const char *path, GError **error)
+{
+  if (!config->audio || !g_strv_contains ((const char *const[]) { "auto", "private", "off", NULL },
+                                          config->audio)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: audio must be auto, private or off, not '%s'", path ? path : "settings",
+                 config->audio ? config->audio : "");
+    return FALSE;
+  }
   return TRUE;
 }

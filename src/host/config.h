@@ -15,6 +15,9 @@ typedef struct {
   char *app; /* the session's app; NULL = the backend's default */
   char *run_as; /* account for compositors and apps when run as root */
   char *keyboard_layout; /* xkb layout for injected keys */
+  /* "auto" (the running PipeWire, else a private one), "private" (always
+   * a private PipeWire stack) or "off" (no speaker, no microphone). */
+  char *audio;
   /* Where things live (filled by fh_config_resolve_dirs). */
   char *config_dir; /* cert, key, devices.ini, config.ini */
   char *runtime_dir; /* control socket, session dirs */
@@ -30,5 +33,8 @@ gboolean fh_config_resolve_dirs (FhConfig *config, GError **error);
 /* Reads [host] of @path (or config.ini in the config dir when @path is
  * NULL; a missing default file is fine). */
 gboolean fh_config_load (FhConfig *config, const char *path, GError **error);
+
+/* Checks values that have a fixed set of choices; @path names the source. */
+gboolean fh_config_check (const FhConfig *config, const char *path, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhConfig, fh_config_free)

@@ -10,7 +10,9 @@
 #include <stdio.h>
 
 #include "fh-config.h"
+#include "host/account.h"
 #include "host/control.h"
+#include "host/process.h"
 #include "net/cert.h"
 #include "net/client.h"
 #include "net/server.h"
@@ -31,6 +33,7 @@ struct _FhContext {
   guint holds;
   FhServer *server;
   FhControl *control;
+  FhPipeWire *pipewire;
   gboolean started;
 };
 
@@ -68,6 +71,8 @@ fh_context_free (FhContext *self)
   if (!self)
     return;
   fh_context_stop (self);
+  /* A start that failed after audio came up. */
+  g_clear_pointer (&self->pipewire, fh_pipewire_free);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->clients, g_ptr_array_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
@@ -98,6 +103,54 @@ print_lan_urls (guint port)
   freeifaddrs (list);
 }
 
+/* Whose is the playback or recording stream of process @pid? Ancestry
+ * first (it descends from a session's compositor or app), then the
+ * FUNKHAUS_SESSION marker of a process that left its parent. */
+static const char *
+route_audio_stream (FhAudioStreamKind kind, int pid, gpointer user_data)
+{
+  FhContext *self = user_data;
+  gboolean playback = kind == FH_AUDIO_STREAM_PLAYBACK;
+  g_autofree char *marker = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  FhSession *session;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    if (fh_session_owns_process (value, pid))
+      return fh_session_get_audio_target (value, playback);
+  }
+  marker = fh_process_find_session_marker (pid);
+  session = marker ? g_hash_table_lookup (self->sessions, marker) : NULL;
+  return session ? fh_session_get_audio_target (session, playback) : NULL;
+}
+
+static gboolean
+start_audio (FhContext *self, GError **error)
+{
+  g_autoptr (FhAccount) account = NULL;
+  g_autofree char *base = NULL;
+  g_autoptr (GError) local = NULL;
+  gboolean must = g_str_equal (self->config->audio, "private");
+
+  if (g_str_equal (self->config->audio, "off"))
+    return TRUE;
+  if (!(account = fh_account_resolve (self->config->run_as, &local)) ||
+      !(base = fh_account_runtime_base (account, &local)) ||
+      !(self->pipewire = fh_pipewire_new (account, base, must, &local))) {
+    if (must) {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "audio: ");
+      return FALSE;
+    }
+    g_warning ("audio: off, sessions get no speaker or microphone: %s (audio=off in "
+               "config.ini silences this)", local->message);
+    return TRUE;
+  }
+  fh_pipewire_set_router (self->pipewire, route_audio_stream, self);
+  return TRUE;
+}
+
 gboolean
 fh_context_start (FhContext *self, GError **error)
 {
@@ -109,6 +162,8 @@ fh_context_start (FhContext *self, GError **error)
                  self->sessions_dir, g_strerror (saved));
     return FALSE;
   }
+  if (!start_audio (self, error))
+    return FALSE;
   if (!(self->control = fh_control_new (self, self->control_path, error)))
     return FALSE;
   if (!(self->server = fh_server_new (self, self->certificate, error)) ||
@@ -121,6 +176,9 @@ fh_context_start (FhContext *self, GError **error)
   print_lan_urls (port);
   printf ("  certificate SHA-256 fingerprint: %s\n", self->fingerprint);
   printf ("  backend: %s (%s)\n", self->backend->name, self->backend->description);
+  printf ("  audio: %s\n", !self->pipewire                         ? "off"
+                           : fh_pipewire_is_private (self->pipewire) ? "private PipeWire"
+                                                                      : "the running PipeWire");
   fflush (stdout);
   fh_context_new_pin (self);
   return TRUE;
@@ -204,6 +262,7 @@ fh_context_stop (FhContext *self)
 
   g_clear_pointer (&self->server, fh_server_free);
   g_clear_pointer (&self->control, fh_control_free);
+  g_clear_pointer (&self->pipewire, fh_pipewire_free);
   if (g_rmdir (self->sessions_dir) < 0 && errno != ENOENT)
     g_warning ("cannot remove %s: %s", self->sessions_dir, g_strerror (errno));
   g_message ("stopped");
@@ -243,6 +302,12 @@ const char *
 fh_context_get_sessions_dir (FhContext *self)
 {
   return self->sessions_dir;
+}
+
+FhPipeWire *
+fh_context_get_pipewire (FhContext *self)
+{
+  return self->pipewire;
 }
 
 guint

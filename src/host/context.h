@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "audio/pipewire.h"
 #include "display/backend.h"
 #include "host/config.h"
 #include "host/pairing.h"
@@ -27,6 +28,8 @@ const FhDisplayBackend *fh_context_get_backend (FhContext *context);
 FhPairing *fh_context_get_pairing (FhContext *context);
 const char *fh_context_get_fingerprint (FhContext *context);
 const char *fh_context_get_sessions_dir (FhContext *context);
+/* The host's PipeWire, or NULL when audio is off or unavailable. */
+FhPipeWire *fh_context_get_pipewire (FhContext *context);
 guint fh_context_next_serial (FhContext *context);
 
 /* Makes a session and registers it. */

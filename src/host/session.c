@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
+#include "audio/mic.h"
+#include "audio/speaker.h"
 #include "encode/video-stream.h"
 #include "host/context.h"
 #include "host/pairing.h"
+#include "host/process.h"
 #include "host/stats.h"
 #include "net/client.h"
 
@@ -27,6 +30,9 @@ struct _FhSession {
 
   FhVirtualOutput *output;
   FhVideoStream *stream;
+  FhSpeaker *speaker; /* NULL without PipeWire */
+  FhMic *mic;
+  FhMicFeeder *mic_feeder; /* the bound client's, when it sends its microphone */
   FhClient *client;
   gboolean client_resumed; /* the bound client came back (for its welcome) */
   struct _FhCreateJob *creating; /* the output is being made on a worker */
@@ -119,6 +125,58 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
 }
 
 static void
+on_audio_packet (const FhAudioPacket *packet, gpointer user_data)
+{
+  FhSession *self = user_data;
+  g_autoptr (GBytes) message = NULL;
+
+  if (!self->client || self->state != FH_SESSION_STATE_STREAMING)
+    return;
+  message = fh_proto_build_audio (packet->sequence, (guint64) packet->capture_us, packet->data,
+                                  packet->size);
+  fh_client_send_binary (self->client, message);
+}
+
+/* The session's speaker and microphone, before its apps start (they are
+ * told where to find them). Without them the session still streams video. */
+static void
+start_audio (FhSession *self)
+{
+  FhPipeWire *pw = fh_context_get_pipewire (self->context);
+  g_autofree char *sink = NULL, *source = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!pw)
+    return;
+  sink = g_strdup_printf ("funkhaus-speaker-%s", self->id);
+  source = g_strdup_printf ("funkhaus-mic-%s", self->id);
+  if (!(self->speaker = fh_speaker_new (pw, sink, &error)) ||
+      !(self->mic = fh_mic_new (pw, source, &error))) {
+    g_warning ("session %.8s: no audio: %s", self->id, error->message);
+    g_clear_pointer (&self->speaker, fh_speaker_free);
+    return;
+  }
+  fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+}
+
+static GStrv
+audio_env (FhSession *self)
+{
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_autofree char *sink = NULL, *source = NULL;
+  FhPipeWire *pw = fh_context_get_pipewire (self->context);
+
+  if (!self->speaker)
+    return g_strv_builder_end (env);
+  g_strv_builder_addv (env, (const char **) fh_pipewire_get_app_env (pw));
+  sink = g_strdup_printf ("PULSE_SINK=%s", fh_speaker_get_sink_name (self->speaker));
+  source = g_strdup_printf ("PULSE_SOURCE=%s", fh_mic_get_source_name (self->mic));
+  g_strv_builder_add (env, sink);
+  g_strv_builder_add (env, source);
+  return g_strv_builder_end (env);
+}
+
+static void
 fail (FhSession *self, const char *reason)
 {
   if (self->state == FH_SESSION_STATE_STOPPED || self->state == FH_SESSION_STATE_FAILED)
@@ -161,6 +219,7 @@ typedef struct _FhCreateJob {
   char *app;
   char *run_as;
   char *layout;
+  GStrv app_env;
 } FhCreateJob;
 
 static void
@@ -171,6 +230,7 @@ create_job_free (FhCreateJob *job)
   g_free (job->app);
   g_free (job->run_as);
   g_free (job->layout);
+  g_strfreev (job->app_env);
   g_free (job);
 }
 
@@ -286,6 +346,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
     return NULL;
   }
 
+  start_audio (self);
   job = g_new0 (FhCreateJob, 1);
   job->session = self;
   job->context = context;
@@ -296,6 +357,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   job->run_as = g_strdup (config->run_as);
   job->layout = g_strdup (request->keyboard_layout ? request->keyboard_layout
                                                    : config->keyboard_layout);
+  job->app_env = audio_env (self);
   job->request = (FhOutputRequest) {
     .mode = self->mode,
     .session_id = job->session_id,
@@ -304,6 +366,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
     .app = job->app,
     .run_as = job->run_as,
     .keyboard_layout = job->layout,
+    .app_env = (const char *const *) job->app_env,
     .on_failed = on_output_failed,
     .user_data = self,
   };
@@ -338,6 +401,11 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
     fh_video_stream_stop (self->stream);
   g_clear_pointer (&self->stream, fh_video_stream_free);
   g_clear_pointer (&self->output, fh_virtual_output_destroy);
+  /* Its apps are gone: now their speaker and microphone. */
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  g_clear_pointer (&self->mic, fh_mic_free);
+  g_clear_pointer (&self->speaker, fh_speaker_free);
   if (self->dir) {
     if (g_rmdir (self->dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
       g_warning ("session %.8s: cannot remove %s: %s", self->id, self->dir, g_strerror (errno));
@@ -420,12 +488,22 @@ on_stats_tick_start (FhSession *self)
 }
 
 void
-fh_session_attach (FhSession *self, FhClient *client, gboolean resumed)
+fh_session_attach (FhSession *self, FhClient *client, gboolean resumed, gboolean mic)
 {
   g_return_if_fail (self->client == NULL);
   g_clear_handle_id (&self->grace_source, g_source_remove);
   self->client = client;
   self->client_resumed = resumed;
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  if (mic && self->mic) {
+    g_autoptr (GError) error = NULL;
+    if (!(self->mic_feeder = fh_mic_add_feeder (self->mic, &error)))
+      g_warning ("session %.8s: no microphone: %s", self->id, error->message);
+    else
+      g_message ("session %.8s: the client's microphone feeds %s", self->id,
+                 fh_mic_get_source_name (self->mic));
+  }
   if (self->state == FH_SESSION_STATE_DISCONNECTED)
     enter_streaming_or_wait (self);
   /* STARTING: the welcome goes out once the desktop is up. */
@@ -444,6 +522,8 @@ fh_session_detach (FhSession *self, FhClient *client)
 
   if (self->client != client)
     return;
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   if (self->state == FH_SESSION_STATE_STARTING) {
     self->client = NULL; /* it waits in its grace period once it is up */
     return;
@@ -482,4 +562,53 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
     return;
   }
   self->output->ops->inject (self->output, event);
+}
+
+gboolean
+fh_session_has_speaker (FhSession *self)
+{
+  return self->speaker != NULL;
+}
+
+gboolean
+fh_session_takes_mic (FhSession *self)
+{
+  return self->mic_feeder != NULL;
+}
+
+const char *
+fh_session_get_audio_target (FhSession *self, gboolean playback)
+{
+  if (!self->speaker)
+    return NULL;
+  return playback ? fh_speaker_get_sink_name (self->speaker) : fh_mic_get_source_name (self->mic);
+}
+
+gboolean
+fh_session_owns_process (FhSession *self, int pid)
+{
+  if (!self->output)
+    return FALSE;
+  return fh_process_descends_from (pid, self->output->root_pids,
+                                   G_N_ELEMENTS (self->output->root_pids));
+}
+
+gboolean
+fh_session_feed_mic (FhSession *self, FhClient *client, const FhMicPacket *packet,
+                     GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (self->client != client || !self->mic_feeder) {
+    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+                 self->mic ? "a microphone packet, but hello did not ask for the microphone"
+                           : "a microphone packet, but this host has no audio");
+    return FALSE;
+  }
+  if (!fh_mic_feeder_push (self->mic_feeder, packet->data, packet->size, &local)) {
+    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE, "microphone packet %u: %s",
+                 packet->sequence, local->message);
+    return FALSE;
+  }
+  return TRUE;
 }

@@ -42,14 +42,27 @@ FhCodec fh_session_get_codec (FhSession *session);
 FhVirtualOutput *fh_session_get_output (FhSession *session);
 
 /* Binds @client, which gets its welcome once the desktop is up (at once
- * for a DISCONNECTED session, which goes back to STREAMING). */
-void fh_session_attach (FhSession *session, FhClient *client, gboolean resumed);
+ * for a DISCONNECTED session, which goes back to STREAMING). With @mic the
+ * client's microphone packets feed the session's microphone. */
+void fh_session_attach (FhSession *session, FhClient *client, gboolean resumed, gboolean mic);
 /* @client went away: STREAMING → DISCONNECTED, grace period starts. A
  * client that is no longer the bound one changes nothing. */
 void fh_session_detach (FhSession *session, FhClient *client);
 FhClient *fh_session_get_client (FhSession *session);
 
 void fh_session_request_keyframe (FhSession *session);
+
+/* Audio: a speaker (and a microphone) exist when the host has PipeWire. */
+gboolean fh_session_has_speaker (FhSession *session);
+gboolean fh_session_takes_mic (FhSession *session);
+/* The node a playback (or recording) stream of this session must use. */
+const char *fh_session_get_audio_target (FhSession *session, gboolean playback);
+/* TRUE when @pid is one of the session's processes (by ancestry). */
+gboolean fh_session_owns_process (FhSession *session, int pid);
+/* One Opus packet from @client's microphone. Fails (FH_PROTO_ERROR) when
+ * @client did not ask for the microphone or the packet does not decode. */
+gboolean fh_session_feed_mic (FhSession *session, FhClient *client, const FhMicPacket *packet,
+                              GError **error);
 void fh_session_inject (FhSession *session, const FhInputEvent *event);
 
 /* Tears everything down (→ STOPPED); safe to call twice. The bound client,

@@ -95,6 +95,8 @@ fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .grace_seconds = fh_context_get_config (self->context)->grace_seconds,
     .backend = fh_context_get_backend (self->context)->name,
     .background = output->has_background ? output->background : NULL,
+    .audio = fh_session_has_speaker (session),
+    .mic = fh_session_takes_mic (session),
   };
 
   text = fh_proto_build_welcome (&welcome);
@@ -157,7 +159,7 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
     }
   }
   self->session = session;
-  fh_session_attach (session, self, resumed);
+  fh_session_attach (session, self, resumed, msg->mic);
 }
 
 static void
@@ -192,18 +194,23 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
     }
     fh_client_message_clear (&msg);
   } else {
+    /* Parsed before its order is checked: a malformed message is a
+     * bad-message wherever it comes. */
+    gboolean mic = len > 0 && data[0] == FH_PROTO_KIND_MIC;
+    FhMicPacket packet;
     FhInputEvent event;
 
-    if (!fh_proto_parse_input (data, len, &event, &error)) {
+    if (mic ? !fh_proto_parse_mic (data, len, &packet, &error)
+            : !fh_proto_parse_input (data, len, &event, &error)) {
       close_with_gerror (self, error);
-      return;
-    }
-    if (!self->session) {
+    } else if (!self->session) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                   "the first message must be hello");
-      return;
+    } else if (!mic) {
+      fh_session_inject (self->session, &event);
+    } else if (!fh_session_feed_mic (self->session, self, &packet, &error)) {
+      close_with_gerror (self, error);
     }
-    fh_session_inject (self->session, &event);
   }
 }
 

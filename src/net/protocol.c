@@ -213,6 +213,14 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     bad (error, "'bitrate_kbps' must be 100–200000");
     return FALSE;
   }
+  if (json_object_has_member (root, "mic")) {
+    JsonNode *mic = json_object_get_member (root, "mic");
+    if (!JSON_NODE_HOLDS_VALUE (mic) || json_node_get_value_type (mic) != G_TYPE_BOOLEAN) {
+      bad (error, "'mic' must be true or false");
+      return FALSE;
+    }
+    msg->mic = json_node_get_boolean (mic);
+  }
   if (!get_string_member (root, "resume", FALSE, 64, &msg->resume, error) ||
       !get_string_member (root, "layout", FALSE, 32, &msg->layout, error))
     return FALSE;
@@ -512,6 +520,60 @@ fh_proto_write_video_header (const FhVideoHeader *header, guint8 out[FH_PROTO_VI
 }
 
 gboolean
+fh_proto_parse_mic (const guint8 *data, gsize len, FhMicPacket *packet, GError **error)
+{
+  memset (packet, 0, sizeof *packet);
+  if (len < 1 || data[0] != FH_PROTO_KIND_MIC) {
+    bad (error, "not a microphone message");
+    return FALSE;
+  }
+  if (len <= FH_PROTO_MIC_HEADER_SIZE) {
+    bad (error, "microphone message is truncated (%zu bytes)", len);
+    return FALSE;
+  }
+  if (len > FH_PROTO_MIC_HEADER_SIZE + FH_PROTO_MAX_MIC_PAYLOAD) {
+    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
+                 "microphone packet of %zu bytes: an Opus packet is at most %d", len,
+                 FH_PROTO_MAX_MIC_PAYLOAD);
+    return FALSE;
+  }
+  if (data[1] != 0 || data[2] != 0 || data[3] != 0) {
+    bad (error, "microphone message: reserved bytes must be 0");
+    return FALSE;
+  }
+  packet->sequence = read_u32 (data + 4);
+  packet->data = data + FH_PROTO_MIC_HEADER_SIZE;
+  packet->size = len - FH_PROTO_MIC_HEADER_SIZE;
+  return TRUE;
+}
+
+GBytes *
+fh_proto_build_mic (const FhMicPacket *packet)
+{
+  guint8 *out = g_malloc (FH_PROTO_MIC_HEADER_SIZE + packet->size);
+
+  out[0] = FH_PROTO_KIND_MIC;
+  out[1] = out[2] = out[3] = 0;
+  write_u32 (out + 4, packet->sequence);
+  memcpy (out + FH_PROTO_MIC_HEADER_SIZE, packet->data, packet->size);
+  return g_bytes_new_take (out, FH_PROTO_MIC_HEADER_SIZE + packet->size);
+}
+
+GBytes *
+fh_proto_build_audio (guint32 sequence, guint64 capture_us, const guint8 *data, gsize size)
+{
+  guint8 *out = g_malloc (FH_PROTO_AUDIO_HEADER_SIZE + size);
+
+  out[0] = FH_PROTO_KIND_AUDIO;
+  out[1] = out[2] = out[3] = 0;
+  write_u32 (out + 4, sequence);
+  write_u32 (out + 8, (guint32) (capture_us & 0xffffffff));
+  write_u32 (out + 12, (guint32) (capture_us >> 32));
+  memcpy (out + FH_PROTO_AUDIO_HEADER_SIZE, data, size);
+  return g_bytes_new_take (out, FH_PROTO_AUDIO_HEADER_SIZE + size);
+}
+
+gboolean
 fh_proto_parse_video_header (const guint8 *data, gsize len, FhVideoHeader *header,
                              GError **error)
 {
@@ -624,6 +686,21 @@ fh_proto_build_welcome (const FhWelcome *w)
     json_builder_end_array (b);
   }
   json_builder_end_object (b);
+  if (w->audio) {
+    json_builder_set_member_name (b, "audio");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "codec");
+    json_builder_add_string_value (b, "opus");
+    json_builder_set_member_name (b, "sample_rate");
+    json_builder_add_int_value (b, 48000);
+    json_builder_set_member_name (b, "channels");
+    json_builder_add_int_value (b, 2);
+    json_builder_set_member_name (b, "frame_ms");
+    json_builder_add_int_value (b, 10);
+    json_builder_set_member_name (b, "mic");
+    json_builder_add_boolean_value (b, w->mic);
+    json_builder_end_object (b);
+  }
   json_builder_end_object (b);
   return builder_to_string (b);
 }

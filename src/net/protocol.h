@@ -16,13 +16,18 @@
 #define FH_PROTO_MAX_NAME 64
 
 #define FH_PROTO_VIDEO_HEADER_SIZE 20
+#define FH_PROTO_AUDIO_HEADER_SIZE 16
+#define FH_PROTO_MIC_HEADER_SIZE 8
+#define FH_PROTO_MAX_MIC_PAYLOAD 1275 /* the largest Opus packet */
 
 typedef enum {
   FH_PROTO_KIND_VIDEO = 0x01,
+  FH_PROTO_KIND_AUDIO = 0x02,
   FH_PROTO_KIND_KEY = 0x10,
   FH_PROTO_KIND_POINTER_MOTION = 0x11,
   FH_PROTO_KIND_POINTER_BUTTON = 0x12,
   FH_PROTO_KIND_SCROLL = 0x13,
+  FH_PROTO_KIND_MIC = 0x20,
 } FhProtoKind;
 
 typedef enum {
@@ -74,6 +79,7 @@ typedef struct {
   guint bitrate_kbps; /* 0 = host default */
   char *resume; /* NULL = new session */
   char *layout; /* xkb keyboard layout, NULL = host default */
+  gboolean mic; /* the client will send its microphone */
   /* ping */
   double ping_t;
 } FhClientMessage;
@@ -96,6 +102,22 @@ gboolean fh_proto_parse_input (const guint8 *data, gsize len, FhInputEvent *even
  * a key is written by its DOM code @dom_code. Returns the length. For tests
  * and the benchmark client. */
 gsize fh_proto_write_input (const FhInputEvent *event, const char *dom_code, guint8 *out);
+
+/* A microphone packet: one Opus packet of the client's microphone. */
+typedef struct {
+  guint32 sequence;
+  const guint8 *data; /* points into the message */
+  gsize size;
+} FhMicPacket;
+
+/* Parses a binary message of kind FH_PROTO_KIND_MIC. */
+gboolean fh_proto_parse_mic (const guint8 *data, gsize len, FhMicPacket *packet, GError **error);
+/* The binary mic message for @packet (tests and the benchmark client). */
+GBytes *fh_proto_build_mic (const FhMicPacket *packet);
+
+/* Host → client audio: one Opus packet of the session's speaker. */
+GBytes *fh_proto_build_audio (guint32 sequence, guint64 capture_us, const guint8 *data,
+                              gsize size);
 
 /* Pairing request body: {"pin", "name"}. */
 gboolean fh_proto_parse_pair_request (const char *data, gsize len, char **pin, char **name,
@@ -127,6 +149,8 @@ typedef struct {
   guint grace_seconds;
   const char *backend;
   const guint8 *background; /* [r, g, b] or NULL */
+  gboolean audio; /* the session has a speaker (Opus, 48 kHz stereo, 10 ms) */
+  gboolean mic; /* … and takes the client's microphone */
 } FhWelcome;
 
 char *fh_proto_build_welcome (const FhWelcome *welcome);

@@ -4,7 +4,8 @@
 //
 // Run: node --test tests/e2e/   (FUNKHAUS_BIN picks the binary; see README)
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
+import { reportingTest } from './lib/report.mjs';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { startHost, poll } from './lib/host.mjs';
@@ -26,18 +27,10 @@ const extraClients = [];
 
 /** Wraps a test so a failure carries every host and browser log. */
 function e2e(name, fn, { timeout = 90000 } = {}) {
-  test(name, { timeout }, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      const parts = [`--- host log ---\n${host ? host.logs() : '(no host)'}`];
-      for (const c of [A, B, ...extraClients])
-        if (c)
-          parts.push(c.report());
-      e.message = `${e.message}\n\n${parts.join('\n\n')}`;
-      throw e;
-    }
-  });
+  reportingTest(name, { timeout }, () => [
+    `--- host log ---\n${host ? host.logs() : '(no host)'}`,
+    ...[A, B, ...extraClients].map((c) => c?.report()),
+  ], fn);
 }
 
 before(async () => {

@@ -12,11 +12,12 @@
 // Needs: root (the host runs compositors as `funkhaus`), sway, Xwayland,
 // Chromium, and build/tests/fh-input-recorder (FUNKHAUS_RECORDER).
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
+import { reportingTest } from './lib/report.mjs';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { mkdtemp, chmod, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, chmod, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHost, poll, repoRoot } from './lib/host.mjs';
@@ -66,24 +67,13 @@ async function recordOf(session) {
 
 /** Wraps a test so a failure carries every host log, browser log and record. */
 function e2e(name, fn, { timeout = 60000 } = {}) {
-  test(name, { timeout, skip }, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      const parts = [];
-      if (host)
-        parts.push(`--- host log ---\n${host.logs()}`);
-      if (leakHost)
-        parts.push(`--- host log (--grace 0 host) ---\n${leakHost.logs()}`);
-      for (const c of [A, B, ...extraClients])
-        if (c)
-          parts.push(c.report());
-      for (const [n, s] of Object.entries(sessions))
-        parts.push(`--- record of ${n} (${s}) ---\n${await recordOf(s).catch((x) => x.message)}`);
-      e.message = `${e.message}\n\n${parts.join('\n\n')}`;
-      throw e;
-    }
-  });
+  reportingTest(name, { timeout, skip }, async () => [
+    host && `--- host log ---\n${host.logs()}`,
+    leakHost && `--- host log (--grace 0 host) ---\n${leakHost.logs()}`,
+    ...[A, B, ...extraClients].map((c) => c?.report()),
+    ...await Promise.all(Object.entries(sessions).map(async ([n, s]) =>
+      `--- record of ${n} (${s}) ---\n${await recordOf(s).catch((x) => x.message)}`)),
+  ], fn);
 }
 
 /** "pid comm FUNKHAUS_SESSION" of every process whose session is in `ids`
@@ -128,6 +118,12 @@ async function x11Sockets() {
 
 async function fdCount(pid) {
   return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+async function fdList(pid) {
+  const fds = await readdir(`/proc/${pid}/fd`);
+  const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '?')));
+  return fds.map((fd, i) => `${fd} → ${links[i]}`).join('\n');
 }
 
 /** The recorder's `ready` line: {width, height, rgb}. */
@@ -389,6 +385,7 @@ e2e(`${LEAK_CYCLES} short wlroots sessions leave no process, directory, socket o
   const ids = [];
   const t0 = Date.now();
   let baseline = null;
+  let baselineFds = "";
   for (let i = 0; i < LEAK_CYCLES; i++) {
     const w = await cycle();
     assert.equal(w.display?.backend, 'wlroots', `cycle ${i}: ${JSON.stringify(w)}`);
@@ -400,6 +397,7 @@ e2e(`${LEAK_CYCLES} short wlroots sessions leave no process, directory, socket o
         { timeout: 5000, what: "the first session's processes to be gone" });
       await new Promise((r) => setTimeout(r, 300));
       baseline = await fdCount(leakHost.proc.pid);
+      baselineFds = await fdList(leakHost.proc.pid);
     }
   }
   const loopMs = Date.now() - t0;
@@ -426,8 +424,9 @@ e2e(`${LEAK_CYCLES} short wlroots sessions leave no process, directory, socket o
   assert.ok(x11After.length <= x11Before.length, `X11 sockets and locks: before ${x11Before.join(' ')}, after ${x11After.join(' ')}`);
   let fds = null;
   await poll(async () => (fds = await fdCount(leakHost.proc.pid)) <= baseline, { timeout: 3000, what: 'the fd count to settle' })
-    .catch((e) => {
-      e.message += `\nhost fds: ${fds} after ${LEAK_CYCLES} sessions, baseline ${baseline} after the first`;
+    .catch(async (e) => {
+      e.message += `\nhost fds: ${fds} after ${LEAK_CYCLES} sessions, baseline ${baseline} after the first` +
+        `\nbaseline fds:\n${baselineFds}\nnow:\n${await fdList(leakHost.proc.pid)}`;
       throw e;
     });
   console.log(`# leak: ${LEAK_CYCLES} sessions in ${loopMs} ms (${(loopMs / LEAK_CYCLES).toFixed(0)} ms each), ` +

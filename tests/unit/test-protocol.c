@@ -270,6 +270,82 @@ test_input_round_trip (void)
 }
 
 static void
+test_hello_mic (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  const char *on = HELLO (",\"mic\":true"), *off = HELLO (""), *bad = HELLO (",\"mic\":1");
+
+  g_assert_true (fh_proto_parse_text (on, strlen (on), &msg, &error));
+  g_assert_true (msg.mic);
+  fh_client_message_clear (&msg);
+  g_assert_true (fh_proto_parse_text (off, strlen (off), &msg, &error));
+  g_assert_false (msg.mic);
+  fh_client_message_clear (&msg);
+  g_assert_false (fh_proto_parse_text (bad, strlen (bad), &msg, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_mic_packet (void)
+{
+  guint8 opus[FH_PROTO_MAX_MIC_PAYLOAD + 1];
+  FhMicPacket in = { 77, opus, 3 }, out;
+  g_autoptr (GBytes) message = NULL;
+  g_autoptr (GError) error = NULL;
+  const guint8 *data;
+  gsize len;
+
+  memset (opus, 0xab, sizeof opus);
+  message = fh_proto_build_mic (&in);
+  data = g_bytes_get_data (message, &len);
+  g_assert_cmpuint (len, ==, FH_PROTO_MIC_HEADER_SIZE + 3);
+  g_assert_true (fh_proto_parse_mic (data, len, &out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (out.sequence, ==, 77);
+  g_assert_cmpuint (out.size, ==, 3);
+  g_assert_cmpmem (out.data, out.size, opus, 3);
+
+  /* Header only, truncated header, wrong kind, reserved bytes set. */
+  g_assert_false (fh_proto_parse_mic (data, FH_PROTO_MIC_HEADER_SIZE, &out, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+  g_clear_error (&error);
+  g_assert_false (fh_proto_parse_mic (data, 3, &out, NULL));
+  g_assert_false (fh_proto_parse_mic ((const guint8 *) "\x10\0\0\0\0\0\0\0\1", 9, &out, NULL));
+  g_assert_false (fh_proto_parse_mic ((const guint8 *) "\x20\1\0\0\0\0\0\0\1", 9, &out, NULL));
+  g_assert_null (out.data);
+
+  /* The largest Opus packet fits; one byte more is too large. */
+  in.size = FH_PROTO_MAX_MIC_PAYLOAD;
+  g_clear_pointer (&message, g_bytes_unref);
+  message = fh_proto_build_mic (&in);
+  data = g_bytes_get_data (message, &len);
+  g_assert_true (fh_proto_parse_mic (data, len, &out, NULL));
+  in.size = FH_PROTO_MAX_MIC_PAYLOAD + 1;
+  g_clear_pointer (&message, g_bytes_unref);
+  message = fh_proto_build_mic (&in);
+  data = g_bytes_get_data (message, &len);
+  g_assert_false (fh_proto_parse_mic (data, len, &out, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_MESSAGE_TOO_LARGE);
+}
+
+static void
+test_audio_packet (void)
+{
+  g_autoptr (GBytes) message =
+    fh_proto_build_audio (5, G_GUINT64_CONSTANT (0x0102030405060708), (const guint8 *) "xyz", 3);
+  gsize len;
+  const guint8 *d = g_bytes_get_data (message, &len);
+
+  g_assert_cmpuint (len, ==, FH_PROTO_AUDIO_HEADER_SIZE + 3);
+  g_assert_cmpuint (d[0], ==, FH_PROTO_KIND_AUDIO);
+  g_assert_cmpuint (d[4], ==, 5);
+  g_assert_cmpuint (d[8], ==, 0x08);
+  g_assert_cmpuint (d[15], ==, 0x01);
+  g_assert_cmpmem (d + FH_PROTO_AUDIO_HEADER_SIZE, 3, "xyz", 3);
+}
+
+static void
 test_video_header (void)
 {
   FhVideoHeader in = { TRUE, 123456, G_GUINT64_CONSTANT (0x0123456789abcdef), 4321 }, out;
@@ -370,6 +446,9 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/input/errors", test_input_errors);
   g_test_add_func ("/protocol/input/round-trip", test_input_round_trip);
   g_test_add_func ("/protocol/video-header", test_video_header);
+  g_test_add_func ("/protocol/hello/mic", test_hello_mic);
+  g_test_add_func ("/protocol/mic-packet", test_mic_packet);
+  g_test_add_func ("/protocol/audio-packet", test_audio_packet);
   g_test_add_func ("/protocol/pair-request", test_pair_request);
   g_test_add_func ("/protocol/builders", test_builders);
   return g_test_run ();

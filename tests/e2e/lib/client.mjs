@@ -12,7 +12,8 @@ try {
   throw new Error(`playwright-core is missing: run 'npm ci' in tests/e2e (${e.message})`);
 }
 
-export async function launchBrowser() {
+/** `extraArgs`: more Chromium flags (a fake microphone, say). */
+export async function launchBrowser(extraArgs = []) {
   if (!existsSync(CHROMIUM))
     throw new Error(`no Chromium at ${CHROMIUM}: install the chromium package or set FUNKHAUS_CHROMIUM`);
   return chromium.launch({
@@ -22,7 +23,7 @@ export async function launchBrowser() {
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
       // Two clients in one browser: neither may be throttled as "hidden".
       '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows'],
+      '--disable-backgrounding-occluded-windows', ...extraArgs],
   });
 }
 
@@ -103,10 +104,12 @@ export async function openClient(browser, host, name, params = {}, { viewport } 
 }
 
 /** Pairs with `pin` and connects at `mode`; resolves once streaming. */
-export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate }, opts = {}) {
+export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic }, opts = {}) {
   const params = { pin, name, width, height, refresh, autoconnect: 1 };
   if (bitrate)
     params.bitrate = bitrate;
+  if (mic)
+    params.mic = 1;
   const client = await openClient(browser, host, name, params,
     { viewport: opts.viewport ?? { width, height } });
   await client.waitFor((f) => f.state === 'streaming' && f.welcome, { what: 'streaming', timeout: 20000 });

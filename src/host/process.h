@@ -1,0 +1,21 @@
+/* Which session a process belongs to, from /proc: by ancestry (it descends
+ * from one of the session's root processes, which the host started), or,
+ * for a process that left its parent (double-forked daemons), by the
+ * FUNKHAUS_SESSION marker in its environment or an ancestor's. */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+/* The parent of @pid, or -1 when it is gone. */
+pid_t fh_process_get_parent (pid_t pid);
+
+/* The value of @key in the environment of @pid (NULL when absent or
+ * unreadable). */
+char *fh_process_get_env (pid_t pid, const char *key);
+
+/* TRUE when @pid is one of @roots or descends from one. */
+gboolean fh_process_descends_from (pid_t pid, const pid_t *roots, guint n_roots);
+
+/* The FUNKHAUS_SESSION marker of @pid or its nearest ancestor that has one. */
+char *fh_process_find_session_marker (pid_t pid);

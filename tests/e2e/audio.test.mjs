@@ -1,0 +1,240 @@
+// End to end audio with real desktops and a real PipeWire: `funkhaus serve
+// --backend wlroots` (its private PipeWire stack, as root) runs
+// tests/apps/fh-audio-app.sh in every session, which plays a tone picked by
+// the session's serial (A: 440 Hz, B: 880 Hz) and records the session's
+// microphone to a file. Client A sends a fake microphone (a 660 Hz file,
+// Chromium's fake capture device); client B sends none.
+//
+// Checked from decoded audio, by frequency (Goertzel), not loudness alone:
+// A hears 440 Hz and no 880 Hz, B the other way round; A's recorder hears
+// 660 Hz, B's hears silence; when both sessions end no funkhaus-speaker or
+// funkhaus-mic node is left in PipeWire, and when the host stops its
+// private PipeWire stack is gone.
+//
+// Needs: root, sway, Xwayland, PipeWire (pipewire, wireplumber,
+// pipewire-pulse, pulseaudio-utils), Chromium.
+
+import { before, after } from 'node:test';
+import { reportingTest } from './lib/report.mjs';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHost, poll, repoRoot } from './lib/host.mjs';
+import { launchBrowser, connectClient } from './lib/client.mjs';
+
+const run = promisify(execFile);
+const RECORDER = process.env.FUNKHAUS_RECORDER || join(repoRoot, 'build', 'tests', 'fh-input-recorder');
+const APP = join(repoRoot, 'tests', 'apps', 'fh-audio-app.sh');
+const MODE = { width: 320, height: 240, refresh: 30 };
+const RATE = 48000;
+
+const hasAccount = readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('funkhaus:'));
+const skip = process.getuid?.() !== 0 ? 'the wlroots backend needs root (it runs compositors as funkhaus)'
+  : !hasAccount ? 'no funkhaus account'
+  : !existsSync(RECORDER) ? `no recorder at ${RECORDER}`
+  : !existsSync('/usr/bin/sway') ? 'no sway'
+  : !existsSync('/usr/bin/pipewire') || !existsSync('/usr/bin/pacat') ? 'no PipeWire or pulseaudio-utils'
+  : false;
+if (skip && process.env.CI)
+  throw new Error(`audio tests cannot run in CI: ${skip}`);
+
+let dir = null;
+let host = null;
+let browser = null;
+let A = null;
+let B = null;
+const sessions = {};
+
+/** Amplitude of `freq` in `samples`, averaged over 50 ms windows (a late
+ *  packet breaks the phase of one window, not of the whole second). */
+function toneLevel(samples, freq) {
+  const window = 2400;
+  const coeff = 2 * Math.cos((2 * Math.PI * freq) / RATE);
+  let sum = 0;
+  let count = 0;
+  for (let start = 0; start + window <= samples.length; start += window, count++) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = start; i < start + window; i++) {
+      const s0 = samples[i] + coeff * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    sum += (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coeff * s1 * s2))) / window;
+  }
+  return count ? sum / count : 0;
+}
+
+function rms(samples) {
+  let sum = 0;
+  for (const s of samples)
+    sum += s * s;
+  return samples.length ? Math.sqrt(sum / samples.length) : 0;
+}
+
+/** s16le stereo at 48 kHz, amplitude 0.3. */
+function rawTone(freq, seconds) {
+  const frames = Math.round(seconds * RATE);
+  const buf = Buffer.alloc(frames * 4);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * freq * i) / RATE));
+    buf.writeInt16LE(v, i * 4);
+    buf.writeInt16LE(v, i * 4 + 2);
+  }
+  return buf;
+}
+
+/** A mono 16-bit WAV file at 48 kHz, amplitude 0.5 (Chromium loops it). */
+function wavTone(freq, seconds) {
+  const frames = Math.round(seconds * RATE);
+  const buf = Buffer.alloc(44 + frames * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + frames * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(RATE, 24);
+  buf.writeUInt32LE(RATE * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(frames * 2, 40);
+  for (let i = 0; i < frames; i++)
+    buf.writeInt16LE(Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * freq * i) / RATE)), 44 + i * 2);
+  return buf;
+}
+
+async function micRecording(session) {
+  const data = await readFile(join(dir, `${session}.mic.raw`));
+  return new Float32Array(data.buffer, data.byteOffset, Math.floor(data.length / 4));
+}
+
+/** The private PipeWire stack's directory, from the host's log. */
+function stackDir() {
+  const m = /started a private PipeWire stack in (\S+)/.exec(host.logs());
+  assert.ok(m, 'the host started a private PipeWire stack (it runs as root)');
+  return m[1];
+}
+
+async function pipewireNodes() {
+  const { stdout } = await run('pw-cli', ['ls', 'Node'],
+    { env: { ...process.env, PIPEWIRE_REMOTE: join(stackDir(), 'pipewire-0') } });
+  return stdout;
+}
+
+function e2e(name, fn, { timeout = 60000 } = {}) {
+  reportingTest(name, { timeout, skip }, () => [
+    host && `--- host log ---\n${host.logs()}`,
+    ...[A, B].map((c) => c?.report()),
+  ], fn);
+}
+
+before(async () => {
+  if (skip)
+    return;
+  dir = await mkdtemp(join(tmpdir(), 'fh-audio-'));
+  await chmod(dir, 0o1777);
+  await writeFile(join(dir, 'tone-440.raw'), rawTone(440, 20));
+  await writeFile(join(dir, 'tone-880.raw'), rawTone(880, 20));
+  await writeFile(join(dir, 'mic-660.wav'), wavTone(660, 5));
+  host = await startHost({
+    backend: 'wlroots',
+    grace: 0,
+    config: `[host]\napp=sh ${APP} ${dir} ${RECORDER}\n`,
+  });
+  browser = await launchBrowser([
+    '--autoplay-policy=no-user-gesture-required',
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${join(dir, 'mic-660.wav')}`,
+  ]);
+});
+
+after(async () => {
+  await A?.close();
+  await B?.close();
+  await browser?.close();
+  await host?.cleanup();
+  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
+    await rm(dir, { recursive: true, force: true });
+});
+
+e2e('each client hears only its own session (A 440 Hz, B 880 Hz)', async () => {
+  A = await connectClient(browser, host, 'A', { pin: host.pin, ...MODE, mic: true });
+  const pinB = await host.pair();
+  B = await connectClient(browser, host, 'B', { pin: pinB, ...MODE });
+  const wa = await A.get(() => window.funkhaus.welcome);
+  const wb = await B.get(() => window.funkhaus.welcome);
+  sessions.A = wa.session;
+  sessions.B = wb.session;
+  assert.deepEqual(wa.audio, { codec: 'opus', sample_rate: 48000, channels: 2, frame_ms: 10, mic: true });
+  assert.equal(wb.audio.mic, false, 'B did not ask for the microphone');
+
+  // Two seconds of decoded audio each, then the last second is checked.
+  for (const c of [A, B])
+    await c.waitFor((f) => f.audio && f.audio.decodedFrames >= 2 * 48000,
+      { what: '2 s of decoded audio', timeout: 20000 });
+  for (const [c, want, other] of [[A, 440, 880], [B, 880, 440]]) {
+    const samples = await c.get(() => window.funkhaus.audio.recent(1, 0));
+    const level = toneLevel(samples, want);
+    const leak = toneLevel(samples, other);
+    console.log(`# ${c.name}: ${samples.length} samples, rms ${rms(samples).toFixed(3)}, ` +
+      `${want} Hz ${level.toFixed(3)}, ${other} Hz ${leak.toFixed(4)}`);
+    assert.equal(samples.length, 48000);
+    assert.ok(level > 0.15, `${c.name} hears its ${want} Hz tone (level ${level})`);
+    assert.ok(leak < 0.01, `${c.name} hears nothing of the other session's ${other} Hz (level ${leak})`);
+  }
+});
+
+e2e("A's microphone reaches only A's session", async () => {
+  await A.waitFor((f) => f.mic && f.mic.packets >= 100, { what: '100 microphone packets sent', timeout: 20000 });
+  // A second more of it in the recorder.
+  await new Promise((r) => setTimeout(r, 1000));
+  const a = await micRecording(sessions.A);
+  const b = await micRecording(sessions.B);
+  const tail = a.subarray(Math.max(0, a.length - RATE));
+  const level = toneLevel(tail, 660);
+  console.log(`# mic: A's recorder ${a.length} samples, last second rms ${rms(tail).toFixed(3)}, ` +
+    `660 Hz ${level.toFixed(3)}; B's recorder ${b.length} samples, rms ${rms(b).toFixed(5)}`);
+  assert.ok(tail.length >= RATE / 2, `A's recorder recorded (${a.length} samples)`);
+  // The browser's own processing (gain control, noise suppression) sets the
+  // loudness; what matters is that it is the 660 Hz tone: nearly all of the
+  // signal's energy is at that frequency.
+  assert.ok(level > 0.01, `A's recorder hears 660 Hz (level ${level})`);
+  assert.ok(level > 0.7 * Math.SQRT2 * rms(tail),
+    `A's recorder hears mostly 660 Hz (level ${level}, rms ${rms(tail)})`);
+  assert.ok(b.length >= RATE / 2, `B's recorder recorded (${b.length} samples)`);
+  assert.ok(rms(b) < 0.001, `B's recorder hears silence (rms ${rms(b)})`);
+});
+
+e2e('when both sessions end no funkhaus node is left; the private stack stops with the host', async () => {
+  const before = await pipewireNodes();
+  assert.match(before, /funkhaus-speaker-/, 'the listing shows the sessions\' nodes while they run');
+  const dirOfStack = stackDir();
+  await A.close();
+  await B.close();
+  A = null;
+  B = null;
+  let listing = '';
+  await poll(async () => {
+    listing = await pipewireNodes();
+    return !/funkhaus-(speaker|mic)-/.test(listing);
+  }, { timeout: 10000, what: 'no funkhaus-speaker or funkhaus-mic node' })
+    .catch((e) => { e.message += `\n${listing}`; throw e; });
+  assert.match(listing, /funkhaus-blackhole-sink/, 'the listing is real: the blackhole sink is there');
+
+  const res = await host.stop();
+  assert.equal(res.code, 0, `host exit: ${JSON.stringify(res)}`);
+  assert.ok(!existsSync(dirOfStack), `${dirOfStack} is removed`);
+  const left = [];
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const environ = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '');
+    if (environ.split('\0').includes(`XDG_RUNTIME_DIR=${dirOfStack}`))
+      left.push(`${pid} ${(await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()}`);
+  }
+  assert.deepEqual(left, [], 'no daemon of the private stack outlives the host');
+});

@@ -1,0 +1,441 @@
+/* Per-session speaker and microphone against a real PipeWire (a private
+ * stack this test starts through the host's own code), with real pulse
+ * clients (pacat, parecord) as the session's apps:
+ *   - a 440 Hz tone in session A and 880 Hz in session B come out of the
+ *     host's Opus stream of their own session only (frequency checked);
+ *   - an app that plays to the default device, or names another session's
+ *     sink, is moved into its own session;
+ *   - Opus packets fed into A's microphone reach a recorder in A; recorders
+ *     in B (one of them naming A's microphone) hear silence;
+ *   - when the sessions end, no funkhaus-speaker/mic node is left. */
+#include <gio/gio.h>
+#include <math.h>
+#include <opus.h>
+#include <unistd.h>
+
+#include "audio/mic.h"
+#include "audio/pipewire.h"
+#include "audio/speaker.h"
+#include "host/account.h"
+#include "host/process.h"
+
+#define N_SESSIONS 2
+
+typedef struct {
+  const char *label;
+  char *sink_name, *mic_name;
+  FhSpeaker *speaker;
+  FhMic *mic;
+  OpusDecoder *decoder;
+  GArray *samples; /* decoded, interleaved stereo float */
+  guint packets;
+  pid_t roots[16];
+  guint n_roots;
+} TestSession;
+
+static struct {
+  FhAccount *account;
+  FhPipeWire *pw;
+  char *dir;
+  TestSession sessions[N_SESSIONS];
+} T;
+
+static const char *
+route (FhAudioStreamKind kind, int pid, gpointer user_data)
+{
+  for (guint i = 0; i < N_SESSIONS; i++) {
+    TestSession *s = &T.sessions[i];
+    if (fh_process_descends_from (pid, s->roots, s->n_roots))
+      return kind == FH_AUDIO_STREAM_PLAYBACK ? s->sink_name : s->mic_name;
+  }
+  return NULL;
+}
+
+static void
+on_packet (const FhAudioPacket *packet, gpointer user_data)
+{
+  TestSession *s = user_data;
+  float pcm[5760 * 2];
+  int n = opus_decode_float (s->decoder, packet->data, (opus_int32) packet->size, pcm, 5760, 0);
+
+  g_assert_cmpint (n, >, 0);
+  g_array_append_vals (s->samples, pcm, (guint) n * 2);
+  s->packets++;
+}
+
+static void
+run_for (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+/* Amplitude of the @freq component of @n samples taken every @stride. */
+static double
+tone_amplitude (const float *samples, gsize n, guint stride, double freq)
+{
+  double coeff = 2 * cos (2 * G_PI * freq / 48000), s1 = 0, s2 = 0;
+
+  for (gsize i = 0; i < n; i++) {
+    double s0 = samples[i * stride] + coeff * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return 2 * sqrt (MAX (0, s1 * s1 + s2 * s2 - coeff * s1 * s2)) / (double) n;
+}
+
+/* The mean amplitude of @freq over 50 ms windows: a gap or a jump in
+ * phase (a late packet) costs one window, not the whole measurement. */
+static double
+tone_level (const float *samples, gsize n, guint stride, double freq)
+{
+  const gsize window = 2400;
+  double sum = 0;
+  gsize count = 0;
+
+  for (gsize start = 0; start + window <= n; start += window, count++)
+    sum += tone_amplitude (samples + start * stride, window, stride, freq);
+  return count ? sum / (double) count : 0;
+}
+
+static double
+rms (const float *samples, gsize n, guint stride)
+{
+  double sum = 0;
+
+  for (gsize i = 0; i < n; i++)
+    sum += (double) samples[i * stride] * samples[i * stride];
+  return n ? sqrt (sum / (double) n) : 0;
+}
+
+/* A raw s16le stereo file of @seconds of @freq at amplitude 0.3. */
+static char *
+write_tone (double freq, double seconds)
+{
+  g_autofree char *name = g_strdup_printf ("tone-%.0f.raw", freq);
+  char *path = g_build_filename (T.dir, name, NULL);
+  gsize frames = (gsize) (seconds * 48000);
+  g_autofree gint16 *data = g_new (gint16, frames * 2);
+
+  for (gsize i = 0; i < frames; i++)
+    data[2 * i] = data[2 * i + 1] = (gint16) (0.3 * 32767 * sin (2 * G_PI * freq * i / 48000));
+  g_assert_true (g_file_set_contents_full (path, (char *) data, (gssize) (frames * 4),
+                                           G_FILE_SET_CONTENTS_NONE, 0644, NULL));
+  return path;
+}
+
+/* Starts @argv as an app of @s: as the account apps run as, with the
+ * session's environment unless @bare (then no PULSE_SINK/SOURCE). */
+static GSubprocess *
+spawn_in (TestSession *s, gboolean bare, const char *sink, const char *source,
+          const char *const *argv)
+{
+  g_autoptr (GSubprocessLauncher) launcher = fh_account_new_launcher (T.account, 0);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *process;
+
+  for (const char *const *kv = fh_pipewire_get_app_env (T.pw); *kv; kv++) {
+    g_auto (GStrv) pair = g_strsplit (*kv, "=", 2);
+    g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+  }
+  if (!bare) {
+    g_subprocess_launcher_setenv (launcher, "PULSE_SINK", sink ? sink : s->sink_name, TRUE);
+    g_subprocess_launcher_setenv (launcher, "PULSE_SOURCE", source ? source : s->mic_name, TRUE);
+  }
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (s->n_roots, <, G_N_ELEMENTS (s->roots));
+  s->roots[s->n_roots++] = (pid_t) atoi (g_subprocess_get_identifier (process));
+  return process;
+}
+
+static GSubprocess *
+play (TestSession *s, const char *tone, gboolean bare, const char *sink)
+{
+  const char *argv[] = { "pacat",    "--playback", "--raw", "--format=s16le", "--rate=48000",
+                         "--channels=2", "--latency-msec=20", tone, NULL };
+  return spawn_in (s, bare, sink, NULL, argv);
+}
+
+/* parecord of the session's microphone (or @source) into @path. */
+static GSubprocess *
+record (TestSession *s, const char *source, const char *path)
+{
+  const char *argv[] = { "parecord", "--raw", "--format=float32le", "--rate=48000",
+                         "--channels=1", "--latency-msec=20", path, NULL };
+  return spawn_in (s, FALSE, NULL, source, argv);
+}
+
+static void
+stop (GSubprocess *process)
+{
+  g_subprocess_send_signal (process, SIGINT);
+  g_subprocess_wait (process, NULL, NULL);
+  g_object_unref (process);
+}
+
+static void
+clear_samples (void)
+{
+  for (guint i = 0; i < N_SESSIONS; i++)
+    g_array_set_size (T.sessions[i].samples, 0);
+}
+
+/* Session @s heard @freq clearly and nothing at @other. */
+static void
+assert_heard (TestSession *s, double freq, double other)
+{
+  gsize n = s->samples->len / 2;
+  const float *left = (const float *) s->samples->data;
+  double want = tone_level (left, n, 2, freq), unwanted = tone_level (left, n, 2, other);
+
+  g_test_message ("session %s: %zu frames, rms %.3f, %.0f Hz %.3f, %.0f Hz %.4f", s->label, n,
+                  rms (left, n, 2), freq, want, other, unwanted);
+  g_assert_cmpuint (n, >=, 48000 / 2);
+  g_assert_cmpfloat (rms (left, n, 2), >, 0.1);
+  g_assert_cmpfloat (want, >, 0.2);
+  g_assert_cmpfloat (unwanted, <, 0.01);
+}
+
+static void
+test_own_tones (void)
+{
+  g_autofree char *a440 = write_tone (440, 4), *b880 = write_tone (880, 4);
+  GSubprocess *a = play (&T.sessions[0], a440, FALSE, NULL);
+  GSubprocess *b = play (&T.sessions[1], b880, FALSE, NULL);
+
+  run_for (800);
+  clear_samples ();
+  run_for (1500);
+  stop (a);
+  stop (b);
+  assert_heard (&T.sessions[0], 440, 880);
+  assert_heard (&T.sessions[1], 880, 440);
+}
+
+static void
+test_stray_apps_are_moved (void)
+{
+  g_autofree char *a440 = write_tone (440, 4), *b880 = write_tone (880, 4);
+  /* A plays to the default device (no PULSE_SINK); B names A's sink. */
+  GSubprocess *a = play (&T.sessions[0], a440, TRUE, NULL);
+  GSubprocess *b = play (&T.sessions[1], b880, FALSE, T.sessions[0].sink_name);
+
+  run_for (800);
+  clear_samples ();
+  run_for (1500);
+  stop (a);
+  stop (b);
+  assert_heard (&T.sessions[0], 440, 880);
+  assert_heard (&T.sessions[1], 880, 440);
+}
+
+typedef struct {
+  OpusEncoder *encoder;
+  FhMicFeeder *feeder;
+  guint64 sample;
+  gint64 start_us;
+} MicSender;
+
+static void send_one_packet (MicSender *m);
+
+static gboolean
+send_mic_packet (gpointer data)
+{
+  MicSender *m = data;
+  /* Paced by the clock, not by the timer: every 20 ms that passed. */
+  gint64 due = (g_get_monotonic_time () - m->start_us) * 48 / 1000;
+
+  while ((gint64) m->sample <= due)
+    send_one_packet (m);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+send_one_packet (MicSender *m)
+{
+  float pcm[960];
+  guint8 packet[FH_MIC_MAX_PACKET];
+  opus_int32 size;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < 960; i++, m->sample++)
+    pcm[i] = (float) (0.3 * sin (2 * G_PI * 660 * (double) m->sample / 48000));
+  size = opus_encode_float (m->encoder, pcm, 960, packet, sizeof packet);
+  g_assert_cmpint (size, >, 0);
+  g_assert_true (fh_mic_feeder_push (m->feeder, packet, (gsize) size, &error));
+  g_assert_no_error (error);
+}
+
+static GArray *
+read_recording (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  GArray *samples = g_array_new (FALSE, FALSE, sizeof (float));
+
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_array_append_vals (samples, data, (guint) (len / sizeof (float)));
+  return samples;
+}
+
+static void
+test_mic (void)
+{
+  g_autofree char *rec_a = g_build_filename (T.dir, "rec-a.raw", NULL);
+  g_autofree char *rec_b = g_build_filename (T.dir, "rec-b.raw", NULL);
+  g_autofree char *rec_rogue = g_build_filename (T.dir, "rec-b-rogue.raw", NULL);
+  MicSender sender = { 0 };
+  g_autoptr (GError) error = NULL;
+  GSubprocess *a, *b, *rogue;
+  guint timer;
+  int err;
+
+  sender.encoder = opus_encoder_create (48000, 1, OPUS_APPLICATION_VOIP, &err);
+  sender.feeder = fh_mic_add_feeder (T.sessions[0].mic, &error);
+  g_assert_no_error (error);
+  sender.start_us = g_get_monotonic_time ();
+  timer = g_timeout_add (10, send_mic_packet, &sender);
+  a = record (&T.sessions[0], NULL, rec_a);
+  b = record (&T.sessions[1], NULL, rec_b);
+  /* A recorder in B that names A's microphone. */
+  rogue = record (&T.sessions[1], T.sessions[0].mic_name, rec_rogue);
+  run_for (2500);
+  stop (a);
+  stop (b);
+  stop (rogue);
+  g_source_remove (timer);
+  fh_mic_remove_feeder (T.sessions[0].mic, sender.feeder);
+  opus_encoder_destroy (sender.encoder);
+
+  {
+    g_autoptr (GArray) heard_a = read_recording (rec_a);
+    g_autoptr (GArray) heard_b = read_recording (rec_b);
+    g_autoptr (GArray) heard_rogue = read_recording (rec_rogue);
+    /* The last second: past the start of every stream. */
+    gsize n = MIN (heard_a->len, 48000u);
+    const float *tail = (const float *) heard_a->data + heard_a->len - n;
+    double amp = tone_level (tail, n, 1, 660);
+
+    g_test_message ("mic: A rms %.4f", rms (tail, n, 1));
+    g_test_message ("mic: A %u samples, 660 Hz %.3f; B %u samples rms %.5f; B naming A's mic "
+                    "%u samples rms %.5f",
+                    heard_a->len, amp, heard_b->len,
+                    rms ((float *) heard_b->data, heard_b->len, 1), heard_rogue->len,
+                    rms ((float *) heard_rogue->data, heard_rogue->len, 1));
+    g_assert_cmpuint (n, >=, 24000);
+    g_assert_cmpfloat (amp, >, 0.15);
+    g_assert_cmpuint (heard_b->len, >=, 24000);
+    g_assert_cmpfloat (rms ((float *) heard_b->data, heard_b->len, 1), <, 0.001);
+    g_assert_cmpuint (heard_rogue->len, >=, 24000);
+    g_assert_cmpfloat (rms ((float *) heard_rogue->data, heard_rogue->len, 1), <, 0.001);
+  }
+}
+
+static void
+test_nothing_left (void)
+{
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) ls = NULL;
+  int found = 0;
+
+  for (guint i = 0; i < N_SESSIONS; i++) {
+    g_clear_pointer (&T.sessions[i].speaker, fh_speaker_free);
+    g_clear_pointer (&T.sessions[i].mic, fh_mic_free);
+  }
+  run_for (500);
+  for (const char *const *kv = fh_pipewire_get_app_env (T.pw); *kv; kv++) {
+    g_auto (GStrv) pair = g_strsplit (*kv, "=", 2);
+    g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+  }
+  ls = g_subprocess_launcher_spawn (launcher, &error, "pw-cli", "ls", "Node", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (ls, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  /* The listing is real: the blackhole sink is there, the sessions' nodes
+   * are not. */
+  g_assert_nonnull (strstr (out, "funkhaus-blackhole-sink"));
+  for (const char *p = out; (p = strstr (p, "funkhaus-speaker-")); p++)
+    found++;
+  for (const char *p = out; (p = strstr (p, "funkhaus-mic-")); p++)
+    found++;
+  if (found)
+    g_test_message ("left behind:\n%s", out);
+  g_assert_cmpint (found, ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *base = NULL;
+  int result;
+
+  g_test_init (&argc, &argv, NULL);
+  T.account = fh_account_resolve ("funkhaus", &error);
+  g_assert_no_error (error);
+  base = fh_account_runtime_base (T.account, &error);
+  g_assert_no_error (error);
+  T.dir = g_strdup_printf ("%s/funkhaus-test-audio-%d", base, (int) getpid ());
+  g_assert_true (fh_account_make_dir (T.account, T.dir, &error));
+  g_assert_no_error (error);
+
+  T.pw = fh_pipewire_new (T.account, base, TRUE, &error);
+  g_assert_no_error (error);
+  fh_pipewire_set_router (T.pw, route, NULL);
+  for (guint i = 0; i < N_SESSIONS; i++) {
+    TestSession *s = &T.sessions[i];
+    int err;
+    s->label = i == 0 ? "A" : "B";
+    s->sink_name = g_strdup_printf ("funkhaus-speaker-test%s", s->label);
+    s->mic_name = g_strdup_printf ("funkhaus-mic-test%s", s->label);
+    s->speaker = fh_speaker_new (T.pw, s->sink_name, &error);
+    g_assert_no_error (error);
+    s->mic = fh_mic_new (T.pw, s->mic_name, &error);
+    g_assert_no_error (error);
+    s->decoder = opus_decoder_create (48000, 2, &err);
+    s->samples = g_array_new (FALSE, FALSE, sizeof (float));
+    fh_speaker_add_listener (s->speaker, on_packet, s);
+  }
+  run_for (1000);
+  for (guint i = 0; i < N_SESSIONS; i++)
+    g_assert_true (fh_speaker_is_capturing (T.sessions[i].speaker));
+
+  g_test_add_func ("/audio/own-tones", test_own_tones);
+  g_test_add_func ("/audio/stray-apps-are-moved", test_stray_apps_are_moved);
+  g_test_add_func ("/audio/mic", test_mic);
+  g_test_add_func ("/audio/nothing-left", test_nothing_left);
+  result = g_test_run ();
+
+  for (guint i = 0; i < N_SESSIONS; i++) {
+    TestSession *s = &T.sessions[i];
+    g_clear_pointer (&s->speaker, fh_speaker_free);
+    g_clear_pointer (&s->mic, fh_mic_free);
+    g_clear_pointer (&s->decoder, opus_decoder_destroy);
+    g_array_unref (s->samples);
+    g_free (s->sink_name);
+    g_free (s->mic_name);
+  }
+  g_clear_pointer (&T.pw, fh_pipewire_free);
+  {
+    g_autoptr (GFile) dir = g_file_new_for_path (T.dir);
+    g_autoptr (GFileEnumerator) e = g_file_enumerate_children (dir, "standard::name", 0, NULL,
+                                                               NULL);
+    GFileInfo *info;
+    while (e && (info = g_file_enumerator_next_file (e, NULL, NULL))) {
+      g_autoptr (GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
+      g_file_delete (child, NULL, NULL);
+      g_object_unref (info);
+    }
+    g_file_delete (dir, NULL, NULL);
+  }
+  fh_account_free (T.account);
+  g_free (T.dir);
+  return result;
+}
