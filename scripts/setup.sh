@@ -52,6 +52,30 @@ else
   say "Debian packages: all present"
 fi
 
+# libei is not in Debian 12. Debian 13 (trixie) has it, and libei1/libeis1
+# depend only on libc6: take them from trixie with an apt pin of priority
+# 100, so that only what is asked for by name ever comes from there.
+ei_packages=(libei-dev)
+[ "$what" = test ] && ei_packages+=(libeis-dev) # the tests' gamescope stand-in
+ei_missing=()
+for p in "${ei_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || ei_missing+=("$p/trixie")
+done
+if [ ${#ei_missing[@]} -gt 0 ]; then
+  if [ ! -f /etc/apt/sources.list.d/funkhaus-trixie.sources ]; then
+    say "adding Debian 13 (trixie) as an apt source pinned to 100, for libei"
+    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: trixie' \
+      'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+      "${sudo[@]}" tee /etc/apt/sources.list.d/funkhaus-trixie.sources >/dev/null
+    printf '%s\n' 'Package: *' 'Pin: release n=trixie' 'Pin-Priority: 100' |
+      "${sudo[@]}" tee /etc/apt/preferences.d/funkhaus-trixie >/dev/null
+  fi
+  say "installing from trixie: ${ei_missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${ei_missing[@]}" >&2
+fi
+
 # Compositors and apps never run as root: a host started as root runs them
 # as this account (config.ini: run-as). Its shell is what a terminal starts.
 account=${FUNKHAUS_ACCOUNT:-funkhaus}

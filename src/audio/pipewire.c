@@ -2,6 +2,8 @@
  * and routing enforcement. */
 #include "audio/pipewire.h"
 
+#include "host/process.h"
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <pipewire/pipewire.h>
@@ -405,22 +407,6 @@ stop_daemons (FhPipeWire *self)
   g_clear_pointer (&self->daemons, g_ptr_array_unref);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir))) {
-    g_autofree char *child = g_build_filename (path, name, NULL);
-    if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (child);
-    else
-      g_unlink (child);
-  }
-  g_rmdir (path);
-}
-
 static gboolean
 start_private_stack (FhPipeWire *self, FhAccount *account, const char *runtime_base,
                      GError **error)
@@ -429,7 +415,7 @@ start_private_stack (FhPipeWire *self, FhAccount *account, const char *runtime_b
   g_autofree char *socket = NULL;
 
   self->private_dir = g_strdup_printf ("%s/funkhaus-audio-%d", runtime_base, (int) getpid ());
-  remove_tree (self->private_dir);
+  fh_remove_tree (self->private_dir);
   state = g_build_filename (self->private_dir, "state", NULL);
   config = g_build_filename (self->private_dir, "config", NULL);
   wp_dir = g_build_filename (config, "wireplumber", "main.lua.d", NULL);
@@ -616,7 +602,7 @@ fh_pipewire_free (FhPipeWire *self)
   g_clear_pointer (&self->loop, pw_loop_destroy);
   stop_daemons (self);
   if (self->private_dir)
-    remove_tree (self->private_dir);
+    fh_remove_tree (self->private_dir);
   g_clear_pointer (&self->streams, g_hash_table_unref);
   g_free (self->private_dir);
   g_strfreev (self->app_env);

@@ -5,13 +5,13 @@
 
 #include <errno.h>
 #include <libavutil/pixfmt.h>
-#include <libswscale/swscale.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <wayland-client.h>
 
+#include "capture/convert.h"
 #include "wlr-screencopy-unstable-v1-client-protocol.h"
 
 typedef enum {
@@ -45,9 +45,7 @@ struct _FhScreencopy {
   gsize size;
   guint32 buffer_format, buffer_width, buffer_height, buffer_stride;
 
-  struct SwsContext *sws;
-  int sws_format;
-  guint sws_width, sws_height;
+  FhConverter *converter;
 };
 
 static void
@@ -157,6 +155,7 @@ fh_screencopy_new (const char *socket_path, GError **error)
 {
   g_autoptr (FhScreencopy) self = g_new0 (FhScreencopy, 1);
 
+  self->converter = fh_converter_new ();
   self->display = wl_display_connect (socket_path);
   if (!self->display) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot connect to the compositor at %s",
@@ -200,7 +199,7 @@ fh_screencopy_free (FhScreencopy *self)
   g_clear_pointer (&self->shm, wl_shm_destroy);
   g_clear_pointer (&self->registry, wl_registry_destroy);
   g_clear_pointer (&self->display, wl_display_disconnect);
-  sws_freeContext (self->sws);
+  fh_converter_free (self->converter);
   g_free (self);
 }
 
@@ -270,8 +269,8 @@ static gboolean
 convert (FhScreencopy *self, FhFrame *frame, GError **error)
 {
   int format = av_format_for (self->format);
-  const guint8 *src[4] = { self->data };
-  int src_stride[4] = { (int) self->stride };
+  const guint8 *data = self->data;
+  int stride = (int) self->stride;
 
   if (format == AV_PIX_FMT_NONE) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -279,36 +278,12 @@ convert (FhScreencopy *self, FhFrame *frame, GError **error)
                  self->format);
     return FALSE;
   }
-  /* The session runs at exactly the client's mode: never scale. */
-  if (self->width != frame->width || self->height != frame->height) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                 "the compositor's output is %ux%u, not the session's %ux%u", self->width,
-                 self->height, frame->width, frame->height);
-    return FALSE;
-  }
-  if (!self->sws || self->sws_format != format || self->sws_width != self->width ||
-      self->sws_height != self->height) {
-    const int *coefficients = sws_getCoefficients (SWS_CS_ITU709);
-    sws_freeContext (self->sws);
-    self->sws = sws_getContext ((int) self->width, (int) self->height, format,
-                                (int) frame->width, (int) frame->height, AV_PIX_FMT_YUV420P,
-                                SWS_POINT, NULL, NULL, NULL);
-    if (!self->sws) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot set up the colour conversion");
-      return FALSE;
-    }
-    /* BT.709 limited range, what the encoder signals. */
-    sws_setColorspaceDetails (self->sws, coefficients, 1, coefficients, 0, 0, 1 << 16, 1 << 16);
-    self->sws_format = format;
-    self->sws_width = self->width;
-    self->sws_height = self->height;
-  }
   if (self->y_invert) {
-    src[0] = (const guint8 *) self->data + (gsize) self->stride * (self->height - 1);
-    src_stride[0] = -(int) self->stride;
+    data += (gsize) self->stride * (self->height - 1);
+    stride = -stride;
   }
-  sws_scale (self->sws, src, src_stride, 0, (int) self->height, frame->data, frame->stride);
-  return TRUE;
+  return fh_converter_run (self->converter, format, data, stride, self->width, self->height,
+                           frame, error);
 }
 
 /* Reads and dispatches events until @deadline_us; returns FALSE when the

@@ -6,6 +6,7 @@
 static const FhDisplayBackend *const backends[] = {
   &fh_display_backend_synthetic,
   &fh_display_backend_wlroots,
+  &fh_display_backend_gamescope,
 };
 
 const FhDisplayBackend *

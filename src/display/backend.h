@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "audio/pipewire.h"
 #include "display/frame.h"
 #include "input/event.h"
 #include "net/protocol.h"
@@ -29,6 +30,10 @@ typedef struct {
   /* More environment for the session's apps (KEY=VALUE: its speaker and
    * microphone, say), or NULL. */
   const char *const *app_env;
+  /* The gamescope command line (config: gamescope=), for that backend. */
+  const char *gamescope;
+  /* The host's PipeWire (video of backends that export it), or NULL. */
+  FhPipeWire *pipewire;
   FhOutputFailedFunc on_failed;
   gpointer user_data;
 } FhOutputRequest;
@@ -96,3 +101,4 @@ fh_virtual_output_destroy (FhVirtualOutput *output)
 
 extern const FhDisplayBackend fh_display_backend_synthetic;
 extern const FhDisplayBackend fh_display_backend_wlroots;
+extern const FhDisplayBackend fh_display_backend_gamescope;

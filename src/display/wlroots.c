@@ -17,11 +17,12 @@
 #include <unistd.h>
 
 #include "capture/screencopy.h"
+#include "display/launch.h"
 #include "host/account.h"
+#include "host/process.h"
 #include "input/wlr-injector.h"
 
 #define START_TIMEOUT_US (15 * G_USEC_PER_SEC)
-#define STOP_TIMEOUT_US (2 * G_USEC_PER_SEC)
 #define DEFAULT_APP "foot"
 
 typedef struct {
@@ -84,90 +85,10 @@ find_x_display (pid_t pid)
   return -1;
 }
 
-static char *
-log_tail (const char *path)
-{
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-
-  if (!g_file_get_contents (path, &contents, &len, NULL) || len == 0)
-    return g_strdup ("(empty)");
-  return g_strdup (contents + (len > 800 ? len - 800 : 0));
-}
-
-/* Every process of the session carries FUNKHAUS_SESSION=<id>: the apps'
- * double-forked children too, which no process group catches. */
-static guint
-signal_session_processes (FhWlrootsOutput *self, int sig)
-{
-  g_autofree char *marker = g_strdup_printf ("FUNKHAUS_SESSION=%s", self->base.session_id);
-  gsize marker_len = strlen (marker) + 1;
-  DIR *proc = opendir ("/proc");
-  struct dirent *entry;
-  guint found = 0;
-
-  if (!proc)
-    return 0;
-  while ((entry = readdir (proc))) {
-    g_autofree char *path = NULL;
-    g_autofree char *environ = NULL;
-    gsize len;
-    struct stat st;
-    pid_t pid = (pid_t) g_ascii_strtoll (entry->d_name, NULL, 10);
-
-    if (pid <= 0 || pid == getpid ())
-      continue;
-    path = g_strdup_printf ("/proc/%d/environ", pid);
-    if (stat (path, &st) < 0 || st.st_uid != self->account->uid)
-      continue;
-    if (!g_file_get_contents (path, &environ, &len, NULL))
-      continue;
-    for (gsize i = 0; i + marker_len <= len + 1; i += strlen (environ + i) + 1) {
-      if (memcmp (environ + i, marker, MIN (marker_len, len - i)) == 0 &&
-          strlen (environ + i) == marker_len - 1) {
-        g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", pid);
-        g_autofree char *stat_text = NULL;
-        /* A zombie has nothing left to stop. */
-        if (g_file_get_contents (stat_path, &stat_text, NULL, NULL)) {
-          char *close_paren = strrchr (stat_text, ')');
-          if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z')
-            break;
-        }
-        kill (pid, sig);
-        found++;
-        break;
-      }
-      if (i >= len)
-        break;
-    }
-  }
-  closedir (proc);
-  return found;
-}
-
-static gboolean
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  }
-  return g_rmdir (path) == 0 || errno == ENOENT;
-}
-
 static void
 wlroots_destroy (FhVirtualOutput *output)
 {
   FhWlrootsOutput *self = (FhWlrootsOutput *) output;
-  gint64 deadline;
 
   self->stopping = TRUE;
   if (self->cancellable)
@@ -180,14 +101,8 @@ wlroots_destroy (FhVirtualOutput *output)
     kill (-(pid_t) g_ascii_strtoll (g_subprocess_get_identifier (self->app), NULL, 10), SIGTERM);
   if (self->compositor_pid > 0)
     kill (-self->compositor_pid, SIGTERM);
-  if (self->account) {
-    signal_session_processes (self, SIGTERM);
-    deadline = g_get_monotonic_time () + STOP_TIMEOUT_US;
-    while (signal_session_processes (self, 0) > 0 && g_get_monotonic_time () < deadline)
-      g_usleep (10000);
-    if (signal_session_processes (self, SIGKILL) > 0)
-      g_warning ("session %.8s: processes ignored SIGTERM and were killed", output->session_id);
-  }
+  if (self->account)
+    fh_launch_stop_session (output->session_id, self->account);
   /* Reap our direct children now, so nothing is left behind as a zombie. */
   if (self->app)
     g_subprocess_wait (self->app, NULL, NULL);
@@ -203,7 +118,7 @@ wlroots_destroy (FhVirtualOutput *output)
     g_unlink (lock);
   }
   if (self->runtime_dir)
-    remove_tree (self->runtime_dir);
+    fh_remove_tree (self->runtime_dir);
   if (self->log_path)
     g_unlink (self->log_path);
   if (self->app_log_path)
@@ -234,7 +149,7 @@ on_compositor_exited (GObject *source, GAsyncResult *result, gpointer user_data)
     return; /* cancelled: we are stopping it ourselves */
   if (self->stopping)
     return;
-  tail = log_tail (self->log_path);
+  tail = fh_launch_log_tail (self->log_path);
   g_warning ("session %.8s: the compositor exited; its last words:\n%s", self->base.session_id,
              tail);
   if (g_subprocess_get_if_signaled (G_SUBPROCESS (source)))
@@ -315,28 +230,6 @@ sway_config (const FhOutputRequest *request)
                           request->mode.refresh);
 }
 
-/* Children log into @log_path (stdout and stderr, appended), with no
- * stdin, as the session account. */
-static GSubprocessLauncher *
-session_launcher (FhWlrootsOutput *self, const char *log_path, GError **error)
-{
-  g_autoptr (GSubprocessLauncher) launcher =
-    fh_account_new_launcher (self->account, G_SUBPROCESS_FLAGS_NONE);
-  int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-  if (fd < 0) {
-    int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
-                 log_path, g_strerror (saved));
-    return NULL;
-  }
-  g_subprocess_launcher_take_stdout_fd (launcher, dup (fd));
-  g_subprocess_launcher_take_stderr_fd (launcher, fd);
-  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", self->runtime_dir, TRUE);
-  g_subprocess_launcher_setenv (launcher, "FUNKHAUS_SESSION", self->base.session_id, TRUE);
-  return g_steal_pointer (&launcher);
-}
-
 static gboolean
 start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError **error)
 {
@@ -354,7 +247,8 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
   if (!write_owned_file (self->account, config_path, config, error))
     return FALSE;
 
-  if (!(launcher = session_launcher (self, self->log_path, error)))
+  if (!(launcher = fh_launch_session_launcher (self->account, self->log_path, self->runtime_dir,
+                                                   self->base.session_id, error)))
     return FALSE;
   g_subprocess_launcher_setenv (launcher, "WLR_BACKENDS", "headless", TRUE);
   g_subprocess_launcher_setenv (launcher, "WLR_RENDERER", "pixman", TRUE);
@@ -373,7 +267,7 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
     g_autoptr (GError) connect_error = NULL;
 
     if (!g_subprocess_get_identifier (self->compositor)) {
-      g_autofree char *tail = log_tail (self->log_path);
+      g_autofree char *tail = fh_launch_log_tail (self->log_path);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "sway exited while starting: %s", tail);
       return FALSE;
     }
@@ -381,7 +275,7 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
         (self->capture = fh_screencopy_new (self->socket_path, &connect_error)))
       break;
     if (g_get_monotonic_time () > deadline) {
-      g_autofree char *tail = log_tail (self->log_path);
+      g_autofree char *tail = fh_launch_log_tail (self->log_path);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                    "sway did not come up within %d s%s%s; its log: %s",
                    (int) (START_TIMEOUT_US / G_USEC_PER_SEC), connect_error ? ": " : "",
@@ -409,7 +303,8 @@ start_app (FhWlrootsOutput *self, const FhOutputRequest *request, GError **error
   g_auto (GStrv) argv = NULL;
   const char *app = request->app && *request->app ? request->app : DEFAULT_APP;
 
-  if (!(launcher = session_launcher (self, self->app_log_path, error)))
+  if (!(launcher = fh_launch_session_launcher (self->account, self->app_log_path, self->runtime_dir,
+                                                   self->base.session_id, error)))
     return FALSE;
   if (!g_shell_parse_argv (app, NULL, &argv, error)) {
     g_prefix_error (error, "cannot read the app command '%s': ", app);

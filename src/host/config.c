@@ -20,6 +20,7 @@ fh_config_new (void)
   config->encoder_preset = g_strdup ("ultrafast");
   config->encoder_threads = 0;
   config->run_as = g_strdup ("funkhaus");
+  config->gamescope = g_strdup ("gamescope");
   config->keyboard_layout = g_strdup ("us");
   config->audio = g_strdup ("auto");
   return config;
@@ -34,6 +35,7 @@ fh_config_free (FhConfig *config)
   g_free (config->encoder_preset);
   g_free (config->app);
   g_free (config->run_as);
+  g_free (config->gamescope);
   g_free (config->keyboard_layout);
   g_free (config->audio);
   g_free (config->config_dir);
@@ -132,6 +134,7 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("encoder-threads", encoder_threads);
   GET_STRING ("app", app);
   GET_STRING ("run-as", run_as);
+  GET_STRING ("gamescope", gamescope);
   GET_STRING ("keyboard-layout", keyboard_layout);
   GET_STRING ("audio", audio);
 #undef GET_UINT

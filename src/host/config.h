@@ -14,6 +14,7 @@ typedef struct {
   guint encoder_threads;
   char *app; /* the session's app; NULL = the backend's default */
   char *run_as; /* account for compositors and apps when run as root */
+  char *gamescope; /* the gamescope command of the gamescope backend */
   char *keyboard_layout; /* xkb layout for injected keys */
   /* "auto" (the running PipeWire, else a private one), "private" (always
    * a private PipeWire stack) or "off" (no speaker, no microphone). */

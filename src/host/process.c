@@ -1,8 +1,14 @@
 /* Process ancestry and environment, read from /proc. */
 #include "host/process.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_DEPTH 64 /* more than any real process tree; ends loops */
 
@@ -62,3 +68,70 @@ fh_process_find_session_marker (pid_t pid)
   }
   return NULL;
 }
+
+guint
+fh_process_signal_session (const char *session_id, uid_t uid, int sig)
+{
+  g_autofree char *marker = g_strdup_printf ("FUNKHAUS_SESSION=%s", session_id);
+  gsize marker_len = strlen (marker) + 1;
+  DIR *proc = opendir ("/proc");
+  struct dirent *entry;
+  guint found = 0;
+
+  if (!proc)
+    return 0;
+  while ((entry = readdir (proc))) {
+    g_autofree char *path = NULL;
+    g_autofree char *environ = NULL;
+    gsize len;
+    struct stat st;
+    pid_t pid = (pid_t) g_ascii_strtoll (entry->d_name, NULL, 10);
+
+    if (pid <= 0 || pid == getpid ())
+      continue;
+    path = g_strdup_printf ("/proc/%d/environ", pid);
+    if (stat (path, &st) < 0 || st.st_uid != uid)
+      continue;
+    if (!g_file_get_contents (path, &environ, &len, NULL))
+      continue;
+    for (gsize i = 0; i + marker_len <= len + 1; i += strlen (environ + i) + 1) {
+      if (memcmp (environ + i, marker, MIN (marker_len, len - i)) == 0 &&
+          strlen (environ + i) == marker_len - 1) {
+        g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", pid);
+        g_autofree char *stat_text = NULL;
+        /* A zombie has nothing left to stop. */
+        if (g_file_get_contents (stat_path, &stat_text, NULL, NULL)) {
+          char *close_paren = strrchr (stat_text, ')');
+          if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z')
+            break;
+        }
+        kill (pid, sig);
+        found++;
+        break;
+      }
+      if (i >= len)
+        break;
+    }
+  }
+  closedir (proc);
+  return found;
+}
+
+gboolean
+fh_remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir) {
+    while ((name = g_dir_read_name (dir))) {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        fh_remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  }
+  return g_rmdir (path) == 0 || errno == ENOENT;
+}
+

@@ -19,3 +19,12 @@ gboolean fh_process_descends_from (pid_t pid, const pid_t *roots, guint n_roots)
 
 /* The FUNKHAUS_SESSION marker of @pid or its nearest ancestor that has one. */
 char *fh_process_find_session_marker (pid_t pid);
+
+/* Sends @sig to every live process of @uid whose environment carries
+ * FUNKHAUS_SESSION=@session_id (the session's double-forked children too,
+ * which no process group catches); 0 only counts them. Returns how many. */
+guint fh_process_signal_session (const char *session_id, uid_t uid, int sig);
+
+/* Removes @path and everything below it (symlinks are not followed).
+ * TRUE when it is gone. */
+gboolean fh_remove_tree (const char *path);

@@ -219,6 +219,7 @@ typedef struct _FhCreateJob {
   char *app;
   char *run_as;
   char *layout;
+  char *gamescope;
   GStrv app_env;
 } FhCreateJob;
 
@@ -230,6 +231,7 @@ create_job_free (FhCreateJob *job)
   g_free (job->app);
   g_free (job->run_as);
   g_free (job->layout);
+  g_free (job->gamescope);
   g_strfreev (job->app_env);
   g_free (job);
 }
@@ -358,6 +360,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   job->layout = g_strdup (request->keyboard_layout ? request->keyboard_layout
                                                    : config->keyboard_layout);
   job->app_env = audio_env (self);
+  job->gamescope = g_strdup (config->gamescope);
   job->request = (FhOutputRequest) {
     .mode = self->mode,
     .session_id = job->session_id,
@@ -367,6 +370,8 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
     .run_as = job->run_as,
     .keyboard_layout = job->layout,
     .app_env = (const char *const *) job->app_env,
+    .gamescope = job->gamescope,
+    .pipewire = fh_context_get_pipewire (context),
     .on_failed = on_output_failed,
     .user_data = self,
   };
