@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, and run the
-# whole test suite (C unit tests, the browser end-to-end tests, the fuzzers
-# for a bounded time). Prints one summary line at the end.
+# whole test suite (C unit tests, the PipeWire integration test, the browser
+# end-to-end tests), then all of it again in a sanitizer build (ASan, LSan,
+# UBSan), then every fuzzer for a bounded time. Prints one summary line at
+# the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -16,14 +18,29 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz >&2
 
+if [ ! -f build-asan/build.ninja ]; then
+  echo "funkhaus: configuring build-asan/ (gcc, ASan, UBSan)" >&2
+  meson setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false >&2
+fi
+ninja -C build-asan >&2
+
 status=0
 echo "funkhaus: running the tests in build/" >&2
 meson test -C build --print-errorlogs || status=1
+echo "funkhaus: running the whole suite again in build-asan/ (ASan, UBSan; LSan where it works)" >&2
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs \
+  --suite unit --suite integration || status=1
+# LeakSanitizer cannot stop the host's threads when the host runs under the
+# browser tests ("does not work under ptrace"): memory errors only there.
+ASAN_OPTIONS=detect_leaks=0 meson test -C build-asan --print-errorlogs --suite e2e \
+  --logbase testlog-e2e || status=1
 echo "funkhaus: running the fuzzers in build-fuzz/" >&2
 meson test -C build-fuzz --print-errorlogs || status=1
 
 # One line for the whole run, counted from both test logs.
-python3 - build/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json <<'PY'
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+  build-asan/meson-logs/testlog-e2e.json build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:

@@ -19,6 +19,7 @@ static const char usage[] =
   "Commands:\n"
   "  serve     run the host (HTTPS + WebSocket, default port " G_STRINGIFY (FH_DEFAULT_PORT) ")\n"
   "  pair      make a new one-time pairing PIN on the running host\n"
+  "  devices   list paired devices, or revoke one (list | revoke ID)\n"
   "\n"
   "Run 'funkhaus COMMAND --help' for a command's options.\n"
   "  -h, --help       show this help\n"
@@ -139,6 +140,61 @@ fail:
   return 1;
 }
 
+static int
+cmd_devices (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options = g_option_context_new (
+    "list | revoke ID - the paired devices; revoking one ends its sessions on the running host");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhPairing) pairing = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !fh_config_resolve_dirs (config, &error))
+    goto fail;
+  if (argc == 2 && g_str_equal (argv[1], "list")) {
+    g_autoptr (GPtrArray) list = NULL;
+    if (!(pairing = fh_pairing_new (config->config_dir, &error)))
+      goto fail;
+    list = fh_pairing_list (pairing);
+    if (list->len == 0)
+      printf ("no paired devices\n");
+    for (guint i = 0; i < list->len; i++) {
+      FhDevice *d = list->pdata[i];
+      printf ("%s  %-24s  paired %s\n", d->id, d->name ? d->name : "", d->paired ? d->paired : "?");
+    }
+    return 0;
+  }
+  if (argc != 3 || !g_str_equal (argv[1], "revoke")) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "say 'list' or 'revoke ID' (see 'funkhaus devices --help')");
+    goto fail;
+  }
+  /* The running host forgets the device and ends its sessions at once;
+   * without one, the file is edited here. */
+  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  command = g_strdup_printf ("revoke %s", argv[2]);
+  if ((answer = fh_control_request (path, command, NULL))) {
+    if (!g_str_has_prefix (answer, "revoked ")) {
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                   g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+      goto fail;
+    }
+    printf ("revoked %s; %s of its sessions ended\n", argv[2], answer + 8);
+    return 0;
+  }
+  if (!(pairing = fh_pairing_new (config->config_dir, &error)) ||
+      !fh_pairing_revoke (pairing, argv[2], &error))
+    goto fail;
+  printf ("revoked %s (no host was running)\n", argv[2]);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus devices: %s\n", error->message);
+  return 1;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -158,6 +214,8 @@ main (int argc, char **argv)
     return cmd_serve (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "pair"))
     return cmd_pair (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "devices"))
+    return cmd_devices (argc - 1, argv + 1);
   fprintf (stderr, "funkhaus: unknown command '%s'\n\n%s", argv[1], usage);
   return 2;
 }

@@ -380,3 +380,24 @@ fh_context_remove_client (FhContext *self, FhClient *client)
 {
   g_ptr_array_remove_fast (self->clients, client);
 }
+
+int
+fh_context_revoke_device (FhContext *self, const char *id, GError **error)
+{
+  g_autoptr (GPtrArray) doomed = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  if (!fh_pairing_revoke (self->pairing, id, error))
+    return -1;
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    if (g_str_equal (fh_session_get_device (value), id))
+      g_ptr_array_add (doomed, value);
+  }
+  for (guint i = 0; i < doomed->len; i++)
+    fh_context_remove_session (self, doomed->pdata[i], FH_PROTO_ERROR_UNAUTHORIZED,
+                               "this device was revoked on the host");
+  g_message ("device %s revoked; %u session(s) ended", id, doomed->len);
+  return (int) doomed->len;
+}

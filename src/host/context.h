@@ -50,6 +50,10 @@ void fh_context_remove_client (FhContext *context, FhClient *client);
 void fh_context_hold (FhContext *context);
 void fh_context_release (FhContext *context);
 
+/* Forgets paired device @id and ends its sessions (its clients are told
+ * why). Returns how many sessions ended, or -1 with @error. */
+int fh_context_revoke_device (FhContext *context, const char *id, GError **error);
+
 /* A new PIN, printed on the host's stdout too. */
 const char *fh_context_new_pin (FhContext *context);
 

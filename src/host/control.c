@@ -39,7 +39,13 @@ handle_command (FhControl *self, const char *line)
     return g_strdup_printf ("pin %s", fh_context_new_pin (self->context));
   if (g_str_equal (line, "sessions"))
     return g_strdup_printf ("sessions %u", fh_context_count_sessions (self->context));
-  return g_strdup_printf ("error unknown command (known: pair, sessions)");
+  if (g_str_has_prefix (line, "revoke ")) {
+    g_autoptr (GError) error = NULL;
+    int ended = fh_context_revoke_device (self->context, line + strlen ("revoke "), &error);
+    return ended < 0 ? g_strdup_printf ("error %s", error->message)
+                     : g_strdup_printf ("revoked %d", ended);
+  }
+  return g_strdup_printf ("error unknown command (known: pair, sessions, revoke ID)");
 }
 
 static void

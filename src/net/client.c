@@ -17,6 +17,9 @@ struct _FhClient {
   guint hello_timeout;
   guint remove_source;
   gboolean closing;
+  /* Token bucket for binary messages (input, microphone). */
+  double tokens;
+  gint64 refilled_us;
 };
 
 const char *
@@ -162,6 +165,23 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   fh_session_attach (session, self, resumed, msg->mic);
 }
 
+/* One binary message's worth of the client's budget; FALSE when it is
+ * flooding. */
+static gboolean
+take_token (FhClient *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->tokens = MIN ((double) FH_PROTO_MAX_INPUT_BURST,
+                      self->tokens + (double) (now - self->refilled_us) * FH_PROTO_MAX_INPUT_RATE /
+                                       G_USEC_PER_SEC);
+  self->refilled_us = now;
+  if (self->tokens < 1.0)
+    return FALSE;
+  self->tokens -= 1.0;
+  return TRUE;
+}
+
 static void
 on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpointer user_data)
 {
@@ -172,6 +192,12 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
 
   if (self->closing)
     return;
+  /* libsoup's own limit does not hold for every message: check again. */
+  if (len > FH_PROTO_MAX_INCOMING) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
+                                "a message over " G_STRINGIFY (FH_PROTO_MAX_INCOMING) " bytes");
+    return;
+  }
 
   if (type == SOUP_WEBSOCKET_DATA_TEXT) {
     FhClientMessage msg;
@@ -193,6 +219,10 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       fh_client_send_text (self, pong);
     }
     fh_client_message_clear (&msg);
+  } else if (!take_token (self)) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_RATE_LIMITED,
+                                "more than " G_STRINGIFY (FH_PROTO_MAX_INPUT_RATE)
+                                " input messages a second");
   } else {
     /* Parsed before its order is checked: a malformed message is a
      * bad-message wherever it comes. */
@@ -267,6 +297,8 @@ fh_client_new (FhContext *context, SoupWebsocketConnection *connection, const ch
   self->context = context;
   self->connection = g_object_ref (connection);
   self->peer = g_strdup (peer);
+  self->tokens = FH_PROTO_MAX_INPUT_BURST;
+  self->refilled_us = g_get_monotonic_time ();
   soup_websocket_connection_set_max_incoming_payload_size (connection, FH_PROTO_MAX_INCOMING);
   soup_websocket_connection_set_keepalive_interval (connection, 5);
   g_signal_connect (connection, "message", G_CALLBACK (on_message), self);

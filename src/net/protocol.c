@@ -24,6 +24,7 @@ static const struct {
   [FH_PROTO_ERROR_MESSAGE_TOO_LARGE] = { "message-too-large", 4005 },
   [FH_PROTO_ERROR_HELLO_TIMEOUT] = { "hello-timeout", 4008 },
   [FH_PROTO_ERROR_REPLACED] = { "replaced", 4009 },
+  [FH_PROTO_ERROR_RATE_LIMITED] = { "rate-limited", 4006 },
   [FH_PROTO_ERROR_HOST_SHUTDOWN] = { "host-shutdown", 1001 },
 };
 

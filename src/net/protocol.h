@@ -14,6 +14,10 @@
 #define FH_PROTO_MAX_KEY_CODE 32
 #define FH_PROTO_MAX_CODECS 16
 #define FH_PROTO_MAX_NAME 64
+/* Binary messages (input, microphone) a client may send: a sustained rate
+ * and a burst on top. A 1000 Hz mouse and a fast typist stay far below. */
+#define FH_PROTO_MAX_INPUT_RATE 2000
+#define FH_PROTO_MAX_INPUT_BURST 1000
 
 #define FH_PROTO_VIDEO_HEADER_SIZE 20
 #define FH_PROTO_AUDIO_HEADER_SIZE 16
@@ -39,6 +43,7 @@ typedef enum {
   FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
   FH_PROTO_ERROR_HELLO_TIMEOUT,
   FH_PROTO_ERROR_REPLACED,
+  FH_PROTO_ERROR_RATE_LIMITED,
   FH_PROTO_ERROR_HOST_SHUTDOWN,
 } FhProtoError;
 

@@ -139,6 +139,7 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTa
   g_autoptr (JsonNode) root = NULL;
   gsize len;
   const char *data;
+  guint retry_after = 0;
 
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST) {
     respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "bad-request", "pair with POST");
@@ -150,13 +151,21 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTa
     respond_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", error->message);
     return;
   }
-  if (!fh_pairing_pair (fh_context_get_pairing (self->context), pin, name, &device, &token,
+  /* Wrong PINs count against the address, whatever port it comes from. */
+  if (!fh_pairing_pair (fh_context_get_pairing (self->context), pin, name,
+                        soup_server_message_get_remote_host (msg), &device, &token, &retry_after,
                         &error)) {
     g_message ("pairing from %s refused: %s", peer, error->message);
-    if (error->domain == FH_PAIRING_ERROR)
+    if (g_error_matches (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_LOCKED)) {
+      g_autofree char *seconds = g_strdup_printf ("%u", retry_after);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Retry-After", seconds);
+      respond_error (msg, 429 /* Too Many Requests */, "too-many-attempts", error->message);
+    } else if (error->domain == FH_PAIRING_ERROR) {
       respond_error (msg, SOUP_STATUS_FORBIDDEN, "wrong-pin", error->message);
-    else
+    } else {
       respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", error->message);
+    }
     return;
   }
   g_message ("paired device %s (\"%s\") from %s", device, name, peer);
