@@ -52,6 +52,8 @@ struct _FhPipeWire {
   struct spa_hook metadata_listener;
   guint32 metadata_id;
   GHashTable *streams; /* id → FhPwStreamNode */
+  GHashTable *client_pids; /* client id → pipewire.sec.pid (from the socket) */
+  GHashTable *video_sources; /* Video/Source node id → its client id */
   GPtrArray *dying; /* FhPwDyingStream: given up, still connecting */
   struct pw_proxy *blackhole_sink;
   struct pw_proxy *blackhole_source;
@@ -113,8 +115,21 @@ stream_node_info (void *data, const struct pw_node_info *info)
   if (node->seen_info || !info->props)
     return;
   node->seen_info = TRUE;
+  /* A pulse client's stream says which process it is; a native one may
+   * not, and then its client's socket credentials tell. */
   pid_text = spa_dict_lookup (info->props, PW_KEY_APP_PROCESS_ID);
-  if (!pid_text || !self->router || (pid = atoi (pid_text)) <= 1 || pid == getpid ())
+  if (pid_text) {
+    pid = atoi (pid_text);
+  } else {
+    const char *client = spa_dict_lookup (info->props, PW_KEY_CLIENT_ID);
+    gpointer value;
+    pid = client && g_hash_table_lookup_extended (self->client_pids,
+                                                  GUINT_TO_POINTER ((guint) atoi (client)),
+                                                  NULL, &value)
+            ? GPOINTER_TO_INT (value)
+            : 0;
+  }
+  if (!self->router || pid <= 1 || pid == getpid ())
     return;
   target = self->router (node->kind, pid, self->router_data);
   if (!target)
@@ -194,9 +209,23 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
     pw_metadata_add_listener (self->metadata, &self->metadata_listener, &metadata_events, self);
     return;
   }
+  if (g_str_equal (type, PW_TYPE_INTERFACE_Client)) {
+    const char *pid = spa_dict_lookup (props, PW_KEY_SEC_PID);
+    if (pid)
+      g_hash_table_replace (self->client_pids, GUINT_TO_POINTER (id),
+                            GINT_TO_POINTER (atoi (pid)));
+    return;
+  }
   if (!g_str_equal (type, PW_TYPE_INTERFACE_Node))
     return;
   media_class = spa_dict_lookup (props, PW_KEY_MEDIA_CLASS);
+  if (g_strcmp0 (media_class, "Video/Source") == 0) {
+    const char *client = spa_dict_lookup (props, PW_KEY_CLIENT_ID);
+    if (client)
+      g_hash_table_replace (self->video_sources, GUINT_TO_POINTER (id),
+                            GUINT_TO_POINTER ((guint) atoi (client)));
+    return;
+  }
   if (g_strcmp0 (media_class, "Stream/Output/Audio") == 0 ||
       g_strcmp0 (media_class, "Stream/Input/Audio") == 0) {
     FhPwStreamNode *node = g_new0 (FhPwStreamNode, 1);
@@ -217,6 +246,8 @@ registry_global_remove (void *data, uint32_t id)
   FhPipeWire *self = data;
 
   g_hash_table_remove (self->streams, GUINT_TO_POINTER (id));
+  g_hash_table_remove (self->client_pids, GUINT_TO_POINTER (id));
+  g_hash_table_remove (self->video_sources, GUINT_TO_POINTER (id));
   if (self->metadata && id == self->metadata_id) {
     spa_hook_remove (&self->metadata_listener);
     pw_proxy_destroy ((struct pw_proxy *) self->metadata);
@@ -507,6 +538,8 @@ fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_pr
   pw_init (NULL, NULL);
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_node_free);
   self->dying = g_ptr_array_new_with_free_func ((GDestroyNotify) dying_free);
+  self->client_pids = g_hash_table_new (NULL, NULL);
+  self->video_sources = g_hash_table_new (NULL, NULL);
   self->loop = pw_loop_new (NULL);
   pw_loop_enter (self->loop);
   self->context = pw_context_new (self->loop,
@@ -604,6 +637,8 @@ fh_pipewire_free (FhPipeWire *self)
   if (self->private_dir)
     fh_remove_tree (self->private_dir);
   g_clear_pointer (&self->streams, g_hash_table_unref);
+  g_clear_pointer (&self->client_pids, g_hash_table_unref);
+  g_clear_pointer (&self->video_sources, g_hash_table_unref);
   g_free (self->private_dir);
   g_strfreev (self->app_env);
   g_free (self);
@@ -656,4 +691,20 @@ fh_pipewire_build_audio_format (struct spa_pod_builder *builder, guint channels)
     info.position[1] = SPA_AUDIO_CHANNEL_FR;
   }
   return spa_format_audio_raw_build (builder, SPA_PARAM_EnumFormat, &info);
+}
+
+guint32
+fh_pipewire_find_video_source (FhPipeWire *self, const int *roots, guint n_roots)
+{
+  GHashTableIter iter;
+  gpointer node, client;
+
+  g_hash_table_iter_init (&iter, self->video_sources);
+  while (g_hash_table_iter_next (&iter, &node, &client)) {
+    gpointer pid;
+    if (g_hash_table_lookup_extended (self->client_pids, client, NULL, &pid) &&
+        fh_process_descends_from (GPOINTER_TO_INT (pid), roots, n_roots))
+      return GPOINTER_TO_UINT (node);
+  }
+  return SPA_ID_INVALID;
 }

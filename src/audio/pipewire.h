@@ -53,6 +53,11 @@ void fh_pipewire_destroy_stream (FhPipeWire *pw, struct pw_stream *stream);
 
 void fh_pipewire_set_router (FhPipeWire *pw, FhAudioRouteFunc func, gpointer user_data);
 
+/* The Video/Source node exported by a process that is, or descends from,
+ * one of @roots (told by the socket credentials of the node's client), or
+ * SPA_ID_INVALID (0xffffffff) when there is none (yet). */
+guint32 fh_pipewire_find_video_source (FhPipeWire *pw, const int *roots, guint n_roots);
+
 /* Runs the loop until @done returns TRUE or @timeout_ms passes (startup and
  * tests only: never from a callback). */
 gboolean fh_pipewire_run_until (FhPipeWire *pw, gboolean (*done) (gpointer), gpointer data,

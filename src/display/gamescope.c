@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <spa/utils/defs.h>
 #include <unistd.h>
 
 #include "capture/pipewire-video.h"
@@ -24,6 +25,10 @@
 #include "input/ei-injector.h"
 
 #define START_TIMEOUT_US (20 * G_USEC_PER_SEC)
+/* How long to wait for gamescope's log line naming its video node before
+ * looking for the node in PipeWire's registry instead. */
+#define NODE_LOG_TIMEOUT_US (5 * G_USEC_PER_SEC)
+#define NODE_SEARCH_MS 100
 #define DEFAULT_APP "foot"
 #define MIN_MAJOR 3
 #define MIN_MINOR 16
@@ -43,9 +48,11 @@ typedef struct {
   char *log_path;
   GSubprocess *gamescope;
   pid_t pid;
-  guint32 node_id;
+  guint32 node_id; /* SPA_ID_INVALID until known */
   GCancellable *cancellable;
-  FhPwVideo *video; /* made on the main thread in start() */
+  FhPwVideo *video; /* made on the main thread; read atomically by capture */
+  guint node_search;
+  gint64 node_search_end_us;
   FhEiInjector *injector; /* main thread; connects on the first event */
   gboolean stopping;
 } FhGamescopeOutput;
@@ -58,8 +65,9 @@ gamescope_destroy (FhVirtualOutput *output)
   self->stopping = TRUE;
   if (self->cancellable)
     g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->node_search, g_source_remove);
   g_clear_pointer (&self->injector, fh_ei_injector_free);
-  g_clear_pointer (&self->video, fh_pw_video_free);
+  g_clear_pointer (&self->video, fh_pw_video_free); /* the encode thread is gone */
   /* gamescope leads its own process group; the marker catches the rest. */
   if (self->pid > 0)
     kill (-self->pid, SIGTERM);
@@ -103,18 +111,61 @@ on_gamescope_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+capture_node (FhGamescopeOutput *self)
+{
+  FhVirtualOutput *output = &self->base;
+  g_autoptr (GError) error = NULL;
+  FhPwVideo *video = fh_pw_video_new (self->pipewire, self->node_id, output->mode.width,
+                                      output->mode.height, &error);
+
+  if (!video) {
+    g_autofree char *reason = g_strdup_printf ("cannot capture gamescope: %s", error->message);
+    if (output->on_failed)
+      output->on_failed (output, reason, output->user_data);
+    return;
+  }
+  g_atomic_pointer_set (&self->video, video);
+}
+
+/* gamescope named no node in its log: find the Video/Source its process
+ * exports in PipeWire's registry. */
+static gboolean
+on_node_search (gpointer data)
+{
+  FhGamescopeOutput *self = data;
+  FhVirtualOutput *output = &self->base;
+
+  self->node_id = fh_pipewire_find_video_source (self->pipewire, output->root_pids,
+                                                 G_N_ELEMENTS (output->root_pids));
+  if (self->node_id != SPA_ID_INVALID) {
+    g_message ("session %.8s: found gamescope's video node %u in PipeWire's registry",
+               output->session_id, self->node_id);
+    self->node_search = 0;
+    capture_node (self);
+    return G_SOURCE_REMOVE;
+  }
+  if (g_get_monotonic_time () < self->node_search_end_us)
+    return G_SOURCE_CONTINUE;
+  self->node_search = 0;
+  if (output->on_failed)
+    output->on_failed (output, "gamescope exports no PipeWire video node (none named in its log, "
+                               "none of its process in the registry)",
+                       output->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
 gamescope_start (FhVirtualOutput *output)
 {
   FhGamescopeOutput *self = (FhGamescopeOutput *) output;
-  g_autoptr (GError) error = NULL;
 
   g_subprocess_wait_async (self->gamescope, self->cancellable, on_gamescope_exited, self);
-  self->video = fh_pw_video_new (self->pipewire, self->node_id, output->mode.width,
-                                 output->mode.height, &error);
-  if (!self->video && output->on_failed) {
-    g_autofree char *reason = g_strdup_printf ("cannot capture gamescope: %s", error->message);
-    output->on_failed (output, reason, output->user_data);
+  if (self->node_id != SPA_ID_INVALID) {
+    capture_node (self);
+    return;
   }
+  self->node_search_end_us = g_get_monotonic_time () + START_TIMEOUT_US;
+  self->node_search = g_timeout_add (NODE_SEARCH_MS, on_node_search, self);
 }
 
 static gboolean
@@ -122,12 +173,16 @@ gamescope_capture (FhVirtualOutput *output, FhFrame *frame, guint64 frame_number
                    gint64 deadline_us, gint64 *timestamp_us, GError **error)
 {
   FhGamescopeOutput *self = (FhGamescopeOutput *) output;
+  FhPwVideo *video = g_atomic_pointer_get (&self->video);
 
-  if (!self->video) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "gamescope's video is not captured");
+  if (!video) {
+    /* Its node is still being looked for: nothing new yet. */
+    gint64 wait = deadline_us - g_get_monotonic_time ();
+    if (wait > 0)
+      g_usleep ((gulong) wait);
     return FALSE;
   }
-  return fh_pw_video_capture (self->video, frame, deadline_us, timestamp_us, error);
+  return fh_pw_video_capture (video, frame, deadline_us, timestamp_us, error);
 }
 
 static void
@@ -192,11 +247,13 @@ check_version (FhGamescopeOutput *self, char **argv, GError **error)
   return TRUE;
 }
 
-/* Waits for gamescope to name its PipeWire node in its log. */
+/* Waits for gamescope to name its PipeWire node in its log. Without the
+ * line in time the node stays unknown: start() looks for it in PipeWire's
+ * registry. */
 static gboolean
 wait_for_node (FhGamescopeOutput *self, GError **error)
 {
-  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
+  gint64 deadline = g_get_monotonic_time () + NODE_LOG_TIMEOUT_US;
 
   for (;;) {
     g_autofree char *log = NULL;
@@ -214,11 +271,11 @@ wait_for_node (FhGamescopeOutput *self, GError **error)
       return FALSE;
     }
     if (g_get_monotonic_time () > deadline) {
-      g_autofree char *tail = fh_launch_log_tail (self->log_path);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "gamescope named no PipeWire video node within %d s; its log: %s",
-                   (int) (START_TIMEOUT_US / G_USEC_PER_SEC), tail);
-      return FALSE;
+      g_message ("session %.8s: gamescope named no video node in its log within %d s; looking "
+                 "for it in PipeWire's registry",
+                 self->base.session_id, (int) (NODE_LOG_TIMEOUT_US / G_USEC_PER_SEC));
+      self->node_id = SPA_ID_INVALID;
+      return TRUE;
     }
     g_usleep (10000);
   }
@@ -282,6 +339,7 @@ gamescope_create_output (const FhOutputRequest *request, GError **error)
 
   fh_virtual_output_init (output, &gamescope_ops, request);
   self->cancellable = g_cancellable_new ();
+  self->node_id = SPA_ID_INVALID;
   self->pipewire = request->pipewire;
   self->log_path = g_build_filename (request->session_dir, "gamescope.log", NULL);
   if (!self->pipewire) {

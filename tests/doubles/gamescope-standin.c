@@ -7,7 +7,7 @@
  * COMMAND with LIBEI_SOCKET naming that socket, and writes what it receives
  * to a record file for the tests to read.
  *
- *   gamescope-standin [--version] [--record FILE] [--ei-delay-ms N]
+ *   gamescope-standin [--version] [--record FILE] [--ei-delay-ms N] [--no-node-log]
  *                     [--backend headless] [-W N] [-H N] [-w N] [-h N] [-r N]
  *                     [--xwayland-count N] -- COMMAND [ARGS...]
  *
@@ -48,6 +48,7 @@ typedef struct {
   /* The command line. */
   int width, height, refresh;
   int ei_delay_ms;
+  gboolean no_node_log; /* keep quiet about the node id (the host's fallback) */
   const char *record_path;
   char **command;
 
@@ -153,6 +154,10 @@ parse_args (Standin *self, int argc, char **argv)
       self->command = argv + i + 1;
       break;
     }
+    if (g_str_equal (arg, "--no-node-log")) {
+      self->no_node_log = TRUE;
+      continue;
+    }
     if (g_str_equal (arg, "--version")) {
       printf ("%s\n", VERSION_LINE);
       return 0;
@@ -190,7 +195,8 @@ parse_args (Standin *self, int argc, char **argv)
       }
     } else {
       g_printerr ("gamescope-standin: unknown option %s (this test double takes --version, "
-                  "--record, --ei-delay-ms, --backend, -W, -H, -w, -h, -r, --xwayland-count)\n",
+                  "--record, --ei-delay-ms, --no-node-log, --backend, -W, -H, -w, -h, -r, "
+                  "--xwayland-count)\n",
                   arg);
       return 2;
     }
@@ -486,9 +492,11 @@ on_stream_state (void *data, enum pw_stream_state old, enum pw_stream_state stat
     /* PAUSED is when PipeWire has bound the node: its id is known now. */
     if (self->node_id == SPA_ID_INVALID) {
       self->node_id = pw_stream_get_node_id (self->stream);
-      fprintf (stderr, "[gamescope] [Info]  pipewire: stream available on node ID: %u\n",
-               self->node_id);
-      fflush (stderr);
+      if (!self->no_node_log) {
+        fprintf (stderr, "[gamescope] [Info]  pipewire: stream available on node ID: %u\n",
+                 self->node_id);
+        fflush (stderr);
+      }
     }
     pw_loop_update_timer (self->pw_loop, self->frame_timer, NULL, NULL, false);
     break;

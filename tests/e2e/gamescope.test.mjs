@@ -11,7 +11,8 @@
 // colour at its own size and its input reaches only its own instance; two
 // instances started at the same moment have relay files of their own; an
 // input event sent before the instance's EIS socket exists arrives once it
-// does; when a session ends its gamescope and relay file are gone.
+// does; when a session ends its gamescope and relay file are gone; an
+// instance that does not log its video node is found in PipeWire's registry.
 //
 // Needs: root, PipeWire, Chromium, the stand-in (built when libeis-dev is
 // installed: `scripts/setup.sh test`).
@@ -45,6 +46,8 @@ if (skip && process.env.CI)
 let dir = null;
 let host = null;
 let lateHost = null;
+let quietHost = null;
+let D = null;
 let browser = null;
 let A = null;
 let B = null;
@@ -80,7 +83,8 @@ function e2e(name, fn, { timeout = 60000 } = {}) {
   reportingTest(name, { timeout, skip }, async () => [
     host && `--- host log ---\n${host.logs()}`,
     lateHost && `--- host log (late EIS host) ---\n${lateHost.logs()}`,
-    ...[A, B, C].map((c) => c?.report()),
+    quietHost && `--- host log (quiet host) ---\n${quietHost.logs()}`,
+    ...[A, B, C, D].map((c) => c?.report()),
     ...await Promise.all(Object.entries(sessions).map(async ([n, s]) =>
       `--- record of ${n} (${s}) ---\n${await recordOf(s)}`)),
   ], fn);
@@ -100,11 +104,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of [A, B, C])
+  for (const c of [A, B, C, D])
     await c?.close();
   await browser?.close();
   await host?.cleanup();
   await lateHost?.cleanup();
+  await quietHost?.cleanup();
   if (dir && !process.env.FUNKHAUS_KEEP_TMP)
     await rm(dir, { recursive: true, force: true });
 });
@@ -224,3 +229,23 @@ e2e('a session that ends takes its gamescope and relay file with it', async () =
   const before = (await B.hooks()).framesDecoded;
   await B.waitFrames(before + 5);
 });
+
+e2e('an instance that never names its video node is found in the PipeWire registry', async () => {
+  // The stand-in keeps quiet about its node id: the host waits for the log
+  // line, then finds the Video/Source whose client is that instance.
+  quietHost = await startHost({
+    backend: 'gamescope',
+    grace: 0,
+    config: `[host]\ngamescope=${STANDIN} --no-node-log --record ${dir}/%s.log\napp=sleep infinity\n`,
+  });
+  D = await connectClient(browser, quietHost, 'D', { pin: quietHost.pin, ...A_MODE });
+  sessions.D = (await D.get(() => window.funkhaus.welcome)).session;
+  await poll(() => /found gamescope's video node \d+ in PipeWire's registry/.test(quietHost.logs()),
+    { timeout: 15000, what: 'the registry search to find the node' });
+  const ready = await poll(async () => /^ready \d+ \d+ ([0-9a-f]{6})$/m.exec(await recordOf(sessions.D)),
+    { timeout: 10000, what: "D's stand-in to stream" });
+  await D.waitFrames(10);
+  const want = [0, 2, 4].map((i) => parseInt(ready[1].slice(i, i + 2), 16));
+  const got = await D.sampleColor(A_MODE.width / 2, A_MODE.height / 2);
+  assert.ok(colorClose(got, want, TOLERANCE), `D shows its instance's colour: got ${got}, want ${want}`);
+}, { timeout: 60000 });
