@@ -20,6 +20,8 @@ static const char usage[] =
   "  serve     run the host (HTTPS + WebSocket, default port " G_STRINGIFY (FH_DEFAULT_PORT) ")\n"
   "  pair      make a new one-time pairing PIN on the running host\n"
   "  devices   list paired devices, or revoke one (list | revoke ID)\n"
+  "  approve   list requests to view the shared desktop, or let one in (approve ID)\n"
+  "  deny      turn a request to view the shared desktop away (deny ID)\n"
   "\n"
   "Run 'funkhaus COMMAND --help' for a command's options.\n"
   "  -h, --help       show this help\n"
@@ -195,6 +197,43 @@ fail:
   return 1;
 }
 
+/* approve [ID] | deny ID: answers on the running host's control socket. */
+static int
+cmd_answer (int argc, char **argv)
+{
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  gboolean approve = g_str_equal (argv[0], "approve");
+
+  if (argc > 2 || (!approve && argc != 2) || (argc == 2 && g_str_has_prefix (argv[1], "-"))) {
+    fprintf (stderr, "usage: funkhaus approve [ID] | funkhaus deny ID\n");
+    return 2;
+  }
+  if (!fh_config_resolve_dirs (config, &error))
+    goto fail;
+  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  command = argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1]) : g_strdup ("requests");
+  if (!(answer = fh_control_request (path, command, &error))) {
+    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
+                            "user?): ", path);
+    goto fail;
+  }
+  if (g_str_has_prefix (answer, "error ")) {
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", answer + 6);
+    goto fail;
+  }
+  if (g_str_has_prefix (answer, "requests "))
+    printf ("%s\n", answer[9] ? answer + 9 : "no requests to view the shared desktop");
+  else
+    printf ("%s\n", answer);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus %s: %s\n", argv[0], error->message);
+  return 1;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -216,6 +255,8 @@ main (int argc, char **argv)
     return cmd_pair (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "devices"))
     return cmd_devices (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "approve") || g_str_equal (argv[1], "deny"))
+    return cmd_answer (argc - 1, argv + 1);
   fprintf (stderr, "funkhaus: unknown command '%s'\n\n%s", argv[1], usage);
   return 2;
 }

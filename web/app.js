@@ -15,6 +15,7 @@ const SETTINGS_KEY = 'funkhaus.settings';
 const PING_INTERVAL_MS = 2000;
 const SILENCE_LIMIT_MS = 6000;   // no message for this long: the link is dead
 const OPEN_TIMEOUT_MS = 10000;   // open + welcome
+const JOIN_TIMEOUT_MS = 70000;   // … when the host's user approves a shared view
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
 
@@ -24,7 +25,7 @@ const ui = {
   pairPanel: $('pair-panel'), pairForm: $('pair-form'), pin: $('pin'), name: $('device-name'),
   connectPanel: $('connect-panel'), connectForm: $('connect-form'),
   width: $('mode-width'), height: $('mode-height'), refresh: $('mode-refresh'),
-  bitrate: $('bitrate'), mic: $('use-mic'), windowSize: $('use-window-size'), forget: $('forget-device'),
+  bitrate: $('bitrate'), mic: $('use-mic'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
   deviceLabel: $('device-label'),
   stage: $('stage'), canvas: $('screen'),
   toolbar: $('toolbar'), status: $('status'),
@@ -241,7 +242,9 @@ function openSocket(state) {
   const c = { ws, error: null, welcomed: false, timer: 0, dead: false };
   conn = c;
   hooks.socket = ws;
-  c.timer = setTimeout(() => dropConnection(c, 'no welcome from the host'), OPEN_TIMEOUT_MS);
+  // Joining the shared desktop may wait for the host's user to approve it.
+  c.timer = setTimeout(() => dropConnection(c, 'no welcome from the host'),
+    target.desktop === 'shared' ? JOIN_TIMEOUT_MS : OPEN_TIMEOUT_MS);
 
   ws.onopen = () => {
     if (c.dead)
@@ -257,6 +260,8 @@ function openSocket(state) {
       hello.bitrate_kbps = target.bitrate;
     if (target.mic && MicSender.supported())
       hello.mic = true;
+    if (target.desktop === 'shared')
+      hello.desktop = 'shared';
     if (resumeId)
       hello.resume = resumeId;
     // The keyboard layout of the session's virtual keyboard (?layout=de);
@@ -498,6 +503,7 @@ function fillConnectForm(params) {
   ui.refresh.value = params.get('refresh') ?? 60;
   ui.bitrate.value = params.get('bitrate') ?? saved.bitrate ?? '';
   ui.mic.checked = (params.get('mic') ?? (saved.mic ? '1' : '0')) === '1';
+  ui.desktop.value = params.get('desktop') === 'shared' ? 'shared' : 'own';
   ui.mic.disabled = !MicSender.supported();
 }
 
@@ -508,7 +514,8 @@ function readConnectForm() {
     refresh: parseInt(ui.refresh.value, 10),
   };
   const bitrate = parseInt(ui.bitrate.value, 10);
-  return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked };
+  return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked,
+    desktop: ui.desktop.value };
 }
 
 ui.pairForm.addEventListener('submit', async (e) => {

@@ -26,7 +26,9 @@ struct _FhScreencopy {
   struct wl_display *display;
   struct wl_registry *registry;
   struct wl_shm *shm;
-  struct wl_output *output;
+  struct wl_output *output; /* the one captured */
+  char *want_output; /* its name, or NULL: the first */
+  GPtrArray *outputs; /* FhScreencopyOutput: every output, until one is picked */
   struct zwlr_screencopy_manager_v1 *manager;
   guint manager_version;
 
@@ -112,6 +114,42 @@ static const struct zwlr_screencopy_frame_v1_listener frame_listener = {
   .buffer_done = frame_buffer_done,
 };
 
+typedef struct {
+  struct wl_output *output;
+  char *name;
+} FhScreencopyOutput;
+
+static void
+screencopy_output_free (FhScreencopyOutput *o)
+{
+  g_clear_pointer (&o->output, wl_output_destroy);
+  g_free (o->name);
+  g_free (o);
+}
+
+static void out_geometry (void *d, struct wl_output *o, int32_t x, int32_t y, int32_t pw, int32_t ph, int32_t sp, const char *mk, const char *md, int32_t t) {}
+static void out_mode (void *d, struct wl_output *o, uint32_t f, int32_t w, int32_t h, int32_t r) {}
+static void out_done (void *d, struct wl_output *o) {}
+static void out_scale (void *d, struct wl_output *o, int32_t f) {}
+static void
+out_name (void *data, struct wl_output *output, const char *name)
+{
+  FhScreencopyOutput *o = data;
+
+  g_free (o->name);
+  o->name = g_strdup (name);
+}
+static void out_description (void *d, struct wl_output *o, const char *desc) {}
+
+static const struct wl_output_listener output_listener = {
+  .geometry = out_geometry,
+  .mode = out_mode,
+  .done = out_done,
+  .scale = out_scale,
+  .name = out_name,
+  .description = out_description,
+};
+
 static void
 registry_global (void *data, struct wl_registry *registry, guint32 name, const char *interface,
                  guint32 version)
@@ -121,7 +159,11 @@ registry_global (void *data, struct wl_registry *registry, guint32 name, const c
   if (g_str_equal (interface, wl_shm_interface.name) && !self->shm) {
     self->shm = wl_registry_bind (registry, name, &wl_shm_interface, 1);
   } else if (g_str_equal (interface, wl_output_interface.name) && !self->output) {
-    self->output = wl_registry_bind (registry, name, &wl_output_interface, 1);
+    /* Version 4 tells the output's name (HEADLESS-2, say). */
+    FhScreencopyOutput *o = g_new0 (FhScreencopyOutput, 1);
+    o->output = wl_registry_bind (registry, name, &wl_output_interface, MIN (version, 4u));
+    wl_output_add_listener (o->output, &output_listener, o);
+    g_ptr_array_add (self->outputs, o);
   } else if (g_str_equal (interface, zwlr_screencopy_manager_v1_interface.name)) {
     self->manager_version = MIN (version, 3u);
     self->manager = wl_registry_bind (registry, name, &zwlr_screencopy_manager_v1_interface,
@@ -150,12 +192,37 @@ connection_error (FhScreencopy *self, GError **error)
   return FALSE;
 }
 
+/* Keeps the output called want_output (or the first) and lets go of the
+ * others. */
+static gboolean
+pick_output (FhScreencopy *self, GError **error)
+{
+  for (guint i = 0; i < self->outputs->len; i++) {
+    FhScreencopyOutput *o = self->outputs->pdata[i];
+    if (!self->want_output || g_strcmp0 (o->name, self->want_output) == 0) {
+      wl_output_set_user_data (o->output, NULL);
+      self->output = g_steal_pointer (&o->output);
+      break;
+    }
+  }
+  g_ptr_array_set_size (self->outputs, 0);
+  if (!self->output) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "the compositor has no output %s to capture",
+                 self->want_output ? self->want_output : "at all");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 FhScreencopy *
-fh_screencopy_new (const char *socket_path, GError **error)
+fh_screencopy_new (const char *socket_path, const char *output_name, GError **error)
 {
   g_autoptr (FhScreencopy) self = g_new0 (FhScreencopy, 1);
 
   self->converter = fh_converter_new ();
+  self->want_output = g_strdup (output_name);
+  self->outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) screencopy_output_free);
   self->display = wl_display_connect (socket_path);
   if (!self->display) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot connect to the compositor at %s",
@@ -168,12 +235,19 @@ fh_screencopy_new (const char *socket_path, GError **error)
     connection_error (self, error);
     return NULL;
   }
-  if (!self->manager || !self->shm || !self->output) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                 "the compositor offers no %s: it cannot be captured",
-                 !self->manager ? "zwlr_screencopy_manager_v1" : !self->shm ? "wl_shm" : "output");
+  /* A second round trip brings the outputs' names. */
+  if (wl_display_roundtrip (self->display) < 0) {
+    connection_error (self, error);
     return NULL;
   }
+  if (!self->manager || !self->shm) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "the compositor offers no %s: it cannot be captured",
+                 !self->manager ? "zwlr_screencopy_manager_v1" : "wl_shm");
+    return NULL;
+  }
+  if (!pick_output (self, error))
+    return NULL;
   return g_steal_pointer (&self);
 }
 
@@ -196,10 +270,12 @@ fh_screencopy_free (FhScreencopy *self)
   release_buffer (self);
   g_clear_pointer (&self->manager, zwlr_screencopy_manager_v1_destroy);
   g_clear_pointer (&self->output, wl_output_destroy);
+  g_clear_pointer (&self->outputs, g_ptr_array_unref);
   g_clear_pointer (&self->shm, wl_shm_destroy);
   g_clear_pointer (&self->registry, wl_registry_destroy);
   g_clear_pointer (&self->display, wl_display_disconnect);
   fh_converter_free (self->converter);
+  g_free (self->want_output);
   g_free (self);
 }
 

@@ -9,8 +9,10 @@
 
 typedef struct _FhScreencopy FhScreencopy;
 
-/* Connects to the compositor at @socket_path (absolute). */
-FhScreencopy *fh_screencopy_new (const char *socket_path, GError **error);
+/* Connects to the compositor at @socket_path (absolute) and captures its
+ * output called @output_name (HEADLESS-2, say), or its first one when NULL. */
+FhScreencopy *fh_screencopy_new (const char *socket_path, const char *output_name,
+                                 GError **error);
 void fh_screencopy_free (FhScreencopy *screencopy);
 
 /* Waits until @deadline_us (g_get_monotonic_time) for a picture that

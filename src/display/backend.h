@@ -34,6 +34,8 @@ typedef struct {
   const char *gamescope;
   /* The host's PipeWire (video of backends that export it), or NULL. */
   FhPipeWire *pipewire;
+  /* The shared desktop (the wlroots-shared backend), or NULL. */
+  struct _FhSharedDesktop *shared_desktop;
   FhOutputFailedFunc on_failed;
   gpointer user_data;
 } FhOutputRequest;
@@ -102,3 +104,5 @@ fh_virtual_output_destroy (FhVirtualOutput *output)
 extern const FhDisplayBackend fh_display_backend_synthetic;
 extern const FhDisplayBackend fh_display_backend_wlroots;
 extern const FhDisplayBackend fh_display_backend_gamescope;
+/* Not chosen with --backend: a client asks for it ("desktop": "shared"). */
+extern const FhDisplayBackend fh_display_backend_wlroots_shared;

@@ -21,6 +21,10 @@ fh_config_new (void)
   config->encoder_threads = 0;
   config->run_as = g_strdup ("funkhaus");
   config->gamescope = g_strdup ("gamescope");
+  config->shared_desktop = g_strdup ("auto");
+  config->shared_wayland = g_strdup ("");
+  config->shared_join = g_strdup ("ask");
+  config->shared_max_views = 4;
   config->keyboard_layout = g_strdup ("us");
   config->audio = g_strdup ("auto");
   return config;
@@ -36,6 +40,9 @@ fh_config_free (FhConfig *config)
   g_free (config->app);
   g_free (config->run_as);
   g_free (config->gamescope);
+  g_free (config->shared_desktop);
+  g_free (config->shared_wayland);
+  g_free (config->shared_join);
   g_free (config->keyboard_layout);
   g_free (config->audio);
   g_free (config->config_dir);
@@ -135,6 +142,10 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("app", app);
   GET_STRING ("run-as", run_as);
   GET_STRING ("gamescope", gamescope);
+  GET_STRING ("shared-desktop", shared_desktop);
+  GET_STRING ("shared-wayland", shared_wayland);
+  GET_STRING ("shared-join", shared_join);
+  GET_UINT ("shared-max-views", shared_max_views);
   GET_STRING ("keyboard-layout", keyboard_layout);
   GET_STRING ("audio", audio);
 #undef GET_UINT
@@ -150,6 +161,14 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: audio must be auto, private or off, not '%s'", path ? path : "settings",
                  config->audio ? config->audio : "");
+    return FALSE;
+  }
+  if (!config->shared_join ||
+      !g_strv_contains ((const char *const[]) { "allow", "ask", "deny", NULL },
+                        config->shared_join)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: shared-join must be allow, ask or deny, not '%s'",
+                 path ? path : "settings", config->shared_join ? config->shared_join : "");
     return FALSE;
   }
   return TRUE;

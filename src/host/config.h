@@ -15,6 +15,14 @@ typedef struct {
   char *app; /* the session's app; NULL = the backend's default */
   char *run_as; /* account for compositors and apps when run as root */
   char *gamescope; /* the gamescope command of the gamescope backend */
+  /* The shared desktop: sway's IPC socket ("" = none; "auto" = $SWAYSOCK
+   * of the host), its Wayland socket ("" = $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY),
+   * who may join ("allow", "ask": approved on the host, "deny"), and how
+   * many views at once. */
+  char *shared_desktop;
+  char *shared_wayland;
+  char *shared_join;
+  guint shared_max_views;
   char *keyboard_layout; /* xkb layout for injected keys */
   /* "auto" (the running PipeWire, else a private one), "private" (always
    * a private PipeWire stack) or "off" (no speaker, no microphone). */

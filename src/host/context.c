@@ -10,12 +10,37 @@
 #include <stdio.h>
 
 #include "fh-config.h"
+#include "audio/mic.h"
+#include "audio/speaker.h"
+#include "display/shared-desktop.h"
 #include "host/account.h"
 #include "host/control.h"
 #include "host/process.h"
 #include "net/cert.h"
 #include "net/client.h"
 #include "net/server.h"
+
+#define JOIN_TIMEOUT_S 60
+
+typedef struct {
+  FhContext *context;
+  char *id;
+  FhClient *client; /* not owned: forgotten when it closes */
+  char *device, *layout;
+  FhSessionRequest request; /* its strings point into the fields above */
+  gboolean mic;
+  guint timeout;
+} FhJoinRequest;
+
+static void
+join_request_free (FhJoinRequest *r)
+{
+  g_clear_handle_id (&r->timeout, g_source_remove);
+  g_free (r->id);
+  g_free (r->device);
+  g_free (r->layout);
+  g_free (r);
+}
 
 struct _FhContext {
   FhConfig *config;
@@ -34,6 +59,10 @@ struct _FhContext {
   FhServer *server;
   FhControl *control;
   FhPipeWire *pipewire;
+  FhSharedDesktop *shared;
+  FhSpeaker *shared_speaker;
+  FhMic *shared_mic;
+  GPtrArray *join_requests; /* FhJoinRequest */
   gboolean started;
 };
 
@@ -49,6 +78,7 @@ fh_context_new (FhConfig *config, GError **error)
                                           (GDestroyNotify) fh_session_free);
   self->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) fh_client_free);
   self->dying = g_ptr_array_new ();
+  self->join_requests = g_ptr_array_new_with_free_func ((GDestroyNotify) join_request_free);
 
   if (!(self->backend = fh_display_backend_lookup (config->backend, error)))
     return NULL;
@@ -72,10 +102,14 @@ fh_context_free (FhContext *self)
     return;
   fh_context_stop (self);
   /* A start that failed after audio came up. */
+  g_clear_pointer (&self->shared_mic, fh_mic_free);
+  g_clear_pointer (&self->shared_speaker, fh_speaker_free);
+  g_clear_pointer (&self->shared, fh_shared_desktop_free);
   g_clear_pointer (&self->pipewire, fh_pipewire_free);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->clients, g_ptr_array_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
+  g_clear_pointer (&self->join_requests, g_ptr_array_unref);
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->pairing, fh_pairing_free);
   g_clear_pointer (&self->main_context, g_main_context_unref);
@@ -123,7 +157,64 @@ route_audio_stream (FhAudioStreamKind kind, int pid, gpointer user_data)
   }
   marker = fh_process_find_session_marker (pid);
   session = marker ? g_hash_table_lookup (self->sessions, marker) : NULL;
-  return session ? fh_session_get_audio_target (session, playback) : NULL;
+  if (session)
+    return fh_session_get_audio_target (session, playback);
+  /* The shared desktop's apps: its speaker and microphone. Checked last: a
+   * host started from that desktop has its own sessions below it too.
+   * sway starts apps double-forked (their parent is gone), but they carry
+   * its SWAYSOCK. */
+  if (self->shared && self->shared_speaker) {
+    int root = fh_shared_desktop_get_pid (self->shared);
+    g_autofree char *swaysock = fh_process_find_env (pid, "SWAYSOCK");
+    if ((root > 0 && fh_process_descends_from (pid, &root, 1)) ||
+        g_strcmp0 (swaysock, fh_shared_desktop_get_ipc_socket (self->shared)) == 0)
+      return playback ? fh_speaker_get_sink_name (self->shared_speaker)
+                      : fh_mic_get_source_name (self->shared_mic);
+  }
+  return NULL;
+}
+
+/* The shared desktop: the configured sway, or the one the host runs in. */
+static gboolean
+start_shared_desktop (FhContext *self, GError **error)
+{
+  const char *ipc = self->config->shared_desktop;
+  g_autofree char *wayland = NULL;
+  gboolean configured = ipc && *ipc && !g_str_equal (ipc, "auto");
+  g_autoptr (GError) local = NULL;
+
+  if (!ipc || !*ipc)
+    return TRUE;
+  if (!configured)
+    ipc = g_getenv ("SWAYSOCK");
+  if (!ipc || !*ipc)
+    return TRUE; /* auto, and no sway around: no shared desktop */
+  if (self->config->shared_wayland && *self->config->shared_wayland)
+    wayland = g_strdup (self->config->shared_wayland);
+  else if (g_getenv ("WAYLAND_DISPLAY") && g_getenv ("XDG_RUNTIME_DIR"))
+    wayland = g_build_filename (g_getenv ("XDG_RUNTIME_DIR"), g_getenv ("WAYLAND_DISPLAY"),
+                                NULL);
+  if (!wayland ||
+      !(self->shared = fh_shared_desktop_new (ipc, wayland, self->config->keyboard_layout,
+                                              self->config->shared_max_views, &local))) {
+    if (!local)
+      g_set_error (&local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "no Wayland socket for it: set shared-wayland in config.ini");
+    if (configured) {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "shared desktop: ");
+      return FALSE;
+    }
+    g_warning ("shared desktop: off: %s", local->message);
+    return TRUE;
+  }
+  if (self->pipewire &&
+      (!(self->shared_speaker = fh_speaker_new (self->pipewire, "funkhaus-shared-speaker",
+                                                &local)) ||
+       !(self->shared_mic = fh_mic_new (self->pipewire, "funkhaus-shared-mic", &local)))) {
+    g_warning ("shared desktop: no audio: %s", local->message);
+    g_clear_pointer (&self->shared_speaker, fh_speaker_free);
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -162,7 +253,7 @@ fh_context_start (FhContext *self, GError **error)
                  self->sessions_dir, g_strerror (saved));
     return FALSE;
   }
-  if (!start_audio (self, error))
+  if (!start_audio (self, error) || !start_shared_desktop (self, error))
     return FALSE;
   if (!(self->control = fh_control_new (self, self->control_path, error)))
     return FALSE;
@@ -176,6 +267,9 @@ fh_context_start (FhContext *self, GError **error)
   print_lan_urls (port);
   printf ("  certificate SHA-256 fingerprint: %s\n", self->fingerprint);
   printf ("  backend: %s (%s)\n", self->backend->name, self->backend->description);
+  if (self->shared)
+    printf ("  shared desktop: sway %d, joining: %s\n", fh_shared_desktop_get_pid (self->shared),
+            self->config->shared_join);
   printf ("  audio: %s\n", !self->pipewire                         ? "off"
                            : fh_pipewire_is_private (self->pipewire) ? "private PipeWire"
                                                                       : "the running PipeWire");
@@ -262,6 +356,9 @@ fh_context_stop (FhContext *self)
 
   g_clear_pointer (&self->server, fh_server_free);
   g_clear_pointer (&self->control, fh_control_free);
+  g_clear_pointer (&self->shared_mic, fh_mic_free);
+  g_clear_pointer (&self->shared_speaker, fh_speaker_free);
+  g_clear_pointer (&self->shared, fh_shared_desktop_free);
   g_clear_pointer (&self->pipewire, fh_pipewire_free);
   if (g_rmdir (self->sessions_dir) < 0 && errno != ENOENT)
     g_warning ("cannot remove %s: %s", self->sessions_dir, g_strerror (errno));
@@ -378,6 +475,7 @@ fh_context_add_client (FhContext *self, FhClient *client)
 void
 fh_context_remove_client (FhContext *self, FhClient *client)
 {
+  fh_context_forget_requests_of (self, client);
   g_ptr_array_remove_fast (self->clients, client);
 }
 
@@ -400,4 +498,115 @@ fh_context_revoke_device (FhContext *self, const char *id, GError **error)
                                "this device was revoked on the host");
   g_message ("device %s revoked; %u session(s) ended", id, doomed->len);
   return (int) doomed->len;
+}
+
+FhSharedDesktop *
+fh_context_get_shared_desktop (FhContext *self)
+{
+  return self->shared;
+}
+
+FhSpeaker *
+fh_context_get_shared_speaker (FhContext *self)
+{
+  return self->shared_speaker;
+}
+
+FhMic *
+fh_context_get_shared_mic (FhContext *self)
+{
+  return self->shared_mic;
+}
+
+static gboolean
+on_join_timeout (gpointer data)
+{
+  FhJoinRequest *r = data;
+
+  r->timeout = 0;
+  g_message ("shared desktop: request %s was not answered in %d s: denied", r->id,
+             JOIN_TIMEOUT_S);
+  fh_context_answer_join (r->context, r->id, FALSE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+void
+fh_context_ask_to_join (FhContext *self, FhClient *client, const FhSessionRequest *request,
+                        gboolean mic)
+{
+  FhJoinRequest *r = g_new0 (FhJoinRequest, 1);
+
+  r->context = self;
+  r->id = fh_random_hex (3);
+  r->client = client;
+  r->device = g_strdup (request->device);
+  r->layout = g_strdup (request->keyboard_layout);
+  r->request = *request;
+  r->request.device = r->device;
+  r->request.keyboard_layout = r->layout;
+  r->mic = mic;
+  r->timeout = g_timeout_add_seconds (JOIN_TIMEOUT_S, on_join_timeout, r);
+  g_ptr_array_add (self->join_requests, r);
+  printf ("device %s at %s asks to view the shared desktop: 'funkhaus approve %s' lets it in, "
+          "'funkhaus deny %s' does not (%d s)\n",
+          r->device, fh_client_get_peer (client), r->id, r->id, JOIN_TIMEOUT_S);
+  fflush (stdout);
+}
+
+void
+fh_context_forget_requests_of (FhContext *self, FhClient *client)
+{
+  for (guint i = self->join_requests->len; i-- > 0;) {
+    FhJoinRequest *r = self->join_requests->pdata[i];
+    if (r->client == client)
+      g_ptr_array_remove_index (self->join_requests, i);
+  }
+}
+
+gboolean
+fh_context_answer_join (FhContext *self, const char *id, gboolean approve, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  FhJoinRequest *r = NULL;
+  FhSession *session;
+  guint i;
+
+  for (i = 0; i < self->join_requests->len && !r; i++) {
+    if (g_str_equal (((FhJoinRequest *) self->join_requests->pdata[i])->id, id))
+      r = self->join_requests->pdata[i];
+  }
+  if (!r) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no request %s to join the shared desktop ('funkhaus approve' lists them)", id);
+    return FALSE;
+  }
+  g_ptr_array_steal_index (self->join_requests, i - 1);
+  g_message ("shared desktop: request %s from device %s %s", r->id, r->device,
+             approve ? "approved" : "denied");
+  if (!approve) {
+    fh_client_close_with_error (r->client, FH_PROTO_ERROR_UNAUTHORIZED,
+                                "the host did not let this device join its shared desktop");
+  } else if (!(session = fh_context_create_session (self, &r->request, &local))) {
+    fh_client_close_with_error (r->client,
+                                local->domain == FH_PROTO_ERROR ? (FhProtoError) local->code
+                                                                : FH_PROTO_ERROR_SESSION_FAILED,
+                                local->message);
+  } else {
+    fh_client_bind (r->client, session, r->mic);
+  }
+  join_request_free (r);
+  return TRUE;
+}
+
+char *
+fh_context_list_join_requests (FhContext *self)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < self->join_requests->len; i++) {
+    FhJoinRequest *r = self->join_requests->pdata[i];
+    g_string_append_printf (out, "%s%s device %s at %s", i ? "; " : "", r->id, r->device,
+                            fh_client_get_peer (r->client));
+  }
+  return g_string_free (out, FALSE);
 }

@@ -30,6 +30,11 @@ const char *fh_context_get_fingerprint (FhContext *context);
 const char *fh_context_get_sessions_dir (FhContext *context);
 /* The host's PipeWire, or NULL when audio is off or unavailable. */
 FhPipeWire *fh_context_get_pipewire (FhContext *context);
+/* The shared desktop, or NULL; its speaker and microphone (NULL without
+ * PipeWire). */
+struct _FhSharedDesktop *fh_context_get_shared_desktop (FhContext *context);
+struct _FhSpeaker *fh_context_get_shared_speaker (FhContext *context);
+struct _FhMic *fh_context_get_shared_mic (FhContext *context);
 guint fh_context_next_serial (FhContext *context);
 
 /* Makes a session and registers it. */
@@ -53,6 +58,19 @@ void fh_context_release (FhContext *context);
 /* Forgets paired device @id and ends its sessions (its clients are told
  * why). Returns how many sessions ended, or -1 with @error. */
 int fh_context_revoke_device (FhContext *context, const char *id, GError **error);
+
+/* @client asks to view the shared desktop (shared-join=ask). The host
+ * prints the request; its user answers with 'funkhaus approve ID' or
+ * 'funkhaus deny ID' within 60 s, else it is denied. Copies @request. */
+void fh_context_ask_to_join (FhContext *context, FhClient *client,
+                             const FhSessionRequest *request, gboolean mic);
+/* @client went away: its request, if any, goes too. */
+void fh_context_forget_requests_of (FhContext *context, FhClient *client);
+/* Answers request @id; FALSE with @error when there is none. */
+gboolean fh_context_answer_join (FhContext *context, const char *id, gboolean approve,
+                                 GError **error);
+/* "ID device peer" lines of the pending requests, or "" (for the CLI). */
+char *fh_context_list_join_requests (FhContext *context);
 
 /* A new PIN, printed on the host's stdout too. */
 const char *fh_context_new_pin (FhContext *context);

@@ -45,7 +45,20 @@ handle_command (FhControl *self, const char *line)
     return ended < 0 ? g_strdup_printf ("error %s", error->message)
                      : g_strdup_printf ("revoked %d", ended);
   }
-  return g_strdup_printf ("error unknown command (known: pair, sessions, revoke ID)");
+  if (g_str_equal (line, "requests")) {
+    g_autofree char *list = fh_context_list_join_requests (self->context);
+    return g_strdup_printf ("requests %s", list);
+  }
+  if (g_str_has_prefix (line, "approve ") || g_str_has_prefix (line, "deny ")) {
+    g_autoptr (GError) error = NULL;
+    gboolean approve = g_str_has_prefix (line, "approve ");
+    const char *id = strchr (line, ' ') + 1;
+    return fh_context_answer_join (self->context, id, approve, &error)
+             ? g_strdup_printf ("%s %s", approve ? "approved" : "denied", id)
+             : g_strdup_printf ("error %s", error->message);
+  }
+  return g_strdup_printf (
+    "error unknown command (known: pair, sessions, revoke ID, requests, approve ID, deny ID)");
 }
 
 static void

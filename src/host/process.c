@@ -58,10 +58,10 @@ fh_process_descends_from (pid_t pid, const pid_t *roots, guint n_roots)
 }
 
 char *
-fh_process_find_session_marker (pid_t pid)
+fh_process_find_env (pid_t pid, const char *key)
 {
   for (guint depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
-    char *marker = fh_process_get_env (pid, "FUNKHAUS_SESSION");
+    char *marker = fh_process_get_env (pid, key);
     if (marker)
       return marker;
     pid = fh_process_get_parent (pid);

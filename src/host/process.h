@@ -17,8 +17,10 @@ char *fh_process_get_env (pid_t pid, const char *key);
 /* TRUE when @pid is one of @roots or descends from one. */
 gboolean fh_process_descends_from (pid_t pid, const pid_t *roots, guint n_roots);
 
-/* The FUNKHAUS_SESSION marker of @pid or its nearest ancestor that has one. */
-char *fh_process_find_session_marker (pid_t pid);
+/* The value of @key in the environment of @pid or of its nearest ancestor
+ * that has it (FUNKHAUS_SESSION, SWAYSOCK). */
+char *fh_process_find_env (pid_t pid, const char *key);
+#define fh_process_find_session_marker(pid) fh_process_find_env ((pid), "FUNKHAUS_SESSION")
 
 /* Sends @sig to every live process of @uid whose environment carries
  * FUNKHAUS_SESSION=@session_id (the session's double-forked children too,

@@ -8,6 +8,7 @@
 
 #include "audio/mic.h"
 #include "audio/speaker.h"
+#include "display/shared-desktop.h"
 #include "encode/video-stream.h"
 #include "host/context.h"
 #include "host/pairing.h"
@@ -30,8 +31,11 @@ struct _FhSession {
 
   FhVirtualOutput *output;
   FhVideoStream *stream;
-  FhSpeaker *speaker; /* NULL without PipeWire */
+  const FhDisplayBackend *backend;
+  gboolean shared; /* a view of the shared desktop: holds a view there */
+  FhSpeaker *speaker; /* NULL without PipeWire; the shared one for a view */
   FhMic *mic;
+  guint speaker_listener;
   FhMicFeeder *mic_feeder; /* the bound client's, when it sends its microphone */
   FhClient *client;
   gboolean client_resumed; /* the bound client came back (for its welcome) */
@@ -148,6 +152,14 @@ start_audio (FhSession *self)
 
   if (!pw)
     return;
+  if (self->shared) {
+    /* The desktop's own speaker and microphone, shared by all its views. */
+    self->speaker = fh_context_get_shared_speaker (self->context);
+    self->mic = fh_context_get_shared_mic (self->context);
+    if (self->speaker)
+      self->speaker_listener = fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+    return;
+  }
   sink = g_strdup_printf ("funkhaus-speaker-%s", self->id);
   source = g_strdup_printf ("funkhaus-mic-%s", self->id);
   if (!(self->speaker = fh_speaker_new (pw, sink, &error)) ||
@@ -166,7 +178,7 @@ audio_env (FhSession *self)
   g_autofree char *sink = NULL, *source = NULL;
   FhPipeWire *pw = fh_context_get_pipewire (self->context);
 
-  if (!self->speaker)
+  if (!self->speaker || self->shared)
     return g_strv_builder_end (env);
   g_strv_builder_addv (env, (const char **) fh_pipewire_get_app_env (pw));
   sink = g_strdup_printf ("PULSE_SINK=%s", fh_speaker_get_sink_name (self->speaker));
@@ -335,6 +347,24 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   self->bitrate_kbps = request->bitrate_kbps;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->backend = request->shared ? &fh_display_backend_wlroots_shared
+                                  : fh_context_get_backend (context);
+  if (request->shared) {
+    FhSharedDesktop *desktop = fh_context_get_shared_desktop (context);
+    if (!desktop) {
+      g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNSUPPORTED,
+                   "this host has no shared desktop (shared-desktop in its config.ini)");
+      fh_session_free (self);
+      return NULL;
+    }
+    if (!fh_shared_desktop_reserve_view (desktop)) {
+      g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNSUPPORTED,
+                   "the shared desktop has all the views it allows (shared-max-views)");
+      fh_session_free (self);
+      return NULL;
+    }
+    self->shared = TRUE;
+  }
   g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s", self->id, self->device,
              self->mode.width, self->mode.height, self->mode.refresh, self->bitrate_kbps);
 
@@ -352,7 +382,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   job = g_new0 (FhCreateJob, 1);
   job->session = self;
   job->context = context;
-  job->backend = fh_context_get_backend (context);
+  job->backend = self->backend;
   job->session_id = g_strdup (self->id);
   job->session_dir = g_strdup (self->dir);
   job->app = g_strdup (config->app);
@@ -372,6 +402,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
     .app_env = (const char *const *) job->app_env,
     .gamescope = job->gamescope,
     .pipewire = fh_context_get_pipewire (context),
+    .shared_desktop = fh_context_get_shared_desktop (context),
     .on_failed = on_output_failed,
     .user_data = self,
   };
@@ -409,6 +440,14 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
   /* Its apps are gone: now their speaker and microphone. */
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  if (self->shared) {
+    if (self->speaker_listener)
+      fh_speaker_remove_listener (self->speaker, self->speaker_listener);
+    self->speaker = NULL;
+    self->mic = NULL;
+    fh_shared_desktop_release_view (fh_context_get_shared_desktop (self->context));
+    self->shared = FALSE;
+  }
   g_clear_pointer (&self->mic, fh_mic_free);
   g_clear_pointer (&self->speaker, fh_speaker_free);
   if (self->dir) {
@@ -616,4 +655,10 @@ fh_session_feed_mic (FhSession *self, FhClient *client, const FhMicPacket *packe
     return FALSE;
   }
   return TRUE;
+}
+
+const char *
+fh_session_get_backend_name (FhSession *self)
+{
+  return self->backend->name;
 }

@@ -28,6 +28,7 @@ typedef struct {
   FhCodec codec;
   guint bitrate_kbps;
   const char *keyboard_layout; /* NULL = the host's default */
+  gboolean shared; /* a view of the shared desktop, not a desktop of its own */
 } FhSessionRequest;
 
 FhSession *fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error);
@@ -40,6 +41,7 @@ const FhMode *fh_session_get_mode (FhSession *session);
 guint fh_session_get_bitrate (FhSession *session);
 FhCodec fh_session_get_codec (FhSession *session);
 FhVirtualOutput *fh_session_get_output (FhSession *session);
+const char *fh_session_get_backend_name (FhSession *session);
 
 /* Binds @client, which gets its welcome once the desktop is up (at once
  * for a DISCONNECTED session, which goes back to STREAMING). With @mic the

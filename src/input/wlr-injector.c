@@ -17,6 +17,7 @@ struct _FhWlrInjector {
   char *socket_path;
   guint width, height;
   char *layout;
+  gboolean shared; /* the pointer belongs to no output */
 
   struct wl_display *display;
   struct wl_registry *registry;
@@ -195,7 +196,7 @@ ensure_connected (FhWlrInjector *self, GError **error)
     disconnect (self);
     return FALSE;
   }
-  if (self->pointer_manager_version >= 2 && self->output)
+  if (self->pointer_manager_version >= 2 && self->output && !self->shared)
     self->pointer = zwlr_virtual_pointer_manager_v1_create_virtual_pointer_with_output (
       self->pointer_manager, self->seat, self->output);
   else
@@ -250,6 +251,40 @@ send_scroll (FhWlrInjector *self, guint32 axis, gint32 v120)
   zwlr_virtual_pointer_v1_axis_discrete (self->pointer, now_ms (), axis,
                                          wl_fixed_from_double (v120 * 15.0 / 120.0),
                                          v120 / 120 ? v120 / 120 : (v120 > 0 ? 1 : -1));
+}
+
+FhWlrInjector *
+fh_wlr_injector_new_shared (const char *socket_path, const char *layout_name)
+{
+  FhWlrInjector *self = fh_wlr_injector_new (socket_path, 1, 1, layout_name);
+
+  self->shared = TRUE;
+  return self;
+}
+
+gboolean
+fh_wlr_injector_inject_in_view (FhWlrInjector *self, const FhInputEvent *event,
+                                const FhLayoutRect *view, const FhLayoutRect *layout,
+                                GError **error)
+{
+  if (event->type == FH_INPUT_POINTER_MOTION) {
+    guint x = (guint) (view->x - layout->x) + MIN (event->motion.x, view->width - 1);
+    guint y = (guint) (view->y - layout->y) + MIN (event->motion.y, view->height - 1);
+
+    if (!ensure_connected (self, error))
+      return FALSE;
+    zwlr_virtual_pointer_v1_motion_absolute (self->pointer, now_ms (), x, y, layout->width,
+                                             layout->height);
+    zwlr_virtual_pointer_v1_frame (self->pointer);
+    if (wl_display_flush (self->display) < 0 && errno != EAGAIN) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   "the compositor closed the injector connection");
+      disconnect (self);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  return fh_wlr_injector_inject (self, event, error);
 }
 
 gboolean

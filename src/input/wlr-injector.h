@@ -22,6 +22,20 @@ gboolean fh_wlr_injector_connect (FhWlrInjector *injector, GError **error);
 
 /* Connects on first use if needed; the keymap is in place before the
  * first key. */
+/* A rectangle of the compositor's output layout. */
+typedef struct {
+  int x, y;
+  guint width, height;
+} FhLayoutRect;
+
+/* For a shared desktop: one injector for every view. Its pointer belongs
+ * to no output; absolute motion of a view at @view (its output's place in
+ * the layout) is mapped into @layout (the box of all outputs). */
+FhWlrInjector *fh_wlr_injector_new_shared (const char *socket_path, const char *layout_name);
+gboolean fh_wlr_injector_inject_in_view (FhWlrInjector *injector, const FhInputEvent *event,
+                                         const FhLayoutRect *view, const FhLayoutRect *layout,
+                                         GError **error);
+
 gboolean fh_wlr_injector_inject (FhWlrInjector *injector, const FhInputEvent *event,
                                  GError **error);
 

@@ -17,6 +17,7 @@ struct _FhClient {
   guint hello_timeout;
   guint remove_source;
   gboolean closing;
+  gboolean awaiting_approval; /* asked to join the shared desktop */
   /* Token bucket for binary messages (input, microphone). */
   double tokens;
   gint64 refilled_us;
@@ -96,7 +97,7 @@ fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .codec = fh_session_get_codec (session),
     .bitrate_kbps = fh_session_get_bitrate (session),
     .grace_seconds = fh_context_get_config (self->context)->grace_seconds,
-    .backend = fh_context_get_backend (self->context)->name,
+    .backend = fh_session_get_backend_name (session),
     .background = output->has_background ? output->background : NULL,
     .audio = fh_session_has_speaker (session),
     .mic = fh_session_takes_mic (session),
@@ -113,7 +114,7 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   FhSession *session = NULL;
   gboolean resumed = FALSE;
 
-  if (self->session) {
+  if (self->session || self->awaiting_approval) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                 "hello was already sent on this connection");
     return;
@@ -153,16 +154,37 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
       .bitrate_kbps = msg->bitrate_kbps ? msg->bitrate_kbps
                                         : fh_context_get_config (self->context)->bitrate_kbps,
       .keyboard_layout = msg->layout,
+      .shared = msg->shared,
     };
+    const char *join = fh_context_get_config (self->context)->shared_join;
+    if (msg->shared && g_str_equal (join, "deny")) {
+      fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
+                                  "this host lets no one join its shared desktop");
+      return;
+    }
+    if (msg->shared && g_str_equal (join, "ask") && fh_context_get_shared_desktop (self->context)) {
+      /* The welcome comes once the host's user says yes. */
+      self->awaiting_approval = TRUE;
+      fh_context_ask_to_join (self->context, self, &request, msg->mic);
+      return;
+    }
     session = fh_context_create_session (self->context, &request, &error);
     if (!session) {
       g_prefix_error (&error, "cannot start a session: ");
-      fh_client_close_with_error (self, FH_PROTO_ERROR_SESSION_FAILED, error->message);
+      close_with_gerror (self, error);
       return;
     }
   }
   self->session = session;
   fh_session_attach (session, self, resumed, msg->mic);
+}
+
+void
+fh_client_bind (FhClient *self, FhSession *session, gboolean mic)
+{
+  self->awaiting_approval = FALSE;
+  self->session = session;
+  fh_session_attach (session, self, FALSE, mic);
 }
 
 /* One binary message's worth of the client's budget; FALSE when it is
@@ -264,6 +286,7 @@ on_closed (SoupWebsocketConnection *connection, gpointer user_data)
              soup_websocket_connection_get_close_code (connection));
   self->closing = TRUE;
   g_clear_handle_id (&self->hello_timeout, g_source_remove);
+  fh_context_forget_requests_of (self->context, self);
   if (session)
     fh_session_detach (session, self);
   if (!self->remove_source)

@@ -28,3 +28,5 @@ void fh_client_send_welcome (FhClient *client, FhSession *session, gboolean resu
 
 /* The session is going away: forget it without detaching. */
 void fh_client_unbind (FhClient *client);
+/* Binds @client to @session (approved to join the shared desktop). */
+void fh_client_bind (FhClient *client, FhSession *session, gboolean mic);

@@ -222,6 +222,16 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     }
     msg->mic = json_node_get_boolean (mic);
   }
+  {
+    g_autofree char *desktop = NULL;
+    if (!get_string_member (root, "desktop", FALSE, 16, &desktop, error))
+      return FALSE;
+    if (desktop && !g_str_equal (desktop, "own") && !g_str_equal (desktop, "shared")) {
+      bad (error, "'desktop' must be \"own\" or \"shared\"");
+      return FALSE;
+    }
+    msg->shared = desktop && g_str_equal (desktop, "shared");
+  }
   if (!get_string_member (root, "resume", FALSE, 64, &msg->resume, error) ||
       !get_string_member (root, "layout", FALSE, 32, &msg->layout, error))
     return FALSE;

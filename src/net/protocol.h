@@ -85,6 +85,7 @@ typedef struct {
   char *resume; /* NULL = new session */
   char *layout; /* xkb keyboard layout, NULL = host default */
   gboolean mic; /* the client will send its microphone */
+  gboolean shared; /* "desktop": "shared": a view of the shared desktop */
   /* ping */
   double ping_t;
 } FhClientMessage;

@@ -287,6 +287,24 @@ test_hello_mic (void)
 }
 
 static void
+test_hello_desktop (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  const char *shared = HELLO (",\"desktop\":\"shared\""), *own = HELLO (",\"desktop\":\"own\"");
+  const char *bad = HELLO (",\"desktop\":\"theirs\"");
+
+  g_assert_true (fh_proto_parse_text (shared, strlen (shared), &msg, &error));
+  g_assert_true (msg.shared);
+  fh_client_message_clear (&msg);
+  g_assert_true (fh_proto_parse_text (own, strlen (own), &msg, &error));
+  g_assert_false (msg.shared);
+  fh_client_message_clear (&msg);
+  g_assert_false (fh_proto_parse_text (bad, strlen (bad), &msg, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
 test_mic_packet (void)
 {
   guint8 opus[FH_PROTO_MAX_MIC_PAYLOAD + 1];
@@ -447,6 +465,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/input/round-trip", test_input_round_trip);
   g_test_add_func ("/protocol/video-header", test_video_header);
   g_test_add_func ("/protocol/hello/mic", test_hello_mic);
+  g_test_add_func ("/protocol/hello/desktop", test_hello_desktop);
   g_test_add_func ("/protocol/mic-packet", test_mic_packet);
   g_test_add_func ("/protocol/audio-packet", test_audio_packet);
   g_test_add_func ("/protocol/pair-request", test_pair_request);

@@ -104,12 +104,14 @@ export async function openClient(browser, host, name, params = {}, { viewport } 
 }
 
 /** Pairs with `pin` and connects at `mode`; resolves once streaming. */
-export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic }, opts = {}) {
+export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, desktop }, opts = {}) {
   const params = { pin, name, width, height, refresh, autoconnect: 1 };
   if (bitrate)
     params.bitrate = bitrate;
   if (mic)
     params.mic = 1;
+  if (desktop)
+    params.desktop = desktop;
   const client = await openClient(browser, host, name, params,
     { viewport: opts.viewport ?? { width, height } });
   await client.waitFor((f) => f.state === 'streaming' && f.welcome, { what: 'streaming', timeout: 20000 });

@@ -1,0 +1,338 @@
+// End to end with a shared desktop: a headless sway plays "the user's
+// desktop" (started here as the account funkhaus, with an app that records
+// its input), and `funkhaus serve` is told about it (shared-desktop=). Two
+// Chromium clients join it at different modes: sway gets one new output per
+// client at exactly that mode, each client decodes its own output, input
+// from either reaches the desktop's apps, both hear the same tone played on
+// the desktop; a client that leaves takes only its own output away (parked:
+// sway 1.7 cannot remove one) and the next view reuses it. A third
+// client with a desktop of its own runs beside them: neither its input nor
+// its audio reaches the shared desktop, nor the other way round.
+
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, chmod, chown, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHost, poll } from './lib/host.mjs';
+import { launchBrowser, openClient, connectClient, colorClose } from './lib/client.mjs';
+import { reportingTest } from './lib/report.mjs';
+
+const run = promisify(execFile);
+const RECORDER = process.env.FUNKHAUS_RECORDER;
+const A_MODE = { width: 480, height: 320, refresh: 30 };
+const B_MODE = { width: 400, height: 300, refresh: 30 };
+const C_MODE = { width: 320, height: 240, refresh: 30 };
+const RATE = 48000;
+const EVDEV = { a: 30, b: 48, h: 35, l: 38, o: 24, p: 25, r: 19, v: 47, x: 45, i: 23, n: 49, d: 32, e: 18 };
+
+const account = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('funkhaus:'));
+const FH_UID = account ? Number(account.split(':')[2]) : null;
+const FH_GID = account ? Number(account.split(':')[3]) : null;
+const skip = process.getuid?.() !== 0 ? 'needs root (the desktop runs as funkhaus)'
+  : FH_UID === null ? 'no funkhaus account'
+  : !RECORDER || !existsSync(RECORDER) ? 'no recorder (FUNKHAUS_RECORDER)'
+  : !existsSync('/usr/bin/sway') ? 'no sway'
+  : !existsSync('/usr/bin/pipewire') || !existsSync('/usr/bin/pacat') ? 'no PipeWire or pulseaudio-utils'
+  : false;
+if (skip && process.env.CI)
+  throw new Error(`shared-desktop tests cannot run in CI: ${skip}`);
+
+let dir = null;       // records and tones (1777)
+let runtime = null;   // the desktop's XDG_RUNTIME_DIR (funkhaus, 0700)
+let sway = null;
+let ipc = null;
+let host = null;
+let askHost = null;
+let browser = null;
+let A = null;
+let B = null;
+let C = null;
+const extra = [];
+const desktopLogs = [];
+
+async function openClientFor(name, params) {
+  return openClient(browser, askHost, name, params, { viewport: { width: C_MODE.width, height: C_MODE.height } });
+}
+
+const keyLines = (log) => log.split('\n').filter((l) => l.startsWith('key '));
+const expectedKeys = (word) => [...word].flatMap((ch) => [`key ${EVDEV[ch]} down`, `key ${EVDEV[ch]} up`]);
+const record = async (name) => readFile(join(dir, name), 'utf8').catch(() => '');
+
+function toneLevel(samples, freq) {
+  const window = 2400;
+  const coeff = 2 * Math.cos((2 * Math.PI * freq) / RATE);
+  let sum = 0;
+  let count = 0;
+  for (let start = 0; start + window <= samples.length; start += window, count++) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = start; i < start + window; i++) {
+      const s0 = samples[i] + coeff * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    sum += (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coeff * s1 * s2))) / window;
+  }
+  return count ? sum / count : 0;
+}
+
+function rawTone(freq, seconds) {
+  const frames = Math.round(seconds * RATE);
+  const buf = Buffer.alloc(frames * 4);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * freq * i) / RATE));
+    buf.writeInt16LE(v, i * 4);
+    buf.writeInt16LE(v, i * 4 + 2);
+  }
+  return buf;
+}
+
+async function swaymsg(...args) {
+  const { stdout } = await run('swaymsg', ['-s', ipc, '-r', ...args]);
+  return JSON.parse(stdout);
+}
+
+async function outputs() {
+  return (await swaymsg('-t', 'get_outputs')).map((o) => ({
+    name: o.name, active: o.active, mode: o.current_mode, rect: o.rect,
+  }));
+}
+
+/** The active output at `mode`, not the desktop's own HEADLESS-1. */
+async function viewOutput(mode) {
+  return (await outputs()).find((o) => o.active && o.name !== 'HEADLESS-1' && o.mode &&
+    o.mode.width === mode.width && o.mode.height === mode.height);
+}
+
+function e2e(name, fn, { timeout = 60000 } = {}) {
+  reportingTest(name, { timeout, skip }, async () => [
+    host && `--- host log ---\n${host.logs()}`,
+    askHost && `--- host log (shared-join=ask) ---\n${askHost.logs()}`,
+    `--- desktop sway ---\n${desktopLogs.join('')}`,
+    ...[A, B, C, ...extra].map((c) => c?.report()),
+  ], fn);
+}
+
+before(async () => {
+  if (skip)
+    return;
+  dir = await mkdtemp(join(tmpdir(), 'fh-shared-'));
+  await chmod(dir, 0o1777);
+  runtime = await mkdtemp(join(tmpdir(), 'fh-desktop-'));
+  await chown(runtime, FH_UID, FH_GID);
+  await chmod(runtime, 0o700);
+  await writeFile(join(dir, 'tone-440.raw'), rawTone(440, 20));
+  await writeFile(join(dir, 'tone-880.raw'), rawTone(880, 20));
+  const conf = join(dir, 'desktop.conf');
+  await writeFile(conf, [
+    'output HEADLESS-1 mode --custom 640x360@30Hz position 0 0',
+    'xwayland disable',
+    'default_border none',
+    'focus_follows_mouse no',
+    `exec ${RECORDER} ${dir}/desktop.log 336699`,
+  ].join('\n') + '\n');
+  await chmod(conf, 0o644);
+  sway = spawn('runuser', ['-u', 'funkhaus', '--', 'env', `XDG_RUNTIME_DIR=${runtime}`,
+    'WLR_BACKENDS=headless', 'WLR_RENDERER=pixman', 'WLR_LIBINPUT_NO_DEVICES=1',
+    'sway', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  sway.stdout.on('data', (d) => desktopLogs.push(d.toString()));
+  sway.stderr.on('data', (d) => desktopLogs.push(d.toString()));
+  ipc = await poll(async () => {
+    const sock = (await readdir(runtime)).find((n) => /^sway-ipc\..*\.sock$/.test(n));
+    return sock && existsSync(join(runtime, 'wayland-1')) ? join(runtime, sock) : null;
+  }, { timeout: 15000, what: "the desktop's sway" });
+  await poll(async () => /^ready /m.test(await record('desktop.log')), { timeout: 10000, what: "the desktop's app" });
+  host = await startHost({
+    backend: 'wlroots',
+    grace: 0,
+    config: `[host]\nshared-desktop=${ipc}\nshared-wayland=${join(runtime, 'wayland-1')}\n` +
+      `shared-join=allow\napp=${RECORDER} ${dir}/%s.log\n`,
+  });
+  browser = await launchBrowser(['--autoplay-policy=no-user-gesture-required']);
+});
+
+after(async () => {
+  for (const c of [A, B, C, ...extra])
+    await c?.close();
+  await browser?.close();
+  await host?.cleanup();
+  await askHost?.cleanup();
+  sway?.kill('SIGTERM');
+  await run('pkill', ['-TERM', '-f', `${dir}/`]).catch(() => {});
+  if (dir && !process.env.FUNKHAUS_KEEP_TMP) {
+    await rm(dir, { recursive: true, force: true });
+    await rm(runtime, { recursive: true, force: true });
+  }
+});
+
+e2e('two clients join the shared desktop, each with an output of its own at its mode', async () => {
+  A = await connectClient(browser, host, 'A', { pin: host.pin, ...A_MODE, desktop: 'shared' });
+  B = await connectClient(browser, host, 'B', { pin: await host.pair(), ...B_MODE, desktop: 'shared' });
+  for (const c of [A, B])
+    assert.equal((await c.get(() => window.funkhaus.welcome)).display.backend, 'wlroots-shared');
+  const oa = await viewOutput(A_MODE);
+  const ob = await viewOutput(B_MODE);
+  assert.ok(oa && ob && oa.name !== ob.name, `two new outputs: ${JSON.stringify(await outputs())}`);
+  assert.equal(oa.mode.refresh, 30000);
+  assert.equal(ob.mode.refresh, 30000);
+
+  // A window of its own colour on each view's output.
+  for (const [o, color] of [[oa, 'cc2222'], [ob, '22cc22']]) {
+    await swaymsg('--', `focus output ${o.name}; exec ${RECORDER} ${dir}/view-${o.name}.log ${color}`);
+    await poll(async () => /^ready /m.test(await record(`view-${o.name}.log`)), { timeout: 10000, what: `a window on ${o.name}` });
+  }
+  for (const [c, mode, want] of [[A, A_MODE, [0xcc, 0x22, 0x22]], [B, B_MODE, [0x22, 0xcc, 0x22]]]) {
+    await c.waitFrames((await c.hooks()).framesDecoded + 10);
+    assert.deepEqual(await c.get(() => window.funkhaus.lastFrameSize), { width: mode.width, height: mode.height });
+    // Off the middle: focusing an output warps the pointer to its middle.
+    await poll(async () => colorClose(await c.sampleColor(mode.width / 4, mode.height / 4), want, 24),
+      { timeout: 10000, what: `${c.name} to show its own output's window` })
+      .catch(async (e) => {
+        const tree = await swaymsg('-t', 'get_tree');
+        const where = (n, out) => (n.type === 'output' ? n.name : out);
+        const lines = [];
+        const walk = (n, out) => {
+          out = where(n, out);
+          if (n.type === 'con' || n.type === 'floating_con' || n.type === 'workspace')
+            lines.push(`${out} ${n.type} ${n.name} ${JSON.stringify(n.rect)}`);
+          for (const k of [...(n.nodes ?? []), ...(n.floating_nodes ?? [])])
+            walk(k, out);
+        };
+        walk(tree, null);
+        e.message += `\nseen ${JSON.stringify(await c.sampleColor(mode.width / 4, mode.height / 4))}\ntree:\n${lines.join('\n')}`;
+        throw e;
+      });
+  }
+});
+
+e2e('input from either client reaches the desktop, each in its own place', async () => {
+  const oa = await viewOutput(A_MODE);
+  const ob = await viewOutput(B_MODE);
+  for (const [c, o, word] of [[A, oa, 'alpha'], [B, ob, 'bravo']]) {
+    const box = await c.page.locator('#screen').boundingBox();
+    await c.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await c.page.keyboard.type(word, { delay: 30 });
+    const log = await poll(async () => {
+      const l = await record(`view-${o.name}.log`);
+      return keyLines(l).length >= 2 * word.length ? l : null;
+    }, { timeout: 10000, what: `${c.name}'s input on ${o.name}` });
+    assert.deepEqual(keyLines(log), expectedKeys(word), `${c.name}'s keys on its window:\n${log}`);
+    assert.match(log, /^button 272 down$/m, `${c.name}'s click landed on the window of its own output:\n${log}`);
+  }
+});
+
+e2e('both clients hear the tone played on the desktop', async () => {
+  const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())[1];
+  await swaymsg('--', `exec env PULSE_SERVER=unix:${stack}/pulse/native pacat --playback --raw ` +
+    `--format=s16le --rate=48000 --channels=2 --latency-msec=20 ${dir}/tone-440.raw`);
+  await new Promise((r) => setTimeout(r, 2500));
+  for (const c of [A, B]) {
+    const samples = await c.get(() => window.funkhaus.audio.recent(1, 0));
+    const level = toneLevel(samples, 440);
+    console.log(`# ${c.name}: 440 Hz ${level.toFixed(3)}`);
+    assert.ok(level > 0.15, `${c.name} hears the desktop's 440 Hz (level ${level})`);
+  }
+});
+
+e2e('a desktop of its own beside the shared one: neither input nor audio crosses', async () => {
+  C = await connectClient(browser, host, 'C', { pin: await host.pair(), ...C_MODE });
+  const sc = (await C.get(() => window.funkhaus.welcome)).session;
+  assert.equal((await C.get(() => window.funkhaus.welcome)).display.backend, 'wlroots');
+  // C's own app plays 880 Hz in C's session.
+  const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())[1];
+  const player = spawn('runuser', ['-u', 'funkhaus', '--', 'env', `PULSE_SERVER=unix:${stack}/pulse/native`,
+    `FUNKHAUS_SESSION=${sc}`, 'pacat', '--playback', '--raw', '--format=s16le', '--rate=48000',
+    '--channels=2', '--latency-msec=20', `${dir}/tone-880.raw`], { stdio: 'ignore' });
+  try {
+    await poll(async () => (await C.hooks()).audio?.decodedFrames > RATE * 2, { timeout: 15000, what: 'C hears' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const c = await C.get(() => window.funkhaus.audio.recent(1, 0));
+    const a = await A.get(() => window.funkhaus.audio.recent(1, 0));
+    console.log(`# C: 880 Hz ${toneLevel(c, 880).toFixed(3)}, 440 Hz ${toneLevel(c, 440).toFixed(4)}; ` +
+      `A: 880 Hz ${toneLevel(a, 880).toFixed(4)}, 440 Hz ${toneLevel(a, 440).toFixed(3)}`);
+    assert.ok(toneLevel(c, 880) > 0.15, 'C hears its own 880 Hz');
+    assert.ok(toneLevel(c, 440) < 0.01, 'C hears nothing of the shared desktop');
+    assert.ok(toneLevel(a, 880) < 0.01, 'the shared desktop hears nothing of C');
+  } finally {
+    player.kill('SIGTERM');
+  }
+  // C types: only C's app gets it; the desktop's windows do not.
+  const before = await Promise.all([record('desktop.log'), ...(await outputs()).map((o) => record(`view-${o.name}.log`))]);
+  await C.page.keyboard.type('x', { delay: 30 });
+  await poll(async () => keyLines(await readFile(join(dir, `${sc}.log`), 'utf8').catch(() => '')).length >= 2,
+    { timeout: 10000, what: "C's key in C's app" });
+  const after = await Promise.all([record('desktop.log'), ...(await outputs()).map((o) => record(`view-${o.name}.log`))]);
+  assert.deepEqual(after, before, "C's key reached the shared desktop");
+});
+
+e2e('a client that leaves takes only its own output away', async () => {
+  // sway 1.7 cannot remove an output, nor wlroots 0.15 disable a headless
+  // one: the host parks it at 64x64@1Hz for the next view.
+  const oa = await viewOutput(A_MODE);
+  await A.close();
+  A = null;
+  await poll(async () => {
+    const o = (await outputs()).find((x) => x.name === oa.name);
+    return o && o.mode.width === 64 && o.mode.height === 64 && o.mode.refresh === 1000;
+  }, { timeout: 10000, what: `${oa.name} to be parked` });
+  assert.ok(await viewOutput(B_MODE), "B's output stays");
+  const n = (await B.hooks()).framesDecoded;
+  await B.waitFrames(n + 10);
+});
+
+e2e('the next view reuses the parked output', async () => {
+  const parked = (await outputs()).filter((o) => o.mode?.width === 64 && o.mode?.height === 64).map((o) => o.name);
+  assert.equal(parked.length, 1, `one parked output: ${JSON.stringify(await outputs())}`);
+  A = await connectClient(browser, host, 'A2', { pin: await host.pair(), ...A_MODE, desktop: 'shared' });
+  const o = await viewOutput(A_MODE);
+  assert.equal(o?.name, parked[0], 'the parked output came back at the new view\'s mode');
+  await A.waitFrames(10);
+});
+
+e2e("with shared-join=ask the host's user lets a view in or turns it away; views are limited", async () => {
+  askHost = await startHost({
+    backend: 'wlroots',
+    grace: 0,
+    args: ['--audio', 'off'],
+    config: `[host]\nshared-desktop=${ipc}\nshared-wayland=${join(runtime, 'wayland-1')}\n` +
+      `shared-join=ask\nshared-max-views=1\n`,
+  });
+  const approve = (verb, id) => run(process.env.FUNKHAUS_BIN, [verb, id], { env: askHost.env });
+  const requestOf = (name) => poll(() => {
+    const m = [...askHost.stdoutText().matchAll(/asks to view the shared desktop: 'funkhaus approve (\w+)'/g)];
+    return m.length >= name ? m[name - 1][1] : null;
+  }, { timeout: 10000, what: `request #${name} on the host's stdout` });
+  const open = async (name, pin) => {
+    const c = await openClientFor(name, { pin, ...C_MODE, desktop: 'shared', autoconnect: 1 });
+    extra.push(c);
+    return c;
+  };
+
+  // Approved: it streams.
+  const d = await open('D', askHost.pin);
+  const idD = await requestOf(1);
+  const { stdout: pending } = await run(process.env.FUNKHAUS_BIN, ['approve'], { env: askHost.env });
+  assert.match(pending, new RegExp(`^${idD} device`), `the request is listed: ${pending}`);
+  await approve('approve', idD);
+  await d.waitFor((f) => f.state === 'streaming' && f.welcome?.display.backend === 'wlroots-shared',
+    { what: 'D streams once approved', timeout: 20000 });
+
+  // Approved, but the one view allowed is taken: turned away, D unharmed.
+  const e = await open('E', await askHost.pair());
+  await approve('approve', await requestOf(2));
+  await e.waitFor((f) => f.closes.length > 0, { what: 'E closed', timeout: 10000 });
+  assert.deepEqual((await e.hooks()).closes[0].error, 'unsupported');
+
+  // Denied: 4001, and D still streams.
+  const f = await open('F', await askHost.pair());
+  await approve('deny', await requestOf(3));
+  await f.waitFor((h) => h.closes.length > 0, { what: 'F closed', timeout: 10000 });
+  const closeF = (await f.hooks()).closes[0];
+  assert.deepEqual({ code: closeF.code, error: closeF.error }, { code: 4001, error: 'unauthorized' });
+  const n = (await d.hooks()).framesDecoded;
+  await d.waitFrames(n + 10);
+}, { timeout: 90000 });
