@@ -253,6 +253,20 @@ send_scroll (FhWlrInjector *self, guint32 axis, gint32 v120)
                                          v120 / 120 ? v120 / 120 : (v120 > 0 ? 1 : -1));
 }
 
+/* Sends what was queued; a broken connection is dropped (the next event
+ * makes a new one). */
+static gboolean
+flush (FhWlrInjector *self, GError **error)
+{
+  if (wl_display_flush (self->display) < 0 && errno != EAGAIN) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 "the compositor closed the injector connection");
+    disconnect (self);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 FhWlrInjector *
 fh_wlr_injector_new_shared (const char *socket_path, const char *layout_name)
 {
@@ -276,13 +290,7 @@ fh_wlr_injector_inject_in_view (FhWlrInjector *self, const FhInputEvent *event,
     zwlr_virtual_pointer_v1_motion_absolute (self->pointer, now_ms (), x, y, layout->width,
                                              layout->height);
     zwlr_virtual_pointer_v1_frame (self->pointer);
-    if (wl_display_flush (self->display) < 0 && errno != EAGAIN) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                   "the compositor closed the injector connection");
-      disconnect (self);
-      return FALSE;
-    }
-    return TRUE;
+    return flush (self, error);
   }
   return fh_wlr_injector_inject (self, event, error);
 }
@@ -322,11 +330,5 @@ fh_wlr_injector_inject (FhWlrInjector *self, const FhInputEvent *event, GError *
     zwlr_virtual_pointer_v1_frame (self->pointer);
     break;
   }
-  if (wl_display_flush (self->display) < 0 && errno != EAGAIN) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                 "the compositor closed the injector connection");
-    disconnect (self);
-    return FALSE;
-  }
-  return TRUE;
+  return flush (self, error);
 }

@@ -20,13 +20,13 @@ import { join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient, colorClose } from './lib/client.mjs';
 import { reportingTest } from './lib/report.mjs';
+import { RATE, toneLevel, rawTone } from './lib/audio.mjs';
 
 const run = promisify(execFile);
 const RECORDER = process.env.FUNKHAUS_RECORDER;
 const A_MODE = { width: 480, height: 320, refresh: 30 };
 const B_MODE = { width: 400, height: 300, refresh: 30 };
 const C_MODE = { width: 320, height: 240, refresh: 30 };
-const RATE = 48000;
 const EVDEV = { a: 30, b: 48, h: 35, l: 38, o: 24, p: 25, r: 19, v: 47, x: 45, i: 23, n: 49, d: 32, e: 18 };
 
 const account = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('funkhaus:'));
@@ -61,35 +61,6 @@ async function openClientFor(name, params) {
 const keyLines = (log) => log.split('\n').filter((l) => l.startsWith('key '));
 const expectedKeys = (word) => [...word].flatMap((ch) => [`key ${EVDEV[ch]} down`, `key ${EVDEV[ch]} up`]);
 const record = async (name) => readFile(join(dir, name), 'utf8').catch(() => '');
-
-function toneLevel(samples, freq) {
-  const window = 2400;
-  const coeff = 2 * Math.cos((2 * Math.PI * freq) / RATE);
-  let sum = 0;
-  let count = 0;
-  for (let start = 0; start + window <= samples.length; start += window, count++) {
-    let s1 = 0;
-    let s2 = 0;
-    for (let i = start; i < start + window; i++) {
-      const s0 = samples[i] + coeff * s1 - s2;
-      s2 = s1;
-      s1 = s0;
-    }
-    sum += (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coeff * s1 * s2))) / window;
-  }
-  return count ? sum / count : 0;
-}
-
-function rawTone(freq, seconds) {
-  const frames = Math.round(seconds * RATE);
-  const buf = Buffer.alloc(frames * 4);
-  for (let i = 0; i < frames; i++) {
-    const v = Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * freq * i) / RATE));
-    buf.writeInt16LE(v, i * 4);
-    buf.writeInt16LE(v, i * 4 + 2);
-  }
-  return buf;
-}
 
 async function swaymsg(...args) {
   const { stdout } = await run('swaymsg', ['-s', ipc, '-r', ...args]);
@@ -267,6 +238,15 @@ e2e('a desktop of its own beside the shared one: neither input nor audio crosses
     { timeout: 10000, what: "C's key in C's app" });
   const after = await Promise.all([record('desktop.log'), ...(await outputs()).map((o) => record(`view-${o.name}.log`))]);
   assert.deepEqual(after, before, "C's key reached the shared desktop");
+
+  // And the other way round: B types on the shared desktop, C's app gets nothing.
+  const ob = await viewOutput(B_MODE);
+  const cBefore = await readFile(join(dir, `${sc}.log`), 'utf8');
+  const bKeys = keyLines(await record(`view-${ob.name}.log`)).length;
+  await B.page.keyboard.type('d', { delay: 30 });
+  await poll(async () => keyLines(await record(`view-${ob.name}.log`)).length >= bKeys + 2,
+    { timeout: 10000, what: "B's key on the shared desktop" });
+  assert.equal(await readFile(join(dir, `${sc}.log`), 'utf8'), cBefore, "B's key reached C's desktop");
 });
 
 e2e('a client that leaves takes only its own output away', async () => {
