@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient, colorClose } from './lib/client.mjs';
 import { reportingTest } from './lib/report.mjs';
-import { RATE, toneLevel, rawTone } from './lib/audio.mjs';
+import { RATE, toneLevel, rawTone, wavTone, rms } from './lib/audio.mjs';
 
 const run = promisify(execFile);
 const RECORDER = process.env.FUNKHAUS_RECORDER;
@@ -98,6 +98,7 @@ before(async () => {
   await chmod(runtime, 0o700);
   await writeFile(join(dir, 'tone-440.raw'), rawTone(440, 20));
   await writeFile(join(dir, 'tone-880.raw'), rawTone(880, 20));
+  await writeFile(join(dir, 'mic-660.wav'), wavTone(660, 5));
   const conf = join(dir, 'desktop.conf');
   await writeFile(conf, [
     'output HEADLESS-1 mode --custom 640x360@30Hz position 0 0',
@@ -123,7 +124,9 @@ before(async () => {
     config: `[host]\nshared-desktop=${ipc}\nshared-wayland=${join(runtime, 'wayland-1')}\n` +
       `shared-join=allow\napp=${RECORDER} ${dir}/%s.log\n`,
   });
-  browser = await launchBrowser(['--autoplay-policy=no-user-gesture-required']);
+  browser = await launchBrowser(['--autoplay-policy=no-user-gesture-required',
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${join(dir, 'mic-660.wav')}`]);
 });
 
 after(async () => {
@@ -141,7 +144,7 @@ after(async () => {
 });
 
 e2e('two clients join the shared desktop, each with an output of its own at its mode', async () => {
-  A = await connectClient(browser, host, 'A', { pin: host.pin, ...A_MODE, desktop: 'shared' });
+  A = await connectClient(browser, host, 'A', { pin: host.pin, ...A_MODE, desktop: 'shared', mic: true });
   B = await connectClient(browser, host, 'B', { pin: await host.pair(), ...B_MODE, desktop: 'shared' });
   for (const c of [A, B])
     assert.equal((await c.get(() => window.funkhaus.welcome)).display.backend, 'wlroots-shared');
@@ -207,6 +210,26 @@ e2e('both clients hear the tone played on the desktop', async () => {
     console.log(`# ${c.name}: 440 Hz ${level.toFixed(3)}`);
     assert.ok(level > 0.15, `${c.name} hears the desktop's 440 Hz (level ${level})`);
   }
+});
+
+e2e("a viewer's microphone reaches the desktop's apps through the shared microphone", async () => {
+  assert.equal((await A.get(() => window.funkhaus.welcome)).audio?.mic, true, 'A sends its microphone');
+  await A.waitFor((f) => f.mic && f.mic.packets >= 50, { what: 'A sends its microphone', timeout: 20000 });
+  const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())[1];
+  const file = join(dir, 'desktop-mic.raw');
+  await swaymsg('--', `exec env PULSE_SERVER=unix:${stack}/pulse/native parecord --raw ` +
+    `--format=float32le --rate=48000 --channels=1 --latency-msec=20 ${file}`);
+  const heard = await poll(async () => {
+    const data = await readFile(file).catch(() => null);
+    return data && data.length >= 4 * RATE * 1.5 ? data : null;
+  }, { timeout: 15000, what: "1.5 s of the desktop's recording" });
+  const samples = new Float32Array(heard.buffer, heard.byteOffset, Math.floor(heard.length / 4));
+  const tail = samples.subarray(samples.length - RATE);
+  const level = toneLevel(tail, 660);
+  console.log(`# desktop recorder: 660 Hz ${level.toFixed(3)}, rms ${rms(tail).toFixed(3)}`);
+  assert.ok(level > 0.01 && level > 0.7 * Math.SQRT2 * rms(tail),
+    `the desktop's recorder hears A's 660 Hz (level ${level}, rms ${rms(tail)})`);
+  await run('pkill', ['-INT', '-f', `parecord .*${file}`]).catch(() => {});
 });
 
 e2e('a desktop of its own beside the shared one: neither input nor audio crosses', async () => {
