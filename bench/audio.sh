@@ -17,14 +17,7 @@ cd "$root"
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
 
-write_docs=1
-for arg in "$@"; do
-  case $arg in
-    --no-docs) write_docs=0 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench/audio.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "$@"
 seconds=${BENCH_SECONDS:-5}
 many=${BENCH_AUDIO_SESSIONS:-4}
 build=${BUILD_DIR:-build}

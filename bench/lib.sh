@@ -11,3 +11,19 @@ replace_section() {
     !skip { print; last = $0 }
     END { if (!done) { if (last != "") print ""; emit() } }' "$3"
 }
+
+# The options every bench script takes: --no-docs (sets write_docs=0) and
+# --help (prints the script's leading comment).
+bench_parse_args() {
+  write_docs=1
+  local arg
+  for arg in "$@"; do
+    case $arg in
+      --no-docs) write_docs=0 ;;
+      -h|--help)
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+        exit 0 ;;
+      *) echo "bench/$(basename "$0"): unknown argument $arg (try --help)" >&2; exit 2 ;;
+    esac
+  done
+}

@@ -15,15 +15,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 cd "$root"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
-write_docs=1
-for arg in "$@"; do
-  case $arg in
-    --no-docs) write_docs=0 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench/run.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
-  esac
-done
+bench_parse_args "$@"
 
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-5}
@@ -205,15 +200,10 @@ EOF
 if (( write_docs )); then
   doc=docs/performance.md
   mkdir -p docs
-  : > "$tmp/rest"
-  if [[ -f $doc ]] && grep -q '^## Results' "$doc"; then
-    # Keep everything above "## Results" (the intro people edit), and the
-    # sections after it (bench/wlroots.sh writes one).
-    sed '/^## Results/,$d' "$doc" > "$tmp/doc"
-    awk 'in_results && /^## / { rest = 1 } /^## Results/ { in_results = 1 } rest' "$doc" \
-      > "$tmp/rest"
-  else
-    cat > "$tmp/doc" <<'EOF'
+  # A new doc starts with the intro; after that people edit it, and each
+  # bench script replaces only its own section ("## Results" here).
+  if [[ ! -f $doc ]]; then
+    cat > "$doc" <<'EOF'
 # Performance
 
 `bench/run.sh` measures what the host costs on top of its own encoder. It
@@ -260,11 +250,8 @@ figures from different machines do not compare.
 
 EOF
   fi
-  printf '%s\n' "$results" >> "$tmp/doc"
-  if [[ -s $tmp/rest ]]; then
-    printf '\n' >> "$tmp/doc"
-    cat "$tmp/rest" >> "$tmp/doc"
-  fi
+  printf '%s\n' "$results" > "$tmp/section"
+  replace_section "## Results" "$tmp/section" "$doc" > "$tmp/doc"
   cp "$tmp/doc" "$doc"
   echo "== wrote $doc" >&2
 fi

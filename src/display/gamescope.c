@@ -99,13 +99,8 @@ on_gamescope_exited (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   tail = fh_launch_log_tail (self->log_path);
   g_warning ("session %.8s: gamescope exited; its last words:\n%s", self->base.session_id, tail);
-  if (g_subprocess_get_if_signaled (G_SUBPROCESS (source)))
-    reason = g_strdup_printf ("the session's gamescope was killed by signal %d",
-                              g_subprocess_get_term_sig (G_SUBPROCESS (source)));
-  else
-    reason = g_strdup_printf ("the session's gamescope exited with status %d (its app ended, "
-                              "or it failed)",
-                              g_subprocess_get_exit_status (G_SUBPROCESS (source)));
+  reason = fh_launch_exit_reason (G_SUBPROCESS (source), "gamescope",
+                                  " (its app ended, or it failed)");
   if (self->base.on_failed)
     self->base.on_failed (&self->base, reason, self->base.user_data);
 }

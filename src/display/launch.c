@@ -32,6 +32,16 @@ fh_launch_session_launcher (FhAccount *account, const char *log_path, const char
 }
 
 char *
+fh_launch_exit_reason (GSubprocess *process, const char *what, const char *exit_hint)
+{
+  if (g_subprocess_get_if_signaled (process))
+    return g_strdup_printf ("the session's %s was killed by signal %d", what,
+                            g_subprocess_get_term_sig (process));
+  return g_strdup_printf ("the session's %s exited with status %d%s", what,
+                          g_subprocess_get_exit_status (process), exit_hint ? exit_hint : "");
+}
+
+char *
 fh_launch_log_tail (const char *path)
 {
   g_autofree char *contents = NULL;

@@ -16,6 +16,10 @@ GSubprocessLauncher *fh_launch_session_launcher (FhAccount *account, const char 
                                                  const char *runtime_dir,
                                                  const char *session_id, GError **error);
 
+/* Why @process (which has ended) ended, for the user: "the session's @what
+ * was killed by signal N" or "… exited with status N@exit_hint". */
+char *fh_launch_exit_reason (GSubprocess *process, const char *what, const char *exit_hint);
+
 /* The last 800 bytes of @path, or "(empty)". */
 char *fh_launch_log_tail (const char *path);
 

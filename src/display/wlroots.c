@@ -152,12 +152,7 @@ on_compositor_exited (GObject *source, GAsyncResult *result, gpointer user_data)
   tail = fh_launch_log_tail (self->log_path);
   g_warning ("session %.8s: the compositor exited; its last words:\n%s", self->base.session_id,
              tail);
-  if (g_subprocess_get_if_signaled (G_SUBPROCESS (source)))
-    reason = g_strdup_printf ("the session's compositor (sway) was killed by signal %d",
-                              g_subprocess_get_term_sig (G_SUBPROCESS (source)));
-  else
-    reason = g_strdup_printf ("the session's compositor (sway) exited with status %d",
-                              g_subprocess_get_exit_status (G_SUBPROCESS (source)));
+  reason = fh_launch_exit_reason (G_SUBPROCESS (source), "compositor (sway)", NULL);
   if (self->base.on_failed)
     self->base.on_failed (&self->base, reason, self->base.user_data);
 }

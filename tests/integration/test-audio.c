@@ -200,13 +200,11 @@ assert_heard (TestSession *s, double freq, double other)
   g_assert_cmpfloat (unwanted, <, 0.01);
 }
 
+/* Lets @a (440 Hz, in A) and @b (880 Hz, in B) play, then checks that
+ * each session heard its own tone only. */
 static void
-test_own_tones (void)
+assert_own_tones_heard (GSubprocess *a, GSubprocess *b)
 {
-  g_autofree char *a440 = write_tone (440, 4), *b880 = write_tone (880, 4);
-  GSubprocess *a = play (&T.sessions[0], a440, FALSE, NULL);
-  GSubprocess *b = play (&T.sessions[1], b880, FALSE, NULL);
-
   run_for (800);
   clear_samples ();
   run_for (1500);
@@ -217,20 +215,22 @@ test_own_tones (void)
 }
 
 static void
+test_own_tones (void)
+{
+  g_autofree char *a440 = write_tone (440, 4), *b880 = write_tone (880, 4);
+
+  assert_own_tones_heard (play (&T.sessions[0], a440, FALSE, NULL),
+                          play (&T.sessions[1], b880, FALSE, NULL));
+}
+
+static void
 test_stray_apps_are_moved (void)
 {
   g_autofree char *a440 = write_tone (440, 4), *b880 = write_tone (880, 4);
-  /* A plays to the default device (no PULSE_SINK); B names A's sink. */
-  GSubprocess *a = play (&T.sessions[0], a440, TRUE, NULL);
-  GSubprocess *b = play (&T.sessions[1], b880, FALSE, T.sessions[0].sink_name);
 
-  run_for (800);
-  clear_samples ();
-  run_for (1500);
-  stop (a);
-  stop (b);
-  assert_heard (&T.sessions[0], 440, 880);
-  assert_heard (&T.sessions[1], 880, 440);
+  /* A plays to the default device (no PULSE_SINK); B names A's sink. */
+  assert_own_tones_heard (play (&T.sessions[0], a440, TRUE, NULL),
+                          play (&T.sessions[1], b880, FALSE, T.sessions[0].sink_name));
 }
 
 typedef struct {
