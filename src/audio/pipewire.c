@@ -24,12 +24,25 @@ typedef struct {
 typedef struct {
   FhPipeWire *pw;
   guint32 id;
+  guint32 client; /* its client's id, or SPA_ID_INVALID */
   FhAudioStreamKind kind;
   struct pw_proxy *proxy;
   struct spa_hook listener;
   char *target; /* where the router sent it, or NULL */
+  gboolean routed; /* the router has been asked */
   gboolean seen_info;
 } FhPwStreamNode;
+
+/* A PipeWire client, bound for its info: a pulse client's client object
+ * names the process behind it, which the registry global does not. */
+typedef struct {
+  FhPipeWire *pw;
+  guint32 id;
+  int sec_pid; /* from the socket */
+  int route_pid; /* the process its streams belong to; 0 until known */
+  struct pw_proxy *proxy;
+  struct spa_hook listener;
+} FhPwClient;
 
 typedef struct {
   FhPipeWire *pw;
@@ -52,7 +65,7 @@ struct _FhPipeWire {
   struct spa_hook metadata_listener;
   guint32 metadata_id;
   GHashTable *streams; /* id → FhPwStreamNode */
-  GHashTable *client_pids; /* client id → pipewire.sec.pid (from the socket) */
+  GHashTable *clients; /* id → FhPwClient */
   GHashTable *video_sources; /* Video/Source node id → its client id */
   GPtrArray *dying; /* FhPwDyingStream: given up, still connecting */
   struct pw_proxy *blackhole_sink;
@@ -104,60 +117,116 @@ set_target (FhPipeWire *self, FhPwStreamNode *node)
   pw_metadata_set_property (self->metadata, node->id, "target.object", NULL, node->target);
 }
 
-static void
-stream_node_info (void *data, const struct pw_node_info *info)
+static const char *
+kind_name (FhAudioStreamKind kind)
 {
-  FhPwStreamNode *node = data;
-  FhPipeWire *self = node->pw;
-  const char *pid_text, *target, *refuses;
-  int pid;
+  return kind == FH_AUDIO_STREAM_PLAYBACK ? "playback" : "recording";
+}
 
-  if (node->seen_info || !info->props)
-    return;
-  node->seen_info = TRUE;
-  /* A pulse client's stream says which process it is; a native one may
-   * not, and then its client's socket credentials tell. */
-  pid_text = spa_dict_lookup (info->props, PW_KEY_APP_PROCESS_ID);
-  if (pid_text) {
-    pid = atoi (pid_text);
-  } else {
-    const char *client = spa_dict_lookup (info->props, PW_KEY_CLIENT_ID);
-    gpointer value;
-    pid = client && g_hash_table_lookup_extended (self->client_pids,
-                                                  GUINT_TO_POINTER ((guint) atoi (client)),
-                                                  NULL, &value)
-            ? GPOINTER_TO_INT (value)
-            : 0;
-  }
+/* Asks the router where the stream of process pid belongs and points it
+ * there. Done as early as the process is known (at the node's registry
+ * global when its client's info came first), so the target is in the
+ * metadata before WirePlumber, which needs the node's info and ports
+ * first, links the stream anywhere. */
+static void
+route_node (FhPipeWire *self, FhPwStreamNode *node, int pid)
+{
+  const char *target;
+
+  node->routed = TRUE;
   if (!self->router || pid <= 1 || pid == getpid ())
     return;
   target = self->router (node->kind, pid, self->router_data);
   if (!target)
     return;
   node->target = g_strdup (target);
-  refuses = spa_dict_lookup (info->props, PW_KEY_NODE_DONT_RECONNECT);
-  if (refuses && g_str_equal (refuses, "true")) {
-    const char *asked = spa_dict_lookup (info->props, PW_KEY_TARGET_OBJECT);
-    if (!asked || !g_str_equal (asked, target)) {
-      /* WirePlumber never moves such a stream once linked: it would stay
-       * wherever it asked to go. */
-      g_message ("audio: %s stream %u of process %d refuses to move to %s: destroying it",
-                 node->kind == FH_AUDIO_STREAM_PLAYBACK ? "playback" : "recording", node->id, pid,
-                 target);
-      pw_registry_destroy (self->registry, node->id);
-      return;
-    }
-  }
-  g_message ("audio: %s stream %u of process %d → %s",
-             node->kind == FH_AUDIO_STREAM_PLAYBACK ? "playback" : "recording", node->id, pid,
+  g_message ("audio: %s stream %u of process %d → %s", kind_name (node->kind), node->id, pid,
              target);
   set_target (self, node);
+}
+
+static void
+stream_node_info (void *data, const struct pw_node_info *info)
+{
+  FhPwStreamNode *node = data;
+  FhPipeWire *self = node->pw;
+  const char *refuses, *asked;
+
+  if (node->seen_info || !info->props)
+    return;
+  node->seen_info = TRUE;
+  if (!node->routed) {
+    /* Its client's info has not come: the node's own properties tell,
+     * by the same rule as client_info(). */
+    const char *api = spa_dict_lookup (info->props, PW_KEY_CLIENT_API);
+    const char *pid_text = spa_dict_lookup (info->props, PW_KEY_APP_PROCESS_ID);
+    FhPwClient *client = g_hash_table_lookup (self->clients, GUINT_TO_POINTER (node->client));
+    int pid = client ? client->sec_pid : 0;
+
+    if (pid_text && (g_strcmp0 (api, "pipewire-pulse") == 0 || pid <= 0))
+      pid = atoi (pid_text);
+    route_node (self, node, pid);
+  }
+  if (!node->target)
+    return;
+  refuses = spa_dict_lookup (info->props, PW_KEY_NODE_DONT_RECONNECT);
+  asked = spa_dict_lookup (info->props, PW_KEY_TARGET_OBJECT);
+  if (refuses && g_str_equal (refuses, "true") && (!asked || !g_str_equal (asked, node->target))) {
+    /* WirePlumber never moves such a stream once linked: it would stay
+     * wherever it asked to go. */
+    g_message ("audio: %s stream %u refuses to move to %s: destroying it",
+               kind_name (node->kind), node->id, node->target);
+    pw_registry_destroy (self->registry, node->id);
+  }
 }
 
 static const struct pw_node_events stream_node_events = {
   PW_VERSION_NODE_EVENTS,
   .info = stream_node_info,
 };
+
+/* ---- clients ------------------------------------------------------------ */
+
+static void
+client_info (void *data, const struct pw_client_info *info)
+{
+  FhPwClient *client = data;
+  FhPipeWire *self = client->pw;
+  const char *api, *pid_text;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (client->route_pid != 0 || !info->props)
+    return;
+  /* A native client is the process on the socket. A pulse client shares
+   * pipewire-pulse's socket; the server names the process it serves. */
+  api = spa_dict_lookup (info->props, PW_KEY_CLIENT_API);
+  pid_text = spa_dict_lookup (info->props, PW_KEY_APP_PROCESS_ID);
+  if (g_strcmp0 (api, "pipewire-pulse") == 0 && pid_text)
+    client->route_pid = atoi (pid_text);
+  else
+    client->route_pid = client->sec_pid > 0 ? client->sec_pid : -1;
+
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    FhPwStreamNode *node = value;
+    if (node->client == client->id && !node->routed)
+      route_node (self, node, client->route_pid);
+  }
+}
+
+static const struct pw_client_events client_events = {
+  PW_VERSION_CLIENT_EVENTS,
+  .info = client_info,
+};
+
+static void
+client_free (FhPwClient *client)
+{
+  spa_hook_remove (&client->listener);
+  pw_proxy_destroy (client->proxy);
+  g_free (client);
+}
 
 static void
 stream_node_free (FhPwStreamNode *node)
@@ -210,10 +279,16 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
     return;
   }
   if (g_str_equal (type, PW_TYPE_INTERFACE_Client)) {
+    FhPwClient *client = g_new0 (FhPwClient, 1);
     const char *pid = spa_dict_lookup (props, PW_KEY_SEC_PID);
-    if (pid)
-      g_hash_table_replace (self->client_pids, GUINT_TO_POINTER (id),
-                            GINT_TO_POINTER (atoi (pid)));
+
+    client->pw = self;
+    client->id = id;
+    client->sec_pid = pid ? atoi (pid) : 0;
+    client->proxy = pw_registry_bind (self->registry, id, type, PW_VERSION_CLIENT, 0);
+    pw_client_add_listener ((struct pw_client *) client->proxy, &client->listener,
+                            &client_events, client);
+    g_hash_table_replace (self->clients, GUINT_TO_POINTER (id), client);
     return;
   }
   if (!g_str_equal (type, PW_TYPE_INTERFACE_Node))
@@ -229,14 +304,20 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
   if (g_strcmp0 (media_class, "Stream/Output/Audio") == 0 ||
       g_strcmp0 (media_class, "Stream/Input/Audio") == 0) {
     FhPwStreamNode *node = g_new0 (FhPwStreamNode, 1);
+    const char *client_id = spa_dict_lookup (props, PW_KEY_CLIENT_ID);
+    FhPwClient *client;
 
     node->pw = self;
     node->id = id;
+    node->client = client_id ? (guint32) atoi (client_id) : SPA_ID_INVALID;
     node->kind = media_class[7] == 'O' ? FH_AUDIO_STREAM_PLAYBACK : FH_AUDIO_STREAM_RECORDING;
     node->proxy = pw_registry_bind (self->registry, id, type, PW_VERSION_NODE, 0);
     pw_node_add_listener ((struct pw_node *) node->proxy, &node->listener, &stream_node_events,
                           node);
     g_hash_table_replace (self->streams, GUINT_TO_POINTER (id), node);
+    client = g_hash_table_lookup (self->clients, GUINT_TO_POINTER (node->client));
+    if (client && client->route_pid != 0)
+      route_node (self, node, client->route_pid);
   }
 }
 
@@ -246,7 +327,7 @@ registry_global_remove (void *data, uint32_t id)
   FhPipeWire *self = data;
 
   g_hash_table_remove (self->streams, GUINT_TO_POINTER (id));
-  g_hash_table_remove (self->client_pids, GUINT_TO_POINTER (id));
+  g_hash_table_remove (self->clients, GUINT_TO_POINTER (id));
   g_hash_table_remove (self->video_sources, GUINT_TO_POINTER (id));
   if (self->metadata && id == self->metadata_id) {
     spa_hook_remove (&self->metadata_listener);
@@ -538,7 +619,7 @@ fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_pr
   pw_init (NULL, NULL);
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_node_free);
   self->dying = g_ptr_array_new_with_free_func ((GDestroyNotify) dying_free);
-  self->client_pids = g_hash_table_new (NULL, NULL);
+  self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) client_free);
   self->video_sources = g_hash_table_new (NULL, NULL);
   self->loop = pw_loop_new (NULL);
   pw_loop_enter (self->loop);
@@ -613,6 +694,8 @@ fh_pipewire_free (FhPipeWire *self)
   }
   if (self->streams)
     g_hash_table_remove_all (self->streams);
+  if (self->clients)
+    g_hash_table_remove_all (self->clients);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
   g_clear_pointer (&self->blackhole_sink, pw_proxy_destroy);
   g_clear_pointer (&self->blackhole_source, pw_proxy_destroy);
@@ -637,7 +720,7 @@ fh_pipewire_free (FhPipeWire *self)
   if (self->private_dir)
     fh_remove_tree (self->private_dir);
   g_clear_pointer (&self->streams, g_hash_table_unref);
-  g_clear_pointer (&self->client_pids, g_hash_table_unref);
+  g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->video_sources, g_hash_table_unref);
   g_free (self->private_dir);
   g_strfreev (self->app_env);
@@ -697,13 +780,13 @@ guint32
 fh_pipewire_find_video_source (FhPipeWire *self, const int *roots, guint n_roots)
 {
   GHashTableIter iter;
-  gpointer node, client;
+  gpointer node, client_id;
 
   g_hash_table_iter_init (&iter, self->video_sources);
-  while (g_hash_table_iter_next (&iter, &node, &client)) {
-    gpointer pid;
-    if (g_hash_table_lookup_extended (self->client_pids, client, NULL, &pid) &&
-        fh_process_descends_from (GPOINTER_TO_INT (pid), roots, n_roots))
+  while (g_hash_table_iter_next (&iter, &node, &client_id)) {
+    FhPwClient *client = g_hash_table_lookup (self->clients, client_id);
+    if (client && client->sec_pid > 0 &&
+        fh_process_descends_from (client->sec_pid, roots, n_roots))
       return GPOINTER_TO_UINT (node);
   }
   return SPA_ID_INVALID;
