@@ -10,6 +10,12 @@ cd "$here"
 
 bash scripts/setup.sh test
 bash scripts/build.sh
+# GNOME Mutter for the shared-desktop test comes from Debian 13, in a root
+# of its own, made once and kept (/var/cache/funkhaus/trixie-mutter).
+if [ "$(id -u)" -eq 0 ]; then
+  FUNKHAUS_TRIXIE_ROOT=$(bash scripts/trixie-root.sh)
+  export FUNKHAUS_TRIXIE_ROOT
+fi
 
 if [ ! -f build-fuzz/build.ninja ]; then
   echo "funkhaus: configuring build-fuzz/ (clang, libFuzzer, ASan, UBSan)" >&2

@@ -608,13 +608,10 @@ connect_core (FhPipeWire *self, const char *remote)
   return self->core != NULL;
 }
 
-FhPipeWire *
-fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_private,
-                 GError **error)
+static FhPipeWire *
+pipewire_alloc (GError **error)
 {
   g_autoptr (FhPipeWire) self = g_new0 (FhPipeWire, 1);
-  g_autofree char *remote = NULL;
-  GPtrArray *env = g_ptr_array_new ();
 
   pw_init (NULL, NULL);
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_node_free);
@@ -628,10 +625,48 @@ fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_pr
   if (!self->context) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot make a PipeWire context: %s",
                  g_strerror (errno));
-    g_ptr_array_free (env, TRUE);
     return NULL;
   }
+  return g_steal_pointer (&self);
+}
 
+static void
+watch_registry (FhPipeWire *self)
+{
+  pw_core_add_listener (self->core, &self->core_listener, &core_events, self);
+  self->registry = pw_core_get_registry (self->core, PW_VERSION_REGISTRY, 0);
+  pw_registry_add_listener (self->registry, &self->registry_listener, &registry_events, self);
+}
+
+FhPipeWire *
+fh_pipewire_connect (const char *remote, GError **error)
+{
+  g_autoptr (FhPipeWire) self = pipewire_alloc (error);
+
+  if (!self)
+    return NULL;
+  if (!connect_core (self, remote)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot connect to PipeWire at %s: %s",
+                 remote ? remote : "its default socket", g_strerror (errno));
+    return NULL;
+  }
+  self->app_env = g_new0 (char *, 1);
+  watch_registry (self);
+  self->source = pw_source_new (self->loop);
+  return g_steal_pointer (&self);
+}
+
+FhPipeWire *
+fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_private,
+                 GError **error)
+{
+  g_autoptr (FhPipeWire) self = pipewire_alloc (error);
+  g_autofree char *remote = NULL;
+  GPtrArray *env;
+
+  if (!self)
+    return NULL;
+  env = g_ptr_array_new ();
   /* The user's own PipeWire, where the apps can reach it too: only when the
    * host runs as the account its apps run as. */
   if (!force_private && !account->switch_user && connect_core (self, NULL)) {
@@ -656,9 +691,7 @@ fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_pr
   g_ptr_array_add (env, NULL);
   self->app_env = (GStrv) g_ptr_array_free (env, FALSE);
 
-  pw_core_add_listener (self->core, &self->core_listener, &core_events, self);
-  self->registry = pw_core_get_registry (self->core, PW_VERSION_REGISTRY, 0);
-  pw_registry_add_listener (self->registry, &self->registry_listener, &registry_events, self);
+  watch_registry (self);
   if (!fh_pipewire_run_until (self, has_metadata, self, START_TIMEOUT_MS) || self->core_error) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                  "no session manager answers on PipeWire (WirePlumber's \"default\" metadata "

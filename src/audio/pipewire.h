@@ -35,6 +35,10 @@ typedef const char *(*FhAudioRouteFunc) (FhAudioStreamKind kind, int pid, gpoint
 FhPipeWire *fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_private,
                              GError **error);
 /* Destroys every node the host made, disconnects, stops a private stack. */
+/* A plain connection to the PipeWire at @remote (a socket path, or NULL:
+ * the default): for capturing video from a desktop's own PipeWire. No
+ * session manager needed, no nodes of the host's, no routing. */
+FhPipeWire *fh_pipewire_connect (const char *remote, GError **error);
 void fh_pipewire_free (FhPipeWire *pw);
 
 struct pw_core *fh_pipewire_get_core (FhPipeWire *pw);

@@ -1,213 +1,38 @@
-/* The shared desktop (sway through swaymsg) and the wlroots-shared backend:
- * one headless output per view, captured with wlr-screencopy. */
+/* The shared desktop: what every kind has, and which kind runs here. */
 #include "display/shared-desktop.h"
 
-#include <gio/gunixsocketaddress.h>
-#include <json-glib/json-glib.h>
-#include <string.h>
-
-#include "capture/screencopy.h"
-#include "display/backend.h"
-
-struct _FhSharedDesktop {
-  char *ipc_socket;
-  char *wayland_socket;
-  int pid;
-  guint max_views;
-  guint views; /* main thread */
-
-  GMutex lock; /* everything below: outputs change from worker threads */
-  GPtrArray *spare; /* names of disabled outputs made by us, to reuse */
-  FhLayoutRect layout; /* the box of all active outputs */
-
-  FhWlrInjector *injector; /* main thread */
-};
-
-/* Runs swaymsg against the desktop and returns its JSON answer. */
-static JsonNode *
-swaymsg (FhSharedDesktop *self, GError **error, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GSubprocess) process = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *out = NULL;
-  const char *arg;
-  va_list ap;
-
-  g_ptr_array_add (argv, (gpointer) "swaymsg");
-  g_ptr_array_add (argv, (gpointer) "-r");
-  g_ptr_array_add (argv, (gpointer) "-s");
-  g_ptr_array_add (argv, self->ipc_socket);
-  va_start (ap, error);
-  while ((arg = va_arg (ap, const char *)))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  process = g_subprocess_newv ((const char *const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
-                               error);
-  if (!process) {
-    g_prefix_error (error, "cannot run swaymsg (install sway): ");
-    return NULL;
-  }
-  if (!g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, error))
-    return NULL;
-  if (!json_parser_load_from_data (parser, out ? out : "", -1, NULL)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the shared desktop's sway answered: %s",
-                 out ? g_strstrip (out) : "nothing");
-    return NULL;
-  }
-  return json_node_copy (json_parser_get_root (parser));
-}
-
-/* A command's answer: [{"success": true}, …], or the first error. */
-static gboolean
-command_ok (JsonNode *answer, GError **error)
-{
-  JsonArray *results;
-
-  if (!answer || !JSON_NODE_HOLDS_ARRAY (answer))
-    goto bad;
-  results = json_node_get_array (answer);
-  for (guint i = 0; i < json_array_get_length (results); i++) {
-    JsonObject *r = json_array_get_object_element (results, i);
-    if (!r || !json_object_get_boolean_member_with_default (r, "success", FALSE)) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "sway refused: %s",
-                   r ? json_object_get_string_member_with_default (r, "error", "no reason")
-                     : "no reason");
-      return FALSE;
-    }
-  }
-  return TRUE;
-
-bad:
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "sway gave no answer");
-  return FALSE;
-}
-
-static gboolean
-run_command (FhSharedDesktop *self, const char *command, GError **error)
-{
-  g_autoptr (JsonNode) answer = swaymsg (self, error, "--", command, NULL);
-
-  return answer && command_ok (answer, error);
-}
-
-/* Output names, and the layout box of the active ones other than
- * @exclude. */
-static GPtrArray *
-list_outputs (FhSharedDesktop *self, const char *exclude, FhLayoutRect *layout, GError **error)
-{
-  g_autoptr (JsonNode) answer = swaymsg (self, error, "-t", "get_outputs", NULL);
-  GPtrArray *names;
-  JsonArray *outputs;
-  int x0 = G_MAXINT, y0 = G_MAXINT, x1 = G_MININT, y1 = G_MININT;
-
-  if (!answer)
-    return NULL;
-  if (!JSON_NODE_HOLDS_ARRAY (answer)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "sway's get_outputs is not a list");
-    return NULL;
-  }
-  names = g_ptr_array_new_with_free_func (g_free);
-  outputs = json_node_get_array (answer);
-  for (guint i = 0; i < json_array_get_length (outputs); i++) {
-    JsonObject *o = json_array_get_object_element (outputs, i);
-    JsonObject *rect = o ? json_object_get_object_member (o, "rect") : NULL;
-    if (!o)
-      continue;
-    g_ptr_array_add (names, g_strdup (json_object_get_string_member_with_default (o, "name", "")));
-    if (!rect || !json_object_get_boolean_member_with_default (o, "active", FALSE) ||
-        g_strcmp0 (exclude, json_object_get_string_member_with_default (o, "name", "")) == 0)
-      continue;
-    x0 = MIN (x0, (int) json_object_get_int_member (rect, "x"));
-    y0 = MIN (y0, (int) json_object_get_int_member (rect, "y"));
-    x1 = MAX (x1, (int) (json_object_get_int_member (rect, "x") +
-                         json_object_get_int_member (rect, "width")));
-    y1 = MAX (y1, (int) (json_object_get_int_member (rect, "y") +
-                         json_object_get_int_member (rect, "height")));
-  }
-  if (layout && x1 > x0)
-    *layout = (FhLayoutRect) { x0, y0, (guint) (x1 - x0), (guint) (y1 - y0) };
-  return names;
-}
-
-FhSharedDesktop *
-fh_shared_desktop_new (const char *ipc_socket, const char *wayland_socket,
-                       const char *keyboard_layout, guint max_views, GError **error)
-{
-  g_autoptr (FhSharedDesktop) self = g_new0 (FhSharedDesktop, 1);
-  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (ipc_socket);
-  g_autoptr (GSocket) socket = NULL;
-  g_autoptr (GCredentials) credentials = NULL;
-  g_autoptr (GPtrArray) names = NULL;
-
-  g_mutex_init (&self->lock);
-  self->ipc_socket = g_strdup (ipc_socket);
-  self->wayland_socket = g_strdup (wayland_socket);
-  self->max_views = max_views;
-  self->spare = g_ptr_array_new_with_free_func (g_free);
-
-  /* Who is at the other end: the compositor whose apps share its audio. */
-  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                         error);
-  if (!socket || !g_socket_connect (socket, address, NULL, error)) {
-    g_prefix_error (error, "cannot reach the shared desktop's sway at %s: ", ipc_socket);
-    return NULL;
-  }
-  if ((credentials = g_socket_get_credentials (socket, NULL)))
-    self->pid = (int) g_credentials_get_unix_pid (credentials, NULL);
-  g_socket_close (socket, NULL);
-
-  if (!(names = list_outputs (self, NULL, &self->layout, error)))
-    return NULL;
-  if (!g_file_test (wayland_socket, G_FILE_TEST_EXISTS)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                 "the shared desktop's Wayland socket %s does not exist", wayland_socket);
-    return NULL;
-  }
-  /* Connected now, long before the first key: a virtual keyboard made
-   * right before its first key loses that key. */
-  self->injector = fh_wlr_injector_new_shared (wayland_socket, keyboard_layout);
-  if (!fh_wlr_injector_connect (self->injector, error)) {
-    g_prefix_error (error, "cannot inject into the shared desktop: ");
-    return NULL;
-  }
-  g_message ("shared desktop: sway %d at %s, %u output(s), up to %u views", self->pid,
-             ipc_socket, names->len, max_views);
-  return g_steal_pointer (&self);
-}
+#define MUTTER_BUS_NAME "org.gnome.Mutter.RemoteDesktop"
+#define KWIN_BUS_NAME "org.kde.KWin"
 
 void
 fh_shared_desktop_free (FhSharedDesktop *self)
 {
-  if (!self)
-    return;
-  g_clear_pointer (&self->injector, fh_wlr_injector_free);
-  g_clear_pointer (&self->spare, g_ptr_array_unref);
-  g_mutex_clear (&self->lock);
-  g_free (self->ipc_socket);
-  g_free (self->wayland_socket);
-  g_free (self);
+  if (self)
+    self->ops->free (self);
 }
 
 const char *
-fh_shared_desktop_get_wayland_socket (FhSharedDesktop *self)
+fh_shared_desktop_get_kind (FhSharedDesktop *self)
 {
-  return self->wayland_socket;
+  return self->ops->kind;
 }
 
-const char *
-fh_shared_desktop_get_ipc_socket (FhSharedDesktop *self)
+const FhDisplayBackend *
+fh_shared_desktop_get_backend (FhSharedDesktop *self)
 {
-  return self->ipc_socket;
+  return self->backend;
 }
 
 int
 fh_shared_desktop_get_pid (FhSharedDesktop *self)
 {
   return self->pid;
+}
+
+gboolean
+fh_shared_desktop_owns_process (FhSharedDesktop *self, int pid)
+{
+  return self->ops->owns_process (self, pid);
 }
 
 gboolean
@@ -226,165 +51,139 @@ fh_shared_desktop_release_view (FhSharedDesktop *self)
   self->views--;
 }
 
-static gboolean
-str_in (GPtrArray *names, const char *name)
-{
-  for (guint i = 0; i < names->len; i++) {
-    if (g_str_equal (names->pdata[i], name))
-      return TRUE;
-  }
-  return FALSE;
-}
+/* ---- which desktop -------------------------------------------------------- */
 
-char *
-fh_shared_desktop_add_output (FhSharedDesktop *self, const FhMode *mode, FhLayoutRect *rect,
-                              GError **error)
+static GDBusConnection *
+open_bus (const FhSharedDesktopConfig *config, GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  g_autoptr (GPtrArray) before = NULL, after = NULL;
-  g_autofree char *name = NULL, *command = NULL;
-  FhLayoutRect layout = { 0 };
+  const char *address = config->dbus_address && *config->dbus_address
+                          ? config->dbus_address
+                          : g_getenv ("DBUS_SESSION_BUS_ADDRESS");
 
-  if (self->spare->len > 0) {
-    name = g_ptr_array_steal_index (self->spare, self->spare->len - 1);
-  } else {
-    if (!(before = list_outputs (self, NULL, NULL, error)) ||
-        !run_command (self, "create_output", error) ||
-        !(after = list_outputs (self, NULL, NULL, error)))
-      return NULL;
-    for (guint i = 0; i < after->len && !name; i++) {
-      if (!str_in (before, after->pdata[i]))
-        name = g_strdup (after->pdata[i]);
-    }
-    if (!name) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "sway made no new output");
-      return NULL;
-    }
-  }
-  /* Right of every other output. */
-  if (!list_outputs (self, name, &layout, error)) {
-    g_ptr_array_add (self->spare, g_steal_pointer (&name));
+  if (!address || !*address) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no session bus (set shared-dbus in config.ini, or run the host inside the "
+                 "desktop's session)");
     return NULL;
   }
-  *rect = (FhLayoutRect) { layout.x + (int) layout.width, layout.y, mode->width, mode->height };
-  command = g_strdup_printf ("output %s mode --custom %ux%u@%uHz position %d %d", name,
-                             mode->width, mode->height, mode->refresh, rect->x, rect->y);
-  if (!run_command (self, command, error)) {
-    g_ptr_array_add (self->spare, g_steal_pointer (&name));
-    return NULL;
-  }
-  list_outputs (self, NULL, &self->layout, NULL);
-  g_message ("shared desktop: view on %s at %ux%u@%u, at %d,%d", name, mode->width, mode->height,
-             mode->refresh, rect->x, rect->y);
-  return g_steal_pointer (&name);
+  return g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+               G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, error);
 }
-
-void
-fh_shared_desktop_remove_output (FhSharedDesktop *self, const char *name)
-{
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  g_autofree char *command = NULL;
-  g_autoptr (GError) error = NULL;
-
-  /* wlroots 0.15 cannot disable a headless output ("Cannot disable a
-   * headless output"; and once asked, every later commit of it fails), and
-   * sway 1.7 cannot remove one (sway 1.8 has `output NAME unplug`). So it
-   * is parked: shrunk to 64x64 at 1 Hz where it is, until the next view. */
-  command = g_strdup_printf ("output %s mode --custom %ux%u@1Hz", name, FH_SHARED_PARKED_SIZE,
-                             FH_SHARED_PARKED_SIZE);
-  if (!run_command (self, command, &error))
-    g_warning ("shared desktop: cannot park %s: %s", name, error->message);
-  g_ptr_array_add (self->spare, g_strdup (name));
-  list_outputs (self, NULL, &self->layout, NULL);
-  g_message ("shared desktop: %s parked, kept for the next view", name);
-}
-
-void
-fh_shared_desktop_inject (FhSharedDesktop *self, const FhLayoutRect *view,
-                          const FhInputEvent *event)
-{
-  g_autoptr (GError) error = NULL;
-  FhLayoutRect layout;
-
-  g_mutex_lock (&self->lock);
-  layout = self->layout;
-  g_mutex_unlock (&self->lock);
-  if (!fh_wlr_injector_inject_in_view (self->injector, event, view, &layout, &error))
-    g_warning ("shared desktop: input: %s", error->message);
-}
-
-/* ---- the wlroots-shared backend --------------------------------------- */
-
-typedef struct {
-  FhVirtualOutput base;
-  FhSharedDesktop *desktop;
-  char *name; /* of its headless output */
-  FhLayoutRect rect;
-  FhScreencopy *capture; /* encode thread */
-} FhSharedOutput;
 
 static gboolean
-shared_capture (FhVirtualOutput *output, FhFrame *frame, guint64 frame_number,
-                gint64 deadline_us, gint64 *timestamp_us, GError **error)
+has_owner (GDBusConnection *bus, const char *name)
 {
-  FhSharedOutput *self = (FhSharedOutput *) output;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+    "NameHasOwner", g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"),
+    G_DBUS_CALL_FLAGS_NONE, 2000, NULL, NULL);
+  gboolean owned = FALSE;
 
-  return fh_screencopy_capture (self->capture, frame, deadline_us, timestamp_us, error);
+  if (reply)
+    g_variant_get (reply, "(b)", &owned);
+  return owned;
 }
 
-static void
-shared_inject (FhVirtualOutput *output, const FhInputEvent *event)
+static char *
+wayland_socket (const FhSharedDesktopConfig *config)
 {
-  FhSharedOutput *self = (FhSharedOutput *) output;
-
-  fh_shared_desktop_inject (self->desktop, &self->rect, event);
-}
-
-static void
-shared_destroy (FhVirtualOutput *output)
-{
-  FhSharedOutput *self = (FhSharedOutput *) output;
-
-  g_clear_pointer (&self->capture, fh_screencopy_free);
-  if (self->name)
-    fh_shared_desktop_remove_output (self->desktop, self->name);
-  g_free (self->name);
-  fh_virtual_output_finish (output);
-  g_free (self);
-}
-
-static const FhVirtualOutputOps shared_ops = {
-  .capture = shared_capture,
-  .inject = shared_inject,
-  .destroy = shared_destroy,
-};
-
-static FhVirtualOutput *
-shared_create_output (const FhOutputRequest *request, GError **error)
-{
-  FhSharedOutput *self = g_new0 (FhSharedOutput, 1);
-  FhVirtualOutput *output = &self->base;
-
-  fh_virtual_output_init (output, &shared_ops, request);
-  self->desktop = request->shared_desktop;
-  if (!self->desktop) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "this host has no shared desktop");
-    goto fail;
-  }
-  if (!(self->name = fh_shared_desktop_add_output (self->desktop, &request->mode, &self->rect,
-                                                   error)) ||
-      !(self->capture = fh_screencopy_new (fh_shared_desktop_get_wayland_socket (self->desktop),
-                                           self->name, error)))
-    goto fail;
-  return output;
-
-fail:
-  shared_destroy (output);
+  if (config->wayland_socket && *config->wayland_socket)
+    return g_strdup (config->wayland_socket);
+  if (g_getenv ("WAYLAND_DISPLAY") && g_getenv ("XDG_RUNTIME_DIR"))
+    return g_build_filename (g_getenv ("XDG_RUNTIME_DIR"), g_getenv ("WAYLAND_DISPLAY"), NULL);
   return NULL;
 }
 
-const FhDisplayBackend fh_display_backend_wlroots_shared = {
-  .name = "wlroots-shared",
-  .description = "a view of the shared desktop (a running sway): one output per client",
-  .create_output = shared_create_output,
-};
+static FhSharedDesktop *
+open_sway (const FhSharedDesktopConfig *config, const char *ipc, GError **error)
+{
+  g_autofree char *wayland = wayland_socket (config);
+
+  if (!wayland) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no Wayland socket for sway: set shared-wayland in config.ini");
+    return NULL;
+  }
+  return fh_shared_desktop_new_sway (ipc, wayland, config->keyboard_layout, config->max_views,
+                                     error);
+}
+
+static FhSharedDesktop *
+open_mutter (const FhSharedDesktopConfig *config, GDBusConnection *bus, GError **error)
+{
+  g_autoptr (GDBusConnection) own = NULL;
+
+  if (!bus && !(bus = own = open_bus (config, error)))
+    return NULL;
+  if (!has_owner (bus, MUTTER_BUS_NAME)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no GNOME Mutter on the session bus (%s has no owner)", MUTTER_BUS_NAME);
+    return NULL;
+  }
+  return fh_shared_desktop_new_mutter (bus, config->pipewire_remote, config->max_views, error);
+}
+
+FhSharedDesktop *
+fh_shared_desktop_open (const FhSharedDesktopConfig *config, char **why, GError **error)
+{
+  const char *which = config->which;
+  const char *swaysock = g_getenv ("SWAYSOCK");
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) bus_error = NULL;
+
+  *why = NULL;
+  if (g_str_equal (which, "sway")) {
+    if (!swaysock || !*swaysock) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "shared-desktop=sway, but $SWAYSOCK is not set (or give its path)");
+      return NULL;
+    }
+    *why = g_strdup ("configured: sway at $SWAYSOCK");
+    return open_sway (config, swaysock, error);
+  }
+  if (g_path_is_absolute (which)) {
+    *why = g_strdup_printf ("configured: sway at %s", which);
+    return open_sway (config, which, error);
+  }
+  if (g_str_equal (which, "mutter")) {
+    *why = g_strdup ("configured: GNOME Mutter");
+    return open_mutter (config, NULL, error);
+  }
+  if (g_str_equal (which, "kwin")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "shared-desktop=kwin: the KDE KWin backend is not built yet (see "
+                 "docs/shared-desktop.md)");
+    return NULL;
+  }
+  if (!g_str_equal (which, "auto")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "shared-desktop must be auto, sway, mutter, kwin, the path of sway's IPC "
+                 "socket, or empty (off), not '%s'",
+                 which);
+    return NULL;
+  }
+
+  /* auto: sway says where it is; GNOME and KDE answer on the session bus. */
+  if (swaysock && *swaysock) {
+    *why = g_strdup_printf ("found sway: $SWAYSOCK is %s", swaysock);
+    return open_sway (config, swaysock, error);
+  }
+  if (!(bus = open_bus (config, &bus_error))) {
+    *why = g_strdup_printf ("none found: no $SWAYSOCK, and %s", bus_error->message);
+    return NULL;
+  }
+  if (has_owner (bus, MUTTER_BUS_NAME)) {
+    *why = g_strdup ("found GNOME Mutter: " MUTTER_BUS_NAME " is on the session bus");
+    return open_mutter (config, bus, error);
+  }
+  if (has_owner (bus, KWIN_BUS_NAME)) {
+    *why = g_strdup ("found KDE KWin (" KWIN_BUS_NAME " is on the session bus), but its "
+                     "backend is not built yet");
+    return NULL;
+  }
+  *why = g_strdup ("none found: no $SWAYSOCK, and neither GNOME Mutter nor KDE KWin on the "
+                   "session bus");
+  return NULL;
+}

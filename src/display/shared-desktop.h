@@ -1,50 +1,70 @@
-/* The shared desktop: a running sway (the user's own) that several clients
- * view at once, each through a headless output of its own at exactly its
- * mode, and drive through one shared injector. Host-lifetime; made by the
- * context when a shared desktop is configured (or found: SWAYSOCK).
+/* The shared desktop: the user's own running desktop, which several
+ * clients view at once, each through a virtual monitor of its own at
+ * exactly its mode, and all drive together. Host-lifetime; opened by the
+ * context when one is configured or found. One kind per file:
  *
- * sway 1.7 cannot remove an output and wlroots 0.15 cannot disable a
- * headless one: an output a client leaves is parked (FH_SHARED_PARKED_SIZE
- * square, 1 Hz) and reused for the next client (sway 1.8 and newer can
- * remove it: `output NAME unplug`). */
+ *   sway    (sway-desktop.c)   swaymsg-made headless outputs, wlr-screencopy,
+ *                              one shared virtual keyboard and pointer;
+ *   mutter  (mutter-desktop.c) Mutter's RemoteDesktop and ScreenCast D-Bus
+ *                              API: RecordVirtual per view, PipeWire, EIS.
+ *
+ * Each kind names the display backend that makes its views; the session
+ * asks for a view through that backend like for any other output. */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "input/event.h"
-#include "input/wlr-injector.h"
-#include "net/protocol.h"
+#include "display/backend.h"
 
 typedef struct _FhSharedDesktop FhSharedDesktop;
 
-#define FH_SHARED_PARKED_SIZE 64
+typedef struct {
+  const char *kind; /* "sway", "mutter" */
+  void (*free) (FhSharedDesktop *desktop);
+  /* Is process @pid one of the desktop's apps (for its speaker and mic)? */
+  gboolean (*owns_process) (FhSharedDesktop *desktop, int pid);
+} FhSharedDesktopOps;
 
-/* @ipc_socket: sway's IPC socket ($SWAYSOCK); @wayland_socket: its Wayland
- * socket (absolute). Fails when sway does not answer. */
-FhSharedDesktop *fh_shared_desktop_new (const char *ipc_socket, const char *wayland_socket,
-                                        const char *keyboard_layout, guint max_views,
-                                        GError **error);
+struct _FhSharedDesktop {
+  const FhSharedDesktopOps *ops;
+  const FhDisplayBackend *backend; /* makes its views */
+  int pid; /* the compositor, or 0 when unknown */
+  guint max_views;
+  guint views; /* main thread */
+};
+
+typedef struct {
+  /* "auto", "sway", "mutter", "kwin", or the path of sway's IPC socket. */
+  const char *which;
+  const char *wayland_socket; /* sway's, or NULL: $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY */
+  const char *dbus_address; /* the desktop's session bus, or NULL: the host's */
+  const char *pipewire_remote; /* the desktop's PipeWire, or NULL: the default */
+  const char *keyboard_layout;
+  guint max_views;
+} FhSharedDesktopConfig;
+
+/* Opens the configured desktop, or with "auto" the one it finds (and says
+ * which and why). NULL without an error: auto found none (*why says). */
+FhSharedDesktop *fh_shared_desktop_open (const FhSharedDesktopConfig *config, char **why,
+                                         GError **error);
+
+/* One kind each. */
+FhSharedDesktop *fh_shared_desktop_new_sway (const char *ipc_socket, const char *wayland_socket,
+                                             const char *keyboard_layout, guint max_views,
+                                             GError **error);
+FhSharedDesktop *fh_shared_desktop_new_mutter (GDBusConnection *bus, const char *pipewire_remote,
+                                               guint max_views, GError **error);
+
 void fh_shared_desktop_free (FhSharedDesktop *desktop);
 
-const char *fh_shared_desktop_get_wayland_socket (FhSharedDesktop *desktop);
-const char *fh_shared_desktop_get_ipc_socket (FhSharedDesktop *desktop);
-/* The compositor's process (from the IPC socket's credentials). */
+const char *fh_shared_desktop_get_kind (FhSharedDesktop *desktop);
+const FhDisplayBackend *fh_shared_desktop_get_backend (FhSharedDesktop *desktop);
 int fh_shared_desktop_get_pid (FhSharedDesktop *desktop);
+gboolean fh_shared_desktop_owns_process (FhSharedDesktop *desktop, int pid);
 
 /* Main thread: a place for one more view, or FALSE when max_views are
  * taken. Every TRUE is paired with a release. */
 gboolean fh_shared_desktop_reserve_view (FhSharedDesktop *desktop);
 void fh_shared_desktop_release_view (FhSharedDesktop *desktop);
-
-/* Any thread: an enabled headless output at exactly @mode, placed right of
- * the others; returns its name and writes its place into @rect. */
-char *fh_shared_desktop_add_output (FhSharedDesktop *desktop, const FhMode *mode,
-                                    FhLayoutRect *rect, GError **error);
-/* Any thread: parks output @name and keeps it for the next view. */
-void fh_shared_desktop_remove_output (FhSharedDesktop *desktop, const char *name);
-
-/* Main thread: @event from the view at @view, through the shared injector. */
-void fh_shared_desktop_inject (FhSharedDesktop *desktop, const FhLayoutRect *view,
-                               const FhInputEvent *event);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhSharedDesktop, fh_shared_desktop_free)

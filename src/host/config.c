@@ -23,6 +23,8 @@ fh_config_new (void)
   config->gamescope = g_strdup ("gamescope");
   config->shared_desktop = g_strdup ("auto");
   config->shared_wayland = g_strdup ("");
+  config->shared_dbus = g_strdup ("");
+  config->shared_pipewire = g_strdup ("");
   config->shared_join = g_strdup ("ask");
   config->shared_max_views = 4;
   config->keyboard_layout = g_strdup ("us");
@@ -42,6 +44,8 @@ fh_config_free (FhConfig *config)
   g_free (config->gamescope);
   g_free (config->shared_desktop);
   g_free (config->shared_wayland);
+  g_free (config->shared_dbus);
+  g_free (config->shared_pipewire);
   g_free (config->shared_join);
   g_free (config->keyboard_layout);
   g_free (config->audio);
@@ -144,6 +148,8 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("gamescope", gamescope);
   GET_STRING ("shared-desktop", shared_desktop);
   GET_STRING ("shared-wayland", shared_wayland);
+  GET_STRING ("shared-dbus", shared_dbus);
+  GET_STRING ("shared-pipewire", shared_pipewire);
   GET_STRING ("shared-join", shared_join);
   GET_UINT ("shared-max-views", shared_max_views);
   GET_STRING ("keyboard-layout", keyboard_layout);

@@ -15,12 +15,17 @@ typedef struct {
   char *app; /* the session's app; NULL = the backend's default */
   char *run_as; /* account for compositors and apps when run as root */
   char *gamescope; /* the gamescope command of the gamescope backend */
-  /* The shared desktop: sway's IPC socket ("" = none; "auto" = $SWAYSOCK
-   * of the host), its Wayland socket ("" = $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY),
-   * who may join ("allow", "ask": approved on the host, "deny"), and how
-   * many views at once. */
+  /* The shared desktop: which ("auto": sway at $SWAYSOCK, else GNOME
+   * Mutter on the session bus; "sway", "mutter", "kwin", the path of sway's
+   * IPC socket, or "" = none), sway's Wayland socket ("" =
+   * $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY), the desktop's session bus ("" =
+   * $DBUS_SESSION_BUS_ADDRESS) and PipeWire ("" = the default), who may
+   * join ("allow", "ask": approved on the host, "deny"), and how many views
+   * at once. */
   char *shared_desktop;
   char *shared_wayland;
+  char *shared_dbus;
+  char *shared_pipewire;
   char *shared_join;
   guint shared_max_views;
   char *keyboard_layout; /* xkb layout for injected keys */

@@ -160,46 +160,38 @@ route_audio_stream (FhAudioStreamKind kind, int pid, gpointer user_data)
   if (session)
     return fh_session_get_audio_target (session, playback);
   /* The shared desktop's apps: its speaker and microphone. Checked last: a
-   * host started from that desktop has its own sessions below it too.
-   * sway starts apps double-forked (their parent is gone), but they carry
-   * its SWAYSOCK. */
-  if (self->shared && self->shared_speaker) {
-    int root = fh_shared_desktop_get_pid (self->shared);
-    g_autofree char *swaysock = fh_process_find_env (pid, "SWAYSOCK");
-    if ((root > 0 && fh_process_descends_from (pid, &root, 1)) ||
-        g_strcmp0 (swaysock, fh_shared_desktop_get_ipc_socket (self->shared)) == 0)
-      return playback ? fh_speaker_get_sink_name (self->shared_speaker)
-                      : fh_mic_get_source_name (self->shared_mic);
-  }
+   * host started from that desktop has its own sessions below it too. */
+  if (self->shared && self->shared_speaker && fh_shared_desktop_owns_process (self->shared, pid))
+    return playback ? fh_speaker_get_sink_name (self->shared_speaker)
+                    : fh_mic_get_source_name (self->shared_mic);
   return NULL;
 }
 
-/* The shared desktop: the configured sway, or the one the host runs in. */
+/* The shared desktop: the configured one, or the one the host finds. */
 static gboolean
 start_shared_desktop (FhContext *self, GError **error)
 {
-  const char *ipc = self->config->shared_desktop;
-  g_autofree char *wayland = NULL;
-  gboolean configured = ipc && *ipc && !g_str_equal (ipc, "auto");
+  const FhConfig *config = self->config;
+  FhSharedDesktopConfig desktop = {
+    .which = config->shared_desktop,
+    .wayland_socket = config->shared_wayland,
+    .dbus_address = config->shared_dbus,
+    .pipewire_remote = *config->shared_pipewire ? config->shared_pipewire : NULL,
+    .keyboard_layout = config->keyboard_layout,
+    .max_views = config->shared_max_views,
+  };
+  gboolean configured = !g_str_equal (config->shared_desktop, "auto");
+  g_autofree char *why = NULL;
   g_autoptr (GError) local = NULL;
 
-  if (!ipc || !*ipc)
+  if (!*config->shared_desktop)
     return TRUE;
-  if (!configured)
-    ipc = g_getenv ("SWAYSOCK");
-  if (!ipc || !*ipc)
-    return TRUE; /* auto, and no sway around: no shared desktop */
-  if (self->config->shared_wayland && *self->config->shared_wayland)
-    wayland = g_strdup (self->config->shared_wayland);
-  else if (g_getenv ("WAYLAND_DISPLAY") && g_getenv ("XDG_RUNTIME_DIR"))
-    wayland = g_build_filename (g_getenv ("XDG_RUNTIME_DIR"), g_getenv ("WAYLAND_DISPLAY"),
-                                NULL);
-  if (!wayland ||
-      !(self->shared = fh_shared_desktop_new (ipc, wayland, self->config->keyboard_layout,
-                                              self->config->shared_max_views, &local))) {
+  self->shared = fh_shared_desktop_open (&desktop, &why, &local);
+  if (why)
+    g_message ("shared desktop: %s", why);
+  if (!self->shared) {
     if (!local)
-      g_set_error (&local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   "no Wayland socket for it: set shared-wayland in config.ini");
+      return TRUE; /* auto, and none found */
     if (configured) {
       g_propagate_prefixed_error (error, g_steal_pointer (&local), "shared desktop: ");
       return FALSE;
@@ -268,8 +260,8 @@ fh_context_start (FhContext *self, GError **error)
   printf ("  certificate SHA-256 fingerprint: %s\n", self->fingerprint);
   printf ("  backend: %s (%s)\n", self->backend->name, self->backend->description);
   if (self->shared)
-    printf ("  shared desktop: sway %d, joining: %s\n", fh_shared_desktop_get_pid (self->shared),
-            self->config->shared_join);
+    printf ("  shared desktop: %s %d, joining: %s\n", fh_shared_desktop_get_kind (self->shared),
+            fh_shared_desktop_get_pid (self->shared), self->config->shared_join);
   printf ("  audio: %s\n", !self->pipewire                         ? "off"
                            : fh_pipewire_is_private (self->pipewire) ? "private PipeWire"
                                                                       : "the running PipeWire");

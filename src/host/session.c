@@ -347,8 +347,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   self->bitrate_kbps = request->bitrate_kbps;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
-  self->backend = request->shared ? &fh_display_backend_wlroots_shared
-                                  : fh_context_get_backend (context);
+  self->backend = fh_context_get_backend (context);
   if (request->shared) {
     FhSharedDesktop *desktop = fh_context_get_shared_desktop (context);
     if (!desktop) {
@@ -364,6 +363,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
       return NULL;
     }
     self->shared = TRUE;
+    self->backend = fh_shared_desktop_get_backend (desktop);
   }
   g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s", self->id, self->device,
              self->mode.width, self->mode.height, self->mode.refresh, self->bitrate_kbps);

@@ -3,12 +3,16 @@
 
 #include <glib-unix.h>
 #include <libei.h>
+#include <unistd.h>
 
 #define RETRY_MS 100
 
 struct _FhEiInjector {
-  char *relay_path;
+  char *relay_path; /* or NULL: made for one fd */
   char *runtime_dir;
+  char *name; /* for logs */
+  int fd; /* the connection to open, until it is; -1 after */
+  gboolean gone; /* a one-fd injector whose server went away */
   guint width, height;
 
   struct ei *ei;
@@ -25,6 +29,7 @@ struct _FhEiInjector {
 
 static void disconnect (FhEiInjector *self);
 static void flush (FhEiInjector *self);
+static gboolean try_connect (FhEiInjector *self);
 
 FhEiInjector *
 fh_ei_injector_new (const char *relay_path, const char *runtime_dir, guint width, guint height)
@@ -33,9 +38,24 @@ fh_ei_injector_new (const char *relay_path, const char *runtime_dir, guint width
 
   self->relay_path = g_strdup (relay_path);
   self->runtime_dir = g_strdup (runtime_dir);
+  self->name = g_strdup (relay_path);
+  self->fd = -1;
   self->width = width;
   self->height = height;
   g_queue_init (&self->queue);
+  return self;
+}
+
+FhEiInjector *
+fh_ei_injector_new_for_fd (int fd, const char *name, guint width, guint height)
+{
+  FhEiInjector *self = fh_ei_injector_new (NULL, NULL, width, height);
+
+  g_free (self->name);
+  self->name = g_strdup (name);
+  self->fd = fd;
+  /* Now: the devices are ready by the first event. */
+  try_connect (self);
   return self;
 }
 
@@ -46,9 +66,12 @@ fh_ei_injector_free (FhEiInjector *self)
     return;
   g_clear_handle_id (&self->retry, g_source_remove);
   disconnect (self);
+  if (self->fd >= 0)
+    close (self->fd);
   g_queue_clear_full (&self->queue, g_free);
   g_free (self->relay_path);
   g_free (self->runtime_dir);
+  g_free (self->name);
   g_free (self);
 }
 
@@ -117,7 +140,7 @@ on_readable (int fd, GIOCondition condition, gpointer data)
   while ((event = ei_get_event (self->ei))) {
     switch (ei_event_get_type (event)) {
     case EI_EVENT_CONNECT:
-      g_message ("input: connected to the EIS server of %s", self->relay_path);
+      g_message ("input: connected to the EIS server of %s", self->name);
       break;
     case EI_EVENT_DISCONNECT:
       lost = TRUE;
@@ -140,8 +163,14 @@ on_readable (int fd, GIOCondition condition, gpointer data)
     ei_event_unref (event);
   }
   if (lost) {
-    g_message ("input: the EIS server of %s went away; reconnecting on the next event",
-               self->relay_path);
+    if (self->relay_path) {
+      g_message ("input: the EIS server of %s went away; reconnecting on the next event",
+                 self->name);
+    } else {
+      g_message ("input: the EIS server of %s went away", self->name);
+      self->gone = TRUE;
+      g_queue_clear_full (&self->queue, g_free);
+    }
     self->watch = 0;
     disconnect (self);
     return G_SOURCE_REMOVE;
@@ -168,9 +197,27 @@ read_socket_path (FhEiInjector *self)
 static gboolean
 try_connect (FhEiInjector *self)
 {
-  g_autofree char *path = read_socket_path (self);
+  g_autofree char *path = NULL;
   int res;
 
+  if (!self->relay_path) {
+    if (self->fd < 0)
+      return FALSE;
+    self->ei = ei_new_sender (self);
+    ei_configure_name (self->ei, "funkhaus");
+    res = ei_setup_backend_fd (self->ei, self->fd);
+    self->fd = -1; /* libei's now, whatever the result */
+    if (res < 0) {
+      g_warning ("input: cannot use the EIS connection of %s: %s", self->name, g_strerror (-res));
+      g_clear_pointer (&self->ei, ei_unref);
+      self->gone = TRUE;
+      return FALSE;
+    }
+    self->watch = g_unix_fd_add (ei_get_fd (self->ei), G_IO_IN | G_IO_ERR | G_IO_HUP,
+                                 on_readable, self);
+    return TRUE;
+  }
+  path = read_socket_path (self);
   if (!path || !g_file_test (path, G_FILE_TEST_EXISTS))
     return FALSE;
   self->ei = ei_new_sender (self);
@@ -212,12 +259,22 @@ send_event (FhEiInjector *self, const FhInputEvent *event)
       return FALSE;
     ei_device_keyboard_key (device, event->key.code, event->key.pressed);
     break;
-  case FH_INPUT_POINTER_MOTION:
+  case FH_INPUT_POINTER_MOTION: {
+    struct ei_region *region;
+    double x = MIN (event->motion.x, self->width - 1);
+    double y = MIN (event->motion.y, self->height - 1);
+
     if (!(device = self->pointer))
       return FALSE;
-    ei_device_pointer_motion_absolute (device, MIN (event->motion.x, self->width - 1),
-                                       MIN (event->motion.y, self->height - 1));
+    /* The server's region for this output (Mutter's: the view's monitor,
+     * somewhere in its layout), or the output itself. */
+    if ((region = ei_device_get_region (device, 0))) {
+      x = ei_region_get_x (region) + x * ei_region_get_width (region) / self->width;
+      y = ei_region_get_y (region) + y * ei_region_get_height (region) / self->height;
+    }
+    ei_device_pointer_motion_absolute (device, x, y);
     break;
+  }
   case FH_INPUT_POINTER_BUTTON:
     if (!(device = self->pointer) || !ei_device_has_capability (device, EI_DEVICE_CAP_BUTTON))
       return FALSE;
@@ -255,7 +312,9 @@ fh_ei_injector_inject (FhEiInjector *self, const FhInputEvent *event)
     g_free (g_queue_pop_head (&self->queue));
     g_debug ("input: the EIS queue is full; dropped the oldest event");
   }
+  if (self->gone)
+    return;
   g_queue_push_tail (&self->queue, g_memdup2 (event, sizeof *event));
-  if (!self->ei && !try_connect (self) && !self->retry)
+  if (!self->ei && !try_connect (self) && !self->gone && !self->retry)
     self->retry = g_timeout_add (RETRY_MS, on_retry, self);
 }

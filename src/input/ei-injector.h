@@ -20,6 +20,13 @@ typedef struct _FhEiInjector FhEiInjector;
  * or a name relative to @runtime_dir). @width × @height: the output. */
 FhEiInjector *fh_ei_injector_new (const char *relay_path, const char *runtime_dir, guint width,
                                   guint height);
+/* An injector on an EIS connection that is already open (@fd, from
+ * Mutter's ConnectToEIS, say; the injector owns it). It cannot reconnect:
+ * when the server goes away, later events are dropped. @name is for logs.
+ * Absolute motion lands in the pointer's first region when the server
+ * gives it one (Mutter: the view's own monitor), scaled from @width ×
+ * @height. */
+FhEiInjector *fh_ei_injector_new_for_fd (int fd, const char *name, guint width, guint height);
 void fh_ei_injector_free (FhEiInjector *injector);
 
 void fh_ei_injector_inject (FhEiInjector *injector, const FhInputEvent *event);

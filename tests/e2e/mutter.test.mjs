@@ -1,0 +1,215 @@
+// End to end with a shared GNOME desktop: Mutter 48 from a Debian 13 root
+// (scripts/trixie-root.sh; Debian 12's Mutter is too old), run headless
+// with llvmpipe inside that root as an unprivileged user, with its own
+// session bus, PipeWire and WirePlumber, and an app that records its input.
+// `funkhaus serve` runs outside, told about the desktop's bus and PipeWire
+// (shared-desktop=mutter). Two Chromium clients join at different modes:
+// each gets a virtual monitor of exactly its size (Mutter's DisplayConfig
+// says so) and decodes its own picture; keys from either reach the app
+// through Mutter's EIS; a client that leaves takes its own monitor away.
+
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readlinkSync, realpathSync } from 'node:fs';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chmod, chown, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startHost, poll } from './lib/host.mjs';
+import { launchBrowser, connectClient } from './lib/client.mjs';
+import { reportingTest } from './lib/report.mjs';
+
+const run = promisify(execFile);
+const ROOT = process.env.FUNKHAUS_TRIXIE_ROOT && existsSync(process.env.FUNKHAUS_TRIXIE_ROOT)
+  ? realpathSync(process.env.FUNKHAUS_TRIXIE_ROOT) : process.env.FUNKHAUS_TRIXIE_ROOT;
+const RECORDER = process.env.FUNKHAUS_RECORDER;
+const UID = 1500; // fhdesktop, made by scripts/trixie-root.sh
+const A_MODE = { width: 480, height: 320, refresh: 30 };
+const B_MODE = { width: 400, height: 300, refresh: 30 };
+const EVDEV = { a: 30, b: 48, h: 35, l: 38, o: 24, p: 25, r: 19, v: 47 };
+
+const skip = process.getuid?.() !== 0 ? 'needs root (chroot into the Debian 13 root)'
+  : !ROOT ? 'no Debian 13 root (FUNKHAUS_TRIXIE_ROOT; scripts/trixie-root.sh makes one)'
+  : !existsSync(join(ROOT, '.funkhaus-stamp')) ? `${ROOT} is not a finished Debian 13 root`
+  : !RECORDER || !existsSync(RECORDER) ? 'no recorder (FUNKHAUS_RECORDER)'
+  : false;
+if (skip && process.env.CI)
+  throw new Error(`Mutter tests cannot run in CI: ${skip}`);
+
+const name = `fh-mutter-${process.pid}`;
+const inside = `/run/${name}`; // the desktop's XDG_RUNTIME_DIR, as Mutter sees it
+const outside = ROOT ? join(ROOT, 'run', name) : null; // and as the host does
+let desktop = null;
+let app = null;
+let host = null;
+let browser = null;
+let A = null;
+let B = null;
+const mounted = [];
+const desktopLogs = [];
+
+const keyLines = (log) => log.split('\n').filter((l) => l.startsWith('key '));
+const expectedKeys = (word) => [...word].flatMap((ch) => [`key ${EVDEV[ch]} down`, `key ${EVDEV[ch]} up`]);
+const appLog = async () => readFile(join(outside, 'app.log'), 'utf8').catch(() => '');
+
+/** The size of every monitor Mutter has now, from its DisplayConfig. */
+async function monitorSizes() {
+  const { stdout } = await run('gdbus', ['call', '--address', `unix:path=${outside}/bus`,
+    '--dest', 'org.gnome.Mutter.DisplayConfig', '--object-path', '/org/gnome/Mutter/DisplayConfig',
+    '--method', 'org.gnome.Mutter.DisplayConfig.GetCurrentState']);
+  // Each logical monitor: (x, y, scale, transform, primary, [(connector, vendor, product, serial)], props)
+  const logical = [...stdout.matchAll(/\((-?\d+), (-?\d+), (?:@d )?[\d.]+, (?:@u )?\d+, (?:true|false), \[\('([^']+)'/g)];
+  // Current modes: ('WxH@R', W, H, R, scale, [scales], {'is-current': <true>, …})
+  const current = [...stdout.matchAll(/\('[^']+', (\d+), (\d+), [\d.]+, [\d.]+, \[[^\]]*\], \{[^}]*'is-current': <true>/g)];
+  return { logical: logical.length, sizes: current.map((m) => `${m[1]}x${m[2]}`).sort() };
+}
+
+/** Processes of the desktop's user whose root is the Debian 13 root. */
+async function inRootPids() {
+  const { stdout } = await run('pgrep', ['-U', String(UID)]).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').filter(Boolean).map(Number).filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/root`) === ROOT;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function inRoot(argv, opts = {}) {
+  return spawn('chroot', [`--userspec=${UID}:${UID}`, ROOT, 'env', '-i', 'HOME=/home/fhdesktop',
+    'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${inside}`, `DBUS_SESSION_BUS_ADDRESS=unix:path=${inside}/bus`,
+    ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
+}
+
+function e2e(title, fn, { timeout = 90000 } = {}) {
+  reportingTest(title, { timeout, skip }, async () => [
+    host && `--- host log ---\n${host.logs()}`,
+    `--- desktop (Mutter, PipeWire, WirePlumber, dbus) ---\n${desktopLogs.join('')}`,
+    `--- app ---\n${await appLog()}`,
+    ...[A, B].map((c) => c?.report()),
+  ], fn);
+}
+
+before(async () => {
+  if (skip)
+    return;
+  try {
+    await startDesktop();
+  } catch (e) {
+    e.message += `\n--- desktop ---\n${desktopLogs.join('')}\n--- app ---\n${await appLog()}` +
+      (host ? `\n--- host log ---\n${host.logs()}` : '');
+    throw e;
+  }
+});
+
+async function startDesktop() {
+  for (const m of ['proc', 'sys', 'dev']) {
+    const target = join(ROOT, m);
+    const already = await run('mountpoint', ['-q', target]).then(() => true, () => false);
+    if (!already) {
+      await run('mount', ['--bind', `/${m}`, target]);
+      mounted.push(target);
+    }
+  }
+  await mkdir(outside, { mode: 0o700 });
+  await chown(outside, UID, UID);
+  await copyFile(RECORDER, join(ROOT, 'usr', 'local', 'bin', 'fh-input-recorder'));
+  await chmod(join(ROOT, 'usr', 'local', 'bin', 'fh-input-recorder'), 0o755);
+  const script = join(outside, 'desktop.sh');
+  await writeFile(script, [
+    `dbus-daemon --session --address=unix:path=${inside}/bus --nofork &`,
+    'while [ ! -S "$XDG_RUNTIME_DIR/bus" ]; do sleep 0.05; done',
+    'pipewire &',
+    'while [ ! -S "$XDG_RUNTIME_DIR/pipewire-0" ]; do sleep 0.05; done',
+    'wireplumber &',
+    'exec mutter --headless --wayland --no-x11 --virtual-monitor 640x360',
+  ].join('\n') + '\n');
+  await chmod(script, 0o755);
+  desktop = inRoot(['sh', `${inside}/desktop.sh`]);
+  desktop.stdout.on('data', (d) => desktopLogs.push(d.toString()));
+  desktop.stderr.on('data', (d) => desktopLogs.push(d.toString()));
+  await poll(async () => existsSync(join(outside, 'wayland-0')) &&
+    (await run('gdbus', ['call', '--address', `unix:path=${outside}/bus`, '--dest', 'org.freedesktop.DBus',
+      '--object-path', '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.NameHasOwner',
+      'org.gnome.Mutter.RemoteDesktop']).then((r) => r.stdout.includes('true'), () => false)),
+  { timeout: 30000, interval: 200, what: 'Mutter on its session bus' });
+  app = inRoot(['WAYLAND_DISPLAY=wayland-0', '/usr/local/bin/fh-input-recorder', `${inside}/app.log`, '336699']);
+  app.stderr.on('data', (d) => desktopLogs.push(`[app] ${d}`));
+  await poll(async () => /^ready /m.test(await appLog()), { timeout: 15000, what: "the desktop's app" });
+  host = await startHost({
+    backend: 'synthetic',
+    grace: 0,
+    config: `[host]\nshared-desktop=mutter\nshared-dbus=unix:path=${outside}/bus\n` +
+      `shared-pipewire=${outside}/pipewire-0\nshared-join=allow\n`,
+  });
+  browser = await launchBrowser();
+}
+
+after(async () => {
+  for (const c of [A, B])
+    await c?.close();
+  await browser?.close();
+  await host?.cleanup();
+  for (const p of [app, desktop]) {
+    try {
+      process.kill(-p.pid, 'SIGTERM');
+    } catch {}
+  }
+  // Whatever else the desktop started: the processes inside the root.
+  await new Promise((r) => setTimeout(r, 500));
+  for (const pid of await inRootPids())
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  await poll(async () => (await inRootPids()).length === 0,
+    { timeout: 5000, what: "the desktop's processes to end" })
+    .catch((e) => console.error(e.message));
+  for (const target of mounted.reverse())
+    await run('umount', [target]).catch((e) => console.error(`umount ${target}: ${e.message}`));
+  if (outside)
+    await rm(outside, { recursive: true, force: true });
+});
+
+e2e('two clients on the GNOME desktop get virtual monitors of exactly their sizes', async () => {
+  const before = await monitorSizes();
+  assert.deepEqual(before.sizes, ['640x360'], `only the desktop's own monitor at first: ${JSON.stringify(before)}`);
+  A = await connectClient(browser, host, 'A', { pin: host.pin, ...A_MODE, desktop: 'shared' });
+  B = await connectClient(browser, host, 'B', { pin: await host.pair(), ...B_MODE, desktop: 'shared' });
+  for (const c of [A, B])
+    assert.equal((await c.get(() => window.funkhaus.welcome)).display.backend, 'mutter');
+  const now = await poll(async () => {
+    const m = await monitorSizes();
+    return m.sizes.length === 3 ? m : null;
+  }, { timeout: 10000, what: 'two more monitors' });
+  assert.deepEqual(now.sizes, ['400x300', '480x320', '640x360'].sort(), JSON.stringify(now));
+  for (const [c, mode] of [[A, A_MODE], [B, B_MODE]]) {
+    await c.waitFrames((await c.hooks()).framesDecoded + 5, { timeout: 20000 });
+    assert.deepEqual(await c.get(() => window.funkhaus.lastFrameSize), { width: mode.width, height: mode.height });
+  }
+});
+
+e2e('keys from either client reach the desktop\'s app through EIS', async () => {
+  for (const [c, word] of [[A, 'alpha'], [B, 'bravo']]) {
+    const before = keyLines(await appLog()).length;
+    await c.page.locator('#screen').focus().catch(() => {});
+    await c.page.keyboard.type(word, { delay: 30 });
+    const lines = await poll(async () => {
+      const l = keyLines(await appLog());
+      return l.length >= before + 2 * word.length ? l.slice(before) : null;
+    }, { timeout: 10000, what: `${c.name}'s keys at the app` });
+    assert.deepEqual(lines, expectedKeys(word), `${c.name}'s keys`);
+  }
+});
+
+e2e('a client that leaves takes only its own monitor away', async () => {
+  await A.close();
+  A = null;
+  const now = await poll(async () => {
+    const m = await monitorSizes();
+    return m.sizes.length === 2 ? m : null;
+  }, { timeout: 10000, what: "A's monitor to go" });
+  assert.deepEqual(now.sizes, ['400x300', '640x360']);
+  await B.waitFrames((await B.hooks()).framesDecoded + 5, { timeout: 20000 });
+  assert.equal(host.exit, null, 'the host keeps running');
+});
