@@ -46,5 +46,19 @@ void fh_gs_fec_encode (const FhGsFec *fec, const guint8 *const *data, guint8 *co
 gboolean fh_gs_fec_reconstruct (const FhGsFec *fec, guint8 *const *shards, const gboolean *present,
                                 gsize shard_size, GError **error);
 
-/* dst ^= c · src over @n bytes: the kernel, exposed for the bench. */
+/* How a code multiplies a shard by a coefficient: a 256-byte table row per
+ * byte (portable), or 16-entry nibble tables with SSSE3/AVX2 shuffles on
+ * x86-64. All give the same bytes; new codes take the best the CPU has. */
+typedef enum {
+  FH_GS_FEC_KERNEL_TABLE,
+  FH_GS_FEC_KERNEL_SSSE3,
+  FH_GS_FEC_KERNEL_AVX2,
+} FhGsFecKernel;
+
+FhGsFecKernel fh_gs_fec_kernel_best (void);
+const char *fh_gs_fec_kernel_to_string (FhGsFecKernel kernel);
+/* For tests and the bench; the kernel must be one the CPU runs. */
+void fh_gs_fec_set_kernel (FhGsFec *fec, FhGsFecKernel kernel);
+
+/* dst ^= c · src over @n bytes with the best kernel. */
 void fh_gs_fec_mul_add (guint8 *dst, const guint8 *src, guint8 c, gsize n);
