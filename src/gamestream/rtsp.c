@@ -163,7 +163,7 @@ fh_gs_rtsp_parse_request (const guint8 *data, gsize len, FhGsRtspRequest **reque
   if (!(cseq = fh_gs_rtsp_request_get_header (r, "CSeq")) || !parse_uint (cseq, G_MAXINT32, &r->cseq))
     return parse_error (error, FH_GS_RTSP_ERROR_MALFORMED, "missing or bad CSeq");
   if ((clen = fh_gs_rtsp_request_get_header (r, "Content-Length")) &&
-      !parse_uint (clen, FH_GS_RTSP_MAX_MESSAGE, &body_len))
+      !parse_uint (clen, G_MAXINT32, &body_len))
     return parse_error (error, FH_GS_RTSP_ERROR_MALFORMED, "bad Content-Length");
   if (header_bytes + body_len > FH_GS_RTSP_MAX_MESSAGE)
     return parse_error (error, FH_GS_RTSP_ERROR_TOO_LARGE, "message over 16 KiB");

@@ -143,7 +143,8 @@ test_parse_rejects (void)
   expect_error ("OPTIONS\r\nCSeq: 1\r\n\r\n", FH_GS_RTSP_ERROR_MALFORMED);
   expect_error ("OPTIONS x RTSP/1.0\r\nCSeq 1\r\n\r\n", FH_GS_RTSP_ERROR_MALFORMED);
   expect_error ("OPTIONS x RTSP/1.0\r\nCSeq: 1\r\nContent-Length: -1\r\n\r\n", FH_GS_RTSP_ERROR_MALFORMED);
-  expect_error ("OPTIONS x RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 20000\r\n\r\n", FH_GS_RTSP_ERROR_MALFORMED);
+  expect_error ("OPTIONS x RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 20000\r\n\r\n", FH_GS_RTSP_ERROR_TOO_LARGE);
+  expect_error ("OPTIONS x RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 999999999\r\n\r\n", FH_GS_RTSP_ERROR_TOO_LARGE);
   expect_error ("OPTIONS x RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 16380\r\n\r\n", FH_GS_RTSP_ERROR_TOO_LARGE);
 
   g_assert_cmpint (fh_gs_rtsp_parse_request ((const guint8 *) nul, sizeof nul - 1, &req, &consumed, &error), ==,
