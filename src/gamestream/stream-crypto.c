@@ -1,0 +1,188 @@
+/* GameStream control and audio encryption (see stream-crypto.h). */
+#include "gamestream/stream-crypto.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+G_DEFINE_QUARK (fh-gs-crypto-error-quark, fh_gs_crypto_error)
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+
+static void
+put_le16 (guint8 *p, guint16 v)
+{
+  p[0] = (guint8) v;
+  p[1] = (guint8) (v >> 8);
+}
+
+static guint16
+get_le16 (const guint8 *p)
+{
+  return (guint16) (p[0] | p[1] << 8);
+}
+
+void
+fh_gs_control_iv (guint32 sequence, FhGsControlOrigin origin, guint8 iv[12])
+{
+  memset (iv, 0, 12);
+  iv[0] = (guint8) sequence;
+  iv[1] = (guint8) (sequence >> 8);
+  iv[2] = (guint8) (sequence >> 16);
+  iv[3] = (guint8) (sequence >> 24);
+  iv[10] = (guint8) origin;
+  iv[11] = 'C';
+}
+
+GBytes *
+fh_gs_control_encrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsControlOrigin origin,
+                       guint16 type, const guint8 *payload, gsize payload_len, GError **error)
+{
+  g_autoptr (EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new ();
+  gsize plain_len = FH_GS_CONTROL_V2_HEADER + payload_len;
+  gsize total = FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + plain_len;
+  g_autofree guint8 *plain = NULL, *out = NULL;
+  guint8 iv[12];
+  int n = 0, tail = 0;
+
+  if (payload_len > FH_GS_CONTROL_MAX_PAYLOAD) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "control message payload of %" G_GSIZE_FORMAT " bytes is over %d", payload_len,
+                 FH_GS_CONTROL_MAX_PAYLOAD);
+    return NULL;
+  }
+  plain = g_malloc (plain_len);
+  put_le16 (plain, type);
+  put_le16 (plain + 2, (guint16) payload_len);
+  if (payload_len)
+    memcpy (plain + FH_GS_CONTROL_V2_HEADER, payload, payload_len);
+
+  out = g_malloc (total);
+  put_le16 (out, FH_GS_CONTROL_ENCRYPTED_TYPE);
+  /* The length counts what follows it: sequence, tag, ciphertext. */
+  put_le16 (out + 2, (guint16) (total - 4));
+  out[4] = (guint8) sequence;
+  out[5] = (guint8) (sequence >> 8);
+  out[6] = (guint8) (sequence >> 16);
+  out[7] = (guint8) (sequence >> 24);
+  fh_gs_control_iv (sequence, origin, iv);
+  if (!ctx || !EVP_EncryptInit_ex (ctx, EVP_aes_128_gcm (), NULL, key, iv) ||
+      !EVP_EncryptUpdate (ctx, out + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE, &n, plain,
+                          (int) plain_len) ||
+      !EVP_EncryptFinal_ex (ctx, out + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + n, &tail) ||
+      !EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, FH_GS_CONTROL_TAG_SIZE,
+                            out + FH_GS_CONTROL_ENCRYPTED_HEADER)) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_CRYPTO, "AES-GCM encryption failed");
+    return NULL;
+  }
+  return g_bytes_new_take (g_steal_pointer (&out), total);
+}
+
+gboolean
+fh_gs_control_decrypt (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origin, const guint8 *packet,
+                       gsize len, guint32 *sequence, guint16 *type, GBytes **payload, GError **error)
+{
+  g_autoptr (EVP_CIPHER_CTX) ctx = NULL;
+  g_autofree guint8 *plain = NULL;
+  gsize declared, plain_len, inner_len;
+  guint32 seq;
+  guint8 iv[12], tag[FH_GS_CONTROL_TAG_SIZE];
+  int n = 0, tail = 0;
+
+  if (len < FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + FH_GS_CONTROL_V2_HEADER ||
+      get_le16 (packet) != FH_GS_CONTROL_ENCRYPTED_TYPE) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "not an encrypted control message (%" G_GSIZE_FORMAT " bytes, type 0x%04x)", len,
+                 len >= 2 ? get_le16 (packet) : 0);
+    return FALSE;
+  }
+  declared = get_le16 (packet + 2);
+  if (declared + 4 != len) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "encrypted control message says %" G_GSIZE_FORMAT " bytes follow, %" G_GSIZE_FORMAT
+                 " do",
+                 declared, len - 4);
+    return FALSE;
+  }
+  seq = (guint32) packet[4] | (guint32) packet[5] << 8 | (guint32) packet[6] << 16 |
+        (guint32) packet[7] << 24;
+  plain_len = len - FH_GS_CONTROL_ENCRYPTED_HEADER - FH_GS_CONTROL_TAG_SIZE;
+  plain = g_malloc (plain_len);
+  memcpy (tag, packet + FH_GS_CONTROL_ENCRYPTED_HEADER, sizeof tag);
+  fh_gs_control_iv (seq, origin, iv);
+  ctx = EVP_CIPHER_CTX_new ();
+  if (!ctx || !EVP_DecryptInit_ex (ctx, EVP_aes_128_gcm (), NULL, key, iv) ||
+      !EVP_DecryptUpdate (ctx, plain, &n,
+                          packet + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE,
+                          (int) plain_len) ||
+      !EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, sizeof tag, tag) ||
+      EVP_DecryptFinal_ex (ctx, plain + n, &tail) <= 0) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_AUTHENTICATION,
+                 "control message %u does not authenticate: wrong key, or altered on the way", seq);
+    return FALSE;
+  }
+  inner_len = get_le16 (plain + 2);
+  if (inner_len != plain_len - FH_GS_CONTROL_V2_HEADER) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "control message %u says its payload has %" G_GSIZE_FORMAT " bytes, it has %" G_GSIZE_FORMAT,
+                 seq, inner_len, plain_len - FH_GS_CONTROL_V2_HEADER);
+    return FALSE;
+  }
+  *sequence = seq;
+  *type = get_le16 (plain);
+  *payload = g_bytes_new (plain + FH_GS_CONTROL_V2_HEADER, inner_len);
+  return TRUE;
+}
+
+void
+fh_gs_audio_iv (guint32 rikeyid, guint16 sequence, guint8 iv[16])
+{
+  guint32 v = rikeyid + sequence; /* wraps, as in the client */
+
+  memset (iv, 0, 16);
+  iv[0] = (guint8) (v >> 24);
+  iv[1] = (guint8) (v >> 16);
+  iv[2] = (guint8) (v >> 8);
+  iv[3] = (guint8) v;
+}
+
+static GBytes *
+audio_cbc (gboolean encrypt, const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, guint16 sequence,
+           const guint8 *in, gsize len, GError **error)
+{
+  g_autoptr (EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new ();
+  g_autofree guint8 *out = NULL;
+  guint8 iv[16];
+  int n = 0, tail = 0;
+
+  /* An Opus packet is at most 1275 bytes; bound it well above. */
+  if (len > 65536 || (!encrypt && (len == 0 || len % 16 != 0))) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "audio payload of %" G_GSIZE_FORMAT " bytes cannot be %s", len,
+                 encrypt ? "encrypted" : "AES-CBC ciphertext");
+    return NULL;
+  }
+  out = g_malloc (len + 16);
+  fh_gs_audio_iv (rikeyid, sequence, iv);
+  if (!ctx || !EVP_CipherInit_ex (ctx, EVP_aes_128_cbc (), NULL, key, iv, encrypt ? 1 : 0) ||
+      !EVP_CipherUpdate (ctx, out, &n, in, (int) len) || !EVP_CipherFinal_ex (ctx, out + n, &tail)) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR,
+                 encrypt ? FH_GS_CRYPTO_ERROR_CRYPTO : FH_GS_CRYPTO_ERROR_AUTHENTICATION,
+                 "audio packet %u: AES-CBC %s failed", sequence, encrypt ? "encryption" : "decryption");
+    return NULL;
+  }
+  return g_bytes_new (out, (gsize) (n + tail));
+}
+
+GBytes *
+fh_gs_audio_encrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, guint16 sequence,
+                     const guint8 *opus, gsize len, GError **error)
+{
+  return audio_cbc (TRUE, key, rikeyid, sequence, opus, len, error);
+}
+
+GBytes *
+fh_gs_audio_decrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, guint16 sequence,
+                     const guint8 *data, gsize len, GError **error)
+{
+  return audio_cbc (FALSE, key, rikeyid, sequence, data, len, error);
+}
