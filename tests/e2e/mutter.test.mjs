@@ -5,8 +5,9 @@
 // `funkhaus serve` runs outside, told about the desktop's bus and PipeWire
 // (shared-desktop=mutter). Two Chromium clients join at different modes:
 // each gets a virtual monitor of exactly its size (Mutter's DisplayConfig
-// says so) and decodes its own picture; keys from either reach the app
-// through Mutter's EIS; a client that leaves takes its own monitor away.
+// says so); keys from either reach the app through Mutter's EIS; a window
+// opened where a client's pointer is shows in that client's picture only;
+// a client that leaves takes its own monitor away.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { promisify } from 'node:util';
 import { chmod, chown, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
-import { launchBrowser, connectClient } from './lib/client.mjs';
+import { launchBrowser, connectClient, colorClose } from './lib/client.mjs';
 import { reportingTest } from './lib/report.mjs';
 
 const run = promisify(execFile);
@@ -50,7 +51,7 @@ const desktopLogs = [];
 
 const keyLines = (log) => log.split('\n').filter((l) => l.startsWith('key '));
 const expectedKeys = (word) => [...word].flatMap((ch) => [`key ${EVDEV[ch]} down`, `key ${EVDEV[ch]} up`]);
-const appLog = async () => readFile(join(outside, 'app.log'), 'utf8').catch(() => '');
+const appLog = async (file = 'app.log') => readFile(join(outside, file), 'utf8').catch(() => '');
 
 /** The size of every monitor Mutter has now, from its DisplayConfig. */
 async function monitorSizes() {
@@ -200,6 +201,29 @@ e2e('keys from either client reach the desktop\'s app through EIS', async () => 
     }, { timeout: 10000, what: `${c.name}'s keys at the app` });
     assert.deepEqual(lines, expectedKeys(word), `${c.name}'s keys`);
   }
+});
+
+e2e('each client sees its own monitor: a window opened where its pointer is shows in its picture only', async () => {
+  const views = [[A, A_MODE, 'cc2222', [0xcc, 0x22, 0x22]], [B, B_MODE, '22cc22', [0x22, 0xcc, 0x22]]];
+  for (const [c, mode, hex, want] of views) {
+    // Mutter opens a window on the monitor the pointer is on.
+    const box = await c.page.locator('#screen').boundingBox();
+    for (const f of [0.4, 0.5])
+      await c.page.mouse.move(box.x + box.width * f, box.y + box.height * f);
+    await new Promise((r) => setTimeout(r, 300));
+    const window = inRoot(['WAYLAND_DISPLAY=wayland-0', '/usr/local/bin/fh-input-recorder', `${inside}/view-${c.name}.log`, hex]);
+    window.stderr.on('data', (d) => desktopLogs.push(`[view ${c.name}] ${d}`));
+    await poll(async () => /^ready /m.test(await appLog(`view-${c.name}.log`)), { timeout: 15000, what: `a window for ${c.name}` });
+    await poll(async () => colorClose(await c.sampleColor(mode.width / 2, mode.height / 2), want, 24),
+      { timeout: 10000, what: `${c.name} to show the window opened on its monitor` })
+      .catch(async (e) => {
+        e.message += ` (seen ${JSON.stringify(await c.sampleColor(mode.width / 2, mode.height / 2))})`;
+        throw e;
+      });
+  }
+  // And neither window shows in the other client's picture.
+  assert.ok(!colorClose(await A.sampleColor(A_MODE.width / 2, A_MODE.height / 2), views[1][3], 24), 'B\'s window is not in A\'s picture');
+  assert.ok(!colorClose(await B.sampleColor(B_MODE.width / 2, B_MODE.height / 2), views[0][3], 24), 'A\'s window is not in B\'s picture');
 });
 
 e2e('a client that leaves takes only its own monitor away', async () => {
