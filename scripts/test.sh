@@ -10,8 +10,9 @@ cd "$here"
 
 bash scripts/setup.sh test
 bash scripts/build.sh
-# GNOME Mutter for the shared-desktop test comes from Debian 13, in a root
-# of its own, made once and kept (/var/cache/funkhaus/trixie-mutter).
+# GNOME Mutter and KDE KWin for the shared-desktop tests come from Debian
+# 13, in a root of their own, made once and kept
+# (/var/cache/funkhaus/trixie-desktops).
 if [ "$(id -u)" -eq 0 ]; then
   FUNKHAUS_TRIXIE_ROOT=$(bash scripts/trixie-root.sh)
   export FUNKHAUS_TRIXIE_ROOT
@@ -47,17 +48,30 @@ meson test -C build-fuzz --print-errorlogs || status=1
 # One line for the whole run, counted from both test logs.
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
   build-asan/meson-logs/testlog-e2e.json build-fuzz/meson-logs/testlog.json <<'PY'
-import json, sys
+import json, re, sys
 passed = failed = skipped = 0
+browser = []
 for path in sys.argv[1:]:
     for line in open(path):
-        result = json.loads(line)["result"]
+        entry = json.loads(line)
+        result = entry["result"]
         if result in ("OK", "EXPECTEDFAIL"):
             passed += 1
         elif result == "SKIP":
             skipped += 1
         else:
             failed += 1
+        if "browser-e2e" in entry["name"]:
+            # One meson test holds all the browser tests: count them too,
+            # and say why any was skipped.
+            out = entry.get("stdout") or ""
+            count = lambda what: int((re.findall(rf"^# {what} (\d+)$", out, re.M) or ["0"])[-1])
+            reasons = sorted(set(re.findall(r"# SKIP (.*)$", out, re.M)))
+            browser.append((path.split("/")[0], count("pass"), count("fail"), count("skipped"), reasons))
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+for build, p, f, s, reasons in browser:
+    print(f"  browser tests in {build}/: {p} passed, {f} failed, {s} skipped")
+    for reason in reasons:
+        print(f"    skipped: {reason}")
 PY
 exit $status

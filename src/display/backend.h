@@ -34,7 +34,7 @@ typedef struct {
   const char *gamescope;
   /* The host's PipeWire (video of backends that export it), or NULL. */
   FhPipeWire *pipewire;
-  /* The shared desktop (the wlroots-shared and mutter backends), or NULL. */
+  /* The shared desktop (the wlroots-shared, mutter and kwin backends), or NULL. */
   struct _FhSharedDesktop *shared_desktop;
   FhOutputFailedFunc on_failed;
   gpointer user_data;
@@ -107,3 +107,4 @@ extern const FhDisplayBackend fh_display_backend_gamescope;
 /* Not chosen with --backend: a client asks for it ("desktop": "shared"). */
 extern const FhDisplayBackend fh_display_backend_wlroots_shared;
 extern const FhDisplayBackend fh_display_backend_mutter;
+extern const FhDisplayBackend fh_display_backend_kwin;

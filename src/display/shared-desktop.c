@@ -125,6 +125,28 @@ open_mutter (const FhSharedDesktopConfig *config, GDBusConnection *bus, GError *
   return fh_shared_desktop_new_mutter (bus, config->pipewire_remote, config->max_views, error);
 }
 
+static FhSharedDesktop *
+open_kwin (const FhSharedDesktopConfig *config, GDBusConnection *bus, GError **error)
+{
+  g_autoptr (GDBusConnection) own = NULL;
+  g_autofree char *wayland = wayland_socket (config);
+
+  if (!bus && !(bus = own = open_bus (config, error)))
+    return NULL;
+  if (!has_owner (bus, KWIN_BUS_NAME)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no KDE KWin on the session bus (%s has no owner)", KWIN_BUS_NAME);
+    return NULL;
+  }
+  if (!wayland) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no Wayland socket for KWin: set shared-wayland in config.ini");
+    return NULL;
+  }
+  return fh_shared_desktop_new_kwin (bus, wayland, config->pipewire_remote, config->max_views,
+                                     error);
+}
+
 FhSharedDesktop *
 fh_shared_desktop_open (const FhSharedDesktopConfig *config, char **why, GError **error)
 {
@@ -152,10 +174,8 @@ fh_shared_desktop_open (const FhSharedDesktopConfig *config, char **why, GError 
     return open_mutter (config, NULL, error);
   }
   if (g_str_equal (which, "kwin")) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                 "shared-desktop=kwin: the KDE KWin backend is not built yet (see "
-                 "docs/shared-desktop.md)");
-    return NULL;
+    *why = g_strdup ("configured: KDE KWin");
+    return open_kwin (config, NULL, error);
   }
   if (!g_str_equal (which, "auto")) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -179,9 +199,8 @@ fh_shared_desktop_open (const FhSharedDesktopConfig *config, char **why, GError 
     return open_mutter (config, bus, error);
   }
   if (has_owner (bus, KWIN_BUS_NAME)) {
-    *why = g_strdup ("found KDE KWin (" KWIN_BUS_NAME " is on the session bus), but its "
-                     "backend is not built yet");
-    return NULL;
+    *why = g_strdup ("found KDE KWin: " KWIN_BUS_NAME " is on the session bus");
+    return open_kwin (config, bus, error);
   }
   *why = g_strdup ("none found: no $SWAYSOCK, and neither GNOME Mutter nor KDE KWin on the "
                    "session bus");

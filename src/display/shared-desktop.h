@@ -6,7 +6,9 @@
  *   sway    (sway-desktop.c)   swaymsg-made headless outputs, wlr-screencopy,
  *                              one shared virtual keyboard and pointer;
  *   mutter  (mutter-desktop.c) Mutter's RemoteDesktop and ScreenCast D-Bus
- *                              API: RecordVirtual per view, PipeWire, EIS.
+ *                              API: RecordVirtual per view, PipeWire, EIS;
+ *   kwin    (kwin-desktop.c)   zkde_screencast_unstable_v1 virtual outputs,
+ *                              PipeWire, KWin's EIS.
  *
  * Each kind names the display backend that makes its views; the session
  * asks for a view through that backend like for any other output. */
@@ -19,7 +21,7 @@
 typedef struct _FhSharedDesktop FhSharedDesktop;
 
 typedef struct {
-  const char *kind; /* "sway", "mutter" */
+  const char *kind; /* "sway", "mutter", "kwin" */
   void (*free) (FhSharedDesktop *desktop);
   /* Is process @pid one of the desktop's apps (for its speaker and mic)? */
   gboolean (*owns_process) (FhSharedDesktop *desktop, int pid);
@@ -36,7 +38,8 @@ struct _FhSharedDesktop {
 typedef struct {
   /* "auto", "sway", "mutter", "kwin", or the path of sway's IPC socket. */
   const char *which;
-  const char *wayland_socket; /* sway's, or NULL: $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY */
+  /* sway's or KWin's, or NULL: $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY */
+  const char *wayland_socket;
   const char *dbus_address; /* the desktop's session bus, or NULL: the host's */
   const char *pipewire_remote; /* the desktop's PipeWire, or NULL: the default */
   const char *keyboard_layout;
@@ -54,6 +57,9 @@ FhSharedDesktop *fh_shared_desktop_new_sway (const char *ipc_socket, const char 
                                              GError **error);
 FhSharedDesktop *fh_shared_desktop_new_mutter (GDBusConnection *bus, const char *pipewire_remote,
                                                guint max_views, GError **error);
+FhSharedDesktop *fh_shared_desktop_new_kwin (GDBusConnection *bus, const char *wayland_socket,
+                                             const char *pipewire_remote, guint max_views,
+                                             GError **error);
 
 void fh_shared_desktop_free (FhSharedDesktop *desktop);
 

@@ -16,8 +16,9 @@ typedef struct {
   char *run_as; /* account for compositors and apps when run as root */
   char *gamescope; /* the gamescope command of the gamescope backend */
   /* The shared desktop: which ("auto": sway at $SWAYSOCK, else GNOME
-   * Mutter on the session bus; "sway", "mutter", "kwin", the path of sway's
-   * IPC socket, or "" = none), sway's Wayland socket ("" =
+   * Mutter or KDE KWin on the session bus; "sway", "mutter", "kwin", the
+   * path of sway's IPC socket, or "" = none), sway's or KWin's Wayland
+   * socket ("" =
    * $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY), the desktop's session bus ("" =
    * $DBUS_SESSION_BUS_ADDRESS) and PipeWire ("" = the default), who may
    * join ("allow", "ask": approved on the host, "deny"), and how many views

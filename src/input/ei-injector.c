@@ -14,6 +14,7 @@ struct _FhEiInjector {
   int fd; /* the connection to open, until it is; -1 after */
   gboolean gone; /* a one-fd injector whose server went away */
   guint width, height;
+  guint region_width, region_height; /* the region to prefer, or 0 */
 
   struct ei *ei;
   guint watch;
@@ -57,6 +58,27 @@ fh_ei_injector_new_for_fd (int fd, const char *name, guint width, guint height)
   /* Now: the devices are ready by the first event. */
   try_connect (self);
   return self;
+}
+
+void
+fh_ei_injector_prefer_region_size (FhEiInjector *self, guint width, guint height)
+{
+  self->region_width = width;
+  self->region_height = height;
+}
+
+/* The region absolute motion lands in, or NULL: the output itself. */
+static struct ei_region *
+pick_region (FhEiInjector *self, struct ei_device *device)
+{
+  struct ei_region *region, *chosen = ei_device_get_region (device, 0);
+
+  for (size_t i = 0; self->region_width && (region = ei_device_get_region (device, i)); i++) {
+    if (ei_region_get_width (region) == self->region_width &&
+        ei_region_get_height (region) == self->region_height)
+      chosen = region;
+  }
+  return chosen;
 }
 
 void
@@ -267,8 +289,9 @@ send_event (FhEiInjector *self, const FhInputEvent *event)
     if (!(device = self->pointer))
       return FALSE;
     /* The server's region for this output (Mutter's: the view's monitor,
-     * somewhere in its layout), or the output itself. */
-    if ((region = ei_device_get_region (device, 0))) {
+     * somewhere in its layout; KWin's: one per output), or the output
+     * itself. */
+    if ((region = pick_region (self, device))) {
       x = ei_region_get_x (region) + x * ei_region_get_width (region) / self->width;
       y = ei_region_get_y (region) + y * ei_region_get_height (region) / self->height;
     }

@@ -29,6 +29,11 @@ FhEiInjector *fh_ei_injector_new (const char *relay_path, const char *runtime_di
 FhEiInjector *fh_ei_injector_new_for_fd (int fd, const char *name, guint width, guint height);
 void fh_ei_injector_free (FhEiInjector *injector);
 
+/* Where absolute motion lands when the server's pointer has several
+ * regions (KWin: one per output): the region of exactly @width × @height
+ * (the last such one: the newest output), instead of the first. */
+void fh_ei_injector_prefer_region_size (FhEiInjector *injector, guint width, guint height);
+
 void fh_ei_injector_inject (FhEiInjector *injector, const FhInputEvent *event);
 
 /* TRUE while connected with resumed devices (tests, logs). */

@@ -11,47 +11,36 @@
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readlinkSync, realpathSync } from 'node:fs';
-import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmod, chown, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, connectClient, colorClose } from './lib/client.mjs';
 import { reportingTest } from './lib/report.mjs';
+import { ROOT, TrixieDesktop, trixieSkip } from './lib/trixie.mjs';
 
 const run = promisify(execFile);
-const ROOT = process.env.FUNKHAUS_TRIXIE_ROOT && existsSync(process.env.FUNKHAUS_TRIXIE_ROOT)
-  ? realpathSync(process.env.FUNKHAUS_TRIXIE_ROOT) : process.env.FUNKHAUS_TRIXIE_ROOT;
 const RECORDER = process.env.FUNKHAUS_RECORDER;
-const UID = 1500; // fhdesktop, made by scripts/trixie-root.sh
 const A_MODE = { width: 480, height: 320, refresh: 30 };
 const B_MODE = { width: 400, height: 300, refresh: 30 };
 const EVDEV = { a: 30, b: 48, h: 35, l: 38, o: 24, p: 25, r: 19, v: 47 };
 
-const skip = process.getuid?.() !== 0 ? 'needs root (chroot into the Debian 13 root)'
-  : !ROOT ? 'no Debian 13 root (FUNKHAUS_TRIXIE_ROOT; scripts/trixie-root.sh makes one)'
-  : !existsSync(join(ROOT, '.funkhaus-stamp')) ? `${ROOT} is not a finished Debian 13 root`
-  : !RECORDER || !existsSync(RECORDER) ? 'no recorder (FUNKHAUS_RECORDER)'
-  : false;
+const skip = trixieSkip() || (!RECORDER || !existsSync(RECORDER) ? 'no recorder (FUNKHAUS_RECORDER)' : false);
 if (skip && process.env.CI)
   throw new Error(`Mutter tests cannot run in CI: ${skip}`);
 
-const name = `fh-mutter-${process.pid}`;
-const inside = `/run/${name}`; // the desktop's XDG_RUNTIME_DIR, as Mutter sees it
-const outside = ROOT ? join(ROOT, 'run', name) : null; // and as the host does
-let desktop = null;
-let app = null;
+const desktop = new TrixieDesktop('fh-mutter');
+const { inside, outside } = desktop;
 let host = null;
 let browser = null;
 let A = null;
 let B = null;
-const mounted = [];
-const desktopLogs = [];
 
 const keyLines = (log) => log.split('\n').filter((l) => l.startsWith('key '));
 const expectedKeys = (word) => [...word].flatMap((ch) => [`key ${EVDEV[ch]} down`, `key ${EVDEV[ch]} up`]);
-const appLog = async (file = 'app.log') => readFile(join(outside, file), 'utf8').catch(() => '');
+const appLog = async (file = 'app.log') => desktop.read(file);
 
 /** The size of every monitor Mutter has now, from its DisplayConfig. */
 async function monitorSizes() {
@@ -65,28 +54,10 @@ async function monitorSizes() {
   return { logical: logical.length, sizes: current.map((m) => `${m[1]}x${m[2]}`).sort() };
 }
 
-/** Processes of the desktop's user whose root is the Debian 13 root. */
-async function inRootPids() {
-  const { stdout } = await run('pgrep', ['-U', String(UID)]).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').filter(Boolean).map(Number).filter((pid) => {
-    try {
-      return readlinkSync(`/proc/${pid}/root`) === ROOT;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function inRoot(argv, opts = {}) {
-  return spawn('chroot', [`--userspec=${UID}:${UID}`, ROOT, 'env', '-i', 'HOME=/home/fhdesktop',
-    'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${inside}`, `DBUS_SESSION_BUS_ADDRESS=unix:path=${inside}/bus`,
-    ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
-}
-
 function e2e(title, fn, { timeout = 90000 } = {}) {
   reportingTest(title, { timeout, skip }, async () => [
     host && `--- host log ---\n${host.logs()}`,
-    `--- desktop (Mutter, PipeWire, WirePlumber, dbus) ---\n${desktopLogs.join('')}`,
+    `--- desktop (Mutter, PipeWire, WirePlumber, dbus) ---\n${desktop.logs.join('')}`,
     `--- app ---\n${await appLog()}`,
     ...[A, B].map((c) => c?.report()),
   ], fn);
@@ -98,45 +69,21 @@ before(async () => {
   try {
     await startDesktop();
   } catch (e) {
-    e.message += `\n--- desktop ---\n${desktopLogs.join('')}\n--- app ---\n${await appLog()}` +
+    e.message += `\n--- desktop ---\n${desktop.logs.join('')}\n--- app ---\n${await appLog()}` +
       (host ? `\n--- host log ---\n${host.logs()}` : '');
     throw e;
   }
 });
 
 async function startDesktop() {
-  for (const m of ['proc', 'sys', 'dev']) {
-    const target = join(ROOT, m);
-    const already = await run('mountpoint', ['-q', target]).then(() => true, () => false);
-    if (!already) {
-      await run('mount', ['--bind', `/${m}`, target]);
-      mounted.push(target);
-    }
-  }
-  await mkdir(outside, { mode: 0o700 });
-  await chown(outside, UID, UID);
+  await desktop.prepare();
   await copyFile(RECORDER, join(ROOT, 'usr', 'local', 'bin', 'fh-input-recorder'));
   await chmod(join(ROOT, 'usr', 'local', 'bin', 'fh-input-recorder'), 0o755);
-  const script = join(outside, 'desktop.sh');
-  await writeFile(script, [
-    `dbus-daemon --session --address=unix:path=${inside}/bus --nofork &`,
-    'while [ ! -S "$XDG_RUNTIME_DIR/bus" ]; do sleep 0.05; done',
-    'pipewire &',
-    'while [ ! -S "$XDG_RUNTIME_DIR/pipewire-0" ]; do sleep 0.05; done',
-    'wireplumber &',
-    'exec mutter --headless --wayland --no-x11 --virtual-monitor 640x360',
-  ].join('\n') + '\n');
-  await chmod(script, 0o755);
-  desktop = inRoot(['sh', `${inside}/desktop.sh`]);
-  desktop.stdout.on('data', (d) => desktopLogs.push(d.toString()));
-  desktop.stderr.on('data', (d) => desktopLogs.push(d.toString()));
+  await desktop.start('mutter --headless --wayland --no-x11 --virtual-monitor 640x360');
   await poll(async () => existsSync(join(outside, 'wayland-0')) &&
-    (await run('gdbus', ['call', '--address', `unix:path=${outside}/bus`, '--dest', 'org.freedesktop.DBus',
-      '--object-path', '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.NameHasOwner',
-      'org.gnome.Mutter.RemoteDesktop']).then((r) => r.stdout.includes('true'), () => false)),
+    desktop.hasBusName('org.gnome.Mutter.RemoteDesktop'),
   { timeout: 30000, interval: 200, what: 'Mutter on its session bus' });
-  app = inRoot(['WAYLAND_DISPLAY=wayland-0', '/usr/local/bin/fh-input-recorder', `${inside}/app.log`, '336699']);
-  app.stderr.on('data', (d) => desktopLogs.push(`[app] ${d}`));
+  desktop.spawn(['WAYLAND_DISPLAY=wayland-0', '/usr/local/bin/fh-input-recorder', `${inside}/app.log`, '336699'], 'app');
   await poll(async () => /^ready /m.test(await appLog()), { timeout: 15000, what: "the desktop's app" });
   host = await startHost({
     backend: 'synthetic',
@@ -152,24 +99,8 @@ after(async () => {
     await c?.close();
   await browser?.close();
   await host?.cleanup();
-  for (const p of [app, desktop]) {
-    try {
-      process.kill(-p.pid, 'SIGTERM');
-    } catch {}
-  }
-  // Whatever else the desktop started: the processes inside the root.
-  await new Promise((r) => setTimeout(r, 500));
-  for (const pid of await inRootPids())
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  await poll(async () => (await inRootPids()).length === 0,
-    { timeout: 5000, what: "the desktop's processes to end" })
-    .catch((e) => console.error(e.message));
-  for (const target of mounted.reverse())
-    await run('umount', [target]).catch((e) => console.error(`umount ${target}: ${e.message}`));
-  if (outside)
-    await rm(outside, { recursive: true, force: true });
+  if (!skip)
+    await desktop.stop();
 });
 
 e2e('two clients on the GNOME desktop get virtual monitors of exactly their sizes', async () => {
@@ -211,8 +142,7 @@ e2e('each client sees its own monitor: a window opened where its pointer is show
     for (const f of [0.4, 0.5])
       await c.page.mouse.move(box.x + box.width * f, box.y + box.height * f);
     await new Promise((r) => setTimeout(r, 300));
-    const window = inRoot(['WAYLAND_DISPLAY=wayland-0', '/usr/local/bin/fh-input-recorder', `${inside}/view-${c.name}.log`, hex]);
-    window.stderr.on('data', (d) => desktopLogs.push(`[view ${c.name}] ${d}`));
+    desktop.spawn(['WAYLAND_DISPLAY=wayland-0', '/usr/local/bin/fh-input-recorder', `${inside}/view-${c.name}.log`, hex], `view ${c.name}`);
     await poll(async () => /^ready /m.test(await appLog(`view-${c.name}.log`)), { timeout: 15000, what: `a window for ${c.name}` });
     await poll(async () => colorClose(await c.sampleColor(mode.width / 2, mode.height / 2), want, 24),
       { timeout: 10000, what: `${c.name} to show the window opened on its monitor` })

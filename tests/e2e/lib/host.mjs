@@ -3,7 +3,7 @@
 // kept so a failing test can print them, and a stop that checks the exit.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, mkdir, rm, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,7 +95,7 @@ export class Host {
   /** A new one-time PIN from `funkhaus pair` (over the control socket). */
   async pair() {
     const { stdout, stderr } = await new Promise((res, rej) => {
-      execFile(hostBinary, ['pair'], { env: this.env, timeout: 10000 }, (err, out, errOut) => {
+      execFile(hostBinary, ['pair'], { env: this.env, timeout: 10000, ...this.user }, (err, out, errOut) => {
         this.lines.push([Date.now() - this.started, 'pair', `${out}${errOut}`.trim()]);
         if (err)
           rej(new Error(`funkhaus pair failed: ${err.message}\n${out}${errOut}`));
@@ -183,8 +183,9 @@ export class Host {
 
 /** Starts a host; resolves once it serves and has printed its PIN.
  *  `backend` picks --backend; `config`, if given, is written to
- *  $XDG_CONFIG_HOME/funkhaus/config.ini before the host starts. */
-export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null } = {}) {
+ *  $XDG_CONFIG_HOME/funkhaus/config.ini before the host starts; `user`
+ *  ({uid, gid}), if given, runs the host as that user instead of ours. */
+export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null } = {}) {
   if (!existsSync(hostBinary))
     throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
   const host = new Host();
@@ -197,6 +198,11 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   if (config !== null) {
     await mkdir(join(dirs.config, 'funkhaus'), { mode: 0o700 });
     await writeFile(join(dirs.config, 'funkhaus', 'config.ini'), config);
+  }
+  if (user) {
+    host.user = { uid: user.uid, gid: user.gid };
+    for (const p of [host.tmp, ...Object.values(dirs), join(dirs.config, 'funkhaus'), join(dirs.config, 'funkhaus', 'config.ini')])
+      await chown(p, user.uid, user.gid).catch(() => {});
   }
   host.port = await freePort();
   host.env = {
@@ -211,7 +217,7 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   const argv = ['serve', '--port', String(host.port), '--backend', backend,
     '--grace', String(grace), ...(bitrate ? ['--bitrate', String(bitrate)] : []), ...args];
   host.lines.push([0, 'cmd', `${hostBinary} ${argv.join(' ')}`]);
-  host.proc = spawn(hostBinary, argv, { env: host.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  host.proc = spawn(hostBinary, argv, { env: host.env, stdio: ['ignore', 'pipe', 'pipe'], ...host.user });
   host.collect(host.proc.stdout, 'out');
   host.collect(host.proc.stderr, 'err');
   host.proc.on('exit', (code, signal) => {
