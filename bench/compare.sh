@@ -227,7 +227,7 @@ cpu_ms() { # $1 = prefix "input.pipeline.round."
   local pre=$1
   if [[ $pre == *.funkhaus.* ]]; then
     awk -v c="${res[${pre}total_cpu_cores]:-}" -v w="${res[${pre}window_s]:-}" \
-      -v n="${res[${pre}frames]:-}" 'BEGIN { if (c != "" && n > 0) printf "%.3f", c * w * 1000 / n }'
+      -v n="${res[${pre}frames]:-}" 'BEGIN { if (c != "" && n > 0) printf "%.3f\n", c * w * 1000 / n }'
   else
     echo "${res[${pre}total_cpu_ms_per_frame]:-}"
   fi
@@ -313,7 +313,7 @@ value() { # $1 = input, $2 = pipeline, $3 = figure, $4 = round
     p50) echo "${res[$pre$(lat_key "$2" 50)]:-}" ;;
     p99) echo "${res[$pre$(lat_key "$2" 99)]:-}" ;;
     dropped) echo "${res[${pre}dropped]:-}" ;;
-    rss) awk -v k="${res[$pre$(rss_key "$2")]:-}" 'BEGIN { if (k != "") printf "%.1f", k / 1024 }' ;;
+    rss) awk -v k="${res[$pre$(rss_key "$2")]:-}" 'BEGIN { if (k != "") printf "%.1f\n", k / 1024 }' ;;
   esac
 }
 fig() { # median over rounds
