@@ -25,6 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 cd "$root"
 
+invocation="bench/all.sh${*:+ $*}"
 docs=()
 only=()
 while (( $# )); do
@@ -84,7 +85,7 @@ status=0
 for b in run audio wlroots compare; do
   [[ " ${only[*]} " == *" $b "* ]] || continue
   say "bench/$b.sh (started after $(( SECONDS - started )) s)"
-  if ! BUILD_DIR=$build BENCH_COMMAND="bench/all.sh${docs:+ ${docs[*]}}" \
+  if ! BUILD_DIR=$build BENCH_COMMAND="$invocation" \
       bash "bench/$b.sh" "${docs[@]}" > "$build/bench-$b.txt"; then
     echo "bench/all.sh: bench/$b.sh failed" >&2
     status=1

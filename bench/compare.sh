@@ -263,30 +263,40 @@ session_inputs=("synthetic:1280x720@60" "synthetic:1920x1080@60")
 echo "== sessions sustained (each try ${warmup} s + ${session_seconds} s)" >&2
 for input in "${session_inputs[@]}"; do
   f=${input##*@}
+  # Each pipeline starts near what one instance's CPU predicts for the busy
+  # cores, then steps up until a count fails, or down until one holds. The
+  # pipelines take turns, one try each, so that a busy spell of the
+  # machine falls on all of them rather than on one.
+  declare -A n=() best=() worst=() dir=() done_=()
   for p in "${pipelines[@]}"; do
-    # Start near what one instance's CPU predicts for 2 busy cores, then
-    # step up until a count fails, or down until one holds.
     per=$(for r in $(seq "$rounds"); do cpu_ms "$input.$p.$r."; done | grep . | median)
-    guess=$(awk -v c="$per" -v f="$f" -v n="$(nproc)" -v m="$max_sessions" 'BEGIN {
+    n[$p]=$(awk -v c="$per" -v f="$f" -v n="$(nproc)" -v m="$max_sessions" 'BEGIN {
       if (c == "–" || c <= 0) { print 1; exit }
       g = int (n * 0.85 * 1000 / (c * f)); if (g < 1) g = 1; if (g > m) g = m; print g }')
-    n=$guess best=0 worst=
-    if sustained_twice "$input" "$p" "$n"; then
-      best=$n
-      while (( n < max_sessions )); do
-        n=$(( n + 1 ))
-        if sustained_twice "$input" "$p" "$n"; then best=$n; else worst=$n; break; fi
-      done
-    else
-      worst=$n
-      while (( n > 1 )); do
-        n=$(( n - 1 ))
-        if sustained_twice "$input" "$p" "$n"; then best=$n; break; else worst=$n; fi
-      done
-    fi
-    sustained[$input.$p]=$best
-    sustained[$input.$p.failed]=${worst:-"> $max_sessions"}
-    echo "   $p on $input: $best sustained" >&2
+    best[$p]=0 worst[$p]= dir[$p]= done_[$p]=
+  done
+  while :; do
+    left=0
+    for p in "${pipelines[@]}"; do
+      [[ -z ${done_[$p]} ]] || continue
+      left=1
+      c=${n[$p]}
+      if sustained_twice "$input" "$p" "$c"; then
+        best[$p]=$c
+        if [[ ${dir[$p]} == down ]] || (( c >= max_sessions )); then done_[$p]=1
+        else dir[$p]=up n[$p]=$(( c + 1 )); fi
+      else
+        worst[$p]=$c
+        if [[ ${dir[$p]} == up ]] || (( c <= 1 )); then done_[$p]=1
+        else dir[$p]=down n[$p]=$(( c - 1 )); fi
+      fi
+      [[ -z ${done_[$p]} ]] || echo "   $p on $input: ${best[$p]} sustained" >&2
+    done
+    (( left )) || break
+  done
+  for p in "${pipelines[@]}"; do
+    sustained[$input.$p]=${best[$p]}
+    sustained[$input.$p.failed]=${worst[$p]:-"> $max_sessions"}
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -381,7 +391,8 @@ first_failed=$(for input in "${session_inputs[@]}"; do
   for p in "${pipelines[@]}"; do printf '%s %s, ' "$p" "${sustained[$input.$p.failed]}"; done
   echo; done | sed 's/, $//' | paste -sd ';' | sed 's/;/; /g')
 settings_line() { # the exact settings a pipeline printed
-  sed -n 's/^settings: //p' "$tmp"/*.out 2>/dev/null | grep -m1 "$1" || echo "?"
+  sed -n 's/^settings: //p' "$tmp"/*.out 2>/dev/null |
+    awk -v pat="$1" 'index($0, pat) && !found { print; found = 1 } END { if (!found) print "?" }'
 }
 # The mode-dependent numbers as what they stand for: W×H@F is the input's mode.
 wolf_settings=$(settings_line 'GStreamer' |
@@ -466,7 +477,7 @@ largest number of instances at once of which every one keeps at least 95 %
 of its frame rate with nothing dropped: one host with N sessions and one
 client for funkhaus, N processes for the others, found by starting near
 what one instance's CPU predicts and stepping by one (a count that
-fails gets a second try).
+fails gets a second try), the four pipelines taking turns try by try.
 
 Where the comparison leans, and which way:
 
