@@ -9,6 +9,15 @@
 
 #include "capture/convert.h"
 
+/* A producer that paints only on damage (Mutter) sends one picture when
+ * the stream starts; if that one was lost (no buffer was ready on either
+ * side yet, on a busy machine), nothing more comes until something on its
+ * monitor changes. So the stream is connected again, which makes the
+ * producer start over and paint, until a picture has come: every
+ * FIRST_FRAME_MS, at most FIRST_FRAME_TRIES times. */
+#define FIRST_FRAME_MS 1000
+#define FIRST_FRAME_TRIES 5
+
 typedef struct {
   guint8 *data;
   int stride;
@@ -30,6 +39,12 @@ struct _FhPwVideo {
   guint write, ready, read;
   gboolean has_new;
   char *failure; /* set once the stream failed */
+
+  guint32 node_id;
+  gboolean got_frame; /* main thread */
+  gboolean reconnecting; /* main thread: a disconnect of ours, not an end */
+  guint first_frame_timer;
+  guint first_frame_tries;
 
   FhConverter *converter; /* encode thread */
 };
@@ -99,6 +114,7 @@ on_process (void *data)
   slot->stride = (int) row;
   slot->timestamp_us = g_get_monotonic_time ();
   pw_stream_queue_buffer (self->stream, buffer);
+  self->got_frame = TRUE;
 
   g_mutex_lock (&self->lock);
   {
@@ -141,6 +157,53 @@ on_param_changed (void *data, uint32_t id, const struct spa_pod *param)
   pw_stream_update_params (self->stream, params, 1);
 }
 
+static int
+connect_stream (FhPwVideo *self)
+{
+  guint8 pod_buffer[1024];
+  struct spa_pod_builder b = SPA_POD_BUILDER_INIT (pod_buffer, sizeof pod_buffer);
+  const struct spa_pod *params[1];
+
+  /* Exactly the session's size: a producer that can (Mutter, gamescope)
+   * makes its picture that size; one that cannot fails to link. */
+  params[0] = spa_pod_builder_add_object (
+    &b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat, SPA_FORMAT_mediaType,
+    SPA_POD_Id (SPA_MEDIA_TYPE_video), SPA_FORMAT_mediaSubtype, SPA_POD_Id (SPA_MEDIA_SUBTYPE_raw),
+    SPA_FORMAT_VIDEO_format,
+    SPA_POD_CHOICE_ENUM_Id (5, SPA_VIDEO_FORMAT_BGRx, SPA_VIDEO_FORMAT_BGRx, SPA_VIDEO_FORMAT_BGRA,
+                            SPA_VIDEO_FORMAT_RGBx, SPA_VIDEO_FORMAT_RGBA),
+    SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle (&SPA_RECTANGLE (self->width, self->height)),
+    SPA_FORMAT_VIDEO_framerate,
+    SPA_POD_CHOICE_RANGE_Fraction (&SPA_FRACTION (60, 1), &SPA_FRACTION (0, 1),
+                                   &SPA_FRACTION (1000, 1)));
+  return pw_stream_connect (self->stream, PW_DIRECTION_INPUT, self->node_id,
+                           PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
+}
+
+static gboolean
+on_first_frame_timeout (gpointer data)
+{
+  FhPwVideo *self = data;
+  int res;
+
+  if (self->got_frame || ++self->first_frame_tries > FIRST_FRAME_TRIES) {
+    self->first_frame_timer = 0;
+    return G_SOURCE_REMOVE;
+  }
+  g_message ("video: no picture from node %u yet; connecting again (%u of %u)", self->node_id,
+             self->first_frame_tries, FIRST_FRAME_TRIES);
+  self->reconnecting = TRUE;
+  pw_stream_disconnect (self->stream);
+  res = connect_stream (self);
+  self->reconnecting = FALSE;
+  if (res < 0) {
+    fail (self, "cannot connect to the desktop's video node again");
+    self->first_frame_timer = 0;
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_state_changed (void *data, enum pw_stream_state old, enum pw_stream_state state,
                   const char *error)
@@ -149,8 +212,11 @@ on_state_changed (void *data, enum pw_stream_state old, enum pw_stream_state sta
 
   g_debug ("video: PipeWire stream %s → %s", pw_stream_state_as_string (old),
            pw_stream_state_as_string (state));
+  if (state == PW_STREAM_STATE_STREAMING && !self->got_frame && !self->first_frame_timer)
+    self->first_frame_timer = g_timeout_add (FIRST_FRAME_MS, on_first_frame_timeout, self);
   if (state == PW_STREAM_STATE_ERROR ||
-      (state == PW_STREAM_STATE_UNCONNECTED && old != PW_STREAM_STATE_CONNECTING)) {
+      (state == PW_STREAM_STATE_UNCONNECTED && old != PW_STREAM_STATE_CONNECTING &&
+       !self->reconnecting)) {
     g_autofree char *why = g_strdup_printf ("the desktop's video stream ended%s%s",
                                             error ? ": " : "", error ? error : "");
     fail (self, why);
@@ -168,9 +234,6 @@ FhPwVideo *
 fh_pw_video_new (FhPipeWire *pw, guint32 node_id, guint width, guint height, GError **error)
 {
   g_autoptr (FhPwVideo) self = g_new0 (FhPwVideo, 1);
-  guint8 pod_buffer[1024];
-  struct spa_pod_builder b = SPA_POD_BUILDER_INIT (pod_buffer, sizeof pod_buffer);
-  const struct spa_pod *params[1];
   struct pw_properties *props;
   int res;
 
@@ -196,20 +259,8 @@ fh_pw_video_new (FhPipeWire *pw, guint32 node_id, guint width, guint height, GEr
     return NULL;
   }
   pw_stream_add_listener (self->stream, &self->listener, &stream_events, self);
-  /* Exactly the session's size: a producer that can (Mutter, gamescope)
-   * makes its picture that size; one that cannot fails to link. */
-  params[0] = spa_pod_builder_add_object (
-    &b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat, SPA_FORMAT_mediaType,
-    SPA_POD_Id (SPA_MEDIA_TYPE_video), SPA_FORMAT_mediaSubtype, SPA_POD_Id (SPA_MEDIA_SUBTYPE_raw),
-    SPA_FORMAT_VIDEO_format,
-    SPA_POD_CHOICE_ENUM_Id (5, SPA_VIDEO_FORMAT_BGRx, SPA_VIDEO_FORMAT_BGRx, SPA_VIDEO_FORMAT_BGRA,
-                            SPA_VIDEO_FORMAT_RGBx, SPA_VIDEO_FORMAT_RGBA),
-    SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle (&SPA_RECTANGLE (width, height)),
-    SPA_FORMAT_VIDEO_framerate,
-    SPA_POD_CHOICE_RANGE_Fraction (&SPA_FRACTION (60, 1), &SPA_FRACTION (0, 1),
-                                   &SPA_FRACTION (1000, 1)));
-  res = pw_stream_connect (self->stream, PW_DIRECTION_INPUT, node_id,
-                           PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
+  self->node_id = node_id;
+  res = connect_stream (self);
   if (res < 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot connect to video node %u: %s",
                  node_id, g_strerror (-res));
@@ -223,6 +274,7 @@ fh_pw_video_free (FhPwVideo *self)
 {
   if (!self)
     return;
+  g_clear_handle_id (&self->first_frame_timer, g_source_remove);
   if (self->stream) {
     spa_hook_remove (&self->listener);
     fh_pipewire_destroy_stream (self->pw, g_steal_pointer (&self->stream));
@@ -270,4 +322,19 @@ fh_pw_video_capture (FhPwVideo *self, FhFrame *frame, gint64 deadline_us, gint64
   *timestamp_us = slot->timestamp_us;
   return fh_converter_run (self->converter, format, slot->data, slot->stride, self->width,
                            self->height, frame, error);
+}
+
+gboolean
+fh_pw_video_capture_pending (FhPwVideo **video, FhFrame *frame, gint64 deadline_us,
+                             gint64 *timestamp_us, GError **error)
+{
+  FhPwVideo *self = g_atomic_pointer_get (video);
+
+  if (!self) {
+    gint64 wait = deadline_us - g_get_monotonic_time ();
+    if (wait > 0)
+      g_usleep ((gulong) wait);
+    return FALSE;
+  }
+  return fh_pw_video_capture (self, frame, deadline_us, timestamp_us, error);
 }

@@ -26,4 +26,10 @@ void fh_pw_video_free (FhPwVideo *video);
 gboolean fh_pw_video_capture (FhPwVideo *video, FhFrame *frame, gint64 deadline_us,
                               gint64 *timestamp_us, GError **error);
 
+/* Encode thread: the same for a capture the main thread has not made yet
+ * (*@video is NULL until it publishes one atomically): then waits out
+ * @deadline_us and returns FALSE. */
+gboolean fh_pw_video_capture_pending (FhPwVideo **video, FhFrame *frame, gint64 deadline_us,
+                                      gint64 *timestamp_us, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhPwVideo, fh_pw_video_free)

@@ -271,15 +271,9 @@ mutter_capture (FhVirtualOutput *output, FhFrame *frame, guint64 frame_number,
                 gint64 deadline_us, gint64 *timestamp_us, GError **error)
 {
   FhMutterOutput *self = (FhMutterOutput *) output;
-  FhPwVideo *video = g_atomic_pointer_get (&self->video);
 
-  if (!video) {
-    gint64 wait = deadline_us - g_get_monotonic_time ();
-    if (wait > 0)
-      g_usleep ((gulong) wait);
-    return FALSE;
-  }
-  return fh_pw_video_capture (video, frame, deadline_us, timestamp_us, error);
+  /* NULL while its node is still being looked for: nothing new yet. */
+  return fh_pw_video_capture_pending (&self->video, frame, deadline_us, timestamp_us, error);
 }
 
 static void
