@@ -67,6 +67,8 @@ struct _FhGsHttp {
   FhGsWaiting *waiting;
   FhGsAttempt *attempt;
   GHashTable *launches; /* device id → FhGsLaunch */
+  void (*announce) (const char *line, gpointer data);
+  gpointer announce_data;
   guint64 next_launch;
 };
 
@@ -152,6 +154,24 @@ reply_error (SoupServerMessage *msg, guint status, const char *fields, const cha
   g_debug ("gamestream: %s: %u %s", g_uri_get_path (soup_server_message_get_uri (msg)), status,
            message);
   reply_xml (msg, SOUP_STATUS_OK, status, message, fields);
+}
+
+static void
+announce (FhGsHttp *self, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+announce (FhGsHttp *self, const char *format, ...)
+{
+  g_autofree char *line = NULL;
+  va_list args;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (self->announce)
+    self->announce (line, self->announce_data);
+  else
+    g_message ("%s", line);
 }
 
 /* ---- who asks ---- */
@@ -332,10 +352,10 @@ pair_get_server_cert (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query,
   w->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_waiting_finished), self);
   self->waiting = w;
   soup_server_message_pause (msg);
-  printf ("Moonlight client '%s' wants to pair: enter the PIN it shows with 'funkhaus pair "
-          "--moonlight PIN' (%u s)\n",
-          w->name, self->pin_timeout_s);
-  fflush (stdout);
+  announce (self,
+            "Moonlight client '%s' wants to pair: enter the PIN it shows with 'funkhaus pair "
+            "--moonlight PIN' (%u s)",
+            w->name, self->pin_timeout_s);
 }
 
 gboolean
@@ -460,8 +480,7 @@ handle_pair (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
                    error->message);
       return;
     }
-    printf ("Moonlight client '%s' paired as device %s\n", a->name, id);
-    fflush (stdout);
+    announce (self, "Moonlight client '%s' paired as device %s", a->name, id);
     g_clear_pointer (&self->attempt, attempt_free);
     reply_ok (msg, "<paired>1</paired>");
   } else {
@@ -752,6 +771,8 @@ fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhPa
   self->want_http_port = config->http_port;
   self->want_https_port = config->https_port;
   self->pin_timeout_s = config->pin_timeout_s ? config->pin_timeout_s : FH_GS_PIN_TIMEOUT_S;
+  self->announce = config->announce;
+  self->announce_data = config->announce_data;
   self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) launch_free);
   /* A stable id: from the identity certificate, made once and kept. */

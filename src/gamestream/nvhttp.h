@@ -33,6 +33,10 @@ typedef struct {
   guint http_port;       /* 0 = any free port */
   guint https_port;      /* 0 = any free port */
   guint pin_timeout_s;   /* 0 = FH_GS_PIN_TIMEOUT_S */
+  /* What the host's user must see (a client waits for its PIN, a client
+   * paired): one line each; NULL = g_message. */
+  void (*announce) (const char *line, gpointer data);
+  gpointer announce_data;
 } FhGsHttpConfig;
 
 /* Loads the host's GameStream identity from gamestream-cert.pem and
