@@ -10,6 +10,7 @@
 #include "host/config.h"
 #include "host/context.h"
 #include "host/control.h"
+#include "gamestream/nvhttp.h"
 
 static const char usage[] =
   "Usage: funkhaus COMMAND [OPTION…]\n"
@@ -17,9 +18,13 @@ static const char usage[] =
   "Streams desktops to browsers; every client gets its own session.\n"
   "\n"
   "Commands:\n"
-  "  serve     run the host (HTTPS + WebSocket, default port " G_STRINGIFY (FH_DEFAULT_PORT) ")\n"
-  "  pair      make a new one-time pairing PIN on the running host\n"
-  "  devices   list paired devices, or revoke one (list | revoke ID)\n"
+  "  serve     run the host (HTTPS + WebSocket, default port " G_STRINGIFY (FH_DEFAULT_PORT) ";\n"
+  "            GameStream for Moonlight on " G_STRINGIFY (FH_GS_DEFAULT_HTTP_PORT) "/" G_STRINGIFY (FH_GS_DEFAULT_HTTPS_PORT) ": pairing and\n"
+  "            app list only, no streaming yet)\n"
+  "  pair      make a new one-time pairing PIN on the running host; with\n"
+  "            --moonlight PIN, enter the PIN a Moonlight client shows\n"
+  "  devices   list paired devices (browsers and Moonlight clients), or revoke\n"
+  "            one (list | revoke ID)\n"
   "  approve   list requests to view the shared desktop, or let one in (approve ID)\n"
   "  deny      turn a request to view the shared desktop away (deny ID)\n"
   "\n"
@@ -46,7 +51,8 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
-  gint port = -1, grace = -1, bitrate = -1;
+  g_autofree char *gamestream = NULL;
+  gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
       "HTTPS port (default " G_STRINGIFY (FH_DEFAULT_PORT) "; 0 picks a free one)", "PORT" },
@@ -61,6 +67,13 @@ cmd_serve (int argc, char **argv)
     { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
       "speaker and microphone per session: auto (the running PipeWire, else a private one; "
       "default), private (always a private PipeWire) or off", "MODE" },
+    { "gamestream", 0, 0, G_OPTION_ARG_STRING, &gamestream,
+      "GameStream plane for Moonlight (pairing, app list; no streaming yet): auto (default; a "
+      "port in use only warns), on or off", "MODE" },
+    { "gamestream-http-port", 0, 0, G_OPTION_ARG_INT, &gs_http_port,
+      "GameStream HTTP port (default " G_STRINGIFY (FH_GS_DEFAULT_HTTP_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-https-port", 0, 0, G_OPTION_ARG_INT, &gs_https_port,
+      "GameStream HTTPS port (default " G_STRINGIFY (FH_GS_DEFAULT_HTTPS_PORT) "; 0 picks a free one)", "PORT" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
       "settings file (default $XDG_CONFIG_HOME/funkhaus/config.ini)", "FILE" },
     { NULL },
@@ -68,7 +81,8 @@ cmd_serve (int argc, char **argv)
 
   g_option_context_add_main_entries (options, entries, NULL);
   g_option_context_set_description (
-    options, "Files: config.ini, cert.pem, key.pem, devices.ini in $XDG_CONFIG_HOME/funkhaus;\n"
+    options, "Files: config.ini, cert.pem, key.pem, gamestream-cert.pem, gamestream-key.pem,\n"
+             "devices.ini in $XDG_CONFIG_HOME/funkhaus;\n"
              "control.sock and sessions/ in $XDG_RUNTIME_DIR/funkhaus.\n");
   if (!g_option_context_parse (options, &argc, &argv, &error))
     goto fail;
@@ -87,7 +101,13 @@ cmd_serve (int argc, char **argv)
     g_free (config->encoder_preset), config->encoder_preset = g_steal_pointer (&preset);
   if (audio)
     g_free (config->audio), config->audio = g_steal_pointer (&audio);
-  if (!fh_config_check (config, "--audio", &error))
+  if (gamestream)
+    g_free (config->gamestream), config->gamestream = g_steal_pointer (&gamestream);
+  if (gs_http_port >= 0)
+    config->gamestream_http_port = (guint) gs_http_port;
+  if (gs_https_port >= 0)
+    config->gamestream_https_port = (guint) gs_https_port;
+  if (!fh_config_check (config, "the command line", &error))
     goto fail;
   if (config->port > 65535) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "port %u is not 0–65535",
@@ -118,20 +138,38 @@ cmd_pair (int argc, char **argv)
     g_option_context_new ("- make a new one-time pairing PIN on the running host");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL, *answer = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *moonlight = NULL, *command = NULL;
+  GOptionEntry entries[] = {
+    { "moonlight", 'm', 0, G_OPTION_ARG_STRING, &moonlight,
+      "instead, enter the 4-digit PIN a Moonlight client shows while it pairs", "PIN" },
+    { NULL },
+  };
 
+  g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error))
     goto fail;
   path = g_build_filename (config->runtime_dir, "control.sock", NULL);
-  answer = fh_control_request (path, "pair", &error);
+  if (moonlight && strchr (moonlight, '\n')) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "the PIN is 4 digits");
+    goto fail;
+  }
+  command = moonlight ? g_strdup_printf ("moonlight-pin %s", moonlight) : g_strdup ("pair");
+  answer = fh_control_request (path, command, &error);
   if (!answer) {
     g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
                             "user?): ", path);
     goto fail;
   }
-  if (!g_str_has_prefix (answer, "pin ")) {
-    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "the host answered: %s", answer);
+  if (moonlight && g_str_has_prefix (answer, "pin-entered ")) {
+    printf ("PIN entered for Moonlight client '%s': it finishes pairing now (a wrong PIN fails "
+            "there)\n",
+            answer + strlen ("pin-entered "));
+    return 0;
+  }
+  if (moonlight || !g_str_has_prefix (answer, "pin ")) {
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                 g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
     goto fail;
   }
   printf ("pairing PIN: %s (pairs one device)\n", answer + 4);
@@ -164,7 +202,8 @@ cmd_devices (int argc, char **argv)
       printf ("no paired devices\n");
     for (guint i = 0; i < list->len; i++) {
       FhDevice *d = list->pdata[i];
-      printf ("%s  %-24s  paired %s\n", d->id, d->name ? d->name : "", d->paired ? d->paired : "?");
+      printf ("%s  %-24s  paired %s  %s\n", d->id, d->name ? d->name : "",
+              d->paired ? d->paired : "?", d->kind);
     }
     return 0;
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fh-config.h"
+#include "gamestream/nvhttp.h"
 
 FhConfig *
 fh_config_new (void)
@@ -29,6 +30,9 @@ fh_config_new (void)
   config->shared_max_views = 4;
   config->keyboard_layout = g_strdup ("us");
   config->audio = g_strdup ("auto");
+  config->gamestream = g_strdup ("auto");
+  config->gamestream_http_port = FH_GS_DEFAULT_HTTP_PORT;
+  config->gamestream_https_port = FH_GS_DEFAULT_HTTPS_PORT;
   return config;
 }
 
@@ -49,6 +53,7 @@ fh_config_free (FhConfig *config)
   g_free (config->shared_join);
   g_free (config->keyboard_layout);
   g_free (config->audio);
+  g_free (config->gamestream);
   g_free (config->config_dir);
   g_free (config->runtime_dir);
   g_free (config->web_dir);
@@ -154,6 +159,9 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("shared-max-views", shared_max_views);
   GET_STRING ("keyboard-layout", keyboard_layout);
   GET_STRING ("audio", audio);
+  GET_STRING ("gamestream", gamestream);
+  GET_UINT ("gamestream-http-port", gamestream_http_port);
+  GET_UINT ("gamestream-https-port", gamestream_https_port);
 #undef GET_UINT
 #undef GET_STRING
   return fh_config_check (config, path, error);
@@ -175,6 +183,21 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: shared-join must be allow, ask or deny, not '%s'",
                  path ? path : "settings", config->shared_join ? config->shared_join : "");
+    return FALSE;
+  }
+  if (!config->gamestream ||
+      !g_strv_contains ((const char *const[]) { "auto", "on", "off", NULL }, config->gamestream)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: gamestream must be auto, on or off, not '%s'", path ? path : "settings",
+                 config->gamestream ? config->gamestream : "");
+    return FALSE;
+  }
+  if (config->gamestream_http_port > 65535 || config->gamestream_https_port > 65535 ||
+      (config->gamestream_http_port && config->gamestream_http_port == config->gamestream_https_port)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: gamestream-http-port and gamestream-https-port must be two different "
+                 "ports 1–65535 (or 0 = any free port)",
+                 path ? path : "settings");
     return FALSE;
   }
   return TRUE;

@@ -33,6 +33,12 @@ typedef struct {
   /* "auto" (the running PipeWire, else a private one), "private" (always
    * a private PipeWire stack) or "off" (no speaker, no microphone). */
   char *audio;
+  /* The GameStream plane for Moonlight clients: "auto" (on, but a port
+   * in use only warns), "on" (a port in use stops the host) or "off"; its
+   * HTTP and HTTPS ports (0 = any free port). */
+  char *gamestream;
+  guint gamestream_http_port;
+  guint gamestream_https_port;
   /* Where things live (filled by fh_config_resolve_dirs). */
   char *config_dir; /* cert, key, devices.ini, config.ini */
   char *runtime_dir; /* control socket, session dirs */

@@ -13,6 +13,7 @@
 #include "audio/mic.h"
 #include "audio/speaker.h"
 #include "display/shared-desktop.h"
+#include "gamestream/nvhttp.h"
 #include "host/account.h"
 #include "host/control.h"
 #include "host/process.h"
@@ -58,6 +59,8 @@ struct _FhContext {
   guint holds;
   FhServer *server;
   FhControl *control;
+  FhGsIdentity *gs_identity;
+  FhGsHttp *gs_http; /* NULL: GameStream off or its ports taken */
   FhPipeWire *pipewire;
   FhSharedDesktop *shared;
   FhSpeaker *shared_speaker;
@@ -110,6 +113,8 @@ fh_context_free (FhContext *self)
   g_clear_pointer (&self->clients, g_ptr_array_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
   g_clear_pointer (&self->join_requests, g_ptr_array_unref);
+  g_clear_pointer (&self->gs_http, fh_gs_http_free);
+  g_clear_pointer (&self->gs_identity, fh_gs_identity_free);
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->pairing, fh_pairing_free);
   g_clear_pointer (&self->main_context, g_main_context_unref);
@@ -234,6 +239,53 @@ start_audio (FhContext *self, GError **error)
   return TRUE;
 }
 
+static void
+print_line (const char *line, gpointer data)
+{
+  printf ("%s\n", line);
+  fflush (stdout);
+}
+
+/* The GameStream plane: its identity (made once) and its two ports. With
+ * gamestream=auto a port in use only warns; with "on" it stops the host. */
+static gboolean
+start_gamestream (FhContext *self, GError **error)
+{
+  const FhConfig *config = self->config;
+  FhGsHttpConfig gs = {
+    .http_port = config->gamestream_http_port,
+    .https_port = config->gamestream_https_port,
+    .announce = print_line,
+  };
+  g_autoptr (GError) local = NULL;
+  gboolean created = FALSE;
+
+  if (g_str_equal (config->gamestream, "off"))
+    return TRUE;
+  if (!self->gs_identity &&
+      !(self->gs_identity = fh_gs_identity_load_or_create (config->config_dir, &created, error))) {
+    g_prefix_error (error, "GameStream identity: ");
+    return FALSE;
+  }
+  if (created)
+    g_message ("made a new GameStream identity in %s", config->config_dir);
+  if (!(self->gs_http = fh_gs_http_new (&gs, self->gs_identity, self->pairing, error)))
+    return FALSE;
+  if (!fh_gs_http_listen (self->gs_http, &local)) {
+    g_clear_pointer (&self->gs_http, fh_gs_http_free);
+    if (g_str_equal (config->gamestream, "on")) {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                  "cannot serve Moonlight clients (gamestream=off in config.ini "
+                                  "or --gamestream off turns this off): ");
+      return FALSE;
+    }
+    g_warning ("GameStream (Moonlight) off: %s (another GameStream host running? "
+               "gamestream=off in config.ini silences this)",
+               local->message);
+  }
+  return TRUE;
+}
+
 gboolean
 fh_context_start (FhContext *self, GError **error)
 {
@@ -252,6 +304,8 @@ fh_context_start (FhContext *self, GError **error)
   if (!(self->server = fh_server_new (self, self->certificate, error)) ||
       !fh_server_listen (self->server, self->config->port, error))
     return FALSE;
+  if (!start_gamestream (self, error))
+    return FALSE;
   self->started = TRUE;
 
   port = fh_server_get_port (self->server);
@@ -265,8 +319,32 @@ fh_context_start (FhContext *self, GError **error)
   printf ("  audio: %s\n", !self->pipewire                         ? "off"
                            : fh_pipewire_is_private (self->pipewire) ? "private PipeWire"
                                                                       : "the running PipeWire");
+  if (self->gs_http)
+    printf ("  gamestream (Moonlight): http port %u, https port %u (pairing, app list; "
+            "streaming not yet)\n",
+            fh_gs_http_get_http_port (self->gs_http), fh_gs_http_get_https_port (self->gs_http));
+  else
+    printf ("  gamestream (Moonlight): off\n");
   fflush (stdout);
   fh_context_new_pin (self);
+  return TRUE;
+}
+
+gboolean
+fh_context_submit_moonlight_pin (FhContext *self, const char *pin, char **client, GError **error)
+{
+  g_autofree char *name = NULL;
+
+  if (!self->gs_http) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "the GameStream plane is off on this host (gamestream in config.ini)");
+    return FALSE;
+  }
+  name = g_strdup (fh_gs_http_get_waiting_client (self->gs_http));
+  if (!fh_gs_http_submit_pin (self->gs_http, pin, error))
+    return FALSE;
+  g_message ("gamestream: PIN entered for Moonlight client '%s'", name);
+  *client = g_steal_pointer (&name);
   return TRUE;
 }
 
@@ -347,6 +425,7 @@ fh_context_stop (FhContext *self)
     g_main_context_iteration (self->main_context, TRUE);
 
   g_clear_pointer (&self->server, fh_server_free);
+  g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->control, fh_control_free);
   g_clear_pointer (&self->shared_mic, fh_mic_free);
   g_clear_pointer (&self->shared_speaker, fh_speaker_free);
@@ -480,6 +559,8 @@ fh_context_revoke_device (FhContext *self, const char *id, GError **error)
 
   if (!fh_pairing_revoke (self->pairing, id, error))
     return -1;
+  if (self->gs_http)
+    fh_gs_http_forget_device (self->gs_http, id);
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     if (g_str_equal (fh_session_get_device (value), id))

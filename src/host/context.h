@@ -72,6 +72,12 @@ gboolean fh_context_answer_join (FhContext *context, const char *id, gboolean ap
 /* "ID device peer" lines of the pending requests, or "" (for the CLI). */
 char *fh_context_list_join_requests (FhContext *context);
 
+/* The PIN a Moonlight client shows, typed on the host: goes to the
+ * GameStream pairing waiting for it; sets @client to that client's name.
+ * FALSE with @error when GameStream is off or no client waits. */
+gboolean fh_context_submit_moonlight_pin (FhContext *context, const char *pin, char **client,
+                                          GError **error);
+
 /* A new PIN, printed on the host's stdout too. */
 const char *fh_context_new_pin (FhContext *context);
 

@@ -37,6 +37,14 @@ handle_command (FhControl *self, const char *line)
 {
   if (g_str_equal (line, "pair"))
     return g_strdup_printf ("pin %s", fh_context_new_pin (self->context));
+  if (g_str_has_prefix (line, "moonlight-pin ")) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *client = NULL;
+    return fh_context_submit_moonlight_pin (self->context, line + strlen ("moonlight-pin "),
+                                            &client, &error)
+             ? g_strdup_printf ("pin-entered %s", client)
+             : g_strdup_printf ("error %s", error->message);
+  }
   if (g_str_equal (line, "sessions"))
     return g_strdup_printf ("sessions %u", fh_context_count_sessions (self->context));
   if (g_str_has_prefix (line, "revoke ")) {
@@ -58,7 +66,8 @@ handle_command (FhControl *self, const char *line)
              : g_strdup_printf ("error %s", error->message);
   }
   return g_strdup_printf (
-    "error unknown command (known: pair, sessions, revoke ID, requests, approve ID, deny ID)");
+    "error unknown command (known: pair, moonlight-pin PIN, sessions, revoke ID, requests, "
+    "approve ID, deny ID)");
 }
 
 static void

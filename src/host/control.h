@@ -1,5 +1,6 @@
 /* The host's local control socket ($XDG_RUNTIME_DIR/funkhaus/control.sock,
- * 0600): how `funkhaus pair` asks the running host for a new PIN. */
+ * 0600): how `funkhaus pair` asks the running host for a new PIN (or,
+ * with --moonlight, hands it the PIN a Moonlight client shows). */
 #pragma once
 
 #include <gio/gio.h>

@@ -3,7 +3,9 @@
 
 #include <gio/gio.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <string.h>
 
 G_DEFINE_QUARK (fh-pairing-error-quark, fh_pairing_error)
@@ -30,6 +32,7 @@ fh_device_free (FhDevice *device)
   g_free (device->id);
   g_free (device->name);
   g_free (device->paired);
+  g_free (device->kind);
   g_free (device);
 }
 
@@ -213,6 +216,9 @@ fh_pairing_list (FhPairing *self)
     d->id = g_strdup (*g + strlen ("device "));
     d->name = g_key_file_get_string (self->devices, *g, "name", NULL);
     d->paired = g_key_file_get_string (self->devices, *g, "paired", NULL);
+    d->kind = g_key_file_get_string (self->devices, *g, "kind", NULL);
+    if (!d->kind)
+      d->kind = g_strdup ("browser");
     g_ptr_array_add (list, d);
   }
   return list;
@@ -230,4 +236,76 @@ fh_pairing_revoke (FhPairing *self, const char *id, GError **error)
   }
   g_key_file_remove_group (self->devices, group, NULL);
   return save (self, error);
+}
+
+char *
+fh_pairing_cert_sha256 (const guint8 *der, gsize len)
+{
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der, len);
+}
+
+/* The DER SHA-256 of a PEM certificate, or NULL when it does not parse. */
+static char *
+pem_cert_sha256 (const char *cert_pem)
+{
+  BIO *bio = BIO_new_mem_buf (cert_pem, -1);
+  X509 *cert = bio ? PEM_read_bio_X509 (bio, NULL, NULL, NULL) : NULL;
+  unsigned char *der = NULL;
+  int len = cert ? i2d_X509 (cert, &der) : -1;
+  char *hash = len > 0 ? fh_pairing_cert_sha256 (der, (gsize) len) : NULL;
+
+  OPENSSL_free (der);
+  X509_free (cert);
+  BIO_free (bio);
+  return hash;
+}
+
+char *
+fh_pairing_find_moonlight (FhPairing *self, const char *cert_sha256)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (self->devices, NULL);
+
+  for (char **g = groups; *g; g++) {
+    g_autofree char *kind = g_key_file_get_string (self->devices, *g, "kind", NULL);
+    g_autofree char *hash = g_key_file_get_string (self->devices, *g, "cert-sha256", NULL);
+    if (g_str_has_prefix (*g, "device ") && kind && g_str_equal (kind, "moonlight") && hash &&
+        g_str_equal (hash, cert_sha256))
+      return g_strdup (*g + strlen ("device "));
+  }
+  return NULL;
+}
+
+gboolean
+fh_pairing_add_moonlight (FhPairing *self, const char *name, const char *uniqueid,
+                          const char *cert_pem, char **id, GError **error)
+{
+  g_autofree char *hash = pem_cert_sha256 (cert_pem);
+  g_autofree char *old = NULL, *new_id = NULL, *group = NULL, *now = NULL, *old_group = NULL;
+  g_autoptr (GDateTime) dt = g_date_time_new_now_utc ();
+
+  if (!hash) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "the Moonlight client's certificate does not parse");
+    return FALSE;
+  }
+  /* The same client pairing again keeps one entry, under a new id. */
+  if ((old = fh_pairing_find_moonlight (self, hash))) {
+    old_group = g_strdup_printf ("device %s", old);
+    g_key_file_remove_group (self->devices, old_group, NULL);
+  }
+  new_id = fh_random_hex (8);
+  group = g_strdup_printf ("device %s", new_id);
+  now = g_date_time_format_iso8601 (dt);
+  g_key_file_set_string (self->devices, group, "name", name);
+  g_key_file_set_string (self->devices, group, "kind", "moonlight");
+  g_key_file_set_string (self->devices, group, "uniqueid", uniqueid);
+  g_key_file_set_string (self->devices, group, "cert-sha256", hash);
+  g_key_file_set_string (self->devices, group, "cert", cert_pem);
+  g_key_file_set_string (self->devices, group, "paired", now);
+  if (!save (self, error)) {
+    g_key_file_remove_group (self->devices, group, NULL);
+    return FALSE;
+  }
+  *id = g_steal_pointer (&new_id);
+  return TRUE;
 }

@@ -29,6 +29,7 @@ typedef struct {
   char *id;
   char *name;
   char *paired; /* ISO 8601, UTC */
+  char *kind;   /* "browser" or "moonlight" */
 } FhDevice;
 
 void fh_device_free (FhDevice *device);
@@ -53,6 +54,21 @@ gboolean fh_pairing_revoke (FhPairing *pairing, const char *id, GError **error);
 
 /* TRUE when @token is the credential of paired device @device. */
 gboolean fh_pairing_check (FhPairing *pairing, const char *device, const char *token);
+
+/* Moonlight (GameStream) clients: paired by their certificate, stored in
+ * the same file as browser devices ("device ID" groups with kind=moonlight),
+ * listed and revoked the same way. */
+
+/* SHA-256 of a certificate's DER bytes, lowercase hex: how a Moonlight
+ * client's TLS certificate is looked up. */
+char *fh_pairing_cert_sha256 (const guint8 *der, gsize len);
+/* Stores a paired Moonlight client (replacing an entry with the same
+ * certificate) and returns its id. */
+gboolean fh_pairing_add_moonlight (FhPairing *pairing, const char *name, const char *uniqueid,
+                                   const char *cert_pem, char **id, GError **error);
+/* The id of the paired Moonlight client whose certificate has DER SHA-256
+ * @cert_sha256, or NULL. */
+char *fh_pairing_find_moonlight (FhPairing *pairing, const char *cert_sha256);
 
 /* Random bytes as lowercase hex, from OpenSSL's CSPRNG. */
 char *fh_random_hex (gsize bytes);

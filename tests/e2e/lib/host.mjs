@@ -17,6 +17,7 @@ export const webDir = process.env.FUNKHAUS_WEB_DIR || join(repoRoot, 'web');
 
 const PIN_RE = /pairing PIN: (\d{6})/;
 const SERVING_RE = /serving (https:\/\/\S+)/;
+const GAMESTREAM_RE = /gamestream \(Moonlight\): http port (\d+), https port (\d+)/;
 
 export async function freePort() {
   return new Promise((resolvePort, reject) => {
@@ -184,8 +185,11 @@ export class Host {
 /** Starts a host; resolves once it serves and has printed its PIN.
  *  `backend` picks --backend; `config`, if given, is written to
  *  $XDG_CONFIG_HOME/funkhaus/config.ini before the host starts; `user`
- *  ({uid, gid}), if given, runs the host as that user instead of ours. */
-export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null } = {}) {
+ *  ({uid, gid}), if given, runs the host as that user instead of ours.
+ *  The GameStream plane is off unless `gamestream` is true: then it listens
+ *  on free ports (host.gamestream = {httpPort, httpsPort}), so hosts of
+ *  parallel tests never fight over 47989/47984. */
+export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false } = {}) {
   if (!existsSync(hostBinary))
     throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
   const host = new Host();
@@ -215,7 +219,10 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
     G_MESSAGES_DEBUG: process.env.G_MESSAGES_DEBUG ?? '',
   };
   const argv = ['serve', '--port', String(host.port), '--backend', backend,
-    '--grace', String(grace), ...(bitrate ? ['--bitrate', String(bitrate)] : []), ...args];
+    '--grace', String(grace), ...(bitrate ? ['--bitrate', String(bitrate)] : []),
+    ...(gamestream ? ['--gamestream', 'on', '--gamestream-http-port', '0', '--gamestream-https-port', '0']
+      : ['--gamestream', 'off']),
+    ...args];
   host.lines.push([0, 'cmd', `${hostBinary} ${argv.join(' ')}`]);
   host.proc = spawn(hostBinary, argv, { env: host.env, stdio: ['ignore', 'pipe', 'pipe'], ...host.user });
   host.collect(host.proc.stdout, 'out');
@@ -245,5 +252,7 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   host.announcedUrl = SERVING_RE.exec(out)[1];
   host.pins.push(PIN_RE.exec(out)[1]);
   host.pin = host.pins[0];
+  const gs = GAMESTREAM_RE.exec(out);
+  host.gamestream = gs ? { httpPort: Number(gs[1]), httpsPort: Number(gs[2]) } : null;
   return host;
 }

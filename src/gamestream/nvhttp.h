@@ -1,0 +1,70 @@
+/* The GameStream HTTP plane (issue 9): what Moonlight asks over HTTP (port
+ * 47989) and HTTPS (47984) before it streams: /serverinfo, /pair (the PIN
+ * exchange of gamestream/pairing.c, the PIN entered on the host), /unpair,
+ * /applist, /appasset, /launch, /resume, /cancel. HTTPS endpoints other
+ * than /serverinfo and /pair answer only clients whose TLS certificate was
+ * paired (stored in the host's devices.ini, host/pairing.c).
+ *
+ * /launch and /resume record a session per paired client and answer with
+ * the RTSP address Moonlight expects, but nothing listens there yet: the
+ * RTSP server, ENet control stream and RTP senders are not wired, so a
+ * real Moonlight pairs and lists apps but cannot stream. See
+ * docs/gamestream.md. Built into the host library (it needs libsoup). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "gamestream/pairing.h"
+#include "host/pairing.h"
+
+#define FH_GS_DEFAULT_HTTP_PORT 47989
+#define FH_GS_DEFAULT_HTTPS_PORT 47984
+#define FH_GS_RTSP_PORT 48010
+/* How long a /pair getservercert request waits for the PIN on the host. */
+#define FH_GS_PIN_TIMEOUT_S 120
+
+/* The one app we offer: a session of the host's display backend. */
+#define FH_GS_APP_DESKTOP 1
+
+typedef struct _FhGsHttp FhGsHttp;
+
+typedef struct {
+  const char *hostname;  /* what Moonlight shows; NULL = the machine's name */
+  guint http_port;       /* 0 = any free port */
+  guint https_port;      /* 0 = any free port */
+  guint pin_timeout_s;   /* 0 = FH_GS_PIN_TIMEOUT_S */
+  /* What the host's user must see (a client waits for its PIN, a client
+   * paired): one line each; NULL = g_message. */
+  void (*announce) (const char *line, gpointer data);
+  gpointer announce_data;
+} FhGsHttpConfig;
+
+/* Loads the host's GameStream identity from gamestream-cert.pem and
+ * gamestream-key.pem in @config_dir, making both (0600) the first time. */
+FhGsIdentity *fh_gs_identity_load_or_create (const char *config_dir, gboolean *created,
+                                             GError **error);
+
+/* @identity and @devices are borrowed and must outlive the server. */
+FhGsHttp *fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity,
+                          FhPairing *devices, GError **error);
+void fh_gs_http_free (FhGsHttp *http);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhGsHttp, fh_gs_http_free)
+
+/* Listens on every address at both ports. */
+gboolean fh_gs_http_listen (FhGsHttp *http, GError **error);
+guint fh_gs_http_get_http_port (FhGsHttp *http);
+guint fh_gs_http_get_https_port (FhGsHttp *http);
+/* The host's uniqueid as /serverinfo reports it. */
+const char *fh_gs_http_get_uniqueid (FhGsHttp *http);
+
+/* The name of the Moonlight client whose /pair waits for a PIN, or NULL. */
+const char *fh_gs_http_get_waiting_client (FhGsHttp *http);
+/* The PIN the waiting Moonlight client shows, typed on the host: answers
+ * its getservercert. FALSE with @error when no client waits or the PIN is
+ * not 4 digits. Whether the PIN was right shows in the later phases. */
+gboolean fh_gs_http_submit_pin (FhGsHttp *http, const char *pin, GError **error);
+
+/* How many paired clients have a launched session. */
+guint fh_gs_http_count_launched (FhGsHttp *http);
+/* Paired device @id was revoked: drops its launched session. */
+void fh_gs_http_forget_device (FhGsHttp *http, const char *id);
