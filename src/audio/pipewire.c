@@ -202,10 +202,13 @@ client_info (void *data, const struct pw_client_info *info)
    * pipewire-pulse's socket; the server names the process it serves. */
   api = spa_dict_lookup (info->props, PW_KEY_CLIENT_API);
   pid_text = spa_dict_lookup (info->props, PW_KEY_APP_PROCESS_ID);
-  if (g_strcmp0 (api, "pipewire-pulse") == 0 && pid_text)
+  if (g_strcmp0 (api, "pipewire-pulse") == 0) {
+    if (!pid_text)
+      return; /* not said yet: a later info, or the stream's own, will */
     client->route_pid = atoi (pid_text);
-  else
+  } else {
     client->route_pid = client->sec_pid > 0 ? client->sec_pid : -1;
+  }
 
   g_hash_table_iter_init (&iter, self->streams);
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
