@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "capture/pipewire-video.h"
+
 static const FhDisplayBackend *const backends[] = {
   &fh_display_backend_synthetic,
   &fh_display_backend_wlroots,
@@ -41,4 +43,21 @@ fh_virtual_output_finish (FhVirtualOutput *output)
 {
   g_clear_pointer (&output->session_id, g_free);
   g_clear_pointer (&output->app_env, g_strfreev);
+}
+
+void
+fh_virtual_output_capture_node (FhVirtualOutput *output, FhPipeWire *pw, guint32 node_id,
+                                FhPwVideo **video, const char *what)
+{
+  g_autoptr (GError) error = NULL;
+  FhPwVideo *made = fh_pw_video_new (pw, node_id, output->mode.width, output->mode.height,
+                                     &error);
+
+  if (!made) {
+    g_autofree char *reason = g_strdup_printf ("cannot capture %s: %s", what, error->message);
+    if (output->on_failed)
+      output->on_failed (output, reason, output->user_data);
+    return;
+  }
+  g_atomic_pointer_set (video, made);
 }

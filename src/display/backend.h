@@ -94,6 +94,14 @@ void fh_virtual_output_init (FhVirtualOutput *output, const FhVirtualOutputOps *
 /* Frees what fh_virtual_output_init set up (not @output itself). */
 void fh_virtual_output_finish (FhVirtualOutput *output);
 
+/* Main thread: starts capturing PipeWire node @node_id at the output's
+ * mode and publishes the capture in *@video for the encode thread
+ * (fh_pw_video_capture_pending); when it cannot, tells the output's owner
+ * why, naming @what ("gamescope", say). */
+struct _FhPwVideo;
+void fh_virtual_output_capture_node (FhVirtualOutput *output, FhPipeWire *pw, guint32 node_id,
+                                     struct _FhPwVideo **video, const char *what);
+
 static inline void
 fh_virtual_output_destroy (FhVirtualOutput *output)
 {

@@ -108,18 +108,8 @@ on_gamescope_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 capture_node (FhGamescopeOutput *self)
 {
-  FhVirtualOutput *output = &self->base;
-  g_autoptr (GError) error = NULL;
-  FhPwVideo *video = fh_pw_video_new (self->pipewire, self->node_id, output->mode.width,
-                                      output->mode.height, &error);
-
-  if (!video) {
-    g_autofree char *reason = g_strdup_printf ("cannot capture gamescope: %s", error->message);
-    if (output->on_failed)
-      output->on_failed (output, reason, output->user_data);
-    return;
-  }
-  g_atomic_pointer_set (&self->video, video);
+  fh_virtual_output_capture_node (&self->base, self->pipewire, self->node_id, &self->video,
+                                  "gamescope");
 }
 
 /* gamescope named no node in its log: find the Video/Source its process

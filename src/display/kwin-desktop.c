@@ -323,8 +323,6 @@ static void
 kwin_start (FhVirtualOutput *output)
 {
   FhKwinOutput *self = (FhKwinOutput *) output;
-  g_autoptr (GError) error = NULL;
-  FhPwVideo *video;
 
   self->watch = g_unix_fd_add (wl_display_get_fd (self->wayland.display),
                                G_IO_IN | G_IO_ERR | G_IO_HUP, on_wayland, self);
@@ -332,15 +330,8 @@ kwin_start (FhVirtualOutput *output)
                                               output->mode.height);
   fh_ei_injector_prefer_region_size (self->injector, output->mode.width, output->mode.height);
   self->eis_fd = -1;
-  if (!(video = fh_pw_video_new (self->desktop->pipewire, self->node_id, output->mode.width,
-                                 output->mode.height, &error))) {
-    g_autofree char *reason = g_strdup_printf ("cannot capture the virtual output: %s",
-                                               error->message);
-    if (output->on_failed)
-      output->on_failed (output, reason, output->user_data);
-    return;
-  }
-  g_atomic_pointer_set (&self->video, video);
+  fh_virtual_output_capture_node (output, self->desktop->pipewire, self->node_id, &self->video,
+                                  "the virtual output");
 }
 
 static gboolean

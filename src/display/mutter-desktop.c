@@ -246,8 +246,6 @@ static void
 mutter_start (FhVirtualOutput *output)
 {
   FhMutterOutput *self = (FhMutterOutput *) output;
-  g_autoptr (GError) error = NULL;
-  FhPwVideo *video;
 
   self->closed_signal = g_dbus_connection_signal_subscribe (
     self->desktop->bus, RD_NAME, RD_SESSION_IFACE, "Closed", self->rd_session, NULL,
@@ -255,15 +253,8 @@ mutter_start (FhVirtualOutput *output)
   self->injector = fh_ei_injector_new_for_fd (self->eis_fd, "GNOME Mutter", output->mode.width,
                                               output->mode.height);
   self->eis_fd = -1;
-  if (!(video = fh_pw_video_new (self->desktop->pipewire, self->node_id, output->mode.width,
-                                 output->mode.height, &error))) {
-    g_autofree char *reason = g_strdup_printf ("cannot capture the virtual monitor: %s",
-                                               error->message);
-    if (output->on_failed)
-      output->on_failed (output, reason, output->user_data);
-    return;
-  }
-  g_atomic_pointer_set (&self->video, video);
+  fh_virtual_output_capture_node (output, self->desktop->pipewire, self->node_id, &self->video,
+                                  "the virtual monitor");
 }
 
 static gboolean
