@@ -65,44 +65,6 @@ tmp=$(mktemp -d -t funkhaus-bench-compare.XXXXXX)
 host_pid=
 declare -a child_pids=()
 
-session_pids() { # $1 = session id
-  grep -lsxz "FUNKHAUS_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
-}
-# Every process of a wlroots session carries FUNKHAUS_SESSION=<id>; our
-# programs print the ids they made. Whatever is left of them goes.
-kill_sessions() {
-  local id pids
-  for id in $(cat "$tmp"/*.out 2>/dev/null | sed -n 's/.*session \([0-9a-f]\{32\}\).*/\1/p' | sort -u); do
-    pids=$(session_pids "$id")
-    [[ -n $pids ]] || continue
-    kill -TERM $pids 2>/dev/null || true
-    for _ in $(seq 30); do [[ -z $(session_pids "$id") ]] && break; sleep 0.1; done
-    pids=$(session_pids "$id")
-    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
-  done
-}
-stop_pid() { # $1 = pid, $2 = signal; SIGKILL after $3 tenths of a second
-  kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }
-  kill "-$2" "$1" 2>/dev/null || true
-  for _ in $(seq "$3"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-remember_sessions() {
-  local c
-  [[ -n $host_pid ]] || return 0
-  for c in $(pgrep -P "$host_pid" || true); do
-    tr '\0' '\n' < "/proc/$c/environ" 2>/dev/null | sed -n 's/^FUNKHAUS_SESSION=/session /p' \
-      >> "$tmp/ids.out" || true
-  done
-}
-stop_host() {
-  [[ -n $host_pid ]] || return 0
-  remember_sessions
-  stop_pid "$host_pid" INT 150
-  host_pid=
-  kill_sessions
-}
 cleanup() {
   local p
   for p in "${child_pids[@]}"; do stop_pid "$p" TERM 100; done

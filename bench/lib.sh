@@ -27,3 +27,49 @@ bench_parse_args() {
     esac
   done
 }
+
+# ---- the host and its sessions -------------------------------------------
+# For scripts that start `funkhaus serve` (pid in $host_pid) and keep their
+# programs' output in $tmp/*.out.
+
+# Every process of a session carries FUNKHAUS_SESSION=<id>, children of the
+# app and Xwayland included.
+session_pids() { # $1 = session id
+  grep -lsxz "FUNKHAUS_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
+}
+# The ids of the host's sessions now, into $tmp/ids.out.
+remember_sessions() {
+  local c
+  [[ -n $host_pid ]] || return 0
+  for c in $(pgrep -P "$host_pid" || true); do
+    tr '\0' '\n' < "/proc/$c/environ" 2>/dev/null | sed -n 's/^FUNKHAUS_SESSION=/session /p' \
+      >> "$tmp/ids.out" || true
+  done
+}
+# Whatever is left of the sessions our programs printed or we remembered.
+kill_sessions() {
+  local id pids
+  for id in $(cat "$tmp"/*.out 2>/dev/null | sed -n 's/.*session \([0-9a-f]\{32\}\).*/\1/p' | sort -u); do
+    pids=$(session_pids "$id")
+    [[ -n $pids ]] || continue
+    echo "bench/$(basename "$0"): stopping what is left of session ${id:0:8}: $(echo $pids)" >&2
+    kill -TERM $pids 2>/dev/null || true
+    for _ in $(seq 30); do [[ -z $(session_pids "$id") ]] && break; sleep 0.1; done
+    pids=$(session_pids "$id")
+    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+  done
+}
+stop_pid() { # $1 = pid, $2 = signal; SIGKILL after $3 tenths of a second
+  kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }
+  kill "-$2" "$1" 2>/dev/null || true
+  for _ in $(seq "$3"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+stop_host() {
+  [[ -n $host_pid ]] || return 0
+  remember_sessions
+  stop_pid "$host_pid" INT 150 # the host stops its sessions itself
+  host_pid=
+  kill_sessions
+}

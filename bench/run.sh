@@ -36,12 +36,7 @@ width=${BASH_REMATCH[1]} height=${BASH_REMATCH[2]} fps=${BASH_REMATCH[3]}
 tmp=$(mktemp -d -t funkhaus-bench.XXXXXX)
 host_pid=
 cleanup() {
-  if [[ -n $host_pid ]] && kill -0 "$host_pid" 2>/dev/null; then
-    kill -INT "$host_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$host_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$host_pid" 2>/dev/null || true
-    wait "$host_pid" 2>/dev/null || true
-  fi
+  [[ -z $host_pid ]] || stop_pid "$host_pid" INT 50
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -67,46 +67,6 @@ tmp=$(mktemp -d -t funkhaus-bench-wlroots.XXXXXX)
 host_pid=
 child_pid=
 
-# Every process of a session carries FUNKHAUS_SESSION=<id>, children of
-# the app and Xwayland included; these are the ids of ours: what our
-# programs printed and what the host's children carry.
-session_pids() { # $1 = session id
-  grep -lsxz "FUNKHAUS_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
-}
-remember_sessions() {
-  local c
-  [[ -n $host_pid ]] || return 0
-  for c in $(pgrep -P "$host_pid" || true); do
-    tr '\0' '\n' < "/proc/$c/environ" 2>/dev/null | sed -n 's/^FUNKHAUS_SESSION=/session /p' \
-      >> "$tmp/ids.out" || true
-  done
-}
-kill_sessions() {
-  local id pids
-  for id in $(cat "$tmp"/*.out 2>/dev/null | sed -n 's/.*session \([0-9a-f]\{32\}\).*/\1/p' | sort -u); do
-    pids=$(session_pids "$id")
-    [[ -n $pids ]] || continue
-    echo "bench/wlroots.sh: stopping what is left of session ${id:0:8}: $(echo $pids)" >&2
-    kill -TERM $pids 2>/dev/null || true
-    for _ in $(seq 30); do [[ -z $(session_pids "$id") ]] && break; sleep 0.1; done
-    pids=$(session_pids "$id")
-    [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
-  done
-}
-stop_pid() { # $1 = pid, $2 = signal; SIGKILL after $3 tenths of a second
-  kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }
-  kill "-$2" "$1" 2>/dev/null || true
-  for _ in $(seq "$3"); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-stop_host() {
-  [[ -n $host_pid ]] || return 0
-  remember_sessions
-  stop_pid "$host_pid" INT 150 # the host stops its sessions itself
-  host_pid=
-  kill_sessions
-}
 cleanup() {
   # SIGTERM: a background job of a script ignores SIGINT, and timeout
   # passes it on to the program.
