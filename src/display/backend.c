@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "capture/pipewire-video.h"
+#include "display/launch.h"
 
 static const FhDisplayBackend *const backends[] = {
   &fh_display_backend_synthetic,
@@ -60,4 +61,16 @@ fh_virtual_output_capture_node (FhVirtualOutput *output, FhPipeWire *pw, guint32
     return;
   }
   g_atomic_pointer_set (video, made);
+}
+
+void
+fh_virtual_output_fail_exited (FhVirtualOutput *output, GSubprocess *process,
+                               const char *log_path, const char *what, const char *exit_hint)
+{
+  g_autofree char *tail = fh_launch_log_tail (log_path);
+  g_autofree char *reason = fh_launch_exit_reason (process, what, exit_hint);
+
+  g_warning ("session %.8s: %s exited; its last words:\n%s", output->session_id, what, tail);
+  if (output->on_failed)
+    output->on_failed (output, reason, output->user_data);
 }

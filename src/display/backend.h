@@ -99,8 +99,16 @@ void fh_virtual_output_finish (FhVirtualOutput *output);
  * (fh_pw_video_capture_pending); when it cannot, tells the output's owner
  * why, naming @what ("gamescope", say). */
 struct _FhPwVideo;
+struct _GSubprocess;
 void fh_virtual_output_capture_node (FhVirtualOutput *output, FhPipeWire *pw, guint32 node_id,
                                      struct _FhPwVideo **video, const char *what);
+
+/* Main thread: @process, what keeps the output alive (@what: "gamescope",
+ * say), exited on its own: logs the end of its log at @log_path and tells
+ * the output's owner why (fh_launch_exit_reason, with @exit_hint). */
+void fh_virtual_output_fail_exited (FhVirtualOutput *output, struct _GSubprocess *process,
+                                    const char *log_path, const char *what,
+                                    const char *exit_hint);
 
 static inline void
 fh_virtual_output_destroy (FhVirtualOutput *output)

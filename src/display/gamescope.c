@@ -93,16 +93,11 @@ static void
 on_gamescope_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   FhGamescopeOutput *self = user_data;
-  g_autofree char *reason = NULL, *tail = NULL;
 
   if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL) || self->stopping)
     return;
-  tail = fh_launch_log_tail (self->log_path);
-  g_warning ("session %.8s: gamescope exited; its last words:\n%s", self->base.session_id, tail);
-  reason = fh_launch_exit_reason (G_SUBPROCESS (source), "gamescope",
-                                  " (its app ended, or it failed)");
-  if (self->base.on_failed)
-    self->base.on_failed (&self->base, reason, self->base.user_data);
+  fh_virtual_output_fail_exited (&self->base, G_SUBPROCESS (source), self->log_path, "gamescope",
+                                 " (its app ended, or it failed)");
 }
 
 static void

@@ -142,19 +142,12 @@ static void
 on_compositor_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   FhWlrootsOutput *self = user_data;
-  g_autofree char *reason = NULL, *tail = NULL;
-  g_autoptr (GError) error = NULL;
 
-  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, &error))
-    return; /* cancelled: we are stopping it ourselves */
-  if (self->stopping)
+  /* Cancelled, or stopping: we are stopping it ourselves. */
+  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL) || self->stopping)
     return;
-  tail = fh_launch_log_tail (self->log_path);
-  g_warning ("session %.8s: the compositor exited; its last words:\n%s", self->base.session_id,
-             tail);
-  reason = fh_launch_exit_reason (G_SUBPROCESS (source), "compositor (sway)", NULL);
-  if (self->base.on_failed)
-    self->base.on_failed (&self->base, reason, self->base.user_data);
+  fh_virtual_output_fail_exited (&self->base, G_SUBPROCESS (source), self->log_path,
+                                 "compositor (sway)", NULL);
 }
 
 static void

@@ -94,6 +94,15 @@ mul_add_table (guint8 *dst, const guint8 *src, guint8 c, gsize n)
 /* c · x = c · (x & 15) ^ c · (x >> 4 << 4): two 16-entry tables, looked up
  * 32 bytes at a time with vpshufb (the split-table method nanors and ISA-L
  * also use). */
+static void
+nibble_tables (guint8 c, guint8 lo[16], guint8 hi[16])
+{
+  for (guint x = 0; x < 16; x++) {
+    lo[x] = fh_gs_gf_mul[c][x];
+    hi[x] = fh_gs_gf_mul[c][x << 4];
+  }
+}
+
 __attribute__ ((target ("avx2"))) static void
 mul_add_avx2 (guint8 *dst, const guint8 *src, guint8 c, gsize n)
 {
@@ -101,10 +110,7 @@ mul_add_avx2 (guint8 *dst, const guint8 *src, guint8 c, gsize n)
   __m256i tlo, thi, mask = _mm256_set1_epi8 (0x0f);
   gsize i = 0;
 
-  for (guint x = 0; x < 16; x++) {
-    lo[x] = fh_gs_gf_mul[c][x];
-    hi[x] = fh_gs_gf_mul[c][x << 4];
-  }
+  nibble_tables (c, lo, hi);
   tlo = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) lo));
   thi = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) hi));
   for (; i + 32 <= n; i += 32) {
@@ -125,10 +131,7 @@ mul_add_ssse3 (guint8 *dst, const guint8 *src, guint8 c, gsize n)
   __m128i tlo, thi, mask = _mm_set1_epi8 (0x0f);
   gsize i = 0;
 
-  for (guint x = 0; x < 16; x++) {
-    lo[x] = fh_gs_gf_mul[c][x];
-    hi[x] = fh_gs_gf_mul[c][x << 4];
-  }
+  nibble_tables (c, lo, hi);
   tlo = _mm_loadu_si128 ((const __m128i *) lo);
   thi = _mm_loadu_si128 ((const __m128i *) hi);
   for (; i + 16 <= n; i += 16) {
