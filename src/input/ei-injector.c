@@ -22,6 +22,7 @@ struct _FhEiInjector {
   struct ei_device *keyboard; /* resumed and emulating, or NULL */
   struct ei_device *pointer; /* absolute pointer with buttons (and scroll) */
   struct ei_device *scroll; /* the device that scrolls (often the pointer) */
+  struct ei_device *relative; /* the device that moves relatively, if the server has one */
   guint32 sequence;
   gboolean warned;
 
@@ -116,6 +117,7 @@ disconnect (FhEiInjector *self)
   g_clear_handle_id (&self->watch, g_source_remove);
   drop_device (&self->keyboard, NULL);
   drop_device (&self->pointer, NULL);
+  drop_device (&self->relative, NULL);
   drop_device (&self->scroll, NULL);
   g_clear_pointer (&self->ei, ei_unref);
 }
@@ -137,6 +139,10 @@ on_device_resumed (FhEiInjector *self, struct ei_device *device)
     self->scroll = ei_device_ref (device);
     used = TRUE;
   }
+  if (ei_device_has_capability (device, EI_DEVICE_CAP_POINTER) && !self->relative) {
+    self->relative = ei_device_ref (device);
+    used = TRUE;
+  }
   if (used) {
     ei_device_start_emulating (device, ++self->sequence);
     g_message ("input: EIS device \"%s\" ready", ei_device_get_name (device));
@@ -149,6 +155,7 @@ on_device_gone (FhEiInjector *self, struct ei_device *device)
   drop_device (&self->keyboard, device);
   drop_device (&self->pointer, device);
   drop_device (&self->scroll, device);
+  drop_device (&self->relative, device);
 }
 
 static gboolean
@@ -169,7 +176,7 @@ on_readable (int fd, GIOCondition condition, gpointer data)
       break;
     case EI_EVENT_SEAT_ADDED:
       ei_seat_bind_capabilities (ei_event_get_seat (event), EI_DEVICE_CAP_POINTER_ABSOLUTE,
-                                 EI_DEVICE_CAP_KEYBOARD, EI_DEVICE_CAP_BUTTON,
+                                 EI_DEVICE_CAP_POINTER, EI_DEVICE_CAP_KEYBOARD, EI_DEVICE_CAP_BUTTON,
                                  EI_DEVICE_CAP_SCROLL, NULL);
       break;
     case EI_EVENT_DEVICE_RESUMED:
@@ -307,6 +314,18 @@ send_event (FhEiInjector *self, const FhInputEvent *event)
     if (!(device = self->scroll))
       return FALSE;
     ei_device_scroll_discrete (device, event->scroll.dx, event->scroll.dy);
+    break;
+  case FH_INPUT_POINTER_RELATIVE:
+    if (!(device = self->relative)) {
+      /* Devices are up but none moves relatively: dropped, not queued
+       * (a queued event would hold back every later one). */
+      if (self->pointer || self->keyboard) {
+        g_debug ("input: %s offers no relative pointer; motion dropped", self->name);
+        return TRUE;
+      }
+      return FALSE;
+    }
+    ei_device_pointer_motion (device, event->relative.dx, event->relative.dy);
     break;
   }
   ei_device_frame (device, ei_now (self->ei));

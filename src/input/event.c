@@ -15,6 +15,8 @@ fh_input_event_type_to_string (FhInputEventType type)
     return "button";
   case FH_INPUT_SCROLL:
     return "scroll";
+  case FH_INPUT_POINTER_RELATIVE:
+    return "relative";
   }
   return "unknown";
 }
@@ -37,6 +39,8 @@ fh_input_event_to_string (const FhInputEvent *event)
                             event->button.pressed ? "down" : "up");
   case FH_INPUT_SCROLL:
     return g_strdup_printf ("scroll %d %d", event->scroll.dx, event->scroll.dy);
+  case FH_INPUT_POINTER_RELATIVE:
+    return g_strdup_printf ("relative %d %d", event->relative.dx, event->relative.dy);
   }
   return g_strdup ("unknown");
 }

@@ -8,6 +8,7 @@ typedef enum {
   FH_INPUT_POINTER_MOTION,
   FH_INPUT_POINTER_BUTTON,
   FH_INPUT_SCROLL,
+  FH_INPUT_POINTER_RELATIVE, /* Moonlight's relative mouse (games that grab the pointer) */
 } FhInputEventType;
 
 typedef struct {
@@ -27,6 +28,9 @@ typedef struct {
     struct {
       gint32 dx, dy; /* 120 = one wheel notch; positive = right, down */
     } scroll;
+    struct {
+      gint32 dx, dy; /* pixels; positive = right, down */
+    } relative;
   };
 } FhInputEvent;
 

@@ -329,6 +329,12 @@ fh_wlr_injector_inject (FhWlrInjector *self, const FhInputEvent *event, GError *
     send_scroll (self, WL_POINTER_AXIS_HORIZONTAL_SCROLL, event->scroll.dx);
     zwlr_virtual_pointer_v1_frame (self->pointer);
     break;
+  case FH_INPUT_POINTER_RELATIVE:
+    zwlr_virtual_pointer_v1_motion (self->pointer, now_ms (),
+                                    wl_fixed_from_int (event->relative.dx),
+                                    wl_fixed_from_int (event->relative.dy));
+    zwlr_virtual_pointer_v1_frame (self->pointer);
+    break;
   }
   return flush (self, error);
 }

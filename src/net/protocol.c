@@ -477,6 +477,8 @@ fh_proto_write_input (const FhInputEvent *event, const char *dom_code, guint8 *o
     write_u16 (out + 2, (guint16) (gint16) CLAMP (event->scroll.dx, G_MININT16, G_MAXINT16));
     write_u16 (out + 4, (guint16) (gint16) CLAMP (event->scroll.dy, G_MININT16, G_MAXINT16));
     return 6;
+  case FH_INPUT_POINTER_RELATIVE: /* only Moonlight sends it; the web protocol has none */
+    return 0;
   }
   return 0;
 }
