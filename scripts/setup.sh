@@ -25,6 +25,7 @@ packages=(
   libavcodec-dev libavutil-dev libswscale-dev
   libwayland-dev wayland-protocols libxkbcommon-dev xkb-data
   libpipewire-0.3-dev libopus-dev
+  libenet-dev libavahi-client-dev libavahi-glib-dev avahi-daemon
   sway xwayland foot
   pipewire pipewire-bin wireplumber pipewire-pulse
   ca-certificates
