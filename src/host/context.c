@@ -61,6 +61,7 @@ struct _FhContext {
   FhControl *control;
   FhGsIdentity *gs_identity;
   FhGsHttp *gs_http; /* NULL: GameStream off or its ports taken */
+  FhGsStreamer *gs_streamer; /* with gs_http */
   FhPipeWire *pipewire;
   FhSharedDesktop *shared;
   FhSpeaker *shared_speaker;
@@ -113,6 +114,7 @@ fh_context_free (FhContext *self)
   g_clear_pointer (&self->clients, g_ptr_array_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
   g_clear_pointer (&self->join_requests, g_ptr_array_unref);
+  g_clear_pointer (&self->gs_streamer, fh_gs_streamer_free);
   g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->gs_identity, fh_gs_identity_free);
   g_clear_object (&self->certificate);
@@ -246,8 +248,36 @@ print_line (const char *line, gpointer data)
   fflush (stdout);
 }
 
-/* The GameStream plane: its identity (made once) and its two ports. With
- * gamestream=auto a port in use only warns; with "on" it stops the host. */
+static void
+on_gs_launched (const FhGsLaunchInfo *info, gpointer data)
+{
+  FhContext *self = data;
+
+  if (self->gs_streamer)
+    fh_gs_streamer_launch (self->gs_streamer, info);
+}
+
+static void
+on_gs_cancelled (const char *device, gpointer data)
+{
+  FhContext *self = data;
+
+  if (self->gs_streamer)
+    fh_gs_streamer_cancel (self->gs_streamer, device);
+}
+
+static void
+on_gs_ended (const char *device, gpointer data)
+{
+  FhContext *self = data;
+
+  if (self->gs_http)
+    fh_gs_http_forget_device (self->gs_http, device);
+}
+
+/* The GameStream plane: its identity (made once), its HTTP and HTTPS
+ * ports, and the streaming ports. With gamestream=auto a port in use only
+ * warns; with "on" it stops the host. */
 static gboolean
 start_gamestream (FhContext *self, GError **error)
 {
@@ -256,6 +286,14 @@ start_gamestream (FhContext *self, GError **error)
     .http_port = config->gamestream_http_port,
     .https_port = config->gamestream_https_port,
     .announce = print_line,
+  };
+  FhGsStreamerConfig streaming = {
+    .rtsp_port = config->gamestream_rtsp_port,
+    .video_port = config->gamestream_video_port,
+    .control_port = config->gamestream_control_port,
+    .audio_port = config->gamestream_audio_port,
+    .ended = on_gs_ended,
+    .data = self,
   };
   g_autoptr (GError) local = NULL;
   gboolean created = FALSE;
@@ -271,7 +309,8 @@ start_gamestream (FhContext *self, GError **error)
     g_message ("made a new GameStream identity in %s", config->config_dir);
   if (!(self->gs_http = fh_gs_http_new (&gs, self->gs_identity, self->pairing, error)))
     return FALSE;
-  if (!fh_gs_http_listen (self->gs_http, &local)) {
+  if (!fh_gs_http_listen (self->gs_http, &local) ||
+      !(self->gs_streamer = fh_gs_streamer_new (self, &streaming, &local))) {
     g_clear_pointer (&self->gs_http, fh_gs_http_free);
     if (g_str_equal (config->gamestream, "on")) {
       g_propagate_prefixed_error (error, g_steal_pointer (&local),
@@ -282,7 +321,10 @@ start_gamestream (FhContext *self, GError **error)
     g_warning ("GameStream (Moonlight) off: %s (another GameStream host running? "
                "gamestream=off in config.ini silences this)",
                local->message);
+    return TRUE;
   }
+  fh_gs_http_set_streaming (self->gs_http, fh_gs_streamer_get_rtsp_port (self->gs_streamer),
+                            on_gs_launched, on_gs_cancelled, self);
   return TRUE;
 }
 
@@ -319,11 +361,14 @@ fh_context_start (FhContext *self, GError **error)
   printf ("  audio: %s\n", !self->pipewire                         ? "off"
                            : fh_pipewire_is_private (self->pipewire) ? "private PipeWire"
                                                                       : "the running PipeWire");
-  if (self->gs_http)
-    printf ("  gamestream (Moonlight): http port %u, https port %u (pairing, app list; "
-            "streaming not yet)\n",
-            fh_gs_http_get_http_port (self->gs_http), fh_gs_http_get_https_port (self->gs_http));
-  else
+  if (self->gs_http) {
+    guint rtsp, video, control, audio;
+    fh_gs_streamer_get_ports (self->gs_streamer, &rtsp, &video, &control, &audio);
+    printf ("  gamestream (Moonlight): http port %u, https port %u, rtsp port %u (tcp); "
+            "video %u, control %u, audio %u (udp)\n",
+            fh_gs_http_get_http_port (self->gs_http), fh_gs_http_get_https_port (self->gs_http),
+            rtsp, video, control, audio);
+  } else
     printf ("  gamestream (Moonlight): off\n");
   fflush (stdout);
   fh_context_new_pin (self);
@@ -425,6 +470,7 @@ fh_context_stop (FhContext *self)
     g_main_context_iteration (self->main_context, TRUE);
 
   g_clear_pointer (&self->server, fh_server_free);
+  g_clear_pointer (&self->gs_streamer, fh_gs_streamer_free);
   g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->control, fh_control_free);
   g_clear_pointer (&self->shared_mic, fh_mic_free);
