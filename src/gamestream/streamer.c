@@ -327,7 +327,8 @@ gs_audio (gpointer peer, const FhAudioPacket *packet)
 {
   FhGsLaunch *l = peer;
   g_autoptr (GError) error = NULL;
-  guint n;
+  const FhGsAudioPacket *packets;
+  guint n = 0;
 
   if (!l->audio || !l->audio_to)
     return;
@@ -335,13 +336,10 @@ gs_audio (gpointer peer, const FhAudioPacket *packet)
     g_warning ("gamestream: device %s: audio packet not sent: %s", l->device, error->message);
     return;
   }
-  n = fh_gs_audio_packetizer_n_packets (l->audio);
-  for (guint i = 0; i < n; i++) {
-    gsize len;
-    const guint8 *data = fh_gs_audio_packetizer_packet (l->audio, i, &len);
-    g_socket_send_to (l->streamer->audio_socket, l->audio_to, (const char *) data, len, NULL,
-                      NULL);
-  }
+  packets = fh_gs_audio_packetizer_packets (l->audio, &n);
+  for (guint i = 0; i < n; i++)
+    g_socket_send_to (l->streamer->audio_socket, l->audio_to, (const char *) packets[i].data,
+                      packets[i].len, NULL, NULL);
 }
 
 static void
@@ -351,10 +349,6 @@ gs_failed (gpointer peer, const char *reason)
 
   g_message ("gamestream: device %s: its session failed: %s", l->device, reason);
 }
-
-/* Moonlight's termination codes (moonlight-common-c Limelight.h). */
-#define TERMINATION_GRACEFUL 0x80030023u
-#define TERMINATION_UNEXPECTED 0x800e9403u
 
 static void
 gs_closed (gpointer peer, FhProtoError code, const char *reason)
@@ -367,8 +361,10 @@ gs_closed (gpointer peer, FhProtoError code, const char *reason)
   g_clear_pointer (&l->session_id, g_free);
   if (l->control_expected) {
     g_autoptr (GError) error = NULL;
+    /* Moonlight shows the graceful one as "the app ended" and anything
+     * else as an error with its code: E_FAIL for a session that failed. */
     guint32 termination =
-      code == FH_PROTO_ERROR_HOST_SHUTDOWN ? TERMINATION_GRACEFUL : TERMINATION_UNEXPECTED;
+      code == FH_PROTO_ERROR_HOST_SHUTDOWN ? FH_GS_TERMINATION_GRACEFUL : 0x80004005u;
     if (!fh_gs_control_server_send_termination (s->control, l->connect_data, termination, &error))
       g_debug ("gamestream: device %s: no termination sent: %s", device, error->message);
   }
@@ -595,7 +591,7 @@ start_streaming (FhGsStreamer *self, FhGsLaunch *l, GError **error)
   FhGsAudioConfig audio = {
     .encrypt = (st->encryption_enabled & FH_GS_ENC_AUDIO) != 0,
     .rikeyid = l->rikeyid,
-    .packet_ms = st->audio_packet_ms ? st->audio_packet_ms : 5,
+    .packet_duration_ms = st->audio_packet_ms ? st->audio_packet_ms : 5,
   };
   FhSession *session;
 
