@@ -387,8 +387,8 @@ pair_get_server_cert (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query,
   self->waiting = w;
   soup_server_message_pause (msg);
   announce (self,
-            "Moonlight client '%s' wants to pair: enter the PIN it shows with 'funkhaus pair "
-            "--moonlight PIN' (%u s)",
+            "Moonlight client '%s' wants to pair: enter the PIN it shows in a paired browser's "
+            "page or with 'funkhaus pair --moonlight PIN' (%u s)",
             w->name, self->pin_timeout_s);
   pair_event (self, FH_GS_PAIR_EVENT_WAITING, w->name, NULL);
 }
