@@ -610,11 +610,11 @@ fh_context_revoke_device (FhContext *self, const char *id, GError **error)
   for (guint i = 0; i < doomed->len; i++)
     fh_context_remove_session (self, doomed->pdata[i], FH_PROTO_ERROR_UNAUTHORIZED,
                                "this device was revoked on the host");
-  /* Its consoles go too: a revoked device may not enter Moonlight PINs.
-   * (Its session clients are closed with their sessions, above.) */
+  /* Every other WebSocket of it goes too (consoles, one waiting to join
+   * the shared desktop): a revoked device may not enter Moonlight PINs. */
   for (guint i = 0; i < self->clients->len; i++) {
     FhClient *client = self->clients->pdata[i];
-    if (fh_client_is_console (client) && g_strcmp0 (fh_client_get_device (client), id) == 0)
+    if (g_strcmp0 (fh_client_get_device (client), id) == 0)
       fh_client_close_with_error (client, FH_PROTO_ERROR_UNAUTHORIZED,
                                   "this device was revoked on the host");
   }
