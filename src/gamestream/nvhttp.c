@@ -88,6 +88,15 @@ launch_free (FhGsLaunch *l)
 }
 
 static void
+forget_launch (FhGsHttp *self, const char *device)
+{
+  g_autofree char *id = g_strdup (device);
+
+  if (g_hash_table_remove (self->launches, id) && self->cancelled)
+    self->cancelled (id, self->stream_data);
+}
+
+static void
 attempt_free (FhGsAttempt *a)
 {
   if (!a)
@@ -656,14 +665,6 @@ tell_launched (FhGsHttp *self, SoupServerMessage *msg, FhGsLaunch *l, gboolean e
     self->launched (&info, self->stream_data);
 }
 
-static void
-forget_launch (FhGsHttp *self, const char *device)
-{
-  g_autofree char *id = g_strdup (device);
-
-  if (g_hash_table_remove (self->launches, id) && self->cancelled)
-    self->cancelled (id, self->stream_data);
-}
 
 static void
 handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
