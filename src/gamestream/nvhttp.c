@@ -933,6 +933,12 @@ fh_gs_http_get_uniqueid (FhGsHttp *self)
   return self->uniqueid;
 }
 
+const char *
+fh_gs_http_get_hostname (FhGsHttp *self)
+{
+  return self->hostname;
+}
+
 guint
 fh_gs_http_count_launched (FhGsHttp *self)
 {

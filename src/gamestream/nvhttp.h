@@ -70,6 +70,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhGsHttp, fh_gs_http_free)
 gboolean fh_gs_http_listen (FhGsHttp *http, GError **error);
 guint fh_gs_http_get_http_port (FhGsHttp *http);
 guint fh_gs_http_get_https_port (FhGsHttp *http);
+/* The name Moonlight shows (also the mDNS instance name). */
+const char *fh_gs_http_get_hostname (FhGsHttp *http);
 /* The host's uniqueid as /serverinfo reports it. */
 const char *fh_gs_http_get_uniqueid (FhGsHttp *http);
 

@@ -13,6 +13,7 @@
 #include "audio/mic.h"
 #include "audio/speaker.h"
 #include "display/shared-desktop.h"
+#include "gamestream/mdns.h"
 #include "gamestream/nvhttp.h"
 #include "host/account.h"
 #include "host/control.h"
@@ -62,6 +63,7 @@ struct _FhContext {
   FhGsIdentity *gs_identity;
   FhGsHttp *gs_http; /* NULL: GameStream off or its ports taken */
   FhGsStreamer *gs_streamer; /* with gs_http */
+  FhGsMdns *gs_mdns;         /* with gs_http: _nvstream._tcp through Avahi */
   FhPipeWire *pipewire;
   FhSharedDesktop *shared;
   FhSpeaker *shared_speaker;
@@ -114,6 +116,7 @@ fh_context_free (FhContext *self)
   g_clear_pointer (&self->clients, g_ptr_array_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
   g_clear_pointer (&self->join_requests, g_ptr_array_unref);
+  g_clear_pointer (&self->gs_mdns, fh_gs_mdns_free);
   g_clear_pointer (&self->gs_streamer, fh_gs_streamer_free);
   g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->gs_identity, fh_gs_identity_free);
@@ -351,6 +354,11 @@ start_gamestream (FhContext *self, GError **error)
   }
   fh_gs_http_set_streaming (self->gs_http, fh_gs_streamer_get_rtsp_port (self->gs_streamer),
                             on_gs_launched, on_gs_cancelled, self);
+  /* Moonlight finds the host by itself on the LAN; without Avahi it warns
+   * once and the host is added by address. */
+  if (!(self->gs_mdns = fh_gs_mdns_new (fh_gs_http_get_hostname (self->gs_http),
+                                        fh_gs_http_get_http_port (self->gs_http), &local)))
+    g_warning ("GameStream: not announced on the LAN (mDNS): %s", local->message);
   return TRUE;
 }
 
@@ -511,6 +519,7 @@ fh_context_stop (FhContext *self)
     g_main_context_iteration (self->main_context, TRUE);
 
   g_clear_pointer (&self->server, fh_server_free);
+  g_clear_pointer (&self->gs_mdns, fh_gs_mdns_free);
   g_clear_pointer (&self->gs_streamer, fh_gs_streamer_free);
   g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->control, fh_control_free);
