@@ -8,7 +8,7 @@
 #include <spa/param/audio/format-utils.h>
 
 #define CHANNELS 2
-#define FRAME_SAMPLES (FH_AUDIO_RATE * FH_AUDIO_FRAME_MS / 1000) /* per channel */
+#define MAX_FRAME_SAMPLES (FH_AUDIO_RATE * 20 / 1000) /* per channel */
 #define MAX_PACKET 1500
 #define MAX_RECONNECTS 10
 
@@ -30,7 +30,8 @@ struct _FhSpeaker {
   guint reconnects;
 
   OpusEncoder *encoder;
-  float pending[FRAME_SAMPLES * CHANNELS];
+  guint frame_samples; /* per channel: FH_AUDIO_FRAME_MS unless set */
+  float pending[MAX_FRAME_SAMPLES * CHANNELS];
   guint n_pending; /* frames (per channel) in pending */
   guint32 sequence;
   guint8 packet[MAX_PACKET];
@@ -44,7 +45,7 @@ static void connect_capture (FhSpeaker *self);
 static void
 emit_packet (FhSpeaker *self, gint64 capture_us)
 {
-  opus_int32 size = opus_encode_float (self->encoder, self->pending, FRAME_SAMPLES, self->packet,
+  opus_int32 size = opus_encode_float (self->encoder, self->pending, self->frame_samples, self->packet,
                                        sizeof self->packet);
   FhAudioPacket packet = {
     .sequence = self->sequence++,
@@ -79,15 +80,16 @@ on_capture_process (void *data)
   samples = d->data ? SPA_PTROFF (d->data, d->chunk->offset, const float) : NULL;
   n_frames = samples ? d->chunk->size / (sizeof (float) * CHANNELS) : 0;
   while (used < n_frames) {
-    guint take = MIN (n_frames - used, FRAME_SAMPLES - self->n_pending);
+    guint take = MIN (n_frames - used, self->frame_samples - self->n_pending);
     memcpy (self->pending + self->n_pending * CHANNELS, samples + used * CHANNELS,
             take * CHANNELS * sizeof (float));
     self->n_pending += take;
     used += take;
-    if (self->n_pending == FRAME_SAMPLES) {
+    if (self->n_pending == self->frame_samples) {
       /* The buffer's last sample entered the sink about now; the packet's
-       * first one FRAME_SAMPLES + (what is left of the buffer) earlier. */
-      gint64 age_us = (gint64) (FRAME_SAMPLES + n_frames - used) * G_USEC_PER_SEC / FH_AUDIO_RATE;
+       * first one frame + (what is left of the buffer) earlier. */
+      gint64 age_us =
+        (gint64) (self->frame_samples + n_frames - used) * G_USEC_PER_SEC / FH_AUDIO_RATE;
       emit_packet (self, now - age_us);
       self->n_pending = 0;
     }
@@ -195,6 +197,7 @@ fh_speaker_new (FhPipeWire *pw, const char *name, GError **error)
   self->pw = pw;
   self->name = g_strdup (name);
   self->listeners = g_array_new (FALSE, FALSE, sizeof (FhSpeakerListener));
+  self->frame_samples = FH_AUDIO_RATE * FH_AUDIO_FRAME_MS / 1000;
   self->encoder = opus_encoder_create (FH_AUDIO_RATE, CHANNELS,
                                        OPUS_APPLICATION_RESTRICTED_LOWDELAY, &err);
   if (!self->encoder) {
@@ -219,6 +222,16 @@ fh_speaker_new (FhPipeWire *pw, const char *name, GError **error)
   }
   pw_proxy_add_object_listener (self->sink, &self->sink_listener, &sink_events, self);
   return g_steal_pointer (&self);
+}
+
+gboolean
+fh_speaker_set_frame_ms (FhSpeaker *self, guint frame_ms)
+{
+  if (frame_ms != 5 && frame_ms != 10 && frame_ms != 20)
+    return FALSE;
+  self->frame_samples = FH_AUDIO_RATE * frame_ms / 1000;
+  self->n_pending = 0;
+  return TRUE;
 }
 
 void

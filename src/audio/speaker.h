@@ -30,6 +30,9 @@ FhSpeaker *fh_speaker_new (FhPipeWire *pw, const char *name, GError **error);
 void fh_speaker_free (FhSpeaker *speaker);
 
 const char *fh_speaker_get_sink_name (FhSpeaker *speaker);
+/* Packets of 5, 10 (the default) or 20 ms: Moonlight asks for 5. FALSE for
+ * any other length. Call it before the first listener. */
+gboolean fh_speaker_set_frame_ms (FhSpeaker *speaker, guint frame_ms);
 /* TRUE once the sink exists and its monitor is being captured. */
 gboolean fh_speaker_is_capturing (FhSpeaker *speaker);
 

@@ -21,8 +21,10 @@ get_le16 (const guint8 *p)
   return (guint16) (p[0] | p[1] << 8);
 }
 
-void
-fh_gs_control_iv (guint32 sequence, FhGsControlOrigin origin, guint8 iv[12])
+/* GameStream's GCM IVs: the sequence little-endian, zeros, who sent it,
+ * and which stream ('C' control, 'R' RTSP). */
+static void
+gcm_iv (guint32 sequence, FhGsControlOrigin origin, char stream, guint8 iv[12])
 {
   memset (iv, 0, 12);
   iv[0] = (guint8) sequence;
@@ -30,19 +32,45 @@ fh_gs_control_iv (guint32 sequence, FhGsControlOrigin origin, guint8 iv[12])
   iv[2] = (guint8) (sequence >> 16);
   iv[3] = (guint8) (sequence >> 24);
   iv[10] = (guint8) origin;
-  iv[11] = 'C';
+  iv[11] = (guint8) stream;
+}
+
+/* AES-128-GCM of @len bytes, no associated data; @tag is written when
+ * encrypting and checked when decrypting. */
+static gboolean
+gcm (gboolean encrypt, const guint8 key[FH_GS_KEY_SIZE], const guint8 iv[12], const guint8 *in,
+     gsize len, guint8 *out, guint8 tag[FH_GS_CONTROL_TAG_SIZE])
+{
+  g_autoptr (EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new ();
+  int n = 0, tail = 0;
+
+  if (!ctx || len > G_MAXINT)
+    return FALSE;
+  if (encrypt)
+    return EVP_EncryptInit_ex (ctx, EVP_aes_128_gcm (), NULL, key, iv) &&
+           EVP_EncryptUpdate (ctx, out, &n, in, (int) len) &&
+           EVP_EncryptFinal_ex (ctx, out + n, &tail) &&
+           EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, FH_GS_CONTROL_TAG_SIZE, tag);
+  return EVP_DecryptInit_ex (ctx, EVP_aes_128_gcm (), NULL, key, iv) &&
+         EVP_DecryptUpdate (ctx, out, &n, in, (int) len) &&
+         EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, FH_GS_CONTROL_TAG_SIZE, tag) &&
+         EVP_DecryptFinal_ex (ctx, out + n, &tail) > 0;
+}
+
+void
+fh_gs_control_iv (guint32 sequence, FhGsControlOrigin origin, guint8 iv[12])
+{
+  gcm_iv (sequence, origin, 'C', iv);
 }
 
 GBytes *
 fh_gs_control_encrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsControlOrigin origin,
                        guint16 type, const guint8 *payload, gsize payload_len, GError **error)
 {
-  g_autoptr (EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new ();
   gsize plain_len = FH_GS_CONTROL_V2_HEADER + payload_len;
   gsize total = FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + plain_len;
   g_autofree guint8 *plain = NULL, *out = NULL;
   guint8 iv[12];
-  int n = 0, tail = 0;
 
   if (payload_len > FH_GS_CONTROL_MAX_PAYLOAD) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
@@ -65,12 +93,9 @@ fh_gs_control_encrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsC
   out[6] = (guint8) (sequence >> 16);
   out[7] = (guint8) (sequence >> 24);
   fh_gs_control_iv (sequence, origin, iv);
-  if (!ctx || !EVP_EncryptInit_ex (ctx, EVP_aes_128_gcm (), NULL, key, iv) ||
-      !EVP_EncryptUpdate (ctx, out + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE, &n, plain,
-                          (int) plain_len) ||
-      !EVP_EncryptFinal_ex (ctx, out + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + n, &tail) ||
-      !EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, FH_GS_CONTROL_TAG_SIZE,
-                            out + FH_GS_CONTROL_ENCRYPTED_HEADER)) {
+  if (!gcm (TRUE, key, iv, plain, plain_len,
+            out + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE,
+            out + FH_GS_CONTROL_ENCRYPTED_HEADER)) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_CRYPTO, "AES-GCM encryption failed");
     return NULL;
   }
@@ -81,12 +106,10 @@ gboolean
 fh_gs_control_decrypt (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origin, const guint8 *packet,
                        gsize len, guint32 *sequence, guint16 *type, GBytes **payload, GError **error)
 {
-  g_autoptr (EVP_CIPHER_CTX) ctx = NULL;
   g_autofree guint8 *plain = NULL;
   gsize declared, plain_len, inner_len;
   guint32 seq;
   guint8 iv[12], tag[FH_GS_CONTROL_TAG_SIZE];
-  int n = 0, tail = 0;
 
   if (len < FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + FH_GS_CONTROL_V2_HEADER ||
       get_le16 (packet) != FH_GS_CONTROL_ENCRYPTED_TYPE) {
@@ -109,13 +132,8 @@ fh_gs_control_decrypt (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origi
   plain = g_malloc (plain_len);
   memcpy (tag, packet + FH_GS_CONTROL_ENCRYPTED_HEADER, sizeof tag);
   fh_gs_control_iv (seq, origin, iv);
-  ctx = EVP_CIPHER_CTX_new ();
-  if (!ctx || !EVP_DecryptInit_ex (ctx, EVP_aes_128_gcm (), NULL, key, iv) ||
-      !EVP_DecryptUpdate (ctx, plain, &n,
-                          packet + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE,
-                          (int) plain_len) ||
-      !EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, sizeof tag, tag) ||
-      EVP_DecryptFinal_ex (ctx, plain + n, &tail) <= 0) {
+  if (!gcm (FALSE, key, iv, packet + FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE,
+            plain_len, plain, tag)) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_AUTHENTICATION,
                  "control message %u does not authenticate: wrong key, or altered on the way", seq);
     return FALSE;
@@ -185,4 +203,93 @@ fh_gs_audio_decrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, guint16 
                      const guint8 *data, gsize len, GError **error)
 {
   return audio_cbc (FALSE, key, rikeyid, sequence, data, len, error);
+}
+
+static guint32
+get_be32 (const guint8 *p)
+{
+  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+static void
+put_be32 (guint8 *p, guint32 v)
+{
+  p[0] = (guint8) (v >> 24);
+  p[1] = (guint8) (v >> 16);
+  p[2] = (guint8) (v >> 8);
+  p[3] = (guint8) v;
+}
+
+GBytes *
+fh_gs_rtsp_seal (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsControlOrigin origin,
+                 const guint8 *message, gsize len, GError **error)
+{
+  g_autofree guint8 *out = NULL;
+  guint8 iv[12];
+
+  if (len == 0 || len > FH_GS_RTSP_MAX_SEALED) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "an RTSP message of %" G_GSIZE_FORMAT " bytes cannot be sealed", len);
+    return NULL;
+  }
+  out = g_malloc (FH_GS_RTSP_SEALED_HEADER + len);
+  put_be32 (out, FH_GS_RTSP_SEALED_BIT | (guint32) len);
+  put_be32 (out + 4, sequence);
+  gcm_iv (sequence, origin, 'R', iv);
+  if (!gcm (TRUE, key, iv, message, len, out + FH_GS_RTSP_SEALED_HEADER, out + 8)) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_CRYPTO, "AES-GCM encryption failed");
+    return NULL;
+  }
+  return g_bytes_new_take (g_steal_pointer (&out), FH_GS_RTSP_SEALED_HEADER + len);
+}
+
+gboolean
+fh_gs_rtsp_sealed_size (const guint8 *data, gsize len, gsize *total, GError **error)
+{
+  guint32 word;
+
+  *total = 0;
+  if (len < 4)
+    return TRUE;
+  word = get_be32 (data);
+  if (!(word & FH_GS_RTSP_SEALED_BIT) || (word & ~FH_GS_RTSP_SEALED_BIT) == 0 ||
+      (word & ~FH_GS_RTSP_SEALED_BIT) > FH_GS_RTSP_MAX_SEALED) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "not a sealed RTSP message (first word 0x%08x)", word);
+    return FALSE;
+  }
+  *total = FH_GS_RTSP_SEALED_HEADER + (word & ~FH_GS_RTSP_SEALED_BIT);
+  return TRUE;
+}
+
+GBytes *
+fh_gs_rtsp_unseal (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origin,
+                   const guint8 *data, gsize len, guint32 *sequence, GError **error)
+{
+  g_autofree guint8 *plain = NULL;
+  guint8 iv[12], tag[FH_GS_CONTROL_TAG_SIZE];
+  gsize total;
+  guint32 seq;
+
+  if (!fh_gs_rtsp_sealed_size (data, len, &total, error))
+    return NULL;
+  if (total == 0 || total != len) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
+                 "a sealed RTSP message of %" G_GSIZE_FORMAT " bytes says it has %" G_GSIZE_FORMAT,
+                 len, total);
+    return NULL;
+  }
+  seq = get_be32 (data + 4);
+  memcpy (tag, data + 8, sizeof tag);
+  gcm_iv (seq, origin, 'R', iv);
+  plain = g_malloc (len - FH_GS_RTSP_SEALED_HEADER);
+  if (!gcm (FALSE, key, iv, data + FH_GS_RTSP_SEALED_HEADER, len - FH_GS_RTSP_SEALED_HEADER,
+            plain, tag)) {
+    g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_AUTHENTICATION,
+                 "RTSP message %u does not authenticate with this key", seq);
+    return NULL;
+  }
+  if (sequence)
+    *sequence = seq;
+  return g_bytes_new_take (g_steal_pointer (&plain), len - FH_GS_RTSP_SEALED_HEADER);
 }

@@ -54,3 +54,20 @@ GBytes *fh_gs_audio_encrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, 
                              const guint8 *opus, gsize len, GError **error);
 GBytes *fh_gs_audio_decrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, guint16 sequence,
                              const guint8 *data, gsize len, GError **error);
+
+/* RTSP over rtspenc:// (moonlight-common-c RtspConnection.c
+ * sealRtspMessage): BE32 (0x80000000 | length), BE32 sequence, the 16-byte
+ * GCM tag, then the RTSP text encrypted with the launch's key; IV as for
+ * control messages with 'R' in byte 11. */
+#define FH_GS_RTSP_SEALED_BIT 0x80000000u
+#define FH_GS_RTSP_SEALED_HEADER 24
+#define FH_GS_RTSP_MAX_SEALED 65536
+GBytes *fh_gs_rtsp_seal (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence,
+                         FhGsControlOrigin origin, const guint8 *message, gsize len,
+                         GError **error);
+/* How many bytes the sealed message starting at @data has in all (0 while
+ * fewer than 4 bytes are there); FALSE when @data is not one. Pure. */
+gboolean fh_gs_rtsp_sealed_size (const guint8 *data, gsize len, gsize *total, GError **error);
+/* Checks and decrypts one whole sealed message sent by @origin. */
+GBytes *fh_gs_rtsp_unseal (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origin,
+                           const guint8 *data, gsize len, guint32 *sequence, GError **error);

@@ -26,6 +26,7 @@ struct _FhSession {
   FhMode mode;
   FhCodec codec;
   guint bitrate_kbps;
+  guint audio_frame_ms;
   char *dir;
   FhSessionState state;
 
@@ -37,8 +38,9 @@ struct _FhSession {
   FhMic *mic;
   guint speaker_listener;
   FhMicFeeder *mic_feeder; /* the bound client's, when it sends its microphone */
-  FhClient *client;
-  gboolean client_resumed; /* the bound client came back (for its welcome) */
+  const FhSessionPeerOps *peer_ops; /* the bound peer, or NULL */
+  gpointer peer;
+  gboolean peer_resumed; /* the bound peer came back (for its welcome) */
   struct _FhCreateJob *creating; /* the output is being made on a worker */
   guint grace_source;
   guint stats_source;
@@ -85,7 +87,6 @@ static gboolean
 on_stats_tick (gpointer user_data)
 {
   FhSession *self = user_data;
-  g_autofree char *text = NULL;
   guint64 dropped = fh_video_stream_get_dropped (self->stream);
   FhStatsMessage stats = {
     .fps = self->send_us->len,
@@ -104,10 +105,8 @@ on_stats_tick (gpointer user_data)
   g_array_set_size (self->encode_us, 0);
   g_array_set_size (self->send_us, 0);
   self->window_bytes = 0;
-  if (self->client) {
-    text = fh_proto_build_stats (&stats);
-    fh_client_send_text (self->client, text);
-  }
+  if (self->peer_ops && self->peer_ops->stats)
+    self->peer_ops->stats (self->peer, &stats);
   return G_SOURCE_CONTINUE;
 }
 
@@ -117,9 +116,9 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   FhSession *self = user_data;
   gint64 encode_us, send_us;
 
-  if (!self->client)
+  if (!self->peer_ops)
     return;
-  fh_client_send_binary (self->client, packet->message);
+  self->peer_ops->video (self->peer, packet);
   send_us = g_get_monotonic_time () - packet->capture_us;
   encode_us = packet->encoded_us - packet->capture_us;
   g_array_append_val (self->encode_us, encode_us);
@@ -132,13 +131,10 @@ static void
 on_audio_packet (const FhAudioPacket *packet, gpointer user_data)
 {
   FhSession *self = user_data;
-  g_autoptr (GBytes) message = NULL;
 
-  if (!self->client || self->state != FH_SESSION_STATE_STREAMING)
+  if (!self->peer_ops || self->state != FH_SESSION_STATE_STREAMING)
     return;
-  message = fh_proto_build_audio (packet->sequence, (guint64) packet->capture_us, packet->data,
-                                  packet->size);
-  fh_client_send_binary (self->client, message);
+  self->peer_ops->audio (self->peer, packet);
 }
 
 /* The session's speaker and microphone, before its apps start (they are
@@ -168,6 +164,9 @@ start_audio (FhSession *self)
     g_clear_pointer (&self->speaker, fh_speaker_free);
     return;
   }
+  if (self->audio_frame_ms && !fh_speaker_set_frame_ms (self->speaker, self->audio_frame_ms))
+    g_warning ("session %.8s: no %u ms audio packets; sending %u ms", self->id,
+               self->audio_frame_ms, FH_AUDIO_FRAME_MS);
   fh_speaker_add_listener (self->speaker, on_audio_packet, self);
 }
 
@@ -195,10 +194,8 @@ fail (FhSession *self, const char *reason)
     return;
   g_warning ("session %.8s failed: %s", self->id, reason);
   set_state (self, FH_SESSION_STATE_FAILED, reason);
-  if (self->client) {
-    g_autofree char *text = fh_proto_build_state ("failed", reason);
-    fh_client_send_text (self->client, text);
-  }
+  if (self->peer_ops && self->peer_ops->failed)
+    self->peer_ops->failed (self->peer, reason);
   /* The context stops and frees it from an idle callback: we may be deep
    * inside the stream's or the output's own callback here. */
   fh_context_remove_session (self->context, self, FH_PROTO_ERROR_SESSION_FAILED, reason);
@@ -267,9 +264,9 @@ static gboolean on_grace_expired (gpointer user_data);
 static void
 enter_streaming_or_wait (FhSession *self)
 {
-  if (self->client) {
-    fh_client_send_welcome (self->client, self, self->client_resumed);
-    set_state (self, FH_SESSION_STATE_STREAMING, fh_client_get_peer (self->client));
+  if (self->peer_ops) {
+    self->peer_ops->welcome (self->peer, self, self->peer_resumed);
+    set_state (self, FH_SESSION_STATE_STREAMING, self->peer_ops->describe (self->peer));
     on_stats_tick_start (self);
     fh_video_stream_request_keyframe (self->stream);
     fh_video_stream_set_paused (self->stream, FALSE);
@@ -345,6 +342,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   self->mode = request->mode;
   self->codec = request->codec;
   self->bitrate_kbps = request->bitrate_kbps;
+  self->audio_frame_ms = request->audio_frame_ms;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->backend = fh_context_get_backend (context);
@@ -418,7 +416,8 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
 void
 fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
 {
-  FhClient *client = g_steal_pointer (&self->client);
+  const FhSessionPeerOps *peer_ops = g_steal_pointer (&self->peer_ops);
+  gpointer peer = g_steal_pointer (&self->peer);
 
   if (self->state == FH_SESSION_STATE_STOPPED)
     return;
@@ -428,10 +427,8 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
   }
   g_clear_handle_id (&self->grace_source, g_source_remove);
   g_clear_handle_id (&self->stats_source, g_source_remove);
-  if (client) {
-    fh_client_unbind (client);
-    fh_client_close_with_error (client, code, reason ? reason : "the session ended");
-  }
+  if (peer_ops)
+    peer_ops->closed (peer, code, reason ? reason : "the session ended");
   /* Reverse order of setup: the thread that reads the output goes first. */
   if (self->stream)
     fh_video_stream_stop (self->stream);
@@ -531,15 +528,84 @@ on_stats_tick_start (FhSession *self)
     self->stats_source = g_timeout_add (STATS_WINDOW_US / 1000, on_stats_tick, self);
 }
 
+/* A browser as a peer. */
+static const char *
+web_describe (gpointer peer)
+{
+  return fh_client_get_peer (peer);
+}
+
+static void
+web_welcome (gpointer peer, FhSession *session, gboolean resumed)
+{
+  fh_client_send_welcome (peer, session, resumed);
+}
+
+static void
+web_video (gpointer peer, const FhVideoPacket *packet)
+{
+  fh_client_send_binary (peer, packet->message);
+}
+
+static void
+web_audio (gpointer peer, const FhAudioPacket *packet)
+{
+  g_autoptr (GBytes) message = fh_proto_build_audio (packet->sequence, (guint64) packet->capture_us,
+                                                     packet->data, packet->size);
+  fh_client_send_binary (peer, message);
+}
+
+static void
+web_stats (gpointer peer, const FhStatsMessage *stats)
+{
+  g_autofree char *text = fh_proto_build_stats (stats);
+  fh_client_send_text (peer, text);
+}
+
+static void
+web_failed (gpointer peer, const char *reason)
+{
+  g_autofree char *text = fh_proto_build_state ("failed", reason);
+  fh_client_send_text (peer, text);
+}
+
+static void
+web_closed (gpointer peer, FhProtoError code, const char *reason)
+{
+  fh_client_unbind (peer);
+  fh_client_close_with_error (peer, code, reason);
+}
+
+static const FhSessionPeerOps web_peer_ops = {
+  .describe = web_describe,
+  .welcome = web_welcome,
+  .video = web_video,
+  .audio = web_audio,
+  .stats = web_stats,
+  .failed = web_failed,
+  .closed = web_closed,
+};
+
+void
+fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer peer,
+                        gboolean resumed)
+{
+  g_return_if_fail (self->peer_ops == NULL);
+  g_clear_handle_id (&self->grace_source, g_source_remove);
+  self->peer_ops = ops;
+  self->peer = peer;
+  self->peer_resumed = resumed;
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  if (self->state == FH_SESSION_STATE_DISCONNECTED)
+    enter_streaming_or_wait (self);
+  /* STARTING: the welcome goes out once the desktop is up. */
+}
+
 void
 fh_session_attach (FhSession *self, FhClient *client, gboolean resumed, gboolean mic)
 {
-  g_return_if_fail (self->client == NULL);
-  g_clear_handle_id (&self->grace_source, g_source_remove);
-  self->client = client;
-  self->client_resumed = resumed;
-  if (self->mic_feeder)
-    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  fh_session_attach_peer (self, &web_peer_ops, client, resumed);
   if (mic && self->mic) {
     g_autoptr (GError) error = NULL;
     if (!(self->mic_feeder = fh_mic_add_feeder (self->mic, &error)))
@@ -548,38 +614,49 @@ fh_session_attach (FhSession *self, FhClient *client, gboolean resumed, gboolean
       g_message ("session %.8s: the client's microphone feeds %s", self->id,
                  fh_mic_get_source_name (self->mic));
   }
-  if (self->state == FH_SESSION_STATE_DISCONNECTED)
-    enter_streaming_or_wait (self);
-  /* STARTING: the welcome goes out once the desktop is up. */
 }
 
 FhClient *
 fh_session_get_client (FhSession *self)
 {
-  return self->client;
+  return self->peer_ops == &web_peer_ops ? self->peer : NULL;
+}
+
+gboolean
+fh_session_has_peer (FhSession *self)
+{
+  return self->peer_ops != NULL;
 }
 
 void
-fh_session_detach (FhSession *self, FhClient *client)
+fh_session_detach_peer (FhSession *self, gpointer peer)
 {
   guint grace = fh_context_get_config (self->context)->grace_seconds;
 
-  if (self->client != client)
+  if (!self->peer_ops || self->peer != peer)
     return;
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   if (self->state == FH_SESSION_STATE_STARTING) {
-    self->client = NULL; /* it waits in its grace period once it is up */
+    self->peer_ops = NULL; /* it waits in its grace period once it is up */
+    self->peer = NULL;
     return;
   }
   if (self->state != FH_SESSION_STATE_STREAMING)
     return;
-  self->client = NULL;
+  self->peer_ops = NULL;
+  self->peer = NULL;
   g_clear_handle_id (&self->stats_source, g_source_remove);
   fh_video_stream_set_paused (self->stream, TRUE);
   set_state (self, FH_SESSION_STATE_DISCONNECTED, NULL);
   g_message ("session %.8s: waiting %u s for its client to come back", self->id, grace);
   self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
+}
+
+void
+fh_session_detach (FhSession *self, FhClient *client)
+{
+  fh_session_detach_peer (self, client);
 }
 
 void
@@ -643,7 +720,7 @@ fh_session_feed_mic (FhSession *self, FhClient *client, const FhMicPacket *packe
 {
   g_autoptr (GError) local = NULL;
 
-  if (self->client != client || !self->mic_feeder) {
+  if (fh_session_get_client (self) != client || !self->mic_feeder) {
     g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                  self->mic ? "a microphone packet, but hello did not ask for the microphone"
                            : "a microphone packet, but this host has no audio");

@@ -4,7 +4,9 @@
 
 #include <glib.h>
 
+#include "audio/speaker.h"
 #include "display/backend.h"
+#include "encode/video-stream.h"
 #include "net/protocol.h"
 
 typedef struct _FhContext FhContext;
@@ -29,7 +31,27 @@ typedef struct {
   guint bitrate_kbps;
   const char *keyboard_layout; /* NULL = the host's default */
   gboolean shared; /* a view of the shared desktop, not a desktop of its own */
+  guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS (own speaker only) */
 } FhSessionRequest;
+
+/* Who watches a session: a browser's WebSocket (net/client.c) or a
+ * Moonlight client (gamestream/streamer.c). Every function runs on the main
+ * thread; @peer is the pointer given to fh_session_attach_peer. */
+typedef struct {
+  const char *(*describe) (gpointer peer); /* for logs: its address */
+  /* The desktop is up and streams to @peer (at once on attach when it
+   * already is). */
+  void (*welcome) (gpointer peer, FhSession *session, gboolean resumed);
+  /* One encoded frame; the access unit starts FH_PROTO_VIDEO_HEADER_SIZE
+   * bytes into packet->message. Borrowed. */
+  void (*video) (gpointer peer, const FhVideoPacket *packet);
+  void (*audio) (gpointer peer, const FhAudioPacket *packet);
+  void (*stats) (gpointer peer, const FhStatsMessage *stats); /* once a second; may be NULL */
+  void (*failed) (gpointer peer, const char *reason); /* before the session goes; may be NULL */
+  /* The session ended or gave @peer up (fh_session_stop): @peer is no
+   * longer bound and must not call the session again. */
+  void (*closed) (gpointer peer, FhProtoError code, const char *reason);
+} FhSessionPeerOps;
 
 FhSession *fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error);
 void fh_session_free (FhSession *session);
@@ -51,6 +73,12 @@ void fh_session_attach (FhSession *session, FhClient *client, gboolean resumed, 
  * client that is no longer the bound one changes nothing. */
 void fh_session_detach (FhSession *session, FhClient *client);
 FhClient *fh_session_get_client (FhSession *session);
+/* The same for any kind of peer (fh_session_attach binds a browser). */
+void fh_session_attach_peer (FhSession *session, const FhSessionPeerOps *ops, gpointer peer,
+                             gboolean resumed);
+void fh_session_detach_peer (FhSession *session, gpointer peer);
+/* TRUE while a peer (of any kind) is bound. */
+gboolean fh_session_has_peer (FhSession *session);
 
 void fh_session_request_keyframe (FhSession *session);
 

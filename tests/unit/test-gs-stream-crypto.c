@@ -161,6 +161,61 @@ test_audio (void)
   g_assert_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED);
 }
 
+/* rtspenc: the vector was computed with Python's cryptography (AESGCM),
+ * independently of this code: key 00..0f, sequence 1, from the client
+ * (IV: seq LE32, 6 zeros, 'C', 'R'). */
+static const char sealed_options_hex[] =
+  "8000004a00000001aa8ca94de4896649f650ff18f46880e99fe452003a42126629e9a38daca4f663a0b4c5ec51"
+  "aa0265930c8c3181ede1fa583ffad30508461aebf911908cd92b11a0a3b8f2713d639beabb9acf618e39892ab1"
+  "3bdfb2487bc30b57";
+static const char options_text[] =
+  "OPTIONS rtsp://0.0.0.0:48010 RTSP/1.0\r\nCSeq: 1\r\nX-GS-ClientVersion: 14\r\n\r\n";
+
+static void
+test_rtsp_seal (void)
+{
+  g_autoptr (GBytes) want = NULL, sealed = NULL, opened = NULL, wrong = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *tampered = NULL;
+  gsize total = 0, len;
+  guint32 seq = 0;
+
+  want = fh_gs_hex_decode (sealed_options_hex);
+  g_assert_nonnull (want);
+  sealed = fh_gs_rtsp_seal (key, 1, FH_GS_CONTROL_FROM_CLIENT, (const guint8 *) options_text,
+                            strlen (options_text), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (sealed, want));
+
+  g_assert_true (fh_gs_rtsp_sealed_size (g_bytes_get_data (want, NULL), 3, &total, &error));
+  g_assert_cmpuint (total, ==, 0);
+  g_assert_true (fh_gs_rtsp_sealed_size (g_bytes_get_data (want, &len), len, &total, &error));
+  g_assert_cmpuint (total, ==, len);
+  g_assert_false (fh_gs_rtsp_sealed_size ((const guint8 *) "OPTIONS", 7, &total, &error));
+  g_assert_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED);
+  g_clear_error (&error);
+
+  opened = fh_gs_rtsp_unseal (key, FH_GS_CONTROL_FROM_CLIENT, g_bytes_get_data (want, NULL), len,
+                              &seq, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (seq, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (opened, NULL), g_bytes_get_size (opened), options_text,
+                   strlen (options_text));
+  /* The host's direction has another IV: the same bytes do not open. */
+  wrong = fh_gs_rtsp_unseal (key, FH_GS_CONTROL_FROM_HOST, g_bytes_get_data (want, NULL), len,
+                             NULL, &error);
+  g_assert_null (wrong);
+  g_assert_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_AUTHENTICATION);
+  g_clear_error (&error);
+  tampered = g_memdup2 (g_bytes_get_data (want, NULL), len);
+  tampered[len - 1] ^= 1;
+  g_assert_null (fh_gs_rtsp_unseal (key, FH_GS_CONTROL_FROM_CLIENT, tampered, len, NULL, &error));
+  g_assert_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_AUTHENTICATION);
+  g_clear_error (&error);
+  g_assert_null (fh_gs_rtsp_unseal (key, FH_GS_CONTROL_FROM_CLIENT, tampered, len - 1, NULL, &error));
+  g_assert_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -171,5 +226,6 @@ main (int argc, char **argv)
   g_test_add_func ("/gs-crypto/control-round-trip", test_control_round_trip);
   g_test_add_func ("/gs-crypto/control-malformed", test_control_malformed);
   g_test_add_func ("/gs-crypto/audio", test_audio);
+  g_test_add_func ("/gs-crypto/rtsp-seal", test_rtsp_seal);
   return g_test_run ();
 }
