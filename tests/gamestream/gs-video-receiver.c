@@ -149,7 +149,11 @@ finish_frame (GsVideoReceiver *v, Frame *f, GError **error)
       return FALSE;
     }
     v->stats.keyframes++;
-  } else if (v->stats.frames == 0) {
+  } else if (v->stats.keyframes == 0 && v->stats.lost_frames > 0) {
+    /* The keyframe was lost: a decoder waits for the next one. */
+    v->stats.skipped_frames++;
+    return TRUE;
+  } else if (v->stats.keyframes == 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                  "the first frame (%u) is of type %u, not an IDR frame (2): a decoder cannot "
                  "start there",
@@ -232,18 +236,27 @@ gs_video_receiver_push (GsVideoReceiver *v, const guint8 *packet, gsize len, GEr
     guint32 index = f->index;
     GHashTableIter it;
     gpointer key, value;
-    gboolean ok = finish_frame (v, f, error);
+    guint older = 0;
+    gboolean ok;
 
     /* Older frames still in flight will not complete now. */
     g_hash_table_iter_init (&it, v->frames);
     while (g_hash_table_iter_next (&it, &key, &value))
-      if (!newer (((Frame *) value)->index, index))
-        g_hash_table_iter_remove (&it);
+      if (newer (index, ((Frame *) value)->index))
+        older++;
     if (v->any_done && newer (index, v->done_upto + 1)) {
       g_printerr ("fh-gs-client: video frames %u..%u lost (not enough packets for FEC)\n",
                   v->done_upto + 1, index - 1);
       v->stats.lost_frames += index - v->done_upto - 1;
+    } else if (!v->any_done && older > 0) {
+      g_printerr ("fh-gs-client: %u video frames before frame %u lost\n", older, index);
+      v->stats.lost_frames += older;
     }
+    ok = finish_frame (v, f, error);
+    g_hash_table_iter_init (&it, v->frames);
+    while (g_hash_table_iter_next (&it, &key, &value))
+      if (!newer (((Frame *) value)->index, index))
+        g_hash_table_iter_remove (&it);
     v->any_done = TRUE;
     v->done_upto = index;
     return ok;

@@ -13,6 +13,7 @@ typedef struct {
   guint keyframes;         /* IDR frames with SPS, PPS and an IDR slice */
   guint recovered_packets; /* data packets rebuilt from parity */
   guint lost_frames;       /* given up: more lost than the parity covers */
+  guint skipped_frames;    /* complete, but after a lost keyframe: not decodable */
   guint64 bytes;           /* Annex B bytes of the complete frames */
 } GsVideoStats;
 
