@@ -167,7 +167,7 @@ server_info (App *app, GError **error)
   g_autofree char *https_port = NULL, *version = NULL, *paired = NULL;
   GsReply r;
 
-  if (!gs_request_get_ok (NULL, u, MAX (remaining_s (app), 1), &r, error))
+  if (!gs_request_get_ok (&app->client, u, MAX (remaining_s (app), 1), &r, error))
     goto fail;
   https_port = gs_xml_field (r.body, "HttpsPort");
   version = gs_xml_field (r.body, "appversion");
