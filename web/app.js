@@ -1,5 +1,6 @@
 // The funkhaus browser client: pairing, one WebSocket to one session, video
-// on a canvas, input back, reconnect with resume. The protocol is
+// on a canvas, input back, reconnect with resume; and, once paired, the
+// console (console.js: a Moonlight client's PIN). The protocol is
 // docs/protocol.md; window.funkhaus exposes the client's state to tests.
 
 import {
@@ -9,6 +10,7 @@ import {
 import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
 import { InputCapture } from './input.js';
+import { HostConsole } from './console.js';
 
 const CREDENTIAL_KEY = 'funkhaus.credential';
 const SETTINGS_KEY = 'funkhaus.settings';
@@ -68,6 +70,11 @@ const hooks = {
   },
 };
 window.funkhaus = hooks;
+
+// The console of this paired browser: a Moonlight client's PIN.
+const hostConsole = new HostConsole(() => loadCredential(), hooks);
+/** Sends a moonlight-pin as it is, past the form's own check (tests). */
+hooks.sendMoonlightPin = (pin) => hostConsole.sendPin(pin);
 
 function setState(state) {
   if (hooks.state === state)
@@ -148,6 +155,7 @@ async function pair(pin, name) {
   }
   localStorage.setItem(CREDENTIAL_KEY, JSON.stringify({ device: body.device, token: body.token }));
   hideBanner();
+  hostConsole.start();
   return true;
 }
 
@@ -542,6 +550,7 @@ ui.windowSize.addEventListener('click', () => {
 
 ui.forget.addEventListener('click', () => {
   localStorage.removeItem(CREDENTIAL_KEY);
+  hostConsole.stop();
   setState('pairing');
   showPanel('pair');
 });
@@ -589,6 +598,7 @@ async function start() {
   }
   setState('idle');
   showPanel('connect');
+  hostConsole.start();
   if (params.get('autoconnect') === '1')
     connect(readConnectForm());
 }

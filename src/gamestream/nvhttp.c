@@ -69,6 +69,9 @@ struct _FhGsHttp {
   GHashTable *launches; /* device id → FhGsLaunch */
   void (*announce) (const char *line, gpointer data);
   gpointer announce_data;
+  void (*pair_event) (FhGsPairEvent event, const char *client, const char *detail,
+                      gpointer data);
+  gpointer pair_event_data;
   guint64 next_launch;
 };
 
@@ -174,6 +177,33 @@ announce (FhGsHttp *self, const char *format, ...)
     g_message ("%s", line);
 }
 
+/* The pairing's progress for the browser console (host/context.c): only
+ * reported here, every decision stays in the /pair code. */
+static void
+pair_event (FhGsHttp *self, FhGsPairEvent event, const char *client, const char *detail)
+{
+  if (self->pair_event)
+    self->pair_event (event, client, detail, self->pair_event_data);
+}
+
+const char *
+fh_gs_pair_event_to_string (FhGsPairEvent event)
+{
+  switch (event) {
+  case FH_GS_PAIR_EVENT_WAITING:
+    return "waiting";
+  case FH_GS_PAIR_EVENT_GONE:
+    return "gone";
+  case FH_GS_PAIR_EVENT_TIMED_OUT:
+    return "timed-out";
+  case FH_GS_PAIR_EVENT_FAILED:
+    return "failed";
+  case FH_GS_PAIR_EVENT_PAIRED:
+    return "paired";
+  }
+  return "unknown";
+}
+
 /* ---- who asks ---- */
 
 static gboolean
@@ -272,15 +302,18 @@ on_pin_timeout (gpointer data)
 {
   FhGsHttp *self = data;
   g_autoptr (SoupServerMessage) msg = NULL;
+  g_autofree char *name = NULL;
 
   self->waiting->timeout = 0;
   g_message ("gamestream: no PIN was entered for Moonlight client '%s' in %u s",
              self->waiting->name, self->pin_timeout_s);
+  name = g_strdup (self->waiting->name);
   msg = waiting_take (self);
   reply_error (msg, 408, "<paired>0</paired>",
                "no PIN was entered on the host in %u s ('funkhaus pair --moonlight PIN')",
                self->pin_timeout_s);
   soup_server_message_unpause (msg);
+  pair_event (self, FH_GS_PAIR_EVENT_TIMED_OUT, name, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -292,9 +325,10 @@ on_waiting_finished (SoupServerMessage *msg, gpointer data)
 
   /* The client went away while waiting for the PIN. */
   if (self->waiting && self->waiting->msg == msg) {
-    g_message ("gamestream: Moonlight client '%s' stopped waiting for its PIN",
-               self->waiting->name);
+    g_autofree char *name = g_strdup (self->waiting->name);
+    g_message ("gamestream: Moonlight client '%s' stopped waiting for its PIN", name);
     taken = waiting_take (self);
+    pair_event (self, FH_GS_PAIR_EVENT_GONE, name, NULL);
   }
 }
 
@@ -353,9 +387,10 @@ pair_get_server_cert (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query,
   self->waiting = w;
   soup_server_message_pause (msg);
   announce (self,
-            "Moonlight client '%s' wants to pair: enter the PIN it shows with 'funkhaus pair "
-            "--moonlight PIN' (%u s)",
+            "Moonlight client '%s' wants to pair: enter the PIN it shows in a paired browser's "
+            "page or with 'funkhaus pair --moonlight PIN' (%u s)",
             w->name, self->pin_timeout_s);
+  pair_event (self, FH_GS_PAIR_EVENT_WAITING, w->name, NULL);
 }
 
 gboolean
@@ -385,9 +420,10 @@ fh_gs_http_submit_pin (FhGsHttp *self, const char *pin, GError **error)
   a->name = g_strdup (self->waiting->name);
   msg = waiting_take (self);
   if (!plaincert) {
-    attempt_free (a);
     reply_error (msg, 400, "<paired>0</paired>", "%s", local->message);
     soup_server_message_unpause (msg);
+    pair_event (self, FH_GS_PAIR_EVENT_FAILED, a->name, local->message);
+    attempt_free (a);
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "pairing failed: %s", local->message);
     return FALSE;
   }
@@ -428,8 +464,10 @@ pair_failed (FhGsHttp *self, SoupServerMessage *msg, GError *error)
                                       FH_GS_PAIRING_ERROR_BAD_SIGNATURE);
 
   g_message ("gamestream: pairing of '%s' failed: %s", self->attempt->name, error->message);
-  if (fh_gs_pairing_get_state (self->attempt->pairing) == FH_GS_PAIRING_STATE_FAILED)
+  if (fh_gs_pairing_get_state (self->attempt->pairing) == FH_GS_PAIRING_STATE_FAILED) {
+    pair_event (self, FH_GS_PAIR_EVENT_FAILED, self->attempt->name, error->message);
     g_clear_pointer (&self->attempt, attempt_free);
+  }
   reply_error (msg, refused ? 200 : 400, "<paired>0</paired>", "%s", error->message);
 }
 
@@ -475,12 +513,14 @@ handle_pair (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
       return pair_failed (self, msg, error);
     if (!fh_pairing_add_moonlight (self->devices, a->name, a->uniqueid,
                                    fh_gs_pairing_client_cert_pem (a->pairing), &id, &error)) {
+      pair_event (self, FH_GS_PAIR_EVENT_FAILED, a->name, error->message);
       g_clear_pointer (&self->attempt, attempt_free);
       reply_error (msg, 500, "<paired>0</paired>", "cannot store the pairing: %s",
                    error->message);
       return;
     }
     announce (self, "Moonlight client '%s' paired as device %s", a->name, id);
+    pair_event (self, FH_GS_PAIR_EVENT_PAIRED, a->name, id);
     g_clear_pointer (&self->attempt, attempt_free);
     reply_ok (msg, "<paired>1</paired>");
   } else {
@@ -773,6 +813,8 @@ fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhPa
   self->pin_timeout_s = config->pin_timeout_s ? config->pin_timeout_s : FH_GS_PIN_TIMEOUT_S;
   self->announce = config->announce;
   self->announce_data = config->announce_data;
+  self->pair_event = config->pair_event;
+  self->pair_event_data = config->pair_event_data;
   self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) launch_free);
   /* A stable id: from the identity certificate, made once and kept. */

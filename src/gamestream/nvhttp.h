@@ -28,6 +28,18 @@
 
 typedef struct _FhGsHttp FhGsHttp;
 
+/* How a Moonlight pairing moved on, for whoever shows it (the browser
+ * console page): a client waits for its PIN, or its attempt ended. */
+typedef enum {
+  FH_GS_PAIR_EVENT_WAITING,   /* a getservercert waits for the PIN */
+  FH_GS_PAIR_EVENT_GONE,      /* the waiting client gave up, or was replaced */
+  FH_GS_PAIR_EVENT_TIMED_OUT, /* no PIN within pin_timeout_s */
+  FH_GS_PAIR_EVENT_FAILED,    /* wrong PIN, bad signature, or not stored */
+  FH_GS_PAIR_EVENT_PAIRED,    /* stored in devices.ini */
+} FhGsPairEvent;
+
+const char *fh_gs_pair_event_to_string (FhGsPairEvent event);
+
 typedef struct {
   const char *hostname;  /* what Moonlight shows; NULL = the machine's name */
   guint http_port;       /* 0 = any free port */
@@ -37,6 +49,11 @@ typedef struct {
    * paired): one line each; NULL = g_message. */
   void (*announce) (const char *line, gpointer data);
   gpointer announce_data;
+  /* Called on every FhGsPairEvent with the client's name and, for FAILED,
+   * why; NULL = nobody listens. */
+  void (*pair_event) (FhGsPairEvent event, const char *client, const char *detail,
+                      gpointer data);
+  gpointer pair_event_data;
 } FhGsHttpConfig;
 
 /* Loads the host's GameStream identity from gamestream-cert.pem and

@@ -246,6 +246,30 @@ print_line (const char *line, gpointer data)
   fflush (stdout);
 }
 
+/* Sends @text to every console: WebSockets of paired browsers that asked
+ * for the host's console (net/client.c), never to session-only ones. */
+static void
+tell_consoles (FhContext *self, const char *text)
+{
+  for (guint i = 0; i < self->clients->len; i++) {
+    FhClient *client = self->clients->pdata[i];
+    if (fh_client_is_console (client))
+      fh_client_send_text (client, text);
+  }
+}
+
+static void
+on_gs_pair_event (FhGsPairEvent event, const char *client, const char *detail, gpointer data)
+{
+  FhContext *self = data;
+  g_autofree char *text = NULL;
+
+  text = fh_proto_build_moonlight (fh_gs_pair_event_to_string (event), client,
+                                   event == FH_GS_PAIR_EVENT_FAILED ? detail : NULL,
+                                   event == FH_GS_PAIR_EVENT_PAIRED ? detail : NULL);
+  tell_consoles (self, text);
+}
+
 /* The GameStream plane: its identity (made once) and its two ports. With
  * gamestream=auto a port in use only warns; with "on" it stops the host. */
 static gboolean
@@ -256,6 +280,8 @@ start_gamestream (FhContext *self, GError **error)
     .http_port = config->gamestream_http_port,
     .https_port = config->gamestream_https_port,
     .announce = print_line,
+    .pair_event = on_gs_pair_event,
+    .pair_event_data = self,
   };
   g_autoptr (GError) local = NULL;
   gboolean created = FALSE;
@@ -333,7 +359,7 @@ fh_context_start (FhContext *self, GError **error)
 gboolean
 fh_context_submit_moonlight_pin (FhContext *self, const char *pin, char **client, GError **error)
 {
-  g_autofree char *name = NULL;
+  g_autofree char *name = NULL, *text = NULL;
 
   if (!self->gs_http) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -344,8 +370,23 @@ fh_context_submit_moonlight_pin (FhContext *self, const char *pin, char **client
   if (!fh_gs_http_submit_pin (self->gs_http, pin, error))
     return FALSE;
   g_message ("gamestream: PIN entered for Moonlight client '%s'", name);
+  /* Whether it was the right PIN shows when the client's later phases
+   * arrive (on_gs_pair_event). */
+  text = fh_proto_build_moonlight ("checking", name, NULL, NULL);
+  tell_consoles (self, text);
   *client = g_steal_pointer (&name);
   return TRUE;
+}
+
+char *
+fh_context_describe_moonlight (FhContext *self)
+{
+  const char *waiting;
+
+  if (!self->gs_http)
+    return fh_proto_build_moonlight ("off", NULL, NULL, NULL);
+  waiting = fh_gs_http_get_waiting_client (self->gs_http);
+  return fh_proto_build_moonlight (waiting ? "waiting" : "idle", waiting, NULL, NULL);
 }
 
 const char *
@@ -569,6 +610,14 @@ fh_context_revoke_device (FhContext *self, const char *id, GError **error)
   for (guint i = 0; i < doomed->len; i++)
     fh_context_remove_session (self, doomed->pdata[i], FH_PROTO_ERROR_UNAUTHORIZED,
                                "this device was revoked on the host");
+  /* Every other WebSocket of it goes too (consoles, one waiting to join
+   * the shared desktop): a revoked device may not enter Moonlight PINs. */
+  for (guint i = 0; i < self->clients->len; i++) {
+    FhClient *client = self->clients->pdata[i];
+    if (g_strcmp0 (fh_client_get_device (client), id) == 0)
+      fh_client_close_with_error (client, FH_PROTO_ERROR_UNAUTHORIZED,
+                                  "this device was revoked on the host");
+  }
   g_message ("device %s revoked; %u session(s) ended", id, doomed->len);
   return (int) doomed->len;
 }

@@ -77,6 +77,9 @@ char *fh_context_list_join_requests (FhContext *context);
  * FALSE with @error when GameStream is off or no client waits. */
 gboolean fh_context_submit_moonlight_pin (FhContext *context, const char *pin, char **client,
                                           GError **error);
+/* The moonlight message a new console gets: whether a Moonlight client
+ * waits for its PIN now (and its name), or the plane is off. */
+char *fh_context_describe_moonlight (FhContext *context);
 
 /* A new PIN, printed on the host's stdout too. */
 const char *fh_context_new_pin (FhContext *context);

@@ -1,5 +1,6 @@
 /* A browser client's WebSocket: hello → welcome, then media down and input
- * up. A bad message closes this client only. */
+ * up; or console → the Moonlight pairing state, and PINs up. A bad message
+ * closes this client only. */
 #include "net/client.h"
 
 #include <string.h>
@@ -14,6 +15,8 @@ struct _FhClient {
   SoupWebsocketConnection *connection;
   char *peer;
   FhSession *session; /* bound after hello; not owned */
+  char *device; /* the paired device it proved to be (hello or console) */
+  gboolean console; /* asked for the console: no session, Moonlight PINs */
   guint hello_timeout;
   guint remove_source;
   gboolean closing;
@@ -27,6 +30,18 @@ const char *
 fh_client_get_peer (FhClient *self)
 {
   return self->peer;
+}
+
+const char *
+fh_client_get_device (FhClient *self)
+{
+  return self->device;
+}
+
+gboolean
+fh_client_is_console (FhClient *self)
+{
+  return self->console && !self->closing;
 }
 
 void
@@ -107,6 +122,67 @@ fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
   fh_client_send_text (self, text);
 }
 
+/* The device credential of hello or console: remembers the device, or
+ * closes. */
+static gboolean
+check_credential (FhClient *self, const FhClientMessage *msg)
+{
+  if (!fh_pairing_check (fh_context_get_pairing (self->context), msg->device, msg->token)) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
+                                "unknown device or wrong token: pair this browser again with "
+                                "the PIN the host shows");
+    return FALSE;
+  }
+  self->device = g_strdup (msg->device);
+  return TRUE;
+}
+
+/* A paired browser's console page: no session; it hears about Moonlight
+ * clients waiting for their PIN and may enter one. Only a credential that
+ * passes here gets either, so an unpaired browser never learns that a
+ * client waits. */
+static void
+handle_console (FhClient *self, const FhClientMessage *msg)
+{
+  g_autofree char *state = NULL;
+
+  if (self->device || self->awaiting_approval) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+                                "this connection already said hello or console");
+    return;
+  }
+  g_clear_handle_id (&self->hello_timeout, g_source_remove);
+  if (!check_credential (self, msg))
+    return;
+  self->console = TRUE;
+  g_message ("client %s: console of device %s", self->peer, self->device);
+  state = fh_context_describe_moonlight (self->context);
+  fh_client_send_text (self, state);
+}
+
+static void
+handle_moonlight_pin (FhClient *self, const FhClientMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *client = NULL, *text = NULL;
+  const char *code = "failed";
+
+  if (fh_context_submit_moonlight_pin (self->context, msg->pin, &client, &error)) {
+    g_message ("client %s: device %s entered the PIN of Moonlight client '%s'", self->peer,
+               self->device, client);
+    return; /* the consoles hear "checking", then how it ended */
+  }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+    code = "bad-pin";
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    code = "no-client";
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    code = "off";
+  g_message ("client %s: Moonlight PIN not taken: %s", self->peer, error->message);
+  text = fh_proto_build_moonlight_pin_error (code, error->message);
+  fh_client_send_text (self, text);
+}
+
 static void
 handle_hello (FhClient *self, const FhClientMessage *msg)
 {
@@ -114,18 +190,15 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   FhSession *session = NULL;
   gboolean resumed = FALSE;
 
-  if (self->session || self->awaiting_approval) {
+  if (self->device) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
-                                "hello was already sent on this connection");
+                                self->console ? "this connection is a console: it has no session"
+                                              : "hello was already sent on this connection");
     return;
   }
   g_clear_handle_id (&self->hello_timeout, g_source_remove);
-  if (!fh_pairing_check (fh_context_get_pairing (self->context), msg->device, msg->token)) {
-    fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
-                                "unknown device or wrong token: pair this browser again with "
-                                "the PIN the host shows");
+  if (!check_credential (self, msg))
     return;
-  }
   if (!(msg->codecs & FH_CODEC_H264)) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNSUPPORTED,
                                 "no codec in common: this host sends h264");
@@ -229,11 +302,17 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       close_with_gerror (self, error);
       return;
     }
-    if (msg.type != FH_CLIENT_MESSAGE_HELLO && !self->session) {
+    if (msg.type == FH_CLIENT_MESSAGE_HELLO) {
+      handle_hello (self, &msg);
+    } else if (msg.type == FH_CLIENT_MESSAGE_CONSOLE) {
+      handle_console (self, &msg);
+    } else if (msg.type == FH_CLIENT_MESSAGE_MOONLIGHT_PIN && self->device) {
+      /* Any WebSocket that proved a paired device: a console, or a
+       * session's own. */
+      handle_moonlight_pin (self, &msg);
+    } else if (!self->session) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                   "the first message must be hello");
-    } else if (msg.type == FH_CLIENT_MESSAGE_HELLO) {
-      handle_hello (self, &msg);
     } else if (msg.type == FH_CLIENT_MESSAGE_KEYFRAME) {
       fh_session_request_keyframe (self->session);
     } else if (msg.type == FH_CLIENT_MESSAGE_PING) {
@@ -347,5 +426,6 @@ fh_client_free (FhClient *self)
     soup_websocket_connection_close (self->connection, 1001, "the host is stopping");
   g_object_unref (self->connection);
   g_free (self->peer);
+  g_free (self->device);
   g_free (self);
 }

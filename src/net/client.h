@@ -15,6 +15,12 @@ FhClient *fh_client_new (FhContext *context, SoupWebsocketConnection *connection
 void fh_client_free (FhClient *client);
 
 const char *fh_client_get_peer (FhClient *client);
+/* The paired device this WebSocket proved to be (hello or console), or
+ * NULL before that. */
+const char *fh_client_get_device (FhClient *client);
+/* A console: a paired browser's page that streams nothing but may see a
+ * waiting Moonlight client and enter its PIN. */
+gboolean fh_client_is_console (FhClient *client);
 
 void fh_client_send_text (FhClient *client, const char *text);
 void fh_client_send_binary (FhClient *client, GBytes *message);

@@ -61,6 +61,7 @@ fh_client_message_clear (FhClientMessage *msg)
   g_free (msg->token);
   g_free (msg->resume);
   g_free (msg->layout);
+  g_free (msg->pin);
   memset (msg, 0, sizeof *msg);
 }
 
@@ -151,12 +152,12 @@ fh_proto_check_mode (const FhMode *mode, GError **error)
   return TRUE;
 }
 
+/* The part hello and console share: the protocol version and the device
+ * credential. */
 static gboolean
-parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
+parse_credential (JsonObject *root, FhClientMessage *msg, GError **error)
 {
-  JsonObject *credential, *mode;
-  JsonNode *codecs;
-  JsonArray *array;
+  JsonObject *credential;
 
   if (!get_uint_member (root, "protocol", TRUE, G_MAXUINT16, &msg->protocol, error))
     return FALSE;
@@ -167,17 +168,28 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     return FALSE;
   }
 
-  /* A hello without a credential is an authorization failure, not a
+  /* A message without a credential is an authorization failure, not a
    * malformed message: say so. */
   if (!json_object_has_member (root, "credential")) {
     g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNAUTHORIZED,
                  "no device credential: pair this device with the host's PIN first");
     return FALSE;
   }
-  if (!(credential = get_object_member (root, "credential", error)) ||
-      !get_string_member (credential, "device", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->device,
-                          error) ||
-      !get_string_member (credential, "token", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->token, error))
+  return (credential = get_object_member (root, "credential", error)) &&
+         get_string_member (credential, "device", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->device,
+                            error) &&
+         get_string_member (credential, "token", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->token,
+                            error);
+}
+
+static gboolean
+parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
+{
+  JsonObject *mode;
+  JsonNode *codecs;
+  JsonArray *array;
+
+  if (!parse_credential (root, msg, error))
     return FALSE;
 
   if (!(mode = get_object_member (root, "mode", error)) ||
@@ -304,6 +316,12 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
       return FALSE;
     }
     return TRUE;
+  } else if (g_str_equal (type, "console")) {
+    msg->type = FH_CLIENT_MESSAGE_CONSOLE;
+    return parse_credential (root, msg, error);
+  } else if (g_str_equal (type, "moonlight-pin")) {
+    msg->type = FH_CLIENT_MESSAGE_MOONLIGHT_PIN;
+    return get_string_member (root, "pin", TRUE, FH_PROTO_MAX_MOONLIGHT_PIN, &msg->pin, error);
   }
   bad (error, "unknown message type '%s'", type);
   return FALSE;
@@ -650,6 +668,44 @@ fh_proto_build_pong (double t)
   json_builder_add_string_value (b, "pong");
   json_builder_set_member_name (b, "t");
   json_builder_add_double_value (b, t);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+static void
+add_string (JsonBuilder *b, const char *name, const char *value)
+{
+  if (!value)
+    return;
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, value);
+}
+
+char *
+fh_proto_build_moonlight (const char *state, const char *client, const char *message,
+                          const char *device)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "moonlight");
+  add_string (b, "state", state);
+  add_string (b, "client", client);
+  add_string (b, "message", message);
+  add_string (b, "device", device);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_moonlight_pin_error (const char *code, const char *message)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "moonlight-pin-error");
+  add_string (b, "code", code);
+  add_string (b, "message", message);
   json_builder_end_object (b);
   return builder_to_string (b);
 }

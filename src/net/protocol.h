@@ -14,6 +14,7 @@
 #define FH_PROTO_MAX_KEY_CODE 32
 #define FH_PROTO_MAX_CODECS 16
 #define FH_PROTO_MAX_NAME 64
+#define FH_PROTO_MAX_MOONLIGHT_PIN 16 /* the PIN is 4 digits; the host says so */
 /* Binary messages (input, microphone) a client may send: a sustained rate
  * and a burst on top. A 1000 Hz mouse and a fast typist stay far below. */
 #define FH_PROTO_MAX_INPUT_RATE 2000
@@ -71,14 +72,17 @@ typedef enum {
   FH_CLIENT_MESSAGE_HELLO,
   FH_CLIENT_MESSAGE_KEYFRAME,
   FH_CLIENT_MESSAGE_PING,
+  FH_CLIENT_MESSAGE_CONSOLE,       /* first message of a console (no session) */
+  FH_CLIENT_MESSAGE_MOONLIGHT_PIN, /* the PIN a waiting Moonlight client shows */
 } FhClientMessageType;
 
 typedef struct {
   FhClientMessageType type;
-  /* hello */
+  /* hello and console */
   guint protocol;
   char *device;
   char *token;
+  /* hello */
   FhMode mode;
   guint codecs; /* FhCodec bits the client named and we know */
   guint bitrate_kbps; /* 0 = host default */
@@ -88,6 +92,10 @@ typedef struct {
   gboolean shared; /* "desktop": "shared": a view of the shared desktop */
   /* ping */
   double ping_t;
+  /* moonlight-pin: any string up to FH_PROTO_MAX_MOONLIGHT_PIN bytes; its
+   * format (4 digits) is the host's to check, with an answer that does not
+   * close the connection */
+  char *pin;
 } FhClientMessage;
 
 void fh_client_message_clear (FhClientMessage *msg);
@@ -145,6 +153,17 @@ gboolean fh_proto_parse_video_header (const guint8 *data, gsize len, FhVideoHead
 char *fh_proto_build_error (FhProtoError code, const char *message);
 char *fh_proto_build_state (const char *state, const char *reason);
 char *fh_proto_build_pong (double t);
+
+/* A console's view of Moonlight pairing: @state is "off", "idle",
+ * "waiting", "checking" (PIN entered) or an FhGsPairEvent after it
+ * ("gone", "timed-out", "failed", "paired"); @client the Moonlight
+ * client's name, @message why it failed, @device its id once paired (each
+ * NULL = left out). */
+char *fh_proto_build_moonlight (const char *state, const char *client, const char *message,
+                                const char *device);
+/* A moonlight-pin that could not be used ("bad-pin", "no-client", "off",
+ * "failed"); the connection stays open. */
+char *fh_proto_build_moonlight_pin_error (const char *code, const char *message);
 
 typedef struct {
   const char *session;

@@ -1,5 +1,5 @@
-/* libFuzzer target: a WebSocket text message (hello, keyframe, ping) as
- * the host parses it (fh_proto_parse_text). */
+/* libFuzzer target: a WebSocket text message (hello, keyframe, ping,
+ * console, moonlight-pin) as the host parses it (fh_proto_parse_text). */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -18,15 +18,28 @@ typedef struct {
   FhGsIdentity *identity;
   FhPairing *devices;
   FhGsHttp *http;
+  GString *events; /* "event client;" per FhGsPairEvent */
 } Host;
+
+static void
+record_pair_event (FhGsPairEvent event, const char *client, const char *detail, gpointer data)
+{
+  Host *h = data;
+
+  g_string_append_printf (h->events, "%s %s;", fh_gs_pair_event_to_string (event), client);
+}
 
 static void
 host_start (Host *h, guint pin_timeout_s)
 {
   g_autoptr (GError) error = NULL;
-  FhGsHttpConfig config = { .hostname = "test-host", .pin_timeout_s = pin_timeout_s };
+  FhGsHttpConfig config = { .hostname = "test-host",
+                            .pin_timeout_s = pin_timeout_s,
+                            .pair_event = record_pair_event,
+                            .pair_event_data = h };
   gboolean created;
 
+  h->events = g_string_new (NULL);
   h->dir = g_dir_make_tmp ("fh-gs-http-XXXXXX", &error);
   g_assert_no_error (error);
   h->identity = fh_gs_identity_load_or_create (h->dir, &created, &error);
@@ -51,6 +64,7 @@ host_stop (Host *h)
   g_clear_pointer (&h->http, fh_gs_http_free);
   g_clear_pointer (&h->devices, fh_pairing_free);
   g_clear_pointer (&h->identity, fh_gs_identity_free);
+  g_string_free (h->events, TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
     g_autofree char *p = g_build_filename (h->dir, files[i], NULL);
     g_unlink (p);
@@ -495,6 +509,9 @@ test_pin_wait (void)
     gs_reply_clear (&ra2);
   }
   g_assert_null (fh_gs_http_get_waiting_client (h.http));
+  /* What a browser console hears: B's refusal changed nothing, A's retry
+   * waits again, then the timeout. */
+  g_assert_cmpstr (h.events->str, ==, "waiting A;waiting A;timed-out A;");
   gs_client_clear (&a);
   gs_client_clear (&b);
   host_stop (&h);

@@ -22,6 +22,7 @@ expect_text_error (const char *text, gssize len, FhProtoError code)
   g_assert_null (msg.device);
   g_assert_null (msg.token);
   g_assert_null (msg.resume);
+  g_assert_null (msg.pin);
 }
 
 static void
@@ -448,6 +449,93 @@ test_builders (void)
   g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_BAD_MESSAGE), ==, 4000);
 }
 
+static void
+test_console (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  const char *text = "{\"type\":\"console\",\"protocol\":1,"
+                     "\"credential\":{\"device\":\"d1\",\"token\":\"t1\"}}";
+
+  g_assert_true (fh_proto_parse_text (text, strlen (text), &msg, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_CONSOLE);
+  g_assert_cmpuint (msg.protocol, ==, 1);
+  g_assert_cmpstr (msg.device, ==, "d1");
+  g_assert_cmpstr (msg.token, ==, "t1");
+  fh_client_message_clear (&msg);
+
+  /* Without a credential: unauthorized, as for hello. */
+  expect_text_error ("{\"type\":\"console\",\"protocol\":1}", -1, FH_PROTO_ERROR_UNAUTHORIZED);
+  expect_text_error ("{\"type\":\"console\",\"protocol\":2,"
+                     "\"credential\":{\"device\":\"d\",\"token\":\"t\"}}",
+                     -1, FH_PROTO_ERROR_UNSUPPORTED);
+  expect_text_error ("{\"type\":\"console\",\"credential\":{\"device\":\"d\",\"token\":\"t\"}}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"console\",\"protocol\":1,\"credential\":[]}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"console\",\"protocol\":1,\"credential\":{\"device\":\"d\"}}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"console\",\"protocol\":1,"
+                     "\"credential\":{\"device\":\"d\",\"token\":5}}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_moonlight_pin (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *long_pin = g_strnfill (FH_PROTO_MAX_MOONLIGHT_PIN + 1, '1');
+  g_autofree char *too_long = g_strdup_printf ("{\"type\":\"moonlight-pin\",\"pin\":\"%s\"}",
+                                               long_pin);
+  const char *text = "{\"type\":\"moonlight-pin\",\"pin\":\"4821\"}";
+  const char *odd = "{\"type\":\"moonlight-pin\",\"pin\":\"12x\"}";
+
+  g_assert_true (fh_proto_parse_text (text, strlen (text), &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_MOONLIGHT_PIN);
+  g_assert_cmpstr (msg.pin, ==, "4821");
+  g_assert_null (msg.device);
+  fh_client_message_clear (&msg);
+  g_assert_null (msg.pin);
+
+  /* A PIN of the wrong form still parses: the host answers it with
+   * moonlight-pin-error and keeps the connection. */
+  g_assert_true (fh_proto_parse_text (odd, strlen (odd), &msg, &error));
+  g_assert_cmpstr (msg.pin, ==, "12x");
+  fh_client_message_clear (&msg);
+
+  expect_text_error ("{\"type\":\"moonlight-pin\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"moonlight-pin\",\"pin\":4821}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"moonlight-pin\",\"pin\":null}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (too_long, -1, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_moonlight_builders (void)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *waiting = fh_proto_build_moonlight ("waiting", "Deck \"2\"", NULL, NULL);
+  g_autofree char *paired = fh_proto_build_moonlight ("paired", "deck", NULL, "abc");
+  g_autofree char *error = fh_proto_build_moonlight_pin_error ("bad-pin", "4 digits");
+  JsonObject *o;
+
+  o = parse_object (parser, waiting);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "moonlight");
+  g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "waiting");
+  g_assert_cmpstr (json_object_get_string_member (o, "client"), ==, "Deck \"2\"");
+  g_assert_false (json_object_has_member (o, "message"));
+  g_assert_false (json_object_has_member (o, "device"));
+
+  o = parse_object (parser, paired);
+  g_assert_cmpstr (json_object_get_string_member (o, "device"), ==, "abc");
+
+  o = parse_object (parser, error);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "moonlight-pin-error");
+  g_assert_cmpstr (json_object_get_string_member (o, "code"), ==, "bad-pin");
+  g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "4 digits");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -470,5 +558,8 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/audio-packet", test_audio_packet);
   g_test_add_func ("/protocol/pair-request", test_pair_request);
   g_test_add_func ("/protocol/builders", test_builders);
+  g_test_add_func ("/protocol/console", test_console);
+  g_test_add_func ("/protocol/moonlight-pin", test_moonlight_pin);
+  g_test_add_func ("/protocol/moonlight-builders", test_moonlight_builders);
   return g_test_run ();
 }
