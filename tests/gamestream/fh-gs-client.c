@@ -57,6 +57,8 @@ typedef struct {
   guint8 rikey[16];
   gint32 rikeyid;
   gboolean launched;
+  char *session_url;
+  char *rikey_hex; /* --rikey: skip the HTTP steps */
   GsRtspResult rtsp;
   int video_fd, audio_fd;
   GsVideoReceiver *video;
@@ -303,10 +305,16 @@ launch (App *app, GError **error)
   js = jstr (game);
   ju = jstr (session_url);
   emit ("{\"event\":\"launched\",\"session\":%s,\"url\":%s}", js, ju);
+  app->session_url = g_steal_pointer (&session_url);
+  return TRUE;
+}
 
+static gboolean
+rtsp (App *app, GError **error)
+{
   {
     GsRtspConfig config = {
-      .session_url = session_url,
+      .session_url = app->session_url,
       .app_version = app->app_version,
       .width = app->width,
       .height = app->height,
@@ -605,6 +613,12 @@ main (int argc, char **argv)
     { "fec-percent", 0, 0, G_OPTION_ARG_INT, &app.fec_percent,
       "x-nv-vqos[0].fec.repairPercent, 0 to leave it out as Moonlight does for 7.1.431+ (20)",
       "PCT" },
+    { "session-url", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &app.session_url,
+      "Skip pairing and /launch: stream from this rtsp[enc]:// URL (needs --rikey)", "URL" },
+    { "rikey", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &app.rikey_hex,
+      "With --session-url: the session key, 32 hex digits", "HEX" },
+    { "rikeyid", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &app.rikeyid,
+      "With --session-url: the key id", "N" },
     { "hold", 0, 0, G_OPTION_ARG_NONE, &app.hold,
       "When done, keep streaming until a line or EOF on stdin, then quit", NULL },
     { NULL },
@@ -618,7 +632,7 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     goto out;
-  if (!app.host || !app.state_dir) {
+  if (!app.host || (!app.state_dir && !app.session_url)) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                  "--host and --state-dir are required (see --help)");
     goto out;
@@ -626,7 +640,7 @@ main (int argc, char **argv)
   if (!app.mode)
     app.mode = g_strdup ("640x480x30");
   if (!app.name)
-    app.name = g_path_get_basename (app.state_dir);
+    app.name = app.state_dir ? g_path_get_basename (app.state_dir) : g_strdup ("fh-gs-client");
   if (app.audio_packet_ms != 5 && app.audio_packet_ms != 10) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--audio-packet-ms: 5 or 10");
     goto out;
@@ -650,9 +664,24 @@ main (int argc, char **argv)
   app.deadline = g_get_monotonic_time () + (gint64) app.timeout_s * G_USEC_PER_SEC;
   app.http_base = g_strdup_printf ("http://%s:%d", app.host, app.http_port);
 
-  if (!load_state (&app, &error) || !server_info (&app, &error) || !ensure_paired (&app, &error) ||
-      !list_apps (&app, &error) || !launch (&app, &error) || !stream (&app, &error))
+  if (app.session_url) {
+    /* The streaming steps alone, against a host whose HTTP plane is not
+     * there (tests/gamestream/test-gs-client-stream.c). */
+    g_autoptr (GBytes) key = app.rikey_hex ? fh_gs_hex_decode (app.rikey_hex) : NULL;
+    if (!key || g_bytes_get_size (key) != 16) {
+      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--session-url needs --rikey with 32 hex digits");
+      goto out;
+    }
+    memcpy (app.rikey, g_bytes_get_data (key, NULL), 16);
+    gs_app_version_parse ("7.1.431.-1", &app.app_version);
+    if (!rtsp (&app, &error) || !stream (&app, &error))
+      goto out;
+  } else if (!load_state (&app, &error) || !server_info (&app, &error) ||
+             !ensure_paired (&app, &error) || !list_apps (&app, &error) || !launch (&app, &error) ||
+             !rtsp (&app, &error) || !stream (&app, &error)) {
     goto out;
+  }
   rc = 0;
 out:
   quit (&app);
@@ -681,5 +710,7 @@ out:
   g_free (app.name);
   g_free (app.mode);
   g_free (app.keys);
+  g_free (app.session_url);
+  g_free (app.rikey_hex);
   return rc;
 }
