@@ -532,12 +532,18 @@ stream (App *app, GError **error)
       if (!app->hold)
         return TRUE;
       emit ("{\"event\":\"holding\"}");
-      g_printerr ("fh-gs-client: streaming on until a line (or EOF) on stdin\n");
+      g_printerr ("fh-gs-client: streaming on until a line (or EOF) on stdin, at most %d s\n",
+                  app->timeout_s);
       holding = TRUE;
+      app->deadline = g_get_monotonic_time () + (gint64) app->timeout_s * G_USEC_PER_SEC;
       continue;
     }
     if (holding && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)))
       return TRUE;
+    if (holding && g_get_monotonic_time () >= app->deadline) {
+      g_printerr ("fh-gs-client: held for %d s with nothing on stdin; quitting\n", app->timeout_s);
+      return TRUE;
+    }
     if (g_get_monotonic_time () >= app->deadline) {
       emit_media (app);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -647,6 +653,18 @@ main (int argc, char **argv)
   }
   if (!parse_mode (&app, &error))
     goto out;
+  if (app.pin && (strlen (app.pin) != 4 || strspn (app.pin, "0123456789") != 4)) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--pin '%s': a Moonlight PIN is 4 digits", app.pin);
+    goto out;
+  }
+  if (app.frames < 0 || app.audio_ms < 0 || app.drop_video < 0 || app.timeout_s <= 0 ||
+      app.bitrate <= 0 || app.fec_percent < 0 || app.fec_percent > 255) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--frames, --audio-ms, --drop-video, --fec-percent (0..255) must not be "
+                 "negative; --timeout and --bitrate must be positive");
+    goto out;
+  }
   app.keycodes = g_array_new (FALSE, FALSE, sizeof (GsKey));
   if (app.keys && *app.keys) {
     g_auto (GStrv) names = g_strsplit (app.keys, ",", -1);
