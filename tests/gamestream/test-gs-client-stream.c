@@ -398,8 +398,9 @@ run_client (FakeHost *h, const char *extra, int *status)
                          exe, h->encrypted ? "rtspenc" : "rtsp", h->rtsp_port, key,
                          (gint32) RIKEYID, extra);
   g_assert_true (g_shell_parse_argv (cmd, NULL, &argv, &error));
-  g_assert_true (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, status,
-                               &error));
+  /* stdin at EOF: a --hold ends as soon as the client is done. */
+  g_assert_true (g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out,
+                               &err, status, &error));
   g_assert_no_error (error);
   g_test_message ("%s\n--- stdout ---\n%s--- stderr ---\n%s", cmd, out, err);
   return g_steal_pointer (&out);
@@ -414,7 +415,9 @@ check_stream (gboolean encrypted)
   int status;
 
   host_start (&h, encrypted);
-  out = run_client (&h, "--keys KEY_A,KEY_Z --drop-video 9", &status);
+  out = run_client (&h, encrypted ? "--keys KEY_A,KEY_Z --drop-video 9"
+                                   : "--keys KEY_A,KEY_Z --drop-video 9 --hold",
+                    &status);
   host_stop (&h);
 
   g_assert_true (g_spawn_check_wait_status (status, &error));
@@ -444,6 +447,8 @@ check_stream (gboolean encrypted)
   g_assert_nonnull (strstr (out, "\"keys\":[{\"name\":\"KEY_A\",\"evdev\":30,\"vk\":65}"));
   g_assert_nonnull (strstr (out, "\"dominant_hz\":440"));
   g_assert_nonnull (strstr (out, "{\"event\":\"quit\"}"));
+  if (!encrypted)
+    g_assert_nonnull (strstr (out, "{\"event\":\"holding\"}\n{\"event\":\"quit\"}"));
   g_assert_null (strstr (out, "\"recovered_packets\":0,"));
   host_free_logs (&h);
 }
