@@ -459,7 +459,7 @@ fh_gs_audio_depacketizer_flush (FhGsAudioDepacketizer *d, GError **error)
     n_missing += b->present[i] ? 0 : 1;
   if (n_missing > 0) {
     guint8 *shards[FH_GS_AUDIO_TOTAL_SHARDS];
-    gsize size = 0;
+    gsize size = G_MAXSIZE;
     gboolean same_size = TRUE;
 
     /* The client recovers only blocks whose packets are all one size (it
@@ -468,10 +468,12 @@ fh_gs_audio_depacketizer_flush (FhGsAudioDepacketizer *d, GError **error)
       shards[i] = b->shards[i];
       if (!b->present[i])
         continue;
-      if (size == 0)
+      if (size == G_MAXSIZE)
         size = b->len[i];
       same_size = same_size && b->len[i] == size;
     }
+    if (size == G_MAXSIZE)
+      size = 0; /* nothing arrived: recovery reports it */
     if (!same_size)
       g_set_error (&local, FH_GS_AUDIO_ERROR, FH_GS_AUDIO_ERROR_UNRECOVERABLE,
                    "audio FEC block %u unrecoverable: its packets differ in size", b->base);

@@ -374,6 +374,36 @@ test_mixed_sizes (void)
   }
 }
 
+/* An empty payload first in the block still counts as a size. */
+static void
+test_empty_payload_mismatch (void)
+{
+  g_autoptr (FhGsAudioDepacketizer) d = fh_gs_audio_depacketizer_new (&plain, NULL);
+  g_autoptr (GError) error = NULL;
+  guint8 pkt[24 + 5] = { 0x80, 0x61 };
+  FhGsAudioFrame frame;
+
+  g_assert_true (fh_gs_audio_depacketizer_push (d, pkt, 12, NULL)); /* sequence 0, empty */
+  for (guint seq = 1; seq < 3; seq++) {
+    pkt[3] = (guint8) seq;
+    g_assert_true (fh_gs_audio_depacketizer_push (d, pkt, 12 + 5, NULL));
+  }
+  memset (pkt, 0, sizeof pkt);
+  pkt[0] = 0x80;
+  pkt[1] = 0x7f;
+  pkt[13] = 0x61;
+  g_assert_true (fh_gs_audio_depacketizer_push (d, pkt, sizeof pkt, NULL));
+  g_assert_false (fh_gs_audio_depacketizer_flush (d, &error));
+  g_assert_error (error, FH_GS_AUDIO_ERROR, FH_GS_AUDIO_ERROR_UNRECOVERABLE);
+  for (guint i = 0; i < 4; i++) {
+    g_assert_true (fh_gs_audio_depacketizer_pop (d, &frame));
+    g_assert_true ((frame.opus == NULL) == (i == 3));
+    if (frame.opus)
+      g_assert_cmpuint (g_bytes_get_size (frame.opus), ==, i == 0 ? 0 : 5);
+    fh_gs_audio_frame_clear (&frame);
+  }
+}
+
 /* Late, duplicate and undecryptable packets are counted, not fatal. */
 static void
 test_late_duplicate_wrong_key (void)
@@ -537,6 +567,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gs-audio/every-recoverable-pattern", test_every_recoverable_pattern);
   g_test_add_func ("/gs-audio/unrecoverable", test_unrecoverable);
   g_test_add_func ("/gs-audio/mixed-sizes", test_mixed_sizes);
+  g_test_add_func ("/gs-audio/empty-payload-mismatch", test_empty_payload_mismatch);
   g_test_add_func ("/gs-audio/late-duplicate-wrong-key", test_late_duplicate_wrong_key);
   g_test_add_func ("/gs-audio/parse-rejects", test_parse_rejects);
   g_test_add_func ("/gs-audio/packetizer-limits", test_packetizer_limits);
