@@ -51,6 +51,7 @@ python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
 import json, re, sys
 passed = failed = skipped = 0
 browser = []
+failures = []
 for path in sys.argv[1:]:
     for line in open(path):
         entry = json.loads(line)
@@ -68,10 +69,27 @@ for path in sys.argv[1:]:
             count = lambda what: int((re.findall(rf"^# {what} (\d+)$", out, re.M) or ["0"])[-1])
             reasons = sorted(set(re.findall(r"# SKIP (.*)$", out, re.M)))
             browser.append((path.split("/")[0], count("pass"), count("fail"), count("skipped"), reasons))
+        if result not in ("OK", "EXPECTEDFAIL", "SKIP"):
+            # Name what failed here, at the end, where a CI log's tail shows it.
+            out = entry.get("stdout") or ""
+            lines = out.splitlines()
+            failures.append(f"{path.split('/')[0]}/ {entry['name']}: {result}")
+            for i, line in enumerate(lines):
+                if line.startswith("not ok"):
+                    failures.append("    " + line)
+                    for detail in lines[i + 1:i + 12]:
+                        if not detail.strip():
+                            continue
+                        if detail.strip().startswith(("error:", "AssertionError", "Error")) or \
+                           (detail.startswith("    ") and not detail.strip().startswith(("---", "duration_ms", "location", "failureType", "[", "..."))):
+                            failures.append("      " + detail.strip())
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
 for build, p, f, s, reasons in browser:
     print(f"  browser tests in {build}/: {p} passed, {f} failed, {s} skipped")
     for reason in reasons:
         print(f"    skipped: {reason}")
+if failures:
+    print("failed:")
+    print("\n".join(failures[:60]))
 PY
 exit $status

@@ -227,7 +227,10 @@ e2e("a viewer's microphone reaches the desktop's apps through the shared microph
   const tail = samples.subarray(samples.length - RATE);
   const level = toneLevel(tail, 660);
   console.log(`# desktop recorder: 660 Hz ${level.toFixed(3)}, rms ${rms(tail).toFixed(3)}`);
-  assert.ok(level > 0.01 && level > 0.7 * Math.SQRT2 * rms(tail),
+  // A pure tone has level √2·rms; 660 Hz must carry at least half of
+  // that (a starved machine's dropouts smear the rest; another tone or
+  // silence gives nearly 0).
+  assert.ok(level > 0.01 && level > 0.5 * Math.SQRT2 * rms(tail),
     `the desktop's recorder hears A's 660 Hz (level ${level}, rms ${rms(tail)})`);
   await run('pkill', ['-INT', '-f', `parecord .*${file}`]).catch(() => {});
 });
@@ -248,7 +251,9 @@ e2e('a desktop of its own beside the shared one: neither input nor audio crosses
     const a = await A.get(() => window.funkhaus.audio.recent(1, 0));
     console.log(`# C: 880 Hz ${toneLevel(c, 880).toFixed(3)}, 440 Hz ${toneLevel(c, 440).toFixed(4)}; ` +
       `A: 880 Hz ${toneLevel(a, 880).toFixed(4)}, 440 Hz ${toneLevel(a, 440).toFixed(3)}`);
-    assert.ok(toneLevel(c, 880) > 0.15, 'C hears its own 880 Hz');
+    // A pure tone decodes near 0.3; a starved 2-core machine's dropouts
+    // have shown 0.11. What matters is which tone, checked below.
+    assert.ok(toneLevel(c, 880) > 0.05, `C hears its own 880 Hz (${toneLevel(c, 880)})`);
     assert.ok(toneLevel(c, 440) < 0.01, 'C hears nothing of the shared desktop');
     assert.ok(toneLevel(a, 880) < 0.01, 'the shared desktop hears nothing of C');
   } finally {
