@@ -15,11 +15,12 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { reportingTest } from './lib/report.mjs';
+import { rawTone } from './lib/audio.mjs';
 import { startHost, hostBinary, poll, repoRoot } from './lib/host.mjs';
 
 const run = promisify(execFile);
@@ -65,6 +66,10 @@ class GsClient {
 
   event(name) {
     return this.events.find((e) => e.event === name);
+  }
+
+  lastEvent(name) {
+    return this.events.filter((e) => e.event === name).pop();
   }
 
   /** Waits for event `name`; fails at once, with the client's words, if it
@@ -163,6 +168,9 @@ before(async () => {
   assert.ok(existsSync(CLIENT), `no test client at ${CLIENT}: build it (meson compile -C build) or set FUNKHAUS_GS_CLIENT`);
   host = await startHost({ gamestream: true });
   tmp = await mkdtemp(join(tmpdir(), 'funkhaus-gs-stream-'));
+  await chmod(tmp, 0o755); // the tone players run as the stack's user
+  for (const hz of [440, 880])
+    await writeFile(join(tmp, `tone-${hz}.raw`), rawTone(hz, 20));
 });
 
 after(async () => {
@@ -242,10 +250,32 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
   }
   assert.ok(a.event('video').recovered_packets > 0, 'A dropped every 10th video packet; FEC recovered some');
 
-  // Quit: the control stream disconnects and /cancel ends each session.
-  for (const c of [a, b]) {
-    const exit = await c.stop();
-    assert.deepEqual(exit, { code: 0, signal: null }, `client ${c.name} exits 0`);
-    assert.ok(c.event('quit'), `client ${c.name} quit`);
+  // Each session's own speaker: 440 Hz into A's, 880 Hz into B's (apps
+  // of the session would find it through PULSE_SINK). Each client must
+  // decode its own tone from the RTP audio (AES, FEC, Opus).
+  const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())?.[1];
+  assert.ok(stack, 'the host runs a private PipeWire stack');
+  const players = [[sa[0], 440], [sb[0], 880]].map(([sid, hz]) => spawn('runuser', ['-u', 'funkhaus', '--',
+    'env', `PULSE_SERVER=unix:${stack}/pulse/native`, `PULSE_SINK=funkhaus-speaker-${sid}`, 'pacat',
+    '--playback', '--raw', '--format=s16le', '--rate=48000', '--channels=2', '--latency-msec=20',
+    join(tmp, `tone-${hz}.raw`)], { stdio: 'ignore' }));
+  try {
+    await new Promise((r) => setTimeout(r, 2500));
+    // Quit: each client reports what it heard last, the control stream
+    // disconnects and /cancel ends each session.
+    for (const c of [a, b]) {
+      const exit = await c.stop();
+      assert.deepEqual(exit, { code: 0, signal: null }, `client ${c.name} exits 0`);
+      assert.ok(c.event('quit'), `client ${c.name} quit`);
+    }
+  } finally {
+    for (const p of players)
+      p.kill('SIGTERM');
+  }
+  for (const [c, hz] of [[a, 440], [b, 880]]) {
+    const au = c.lastEvent('audio');
+    console.log(`# client ${c.name}: ${JSON.stringify(au)}`);
+    assert.ok(Math.abs(au.dominant_hz - hz) <= 10 && au.tone_share > 0.5,
+      `client ${c.name} hears its own session's ${hz} Hz: ${JSON.stringify(au)}`);
   }
 });

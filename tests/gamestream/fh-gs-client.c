@@ -537,8 +537,11 @@ stream (App *app, GError **error)
       app->deadline = g_get_monotonic_time () + (gint64) app->timeout_s * G_USEC_PER_SEC;
       continue;
     }
-    if (holding && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)))
+    if (holding && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      /* Again, for what arrived while holding (a test plays a tone now). */
+      emit_media (app);
       return TRUE;
+    }
     if (holding && g_get_monotonic_time () >= app->deadline) {
       g_printerr ("fh-gs-client: held for %d s with nothing on stdin; quitting\n", app->timeout_s);
       return TRUE;
