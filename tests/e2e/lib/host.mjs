@@ -17,7 +17,7 @@ export const webDir = process.env.FUNKHAUS_WEB_DIR || join(repoRoot, 'web');
 
 const PIN_RE = /pairing PIN: (\d{6})/;
 const SERVING_RE = /serving (https:\/\/\S+)/;
-const GAMESTREAM_RE = /gamestream \(Moonlight\): http port (\d+), https port (\d+)/;
+const GAMESTREAM_RE = /gamestream \(Moonlight\): http port (\d+), https port (\d+), rtsp port (\d+)/;
 
 export async function freePort() {
   return new Promise((resolvePort, reject) => {
@@ -187,8 +187,8 @@ export class Host {
  *  $XDG_CONFIG_HOME/funkhaus/config.ini before the host starts; `user`
  *  ({uid, gid}), if given, runs the host as that user instead of ours.
  *  The GameStream plane is off unless `gamestream` is true: then all six
- *  of its ports are free ones (host.gamestream = {httpPort, httpsPort};
- *  the streaming ports reach clients through RTSP), so hosts of parallel
+ *  of its ports are free ones (host.gamestream = {httpPort, httpsPort,
+ *  rtspPort}; the others reach clients through RTSP), so hosts of parallel
  *  tests never fight over 47989 and the rest. */
 export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false } = {}) {
   if (!existsSync(hostBinary))
@@ -256,6 +256,6 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   host.pins.push(PIN_RE.exec(out)[1]);
   host.pin = host.pins[0];
   const gs = GAMESTREAM_RE.exec(out);
-  host.gamestream = gs ? { httpPort: Number(gs[1]), httpsPort: Number(gs[2]) } : null;
+  host.gamestream = gs ? { httpPort: Number(gs[1]), httpsPort: Number(gs[2]), rtspPort: Number(gs[3]) } : null;
   return host;
 }
