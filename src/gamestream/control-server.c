@@ -407,6 +407,9 @@ fh_gs_control_server_free (FhGsControlServer *server)
 
   if (server == NULL)
     return;
+  /* What is queued (a termination as the host stops) goes out first. */
+  if (server->host != NULL)
+    enet_host_flush (server->host);
   if (server->expected != NULL) {
     /* Tell every client at once: nothing will service a graceful close. */
     g_hash_table_iter_init (&iter, server->expected);

@@ -17,6 +17,9 @@
 #include "host/session.h"
 
 #define RTSP_TIMEOUT_S 10
+/* Moonlight holds one RTSP connection at a time; more at once than this is
+ * someone else, and waits its turn by being closed. */
+#define RTSP_MAX_CONNECTIONS 32
 #define PING_PAYLOAD_SIZE 16
 #define SOCKET_BUFFER (4 * 1024 * 1024)
 /* Pacing: a frame's packets go out in bursts of this many, one burst a
@@ -820,9 +823,16 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
              gpointer data)
 {
   FhGsStreamer *self = data;
-  FhGsRtspConnection *c = g_new0 (FhGsRtspConnection, 1);
+  FhGsRtspConnection *c;
   g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
 
+  if (g_list_length (self->connections) >= RTSP_MAX_CONNECTIONS) {
+    g_message ("gamestream: RTSP: %d connections open already; one more closed at once",
+               RTSP_MAX_CONNECTIONS);
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    return TRUE;
+  }
+  c = g_new0 (FhGsRtspConnection, 1);
   c->streamer = self;
   c->connection = g_object_ref (connection);
   c->peer = remote ? g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)))
