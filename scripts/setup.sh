@@ -31,7 +31,7 @@ packages=(
   ca-certificates
 )
 if [ "$what" = test ]; then
-  packages+=(chromium nodejs npm clang libclang-rt-14-dev fonts-dejavu-core pulseaudio-utils)
+  packages+=(chromium nodejs npm clang libclang-rt-14-dev fonts-dejavu-core pulseaudio-utils avahi-utils)
   # the Mutter test: a Debian 13 root (scripts/trixie-root.sh), gdbus
   packages+=(debootstrap libglib2.0-bin)
 fi

@@ -53,6 +53,7 @@ cmd_serve (int argc, char **argv)
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
   g_autofree char *gamestream = NULL;
   gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
+  gint gs_rtsp_port = -1, gs_video_port = -1, gs_control_port = -1, gs_audio_port = -1;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
       "HTTPS port (default " G_STRINGIFY (FH_DEFAULT_PORT) "; 0 picks a free one)", "PORT" },
@@ -68,12 +69,20 @@ cmd_serve (int argc, char **argv)
       "speaker and microphone per session: auto (the running PipeWire, else a private one; "
       "default), private (always a private PipeWire) or off", "MODE" },
     { "gamestream", 0, 0, G_OPTION_ARG_STRING, &gamestream,
-      "GameStream plane for Moonlight (pairing, app list; no streaming yet): auto (default; a "
-      "port in use only warns), on or off", "MODE" },
+      "GameStream plane for Moonlight: auto (default; a port in use only warns), on or off",
+      "MODE" },
     { "gamestream-http-port", 0, 0, G_OPTION_ARG_INT, &gs_http_port,
       "GameStream HTTP port (default " G_STRINGIFY (FH_GS_DEFAULT_HTTP_PORT) "; 0 picks a free one)", "PORT" },
     { "gamestream-https-port", 0, 0, G_OPTION_ARG_INT, &gs_https_port,
       "GameStream HTTPS port (default " G_STRINGIFY (FH_GS_DEFAULT_HTTPS_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-rtsp-port", 0, 0, G_OPTION_ARG_INT, &gs_rtsp_port,
+      "GameStream RTSP port, TCP (default " G_STRINGIFY (FH_GS_DEFAULT_RTSP_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-video-port", 0, 0, G_OPTION_ARG_INT, &gs_video_port,
+      "GameStream video port, UDP (default " G_STRINGIFY (FH_GS_DEFAULT_VIDEO_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-control-port", 0, 0, G_OPTION_ARG_INT, &gs_control_port,
+      "GameStream control port, UDP (default " G_STRINGIFY (FH_GS_DEFAULT_CONTROL_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-audio-port", 0, 0, G_OPTION_ARG_INT, &gs_audio_port,
+      "GameStream audio port, UDP (default " G_STRINGIFY (FH_GS_DEFAULT_AUDIO_PORT) "; 0 picks a free one)", "PORT" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
       "settings file (default $XDG_CONFIG_HOME/funkhaus/config.ini)", "FILE" },
     { NULL },
@@ -107,6 +116,14 @@ cmd_serve (int argc, char **argv)
     config->gamestream_http_port = (guint) gs_http_port;
   if (gs_https_port >= 0)
     config->gamestream_https_port = (guint) gs_https_port;
+  if (gs_rtsp_port >= 0)
+    config->gamestream_rtsp_port = (guint) gs_rtsp_port;
+  if (gs_video_port >= 0)
+    config->gamestream_video_port = (guint) gs_video_port;
+  if (gs_control_port >= 0)
+    config->gamestream_control_port = (guint) gs_control_port;
+  if (gs_audio_port >= 0)
+    config->gamestream_audio_port = (guint) gs_audio_port;
   if (!fh_config_check (config, "the command line", &error))
     goto fail;
   if (config->port > 65535) {

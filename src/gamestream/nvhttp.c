@@ -73,6 +73,10 @@ struct _FhGsHttp {
                       gpointer data);
   gpointer pair_event_data;
   guint64 next_launch;
+  guint rtsp_port;
+  void (*launched) (const FhGsLaunchInfo *info, gpointer data);
+  void (*cancelled) (const char *device, gpointer data);
+  gpointer stream_data;
 };
 
 static void
@@ -81,6 +85,15 @@ launch_free (FhGsLaunch *l)
   g_free (l->device);
   g_free (l->rikey);
   g_free (l);
+}
+
+static void
+forget_launch (FhGsHttp *self, const char *device)
+{
+  g_autofree char *id = g_strdup (device);
+
+  if (g_hash_table_remove (self->launches, id) && self->cancelled)
+    self->cancelled (id, self->stream_data);
 }
 
 static void
@@ -254,9 +267,11 @@ arg (GHashTable *query, const char *name)
 }
 
 /* "rtsp://ADDRESS:48010" with the address the client reached us at. */
+/* Where Moonlight opens RTSP: rtspenc:// to a client that speaks it. */
 static char *
-session_url (SoupServerMessage *msg)
+session_url (FhGsHttp *self, SoupServerMessage *msg, gboolean encrypted)
 {
+  const char *scheme = encrypted ? "rtspenc" : "rtsp";
   GSocketAddress *local = soup_server_message_get_local_address (msg);
   g_autofree char *addr = NULL;
 
@@ -265,9 +280,11 @@ session_url (SoupServerMessage *msg)
       g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
   if (!addr)
     addr = g_strdup ("127.0.0.1");
+  if (g_str_has_prefix (addr, "::ffff:") && strchr (addr + 7, '.'))
+    return g_strdup_printf ("%s://%s:%u", scheme, addr + 7, self->rtsp_port);
   if (strchr (addr, ':'))
-    return g_strdup_printf ("rtsp://[%s]:%u", addr, FH_GS_RTSP_PORT);
-  return g_strdup_printf ("rtsp://%s:%u", addr, FH_GS_RTSP_PORT);
+    return g_strdup_printf ("%s://[%s]:%u", scheme, addr, self->rtsp_port);
+  return g_strdup_printf ("%s://%s:%u", scheme, addr, self->rtsp_port);
 }
 
 /* ---- /serverinfo ---- */
@@ -550,7 +567,7 @@ handle_unpair (FhGsHttp *self, SoupServerMessage *msg)
     reply_error (msg, 500, NULL, "%s", error->message);
     return;
   }
-  g_hash_table_remove (self->launches, device);
+  forget_launch (self, device);
   g_message ("gamestream: device %s unpaired itself", device);
   reply_ok (msg, NULL);
 }
@@ -616,6 +633,39 @@ parse_rikey (SoupServerMessage *msg, GHashTable *query, const char *what, gint32
   return TRUE;
 }
 
+/* corever=1 and up: the client speaks rtspenc:// (Sunshine's reading). */
+static gboolean
+speaks_rtspenc (GHashTable *query)
+{
+  guint64 corever;
+
+  return parse_uint (arg (query, "corever"), G_MAXUINT32, &corever) && corever >= 1;
+}
+
+/* Hands a launch (or resume) to the streaming plane. */
+static void
+tell_launched (FhGsHttp *self, SoupServerMessage *msg, FhGsLaunch *l, gboolean encrypted)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  g_autoptr (GBytes) key = fh_gs_hex_decode (l->rikey);
+  FhGsLaunchInfo info = {
+    .device = l->device,
+    .rikeyid = (guint32) l->rikeyid,
+    .width = l->width,
+    .height = l->height,
+    .fps = l->fps,
+    .address = G_IS_INET_SOCKET_ADDRESS (remote)
+                 ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))
+                 : NULL,
+    .encrypted_rtsp = encrypted,
+  };
+
+  memcpy (info.key, g_bytes_get_data (key, NULL), sizeof info.key); /* checked: 16 bytes */
+  if (self->launched)
+    self->launched (&info, self->stream_data);
+}
+
+
 static void
 handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
 {
@@ -659,10 +709,10 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
   l->rikeyid = rikeyid;
   l->width = w, l->height = h, l->fps = fps;
   g_hash_table_insert (self->launches, l->device, l);
-  g_message ("gamestream: device %s launched app %u (%ux%u@%u), session %" G_GUINT64_FORMAT
-             "; streaming is not wired yet",
+  g_message ("gamestream: device %s launched app %u (%ux%u@%u), launch %" G_GUINT64_FORMAT,
              device, l->appid, w, h, fps, l->number);
-  url = session_url (msg);
+  tell_launched (self, msg, l, speaks_rtspenc (query));
+  url = session_url (self, msg, speaks_rtspenc (query));
   fields = g_strdup_printf ("<sessionUrl0>%s</sessionUrl0><gamesession>%" G_GUINT64_FORMAT
                             "</gamesession>",
                             url, l->number);
@@ -688,7 +738,8 @@ handle_resume (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
   g_free (l->rikey);
   l->rikey = g_strdup (arg (query, "rikey"));
   l->rikeyid = rikeyid;
-  url = session_url (msg);
+  tell_launched (self, msg, l, speaks_rtspenc (query));
+  url = session_url (self, msg, speaks_rtspenc (query));
   fields = g_strdup_printf ("<sessionUrl0>%s</sessionUrl0><resume>1</resume>", url);
   reply_ok (msg, fields);
 }
@@ -700,8 +751,9 @@ handle_cancel (FhGsHttp *self, SoupServerMessage *msg)
 
   if (!device)
     return;
-  if (g_hash_table_remove (self->launches, device))
+  if (g_hash_table_contains (self->launches, device))
     g_message ("gamestream: device %s quit its session", device);
+  forget_launch (self, device);
   reply_ok (msg, "<cancel>1</cancel>");
 }
 
@@ -813,6 +865,7 @@ fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhPa
   self->pin_timeout_s = config->pin_timeout_s ? config->pin_timeout_s : FH_GS_PIN_TIMEOUT_S;
   self->announce = config->announce;
   self->announce_data = config->announce_data;
+  self->rtsp_port = FH_GS_DEFAULT_RTSP_PORT;
   self->pair_event = config->pair_event;
   self->pair_event_data = config->pair_event_data;
   self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -880,6 +933,12 @@ fh_gs_http_get_uniqueid (FhGsHttp *self)
   return self->uniqueid;
 }
 
+const char *
+fh_gs_http_get_hostname (FhGsHttp *self)
+{
+  return self->hostname;
+}
+
 guint
 fh_gs_http_count_launched (FhGsHttp *self)
 {
@@ -887,9 +946,20 @@ fh_gs_http_count_launched (FhGsHttp *self)
 }
 
 void
+fh_gs_http_set_streaming (FhGsHttp *self, guint rtsp_port,
+                          void (*launched) (const FhGsLaunchInfo *info, gpointer data),
+                          void (*cancelled) (const char *device, gpointer data), gpointer data)
+{
+  self->rtsp_port = rtsp_port;
+  self->launched = launched;
+  self->cancelled = cancelled;
+  self->stream_data = data;
+}
+
+void
 fh_gs_http_forget_device (FhGsHttp *self, const char *id)
 {
-  g_hash_table_remove (self->launches, id);
+  forget_launch (self, id);
 }
 
 void

@@ -5,21 +5,20 @@
  * than /serverinfo and /pair answer only clients whose TLS certificate was
  * paired (stored in the host's devices.ini, host/pairing.c).
  *
- * /launch and /resume record a session per paired client and answer with
- * the RTSP address Moonlight expects, but nothing listens there yet: the
- * RTSP server, ENet control stream and RTP senders are not wired, so a
- * real Moonlight pairs and lists apps but cannot stream. See
- * docs/gamestream.md. Built into the host library (it needs libsoup). */
+ * /launch and /resume record a launch per paired client, hand it to the
+ * streaming plane (gamestream/streamer.c) and answer with the RTSP address
+ * (rtspenc:// to a client that sends corever=1). See docs/gamestream.md.
+ * Built into the host library (it needs libsoup). */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "gamestream/pairing.h"
+#include "gamestream/streamer.h"
 #include "host/pairing.h"
 
 #define FH_GS_DEFAULT_HTTP_PORT 47989
 #define FH_GS_DEFAULT_HTTPS_PORT 47984
-#define FH_GS_RTSP_PORT 48010
 /* How long a /pair getservercert request waits for the PIN on the host. */
 #define FH_GS_PIN_TIMEOUT_S 120
 
@@ -71,6 +70,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhGsHttp, fh_gs_http_free)
 gboolean fh_gs_http_listen (FhGsHttp *http, GError **error);
 guint fh_gs_http_get_http_port (FhGsHttp *http);
 guint fh_gs_http_get_https_port (FhGsHttp *http);
+/* The name Moonlight shows (also the mDNS instance name). */
+const char *fh_gs_http_get_hostname (FhGsHttp *http);
 /* The host's uniqueid as /serverinfo reports it. */
 const char *fh_gs_http_get_uniqueid (FhGsHttp *http);
 
@@ -83,5 +84,11 @@ gboolean fh_gs_http_submit_pin (FhGsHttp *http, const char *pin, GError **error)
 
 /* How many paired clients have a launched session. */
 guint fh_gs_http_count_launched (FhGsHttp *http);
-/* Paired device @id was revoked: drops its launched session. */
+/* The streaming plane: its RTSP port, and who hears of launches (and
+ * resumes) and of launches that end (/cancel, /unpair, revoked). */
+void fh_gs_http_set_streaming (FhGsHttp *http, guint rtsp_port,
+                               void (*launched) (const FhGsLaunchInfo *info, gpointer data),
+                               void (*cancelled) (const char *device, gpointer data),
+                               gpointer data);
+/* Paired device @id was revoked, or its session ended: drops its launch. */
 void fh_gs_http_forget_device (FhGsHttp *http, const char *id);

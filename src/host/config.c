@@ -33,6 +33,10 @@ fh_config_new (void)
   config->gamestream = g_strdup ("auto");
   config->gamestream_http_port = FH_GS_DEFAULT_HTTP_PORT;
   config->gamestream_https_port = FH_GS_DEFAULT_HTTPS_PORT;
+  config->gamestream_rtsp_port = FH_GS_DEFAULT_RTSP_PORT;
+  config->gamestream_video_port = FH_GS_DEFAULT_VIDEO_PORT;
+  config->gamestream_control_port = FH_GS_DEFAULT_CONTROL_PORT;
+  config->gamestream_audio_port = FH_GS_DEFAULT_AUDIO_PORT;
   return config;
 }
 
@@ -162,6 +166,10 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("gamestream", gamestream);
   GET_UINT ("gamestream-http-port", gamestream_http_port);
   GET_UINT ("gamestream-https-port", gamestream_https_port);
+  GET_UINT ("gamestream-rtsp-port", gamestream_rtsp_port);
+  GET_UINT ("gamestream-video-port", gamestream_video_port);
+  GET_UINT ("gamestream-control-port", gamestream_control_port);
+  GET_UINT ("gamestream-audio-port", gamestream_audio_port);
 #undef GET_UINT
 #undef GET_STRING
   return fh_config_check (config, path, error);
@@ -197,6 +205,14 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: gamestream-http-port and gamestream-https-port must be two different "
                  "ports 1–65535 (or 0 = any free port)",
+                 path ? path : "settings");
+    return FALSE;
+  }
+  if (config->gamestream_rtsp_port > 65535 || config->gamestream_video_port > 65535 ||
+      config->gamestream_control_port > 65535 || config->gamestream_audio_port > 65535) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: gamestream-rtsp-port, -video-port, -control-port and -audio-port must be "
+                 "1–65535 (or 0 = any free port)",
                  path ? path : "settings");
     return FALSE;
   }

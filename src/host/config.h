@@ -35,10 +35,15 @@ typedef struct {
   char *audio;
   /* The GameStream plane for Moonlight clients: "auto" (on, but a port
    * in use only warns), "on" (a port in use stops the host) or "off"; its
-   * HTTP and HTTPS ports (0 = any free port). */
+   * HTTP and HTTPS ports and its streaming ports: RTSP (TCP), video,
+   * control and audio (UDP); 0 = any free port. */
   char *gamestream;
   guint gamestream_http_port;
   guint gamestream_https_port;
+  guint gamestream_rtsp_port;
+  guint gamestream_video_port;
+  guint gamestream_control_port;
+  guint gamestream_audio_port;
   /* Where things live (filled by fh_config_resolve_dirs). */
   char *config_dir; /* cert, key, devices.ini, config.ini */
   char *runtime_dir; /* control socket, session dirs */

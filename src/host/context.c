@@ -13,6 +13,7 @@
 #include "audio/mic.h"
 #include "audio/speaker.h"
 #include "display/shared-desktop.h"
+#include "gamestream/mdns.h"
 #include "gamestream/nvhttp.h"
 #include "host/account.h"
 #include "host/control.h"
@@ -61,6 +62,8 @@ struct _FhContext {
   FhControl *control;
   FhGsIdentity *gs_identity;
   FhGsHttp *gs_http; /* NULL: GameStream off or its ports taken */
+  FhGsStreamer *gs_streamer; /* with gs_http */
+  FhGsMdns *gs_mdns;         /* with gs_http: _nvstream._tcp through Avahi */
   FhPipeWire *pipewire;
   FhSharedDesktop *shared;
   FhSpeaker *shared_speaker;
@@ -113,6 +116,8 @@ fh_context_free (FhContext *self)
   g_clear_pointer (&self->clients, g_ptr_array_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
   g_clear_pointer (&self->join_requests, g_ptr_array_unref);
+  g_clear_pointer (&self->gs_mdns, fh_gs_mdns_free);
+  g_clear_pointer (&self->gs_streamer, fh_gs_streamer_free);
   g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->gs_identity, fh_gs_identity_free);
   g_clear_object (&self->certificate);
@@ -246,6 +251,33 @@ print_line (const char *line, gpointer data)
   fflush (stdout);
 }
 
+static void
+on_gs_launched (const FhGsLaunchInfo *info, gpointer data)
+{
+  FhContext *self = data;
+
+  if (self->gs_streamer)
+    fh_gs_streamer_launch (self->gs_streamer, info);
+}
+
+static void
+on_gs_cancelled (const char *device, gpointer data)
+{
+  FhContext *self = data;
+
+  if (self->gs_streamer)
+    fh_gs_streamer_cancel (self->gs_streamer, device);
+}
+
+static void
+on_gs_ended (const char *device, gpointer data)
+{
+  FhContext *self = data;
+
+  if (self->gs_http)
+    fh_gs_http_forget_device (self->gs_http, device);
+}
+
 /* Sends @text to every console: WebSockets of paired browsers that asked
  * for the host's console (net/client.c), never to session-only ones. */
 static void
@@ -270,8 +302,9 @@ on_gs_pair_event (FhGsPairEvent event, const char *client, const char *detail, g
   tell_consoles (self, text);
 }
 
-/* The GameStream plane: its identity (made once) and its two ports. With
- * gamestream=auto a port in use only warns; with "on" it stops the host. */
+/* The GameStream plane: its identity (made once), its HTTP and HTTPS
+ * ports, and the streaming ports. With gamestream=auto a port in use only
+ * warns; with "on" it stops the host. */
 static gboolean
 start_gamestream (FhContext *self, GError **error)
 {
@@ -282,6 +315,14 @@ start_gamestream (FhContext *self, GError **error)
     .announce = print_line,
     .pair_event = on_gs_pair_event,
     .pair_event_data = self,
+  };
+  FhGsStreamerConfig streaming = {
+    .rtsp_port = config->gamestream_rtsp_port,
+    .video_port = config->gamestream_video_port,
+    .control_port = config->gamestream_control_port,
+    .audio_port = config->gamestream_audio_port,
+    .ended = on_gs_ended,
+    .data = self,
   };
   g_autoptr (GError) local = NULL;
   gboolean created = FALSE;
@@ -297,7 +338,8 @@ start_gamestream (FhContext *self, GError **error)
     g_message ("made a new GameStream identity in %s", config->config_dir);
   if (!(self->gs_http = fh_gs_http_new (&gs, self->gs_identity, self->pairing, error)))
     return FALSE;
-  if (!fh_gs_http_listen (self->gs_http, &local)) {
+  if (!fh_gs_http_listen (self->gs_http, &local) ||
+      !(self->gs_streamer = fh_gs_streamer_new (self, &streaming, &local))) {
     g_clear_pointer (&self->gs_http, fh_gs_http_free);
     if (g_str_equal (config->gamestream, "on")) {
       g_propagate_prefixed_error (error, g_steal_pointer (&local),
@@ -308,7 +350,15 @@ start_gamestream (FhContext *self, GError **error)
     g_warning ("GameStream (Moonlight) off: %s (another GameStream host running? "
                "gamestream=off in config.ini silences this)",
                local->message);
+    return TRUE;
   }
+  fh_gs_http_set_streaming (self->gs_http, fh_gs_streamer_get_rtsp_port (self->gs_streamer),
+                            on_gs_launched, on_gs_cancelled, self);
+  /* Moonlight finds the host by itself on the LAN; without Avahi it warns
+   * once and the host is added by address. */
+  if (!(self->gs_mdns = fh_gs_mdns_new (fh_gs_http_get_hostname (self->gs_http),
+                                        fh_gs_http_get_http_port (self->gs_http), &local)))
+    g_warning ("GameStream: not announced on the LAN (mDNS): %s", local->message);
   return TRUE;
 }
 
@@ -345,11 +395,14 @@ fh_context_start (FhContext *self, GError **error)
   printf ("  audio: %s\n", !self->pipewire                         ? "off"
                            : fh_pipewire_is_private (self->pipewire) ? "private PipeWire"
                                                                       : "the running PipeWire");
-  if (self->gs_http)
-    printf ("  gamestream (Moonlight): http port %u, https port %u (pairing, app list; "
-            "streaming not yet)\n",
-            fh_gs_http_get_http_port (self->gs_http), fh_gs_http_get_https_port (self->gs_http));
-  else
+  if (self->gs_http) {
+    guint rtsp, video, control, audio;
+    fh_gs_streamer_get_ports (self->gs_streamer, &rtsp, &video, &control, &audio);
+    printf ("  gamestream (Moonlight): http port %u, https port %u, rtsp port %u (tcp); "
+            "video %u, control %u, audio %u (udp)\n",
+            fh_gs_http_get_http_port (self->gs_http), fh_gs_http_get_https_port (self->gs_http),
+            rtsp, video, control, audio);
+  } else
     printf ("  gamestream (Moonlight): off\n");
   fflush (stdout);
   fh_context_new_pin (self);
@@ -466,6 +519,8 @@ fh_context_stop (FhContext *self)
     g_main_context_iteration (self->main_context, TRUE);
 
   g_clear_pointer (&self->server, fh_server_free);
+  g_clear_pointer (&self->gs_mdns, fh_gs_mdns_free);
+  g_clear_pointer (&self->gs_streamer, fh_gs_streamer_free);
   g_clear_pointer (&self->gs_http, fh_gs_http_free);
   g_clear_pointer (&self->control, fh_control_free);
   g_clear_pointer (&self->shared_mic, fh_mic_free);

@@ -637,15 +637,12 @@ fh_session_detach_peer (FhSession *self, gpointer peer)
     return;
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
-  if (self->state == FH_SESSION_STATE_STARTING) {
-    self->peer_ops = NULL; /* it waits in its grace period once it is up */
-    self->peer = NULL;
-    return;
-  }
-  if (self->state != FH_SESSION_STATE_STREAMING)
-    return;
+  /* Whatever the state, the peer is never called again. STARTING: the
+   * session waits in its grace period once it is up. */
   self->peer_ops = NULL;
   self->peer = NULL;
+  if (self->state != FH_SESSION_STATE_STREAMING)
+    return;
   g_clear_handle_id (&self->stats_source, g_source_remove);
   fh_video_stream_set_paused (self->stream, TRUE);
   set_state (self, FH_SESSION_STATE_DISCONNECTED, NULL);

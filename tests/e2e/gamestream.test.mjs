@@ -2,12 +2,14 @@
 // HTTP on the ports the host printed, and `funkhaus pair --moonlight PIN`
 // reaching a /pair getservercert that waits for it (through the control
 // socket). The whole PIN exchange, HTTPS with client certificates, launch
-// and revocation are tested in-process by tests/integration/test-gs-http.c.
-// No streaming: the host has no RTSP/ENet/RTP server yet.
+// and revocation are tested in-process by tests/integration/test-gs-http.c;
+// streaming by gamestream-stream.test.mjs. Here: what a stranger's RTSP
+// gets, and that it touches nothing else.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,4 +95,40 @@ e2e('funkhaus pair --moonlight answers a waiting getservercert', async () => {
   assert.equal(xmlField(xml, 'paired'), '1');
   const plain = Buffer.from(xmlField(xml, 'plaincert'), 'hex').toString();
   assert.match(plain, /^-----BEGIN CERTIFICATE-----/);
+});
+
+/** Sends @bytes to the RTSP port; resolves with all the host answered
+ *  before it closed the connection. */
+function rtsp(bytes) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    const sock = connect(host.gamestream.rtspPort, '127.0.0.1', () => sock.write(bytes));
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks)));
+    sock.on('error', reject);
+    sock.setTimeout(15000, () => { sock.destroy(); reject(new Error('the host kept the RTSP connection open')); });
+  });
+}
+
+e2e("RTSP from a stranger gets an error and changes nothing", async () => {
+  assert.ok(host.gamestream.rtspPort > 0, 'the host prints its RTSP port');
+  // Garbage, a request line without RTSP/1.0, a request without a launch.
+  assert.match((await rtsp('GARBAGE\r\n\r\n')).toString(), /^RTSP\/1\.0 400 /);
+  assert.match((await rtsp('OPTIONS rtsp://x HTTP/1.1\r\nCSeq: 1\r\n\r\n')).toString(), /^RTSP\/1\.0 400 /);
+  const options = (await rtsp('OPTIONS rtsp://127.0.0.1:48010 RTSP/1.0\r\nCSeq: 7\r\n\r\n')).toString();
+  assert.match(options, /^RTSP\/1\.0 454 /, 'no launched client: 454');
+  assert.match(options, /CSeq: 7/);
+  // A sealed (rtspenc) request that no launch's key opens: closed unanswered.
+  const sealed = Buffer.alloc(24 + 32, 7);
+  sealed.writeUInt32BE(0x80000000 + 32, 0);
+  assert.equal((await rtsp(sealed)).length, 0);
+  // A sealed header claiming more than the host takes: refused at once.
+  const huge = Buffer.alloc(8);
+  huge.writeUInt32BE(0xffffffff, 0);
+  assert.match((await rtsp(huge)).toString(), /^RTSP\/1\.0 400 /);
+  assert.match(host.logs(), /RTSP from 127\.0\.0\.1: 454/);
+  // The host goes on serving.
+  const r = await fetch(`http://127.0.0.1:${host.gamestream.httpPort}/serverinfo?uniqueid=0123456789ABCDEF`);
+  assert.equal(r.status, 200);
+  assert.equal(host.exit, null, 'the host still runs');
 });

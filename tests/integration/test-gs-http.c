@@ -1,22 +1,15 @@
 /* The GameStream HTTP plane (src/gamestream/nvhttp.c) in-process, on free
- * loopback ports, against clients played here with our own code: libsoup
- * with a client certificate, and the pairing steps of
- * src/gamestream/pairing.c plus OpenSSL for the client's own signatures. */
+ * loopback ports, against clients played here with our own code
+ * (tests/gamestream/gs-pair-client.c): libsoup with a client certificate,
+ * and the pairing steps of src/gamestream/pairing.c plus OpenSSL for the
+ * client's own signatures. */
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
-#include <libsoup/soup.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gs-pair-client.h"
 #include "gamestream/nvhttp.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
 
 #define UNIQUEID "0123456789ABCDEF" /* what every Moonlight sends */
 
@@ -27,31 +20,6 @@ typedef struct {
   FhGsHttp *http;
   GString *events; /* "event client;" per FhGsPairEvent */
 } Host;
-
-/* A Moonlight client: its own key, certificate and HTTP session. */
-typedef struct {
-  const char *name;
-  FhGsIdentity *identity;
-  EVP_PKEY *key;
-  GTlsCertificate *tls;
-  SoupSession *session;
-} Client;
-
-typedef struct {
-  guint http_status;
-  char *body;
-  gsize len;
-  gboolean done;
-  char *server_cert_pem; /* what the host showed in the TLS handshake */
-} Reply;
-
-static void
-reply_clear (Reply *r)
-{
-  g_free (r->body);
-  g_free (r->server_cert_pem);
-  memset (r, 0, sizeof *r);
-}
 
 static void
 record_pair_event (FhGsPairEvent event, const char *client, const char *detail, gpointer data)
@@ -106,202 +74,85 @@ host_stop (Host *h)
 }
 
 static void
-client_init (Client *c, const char *name)
+client_init (GsClient *c, const char *name)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *key_pem = NULL, *both = NULL;
-  g_autoptr (BIO) bio = NULL;
 
-  c->name = name;
-  c->identity = fh_gs_identity_new (&error);
+  g_assert_true (gs_client_init (c, name, NULL, NULL, &error));
   g_assert_no_error (error);
-  key_pem = fh_gs_identity_key_pem (c->identity);
-  bio = BIO_new_mem_buf (key_pem, -1);
-  c->key = PEM_read_bio_PrivateKey (bio, NULL, NULL, NULL);
-  g_assert_nonnull (c->key);
-  both = g_strconcat (fh_gs_identity_cert_pem (c->identity), "\n", key_pem, NULL);
-  c->tls = g_tls_certificate_new_from_pem (both, -1, &error);
-  g_assert_no_error (error);
-  c->session = soup_session_new ();
 }
 
-static void
-client_clear (Client *c)
+static char *
+base_url (Host *h, gboolean https)
 {
-  g_clear_object (&c->session);
-  g_clear_object (&c->tls);
-  g_clear_pointer (&c->key, EVP_PKEY_free);
-  g_clear_pointer (&c->identity, fh_gs_identity_free);
-}
-
-static gboolean
-on_server_cert (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors,
-                gpointer user_data)
-{
-  Reply *r = user_data;
-
-  g_free (r->server_cert_pem);
-  g_object_get (cert, "certificate-pem", &r->server_cert_pem, NULL);
-  return TRUE; /* self-signed, as every GameStream host's */
-}
-
-static void
-on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Reply *r = user_data;
-  g_autoptr (GError) error = NULL;
-  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
-  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result,
-                                                               &error);
-
-  r->done = TRUE;
-  if (!body) {
-    g_test_message ("request failed: %s", error->message);
-    r->http_status = 0;
-    return;
-  }
-  r->http_status = soup_message_get_status (msg);
-  /* Bytes as they came (a PNG holds NULs), NUL-terminated for the XML. */
-  r->body = g_malloc0 (g_bytes_get_size (body) + 1);
-  memcpy (r->body, g_bytes_get_data (body, &r->len), g_bytes_get_size (body));
+  return g_strdup_printf ("%s://127.0.0.1:%u", https ? "https" : "http",
+                          https ? fh_gs_http_get_https_port (h->http)
+                                : fh_gs_http_get_http_port (h->http));
 }
 
 /* Starts GET @path_query over HTTP, or over HTTPS with @c's certificate
- * (@c NULL: a session without one). */
+ * (@c NULL: @plain, a session without one). */
 static void
-request_start (Host *h, Client *c, SoupSession *plain, gboolean https, const char *method,
-               const char *path_query, Reply *r)
+request_start (Host *h, GsClient *c, SoupSession *plain, gboolean https, const char *method,
+               const char *path_query, GsReply *r)
 {
-  g_autofree char *url = g_strdup_printf (
-    "%s://127.0.0.1:%u%s", https ? "https" : "http",
-    https ? fh_gs_http_get_https_port (h->http) : fh_gs_http_get_http_port (h->http), path_query);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autofree char *base = base_url (h, https);
+  g_autofree char *url = g_strconcat (base, path_query, NULL);
 
-  g_assert_nonnull (msg);
-  memset (r, 0, sizeof *r);
-  g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_server_cert), r);
-  if (c && https)
-    soup_message_set_tls_client_certificate (msg, c->tls);
-  soup_session_send_and_read_async (c ? c->session : plain, msg, G_PRIORITY_DEFAULT, NULL,
-                                    on_sent, r);
+  gs_request_start (c, plain, method, url, r);
 }
 
 static void
-request_wait (Reply *r)
+request_wait (GsReply *r)
 {
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (!r->done && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (r->done);
+  g_assert_true (gs_request_wait (r, 20));
+  if (r->error)
+    g_test_message ("request failed: %s", r->error);
 }
 
 static void
-get (Host *h, Client *c, SoupSession *plain, gboolean https, const char *path_query, Reply *r)
+get (Host *h, GsClient *c, SoupSession *plain, gboolean https, const char *path_query, GsReply *r)
 {
   request_start (h, c, plain, https, "GET", path_query, r);
   request_wait (r);
 }
 
-/* The text of <@name>…</name> in @xml, or NULL. */
-static char *
-field (const char *xml, const char *name)
-{
-  g_autofree char *open = g_strdup_printf ("<%s>", name), *close = g_strdup_printf ("</%s>", name);
-  const char *a = xml ? strstr (xml, open) : NULL, *b;
-
-  if (!a)
-    return NULL;
-  a += strlen (open);
-  if (!(b = strstr (a, close)))
-    return NULL;
-  return g_strndup (a, (gsize) (b - a));
-}
-
-static guint
-xml_status (const char *xml)
-{
-  const char *a = xml ? strstr (xml, "<root status_code=\"") : NULL;
-
-  return a ? (guint) g_ascii_strtoull (a + strlen ("<root status_code=\""), NULL, 10) : 0;
-}
-
 static void
 assert_field (const char *xml, const char *name, const char *want)
 {
-  g_autofree char *v = field (xml, name);
+  g_autofree char *v = gs_xml_field (xml, name);
 
   if (g_strcmp0 (v, want) != 0)
     g_error ("<%s> is '%s', want '%s' in:\n%s", name, v ? v : "(none)", want, xml);
 }
 
 static void
-assert_status (Reply *r, guint http, guint xml)
+assert_status (GsReply *r, guint http, guint xml)
 {
-  if (r->http_status != http || xml_status (r->body) != xml)
+  if (r->http_status != http || gs_xml_status (r->body) != xml)
     g_error ("want HTTP %u, XML %u; got HTTP %u:\n%s", http, xml, r->http_status,
              r->body ? r->body : "(no body)");
 }
 
-static char *
-hex_of (const guint8 *data, gsize len)
-{
-  return fh_gs_hex_encode (data, len);
-}
-
-static GBytes *
-sign (EVP_PKEY *key, const guint8 *data, gsize len)
-{
-  g_autoptr (EVP_MD_CTX) ctx = EVP_MD_CTX_new ();
-  gsize n = 0;
-  guint8 *sig;
-
-  g_assert_true (EVP_DigestSignInit (ctx, NULL, EVP_sha256 (), NULL, key));
-  g_assert_true (EVP_DigestSign (ctx, NULL, &n, data, len));
-  sig = g_malloc (n);
-  g_assert_true (EVP_DigestSign (ctx, sig, &n, data, len));
-  return g_bytes_new_take (sig, n);
-}
-
-/* Pairs @c as Moonlight does: getservercert over HTTP (the host's user
- * types @host_pin while it waits), the challenges over HTTP, then
- * pairchallenge over HTTPS. @client_pin is what the client derives its key
- * from. Returns whether the host said paired at the end. */
+/* Pairs @c as Moonlight does (gs-pair-client.c): getservercert over HTTP
+ * waits while the host's user types @host_pin, the challenges over HTTP,
+ * then pairchallenge over HTTPS. @client_pin is what the client derives
+ * its key from. Returns whether the host said paired at the end. */
 static gboolean
-pair (Host *h, Client *c, const char *client_pin, const char *host_pin)
+pair (Host *h, GsClient *c, const char *client_pin, const char *host_pin)
 {
-  guint8 salt[16], challenge[16], secret[16], aes[16], buf[64], digest[32];
-  guint8 server_response[32], server_challenge[16];
-  g_autofree char *salt_hex = NULL, *cert_hex = NULL, *q = NULL, *hex = NULL, *server_pem = NULL;
-  g_autofree char *plaincert = NULL, *resp_hex = NULL, *paired = NULL;
-  g_autoptr (GBytes) pc = NULL, resp = NULL, server_sig = NULL, client_sig = NULL, sig = NULL;
-  g_autoptr (GByteArray) hashed = g_byte_array_new (), final = g_byte_array_new ();
+  g_autofree char *http = base_url (h, FALSE), *https = base_url (h, TRUE);
   g_autoptr (GError) error = NULL;
-  const char *cert_pem = fh_gs_identity_cert_pem (c->identity);
-  const guint8 *p;
-  gsize n;
-  Reply r;
+  GsPairing p;
+  gboolean paired;
   gint64 deadline;
 
-  for (guint i = 0; i < 16; i++) {
-    salt[i] = (guint8) g_random_int ();
-    challenge[i] = (guint8) g_random_int ();
-    secret[i] = (guint8) g_random_int ();
-  }
-  salt_hex = hex_of (salt, 16);
-  cert_hex = hex_of ((const guint8 *) cert_pem, strlen (cert_pem));
-  fh_gs_pairing_derive_key (FH_GS_PAIRING_HASH_SHA256, salt, client_pin, aes);
-
-  /* 1: getservercert waits until the PIN is typed on the host. */
-  q = g_strdup_printf ("/pair?uniqueid=" UNIQUEID "&devicename=%s&updateState=1"
-                       "&phrase=getservercert&salt=%s&clientcert=%s",
-                       c->name, salt_hex, cert_hex);
-  request_start (h, c, NULL, FALSE, "GET", q, &r);
+  gs_pairing_begin (&p, c, UNIQUEID, http, client_pin);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!fh_gs_http_get_waiting_client (h->http) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpstr (fh_gs_http_get_waiting_client (h->http), ==, c->name);
-  g_assert_false (r.done);
+  g_assert_false (p.cert_reply.done);
   /* A PIN that is no Moonlight PIN is refused; the client keeps waiting. */
   g_assert_false (fh_gs_http_submit_pin (h->http, "12a4", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
@@ -310,99 +161,20 @@ pair (Host *h, Client *c, const char *client_pin, const char *host_pin)
   g_assert_true (fh_gs_http_submit_pin (h->http, host_pin, &error));
   g_assert_no_error (error);
   g_assert_null (fh_gs_http_get_waiting_client (h->http));
-  request_wait (&r);
-  assert_status (&r, 200, 200);
-  assert_field (r.body, "paired", "1");
-  plaincert = field (r.body, "plaincert");
-  pc = fh_gs_hex_decode (plaincert);
-  g_assert_nonnull (pc);
-  server_pem = g_strndup (g_bytes_get_data (pc, NULL), g_bytes_get_size (pc));
-  g_assert_cmpstr (server_pem, ==, fh_gs_identity_cert_pem (h->identity));
-  reply_clear (&r);
 
-  /* 2: clientchallenge */
-  g_assert_true (fh_gs_pairing_aes_ecb (TRUE, aes, challenge, 16, buf));
-  hex = hex_of (buf, 16);
-  g_free (q);
-  q = g_strdup_printf ("/pair?uniqueid=" UNIQUEID "&devicename=%s&updateState=1&clientchallenge=%s",
-                       c->name, hex);
-  get (h, c, NULL, FALSE, q, &r);
-  assert_status (&r, 200, 200);
-  resp_hex = field (r.body, "challengeresponse");
-  resp = fh_gs_hex_decode (resp_hex);
-  g_assert_nonnull (resp);
-  g_assert_cmpuint (g_bytes_get_size (resp), ==, 48);
-  g_assert_true (fh_gs_pairing_aes_ecb (FALSE, aes, g_bytes_get_data (resp, NULL), 48, buf));
-  memcpy (server_response, buf, 32);
-  memcpy (server_challenge, buf + 32, 16);
-  reply_clear (&r);
-
-  /* 3: serverchallengeresp = AES(H(server challenge ‖ our cert's
-   * signature ‖ our secret)) */
-  client_sig = fh_gs_pairing_cert_signature (cert_pem, NULL);
-  g_byte_array_append (hashed, server_challenge, 16);
-  g_byte_array_append (hashed, g_bytes_get_data (client_sig, NULL),
-                       (guint) g_bytes_get_size (client_sig));
-  g_byte_array_append (hashed, secret, 16);
-  fh_gs_pairing_digest (FH_GS_PAIRING_HASH_SHA256, hashed->data, hashed->len, buf);
-  g_assert_true (fh_gs_pairing_aes_ecb (TRUE, aes, buf, 32, buf + 32));
-  g_free (hex);
-  hex = hex_of (buf + 32, 32);
-  g_free (q);
-  q = g_strdup_printf ("/pair?uniqueid=" UNIQUEID "&devicename=%s&updateState=1"
-                       "&serverchallengeresp=%s",
-                       c->name, hex);
-  get (h, c, NULL, FALSE, q, &r);
-  assert_status (&r, 200, 200);
-  g_free (resp_hex);
-  resp_hex = field (r.body, "pairingsecret");
-  g_bytes_unref (resp);
-  resp = fh_gs_hex_decode (resp_hex);
-  g_assert_nonnull (resp);
-  p = g_bytes_get_data (resp, &n);
-  g_assert_cmpuint (n, ==, 16 + 256);
-  /* The host knew the PIN only if H(our challenge ‖ its cert signature ‖
-   * its secret) is what it sent in phase 2. */
-  server_sig = fh_gs_pairing_cert_signature (server_pem, NULL);
-  g_byte_array_set_size (hashed, 0);
-  g_byte_array_append (hashed, challenge, 16);
-  g_byte_array_append (hashed, g_bytes_get_data (server_sig, NULL),
-                       (guint) g_bytes_get_size (server_sig));
-  g_byte_array_append (hashed, p, 16);
-  fh_gs_pairing_digest (FH_GS_PAIRING_HASH_SHA256, hashed->data, hashed->len, digest);
-  g_assert_cmpint (memcmp (digest, server_response, 32) == 0, ==,
-                   g_str_equal (client_pin, host_pin));
-  reply_clear (&r);
-
-  /* 4: clientpairingsecret = our secret ‖ its signature */
-  sig = sign (c->key, secret, 16);
-  g_byte_array_append (final, secret, 16);
-  g_byte_array_append (final, g_bytes_get_data (sig, NULL), (guint) g_bytes_get_size (sig));
-  g_free (hex);
-  hex = hex_of (final->data, final->len);
-  g_free (q);
-  q = g_strdup_printf ("/pair?uniqueid=" UNIQUEID "&devicename=%s&updateState=1"
-                       "&clientpairingsecret=%s",
-                       c->name, hex);
-  get (h, c, NULL, FALSE, q, &r);
-  assert_status (&r, 200, 200);
-  paired = field (r.body, "paired");
-  reply_clear (&r);
-  if (!g_str_equal (paired, "1"))
-    return FALSE;
-
-  /* 5: pairchallenge over HTTPS with the now paired certificate. */
-  get (h, c, NULL, TRUE,
-       "/pair?uniqueid=" UNIQUEID "&devicename=roth&updateState=1&phrase=pairchallenge", &r);
-  assert_status (&r, 200, 200);
-  assert_field (r.body, "paired", "1");
-  g_assert_cmpstr (r.server_cert_pem, ==, fh_gs_identity_cert_pem (h->identity));
-  reply_clear (&r);
-  return TRUE;
+  g_assert_true (gs_pairing_finish (&p, https, 20, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (p.server_cert_pem, ==, fh_gs_identity_cert_pem (h->identity));
+  g_assert_cmpint (p.host_proved_pin, ==, g_str_equal (client_pin, host_pin));
+  if (p.paired)
+    g_assert_cmpstr (p.tls_cert_pem, ==, fh_gs_identity_cert_pem (h->identity));
+  paired = p.paired;
+  gs_pairing_clear (&p);
+  return paired;
 }
 
 static char *
-device_of (Host *h, Client *c)
+device_of (Host *h, GsClient *c)
 {
   g_autoptr (GPtrArray) list = fh_pairing_list (h->devices);
 
@@ -423,7 +195,7 @@ launch_query (const char *path, guint appid)
 
   for (guint i = 0; i < 16; i++)
     key[i] = (guint8) g_random_int ();
-  g_autofree char *hex = hex_of (key, 16);
+  g_autofree char *hex = fh_gs_hex_encode (key, 16);
   return g_strdup_printf ("%s?uniqueid=" UNIQUEID "&appid=%u&mode=1920x1080x60"
                           "&additionalStates=1&sops=0&rikey=%s&rikeyid=-12345"
                           "&localAudioPlayMode=0&surroundAudioInfo=196610",
@@ -462,12 +234,12 @@ static void
 test_plane (void)
 {
   Host h = { 0 };
-  Client a = { 0 }, b = { 0 }, stranger = { 0 };
+  GsClient a = { 0 }, b = { 0 }, stranger = { 0 };
   g_autoptr (SoupSession) plain = soup_session_new ();
   g_autofree char *qa = NULL, *qb = NULL, *qbad = NULL, *dev_a = NULL, *dev_b = NULL;
   g_autofree char *url_a = NULL, *sess_a = NULL, *sess_b = NULL, *huid = NULL;
   g_autoptr (GError) error = NULL;
-  Reply r;
+  GsReply r;
 
   host_start (&h, 30);
   client_init (&a, "A");
@@ -481,24 +253,24 @@ test_plane (void)
   assert_field (r.body, "PairStatus", "0");
   assert_field (r.body, "state", "SUNSHINE_SERVER_FREE");
   assert_field (r.body, "currentgame", "0");
-  huid = field (r.body, "uniqueid");
+  huid = gs_xml_field (r.body, "uniqueid");
   g_assert_cmpstr (huid, ==, fh_gs_http_get_uniqueid (h.http));
   {
-    g_autofree char *v = field (r.body, "appversion"), *port = field (r.body, "HttpsPort");
-    g_autofree char *ext = field (r.body, "ExternalPort");
+    g_autofree char *v = gs_xml_field (r.body, "appversion"), *port = gs_xml_field (r.body, "HttpsPort");
+    g_autofree char *ext = gs_xml_field (r.body, "ExternalPort");
     g_assert_true (g_str_has_prefix (v, "7."));
     g_assert_cmpuint (g_ascii_strtoull (port, NULL, 10), ==, fh_gs_http_get_https_port (h.http));
     g_assert_cmpuint (g_ascii_strtoull (ext, NULL, 10), ==, fh_gs_http_get_http_port (h.http));
   }
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* Paired-only endpoints refuse before pairing, over HTTP and HTTPS. */
   get (&h, &a, NULL, TRUE, "/applist?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 401);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, NULL, plain, FALSE, "/applist?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 401);
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* No one waits for a PIN yet. */
   g_assert_false (fh_gs_http_submit_pin (h.http, "1234", &error));
@@ -510,7 +282,7 @@ test_plane (void)
   g_assert_null (device_of (&h, &a));
   get (&h, &a, NULL, TRUE, "/applist?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 401);
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* The right PIN pairs A, then B. */
   g_assert_true (pair (&h, &a, "4821", "4821"));
@@ -525,51 +297,51 @@ test_plane (void)
   get (&h, &a, NULL, TRUE, "/serverinfo?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 200);
   assert_field (r.body, "PairStatus", "1");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &stranger, NULL, TRUE, "/serverinfo?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 200);
   assert_field (r.body, "PairStatus", "0");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, NULL, plain, FALSE, "/serverinfo", &r);
   assert_field (r.body, "PairStatus", "0");
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* applist and appasset */
   get (&h, &a, NULL, TRUE, "/applist?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 200);
   assert_field (r.body, "AppTitle", "Desktop");
   assert_field (r.body, "ID", "1");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &a, NULL, TRUE, "/appasset?uniqueid=" UNIQUEID "&appid=1&AssetType=2&AssetIdx=0", &r);
   g_assert_cmpuint (r.http_status, ==, 200);
   g_assert_cmpuint (r.len, >, 33);
   g_assert_cmpmem (r.body, 8, "\x89PNG\r\n\x1a\n", 8);
   g_assert_cmpmem (r.body + 12, 4, "IHDR", 4);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &a, NULL, TRUE, "/appasset?appid=7", &r);
   assert_status (&r, 404, 404);
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* The stranger's certificate is refused where pairing is needed. */
   qbad = launch_query ("/launch", 1);
   get (&h, &stranger, NULL, TRUE, qbad, &r);
   assert_status (&r, 200, 401);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 0);
 
   /* Two clients launch: two sessions, neither takes the other's. */
   qa = launch_query ("/launch", 1);
   get (&h, &a, NULL, TRUE, qa, &r);
   assert_status (&r, 200, 200);
-  url_a = field (r.body, "sessionUrl0");
+  url_a = gs_xml_field (r.body, "sessionUrl0");
   g_assert_cmpstr (url_a, ==, "rtsp://127.0.0.1:48010");
-  sess_a = field (r.body, "gamesession");
-  reply_clear (&r);
+  sess_a = gs_xml_field (r.body, "gamesession");
+  gs_reply_clear (&r);
   qb = launch_query ("/launch", 1);
   get (&h, &b, NULL, TRUE, qb, &r);
   assert_status (&r, 200, 200);
-  sess_b = field (r.body, "gamesession");
-  reply_clear (&r);
+  sess_b = gs_xml_field (r.body, "gamesession");
+  gs_reply_clear (&r);
   g_assert_nonnull (sess_a);
   g_assert_nonnull (sess_b);
   g_assert_cmpstr (sess_a, !=, "0");
@@ -579,25 +351,25 @@ test_plane (void)
   /* A second launch of A is refused and changes nothing. */
   get (&h, &a, NULL, TRUE, qa, &r);
   assert_status (&r, 200, 400);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 2);
   get (&h, &a, NULL, TRUE, "/serverinfo", &r);
   assert_field (r.body, "state", "SUNSHINE_SERVER_BUSY");
   assert_field (r.body, "currentgame", "1");
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* B quits its own session; A's stays. */
   get (&h, &b, NULL, TRUE, "/cancel?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 200);
   assert_field (r.body, "cancel", "1");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 1);
   get (&h, &b, NULL, TRUE, "/serverinfo", &r);
   assert_field (r.body, "state", "SUNSHINE_SERVER_FREE");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &a, NULL, TRUE, "/serverinfo", &r);
   assert_field (r.body, "state", "SUNSHINE_SERVER_BUSY");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   /* Resume: A has a session, B has none now. */
   g_free (qa);
   qa = launch_query ("/resume", 1);
@@ -605,10 +377,10 @@ test_plane (void)
   assert_status (&r, 200, 200);
   assert_field (r.body, "resume", "1");
   assert_field (r.body, "sessionUrl0", "rtsp://127.0.0.1:48010");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &b, NULL, TRUE, qa, &r);
   assert_status (&r, 200, 503);
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* Malformed requests: each gets its error, the server keeps serving. */
   {
@@ -638,18 +410,18 @@ test_plane (void)
                      &r);
       request_wait (&r);
       assert_status (&r, bad[i].http, bad[i].xml);
-      reply_clear (&r);
+      gs_reply_clear (&r);
     }
   }
   g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 1);
   get (&h, NULL, plain, FALSE, "/serverinfo", &r);
   assert_status (&r, 200, 200);
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
   /* Unpair over plain HTTP changes nothing. */
   get (&h, NULL, plain, FALSE, "/unpair?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 200);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   {
     g_autofree char *still = device_of (&h, &a);
     g_assert_cmpstr (still, ==, dev_a);
@@ -662,25 +434,25 @@ test_plane (void)
   g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 0);
   get (&h, &a, NULL, TRUE, "/applist", &r);
   assert_status (&r, 200, 401);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &a, NULL, TRUE, "/serverinfo", &r);
   assert_field (r.body, "PairStatus", "0");
-  reply_clear (&r);
+  gs_reply_clear (&r);
   /* B is unaffected, and unpairs itself over HTTPS. */
   get (&h, &b, NULL, TRUE, "/applist", &r);
   assert_status (&r, 200, 200);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   get (&h, &b, NULL, TRUE, "/unpair?uniqueid=" UNIQUEID, &r);
   assert_status (&r, 200, 200);
-  reply_clear (&r);
+  gs_reply_clear (&r);
   g_assert_null (device_of (&h, &b));
   get (&h, &b, NULL, TRUE, "/applist", &r);
   assert_status (&r, 200, 401);
-  reply_clear (&r);
+  gs_reply_clear (&r);
 
-  client_clear (&a);
-  client_clear (&b);
-  client_clear (&stranger);
+  gs_client_clear (&a);
+  gs_client_clear (&b);
+  gs_client_clear (&stranger);
   host_stop (&h);
 }
 
@@ -690,17 +462,17 @@ static void
 test_pin_wait (void)
 {
   Host h = { 0 };
-  Client a = { 0 }, b = { 0 };
+  GsClient a = { 0 }, b = { 0 };
   g_autofree char *cert_a = NULL, *cert_b = NULL, *qa = NULL, *qb = NULL;
-  Reply ra, ra2, rb;
+  GsReply ra, ra2, rb;
   gint64 t0;
 
   host_start (&h, 2);
   client_init (&a, "A");
   client_init (&b, "B");
-  cert_a = hex_of ((const guint8 *) fh_gs_identity_cert_pem (a.identity),
+  cert_a = fh_gs_hex_encode ((const guint8 *) fh_gs_identity_cert_pem (a.identity),
                    strlen (fh_gs_identity_cert_pem (a.identity)));
-  cert_b = hex_of ((const guint8 *) fh_gs_identity_cert_pem (b.identity),
+  cert_b = fh_gs_hex_encode ((const guint8 *) fh_gs_identity_cert_pem (b.identity),
                    strlen (fh_gs_identity_cert_pem (b.identity)));
   qa = g_strdup_printf ("/pair?uniqueid=" UNIQUEID "&devicename=A&phrase=getservercert"
                         "&salt=00112233445566778899aabbccddeeff&clientcert=%s",
@@ -715,7 +487,7 @@ test_pin_wait (void)
   /* B must wait its turn. */
   get (&h, &b, NULL, FALSE, qb, &rb);
   assert_status (&rb, 200, 503);
-  reply_clear (&rb);
+  gs_reply_clear (&rb);
   g_assert_cmpstr (fh_gs_http_get_waiting_client (h.http), ==, "A");
   /* A asks again (on a second connection): the new request waits. */
   {
@@ -726,7 +498,7 @@ test_pin_wait (void)
     a.session = keep;
     request_wait (&ra);
     assert_status (&ra, 200, 409);
-    reply_clear (&ra);
+    gs_reply_clear (&ra);
     g_assert_cmpstr (fh_gs_http_get_waiting_client (h.http), ==, "A");
     /* Nobody types the PIN: after 2 s the client hears why. */
     t0 = g_get_monotonic_time ();
@@ -734,14 +506,14 @@ test_pin_wait (void)
     assert_status (&ra2, 200, 408);
     assert_field (ra2.body, "paired", "0");
     g_assert_cmpint (g_get_monotonic_time () - t0, >=, G_USEC_PER_SEC);
-    reply_clear (&ra2);
+    gs_reply_clear (&ra2);
   }
   g_assert_null (fh_gs_http_get_waiting_client (h.http));
   /* What a browser console hears: B's refusal changed nothing, A's retry
    * waits again, then the timeout. */
   g_assert_cmpstr (h.events->str, ==, "waiting A;waiting A;timed-out A;");
-  client_clear (&a);
-  client_clear (&b);
+  gs_client_clear (&a);
+  gs_client_clear (&b);
   host_stop (&h);
 }
 

@@ -17,7 +17,7 @@ export const webDir = process.env.FUNKHAUS_WEB_DIR || join(repoRoot, 'web');
 
 const PIN_RE = /pairing PIN: (\d{6})/;
 const SERVING_RE = /serving (https:\/\/\S+)/;
-const GAMESTREAM_RE = /gamestream \(Moonlight\): http port (\d+), https port (\d+)/;
+const GAMESTREAM_RE = /gamestream \(Moonlight\): http port (\d+), https port (\d+), rtsp port (\d+)/;
 
 export async function freePort() {
   return new Promise((resolvePort, reject) => {
@@ -186,9 +186,10 @@ export class Host {
  *  `backend` picks --backend; `config`, if given, is written to
  *  $XDG_CONFIG_HOME/funkhaus/config.ini before the host starts; `user`
  *  ({uid, gid}), if given, runs the host as that user instead of ours.
- *  The GameStream plane is off unless `gamestream` is true: then it listens
- *  on free ports (host.gamestream = {httpPort, httpsPort}), so hosts of
- *  parallel tests never fight over 47989/47984. */
+ *  The GameStream plane is off unless `gamestream` is true: then all six
+ *  of its ports are free ones (host.gamestream = {httpPort, httpsPort,
+ *  rtspPort}; the others reach clients through RTSP), so hosts of parallel
+ *  tests never fight over 47989 and the rest. */
 export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false } = {}) {
   if (!existsSync(hostBinary))
     throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
@@ -220,7 +221,9 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   };
   const argv = ['serve', '--port', String(host.port), '--backend', backend,
     '--grace', String(grace), ...(bitrate ? ['--bitrate', String(bitrate)] : []),
-    ...(gamestream ? ['--gamestream', 'on', '--gamestream-http-port', '0', '--gamestream-https-port', '0']
+    ...(gamestream ? ['--gamestream', 'on', '--gamestream-http-port', '0', '--gamestream-https-port', '0',
+      '--gamestream-rtsp-port', '0', '--gamestream-video-port', '0', '--gamestream-control-port', '0',
+      '--gamestream-audio-port', '0']
       : ['--gamestream', 'off']),
     ...args];
   host.lines.push([0, 'cmd', `${hostBinary} ${argv.join(' ')}`]);
@@ -253,6 +256,6 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   host.pins.push(PIN_RE.exec(out)[1]);
   host.pin = host.pins[0];
   const gs = GAMESTREAM_RE.exec(out);
-  host.gamestream = gs ? { httpPort: Number(gs[1]), httpsPort: Number(gs[2]) } : null;
+  host.gamestream = gs ? { httpPort: Number(gs[1]), httpsPort: Number(gs[2]), rtspPort: Number(gs[3]) } : null;
   return host;
 }

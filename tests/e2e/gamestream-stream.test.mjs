@@ -1,0 +1,281 @@
+// Two Moonlight clients stream from one host at once (issue 9): the real
+// `funkhaus serve --backend synthetic --gamestream on` and two runs of our
+// headless client tests/gamestream/fh-gs-client, which behaves on the wire
+// as moonlight-common-c does against Sunshine. Each pairs with its own PIN
+// (typed with `funkhaus pair --moonlight`), lists apps, launches, completes
+// RTSP (A over rtspenc://, B with --plain-rtsp over rtsp://), receives and
+// FEC-decodes 120 video frames (A drops every 10th packet on purpose, so
+// recovery is proven) and 1 s of audio, and sends its own keys and a mouse
+// move. The synthetic backend records the input each session gets
+// (input.log): A's keys must land in A's session only, B's in B's. The
+// clients hold their streams (--hold) until the logs are checked, so both
+// sessions are live at the same time; then they quit.
+
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { reportingTest } from './lib/report.mjs';
+import { rawTone } from './lib/audio.mjs';
+import { startHost, hostBinary, poll, repoRoot } from './lib/host.mjs';
+
+const run = promisify(execFile);
+const CLIENT = process.env.FUNKHAUS_GS_CLIENT || join(repoRoot, 'build', 'tests', 'fh-gs-client');
+const MODE = '640x480x30';
+const FRAMES = 120;
+const AUDIO_MS = 1000;
+const CLIENT_TIMEOUT_S = 90;
+
+let host = null;
+let tmp = null;
+const clients = [];
+
+/** A running fh-gs-client: its JSON events, stderr, and exit. */
+class GsClient {
+  constructor(name, args) {
+    this.name = name;
+    this.events = [];
+    this.stdout = '';
+    this.stderr = '';
+    this.exit = null;
+    this.proc = spawn(CLIENT, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let rest = '';
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (chunk) => {
+      this.stdout += chunk;
+      rest += chunk;
+      const lines = rest.split('\n');
+      rest = lines.pop();
+      for (const l of lines) {
+        try {
+          this.events.push(JSON.parse(l));
+        } catch {
+          this.events.push({ event: 'unparsed', line: l });
+        }
+      }
+    });
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (chunk) => { this.stderr += chunk; });
+    this.proc.on('exit', (code, signal) => { this.exit = { code, signal }; });
+    this.proc.on('error', (e) => { this.exit = { code: null, signal: null, error: e.message }; });
+  }
+
+  event(name) {
+    return this.events.find((e) => e.event === name);
+  }
+
+  lastEvent(name) {
+    return this.events.filter((e) => e.event === name).pop();
+  }
+
+  /** Waits for event `name`; fails at once, with the client's words, if it
+   *  reports an error or exits first. */
+  async waitFor(name, timeout = CLIENT_TIMEOUT_S * 1000) {
+    return poll(() => {
+      const e = this.event(name);
+      if (e)
+        return e;
+      const err = this.event('error');
+      if (err)
+        throw new Error(`client ${this.name} failed before "${name}": ${err.message}`);
+      if (this.exit)
+        throw new Error(`client ${this.name} exited (${JSON.stringify(this.exit)}) before "${name}"`);
+      return null;
+    }, { timeout, interval: 50, what: `client ${this.name}'s "${name}" event` });
+  }
+
+  report() {
+    return `--- client ${this.name} (exit ${JSON.stringify(this.exit)}) stdout ---\n${this.stdout}`
+      + `\n--- client ${this.name} stderr ---\n${this.stderr}`;
+  }
+
+  async stop() {
+    if (this.exit)
+      return this.exit;
+    this.proc.stdin.end('\n');
+    try {
+      await poll(() => this.exit, { timeout: 15000, what: `client ${this.name} to quit` });
+    } catch (e) {
+      this.proc.kill('SIGKILL');
+      throw e;
+    }
+    return this.exit;
+  }
+}
+
+function e2e(name, fn, { timeout = 240000 } = {}) {
+  reportingTest(name, { timeout }, async () => {
+    const parts = clients.map((c) => c.report());
+    parts.push(await inputLogs().then((logs) => Object.entries(logs)
+      .map(([s, l]) => `--- ${s}/input.log ---\n${l}`).join('\n')).catch(() => ''));
+    parts.push(host && `--- host log ---\n${host.logs()}`);
+    return parts;
+  }, fn);
+}
+
+/** input.log of every session the synthetic backend has now. */
+async function inputLogs() {
+  const out = {};
+  let sessions = [];
+  try {
+    sessions = await readdir(host.sessionsDir);
+  } catch (e) {
+    if (e.code !== 'ENOENT')
+      throw e;
+  }
+  for (const s of sessions)
+    out[s] = await host.inputLog(s);
+  return out;
+}
+
+function keyLines(log) {
+  return log.split('\n').filter((l) => l.startsWith('key '));
+}
+
+function expectedKeys(keys) {
+  return keys.flatMap((k) => [`key ${k.evdev} ${k.name} down`, `key ${k.evdev} ${k.name} up`]);
+}
+
+/** Starts a client and, if it asks, types its PIN on the host. */
+async function startPaired(name, extra) {
+  const pin = name === 'A' ? '4821' : '7305';
+  const c = new GsClient(name, ['--host', '127.0.0.1', '--http-port', String(host.gamestream.httpPort),
+    '--state-dir', join(tmp, name), '--name', `gs-${name}`, '--pin', pin, '--mode', MODE,
+    '--frames', String(FRAMES), '--audio-ms', String(AUDIO_MS), '--timeout', String(CLIENT_TIMEOUT_S),
+    '--hold', ...extra]);
+  clients.push(c);
+  const first = await poll(() => {
+    if (c.exit || c.event('error'))
+      throw new Error(`client ${name} failed before pairing: ${c.event('error')?.message ?? JSON.stringify(c.exit)}`);
+    return c.event('pin') || c.event('paired');
+  }, { timeout: 20000, what: `client ${name} to ask for a PIN` });
+  if (first.event === 'pin') {
+    assert.equal(first.pin, pin);
+    await poll(() => new RegExp(`Moonlight client 'gs-${name}' wants to pair`).test(host.stdoutText()),
+      { timeout: 10000, what: `the host to announce client gs-${name}` });
+    const { stdout } = await run(hostBinary, ['pair', '--moonlight', pin], { env: host.env });
+    assert.match(stdout, new RegExp(`PIN entered for Moonlight client 'gs-${name}'`));
+  }
+  await c.waitFor('paired', 30000);
+  return c;
+}
+
+before(async () => {
+  assert.ok(existsSync(CLIENT), `no test client at ${CLIENT}: build it (meson compile -C build) or set FUNKHAUS_GS_CLIENT`);
+  host = await startHost({ gamestream: true });
+  tmp = await mkdtemp(join(tmpdir(), 'funkhaus-gs-stream-'));
+  await chmod(tmp, 0o755); // the tone players run as the stack's user
+  for (const hz of [440, 880])
+    await writeFile(join(tmp, `tone-${hz}.raw`), rawTone(hz, 20));
+});
+
+after(async () => {
+  for (const c of clients) {
+    if (!c.exit)
+      c.proc.kill('SIGKILL');
+  }
+  await host?.cleanup();
+  if (tmp)
+    await rm(tmp, { recursive: true, force: true });
+});
+
+e2e('two Moonlight clients stream at once, each with its own session and input', async () => {
+  assert.ok(host.gamestream, 'the host prints its GameStream ports');
+
+  // Pairing is one client at a time (the host holds one PIN wait); the
+  // streams then overlap: both hold until the end of the test.
+  const a = await startPaired('A', ['--keys', 'KEY_A,KEY_B', '--drop-video', '10']);
+  const b = await startPaired('B', ['--keys', 'KEY_C,KEY_D', '--plain-rtsp']);
+
+  for (const c of [a, b]) {
+    const apps = await c.waitFor('apps');
+    assert.ok(apps.apps.some((x) => x.id === 1), `client ${c.name}: app 1 in ${JSON.stringify(apps.apps)}`);
+  }
+  const la = await a.waitFor('launched');
+  const lb = await b.waitFor('launched');
+  assert.match(la.url, /^rtspenc:\/\//, 'a launch with corever=1 answers rtspenc://');
+  assert.match(lb.url, /^rtsp:\/\//, 'a launch without corever answers rtsp://');
+  assert.notEqual(la.session, lb.session, 'two launches, two sessions');
+  for (const c of [a, b]) {
+    const r = await c.waitFor('rtsp');
+    assert.ok(r.video_port && r.audio_port && r.control_port, `client ${c.name}: ports ${JSON.stringify(r)}`);
+  }
+
+  const ia = await a.waitFor('input_sent');
+  const ib = await b.waitFor('input_sent');
+  await a.waitFor('holding');
+  await b.waitFor('holding');
+
+  // Both are streaming now. Each one's keys are in exactly one session's
+  // input.log, and that session has none of the other's.
+  const wantA = expectedKeys(ia.keys);
+  const wantB = expectedKeys(ib.keys);
+  const logs = await poll(async () => {
+    const l = await inputLogs();
+    const all = Object.values(l).flatMap(keyLines);
+    return wantA.every((k) => all.includes(k)) && wantB.every((k) => all.includes(k)) ? l : null;
+  }, { timeout: 10000, what: "both clients' keys in the sessions' input.log" });
+  const sessionOf = (want) => Object.keys(logs).filter((s) => want.some((k) => keyLines(logs[s]).includes(k)));
+  const sa = sessionOf(wantA);
+  const sb = sessionOf(wantB);
+  assert.equal(sa.length, 1, `A's keys are in exactly one session: ${sa}`);
+  assert.equal(sb.length, 1, `B's keys are in exactly one session: ${sb}`);
+  assert.notEqual(sa[0], sb[0], "A's and B's keys landed in the same session");
+  assert.deepEqual(keyLines(logs[sa[0]]), wantA, `A's session has A's keys only, in order`);
+  assert.deepEqual(keyLines(logs[sb[0]]), wantB, `B's session has B's keys only, in order`);
+  for (const [c, s, i] of [[a, sa[0], ia], [b, sb[0], ib]]) {
+    // The absolute move, scaled from the client's reference size to the
+    // session's mode (the same here).
+    const w = Number(MODE.split('x')[0]);
+    const h = Number(MODE.split('x')[1]);
+    const x = Math.floor(i.mouse.x * w / i.mouse.width);
+    const y = Math.floor(i.mouse.y * h / i.mouse.height);
+    const motion = logs[s].split('\n').filter((l) => l.startsWith('motion ')).pop();
+    assert.ok(motion, `client ${c.name}'s mouse move reached its session (want motion ${x} ${y})`);
+    const [mx, my] = motion.split(' ').slice(1).map(Number);
+    assert.ok(Math.abs(mx - x) <= 1 && Math.abs(my - y) <= 1,
+      `client ${c.name}: ${motion}, want motion ${x} ${y} (±1)`);
+  }
+
+  for (const c of [a, b]) {
+    const v = c.event('video');
+    const au = c.event('audio');
+    assert.ok(v && v.frames >= FRAMES, `client ${c.name}: ${JSON.stringify(v)}`);
+    assert.ok(v.keyframes >= 1, `client ${c.name}: a keyframe`);
+    assert.ok(au && au.ms >= AUDIO_MS, `client ${c.name}: ${JSON.stringify(au)}`);
+  }
+  assert.ok(a.event('video').recovered_packets > 0, 'A dropped every 10th video packet; FEC recovered some');
+
+  // Each session's own speaker: 440 Hz into A's, 880 Hz into B's (apps
+  // of the session would find it through PULSE_SINK). Each client must
+  // decode its own tone from the RTP audio (AES, FEC, Opus).
+  const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())?.[1];
+  assert.ok(stack, 'the host runs a private PipeWire stack');
+  const players = [[sa[0], 440], [sb[0], 880]].map(([sid, hz]) => spawn('runuser', ['-u', 'funkhaus', '--',
+    'env', `PULSE_SERVER=unix:${stack}/pulse/native`, `PULSE_SINK=funkhaus-speaker-${sid}`, 'pacat',
+    '--playback', '--raw', '--format=s16le', '--rate=48000', '--channels=2', '--latency-msec=20',
+    join(tmp, `tone-${hz}.raw`)], { stdio: 'ignore' }));
+  try {
+    await new Promise((r) => setTimeout(r, 2500));
+    // Quit: each client reports what it heard last, the control stream
+    // disconnects and /cancel ends each session.
+    for (const c of [a, b]) {
+      const exit = await c.stop();
+      assert.deepEqual(exit, { code: 0, signal: null }, `client ${c.name} exits 0`);
+      assert.ok(c.event('quit'), `client ${c.name} quit`);
+    }
+  } finally {
+    for (const p of players)
+      p.kill('SIGTERM');
+  }
+  for (const [c, hz] of [[a, 440], [b, 880]]) {
+    const au = c.lastEvent('audio');
+    console.log(`# client ${c.name}: ${JSON.stringify(au)}`);
+    assert.ok(Math.abs(au.dominant_hz - hz) <= 10 && au.tone_share > 0.5,
+      `client ${c.name} hears its own session's ${hz} Hz: ${JSON.stringify(au)}`);
+  }
+});
