@@ -235,6 +235,12 @@ fh_speaker_set_frame_ms (FhSpeaker *self, guint frame_ms)
 }
 
 void
+fh_speaker_set_constant_bitrate (FhSpeaker *self, gboolean constant)
+{
+  opus_encoder_ctl (self->encoder, OPUS_SET_VBR (constant ? 0 : 1));
+}
+
+void
 fh_speaker_free (FhSpeaker *self)
 {
   if (!self)

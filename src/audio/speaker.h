@@ -33,6 +33,9 @@ const char *fh_speaker_get_sink_name (FhSpeaker *speaker);
 /* Packets of 5, 10 (the default) or 20 ms: Moonlight asks for 5. FALSE for
  * any other length. Call it before the first listener. */
 gboolean fh_speaker_set_frame_ms (FhSpeaker *speaker, guint frame_ms);
+/* Constant-bitrate Opus: every packet the same size, which Moonlight's
+ * audio FEC needs (a browser does better with the default, variable). */
+void fh_speaker_set_constant_bitrate (FhSpeaker *speaker, gboolean constant);
 /* TRUE once the sink exists and its monitor is being captured. */
 gboolean fh_speaker_is_capturing (FhSpeaker *speaker);
 

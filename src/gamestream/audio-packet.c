@@ -555,6 +555,13 @@ fh_gs_audio_depacketizer_push (FhGsAudioDepacketizer *d, const guint8 *packet, g
     d->stats.dropped++;
     return TRUE;
   }
+  for (guint i = 0; i < FH_GS_AUDIO_TOTAL_SHARDS; i++) {
+    if (b->present[i]) {
+      if (b->len[i] != info.payload_len)
+        d->stats.size_mismatches++;
+      break;
+    }
+  }
   memcpy (b->shards[slot], info.payload, info.payload_len);
   b->len[slot] = info.payload_len;
   b->present[slot] = TRUE;

@@ -122,6 +122,11 @@ typedef struct {
   guint64 unrecoverable_blocks;
   guint64 undecryptable; /* received or restored, but failed to decrypt */
   guint64 dropped;     /* late (an older block), duplicate or wrong size */
+  /* Packets whose payload size differs from the first of their block's:
+   * Moonlight (RtpAudioQueue.c) turns audio FEC off for the session at
+   * the first one ("Audio block size mismatch"), so a host must never
+   * send them (constant-bitrate Opus). */
+  guint64 size_mismatches;
 } FhGsAudioStats;
 
 typedef struct _FhGsAudioDepacketizer FhGsAudioDepacketizer;

@@ -143,6 +143,7 @@ reset_stream_state (FhGsLaunch *l)
   g_clear_pointer (&l->video, fh_gs_video_packetizer_free);
   g_clear_pointer (&l->audio, fh_gs_audio_packetizer_free);
   stop_pacing (l);
+  l->frame_index = 0; /* each RTSP session counts from 1 (Sunshine too) */
   random_token (l->video_ping);
   random_token (l->audio_ping);
   do
@@ -178,6 +179,11 @@ launch_free (FhGsLaunch *l)
 {
   FhSession *session;
 
+  /* The client quit (/cancel) while its control stream is up: it is told
+   * the app ended, not that the connection broke. */
+  if (l->bound && l->control_expected)
+    fh_gs_control_server_send_termination (l->streamer->control, l->connect_data,
+                                           FH_GS_TERMINATION_GRACEFUL, NULL);
   unbind (l);
   if ((session = launch_session (l)))
     fh_context_remove_session (l->streamer->context, session, FH_PROTO_ERROR_HOST_SHUTDOWN,
@@ -293,7 +299,7 @@ gs_video (gpointer peer, const FhVideoPacket *packet)
                      FH_PROTO_VIDEO_HEADER_SIZE;
   gint64 now = g_get_monotonic_time ();
   FhGsVideoFrameInfo info = {
-    .frame_index = ++l->frame_index,
+    .frame_index = l->frame_index + 1,
     .rtp_timestamp = (guint32) (packet->capture_us * 9 / 100),
     .type = packet->keyframe ? FH_GS_VIDEO_FRAME_IDR : FH_GS_VIDEO_FRAME_P,
     .latency = (guint16) MIN ((now - packet->capture_us) / 100, G_MAXUINT16),
@@ -302,8 +308,10 @@ gs_video (gpointer peer, const FhVideoPacket *packet)
   gsize len;
   guint n;
 
+  /* Frame numbers count what the client is sent: a gap is a loss to it. */
   if (!l->video || !l->video_to || size <= FH_PROTO_VIDEO_HEADER_SIZE)
     return;
+  l->frame_index++;
   if (!fh_gs_video_packetizer_packetize (l->video, au, size - FH_PROTO_VIDEO_HEADER_SIZE, &info,
                                          &error)) {
     g_warning ("gamestream: device %s: frame %u not sent: %s", l->device, info.frame_index,
@@ -618,6 +626,8 @@ start_streaming (FhGsStreamer *self, FhGsLaunch *l, GError **error)
       .bitrate_kbps = st->configured_bitrate_kbps ? st->configured_bitrate_kbps
                                                   : st->max_bitrate_kbps,
       .audio_frame_ms = st->audio_packet_ms ? st->audio_packet_ms : 5,
+      /* Moonlight's audio FEC needs every packet of a block one size. */
+      .audio_constant_bitrate = TRUE,
     };
     if (!(session = fh_context_create_session (self->context, &request, error)))
       return FALSE;

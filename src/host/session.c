@@ -27,6 +27,7 @@ struct _FhSession {
   FhCodec codec;
   guint bitrate_kbps;
   guint audio_frame_ms;
+  gboolean audio_constant_bitrate;
   char *dir;
   FhSessionState state;
 
@@ -167,6 +168,7 @@ start_audio (FhSession *self)
   if (self->audio_frame_ms && !fh_speaker_set_frame_ms (self->speaker, self->audio_frame_ms))
     g_warning ("session %.8s: no %u ms audio packets; sending %u ms", self->id,
                self->audio_frame_ms, FH_AUDIO_FRAME_MS);
+  fh_speaker_set_constant_bitrate (self->speaker, self->audio_constant_bitrate);
   fh_speaker_add_listener (self->speaker, on_audio_packet, self);
 }
 
@@ -343,6 +345,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   self->codec = request->codec;
   self->bitrate_kbps = request->bitrate_kbps;
   self->audio_frame_ms = request->audio_frame_ms;
+  self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->backend = fh_context_get_backend (context);

@@ -32,6 +32,7 @@ typedef struct {
   const char *keyboard_layout; /* NULL = the host's default */
   gboolean shared; /* a view of the shared desktop, not a desktop of its own */
   guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS (own speaker only) */
+  gboolean audio_constant_bitrate; /* every Opus packet one size (own speaker only) */
 } FhSessionRequest;
 
 /* Who watches a session: a browser's WebSocket (net/client.c) or a

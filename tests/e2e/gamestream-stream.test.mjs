@@ -246,6 +246,9 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
     const au = c.event('audio');
     assert.ok(v && v.frames >= FRAMES, `client ${c.name}: ${JSON.stringify(v)}`);
     assert.ok(v.keyframes >= 1, `client ${c.name}: a keyframe`);
+    // Frame numbers count what was sent, from 1: Moonlight takes a gap
+    // before the first as a loss and asks for a new keyframe.
+    assert.equal(v.first_frame, 1, `client ${c.name}: the first frame is number 1: ${JSON.stringify(v)}`);
     assert.ok(au && au.ms >= AUDIO_MS, `client ${c.name}: ${JSON.stringify(au)}`);
   }
   assert.ok(a.event('video').recovered_packets > 0, 'A dropped every 10th video packet; FEC recovered some');
@@ -275,7 +278,7 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
   for (const [c, hz] of [[a, 440], [b, 880]]) {
     const au = c.lastEvent('audio');
     console.log(`# client ${c.name}: ${JSON.stringify(au)}`);
-    assert.ok(Math.abs(au.dominant_hz - hz) <= 10 && au.tone_share > 0.5,
+    assert.ok(Math.abs(au.dominant_hz - hz) <= 10 && au.tone_share > 0.3,
       `client ${c.name} hears its own session's ${hz} Hz: ${JSON.stringify(au)}`);
   }
 });

@@ -445,9 +445,10 @@ emit_media (App *app)
 
   emit ("{\"event\":\"video\",\"frames\":%u,\"keyframes\":%u,\"recovered_packets\":%u,"
         "\"lost_frames\":%u,\"skipped_frames\":%u,\"packets\":%u,\"dropped\":%u,"
+        "\"first_frame\":%u,"
         "\"bytes\":%" G_GUINT64_FORMAT "}",
         v->frames, v->keyframes, v->recovered_packets, v->lost_frames, v->skipped_frames,
-        v->packets, v->dropped,
+        v->packets, v->dropped, v->first_frame,
         v->bytes);
   emit ("{\"event\":\"audio\",\"packets\":%u,\"frames\":%u,\"recovered\":%u,\"lost\":%u,"
         "\"ms\":%u,\"dominant_hz\":%.0f,\"tone_share\":%.2f}",

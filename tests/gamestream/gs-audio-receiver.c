@@ -106,6 +106,14 @@ gs_audio_receiver_push (GsAudioReceiver *a, const guint8 *packet, gsize len, GEr
   a->stats.packets++;
   if (!fh_gs_audio_depacketizer_push (a->depacketizer, packet, len, error))
     return FALSE;
+  if (fh_gs_audio_depacketizer_stats (a->depacketizer)->size_mismatches > 0) {
+    /* Moonlight's debug builds assert here; its release builds turn
+     * audio FEC off for the rest of the session. */
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "audio packets of one FEC block differ in size: Moonlight turns audio FEC off "
+                 "(\"Audio block size mismatch\"); the host must send constant-bitrate Opus");
+    return FALSE;
+  }
   while (fh_gs_audio_depacketizer_pop (a->depacketizer, &frame)) {
     if (ok)
       ok = decode (a, &frame, error);

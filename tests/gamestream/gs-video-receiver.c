@@ -252,6 +252,8 @@ gs_video_receiver_push (GsVideoReceiver *v, const guint8 *packet, gsize len, GEr
       g_printerr ("fh-gs-client: %u video frames before frame %u lost\n", older, index);
       v->stats.lost_frames += older;
     }
+    if (!v->any_done)
+      v->stats.first_frame = index;
     ok = finish_frame (v, f, error);
     g_hash_table_iter_init (&it, v->frames);
     while (g_hash_table_iter_next (&it, &key, &value))

@@ -15,6 +15,9 @@ typedef struct {
   guint lost_frames;       /* given up: more lost than the parity covers */
   guint skipped_frames;    /* complete, but after a lost keyframe: not decodable */
   guint64 bytes;           /* Annex B bytes of the complete frames */
+  /* The first frame's number: Moonlight expects 1 and counts any below it
+   * as lost (VideoDepacketizer.c). */
+  guint32 first_frame;
 } GsVideoStats;
 
 typedef struct _GsVideoReceiver GsVideoReceiver;
