@@ -1,5 +1,8 @@
-/* A null sink, the capture of its monitor, and the Opus encoder. Every
- * callback runs on the main thread (the PipeWire loop is a GSource there). */
+/* A null sink, the capture of its monitor, and an Opus encoder per packet
+ * format its listeners ask for (a browser: 10 ms, variable bitrate; a
+ * Moonlight client: 5 ms, constant bitrate), all fed the same samples.
+ * Every callback runs on the main thread (the PipeWire loop is a GSource
+ * there). */
 #include "audio/speaker.h"
 
 #include <gio/gio.h>
@@ -18,6 +21,18 @@ typedef struct {
   gpointer user_data;
 } FhSpeakerListener;
 
+/* One packet format and the listeners that take it. */
+typedef struct {
+  FhAudioFormat format;
+  OpusEncoder *encoder;
+  guint frame_samples; /* per channel */
+  float pending[MAX_FRAME_SAMPLES * CHANNELS];
+  guint n_pending; /* frames (per channel) in pending */
+  guint32 sequence;
+  guint8 packet[MAX_PACKET];
+  GArray *listeners; /* FhSpeakerListener */
+} FhSpeakerEncoding;
+
 struct _FhSpeaker {
   FhPipeWire *pw;
   char *name;
@@ -29,28 +44,53 @@ struct _FhSpeaker {
   guint reconnect_source;
   guint reconnects;
 
-  OpusEncoder *encoder;
-  guint frame_samples; /* per channel: FH_AUDIO_FRAME_MS unless set */
-  float pending[MAX_FRAME_SAMPLES * CHANNELS];
-  guint n_pending; /* frames (per channel) in pending */
-  guint32 sequence;
-  guint8 packet[MAX_PACKET];
-
-  GArray *listeners; /* FhSpeakerListener */
+  GPtrArray *encodings; /* FhSpeakerEncoding, one per format in use */
   guint next_listener;
+  gboolean processing; /* inside on_capture_process: encodings stay put */
 };
 
 static void connect_capture (FhSpeaker *self);
 
 static void
-emit_packet (FhSpeaker *self, gint64 capture_us)
+encoding_free (FhSpeakerEncoding *e)
 {
-  opus_int32 size = opus_encode_float (self->encoder, self->pending, self->frame_samples, self->packet,
-                                       sizeof self->packet);
+  g_clear_pointer (&e->encoder, opus_encoder_destroy);
+  g_array_unref (e->listeners);
+  g_free (e);
+}
+
+static FhSpeakerEncoding *
+encoding_new (const FhAudioFormat *format, GError **error)
+{
+  FhSpeakerEncoding *e = g_new0 (FhSpeakerEncoding, 1);
+  int err;
+
+  e->format = *format;
+  e->frame_samples = FH_AUDIO_RATE * format->frame_ms / 1000;
+  e->listeners = g_array_new (FALSE, FALSE, sizeof (FhSpeakerListener));
+  e->encoder = opus_encoder_create (FH_AUDIO_RATE, CHANNELS, OPUS_APPLICATION_RESTRICTED_LOWDELAY,
+                                    &err);
+  if (!e->encoder) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot make an Opus encoder: %s",
+                 opus_strerror (err));
+    encoding_free (e);
+    return NULL;
+  }
+  opus_encoder_ctl (e->encoder, OPUS_SET_BITRATE (128000));
+  /* Constant bitrate: every packet one size (Moonlight's audio FEC). */
+  opus_encoder_ctl (e->encoder, OPUS_SET_VBR (format->constant_bitrate ? 0 : 1));
+  return e;
+}
+
+static void
+emit_packet (FhSpeaker *self, FhSpeakerEncoding *e, gint64 capture_us)
+{
+  opus_int32 size =
+    opus_encode_float (e->encoder, e->pending, e->frame_samples, e->packet, sizeof e->packet);
   FhAudioPacket packet = {
-    .sequence = self->sequence++,
+    .sequence = e->sequence++,
     .capture_us = capture_us,
-    .data = self->packet,
+    .data = e->packet,
     .size = size > 0 ? (gsize) size : 0,
   };
 
@@ -58,9 +98,30 @@ emit_packet (FhSpeaker *self, gint64 capture_us)
     g_warning ("audio: %s: Opus encoding failed: %s", self->name, opus_strerror (size));
     return;
   }
-  for (guint i = 0; i < self->listeners->len; i++) {
-    FhSpeakerListener *listener = &g_array_index (self->listeners, FhSpeakerListener, i);
+  for (guint i = 0; i < e->listeners->len; i++) {
+    FhSpeakerListener *listener = &g_array_index (e->listeners, FhSpeakerListener, i);
     listener->func (&packet, listener->user_data);
+  }
+}
+
+static void
+encode (FhSpeaker *self, FhSpeakerEncoding *e, const float *samples, guint n_frames, gint64 now)
+{
+  guint used = 0;
+
+  while (used < n_frames) {
+    guint take = MIN (n_frames - used, e->frame_samples - e->n_pending);
+    memcpy (e->pending + e->n_pending * CHANNELS, samples + used * CHANNELS,
+            take * CHANNELS * sizeof (float));
+    e->n_pending += take;
+    used += take;
+    if (e->n_pending == e->frame_samples) {
+      /* The buffer's last sample entered the sink about now; the packet's
+       * first one frame + (what is left of the buffer) earlier. */
+      gint64 age_us = (gint64) (e->frame_samples + n_frames - used) * G_USEC_PER_SEC / FH_AUDIO_RATE;
+      e->n_pending = 0;
+      emit_packet (self, e, now - age_us);
+    }
   }
 }
 
@@ -71,7 +132,7 @@ on_capture_process (void *data)
   struct pw_buffer *buffer = pw_stream_dequeue_buffer (self->capture);
   struct spa_data *d;
   const float *samples;
-  guint n_frames, used = 0;
+  guint n_frames;
   gint64 now = g_get_monotonic_time ();
 
   if (!buffer)
@@ -79,20 +140,16 @@ on_capture_process (void *data)
   d = &buffer->buffer->datas[0];
   samples = d->data ? SPA_PTROFF (d->data, d->chunk->offset, const float) : NULL;
   n_frames = samples ? d->chunk->size / (sizeof (float) * CHANNELS) : 0;
-  while (used < n_frames) {
-    guint take = MIN (n_frames - used, self->frame_samples - self->n_pending);
-    memcpy (self->pending + self->n_pending * CHANNELS, samples + used * CHANNELS,
-            take * CHANNELS * sizeof (float));
-    self->n_pending += take;
-    used += take;
-    if (self->n_pending == self->frame_samples) {
-      /* The buffer's last sample entered the sink about now; the packet's
-       * first one frame + (what is left of the buffer) earlier. */
-      gint64 age_us =
-        (gint64) (self->frame_samples + n_frames - used) * G_USEC_PER_SEC / FH_AUDIO_RATE;
-      emit_packet (self, now - age_us);
-      self->n_pending = 0;
-    }
+  /* A listener that goes inside emit_packet leaves its encoding empty
+   * until the loop is over. */
+  self->processing = TRUE;
+  for (guint i = 0; i < self->encodings->len; i++)
+    encode (self, g_ptr_array_index (self->encodings, i), samples, n_frames, now);
+  self->processing = FALSE;
+  for (guint i = self->encodings->len; i > 0; i--) {
+    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i - 1);
+    if (e->listeners->len == 0)
+      g_ptr_array_remove_index (self->encodings, i - 1);
   }
   pw_stream_queue_buffer (self->capture, buffer);
 }
@@ -192,20 +249,10 @@ fh_speaker_new (FhPipeWire *pw, const char *name, GError **error)
   g_autoptr (FhSpeaker) self = g_new0 (FhSpeaker, 1);
   g_autofree char *description = g_strdup_printf ("funkhaus speaker %s", name);
   struct pw_properties *props;
-  int err;
 
   self->pw = pw;
   self->name = g_strdup (name);
-  self->listeners = g_array_new (FALSE, FALSE, sizeof (FhSpeakerListener));
-  self->frame_samples = FH_AUDIO_RATE * FH_AUDIO_FRAME_MS / 1000;
-  self->encoder = opus_encoder_create (FH_AUDIO_RATE, CHANNELS,
-                                       OPUS_APPLICATION_RESTRICTED_LOWDELAY, &err);
-  if (!self->encoder) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot make an Opus encoder: %s",
-                 opus_strerror (err));
-    return NULL;
-  }
-  opus_encoder_ctl (self->encoder, OPUS_SET_BITRATE (128000));
+  self->encodings = g_ptr_array_new_with_free_func ((GDestroyNotify) encoding_free);
 
   /* Low session priority: a session's sink never becomes the default. */
   props = pw_properties_new ("factory.name", "support.null-audio-sink", PW_KEY_NODE_NAME, name,
@@ -224,22 +271,6 @@ fh_speaker_new (FhPipeWire *pw, const char *name, GError **error)
   return g_steal_pointer (&self);
 }
 
-gboolean
-fh_speaker_set_frame_ms (FhSpeaker *self, guint frame_ms)
-{
-  if (frame_ms != 5 && frame_ms != 10 && frame_ms != 20)
-    return FALSE;
-  self->frame_samples = FH_AUDIO_RATE * frame_ms / 1000;
-  self->n_pending = 0;
-  return TRUE;
-}
-
-void
-fh_speaker_set_constant_bitrate (FhSpeaker *self, gboolean constant)
-{
-  opus_encoder_ctl (self->encoder, OPUS_SET_VBR (constant ? 0 : 1));
-}
-
 void
 fh_speaker_free (FhSpeaker *self)
 {
@@ -254,8 +285,7 @@ fh_speaker_free (FhSpeaker *self)
     spa_hook_remove (&self->sink_listener);
     g_clear_pointer (&self->sink, pw_proxy_destroy);
   }
-  g_clear_pointer (&self->encoder, opus_encoder_destroy);
-  g_clear_pointer (&self->listeners, g_array_unref);
+  g_clear_pointer (&self->encodings, g_ptr_array_unref);
   g_free (self->name);
   g_free (self);
 }
@@ -273,21 +303,53 @@ fh_speaker_is_capturing (FhSpeaker *self)
 }
 
 guint
+fh_speaker_add_listener_with_format (FhSpeaker *self, const FhAudioFormat *format,
+                                     FhAudioPacketFunc func, gpointer user_data, GError **error)
+{
+  FhSpeakerListener listener = { 0, func, user_data };
+  FhSpeakerEncoding *e = NULL;
+
+  if (format->frame_ms != 5 && format->frame_ms != 10 && format->frame_ms != 20) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "no Opus packets of %u ms here (5, 10 or 20)", format->frame_ms);
+    return 0;
+  }
+  for (guint i = 0; i < self->encodings->len && !e; i++) {
+    FhSpeakerEncoding *candidate = g_ptr_array_index (self->encodings, i);
+    if (candidate->format.frame_ms == format->frame_ms &&
+        !candidate->format.constant_bitrate == !format->constant_bitrate)
+      e = candidate;
+  }
+  if (!e) {
+    if (!(e = encoding_new (format, error)))
+      return 0;
+    g_ptr_array_add (self->encodings, e);
+  }
+  listener.id = ++self->next_listener;
+  g_array_append_val (e->listeners, listener);
+  return listener.id;
+}
+
+guint
 fh_speaker_add_listener (FhSpeaker *self, FhAudioPacketFunc func, gpointer user_data)
 {
-  FhSpeakerListener listener = { ++self->next_listener, func, user_data };
+  const FhAudioFormat format = { .frame_ms = FH_AUDIO_FRAME_MS };
 
-  g_array_append_val (self->listeners, listener);
-  return listener.id;
+  return fh_speaker_add_listener_with_format (self, &format, func, user_data, NULL);
 }
 
 void
 fh_speaker_remove_listener (FhSpeaker *self, guint id)
 {
-  for (guint i = 0; i < self->listeners->len; i++) {
-    if (g_array_index (self->listeners, FhSpeakerListener, i).id == id) {
-      g_array_remove_index (self->listeners, i);
-      return;
+  for (guint i = 0; i < self->encodings->len; i++) {
+    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i);
+    for (guint j = 0; j < e->listeners->len; j++) {
+      if (g_array_index (e->listeners, FhSpeakerListener, j).id == id) {
+        g_array_remove_index (e->listeners, j);
+        if (e->listeners->len == 0 && !self->processing)
+          g_ptr_array_remove_index (self->encodings, i);
+        return;
+      }
     }
   }
 }

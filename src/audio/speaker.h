@@ -30,16 +30,25 @@ FhSpeaker *fh_speaker_new (FhPipeWire *pw, const char *name, GError **error);
 void fh_speaker_free (FhSpeaker *speaker);
 
 const char *fh_speaker_get_sink_name (FhSpeaker *speaker);
-/* Packets of 5, 10 (the default) or 20 ms: Moonlight asks for 5. FALSE for
- * any other length. Call it before the first listener. */
-gboolean fh_speaker_set_frame_ms (FhSpeaker *speaker, guint frame_ms);
-/* Constant-bitrate Opus: every packet the same size, which Moonlight's
- * audio FEC needs (a browser does better with the default, variable). */
-void fh_speaker_set_constant_bitrate (FhSpeaker *speaker, gboolean constant);
+
 /* TRUE once the sink exists and its monitor is being captured. */
 gboolean fh_speaker_is_capturing (FhSpeaker *speaker);
 
+/* What a listener takes: Opus packets of @frame_ms (5, 10 or 20), at a
+ * constant bitrate (every packet one size, which Moonlight's audio FEC
+ * needs) or a variable one (better for the same bits: browsers). Listeners
+ * of one format share its encoder. */
+typedef struct {
+  guint frame_ms;
+  gboolean constant_bitrate;
+} FhAudioFormat;
+
+/* FH_AUDIO_FRAME_MS, variable bitrate. Returns the listener's id (> 0). */
 guint fh_speaker_add_listener (FhSpeaker *speaker, FhAudioPacketFunc func, gpointer user_data);
+/* 0 with @error for a length the speaker cannot make. */
+guint fh_speaker_add_listener_with_format (FhSpeaker *speaker, const FhAudioFormat *format,
+                                           FhAudioPacketFunc func, gpointer user_data,
+                                           GError **error);
 void fh_speaker_remove_listener (FhSpeaker *speaker, guint id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhSpeaker, fh_speaker_free)

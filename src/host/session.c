@@ -138,6 +138,25 @@ on_audio_packet (const FhAudioPacket *packet, gpointer user_data)
   self->peer_ops->audio (self->peer, packet);
 }
 
+/* Takes the speaker's packets in the format the client asked for. */
+static void
+listen_to_speaker (FhSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  FhAudioFormat format = {
+    .frame_ms = self->audio_frame_ms ? self->audio_frame_ms : FH_AUDIO_FRAME_MS,
+    .constant_bitrate = self->audio_constant_bitrate,
+  };
+
+  self->speaker_listener =
+    fh_speaker_add_listener_with_format (self->speaker, &format, on_audio_packet, self, &error);
+  if (!self->speaker_listener) {
+    g_warning ("session %.8s: %s; sending %u ms packets", self->id, error->message,
+               FH_AUDIO_FRAME_MS);
+    self->speaker_listener = fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+  }
+}
+
 /* The session's speaker and microphone, before its apps start (they are
  * told where to find them). Without them the session still streams video. */
 static void
@@ -154,7 +173,7 @@ start_audio (FhSession *self)
     self->speaker = fh_context_get_shared_speaker (self->context);
     self->mic = fh_context_get_shared_mic (self->context);
     if (self->speaker)
-      self->speaker_listener = fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+      listen_to_speaker (self);
     return;
   }
   sink = g_strdup_printf ("funkhaus-speaker-%s", self->id);
@@ -165,11 +184,7 @@ start_audio (FhSession *self)
     g_clear_pointer (&self->speaker, fh_speaker_free);
     return;
   }
-  if (self->audio_frame_ms && !fh_speaker_set_frame_ms (self->speaker, self->audio_frame_ms))
-    g_warning ("session %.8s: no %u ms audio packets; sending %u ms", self->id,
-               self->audio_frame_ms, FH_AUDIO_FRAME_MS);
-  fh_speaker_set_constant_bitrate (self->speaker, self->audio_constant_bitrate);
-  fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+  listen_to_speaker (self);
 }
 
 static GStrv
@@ -629,6 +644,17 @@ gboolean
 fh_session_has_peer (FhSession *self)
 {
   return self->peer_ops != NULL;
+}
+
+void
+fh_session_forget_peer (FhSession *self, gpointer peer)
+{
+  if (!self->peer_ops || self->peer != peer)
+    return;
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  self->peer_ops = NULL;
+  self->peer = NULL;
 }
 
 void

@@ -31,8 +31,8 @@ typedef struct {
   guint bitrate_kbps;
   const char *keyboard_layout; /* NULL = the host's default */
   gboolean shared; /* a view of the shared desktop, not a desktop of its own */
-  guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS (own speaker only) */
-  gboolean audio_constant_bitrate; /* every Opus packet one size (own speaker only) */
+  guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS */
+  gboolean audio_constant_bitrate; /* every Opus packet one size (Moonlight) */
 } FhSessionRequest;
 
 /* Who watches a session: a browser's WebSocket (net/client.c) or a
@@ -78,6 +78,9 @@ FhClient *fh_session_get_client (FhSession *session);
 void fh_session_attach_peer (FhSession *session, const FhSessionPeerOps *ops, gpointer peer,
                              gboolean resumed);
 void fh_session_detach_peer (FhSession *session, gpointer peer);
+/* Unbinds @peer and nothing else: for a session that is being removed
+ * anyway (no DISCONNECTED, no grace period). */
+void fh_session_forget_peer (FhSession *session, gpointer peer);
 /* TRUE while a peer (of any kind) is bound. */
 gboolean fh_session_has_peer (FhSession *session);
 
