@@ -74,6 +74,7 @@ struct _FhGsHttp {
   gpointer pair_event_data;
   guint64 next_launch;
   guint rtsp_port;
+  gboolean shared_app;
   void (*launched) (const FhGsLaunchInfo *info, gpointer data);
   void (*cancelled) (const char *device, gpointer data);
   gpointer stream_data;
@@ -583,8 +584,12 @@ handle_applist (FhGsHttp *self, SoupServerMessage *msg)
   if (!device)
     return;
   fields = g_strdup_printf ("<App><IsHdrSupported>0</IsHdrSupported><AppTitle>Desktop</AppTitle>"
-                            "<ID>%d</ID></App>",
-                            FH_GS_APP_DESKTOP);
+                            "<ID>%d</ID></App>%s",
+                            FH_GS_APP_DESKTOP,
+                            self->shared_app ? "<App><IsHdrSupported>0</IsHdrSupported>"
+                                               "<AppTitle>Shared desktop</AppTitle><ID>"
+                                               G_STRINGIFY (FH_GS_APP_SHARED_DESKTOP) "</ID></App>"
+                                             : "");
   reply_ok (msg, fields);
 }
 
@@ -592,6 +597,12 @@ static gboolean
 parse_uint (const char *s, guint64 max, guint64 *out)
 {
   return s && g_ascii_string_to_unsigned (s, 10, 0, max, out, NULL);
+}
+
+static gboolean
+has_app (FhGsHttp *self, guint64 appid)
+{
+  return appid == FH_GS_APP_DESKTOP || (appid == FH_GS_APP_SHARED_DESKTOP && self->shared_app);
 }
 
 static void
@@ -602,7 +613,7 @@ handle_appasset (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
 
   if (!device)
     return;
-  if (!parse_uint (arg (query, "appid"), G_MAXUINT32, &appid) || appid != FH_GS_APP_DESKTOP) {
+  if (!parse_uint (arg (query, "appid"), G_MAXUINT32, &appid) || !has_app (self, appid)) {
     reply_xml (msg, SOUP_STATUS_NOT_FOUND, 404, "no such app", NULL);
     return;
   }
@@ -654,6 +665,7 @@ tell_launched (FhGsHttp *self, SoupServerMessage *msg, FhGsLaunch *l, gboolean e
     .width = l->width,
     .height = l->height,
     .fps = l->fps,
+    .shared = l->appid == FH_GS_APP_SHARED_DESKTOP,
     .address = G_IS_INET_SOCKET_ADDRESS (remote)
                  ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))
                  : NULL,
@@ -684,7 +696,7 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
     reply_error (msg, 400, "<gamesession>0</gamesession>", "appid is missing or not a number");
     return;
   }
-  if (appid != FH_GS_APP_DESKTOP) {
+  if (!has_app (self, appid)) {
     reply_error (msg, 404, "<gamesession>0</gamesession>", "no app %" G_GUINT64_FORMAT, appid);
     return;
   }
@@ -943,6 +955,12 @@ guint
 fh_gs_http_count_launched (FhGsHttp *self)
 {
   return g_hash_table_size (self->launches);
+}
+
+void
+fh_gs_http_offer_shared_desktop (FhGsHttp *self, gboolean offer)
+{
+  self->shared_app = offer;
 }
 
 void

@@ -22,8 +22,10 @@
 /* How long a /pair getservercert request waits for the PIN on the host. */
 #define FH_GS_PIN_TIMEOUT_S 120
 
-/* The one app we offer: a session of the host's display backend. */
+/* The apps we offer: a desktop of its own (a session of the host's display
+ * backend), and a view of the shared desktop when the host offers it. */
 #define FH_GS_APP_DESKTOP 1
+#define FH_GS_APP_SHARED_DESKTOP 2
 
 typedef struct _FhGsHttp FhGsHttp;
 
@@ -90,5 +92,7 @@ void fh_gs_http_set_streaming (FhGsHttp *http, guint rtsp_port,
                                void (*launched) (const FhGsLaunchInfo *info, gpointer data),
                                void (*cancelled) (const char *device, gpointer data),
                                gpointer data);
+/* Lists (and launches) app 2, "Shared desktop". */
+void fh_gs_http_offer_shared_desktop (FhGsHttp *http, gboolean offer);
 /* Paired device @id was revoked, or its session ended: drops its launch. */
 void fh_gs_http_forget_device (FhGsHttp *http, const char *id);

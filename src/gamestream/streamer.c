@@ -52,6 +52,7 @@ struct _FhGsLaunch {
   guint width, height, fps;
   GInetAddress *address;
   gboolean encrypted_rtsp;
+  gboolean shared;
   guint64 order; /* launches from one address are served oldest first */
 
   /* RTSP */
@@ -184,10 +185,14 @@ launch_free (FhGsLaunch *l)
   if (l->bound && l->control_expected)
     fh_gs_control_server_send_termination (l->streamer->control, l->connect_data,
                                            FH_GS_TERMINATION_GRACEFUL, NULL);
-  unbind (l);
-  if ((session = launch_session (l)))
+  if ((session = launch_session (l))) {
+    /* It goes now: no grace period to wait out first. */
+    if (l->bound)
+      fh_session_forget_peer (g_steal_pointer (&l->bound), l);
     fh_context_remove_session (l->streamer->context, session, FH_PROTO_ERROR_HOST_SHUTDOWN,
                                "the Moonlight client quit");
+  }
+  unbind (l);
   reset_stream_state (l);
   g_clear_object (&l->address);
   g_free (l->session_id);
@@ -216,6 +221,7 @@ fh_gs_streamer_launch (FhGsStreamer *self, const FhGsLaunchInfo *info)
   l->width = info->width, l->height = info->height, l->fps = info->fps;
   g_set_object (&l->address, info->address);
   l->encrypted_rtsp = info->encrypted_rtsp;
+  l->shared = info->shared;
   l->order = ++self->next_order;
   l->rtsp_sequence = 0;
 }
@@ -628,6 +634,7 @@ start_streaming (FhGsStreamer *self, FhGsLaunch *l, GError **error)
       .audio_frame_ms = st->audio_packet_ms ? st->audio_packet_ms : 5,
       /* Moonlight's audio FEC needs every packet of a block one size. */
       .audio_constant_bitrate = TRUE,
+      .shared = l->shared,
     };
     if (!(session = fh_context_create_session (self->context, &request, error)))
       return FALSE;

@@ -32,6 +32,7 @@ typedef struct {
   guint width, height, fps; /* from mode=; the ANNOUNCE has the last word */
   GInetAddress *address;    /* where the request came from */
   gboolean encrypted_rtsp;  /* corever >= 1: it speaks rtspenc:// */
+  gboolean shared;          /* a view of the shared desktop (app 2) */
 } FhGsLaunchInfo;
 
 typedef struct {

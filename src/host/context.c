@@ -354,6 +354,10 @@ start_gamestream (FhContext *self, GError **error)
   }
   fh_gs_http_set_streaming (self->gs_http, fh_gs_streamer_get_rtsp_port (self->gs_streamer),
                             on_gs_launched, on_gs_cancelled, self);
+  /* A Moonlight client cannot wait for a shared-join=ask answer, so it is
+   * offered the shared desktop only where views are let in at once. */
+  fh_gs_http_offer_shared_desktop (self->gs_http,
+                                   self->shared && g_str_equal (config->shared_join, "allow"));
   /* Moonlight finds the host by itself on the LAN; without Avahi it warns
    * once and the host is added by address. */
   if (!(self->gs_mdns = fh_gs_mdns_new (fh_gs_http_get_hostname (self->gs_http),

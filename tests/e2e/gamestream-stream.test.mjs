@@ -13,18 +13,16 @@
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { reportingTest } from './lib/report.mjs';
 import { rawTone } from './lib/audio.mjs';
-import { startHost, hostBinary, poll, repoRoot } from './lib/host.mjs';
+import { startHost, poll } from './lib/host.mjs';
+import { GS_CLIENT as CLIENT, startGsClient } from './lib/gs-client.mjs';
 
-const run = promisify(execFile);
-const CLIENT = process.env.FUNKHAUS_GS_CLIENT || join(repoRoot, 'build', 'tests', 'fh-gs-client');
 const MODE = '640x480x30';
 const FRAMES = 120;
 const AUDIO_MS = 1000;
@@ -33,79 +31,6 @@ const CLIENT_TIMEOUT_S = 90;
 let host = null;
 let tmp = null;
 const clients = [];
-
-/** A running fh-gs-client: its JSON events, stderr, and exit. */
-class GsClient {
-  constructor(name, args) {
-    this.name = name;
-    this.events = [];
-    this.stdout = '';
-    this.stderr = '';
-    this.exit = null;
-    this.proc = spawn(CLIENT, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let rest = '';
-    this.proc.stdout.setEncoding('utf8');
-    this.proc.stdout.on('data', (chunk) => {
-      this.stdout += chunk;
-      rest += chunk;
-      const lines = rest.split('\n');
-      rest = lines.pop();
-      for (const l of lines) {
-        try {
-          this.events.push(JSON.parse(l));
-        } catch {
-          this.events.push({ event: 'unparsed', line: l });
-        }
-      }
-    });
-    this.proc.stderr.setEncoding('utf8');
-    this.proc.stderr.on('data', (chunk) => { this.stderr += chunk; });
-    this.proc.on('exit', (code, signal) => { this.exit = { code, signal }; });
-    this.proc.on('error', (e) => { this.exit = { code: null, signal: null, error: e.message }; });
-  }
-
-  event(name) {
-    return this.events.find((e) => e.event === name);
-  }
-
-  lastEvent(name) {
-    return this.events.filter((e) => e.event === name).pop();
-  }
-
-  /** Waits for event `name`; fails at once, with the client's words, if it
-   *  reports an error or exits first. */
-  async waitFor(name, timeout = CLIENT_TIMEOUT_S * 1000) {
-    return poll(() => {
-      const e = this.event(name);
-      if (e)
-        return e;
-      const err = this.event('error');
-      if (err)
-        throw new Error(`client ${this.name} failed before "${name}": ${err.message}`);
-      if (this.exit)
-        throw new Error(`client ${this.name} exited (${JSON.stringify(this.exit)}) before "${name}"`);
-      return null;
-    }, { timeout, interval: 50, what: `client ${this.name}'s "${name}" event` });
-  }
-
-  report() {
-    return `--- client ${this.name} (exit ${JSON.stringify(this.exit)}) stdout ---\n${this.stdout}`
-      + `\n--- client ${this.name} stderr ---\n${this.stderr}`;
-  }
-
-  async stop() {
-    if (this.exit)
-      return this.exit;
-    this.proc.stdin.end('\n');
-    try {
-      await poll(() => this.exit, { timeout: 15000, what: `client ${this.name} to quit` });
-    } catch (e) {
-      this.proc.kill('SIGKILL');
-      throw e;
-    }
-    return this.exit;
-  }
-}
 
 function e2e(name, fn, { timeout = 240000 } = {}) {
   reportingTest(name, { timeout }, async () => {
@@ -142,25 +67,12 @@ function expectedKeys(keys) {
 
 /** Starts a client and, if it asks, types its PIN on the host. */
 async function startPaired(name, extra) {
-  const pin = name === 'A' ? '4821' : '7305';
-  const c = new GsClient(name, ['--host', '127.0.0.1', '--http-port', String(host.gamestream.httpPort),
-    '--state-dir', join(tmp, name), '--name', `gs-${name}`, '--pin', pin, '--mode', MODE,
-    '--frames', String(FRAMES), '--audio-ms', String(AUDIO_MS), '--timeout', String(CLIENT_TIMEOUT_S),
-    '--hold', ...extra]);
+  const c = await startGsClient(host, {
+    name, stateDir: join(tmp, name), pin: name === 'A' ? '4821' : '7305',
+    args: ['--mode', MODE, '--frames', String(FRAMES), '--audio-ms', String(AUDIO_MS),
+      '--timeout', String(CLIENT_TIMEOUT_S), '--hold', ...extra],
+  });
   clients.push(c);
-  const first = await poll(() => {
-    if (c.exit || c.event('error'))
-      throw new Error(`client ${name} failed before pairing: ${c.event('error')?.message ?? JSON.stringify(c.exit)}`);
-    return c.event('pin') || c.event('paired');
-  }, { timeout: 20000, what: `client ${name} to ask for a PIN` });
-  if (first.event === 'pin') {
-    assert.equal(first.pin, pin);
-    await poll(() => new RegExp(`Moonlight client 'gs-${name}' wants to pair`).test(host.stdoutText()),
-      { timeout: 10000, what: `the host to announce client gs-${name}` });
-    const { stdout } = await run(hostBinary, ['pair', '--moonlight', pin], { env: host.env });
-    assert.match(stdout, new RegExp(`PIN entered for Moonlight client 'gs-${name}'`));
-  }
-  await c.waitFor('paired', 30000);
   return c;
 }
 
@@ -280,5 +192,6 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
     console.log(`# client ${c.name}: ${JSON.stringify(au)}`);
     assert.ok(Math.abs(au.dominant_hz - hz) <= 10 && au.tone_share > 0.3,
       `client ${c.name} hears its own session's ${hz} Hz: ${JSON.stringify(au)}`);
+    assert.ok(au.ms <= au.elapsed_ms + 1000, `client ${c.name}: audio came no faster than it plays: ${JSON.stringify(au)}`);
   }
 });

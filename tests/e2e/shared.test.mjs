@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient, colorClose } from './lib/client.mjs';
 import { reportingTest } from './lib/report.mjs';
+import { startGsClient } from './lib/gs-client.mjs';
 import { RATE, toneLevel, rawTone, wavTone, rms } from './lib/audio.mjs';
 
 const run = promisify(execFile);
@@ -123,6 +124,7 @@ before(async () => {
     grace: 0,
     config: `[host]\nshared-desktop=${ipc}\nshared-wayland=${join(runtime, 'wayland-1')}\n` +
       `shared-join=allow\napp=${RECORDER} ${dir}/%s.log\n`,
+    gamestream: true,
   });
   browser = await launchBrowser(['--autoplay-policy=no-user-gesture-required',
     '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
@@ -299,6 +301,54 @@ e2e('the next view reuses the parked output', async () => {
   const o = await viewOutput(A_MODE);
   assert.equal(o?.name, parked[0], 'the parked output came back at the new view\'s mode');
   await A.waitFrames(10);
+});
+
+e2e('a Moonlight client views the shared desktop at its own mode (app 2), types there and hears it', async () => {
+  const mode = { width: 352, height: 288, refresh: 30 };
+  const gs = await startGsClient(host, {
+    name: 'M', stateDir: join(dir, 'gs-M'), pin: '2468',
+    // A still desktop sends few frames: 10 are enough here.
+    args: ['--app', '2', '--mode', `${mode.width}x${mode.height}x${mode.refresh}`, '--frames', '10',
+      '--audio-ms', '500', '--keys', 'KEY_M,KEY_L', '--click', '--timeout', '60', '--hold',
+      '--input-when-told'],
+  });
+  extra.push({ report: () => gs.report(), close: async () => { if (!gs.exit) gs.proc.kill('SIGKILL'); } });
+  const apps = (await gs.waitFor('apps')).apps;
+  assert.ok(apps.some((a) => a.id === 2 && a.title === 'Shared desktop'), `app 2 offered: ${JSON.stringify(apps)}`);
+  await gs.waitFor('holding');
+  const o = await viewOutput(mode);
+  assert.ok(o, `an output of its own at 352x288: ${JSON.stringify(await outputs())}`);
+  await swaymsg('--', `focus output ${o.name}; exec ${RECORDER} ${dir}/view-${o.name}.log 2222cc`);
+  await poll(async () => /^ready /m.test(await record(`view-${o.name}.log`)), { timeout: 10000, what: `a window on ${o.name}` });
+  // Away from it first: the Moonlight client's own click must bring focus back.
+  await swaymsg('--', 'focus output HEADLESS-1');
+  gs.proc.stdin.write('input\n');
+  await gs.waitFor('input_sent');
+  // Its click focused the window on its own output; its keys went there.
+  const want = ['key 50 down', 'key 50 up', 'key 38 down', 'key 38 up'];
+  const log = await poll(async () => {
+    const l = await record(`view-${o.name}.log`);
+    return keyLines(l).length >= want.length ? l : null;
+  }, { timeout: 10000, what: `the Moonlight client's keys on ${o.name}` });
+  assert.deepEqual(keyLines(log), want, `its keys on the window of its own output:\n${log}`);
+  // The desktop's speaker, in Moonlight's packets (5 ms, constant bitrate);
+  // the earlier test's 440 Hz is stopped first.
+  await run('pkill', ['-TERM', '-f', `pacat .*${dir}/tone-440`]).catch(() => {});
+  const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())[1];
+  await swaymsg('--', `exec env PULSE_SERVER=unix:${stack}/pulse/native pacat --playback --raw ` +
+    `--format=s16le --rate=48000 --channels=2 --latency-msec=20 ${dir}/tone-880.raw`);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.deepEqual(await gs.stop(), { code: 0, signal: null }, 'the Moonlight client quits cleanly');
+  const au = gs.events.filter((e) => e.event === 'audio').pop();
+  console.log(`# Moonlight view: ${JSON.stringify(au)}`);
+  assert.ok(Math.abs(au.dominant_hz - 880) <= 10, `it hears the desktop's 880 Hz: ${JSON.stringify(au)}`);
+  // In real time: no more audio than time went by (+ the jitter of 1 s).
+  assert.ok(au.ms <= au.elapsed_ms + 1000, `audio came no faster than it plays: ${JSON.stringify(au)}`);
+  // Its quit (/cancel) parks its output like a browser's leaving.
+  await poll(async () => {
+    const x = (await outputs()).find((y) => y.name === o.name);
+    return x && x.mode.width === 64 && x.mode.height === 64;
+  }, { timeout: 10000, what: `${o.name} to be parked` });
 });
 
 e2e("with shared-join=ask the host's user lets a view in or turns it away; views are limited", async () => {

@@ -46,10 +46,14 @@ typedef struct {
   int bitrate;
   int audio_packet_ms;
   int fec_percent;
+  int appid;
+  gboolean click;
+  gboolean input_when_told;
   gboolean hold;
 
   guint width, height, fps;
   gint64 deadline;
+  gint64 first_audio_us; /* when the first audio datagram came */
   GsClient client;
   char *uniqueid;
   char *http_base, *https_base;
@@ -238,7 +242,8 @@ list_apps (App *app, GError **error)
 {
   g_autofree char *u = url (app, TRUE, "/applist", NULL);
   g_autoptr (GString) json = g_string_new (NULL);
-  gboolean have_1 = FALSE;
+  g_autofree char *want = g_strdup_printf ("%d", app->appid);
+  gboolean have = FALSE;
   const char *p;
   GsReply r;
 
@@ -253,12 +258,12 @@ list_apps (App *app, GError **error)
     g_autofree char *jt = jstr (title);
     g_string_append_printf (json, "%s{\"id\":%d,\"title\":%s}", json->len ? "," : "",
                             id ? atoi (id) : -1, jt);
-    have_1 = have_1 || g_strcmp0 (id, "1") == 0;
+    have = have || g_strcmp0 (id, want) == 0;
   }
   emit ("{\"event\":\"apps\",\"apps\":[%s]}", json->str);
-  if (!have_1) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "/applist has no app with ID 1: %s",
-                 r.body);
+  if (!have) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "/applist has no app with ID %d: %s",
+                 app->appid, r.body);
     gs_reply_clear (&r);
     return FALSE;
   }
@@ -277,10 +282,10 @@ launch (App *app, GError **error)
     app->rikey[i] = (guint8) g_random_int ();
   app->rikeyid = (gint32) g_random_int ();
   rikey = fh_gs_hex_encode (app->rikey, 16);
-  q = g_strdup_printf ("appid=1&mode=%ux%ux%u&additionalStates=1&sops=0&rikey=%s&rikeyid=%d"
+  q = g_strdup_printf ("appid=%d&mode=%ux%ux%u&additionalStates=1&sops=0&rikey=%s&rikeyid=%d"
                        "&localAudioPlayMode=0&surroundAudioInfo=196610"
                        "&remoteControllersBitmap=0&gcmap=0%s",
-                       app->width, app->height, app->fps, rikey, app->rikeyid,
+                       app->appid, app->width, app->height, app->fps, rikey, app->rikeyid,
                        app->plain_rtsp ? "" : "&corever=1");
   u = url (app, TRUE, "/launch", q);
   if (!gs_request_get_ok (&app->client, u, MAX (remaining_s (app), 1), &r, error)) {
@@ -381,6 +386,25 @@ send_input (App *app, GError **error)
   g_autoptr (GString) keys = g_string_new (NULL);
   guint x = app->width / 4, y = app->height / 3;
 
+  if (app->click) {
+    /* Move and click first (focus on a shared desktop follows the click),
+     * and let it arrive before the keys: ENet orders each channel alone. */
+    g_autoptr (GBytes) move = fh_gs_input_build_mouse_absolute ((gint16) x, (gint16) y,
+                                                                (guint16) app->width,
+                                                                (guint16) app->height);
+    g_autoptr (GBytes) down = fh_gs_input_build_mouse_button (FH_GS_MOUSE_BUTTON_LEFT, TRUE);
+    g_autoptr (GBytes) up = fh_gs_input_build_mouse_button (FH_GS_MOUSE_BUTTON_LEFT, FALSE);
+    if (!gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INPUT, move,
+                                FH_GS_CONTROL_CHANNEL_MOUSE, TRUE, error) ||
+        !gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INPUT, down,
+                                FH_GS_CONTROL_CHANNEL_MOUSE, TRUE, error) ||
+        !gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INPUT, up,
+                                FH_GS_CONTROL_CHANNEL_MOUSE, TRUE, error))
+      return FALSE;
+    for (int i = 0; i < 4; i++)
+      if (!gs_control_service (app->control, 50, error))
+        return FALSE;
+  }
   for (guint i = 0; i < app->keycodes->len; i++) {
     const GsKey *k = &g_array_index (app->keycodes, GsKey, i);
     for (int down = 1; down >= 0; down--) {
@@ -429,9 +453,13 @@ drain (App *app, int fd, gboolean video, GError **error)
         g_prefix_error (error, "video: ");
         return FALSE;
       }
-    } else if (!gs_audio_receiver_push (app->audio, buf, (gsize) n, error)) {
-      g_prefix_error (error, "audio: ");
-      return FALSE;
+    } else {
+      if (!app->first_audio_us)
+        app->first_audio_us = g_get_monotonic_time ();
+      if (!gs_audio_receiver_push (app->audio, buf, (gsize) n, error)) {
+        g_prefix_error (error, "audio: ");
+        return FALSE;
+      }
     }
   }
 }
@@ -450,9 +478,14 @@ emit_media (App *app)
         v->frames, v->keyframes, v->recovered_packets, v->lost_frames, v->skipped_frames,
         v->packets, v->dropped, v->first_frame,
         v->bytes);
+  /* Audio comes in real time: more ms than have passed since the first
+   * packet means the host sent faster than its speaker plays. */
+  guint elapsed_ms =
+    app->first_audio_us ? (guint) ((g_get_monotonic_time () - app->first_audio_us) / 1000) : 0;
+
   emit ("{\"event\":\"audio\",\"packets\":%u,\"frames\":%u,\"recovered\":%u,\"lost\":%u,"
-        "\"ms\":%u,\"dominant_hz\":%.0f,\"tone_share\":%.2f}",
-        a->packets, a->frames, a->recovered, a->lost, a->ms, hz, share);
+        "\"ms\":%u,\"elapsed_ms\":%u,\"dominant_hz\":%.0f,\"tone_share\":%.2f}",
+        a->packets, a->frames, a->recovered, a->lost, a->ms, elapsed_ms, hz, share);
 }
 
 static gboolean
@@ -515,12 +548,13 @@ stream (App *app, GError **error)
       return FALSE;
     }
     /* Input once the picture runs: the session surely exists then. */
-    if (!input_sent && v->keyframes > 0) {
+    if (!input_sent && !app->input_when_told && v->keyframes > 0) {
       if (!send_input (app, error))
         return FALSE;
       input_sent = TRUE;
     }
-    if (!done && input_sent && v->frames >= (guint) app->frames && a->ms >= (guint) app->audio_ms) {
+    if (!done && (input_sent || app->input_when_told) && v->frames >= (guint) app->frames &&
+        a->ms >= (guint) app->audio_ms) {
       done = TRUE;
       emit_media (app);
       if (app->drop_video && v->recovered_packets == 0) {
@@ -539,6 +573,14 @@ stream (App *app, GError **error)
       continue;
     }
     if (holding && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char line[64];
+      ssize_t n = read (0, line, sizeof line - 1);
+      if (n > 0 && !input_sent && app->input_when_told && g_str_has_prefix (line, "input")) {
+        if (!send_input (app, error))
+          return FALSE;
+        input_sent = TRUE;
+        continue;
+      }
       /* Again, for what arrived while holding (a test plays a tone now). */
       emit_media (app);
       return TRUE;
@@ -595,7 +637,7 @@ int
 main (int argc, char **argv)
 {
   App app = { .http_port = 47989, .mode = NULL, .frames = 120, .audio_ms = 1000,
-              .timeout_s = 60, .bitrate = 20000, .audio_packet_ms = 5, .fec_percent = 20,
+              .timeout_s = 60, .bitrate = 20000, .audio_packet_ms = 5, .fec_percent = 20, .appid = 1,
               .video_fd = -1, .audio_fd = -1 };
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- headless GameStream test client");
@@ -622,6 +664,12 @@ main (int argc, char **argv)
     { "fec-percent", 0, 0, G_OPTION_ARG_INT, &app.fec_percent,
       "x-nv-vqos[0].fec.repairPercent, 0 to leave it out as Moonlight does for 7.1.431+ (20)",
       "PCT" },
+    { "app", 0, 0, G_OPTION_ARG_INT, &app.appid, "App ID to launch (1)", "ID" },
+    { "click", 0, 0, G_OPTION_ARG_NONE, &app.click,
+      "Before the keys, move to the mouse point and click there", NULL },
+    { "input-when-told", 0, 0, G_OPTION_ARG_NONE, &app.input_when_told,
+      "With --hold: send the input when the line 'input' comes on stdin, not at the first "
+      "keyframe", NULL },
     { "hold", 0, 0, G_OPTION_ARG_NONE, &app.hold,
       "When done, keep streaming until a line or EOF on stdin, then quit", NULL },
     { NULL },
