@@ -571,6 +571,76 @@ scale_axis (gint16 value, gint16 reference, guint out)
   return (guint32) ((v * (gint64) (out - 1) + reference / 2) / reference);
 }
 
+/* A character as key taps on a US layout: its key and whether Shift is
+ * held; FALSE for what that layout cannot type (non-ASCII). */
+static gboolean
+us_key_for (char c, guint32 *code, gboolean *shift)
+{
+  static const char rows[][11] = { "qwertyuiop", "asdfghjkl", "zxcvbnm" };
+  static const guint32 row_start[] = { KEY_Q, KEY_A, KEY_Z };
+  static const struct {
+    char plain, shifted;
+    guint32 code;
+  } others[] = {
+    { '1', '!', KEY_1 },     { '2', '@', KEY_2 },         { '3', '#', KEY_3 },
+    { '4', '$', KEY_4 },     { '5', '%', KEY_5 },         { '6', '^', KEY_6 },
+    { '7', '&', KEY_7 },     { '8', '*', KEY_8 },         { '9', '(', KEY_9 },
+    { '0', ')', KEY_0 },     { '-', '_', KEY_MINUS },     { '=', '+', KEY_EQUAL },
+    { '[', '{', KEY_LEFTBRACE }, { ']', '}', KEY_RIGHTBRACE }, { '\\', '|', KEY_BACKSLASH },
+    { ';', ':', KEY_SEMICOLON }, { '\'', '"', KEY_APOSTROPHE }, { ',', '<', KEY_COMMA },
+    { '.', '>', KEY_DOT },   { '/', '?', KEY_SLASH },     { '`', '~', KEY_GRAVE },
+    { ' ', 0, KEY_SPACE },   { '\n', 0, KEY_ENTER },      { '\t', 0, KEY_TAB },
+  };
+  char lower = g_ascii_tolower (c);
+
+  for (guint r = 0; r < G_N_ELEMENTS (rows); r++) {
+    const char *at = strchr (rows[r], lower);
+    if (lower != '\0' && at) {
+      /* Each row's keys have consecutive codes (KEY_Q..KEY_P and so on). */
+      *code = row_start[r] + (guint32) (at - rows[r]);
+      *shift = g_ascii_isupper (c);
+      return TRUE;
+    }
+  }
+  for (guint k = 0; k < G_N_ELEMENTS (others); k++) {
+    if (c == others[k].plain || (others[k].shifted && c == others[k].shifted)) {
+      *code = others[k].code;
+      *shift = c == others[k].shifted;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Moonlight's UTF-8 text (its on-screen keyboards) as key taps: whole
+ * characters only, as many as fit in @max. */
+static guint
+text_to_events (const char *text, FhInputEvent *events, guint max)
+{
+  guint n = 0;
+
+  for (const char *p = text; *p; p++) {
+    guint32 code;
+    gboolean shift;
+    guint need;
+
+    if (!us_key_for (*p, &code, &shift)) {
+      g_debug ("gamestream: text 0x%02x has no key on a US layout; dropped", (guint8) *p);
+      continue;
+    }
+    need = shift ? 4 : 2;
+    if (n + need > max)
+      break;
+    if (shift)
+      events[n++] = (FhInputEvent) { .type = FH_INPUT_KEY, .key = { KEY_LEFTSHIFT, TRUE } };
+    events[n++] = (FhInputEvent) { .type = FH_INPUT_KEY, .key = { code, TRUE } };
+    events[n++] = (FhInputEvent) { .type = FH_INPUT_KEY, .key = { code, FALSE } };
+    if (shift)
+      events[n++] = (FhInputEvent) { .type = FH_INPUT_KEY, .key = { KEY_LEFTSHIFT, FALSE } };
+  }
+  return n;
+}
+
 guint
 fh_gs_input_to_events (const FhGsInput *in, guint out_width, guint out_height,
                        FhInputEvent *events, guint max)
@@ -633,8 +703,9 @@ fh_gs_input_to_events (const FhGsInput *in, guint out_width, guint out_height,
     ev.type = FH_INPUT_SCROLL;
     ev.scroll.dx = in->scroll.amount;
     break;
-  case FH_GS_INPUT_UNKNOWN:
   case FH_GS_INPUT_TEXT:
+    return text_to_events (in->text.text, events, max);
+  case FH_GS_INPUT_UNKNOWN:
   case FH_GS_INPUT_MULTI_CONTROLLER:
   case FH_GS_INPUT_ENABLE_HAPTICS:
   case FH_GS_INPUT_TOUCH:

@@ -205,8 +205,10 @@ gboolean fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GErro
 /* The host's events for @in on an output of @out_width × @out_height
  * pixels: at most @max written to @events; returns how many. Keys, mouse
  * motion (absolute scaled from the client's reference size), buttons and
- * both scroll axes translate; controllers, haptics, text, touch and pen
- * return 0: this host has no injector for them yet. */
+ * both scroll axes translate; text becomes key taps as on a US layout
+ * (ASCII only: the session's keyboard layout must be "us" for it to come
+ * out right; up to 4 events a character); controllers, haptics, touch and
+ * pen return 0: this host has no injector for them. */
 guint fh_gs_input_to_events (const FhGsInput *in, guint out_width, guint out_height,
                              FhInputEvent *events, guint max);
 

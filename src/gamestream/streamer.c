@@ -26,7 +26,8 @@
  * millisecond, so a keyframe does not arrive as one spike that a Wi-Fi
  * link or a small receive buffer drops. */
 #define PACE_BURST 32
-#define MAX_EVENTS_PER_INPUT 8
+/* A text message of 32 characters, each Shift + key down, up, Shift up. */
+#define MAX_EVENTS_PER_INPUT (4 * FH_GS_INPUT_TEXT_MAX)
 
 typedef struct _FhGsLaunch FhGsLaunch;
 

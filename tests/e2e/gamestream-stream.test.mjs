@@ -100,7 +100,7 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
 
   // Pairing is one client at a time (the host holds one PIN wait); the
   // streams then overlap: both hold until the end of the test.
-  const a = await startPaired('A', ['--keys', 'KEY_A,KEY_B', '--drop-video', '10']);
+  const a = await startPaired('A', ['--keys', 'KEY_A,KEY_B', '--drop-video', '10', '--text', 'hi!']);
   const b = await startPaired('B', ['--keys', 'KEY_C,KEY_D', '--plain-rtsp']);
 
   for (const c of [a, b]) {
@@ -137,7 +137,19 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
   assert.equal(sa.length, 1, `A's keys are in exactly one session: ${sa}`);
   assert.equal(sb.length, 1, `B's keys are in exactly one session: ${sb}`);
   assert.notEqual(sa[0], sb[0], "A's and B's keys landed in the same session");
-  assert.deepEqual(keyLines(logs[sa[0]]), wantA, `A's session has A's keys only, in order`);
+  // A's text ("hi!", one character a message, as Moonlight's on-screen
+  // keyboard sends it) comes as key taps on a US layout.
+  const text = ['key 35 KEY_H down', 'key 35 KEY_H up', 'key 23 KEY_I down', 'key 23 KEY_I up',
+    'key 42 KEY_LEFTSHIFT down', 'key 2 KEY_1 down', 'key 2 KEY_1 up', 'key 42 KEY_LEFTSHIFT up'];
+  const textLog = await poll(async () => {
+    const l = keyLines(await host.inputLog(sa[0]));
+    return text.every((k) => l.includes(k)) ? l : null;
+  }, { timeout: 10000, what: "A's text in A's session" });
+  // Keys and text travel on two ENet channels: each in order, not the two.
+  assert.deepEqual(textLog.filter((k) => text.includes(k)), text, "A's text, in order");
+  assert.deepEqual(textLog.filter((k) => !text.includes(k)), wantA, `A's session has A's keys only, in order`);
+  assert.ok(!keyLines(logs[sb[0]]).some((k) => text.includes(k)) &&
+    !keyLines(await host.inputLog(sb[0])).some((k) => text.includes(k)), "A's text is not in B's session");
   assert.deepEqual(keyLines(logs[sb[0]]), wantB, `B's session has B's keys only, in order`);
   for (const [c, s, i] of [[a, sa[0], ia], [b, sb[0], ib]]) {
     // The absolute move, scaled from the client's reference size to the

@@ -48,6 +48,7 @@ typedef struct {
   int fec_percent;
   int appid;
   gboolean click;
+  char *text;
   gboolean input_when_told;
   gboolean hold;
 
@@ -417,6 +418,13 @@ send_input (App *app, GError **error)
     g_string_append_printf (keys, "%s{\"name\":\"%s\",\"evdev\":%u,\"vk\":%u}",
                             keys->len ? "," : "", k->name, k->evdev, k->vk);
   }
+  for (const char *c = app->text; c && *c; c = g_utf8_next_char (c)) {
+    gsize len = (gsize) (g_utf8_next_char (c) - c);
+    g_autoptr (GBytes) pkt = fh_gs_input_build_text (c, len);
+    if (!gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INPUT, pkt,
+                                FH_GS_CONTROL_CHANNEL_UTF8, TRUE, error))
+      return FALSE;
+  }
   {
     g_autoptr (GBytes) pkt = fh_gs_input_build_mouse_absolute ((gint16) x, (gint16) y,
                                                                (guint16) app->width,
@@ -667,6 +675,9 @@ main (int argc, char **argv)
     { "app", 0, 0, G_OPTION_ARG_INT, &app.appid, "App ID to launch (1)", "ID" },
     { "click", 0, 0, G_OPTION_ARG_NONE, &app.click,
       "Before the keys, move to the mouse point and click there", NULL },
+    { "text", 0, 0, G_OPTION_ARG_STRING, &app.text,
+      "After the keys, type this text as Moonlight's on-screen keyboard does (UTF-8, a "
+      "character a message)", "TEXT" },
     { "input-when-told", 0, 0, G_OPTION_ARG_NONE, &app.input_when_told,
       "With --hold: send the input when the line 'input' comes on stdin, not at the first "
       "keyframe", NULL },
@@ -759,6 +770,7 @@ out:
   g_free (app.pin);
   g_free (app.name);
   g_free (app.mode);
+  g_free (app.text);
   g_free (app.keys);
   g_free (app.session_url);
   return rc;

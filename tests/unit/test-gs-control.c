@@ -284,9 +284,35 @@ test_to_events (void)
   g_assert_cmpint (ev[0].scroll.dx, ==, -60);
   g_assert_cmpint (ev[0].scroll.dy, ==, 0);
 
-  /* No injector yet for these. */
+  /* Text: key taps on a US layout; what it cannot type is dropped. */
   parse_input_ok (text_e_acute, sizeof text_e_acute, &in);
   g_assert_cmpuint (fh_gs_input_to_events (&in, 1280, 720, ev, 4), ==, 0);
+  {
+    /* BE32 size 7, LE32 magic 0x17, "aB!" */
+    static const guint8 text_ab[] = { 0, 0, 0, 7, 0x17, 0, 0, 0, 'a', 'B', '!' };
+    static const struct {
+      guint32 code;
+      gboolean pressed;
+    } want[] = {
+      { KEY_A, TRUE },         { KEY_A, FALSE },        { KEY_LEFTSHIFT, TRUE },
+      { KEY_B, TRUE },         { KEY_B, FALSE },        { KEY_LEFTSHIFT, FALSE },
+      { KEY_LEFTSHIFT, TRUE }, { KEY_1, TRUE },         { KEY_1, FALSE },
+      { KEY_LEFTSHIFT, FALSE },
+    };
+    FhInputEvent many[16];
+
+    parse_input_ok (text_ab, sizeof text_ab, &in);
+    g_assert_cmpuint (fh_gs_input_to_events (&in, 1280, 720, many, G_N_ELEMENTS (many)), ==,
+                      G_N_ELEMENTS (want));
+    for (guint i = 0; i < G_N_ELEMENTS (want); i++) {
+      g_assert_cmpint (many[i].type, ==, FH_INPUT_KEY);
+      g_assert_cmpuint (many[i].key.code, ==, want[i].code);
+      g_assert_cmpint (many[i].key.pressed, ==, want[i].pressed);
+    }
+    /* Only whole characters: room for 'a' and not for 'B'. */
+    g_assert_cmpuint (fh_gs_input_to_events (&in, 1280, 720, many, 5), ==, 2);
+  }
+  /* No injector for these. */
   parse_input_ok (multi_controller, sizeof multi_controller, &in);
   g_assert_cmpuint (fh_gs_input_to_events (&in, 1280, 720, ev, 4), ==, 0);
   parse_input_ok (unknown_magic, sizeof unknown_magic, &in);
