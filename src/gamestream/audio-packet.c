@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "gamestream/fec.h"
+#include "gamestream/wire.h"
 
 G_DEFINE_QUARK (fh-gs-audio-error-quark, fh_gs_audio_error)
 
@@ -30,34 +31,6 @@ static const guint8 audio_matrix[FH_GS_AUDIO_PARITY_SHARDS][FH_GS_AUDIO_DATA_SHA
   { 0x77, 0x40, 0x38, 0x0e },
   { 0xc7, 0xa7, 0x0d, 0x6c },
 };
-
-static void
-put_be16 (guint8 *p, guint16 v)
-{
-  p[0] = (guint8) (v >> 8);
-  p[1] = (guint8) v;
-}
-
-static void
-put_be32 (guint8 *p, guint32 v)
-{
-  p[0] = (guint8) (v >> 24);
-  p[1] = (guint8) (v >> 16);
-  p[2] = (guint8) (v >> 8);
-  p[3] = (guint8) v;
-}
-
-static guint16
-get_be16 (const guint8 *p)
-{
-  return (guint16) (p[0] << 8 | p[1]);
-}
-
-static guint32
-get_be32 (const guint8 *p)
-{
-  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
-}
 
 static gboolean
 check_config (const FhGsAudioConfig *config, GError **error)
@@ -217,9 +190,9 @@ write_rtp (guint8 *pkt, guint8 payload_type, guint16 sequence, guint32 timestamp
 {
   pkt[0] = RTP_V2;
   pkt[1] = payload_type;
-  put_be16 (&pkt[2], sequence);
-  put_be32 (&pkt[4], timestamp);
-  put_be32 (&pkt[8], 0); /* SSRC: Sunshine sends 0 */
+  fh_gs_put_be16 (&pkt[2], sequence);
+  fh_gs_put_be32 (&pkt[4], timestamp);
+  fh_gs_put_be32 (&pkt[8], 0); /* SSRC: Sunshine sends 0 */
 }
 
 /* Parity for the block that the packet in slot 3 completes. */
@@ -254,9 +227,9 @@ finish_block (FhGsAudioPacketizer *p)
     write_rtp (pkt, FH_GS_AUDIO_FEC_PAYLOAD_TYPE, (guint16) (p->sequence + 1 + j), 0);
     pkt[OFF_FEC_INDEX] = (guint8) j;
     pkt[OFF_FEC_TYPE] = FH_GS_AUDIO_PAYLOAD_TYPE;
-    put_be16 (&pkt[OFF_FEC_BASE_SEQ], base);
-    put_be32 (&pkt[OFF_FEC_BASE_TS], p->block_timestamp);
-    put_be32 (&pkt[OFF_FEC_SSRC], 0);
+    fh_gs_put_be16 (&pkt[OFF_FEC_BASE_SEQ], base);
+    fh_gs_put_be32 (&pkt[OFF_FEC_BASE_TS], p->block_timestamp);
+    fh_gs_put_be32 (&pkt[OFF_FEC_SSRC], 0);
     p->out[p->n_out++] = (FhGsAudioPacket) { pkt, FEC_HEADERS + size };
   }
 }
@@ -334,9 +307,9 @@ fh_gs_audio_packet_parse (const guint8 *packet, gsize len, FhGsAudioPacketInfo *
   if (packet[0] != RTP_V2)
     return malformed (error, "not RTP version 2 without padding, extension or CSRCs", len);
   info->payload_type = packet[1];
-  info->sequence = get_be16 (&packet[2]);
-  info->timestamp = get_be32 (&packet[4]);
-  info->ssrc = get_be32 (&packet[8]);
+  info->sequence = fh_gs_get_be16 (&packet[2]);
+  info->timestamp = fh_gs_get_be32 (&packet[4]);
+  info->ssrc = fh_gs_get_be32 (&packet[8]);
 
   if (info->payload_type == FH_GS_AUDIO_PAYLOAD_TYPE) {
     info->fec_payload_type = info->payload_type;
@@ -352,9 +325,9 @@ fh_gs_audio_packet_parse (const guint8 *packet, gsize len, FhGsAudioPacketInfo *
     return malformed (error, "FEC packet shorter than its headers", len);
   info->fec_shard_index = packet[OFF_FEC_INDEX];
   info->fec_payload_type = packet[OFF_FEC_TYPE];
-  info->base_sequence = get_be16 (&packet[OFF_FEC_BASE_SEQ]);
-  info->base_timestamp = get_be32 (&packet[OFF_FEC_BASE_TS]);
-  info->fec_ssrc = get_be32 (&packet[OFF_FEC_SSRC]);
+  info->base_sequence = fh_gs_get_be16 (&packet[OFF_FEC_BASE_SEQ]);
+  info->base_timestamp = fh_gs_get_be32 (&packet[OFF_FEC_BASE_TS]);
+  info->fec_ssrc = fh_gs_get_be32 (&packet[OFF_FEC_SSRC]);
   info->payload = &packet[FEC_HEADERS];
   info->payload_len = len - FEC_HEADERS;
   if (info->fec_shard_index >= FH_GS_AUDIO_PARITY_SHARDS)

@@ -6,77 +6,21 @@
 #include <linux/input-event-codes.h>
 #include <string.h>
 
+#include "gamestream/wire.h"
+
 G_DEFINE_QUARK (fh-gs-control-error-quark, fh_gs_control_error)
 
 #define NV_INPUT_HEADER_SIZE 8 /* BE32 size, LE32 magic */
-
-static guint16
-rd_le16 (const guint8 *p)
-{
-  return (guint16) (p[0] | (p[1] << 8));
-}
-
-static guint16
-rd_be16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
-static guint32
-rd_le32 (const guint8 *p)
-{
-  return (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) | ((guint32) p[3] << 24);
-}
-
-static guint32
-rd_be32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | (guint32) p[3];
-}
-
-static guint64
-rd_le64 (const guint8 *p)
-{
-  return (guint64) rd_le32 (p) | ((guint64) rd_le32 (p + 4) << 32);
-}
 
 /* Moonlight's "netfloat": an IEEE-754 float in little-endian byte order. */
 static float
 rd_lefloat (const guint8 *p)
 {
-  guint32 bits = rd_le32 (p);
+  guint32 bits = fh_gs_get_le32 (p);
   float f;
 
   memcpy (&f, &bits, sizeof f);
   return f;
-}
-
-static void
-wr_le16 (guint8 *p, guint16 v)
-{
-  p[0] = v & 0xff;
-  p[1] = v >> 8;
-}
-
-static void
-wr_be16 (guint8 *p, guint16 v)
-{
-  p[0] = v >> 8;
-  p[1] = v & 0xff;
-}
-
-static void
-wr_le32 (guint8 *p, guint32 v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (v >> (8 * i)) & 0xff;
-}
-
-static void
-wr_be32 (guint8 *p, guint32 v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (v >> (8 * (3 - i))) & 0xff;
 }
 
 static gboolean
@@ -268,14 +212,14 @@ fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GError **error
 
   /* The size field counts the magic and the body, not itself; it bounds
    * the packet (the text length is read from it, as Sunshine does). */
-  size = rd_be32 (data);
+  size = fh_gs_get_be32 (data);
   if (size < 4 || size > len - 4) {
     g_set_error (error, FH_GS_CONTROL_ERROR, FH_GS_CONTROL_ERROR_MALFORMED,
                  "input packet: size field %u does not fit the %" G_GSIZE_FORMAT " bytes received",
                  size, len);
     return FALSE;
   }
-  magic = rd_le32 (data + 4);
+  magic = fh_gs_get_le32 (data + 4);
   body_len = size - 4;
   b = data + NV_INPUT_HEADER_SIZE;
 
@@ -295,28 +239,28 @@ fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GError **error
   case FH_GS_INPUT_KEY:
     out->key.pressed = magic == FH_GS_INPUT_MAGIC_KEY_DOWN;
     out->key.flags = b[0];
-    out->key.key_code = rd_le16 (b + 1);
+    out->key.key_code = fh_gs_get_le16 (b + 1);
     out->key.modifiers = b[3];
     break;
   case FH_GS_INPUT_MOUSE_RELATIVE:
-    out->relative.dx = (gint16) rd_be16 (b);
-    out->relative.dy = (gint16) rd_be16 (b + 2);
+    out->relative.dx = (gint16) fh_gs_get_be16 (b);
+    out->relative.dy = (gint16) fh_gs_get_be16 (b + 2);
     break;
   case FH_GS_INPUT_MOUSE_ABSOLUTE:
-    out->absolute.x = (gint16) rd_be16 (b);
-    out->absolute.y = (gint16) rd_be16 (b + 2);
-    out->absolute.width = (gint16) rd_be16 (b + 6);
-    out->absolute.height = (gint16) rd_be16 (b + 8);
+    out->absolute.x = (gint16) fh_gs_get_be16 (b);
+    out->absolute.y = (gint16) fh_gs_get_be16 (b + 2);
+    out->absolute.width = (gint16) fh_gs_get_be16 (b + 6);
+    out->absolute.height = (gint16) fh_gs_get_be16 (b + 8);
     break;
   case FH_GS_INPUT_MOUSE_BUTTON:
     out->button.pressed = magic == FH_GS_INPUT_MAGIC_MOUSE_BUTTON_DOWN;
     out->button.button = b[0];
     break;
   case FH_GS_INPUT_SCROLL:
-    out->scroll.amount = (gint16) rd_be16 (b);
+    out->scroll.amount = (gint16) fh_gs_get_be16 (b);
     break;
   case FH_GS_INPUT_HSCROLL:
-    out->scroll.amount = (gint16) rd_be16 (b);
+    out->scroll.amount = (gint16) fh_gs_get_be16 (b);
     break;
   case FH_GS_INPUT_TEXT:
     if (body_len > FH_GS_INPUT_TEXT_MAX) {
@@ -339,23 +283,23 @@ fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GError **error
   case FH_GS_INPUT_MULTI_CONTROLLER:
     /* LE16 headerB, controllerNumber, activeGamepadMask, midB, buttonFlags;
      * triggers; LE16 sticks ×4; LE16 tailA, buttonFlags2, tailB. */
-    out->controller.controller_number = (gint16) rd_le16 (b + 2);
-    out->controller.active_gamepad_mask = rd_le16 (b + 4);
-    out->controller.button_flags = rd_le16 (b + 8) | ((guint32) rd_le16 (b + 22) << 16);
+    out->controller.controller_number = (gint16) fh_gs_get_le16 (b + 2);
+    out->controller.active_gamepad_mask = fh_gs_get_le16 (b + 4);
+    out->controller.button_flags = fh_gs_get_le16 (b + 8) | ((guint32) fh_gs_get_le16 (b + 22) << 16);
     out->controller.left_trigger = b[10];
     out->controller.right_trigger = b[11];
-    out->controller.left_stick_x = (gint16) rd_le16 (b + 12);
-    out->controller.left_stick_y = (gint16) rd_le16 (b + 14);
-    out->controller.right_stick_x = (gint16) rd_le16 (b + 16);
-    out->controller.right_stick_y = (gint16) rd_le16 (b + 18);
+    out->controller.left_stick_x = (gint16) fh_gs_get_le16 (b + 12);
+    out->controller.left_stick_y = (gint16) fh_gs_get_le16 (b + 14);
+    out->controller.right_stick_x = (gint16) fh_gs_get_le16 (b + 16);
+    out->controller.right_stick_y = (gint16) fh_gs_get_le16 (b + 18);
     break;
   case FH_GS_INPUT_ENABLE_HAPTICS:
-    out->haptics.enable = rd_le16 (b) != 0;
+    out->haptics.enable = fh_gs_get_le16 (b) != 0;
     break;
   case FH_GS_INPUT_TOUCH:
     out->touch.event_type = b[0];
-    out->touch.rotation = rd_le16 (b + 2);
-    out->touch.pointer_id = rd_le32 (b + 4);
+    out->touch.rotation = fh_gs_get_le16 (b + 2);
+    out->touch.pointer_id = fh_gs_get_le32 (b + 4);
     out->touch.x = rd_lefloat (b + 8);
     out->touch.y = rd_lefloat (b + 12);
     out->touch.pressure_or_distance = rd_lefloat (b + 16);
@@ -369,7 +313,7 @@ fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GError **error
     out->pen.x = rd_lefloat (b + 4);
     out->pen.y = rd_lefloat (b + 8);
     out->pen.pressure_or_distance = rd_lefloat (b + 12);
-    out->pen.rotation = rd_le16 (b + 16);
+    out->pen.rotation = fh_gs_get_le16 (b + 16);
     out->pen.tilt = b[18];
     out->pen.contact_major = rd_lefloat (b + 20);
     out->pen.contact_minor = rd_lefloat (b + 24);
@@ -377,14 +321,14 @@ fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GError **error
   case FH_GS_INPUT_CONTROLLER_ARRIVAL:
     out->arrival.controller_number = b[0];
     out->arrival.type = b[1];
-    out->arrival.capabilities = rd_le16 (b + 2);
-    out->arrival.supported_button_flags = rd_le32 (b + 4);
+    out->arrival.capabilities = fh_gs_get_le16 (b + 2);
+    out->arrival.supported_button_flags = fh_gs_get_le32 (b + 4);
     break;
   case FH_GS_INPUT_CONTROLLER_TOUCH:
     out->controller_touch.controller_number = b[0];
     out->controller_touch.event_type = b[1];
     out->controller_touch.touchpad_index = b[3];
-    out->controller_touch.pointer_id = rd_le32 (b + 4);
+    out->controller_touch.pointer_id = fh_gs_get_le32 (b + 4);
     out->controller_touch.x = rd_lefloat (b + 8);
     out->controller_touch.y = rd_lefloat (b + 12);
     out->controller_touch.pressure = rd_lefloat (b + 16);
@@ -746,9 +690,9 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
       if (len < 20)
         return too_short (error, "loss stats", len, 20);
       out->kind = FH_GS_CONTROL_MSG_LOSS_STATS;
-      out->loss_stats.loss_count = rd_le32 (p);
-      out->loss_stats.interval_ms = rd_le32 (p + 4);
-      out->loss_stats.last_good_frame = rd_le64 (p + 12);
+      out->loss_stats.loss_count = fh_gs_get_le32 (p);
+      out->loss_stats.interval_ms = fh_gs_get_le32 (p + 4);
+      out->loss_stats.last_good_frame = fh_gs_get_le64 (p + 12);
       return TRUE;
     case FH_GS_CONTROL_TYPE_FRAME_STATS:
       out->kind = FH_GS_CONTROL_MSG_FRAME_STATS;
@@ -764,8 +708,8 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
       if (len < 16)
         return too_short (error, "reference frame invalidation", len, 16);
       out->kind = FH_GS_CONTROL_MSG_INVALIDATE_REF_FRAMES;
-      out->rfi.first_frame = rd_le64 (p);
-      out->rfi.last_frame = rd_le64 (p + 8);
+      out->rfi.first_frame = fh_gs_get_le64 (p);
+      out->rfi.last_frame = fh_gs_get_le64 (p + 8);
       return TRUE;
     case FH_GS_CONTROL_TYPE_REQUEST_IDR_FRAME:
       out->kind = FH_GS_CONTROL_MSG_REQUEST_IDR_FRAME;
@@ -780,21 +724,21 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
       if (len < 4)
         return too_short (error, "LTR frame ack", len, 4);
       out->kind = FH_GS_CONTROL_MSG_LTR_FRAME_ACK;
-      out->ltr_ack.frame_index = rd_le32 (p);
+      out->ltr_ack.frame_index = fh_gs_get_le32 (p);
       return TRUE;
     case FH_GS_CONTROL_TYPE_FRAME_FEC_STATUS:
       /* SS_FRAME_FEC_STATUS, packed, big-endian (Video.h). */
       if (len < 21)
         return too_short (error, "frame FEC status", len, 21);
       out->kind = FH_GS_CONTROL_MSG_FRAME_FEC_STATUS;
-      out->fec_status.frame_index = rd_be32 (p);
-      out->fec_status.highest_received_sequence = rd_be16 (p + 4);
-      out->fec_status.next_contiguous_sequence = rd_be16 (p + 6);
-      out->fec_status.missing_before_highest = rd_be16 (p + 8);
-      out->fec_status.total_data = rd_be16 (p + 10);
-      out->fec_status.total_parity = rd_be16 (p + 12);
-      out->fec_status.received_data = rd_be16 (p + 14);
-      out->fec_status.received_parity = rd_be16 (p + 16);
+      out->fec_status.frame_index = fh_gs_get_be32 (p);
+      out->fec_status.highest_received_sequence = fh_gs_get_be16 (p + 4);
+      out->fec_status.next_contiguous_sequence = fh_gs_get_be16 (p + 6);
+      out->fec_status.missing_before_highest = fh_gs_get_be16 (p + 8);
+      out->fec_status.total_data = fh_gs_get_be16 (p + 10);
+      out->fec_status.total_parity = fh_gs_get_be16 (p + 12);
+      out->fec_status.received_data = fh_gs_get_be16 (p + 14);
+      out->fec_status.received_parity = fh_gs_get_be16 (p + 16);
       out->fec_status.fec_percentage = p[18];
       out->fec_status.block_index = p[19];
       out->fec_status.block_count = p[20];
@@ -809,10 +753,10 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
   case FH_GS_CONTROL_TYPE_TERMINATION_SHORT:
     /* Moonlight reads 4 bytes or more as a BE32 HRESULT, else LE16. */
     if (len >= 4) {
-      out->termination.code = rd_be32 (p);
+      out->termination.code = fh_gs_get_be32 (p);
       out->termination.extended = TRUE;
     } else if (len >= 2) {
-      out->termination.code = rd_le16 (p);
+      out->termination.code = fh_gs_get_le16 (p);
     } else {
       return too_short (error, "termination", len, 2);
     }
@@ -823,9 +767,9 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
     if (len < 10)
       return too_short (error, "rumble", len, 10);
     out->kind = FH_GS_CONTROL_MSG_RUMBLE;
-    out->rumble.controller = rd_le16 (p + 4);
-    out->rumble.low_freq = rd_le16 (p + 6);
-    out->rumble.high_freq = rd_le16 (p + 8);
+    out->rumble.controller = fh_gs_get_le16 (p + 4);
+    out->rumble.low_freq = fh_gs_get_le16 (p + 6);
+    out->rumble.high_freq = fh_gs_get_le16 (p + 8);
     return TRUE;
   case FH_GS_CONTROL_TYPE_HDR_MODE:
     if (len < 1)
@@ -838,39 +782,39 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
 
       out->hdr.has_metadata = TRUE;
       for (int i = 0; i < 3; i++) {
-        out->hdr.primaries[i][0] = rd_le16 (m + 4 * i);
-        out->hdr.primaries[i][1] = rd_le16 (m + 4 * i + 2);
+        out->hdr.primaries[i][0] = fh_gs_get_le16 (m + 4 * i);
+        out->hdr.primaries[i][1] = fh_gs_get_le16 (m + 4 * i + 2);
       }
-      out->hdr.white_point[0] = rd_le16 (m + 12);
-      out->hdr.white_point[1] = rd_le16 (m + 14);
-      out->hdr.max_display_luminance = rd_le16 (m + 16);
-      out->hdr.min_display_luminance = rd_le16 (m + 18);
-      out->hdr.max_content_light_level = rd_le16 (m + 20);
-      out->hdr.max_frame_average_light_level = rd_le16 (m + 22);
-      out->hdr.max_full_frame_luminance = rd_le16 (m + 24);
+      out->hdr.white_point[0] = fh_gs_get_le16 (m + 12);
+      out->hdr.white_point[1] = fh_gs_get_le16 (m + 14);
+      out->hdr.max_display_luminance = fh_gs_get_le16 (m + 16);
+      out->hdr.min_display_luminance = fh_gs_get_le16 (m + 18);
+      out->hdr.max_content_light_level = fh_gs_get_le16 (m + 20);
+      out->hdr.max_frame_average_light_level = fh_gs_get_le16 (m + 22);
+      out->hdr.max_full_frame_luminance = fh_gs_get_le16 (m + 24);
     }
     return TRUE;
   case FH_GS_CONTROL_TYPE_RUMBLE_TRIGGERS:
     if (len < 6)
       return too_short (error, "rumble triggers", len, 6);
     out->kind = FH_GS_CONTROL_MSG_RUMBLE_TRIGGERS;
-    out->rumble_triggers.controller = rd_le16 (p);
-    out->rumble_triggers.left = rd_le16 (p + 2);
-    out->rumble_triggers.right = rd_le16 (p + 4);
+    out->rumble_triggers.controller = fh_gs_get_le16 (p);
+    out->rumble_triggers.left = fh_gs_get_le16 (p + 2);
+    out->rumble_triggers.right = fh_gs_get_le16 (p + 4);
     return TRUE;
   case FH_GS_CONTROL_TYPE_SET_MOTION_EVENT:
     if (len < 5)
       return too_short (error, "set motion event", len, 5);
     out->kind = FH_GS_CONTROL_MSG_SET_MOTION_EVENT;
-    out->motion_event.controller = rd_le16 (p);
-    out->motion_event.report_rate_hz = rd_le16 (p + 2);
+    out->motion_event.controller = fh_gs_get_le16 (p);
+    out->motion_event.report_rate_hz = fh_gs_get_le16 (p + 2);
     out->motion_event.motion_type = p[4];
     return TRUE;
   case FH_GS_CONTROL_TYPE_SET_RGB_LED:
     if (len < 5)
       return too_short (error, "set RGB LED", len, 5);
     out->kind = FH_GS_CONTROL_MSG_SET_RGB_LED;
-    out->rgb_led.controller = rd_le16 (p);
+    out->rgb_led.controller = fh_gs_get_le16 (p);
     out->rgb_led.r = p[2];
     out->rgb_led.g = p[3];
     out->rgb_led.b = p[4];
@@ -881,7 +825,7 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
     if (len < need)
       return too_short (error, "set adaptive triggers", len, need);
     out->kind = FH_GS_CONTROL_MSG_SET_ADAPTIVE_TRIGGERS;
-    out->adaptive_triggers.controller = rd_le16 (p);
+    out->adaptive_triggers.controller = fh_gs_get_le16 (p);
     out->adaptive_triggers.event_flags = p[2];
     out->adaptive_triggers.type_left = p[3];
     out->adaptive_triggers.type_right = p[4];
@@ -900,8 +844,8 @@ fh_gs_control_parse (FhGsControlOrigin origin, guint16 type, const guint8 *paylo
 static guint8 *
 input_header (guint8 *buf, gsize total, guint32 magic)
 {
-  wr_be32 (buf, (guint32) (total - 4));
-  wr_le32 (buf + 4, magic);
+  fh_gs_put_be32 (buf, (guint32) (total - 4));
+  fh_gs_put_le32 (buf + 4, magic);
   return buf + NV_INPUT_HEADER_SIZE;
 }
 
@@ -913,7 +857,7 @@ fh_gs_input_build_key (guint16 vk, gboolean pressed, guint8 modifiers)
                             pressed ? FH_GS_INPUT_MAGIC_KEY_DOWN : FH_GS_INPUT_MAGIC_KEY_UP);
 
   b[0] = 0; /* flags */
-  wr_le16 (b + 1, vk);
+  fh_gs_put_le16 (b + 1, vk);
   b[3] = modifiers;
   return g_bytes_new (buf, sizeof buf);
 }
@@ -924,10 +868,10 @@ fh_gs_input_build_mouse_absolute (gint16 x, gint16 y, guint16 ref_width, guint16
   guint8 buf[NV_INPUT_HEADER_SIZE + 10] = { 0 };
   guint8 *b = input_header (buf, sizeof buf, FH_GS_INPUT_MAGIC_MOUSE_ABSOLUTE);
 
-  wr_be16 (b, (guint16) x);
-  wr_be16 (b + 2, (guint16) y);
-  wr_be16 (b + 6, (guint16) (ref_width - 1));
-  wr_be16 (b + 8, (guint16) (ref_height - 1));
+  fh_gs_put_be16 (b, (guint16) x);
+  fh_gs_put_be16 (b + 2, (guint16) y);
+  fh_gs_put_be16 (b + 6, (guint16) (ref_width - 1));
+  fh_gs_put_be16 (b + 8, (guint16) (ref_height - 1));
   return g_bytes_new (buf, sizeof buf);
 }
 
@@ -937,8 +881,8 @@ fh_gs_input_build_mouse_relative (gint16 dx, gint16 dy)
   guint8 buf[NV_INPUT_HEADER_SIZE + 4] = { 0 };
   guint8 *b = input_header (buf, sizeof buf, FH_GS_INPUT_MAGIC_MOUSE_RELATIVE);
 
-  wr_be16 (b, (guint16) dx);
-  wr_be16 (b + 2, (guint16) dy);
+  fh_gs_put_be16 (b, (guint16) dx);
+  fh_gs_put_be16 (b + 2, (guint16) dy);
   return g_bytes_new (buf, sizeof buf);
 }
 
@@ -960,8 +904,8 @@ fh_gs_input_build_scroll (gint16 amount)
   guint8 buf[NV_INPUT_HEADER_SIZE + 6] = { 0 };
   guint8 *b = input_header (buf, sizeof buf, FH_GS_INPUT_MAGIC_SCROLL);
 
-  wr_be16 (b, (guint16) amount);
-  wr_be16 (b + 2, (guint16) amount);
+  fh_gs_put_be16 (b, (guint16) amount);
+  fh_gs_put_be16 (b + 2, (guint16) amount);
   return g_bytes_new (buf, sizeof buf);
 }
 
@@ -971,7 +915,7 @@ fh_gs_input_build_hscroll (gint16 amount)
   guint8 buf[NV_INPUT_HEADER_SIZE + 2] = { 0 };
   guint8 *b = input_header (buf, sizeof buf, FH_GS_INPUT_MAGIC_HSCROLL);
 
-  wr_be16 (b, (guint16) amount);
+  fh_gs_put_be16 (b, (guint16) amount);
   return g_bytes_new (buf, sizeof buf);
 }
 
@@ -999,8 +943,8 @@ fh_gs_control_build_invalidate_ref_frames (guint32 first_frame, guint32 last_fra
 {
   guint8 buf[24] = { 0 };
 
-  wr_le32 (buf, first_frame);
-  wr_le32 (buf + 8, last_frame);
+  fh_gs_put_le32 (buf, first_frame);
+  fh_gs_put_le32 (buf + 8, last_frame);
   return g_bytes_new (buf, sizeof buf);
 }
 
@@ -1019,7 +963,7 @@ fh_gs_control_build_termination (guint32 code)
 {
   guint8 buf[4];
 
-  wr_be32 (buf, code);
+  fh_gs_put_be32 (buf, code);
   return g_bytes_new (buf, sizeof buf);
 }
 
@@ -1028,9 +972,9 @@ fh_gs_control_build_rumble (guint16 controller, guint16 low_freq, guint16 high_f
 {
   guint8 buf[10] = { 0 };
 
-  wr_le32 (buf, 0xC0FFEE); /* Sunshine's filler; Moonlight skips it */
-  wr_le16 (buf + 4, controller);
-  wr_le16 (buf + 6, low_freq);
-  wr_le16 (buf + 8, high_freq);
+  fh_gs_put_le32 (buf, 0xC0FFEE); /* Sunshine's filler; Moonlight skips it */
+  fh_gs_put_le16 (buf + 4, controller);
+  fh_gs_put_le16 (buf + 6, low_freq);
+  fh_gs_put_le16 (buf + 8, high_freq);
   return g_bytes_new (buf, sizeof buf);
 }

@@ -4,22 +4,11 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "gamestream/wire.h"
+
 G_DEFINE_QUARK (fh-gs-crypto-error-quark, fh_gs_crypto_error)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-
-static void
-put_le16 (guint8 *p, guint16 v)
-{
-  p[0] = (guint8) v;
-  p[1] = (guint8) (v >> 8);
-}
-
-static guint16
-get_le16 (const guint8 *p)
-{
-  return (guint16) (p[0] | p[1] << 8);
-}
 
 /* GameStream's GCM IVs: the sequence little-endian, zeros, who sent it,
  * and which stream ('C' control, 'R' RTSP). */
@@ -79,15 +68,15 @@ fh_gs_control_encrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsC
     return NULL;
   }
   plain = g_malloc (plain_len);
-  put_le16 (plain, type);
-  put_le16 (plain + 2, (guint16) payload_len);
+  fh_gs_put_le16 (plain, type);
+  fh_gs_put_le16 (plain + 2, (guint16) payload_len);
   if (payload_len)
     memcpy (plain + FH_GS_CONTROL_V2_HEADER, payload, payload_len);
 
   out = g_malloc (total);
-  put_le16 (out, FH_GS_CONTROL_ENCRYPTED_TYPE);
+  fh_gs_put_le16 (out, FH_GS_CONTROL_ENCRYPTED_TYPE);
   /* The length counts what follows it: sequence, tag, ciphertext. */
-  put_le16 (out + 2, (guint16) (total - 4));
+  fh_gs_put_le16 (out + 2, (guint16) (total - 4));
   out[4] = (guint8) sequence;
   out[5] = (guint8) (sequence >> 8);
   out[6] = (guint8) (sequence >> 16);
@@ -112,13 +101,13 @@ fh_gs_control_decrypt (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origi
   guint8 iv[12], tag[FH_GS_CONTROL_TAG_SIZE];
 
   if (len < FH_GS_CONTROL_ENCRYPTED_HEADER + FH_GS_CONTROL_TAG_SIZE + FH_GS_CONTROL_V2_HEADER ||
-      get_le16 (packet) != FH_GS_CONTROL_ENCRYPTED_TYPE) {
+      fh_gs_get_le16 (packet) != FH_GS_CONTROL_ENCRYPTED_TYPE) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
                  "not an encrypted control message (%" G_GSIZE_FORMAT " bytes, type 0x%04x)", len,
-                 len >= 2 ? get_le16 (packet) : 0);
+                 len >= 2 ? fh_gs_get_le16 (packet) : 0);
     return FALSE;
   }
-  declared = get_le16 (packet + 2);
+  declared = fh_gs_get_le16 (packet + 2);
   if (declared + 4 != len) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
                  "encrypted control message says %" G_GSIZE_FORMAT " bytes follow, %" G_GSIZE_FORMAT
@@ -138,7 +127,7 @@ fh_gs_control_decrypt (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origi
                  "control message %u does not authenticate: wrong key, or altered on the way", seq);
     return FALSE;
   }
-  inner_len = get_le16 (plain + 2);
+  inner_len = fh_gs_get_le16 (plain + 2);
   if (inner_len != plain_len - FH_GS_CONTROL_V2_HEADER) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
                  "control message %u says its payload has %" G_GSIZE_FORMAT " bytes, it has %" G_GSIZE_FORMAT,
@@ -146,7 +135,7 @@ fh_gs_control_decrypt (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origi
     return FALSE;
   }
   *sequence = seq;
-  *type = get_le16 (plain);
+  *type = fh_gs_get_le16 (plain);
   *payload = g_bytes_new (plain + FH_GS_CONTROL_V2_HEADER, inner_len);
   return TRUE;
 }
@@ -205,21 +194,6 @@ fh_gs_audio_decrypt (const guint8 key[FH_GS_KEY_SIZE], guint32 rikeyid, guint16 
   return audio_cbc (FALSE, key, rikeyid, sequence, data, len, error);
 }
 
-static guint32
-get_be32 (const guint8 *p)
-{
-  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
-}
-
-static void
-put_be32 (guint8 *p, guint32 v)
-{
-  p[0] = (guint8) (v >> 24);
-  p[1] = (guint8) (v >> 16);
-  p[2] = (guint8) (v >> 8);
-  p[3] = (guint8) v;
-}
-
 GBytes *
 fh_gs_rtsp_seal (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsControlOrigin origin,
                  const guint8 *message, gsize len, GError **error)
@@ -233,8 +207,8 @@ fh_gs_rtsp_seal (const guint8 key[FH_GS_KEY_SIZE], guint32 sequence, FhGsControl
     return NULL;
   }
   out = g_malloc (FH_GS_RTSP_SEALED_HEADER + len);
-  put_be32 (out, FH_GS_RTSP_SEALED_BIT | (guint32) len);
-  put_be32 (out + 4, sequence);
+  fh_gs_put_be32 (out, FH_GS_RTSP_SEALED_BIT | (guint32) len);
+  fh_gs_put_be32 (out + 4, sequence);
   gcm_iv (sequence, origin, 'R', iv);
   if (!gcm (TRUE, key, iv, message, len, out + FH_GS_RTSP_SEALED_HEADER, out + 8)) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_CRYPTO, "AES-GCM encryption failed");
@@ -251,7 +225,7 @@ fh_gs_rtsp_sealed_size (const guint8 *data, gsize len, gsize *total, GError **er
   *total = 0;
   if (len < 4)
     return TRUE;
-  word = get_be32 (data);
+  word = fh_gs_get_be32 (data);
   if (!(word & FH_GS_RTSP_SEALED_BIT) || (word & ~FH_GS_RTSP_SEALED_BIT) == 0 ||
       (word & ~FH_GS_RTSP_SEALED_BIT) > FH_GS_RTSP_MAX_SEALED) {
     g_set_error (error, FH_GS_CRYPTO_ERROR, FH_GS_CRYPTO_ERROR_MALFORMED,
@@ -279,7 +253,7 @@ fh_gs_rtsp_unseal (const guint8 key[FH_GS_KEY_SIZE], FhGsControlOrigin origin,
                  len, total);
     return NULL;
   }
-  seq = get_be32 (data + 4);
+  seq = fh_gs_get_be32 (data + 4);
   memcpy (tag, data + 8, sizeof tag);
   gcm_iv (seq, origin, 'R', iv);
   plain = g_malloc (len - FH_GS_RTSP_SEALED_HEADER);

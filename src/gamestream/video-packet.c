@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gamestream/fec.h"
+#include "gamestream/wire.h"
 
 G_DEFINE_QUARK (fh-gs-video-error-quark, fh_gs_video_error)
 
@@ -36,37 +37,6 @@ struct _FhGsVideoPacketizer {
   /* The code of the last block shape, reused while frames keep it. */
   FhGsFec *fec;
 };
-
-static void
-put_le32 (guint8 *p, guint32 v)
-{
-  p[0] = (guint8) v;
-  p[1] = (guint8) (v >> 8);
-  p[2] = (guint8) (v >> 16);
-  p[3] = (guint8) (v >> 24);
-}
-
-static guint32
-get_le32 (const guint8 *p)
-{
-  return (guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 | (guint32) p[3] << 24;
-}
-
-static void
-put_be16 (guint8 *p, guint16 v)
-{
-  p[0] = (guint8) (v >> 8);
-  p[1] = (guint8) v;
-}
-
-static void
-put_be32 (guint8 *p, guint32 v)
-{
-  p[0] = (guint8) (v >> 24);
-  p[1] = (guint8) (v >> 16);
-  p[2] = (guint8) (v >> 8);
-  p[3] = (guint8) v;
-}
 
 static guint
 div_up (guint a, guint b)
@@ -163,13 +133,13 @@ write_block_fields (guint8 *pkt, guint16 sequence, guint32 timestamp, guint32 fr
 {
   pkt[OFF_RTP_FLAGS] = RTP_FLAGS;
   pkt[OFF_RTP_TYPE] = 0;
-  put_be16 (&pkt[OFF_RTP_SEQ], sequence);
-  put_be32 (&pkt[OFF_RTP_TS], timestamp);
+  fh_gs_put_be16 (&pkt[OFF_RTP_SEQ], sequence);
+  fh_gs_put_be32 (&pkt[OFF_RTP_TS], timestamp);
   memset (&pkt[OFF_RTP_SSRC], 0, FH_GS_VIDEO_RTP_SIZE - OFF_RTP_SSRC);
-  put_le32 (&pkt[OFF_FRAME_INDEX], frame_index);
+  fh_gs_put_le32 (&pkt[OFF_FRAME_INDEX], frame_index);
   pkt[OFF_MULTI_FEC_FLAGS] = MULTI_FEC_FLAGS;
   pkt[OFF_MULTI_FEC_BLOCKS] = fec_blocks;
-  put_le32 (&pkt[OFF_FEC_INFO], (guint32) fec_index << 12 | (guint32) data << 22 | (guint32) pct << 4);
+  fh_gs_put_le32 (&pkt[OFF_FEC_INFO], (guint32) fec_index << 12 | (guint32) data << 22 | (guint32) pct << 4);
 }
 
 gboolean
@@ -264,7 +234,7 @@ fh_gs_video_packetizer_packetize (FhGsVideoPacketizer *p, const guint8 *frame, g
 
       write_block_fields (pkt, (guint16) (low + x), info->rtp_timestamp, info->frame_index, fec_blocks,
                           x, k, block_pct[b]);
-      put_le32 (&pkt[OFF_STREAM_INDEX], (low + x) << 8);
+      fh_gs_put_le32 (&pkt[OFF_STREAM_INDEX], (low + x) << 8);
       pkt[OFF_FLAGS] = FH_GS_VIDEO_FLAG_PIC_DATA | (x == 0 ? FH_GS_VIDEO_FLAG_SOF : 0) |
                        (x == k - 1 ? FH_GS_VIDEO_FLAG_EOF : 0);
       pkt[OFF_RESERVED] = 0;
@@ -300,12 +270,12 @@ fh_gs_video_packet_parse (const guint8 *packet, gsize len, FhGsVideoPacketInfo *
                  packet[OFF_RTP_FLAGS], RTP_FLAGS);
     return FALSE;
   }
-  fec_info = get_le32 (&packet[OFF_FEC_INFO]);
+  fec_info = fh_gs_get_le32 (&packet[OFF_FEC_INFO]);
   info->sequence = (guint16) (packet[OFF_RTP_SEQ] << 8 | packet[OFF_RTP_SEQ + 1]);
   info->timestamp = (guint32) packet[OFF_RTP_TS] << 24 | (guint32) packet[OFF_RTP_TS + 1] << 16 |
                     (guint32) packet[OFF_RTP_TS + 2] << 8 | packet[OFF_RTP_TS + 3];
-  info->stream_packet_index = (get_le32 (&packet[OFF_STREAM_INDEX]) >> 8) & 0xffffff;
-  info->frame_index = get_le32 (&packet[OFF_FRAME_INDEX]);
+  info->stream_packet_index = (fh_gs_get_le32 (&packet[OFF_STREAM_INDEX]) >> 8) & 0xffffff;
+  info->frame_index = fh_gs_get_le32 (&packet[OFF_FRAME_INDEX]);
   info->flags = packet[OFF_FLAGS];
   info->block_index = (packet[OFF_MULTI_FEC_BLOCKS] >> 4) & 0x3;
   info->last_block = (packet[OFF_MULTI_FEC_BLOCKS] >> 6) & 0x3;
