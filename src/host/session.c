@@ -664,12 +664,9 @@ fh_session_detach_peer (FhSession *self, gpointer peer)
 
   if (!self->peer_ops || self->peer != peer)
     return;
-  if (self->mic_feeder)
-    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   /* Whatever the state, the peer is never called again. STARTING: the
    * session waits in its grace period once it is up. */
-  self->peer_ops = NULL;
-  self->peer = NULL;
+  fh_session_forget_peer (self, peer);
   if (self->state != FH_SESSION_STATE_STREAMING)
     return;
   g_clear_handle_id (&self->stats_source, g_source_remove);
