@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   static const guint8 key[FH_GS_KEY_SIZE] = { 0 };
   FhGsControlMessage message;
   FhGsInput input;
-  FhInputEvent events[4];
+  FhInputEvent events[4 * FH_GS_INPUT_TEXT_MAX];
   GBytes *payload = NULL;
   guint32 sequence;
   guint16 type;
@@ -43,7 +43,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         message.kind == FH_GS_CONTROL_MSG_INPUT)
       fh_gs_input_to_events (&message.input, 1920, 1080, events, G_N_ELEMENTS (events));
     if (fh_gs_input_parse (rest, rest_len, &input, NULL)) {
-      g_assert (fh_gs_input_to_events (&input, 1, 1, events, G_N_ELEMENTS (events)) <= 1);
+      /* One event, or for text up to 4 a character, never past the end. */
+      guint n = fh_gs_input_to_events (&input, 1, 1, events, G_N_ELEMENTS (events));
+      g_assert (n <= (input.kind == FH_GS_INPUT_TEXT ? G_N_ELEMENTS (events) : 1));
       fh_gs_input_to_events (&input, 65535, 65535, events, 1);
     }
   }

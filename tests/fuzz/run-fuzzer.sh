@@ -7,5 +7,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$seeds"/. "$work"/
 cd "$work"
-exec "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -max_len=8192 \
+# -error_exitcode: libFuzzer's default, 77, is what meson reads as "skipped":
+# a crash must fail.
+exec "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -max_len=8192 -error_exitcode=1 \
   -artifact_prefix="$work/" "$work"
