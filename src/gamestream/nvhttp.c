@@ -268,11 +268,11 @@ arg (GHashTable *query, const char *name)
 }
 
 /* "rtsp://ADDRESS:48010" with the address the client reached us at. */
-/* Where Moonlight opens RTSP: rtspenc:// to a client that speaks it. */
+/* The host's address as this client reached it (IPv4 as a.b.c.d, also
+ * from a dual-stack socket). */
 static char *
-session_url (FhGsHttp *self, SoupServerMessage *msg, gboolean encrypted)
+local_address (SoupServerMessage *msg)
 {
-  const char *scheme = encrypted ? "rtspenc" : "rtsp";
   GSocketAddress *local = soup_server_message_get_local_address (msg);
   g_autofree char *addr = NULL;
 
@@ -280,9 +280,19 @@ session_url (FhGsHttp *self, SoupServerMessage *msg, gboolean encrypted)
     addr = g_inet_address_to_string (
       g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
   if (!addr)
-    addr = g_strdup ("127.0.0.1");
+    return g_strdup ("127.0.0.1");
   if (g_str_has_prefix (addr, "::ffff:") && strchr (addr + 7, '.'))
-    return g_strdup_printf ("%s://%s:%u", scheme, addr + 7, self->rtsp_port);
+    return g_strdup (addr + 7);
+  return g_steal_pointer (&addr);
+}
+
+/* Where Moonlight opens RTSP: rtspenc:// to a client that speaks it. */
+static char *
+session_url (FhGsHttp *self, SoupServerMessage *msg, gboolean encrypted)
+{
+  const char *scheme = encrypted ? "rtspenc" : "rtsp";
+  g_autofree char *addr = local_address (msg);
+
   if (strchr (addr, ':'))
     return g_strdup_printf ("%s://[%s]:%u", scheme, addr, self->rtsp_port);
   return g_strdup_printf ("%s://%s:%u", scheme, addr, self->rtsp_port);
@@ -295,6 +305,7 @@ handle_serverinfo (FhGsHttp *self, SoupServerMessage *msg)
 {
   g_autofree char *device = paired_device (self, msg);
   g_autofree char *name = g_markup_escape_text (self->hostname, -1);
+  g_autofree char *local = local_address (msg);
   FhGsLaunch *launch = device ? g_hash_table_lookup (self->launches, device) : NULL;
   g_autofree char *fields = NULL;
 
@@ -305,9 +316,11 @@ handle_serverinfo (FhGsHttp *self, SoupServerMessage *msg)
     "<GfeVersion>" GFE_VERSION "</GfeVersion><uniqueid>%s</uniqueid>"
     "<HttpsPort>%u</HttpsPort><ExternalPort>%u</ExternalPort>"
     "<MaxLumaPixelsHEVC>0</MaxLumaPixelsHEVC><mac>00:00:00:00:00:00</mac>"
+    "<LocalIP>%s</LocalIP><gputype>software (x264)</gputype>"
     "<ServerCodecModeSupport>%u</ServerCodecModeSupport>"
-    "<PairStatus>%d</PairStatus><currentgame>%u</currentgame><state>%s</state>",
-    name, self->uniqueid, self->https_port, self->http_port, CODEC_MODE_SUPPORT,
+    "<PairStatus>%d</PairStatus><currentgame>%u</currentgame><currentgameuuid></currentgameuuid>"
+    "<state>%s</state>",
+    name, self->uniqueid, self->https_port, self->http_port, local, CODEC_MODE_SUPPORT,
     device ? 1 : 0, launch ? launch->appid : 0,
     launch ? "SUNSHINE_SERVER_BUSY" : "SUNSHINE_SERVER_FREE");
   reply_ok (msg, fields);

@@ -59,6 +59,7 @@ e2e('serverinfo answers on the GameStream HTTP port the host printed', async () 
   assert.match(xml, /<root status_code="200">/);
   assert.equal(xmlField(xml, 'PairStatus'), '0');
   assert.equal(xmlField(xml, 'HttpsPort'), String(host.gamestream.httpsPort));
+  assert.equal(xmlField(xml, 'LocalIP'), '127.0.0.1', 'the address the client reached');
   assert.equal(xmlField(xml, 'state'), 'SUNSHINE_SERVER_FREE');
   assert.match(xmlField(xml, 'appversion'), /^7\./);
 });
