@@ -67,6 +67,7 @@ struct _FhPipeWire {
   GHashTable *streams; /* id → FhPwStreamNode */
   GHashTable *clients; /* id → FhPwClient */
   GHashTable *video_sources; /* Video/Source node id → its client id */
+  GHashTable *session_nodes; /* a session's (or the shared) speaker or mic: id → node.name */
   GPtrArray *dying; /* FhPwDyingStream: given up, still connecting */
   struct pw_proxy *blackhole_sink;
   struct pw_proxy *blackhole_source;
@@ -263,6 +264,38 @@ static const struct pw_metadata_events metadata_events = {
   .property = metadata_property,
 };
 
+/* A link between a routed stream and a session's speaker or mic other
+ * than the one it was routed to: WirePlumber linked it before it read our
+ * target (the stream named another session's node). Undone at once, while
+ * the link is still negotiating, so not even a few milliseconds of another
+ * session's microphone (or of this stream into another's speaker) pass;
+ * WirePlumber then links it to the target. */
+static void
+guard_link (FhPipeWire *self, guint32 id, const struct spa_dict *props)
+{
+  const char *out = spa_dict_lookup (props, PW_KEY_LINK_OUTPUT_NODE);
+  const char *in = spa_dict_lookup (props, PW_KEY_LINK_INPUT_NODE);
+  guint32 out_id, in_id;
+  FhPwStreamNode *stream;
+  const char *node;
+
+  if (!out || !in)
+    return;
+  out_id = (guint32) atoi (out);
+  in_id = (guint32) atoi (in);
+  if ((node = g_hash_table_lookup (self->session_nodes, GUINT_TO_POINTER (out_id))))
+    stream = g_hash_table_lookup (self->streams, GUINT_TO_POINTER (in_id)); /* a mic */
+  else if ((node = g_hash_table_lookup (self->session_nodes, GUINT_TO_POINTER (in_id))))
+    stream = g_hash_table_lookup (self->streams, GUINT_TO_POINTER (out_id)); /* a speaker */
+  else
+    return;
+  if (!stream || !stream->target || g_str_equal (stream->target, node))
+    return;
+  g_message ("audio: link %u of %s stream %u to %s undone: it belongs to %s", id,
+             kind_name (stream->kind), stream->id, node, stream->target);
+  pw_registry_destroy (self->registry, id);
+}
+
 static void
 registry_global (void *data, uint32_t id, uint32_t permissions, const char *type,
                  uint32_t version, const struct spa_dict *props)
@@ -294,9 +327,21 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
     g_hash_table_replace (self->clients, GUINT_TO_POINTER (id), client);
     return;
   }
+  if (g_str_equal (type, PW_TYPE_INTERFACE_Link)) {
+    guard_link (self, id, props);
+    return;
+  }
   if (!g_str_equal (type, PW_TYPE_INTERFACE_Node))
     return;
   media_class = spa_dict_lookup (props, PW_KEY_MEDIA_CLASS);
+  name = spa_dict_lookup (props, PW_KEY_NODE_NAME);
+  if (name && (g_str_has_prefix (name, "funkhaus-speaker-") ||
+               g_str_has_prefix (name, "funkhaus-mic-") ||
+               g_str_has_prefix (name, "funkhaus-shared-")) &&
+      (g_strcmp0 (media_class, "Audio/Sink") == 0 || g_strcmp0 (media_class, "Audio/Source") == 0)) {
+    g_hash_table_replace (self->session_nodes, GUINT_TO_POINTER (id), g_strdup (name));
+    return;
+  }
   if (g_strcmp0 (media_class, "Video/Source") == 0) {
     const char *client = spa_dict_lookup (props, PW_KEY_CLIENT_ID);
     if (client)
@@ -332,6 +377,7 @@ registry_global_remove (void *data, uint32_t id)
   g_hash_table_remove (self->streams, GUINT_TO_POINTER (id));
   g_hash_table_remove (self->clients, GUINT_TO_POINTER (id));
   g_hash_table_remove (self->video_sources, GUINT_TO_POINTER (id));
+  g_hash_table_remove (self->session_nodes, GUINT_TO_POINTER (id));
   if (self->metadata && id == self->metadata_id) {
     spa_hook_remove (&self->metadata_listener);
     pw_proxy_destroy ((struct pw_proxy *) self->metadata);
@@ -621,6 +667,7 @@ pipewire_alloc (GError **error)
   self->dying = g_ptr_array_new_with_free_func ((GDestroyNotify) dying_free);
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) client_free);
   self->video_sources = g_hash_table_new (NULL, NULL);
+  self->session_nodes = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->loop = pw_loop_new (NULL);
   pw_loop_enter (self->loop);
   self->context = pw_context_new (self->loop,
@@ -758,6 +805,7 @@ fh_pipewire_free (FhPipeWire *self)
   g_clear_pointer (&self->streams, g_hash_table_unref);
   g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->video_sources, g_hash_table_unref);
+  g_clear_pointer (&self->session_nodes, g_hash_table_unref);
   g_free (self->private_dir);
   g_strfreev (self->app_env);
   g_free (self);
