@@ -74,6 +74,9 @@ for path in sys.argv[1:]:
             out = entry.get("stdout") or ""
             lines = out.splitlines()
             failures.append(f"{path.split('/')[0]}/ {entry['name']}: {result}")
+            # A GLib test that aborts says why in a "Bail out!" or ERROR line.
+            failures.extend("    " + l.strip() for l in lines
+                            if l.startswith("Bail out!") or "ERROR:" in l)
             for i, line in enumerate(lines):
                 if line.startswith("not ok"):
                     failures.append("    " + line)
