@@ -19,26 +19,18 @@
 #include <string.h>
 
 #include "gamestream/fec.h"
+#include "gamestream/gf256-bitwise.h"
 #include "gamestream/video-packet.h"
 
 #define SHARD 1408 /* Moonlight's default packetSize 1392 + 16 */
 
 static double seconds = 1.0;
 
-/* The reference multiply: shift and add, reduce by 0x11d. */
+/* The reference multiply, bit by bit (not fec.c's tables or kernels). */
 static guint8
 ref_mul (guint8 a, guint8 b)
 {
-  guint r = 0, x = a;
-
-  for (; b; b >>= 1) {
-    if (b & 1)
-      r ^= x;
-    x <<= 1;
-    if (x & 0x100)
-      x ^= 0x11d;
-  }
-  return (guint8) r;
+  return (guint8) fh_gs_gf_mul_bitwise (a, b);
 }
 
 static void

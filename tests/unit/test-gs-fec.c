@@ -2,21 +2,13 @@
 #include <string.h>
 
 #include "gamestream/fec.h"
+#include "gamestream/gf256-bitwise.h"
 
-/* An independent GF(2^8) multiply (0x11d), bit by bit, for cross-checks. */
+/* The reference multiply, bit by bit (not fec.c's tables or kernels). */
 static guint8
 ref_mul (guint8 a, guint8 b)
 {
-  guint r = 0, x = a;
-
-  for (; b; b >>= 1) {
-    if (b & 1)
-      r ^= x;
-    x <<= 1;
-    if (x & 0x100)
-      x ^= 0x11d;
-  }
-  return (guint8) r;
+  return (guint8) fh_gs_gf_mul_bitwise (a, b);
 }
 
 static void
