@@ -666,10 +666,12 @@ speaks_rtspenc (GHashTable *query)
   return parse_uint (arg (query, "corever"), G_MAXUINT32, &corever) && corever >= 1;
 }
 
-/* Hands a launch (or resume) to the streaming plane. */
-static void
-tell_launched (FhGsHttp *self, SoupServerMessage *msg, FhGsLaunch *l, gboolean encrypted)
+/* Hands a launch (or resume) to the streaming plane; returns the
+ * sessionUrl0 to answer with. */
+static char *
+start_stream (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query, FhGsLaunch *l)
 {
+  gboolean encrypted = speaks_rtspenc (query);
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
   g_autoptr (GBytes) key = fh_gs_hex_decode (l->rikey);
   FhGsLaunchInfo info = {
@@ -688,6 +690,7 @@ tell_launched (FhGsHttp *self, SoupServerMessage *msg, FhGsLaunch *l, gboolean e
   memcpy (info.key, g_bytes_get_data (key, NULL), sizeof info.key); /* checked: 16 bytes */
   if (self->launched)
     self->launched (&info, self->stream_data);
+  return session_url (self, msg, encrypted);
 }
 
 
@@ -736,8 +739,7 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
   g_hash_table_insert (self->launches, l->device, l);
   g_message ("gamestream: device %s launched app %u (%ux%u@%u), launch %" G_GUINT64_FORMAT,
              device, l->appid, w, h, fps, l->number);
-  tell_launched (self, msg, l, speaks_rtspenc (query));
-  url = session_url (self, msg, speaks_rtspenc (query));
+  url = start_stream (self, msg, query, l);
   fields = g_strdup_printf ("<sessionUrl0>%s</sessionUrl0><gamesession>%" G_GUINT64_FORMAT
                             "</gamesession>",
                             url, l->number);
@@ -763,8 +765,7 @@ handle_resume (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
   g_free (l->rikey);
   l->rikey = g_strdup (arg (query, "rikey"));
   l->rikeyid = rikeyid;
-  tell_launched (self, msg, l, speaks_rtspenc (query));
-  url = session_url (self, msg, speaks_rtspenc (query));
+  url = start_stream (self, msg, query, l);
   fields = g_strdup_printf ("<sessionUrl0>%s</sessionUrl0><resume>1</resume>", url);
   reply_ok (msg, fields);
 }

@@ -89,7 +89,6 @@ typedef struct {
   guint timeout;
 } FhGsRtspConnection;
 
-static const FhSessionPeerOps gs_peer_ops;
 
 /* ---- launches ---- */
 
@@ -197,7 +196,6 @@ launch_free (FhGsLaunch *l)
   reset_stream_state (l);
   g_clear_object (&l->address);
   g_free (l->session_id);
-  g_free (l->rtsp_session);
   g_free (l->device);
   g_free (l);
 }
@@ -882,14 +880,14 @@ on_ping (FhGsStreamer *self, gboolean video, const guint8 *data, gsize len, GSoc
       continue;
     if (!*to) {
       g_autofree char *where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (from));
+      FhSession *session = video ? launch_session (l) : NULL;
+
       g_message ("gamestream: device %s: %s goes to %s", l->device, video ? "video" : "audio",
                  where);
-      g_set_object (to, from);
-      if (video && launch_session (l))
-        fh_session_request_keyframe (launch_session (l));
-    } else {
-      g_set_object (to, from); /* it may have moved (NAT rebinding) */
+      if (session)
+        fh_session_request_keyframe (session);
     }
+    g_set_object (to, from); /* also when it moved (NAT rebinding) */
     return;
   }
 }

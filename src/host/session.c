@@ -640,12 +640,6 @@ fh_session_get_client (FhSession *self)
   return self->peer_ops == &web_peer_ops ? self->peer : NULL;
 }
 
-gboolean
-fh_session_has_peer (FhSession *self)
-{
-  return self->peer_ops != NULL;
-}
-
 void
 fh_session_forget_peer (FhSession *self, gpointer peer)
 {

@@ -81,8 +81,6 @@ void fh_session_detach_peer (FhSession *session, gpointer peer);
 /* Unbinds @peer and nothing else: for a session that is being removed
  * anyway (no DISCONNECTED, no grace period). */
 void fh_session_forget_peer (FhSession *session, gpointer peer);
-/* TRUE while a peer (of any kind) is bound. */
-gboolean fh_session_has_peer (FhSession *session);
 
 void fh_session_request_keyframe (FhSession *session);
 
