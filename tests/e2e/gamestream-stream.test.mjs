@@ -184,12 +184,24 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
   assert.ok(stack, 'the host runs a private PipeWire stack');
   const players = [[sa[0], 440], [sb[0], 880]].map(([sid, hz]) => spawn('runuser', ['-u', 'funkhaus', '--',
     'env', `PULSE_SERVER=unix:${stack}/pulse/native`, `PULSE_SINK=funkhaus-speaker-${sid}`, 'pacat',
-    '--playback', '--raw', '--format=s16le', '--rate=48000', '--channels=2', '--latency-msec=20',
+    // 200 ms of buffer: under ASan on 2 cores a 20 ms player ran dry now
+    // and then, and its gaps smeared the tone the clients measure.
+    '--playback', '--raw', '--format=s16le', '--rate=48000', '--channels=2', '--latency-msec=200',
     join(tmp, `tone-${hz}.raw`)], { stdio: 'ignore' }));
+  const heard = {};
   try {
     await new Promise((r) => setTimeout(r, 2500));
-    // Quit: each client reports what it heard last, the control stream
-    // disconnects and /cancel ends each session.
+    // What each heard in the last second, while both sessions stream (a
+    // session's teardown reshapes the PipeWire graph, which can glitch the
+    // other's audio for a moment).
+    const before = Object.fromEntries([a, b].map((c) => [c.name, c.events.filter((e) => e.event === 'audio').length]));
+    for (const c of [a, b])
+      c.proc.stdin.write('report\n');
+    await poll(() => [a, b].every((c) => c.events.filter((e) => e.event === 'audio').length > before[c.name]),
+      { timeout: 10000, what: 'both clients to report' });
+    for (const c of [a, b])
+      heard[c.name] = c.events.filter((e) => e.event === 'audio')[before[c.name]];
+    // Quit: the control stream disconnects and /cancel ends each session.
     for (const c of [a, b]) {
       const exit = await c.stop();
       assert.deepEqual(exit, { code: 0, signal: null }, `client ${c.name} exits 0`);
@@ -200,7 +212,7 @@ e2e('two Moonlight clients stream at once, each with its own session and input',
       p.kill('SIGTERM');
   }
   for (const [c, hz] of [[a, 440], [b, 880]]) {
-    const au = c.lastEvent('audio');
+    const au = heard[c.name];
     console.log(`# client ${c.name}: ${JSON.stringify(au)}`);
     assert.ok(Math.abs(au.dominant_hz - hz) <= 10 && au.tone_share > 0.3,
       `client ${c.name} hears its own session's ${hz} Hz: ${JSON.stringify(au)}`);

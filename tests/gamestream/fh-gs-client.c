@@ -583,10 +583,15 @@ stream (App *app, GError **error)
     if (holding && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       char line[64];
       ssize_t n = read (0, line, sizeof line - 1);
+      line[MAX (n, 0)] = '\0';
       if (n > 0 && !input_sent && app->input_when_told && g_str_has_prefix (line, "input")) {
         if (!send_input (app, error))
           return FALSE;
         input_sent = TRUE;
+        continue;
+      }
+      if (n > 0 && g_str_has_prefix (line, "report")) {
+        emit_media (app); /* what arrived so far; streaming goes on */
         continue;
       }
       /* Again, for what arrived while holding (a test plays a tone now). */
@@ -682,7 +687,8 @@ main (int argc, char **argv)
       "With --hold: send the input when the line 'input' comes on stdin, not at the first "
       "keyframe", NULL },
     { "hold", 0, 0, G_OPTION_ARG_NONE, &app.hold,
-      "When done, keep streaming until a line or EOF on stdin, then quit", NULL },
+      "When done, keep streaming until a line or EOF on stdin, then quit (the line 'report' "
+      "prints the video and audio events again and goes on)", NULL },
     { NULL },
   };
   int rc = 1;

@@ -46,10 +46,6 @@ export class GsClient {
     return this.events.find((e) => e.event === name);
   }
 
-  lastEvent(name) {
-    return this.events.filter((e) => e.event === name).pop();
-  }
-
   /** Waits for event `name`; fails at once, with the client's words, if it
    *  reports an error or exits first. */
   async waitFor(name, timeout = 90000) {
