@@ -183,12 +183,23 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTa
 }
 
 /* Refuses a request body over the limit before libsoup reads it: a status
- * set in got-headers makes libsoup answer without reading the body. */
+ * set in got-headers makes libsoup answer without reading the body.
+ *
+ * Every answer but a WebSocket upgrade also closes its connection: libsoup
+ * 3.2 (Debian 12) never notices that the client closed an idle keep-alive
+ * connection (fixed upstream in 3.3.0, "server: do not leak idle
+ * connections closed by the client"), so each one stayed in CLOSE-WAIT and
+ * held a descriptor until the host had none left. A page load costs a few
+ * more TLS handshakes; the stream itself is one WebSocket. */
 static void
 on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   goffset length = soup_message_headers_get_content_length (h);
+
+  if (!soup_message_headers_header_contains (h, "Upgrade", "websocket"))
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                  "close");
 
   if (length > FH_PROTO_MAX_TEXT ||
       soup_message_headers_get_encoding (h) == SOUP_ENCODING_CHUNKED) {
