@@ -23,12 +23,12 @@
 #include <math.h>
 #include <opus.h>
 
-#include "audio/mic.h"
-#include "audio/pipewire.h"
-#include "audio/speaker.h"
+#include "media/mic.h"
+#include "media/pipewire.h"
+#include "media/speaker.h"
 #include "fh-bench-common.h"
-#include "host/account.h"
-#include "host/process.h"
+#include "base/account.h"
+#include "base/process.h"
 
 #define MAX_SESSIONS 16
 

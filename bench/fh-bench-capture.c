@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "display/backend.h"
-#include "encode/video-encoder.h"
+#include "backends/backend.h"
+#include "media/video-encoder.h"
 #include "fh-bench-common.h"
 
 /* Set by SIGINT/SIGTERM: the one thing a signal handler may touch. */

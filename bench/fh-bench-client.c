@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "fh-bench-common.h"
-#include "net/protocol.h"
+#include "planes/web/protocol.h"
 
 typedef struct _FhBenchClient FhBenchClient;
 

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "host/stats.h" /* fh_percentile_ms: the host's own rule */
+#include "base/stats.h" /* fh_percentile_ms: the host's own rule */
 
 static inline double
 fh_bench_percentile_double (GArray *samples, double p)

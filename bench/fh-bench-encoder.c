@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "display/backend.h"
-#include "encode/video-encoder.h"
+#include "backends/backend.h"
+#include "media/video-encoder.h"
 #include "fh-bench-common.h"
 
 typedef struct {

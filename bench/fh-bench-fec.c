@@ -4,12 +4,12 @@
  *
  *   fec:        Reed–Solomon parity for a 1080p60 P-frame block (13 data +
  *               3 parity packets of 1408 bytes) and a keyframe block
- *               (110 + 22): src/gamestream/fec.c with each kernel the CPU
+ *               (110 + 22): src/planes/gamestream/protocol/fec.c with each kernel the CPU
  *               runs, against a bit-by-bit GF(2^8) multiply with the same
  *               matrix. Throughput is data bytes protected per second.
  *   packetizer: one frame into packets with 20 % FEC, 1392-byte packets:
  *               an average 8 Mbit/s 60 fps frame (16,667 bytes) and a
- *               150 KB keyframe; src/gamestream/video-packet.c against a
+ *               150 KB keyframe; src/planes/gamestream/protocol/video-packet.c against a
  *               reference that allocates every packet on its own and
  *               computes parity bit by bit.
  *
@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gamestream/fec.h"
-#include "gamestream/gf256-bitwise.h"
-#include "gamestream/video-packet.h"
+#include "planes/gamestream/protocol/fec.h"
+#include "planes/gamestream/protocol/gf256-bitwise.h"
+#include "planes/gamestream/protocol/video-packet.h"
 
 #define SHARD 1408 /* Moonlight's default packetSize 1392 + 16 */
 

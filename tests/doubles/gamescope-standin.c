@@ -611,7 +611,7 @@ start_pipewire (Standin *self, GError **error)
     return FALSE;
   }
 
-  /* PipeWire's loop runs on our GLib main loop, as in src/audio/pipewire.c. */
+  /* PipeWire's loop runs on our GLib main loop, as in src/media/pipewire.c. */
   self->pw_watch = g_unix_fd_add (pw_loop_get_fd (self->pw_loop), G_IO_IN | G_IO_ERR,
                                   on_pw_readable, self);
   return TRUE;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gamestream/audio-packet.h"
+#include "planes/gamestream/protocol/audio-packet.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

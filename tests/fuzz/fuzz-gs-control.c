@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gamestream/control.h"
-#include "gamestream/stream-crypto.h"
+#include "planes/gamestream/protocol/control-stream.h"
+#include "planes/gamestream/protocol/stream-crypto.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

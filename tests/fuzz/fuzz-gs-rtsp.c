@@ -3,8 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gamestream/rtsp.h"
-#include "gamestream/sdp.h"
+#include "planes/gamestream/protocol/rtsp.h"
+#include "planes/gamestream/protocol/sdp.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

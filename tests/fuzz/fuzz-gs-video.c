@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gamestream/stream-crypto.h"
-#include "gamestream/video-packet.h"
+#include "planes/gamestream/protocol/stream-crypto.h"
+#include "planes/gamestream/protocol/video-packet.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "net/protocol.h"
+#include "planes/web/protocol.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

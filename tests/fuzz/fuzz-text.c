@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/protocol.h"
+#include "planes/web/protocol.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

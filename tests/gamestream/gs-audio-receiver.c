@@ -6,7 +6,7 @@
 #include <opus.h>
 #include <string.h>
 
-#include "gamestream/audio-packet.h"
+#include "planes/gamestream/protocol/audio-packet.h"
 
 #define RATE 48000
 #define CHANNELS 2

@@ -5,7 +5,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
-#include "gamestream/stream-crypto.h"
+#include "planes/gamestream/protocol/stream-crypto.h"
 
 #define PING_INTERVAL_US (100 * 1000)
 

@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "gamestream/control.h"
+#include "planes/gamestream/protocol/control-stream.h"
 
 typedef struct _GsControl GsControl;
 

@@ -3,7 +3,7 @@
 
 #include <linux/input-event-codes.h>
 
-#include "gamestream/control.h"
+#include "planes/gamestream/protocol/control-stream.h"
 
 #define K(code) { #code, code }
 

@@ -1,6 +1,6 @@
 /* The client half of the GameStream HTTP plane: see gs-pair-client.h.
  * Pairing as moonlight-common-c's clients run it (docs/gamestream.md,
- * "Pairing"), with the pure steps of src/gamestream/pairing.c and OpenSSL
+ * "Pairing"), with the pure steps of src/planes/gamestream/protocol/pairing.c and OpenSSL
  * for the client's own signature. */
 #include "gs-pair-client.h"
 

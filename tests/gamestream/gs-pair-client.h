@@ -8,7 +8,7 @@
 #include <libsoup/soup.h>
 #include <openssl/evp.h>
 
-#include "gamestream/pairing.h"
+#include "planes/gamestream/protocol/pairing.h"
 
 /* A Moonlight client: its own key, certificate and HTTP session. */
 typedef struct {

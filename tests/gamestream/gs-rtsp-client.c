@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "gamestream/sdp.h"
+#include "planes/gamestream/protocol/sdp.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
 

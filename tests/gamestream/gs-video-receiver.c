@@ -7,7 +7,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
-#include "gamestream/video-packet.h"
+#include "planes/gamestream/protocol/video-packet.h"
 
 typedef struct {
   guint n;        /* data + parity, 0 until a packet of the block arrived */

@@ -7,10 +7,10 @@
 #include <opus.h>
 #include <string.h>
 
-#include "gamestream/audio-packet.h"
-#include "gamestream/sdp.h"
-#include "gamestream/stream-crypto.h"
-#include "gamestream/video-packet.h"
+#include "planes/gamestream/protocol/audio-packet.h"
+#include "planes/gamestream/protocol/sdp.h"
+#include "planes/gamestream/protocol/stream-crypto.h"
+#include "planes/gamestream/protocol/video-packet.h"
 #include "gs-audio-receiver.h"
 #include "gs-keys.h"
 #include "gs-rtsp-client.h"

@@ -13,11 +13,11 @@
 #include <opus.h>
 #include <unistd.h>
 
-#include "audio/mic.h"
-#include "audio/pipewire.h"
-#include "audio/speaker.h"
-#include "host/account.h"
-#include "host/process.h"
+#include "media/mic.h"
+#include "media/pipewire.h"
+#include "media/speaker.h"
+#include "base/account.h"
+#include "base/process.h"
 
 #define N_SESSIONS 2
 

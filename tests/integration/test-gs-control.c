@@ -1,5 +1,5 @@
 /* Integration test of the GameStream control stream server
- * (src/gamestream/control-server.c): the server on a free loopback UDP port
+ * (src/planes/gamestream/control-server.c): the server on a free loopback UDP port
  * and real libenet clients in the same process, connecting with ENet
  * connect data as Moonlight does, sending encrypted messages built with
  * control.c. The GLib loop and the clients are pumped until each expected
@@ -7,9 +7,9 @@
 #include <enet/enet.h>
 #include <string.h>
 
-#include "gamestream/control-server.h"
-#include "gamestream/control.h"
-#include "gamestream/stream-crypto.h"
+#include "planes/gamestream/control-server.h"
+#include "planes/gamestream/protocol/control-stream.h"
+#include "planes/gamestream/protocol/stream-crypto.h"
 
 #define WAIT_US (5 * G_USEC_PER_SEC)
 

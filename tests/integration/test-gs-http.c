@@ -1,7 +1,7 @@
-/* The GameStream HTTP plane (src/gamestream/nvhttp.c) in-process, on free
+/* The GameStream HTTP plane (src/planes/gamestream/nvhttp.c) in-process, on free
  * loopback ports, against clients played here with our own code
  * (tests/gamestream/gs-pair-client.c): libsoup with a client certificate,
- * and the pairing steps of src/gamestream/pairing.c plus OpenSSL for the
+ * and the pairing steps of src/planes/gamestream/protocol/pairing.c plus OpenSSL for the
  * client's own signatures. */
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "gs-pair-client.h"
-#include "gamestream/nvhttp.h"
+#include "planes/gamestream/nvhttp.h"
 
 #define UNIQUEID "0123456789ABCDEF" /* what every Moonlight sends */
 

@@ -1,4 +1,4 @@
-/* Integration test of the mDNS advertisement (src/gamestream/mdns.c)
+/* Integration test of the mDNS advertisement (src/planes/gamestream/mdns.c)
  * against a real avahi-daemon: a private D-Bus system bus and an
  * avahi-daemon of the test's own (loopback only, so nothing reaches the
  * network), checked with avahi-browse. Skips, saying why, where that
@@ -12,7 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-#include "gamestream/mdns.h"
+#include "planes/gamestream/mdns.h"
 
 #define PORT 47989
 

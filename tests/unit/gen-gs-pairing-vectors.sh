@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes gs-pairing-vectors.h: fixed keys and the expected bytes of every
 # GameStream pairing phase, computed with the openssl command line only
-# (no funkhaus code), so test-gs-pairing checks src/gamestream/pairing.c
+# (no funkhaus code), so test-gs-pairing checks src/planes/gamestream/protocol/pairing.c
 # against an independent implementation. Run it again only to replace the
 # keys; the test then follows the new file.
 #   tests/unit/gen-gs-pairing-vectors.sh > tests/unit/gs-pairing-vectors.h

@@ -1,9 +1,9 @@
-/* Unit tests of the GameStream audio packets (src/gamestream/audio-packet.c):
+/* Unit tests of the GameStream audio packets (src/planes/gamestream/protocol/audio-packet.c):
  * RTP and audio FEC header layout, the audio parity matrix, recovery from
  * every loss pattern, and malformed input. */
 #include <string.h>
 
-#include "gamestream/audio-packet.h"
+#include "planes/gamestream/protocol/audio-packet.h"
 
 static const FhGsAudioConfig plain = { .packet_duration_ms = 5 };
 

@@ -1,5 +1,5 @@
 /* Unit tests of the GameStream control messages and NV input packets
- * (src/gamestream/control.c). The byte vectors are written by hand from the
+ * (src/planes/gamestream/protocol/control-stream.c). The byte vectors are written by hand from the
  * structs in moonlight-common-c (Input.h, Video.h, ControlStream.c) and
  * Sunshine (stream.cpp), not produced by our builders: header sizes are
  * big-endian, magics little-endian, mouse fields big-endian, key codes and
@@ -7,8 +7,8 @@
 #include <linux/input-event-codes.h>
 #include <string.h>
 
-#include "gamestream/control.h"
-#include "gamestream/stream-crypto.h"
+#include "planes/gamestream/protocol/control-stream.h"
+#include "planes/gamestream/protocol/stream-crypto.h"
 
 static void
 parse_input_ok (const guint8 *data, gsize len, FhGsInput *in)

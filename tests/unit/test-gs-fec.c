@@ -1,8 +1,8 @@
-/* Unit tests of the GameStream Reed–Solomon code (src/gamestream/fec.c). */
+/* Unit tests of the GameStream Reed–Solomon code (src/planes/gamestream/protocol/fec.c). */
 #include <string.h>
 
-#include "gamestream/fec.h"
-#include "gamestream/gf256-bitwise.h"
+#include "planes/gamestream/protocol/fec.h"
+#include "planes/gamestream/protocol/gf256-bitwise.h"
 
 /* The reference multiply, bit by bit (not fec.c's tables or kernels). */
 static guint8

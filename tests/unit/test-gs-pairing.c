@@ -1,4 +1,4 @@
-/* Unit tests of GameStream pairing (src/gamestream/pairing.c): fixed
+/* Unit tests of GameStream pairing (src/planes/gamestream/protocol/pairing.c): fixed
  * vectors from the openssl command line (gs-pairing-vectors.h, made by
  * gen-gs-pairing-vectors.sh), and a client played here against the host. */
 #include <openssl/evp.h>
@@ -6,7 +6,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#include "gamestream/pairing.h"
+#include "planes/gamestream/protocol/pairing.h"
 #include "gs-pairing-vectors.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)

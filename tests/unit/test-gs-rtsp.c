@@ -1,10 +1,10 @@
 /* Unit tests of GameStream RTSP parsing and the SDP we answer and read
- * (src/gamestream/rtsp.c, sdp.c). The requests are written the way
+ * (src/planes/gamestream/protocol/rtsp.c, sdp.c). The requests are written the way
  * moonlight-common-c's RtspConnection.c and SdpGenerator.c build them. */
 #include <string.h>
 
-#include "gamestream/rtsp.h"
-#include "gamestream/sdp.h"
+#include "planes/gamestream/protocol/rtsp.h"
+#include "planes/gamestream/protocol/sdp.h"
 
 static const char options_req[] = "OPTIONS rtsp://192.168.1.10:48010 RTSP/1.0\r\n"
                                   "CSeq: 1\r\n"

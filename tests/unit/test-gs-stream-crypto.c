@@ -1,12 +1,12 @@
 /* Unit tests of GameStream control and audio encryption
- * (src/gamestream/stream-crypto.c) against known answers computed outside
+ * (src/planes/gamestream/protocol/stream-crypto.c) against known answers computed outside
  * funkhaus: AES-GCM messages with Python's `cryptography` package, AES-CBC
  * with `openssl enc -aes-128-cbc`. Both built the bytes from the layout in
  * docs/gamestream.md, not from our code. */
 #include <string.h>
 
-#include "gamestream/pairing.h" /* fh_gs_hex_decode/encode */
-#include "gamestream/stream-crypto.h"
+#include "planes/gamestream/protocol/pairing.h" /* fh_gs_hex_decode/encode */
+#include "planes/gamestream/protocol/stream-crypto.h"
 
 static const guint8 key[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 

@@ -1,8 +1,8 @@
-/* Unit tests of the GameStream video packetizer (src/gamestream/video-packet.c):
+/* Unit tests of the GameStream video packetizer (src/planes/gamestream/protocol/video-packet.c):
  * header layout, FEC blocks, and recovery from every loss pattern. */
 #include <string.h>
 
-#include "gamestream/video-packet.h"
+#include "planes/gamestream/protocol/video-packet.h"
 
 static guint8 *
 make_frame (gsize size, guint seed)

@@ -2,8 +2,8 @@
 #include <linux/input-event-codes.h>
 #include <string.h>
 
-#include "input/event.h"
-#include "input/keymap.h"
+#include "media/event.h"
+#include "media/keymap.h"
 
 #define CODE(s) fh_keymap_from_dom_code (s, strlen (s))
 

@@ -2,7 +2,7 @@
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 
-#include "host/pairing.h"
+#include "core/device-store.h"
 
 static void
 test_pair_and_check (void)

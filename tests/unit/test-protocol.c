@@ -3,7 +3,7 @@
 #include <linux/input-event-codes.h>
 #include <string.h>
 
-#include "net/protocol.h"
+#include "planes/web/protocol.h"
 
 #define HELLO(extra)                                                                             \
   "{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d1\",\"token\":\"t1\"},"      \

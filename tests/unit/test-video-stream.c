@@ -1,9 +1,9 @@
 /* The capture-to-wire pipeline with the synthetic backend and the real
  * libx264 encoder: frames come out at the mode, keyframes when asked, and
  * stop() ends everything. */
-#include "display/backend.h"
-#include "encode/video-stream.h"
-#include "net/protocol.h"
+#include "backends/backend.h"
+#include "media/video-stream.h"
+#include "planes/web/protocol.h"
 
 typedef struct {
   GMainLoop *loop;

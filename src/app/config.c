@@ -1,0 +1,220 @@
+/* Settings and the directories the host keeps its things in. */
+#include "app/config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "fh-config.h"
+#include "planes/gamestream/nvhttp.h"
+
+FhConfig *
+fh_config_new (void)
+{
+  FhConfig *config = g_new0 (FhConfig, 1);
+
+  config->port = FH_DEFAULT_PORT;
+  config->backend = g_strdup ("wlroots");
+  config->grace_seconds = 30;
+  config->bitrate_kbps = 8000;
+  config->encoder_preset = g_strdup ("ultrafast");
+  config->encoder_threads = 0;
+  config->run_as = g_strdup ("funkhaus");
+  config->gamescope = g_strdup ("gamescope");
+  config->shared_desktop = g_strdup ("auto");
+  config->shared_wayland = g_strdup ("");
+  config->shared_dbus = g_strdup ("");
+  config->shared_pipewire = g_strdup ("");
+  config->shared_join = g_strdup ("ask");
+  config->shared_max_views = 4;
+  config->keyboard_layout = g_strdup ("us");
+  config->audio = g_strdup ("auto");
+  config->gamestream = g_strdup ("auto");
+  config->gamestream_http_port = FH_GS_DEFAULT_HTTP_PORT;
+  config->gamestream_https_port = FH_GS_DEFAULT_HTTPS_PORT;
+  config->gamestream_rtsp_port = FH_GS_DEFAULT_RTSP_PORT;
+  config->gamestream_video_port = FH_GS_DEFAULT_VIDEO_PORT;
+  config->gamestream_control_port = FH_GS_DEFAULT_CONTROL_PORT;
+  config->gamestream_audio_port = FH_GS_DEFAULT_AUDIO_PORT;
+  return config;
+}
+
+void
+fh_config_free (FhConfig *config)
+{
+  if (!config)
+    return;
+  g_free (config->backend);
+  g_free (config->encoder_preset);
+  g_free (config->app);
+  g_free (config->run_as);
+  g_free (config->gamescope);
+  g_free (config->shared_desktop);
+  g_free (config->shared_wayland);
+  g_free (config->shared_dbus);
+  g_free (config->shared_pipewire);
+  g_free (config->shared_join);
+  g_free (config->keyboard_layout);
+  g_free (config->audio);
+  g_free (config->gamestream);
+  g_free (config->config_dir);
+  g_free (config->runtime_dir);
+  g_free (config->web_dir);
+  g_free (config);
+}
+
+static gboolean
+make_private_dir (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  if (g_mkdir_with_parents (path, 0700) < 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
+                 path, g_strerror (saved));
+    return FALSE;
+  }
+  if (g_stat (path, &st) == 0 && st.st_uid == getuid () && (st.st_mode & 0077))
+    g_chmod (path, 0700);
+  return TRUE;
+}
+
+gboolean
+fh_config_resolve_dirs (FhConfig *config, GError **error)
+{
+  const char *runtime = g_getenv ("XDG_RUNTIME_DIR");
+  const char *web = g_getenv ("FUNKHAUS_WEB_DIR");
+
+  g_free (config->config_dir);
+  config->config_dir = g_build_filename (g_get_user_config_dir (), "funkhaus", NULL);
+  if (!make_private_dir (config->config_dir, error))
+    return FALSE;
+
+  g_free (config->runtime_dir);
+  if (runtime && *runtime)
+    config->runtime_dir = g_build_filename (runtime, "funkhaus", NULL);
+  else if (getuid () == 0)
+    config->runtime_dir = g_strdup ("/run/funkhaus");
+  else
+    config->runtime_dir = g_strdup_printf ("%s/funkhaus-%u", g_get_tmp_dir (), getuid ());
+  if (!make_private_dir (config->runtime_dir, error))
+    return FALSE;
+
+  /* The installed client, else the source tree's (running from a build). */
+  g_free (config->web_dir);
+  if (web && *web)
+    config->web_dir = g_strdup (web);
+  else if (g_file_test (FH_WEB_DIR "/index.html", G_FILE_TEST_EXISTS))
+    config->web_dir = g_strdup (FH_WEB_DIR);
+  else
+    config->web_dir = g_strdup (FH_SOURCE_WEB_DIR);
+  return TRUE;
+}
+
+gboolean
+fh_config_load (FhConfig *config, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autofree char *default_path = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (!path) {
+    default_path = g_build_filename (config->config_dir, "config.ini", NULL);
+    if (!g_file_test (default_path, G_FILE_TEST_EXISTS))
+      return TRUE;
+    path = default_path;
+  }
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, error)) {
+    g_prefix_error (error, "cannot read %s: ", path);
+    return FALSE;
+  }
+
+#define GET_UINT(key, field)                                                                    \
+  if (g_key_file_has_key (file, "host", key, NULL)) {                                          \
+    gint v = g_key_file_get_integer (file, "host", key, &local_error);                         \
+    if (local_error || v < 0) {                                                                \
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,                    \
+                   "%s: [host] %s must be a non-negative integer", path, key);                 \
+      return FALSE;                                                                            \
+    }                                                                                          \
+    config->field = (guint) v;                                                                 \
+  }
+#define GET_STRING(key, field)                                                                  \
+  if (g_key_file_has_key (file, "host", key, NULL)) {                                          \
+    g_free (config->field);                                                                    \
+    config->field = g_key_file_get_string (file, "host", key, NULL);                           \
+  }
+
+  GET_UINT ("port", port);
+  GET_STRING ("backend", backend);
+  GET_UINT ("grace-seconds", grace_seconds);
+  GET_UINT ("bitrate-kbps", bitrate_kbps);
+  GET_STRING ("encoder-preset", encoder_preset);
+  GET_UINT ("encoder-threads", encoder_threads);
+  GET_STRING ("app", app);
+  GET_STRING ("run-as", run_as);
+  GET_STRING ("gamescope", gamescope);
+  GET_STRING ("shared-desktop", shared_desktop);
+  GET_STRING ("shared-wayland", shared_wayland);
+  GET_STRING ("shared-dbus", shared_dbus);
+  GET_STRING ("shared-pipewire", shared_pipewire);
+  GET_STRING ("shared-join", shared_join);
+  GET_UINT ("shared-max-views", shared_max_views);
+  GET_STRING ("keyboard-layout", keyboard_layout);
+  GET_STRING ("audio", audio);
+  GET_STRING ("gamestream", gamestream);
+  GET_UINT ("gamestream-http-port", gamestream_http_port);
+  GET_UINT ("gamestream-https-port", gamestream_https_port);
+  GET_UINT ("gamestream-rtsp-port", gamestream_rtsp_port);
+  GET_UINT ("gamestream-video-port", gamestream_video_port);
+  GET_UINT ("gamestream-control-port", gamestream_control_port);
+  GET_UINT ("gamestream-audio-port", gamestream_audio_port);
+#undef GET_UINT
+#undef GET_STRING
+  return fh_config_check (config, path, error);
+}
+
+gboolean
+fh_config_check (const FhConfig *config, const char *path, GError **error)
+{
+  if (!config->audio || !g_strv_contains ((const char *const[]) { "auto", "private", "off", NULL },
+                                          config->audio)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: audio must be auto, private or off, not '%s'", path ? path : "settings",
+                 config->audio ? config->audio : "");
+    return FALSE;
+  }
+  if (!config->shared_join ||
+      !g_strv_contains ((const char *const[]) { "allow", "ask", "deny", NULL },
+                        config->shared_join)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: shared-join must be allow, ask or deny, not '%s'",
+                 path ? path : "settings", config->shared_join ? config->shared_join : "");
+    return FALSE;
+  }
+  if (!config->gamestream ||
+      !g_strv_contains ((const char *const[]) { "auto", "on", "off", NULL }, config->gamestream)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: gamestream must be auto, on or off, not '%s'", path ? path : "settings",
+                 config->gamestream ? config->gamestream : "");
+    return FALSE;
+  }
+  if (config->gamestream_http_port > 65535 || config->gamestream_https_port > 65535 ||
+      (config->gamestream_http_port && config->gamestream_http_port == config->gamestream_https_port)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: gamestream-http-port and gamestream-https-port must be two different "
+                 "ports 1–65535 (or 0 = any free port)",
+                 path ? path : "settings");
+    return FALSE;
+  }
+  if (config->gamestream_rtsp_port > 65535 || config->gamestream_video_port > 65535 ||
+      config->gamestream_control_port > 65535 || config->gamestream_audio_port > 65535) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: gamestream-rtsp-port, -video-port, -control-port and -audio-port must be "
+                 "1–65535 (or 0 = any free port)",
+                 path ? path : "settings");
+    return FALSE;
+  }
+  return TRUE;
+}

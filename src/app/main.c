@@ -1,0 +1,318 @@
+/* funkhaus: the command line (serve, pair). */
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fh-config.h"
+#include "app/config.h"
+#include "app/host.h"
+#include "app/control-socket.h"
+#include "planes/gamestream/nvhttp.h"
+
+static const char usage[] =
+  "Usage: funkhaus COMMAND [OPTION…]\n"
+  "\n"
+  "Streams desktops to browsers; every client gets its own session.\n"
+  "\n"
+  "Commands:\n"
+  "  serve     run the host (HTTPS + WebSocket, default port " G_STRINGIFY (FH_DEFAULT_PORT) ";\n"
+  "            GameStream for Moonlight: HTTP " G_STRINGIFY (FH_GS_DEFAULT_HTTP_PORT) ", HTTPS " G_STRINGIFY (FH_GS_DEFAULT_HTTPS_PORT) ",\n"
+  "            RTSP " G_STRINGIFY (FH_GS_DEFAULT_RTSP_PORT) ", UDP 47998-48000; a session per client)\n"
+  "  pair      make a new one-time pairing PIN on the running host; with\n"
+  "            --moonlight PIN, enter the PIN a Moonlight client shows\n"
+  "  devices   list paired devices (browsers and Moonlight clients), or revoke\n"
+  "            one (list | revoke ID)\n"
+  "  approve   list requests to view the shared desktop, or let one in (approve ID)\n"
+  "  deny      turn a request to view the shared desktop away (deny ID)\n"
+  "\n"
+  "Run 'funkhaus COMMAND --help' for a command's options.\n"
+  "  -h, --help       show this help\n"
+  "  -V, --version    show the version\n";
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+
+  g_message ("stopping (signal)");
+  g_main_loop_quit (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+cmd_serve (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options = g_option_context_new ("- run the funkhaus host");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (FhContext) context = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
+  g_autofree char *gamestream = NULL;
+  gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
+  gint gs_rtsp_port = -1, gs_video_port = -1, gs_control_port = -1, gs_audio_port = -1;
+  GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+      "HTTPS port (default " G_STRINGIFY (FH_DEFAULT_PORT) "; 0 picks a free one)", "PORT" },
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend, "display backend: wlroots (default), gamescope or synthetic",
+      "NAME" },
+    { "grace", 'g', 0, G_OPTION_ARG_INT, &grace,
+      "seconds a dropped client has to come back to its session (default 30)", "SECONDS" },
+    { "bitrate", 0, 0, G_OPTION_ARG_INT, &bitrate,
+      "video bitrate when the client names none (default 8000)", "KBPS" },
+    { "encoder-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
+      "x264 preset (default ultrafast)", "PRESET" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
+      "speaker and microphone per session: auto (the running PipeWire, else a private one; "
+      "default), private (always a private PipeWire) or off", "MODE" },
+    { "gamestream", 0, 0, G_OPTION_ARG_STRING, &gamestream,
+      "GameStream plane for Moonlight: auto (default; a port in use only warns), on or off",
+      "MODE" },
+    { "gamestream-http-port", 0, 0, G_OPTION_ARG_INT, &gs_http_port,
+      "GameStream HTTP port (default " G_STRINGIFY (FH_GS_DEFAULT_HTTP_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-https-port", 0, 0, G_OPTION_ARG_INT, &gs_https_port,
+      "GameStream HTTPS port (default " G_STRINGIFY (FH_GS_DEFAULT_HTTPS_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-rtsp-port", 0, 0, G_OPTION_ARG_INT, &gs_rtsp_port,
+      "GameStream RTSP port, TCP (default " G_STRINGIFY (FH_GS_DEFAULT_RTSP_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-video-port", 0, 0, G_OPTION_ARG_INT, &gs_video_port,
+      "GameStream video port, UDP (default " G_STRINGIFY (FH_GS_DEFAULT_VIDEO_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-control-port", 0, 0, G_OPTION_ARG_INT, &gs_control_port,
+      "GameStream control port, UDP (default " G_STRINGIFY (FH_GS_DEFAULT_CONTROL_PORT) "; 0 picks a free one)", "PORT" },
+    { "gamestream-audio-port", 0, 0, G_OPTION_ARG_INT, &gs_audio_port,
+      "GameStream audio port, UDP (default " G_STRINGIFY (FH_GS_DEFAULT_AUDIO_PORT) "; 0 picks a free one)", "PORT" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      "settings file (default $XDG_CONFIG_HOME/funkhaus/config.ini)", "FILE" },
+    { NULL },
+  };
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  g_option_context_set_description (
+    options, "Files: config.ini, cert.pem, key.pem, gamestream-cert.pem, gamestream-key.pem,\n"
+             "devices.ini in $XDG_CONFIG_HOME/funkhaus;\n"
+             "control.sock and sessions/ in $XDG_RUNTIME_DIR/funkhaus.\n");
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    goto fail;
+  if (!fh_config_resolve_dirs (config, &error) || !fh_config_load (config, config_file, &error))
+    goto fail;
+
+  if (port >= 0)
+    config->port = (guint) port;
+  if (backend)
+    g_free (config->backend), config->backend = g_steal_pointer (&backend);
+  if (grace >= 0)
+    config->grace_seconds = (guint) grace;
+  if (bitrate > 0)
+    config->bitrate_kbps = (guint) bitrate;
+  if (preset)
+    g_free (config->encoder_preset), config->encoder_preset = g_steal_pointer (&preset);
+  if (audio)
+    g_free (config->audio), config->audio = g_steal_pointer (&audio);
+  if (gamestream)
+    g_free (config->gamestream), config->gamestream = g_steal_pointer (&gamestream);
+  if (gs_http_port >= 0)
+    config->gamestream_http_port = (guint) gs_http_port;
+  if (gs_https_port >= 0)
+    config->gamestream_https_port = (guint) gs_https_port;
+  if (gs_rtsp_port >= 0)
+    config->gamestream_rtsp_port = (guint) gs_rtsp_port;
+  if (gs_video_port >= 0)
+    config->gamestream_video_port = (guint) gs_video_port;
+  if (gs_control_port >= 0)
+    config->gamestream_control_port = (guint) gs_control_port;
+  if (gs_audio_port >= 0)
+    config->gamestream_audio_port = (guint) gs_audio_port;
+  if (!fh_config_check (config, "the command line", &error))
+    goto fail;
+  if (config->port > 65535) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "port %u is not 0–65535",
+                 config->port);
+    goto fail;
+  }
+
+  if (!(context = fh_context_new (g_steal_pointer (&config), &error)) ||
+      !fh_context_start (context, &error))
+    goto fail;
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_main_loop_run (loop);
+  fh_context_stop (context);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus serve: %s\n", error->message);
+  return 1;
+}
+
+static int
+cmd_pair (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options =
+    g_option_context_new ("- make a new one-time pairing PIN on the running host");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *moonlight = NULL, *command = NULL;
+  GOptionEntry entries[] = {
+    { "moonlight", 'm', 0, G_OPTION_ARG_STRING, &moonlight,
+      "instead, enter the 4-digit PIN a Moonlight client shows while it pairs", "PIN" },
+    { NULL },
+  };
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !fh_config_resolve_dirs (config, &error))
+    goto fail;
+  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  if (moonlight && strchr (moonlight, '\n')) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "the PIN is 4 digits");
+    goto fail;
+  }
+  command = moonlight ? g_strdup_printf ("moonlight-pin %s", moonlight) : g_strdup ("pair");
+  answer = fh_control_request (path, command, &error);
+  if (!answer) {
+    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
+                            "user?): ", path);
+    goto fail;
+  }
+  if (moonlight && g_str_has_prefix (answer, "pin-entered ")) {
+    printf ("PIN entered for Moonlight client '%s': it finishes pairing now (a wrong PIN fails "
+            "there)\n",
+            answer + strlen ("pin-entered "));
+    return 0;
+  }
+  if (moonlight || !g_str_has_prefix (answer, "pin ")) {
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                 g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+    goto fail;
+  }
+  printf ("pairing PIN: %s (pairs one device)\n", answer + 4);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus pair: %s\n", error->message);
+  return 1;
+}
+
+static int
+cmd_devices (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options = g_option_context_new (
+    "list | revoke ID - the paired devices; revoking one ends its sessions on the running host");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhPairing) pairing = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !fh_config_resolve_dirs (config, &error))
+    goto fail;
+  if (argc == 2 && g_str_equal (argv[1], "list")) {
+    g_autoptr (GPtrArray) list = NULL;
+    if (!(pairing = fh_pairing_new (config->config_dir, &error)))
+      goto fail;
+    list = fh_pairing_list (pairing);
+    if (list->len == 0)
+      printf ("no paired devices\n");
+    for (guint i = 0; i < list->len; i++) {
+      FhDevice *d = list->pdata[i];
+      printf ("%s  %-24s  paired %s  %s\n", d->id, d->name ? d->name : "",
+              d->paired ? d->paired : "?", d->kind);
+    }
+    return 0;
+  }
+  if (argc != 3 || !g_str_equal (argv[1], "revoke")) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "say 'list' or 'revoke ID' (see 'funkhaus devices --help')");
+    goto fail;
+  }
+  /* The running host forgets the device and ends its sessions at once;
+   * without one, the file is edited here. */
+  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  command = g_strdup_printf ("revoke %s", argv[2]);
+  if ((answer = fh_control_request (path, command, NULL))) {
+    if (!g_str_has_prefix (answer, "revoked ")) {
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                   g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+      goto fail;
+    }
+    printf ("revoked %s; %s of its sessions ended\n", argv[2], answer + 8);
+    return 0;
+  }
+  if (!(pairing = fh_pairing_new (config->config_dir, &error)) ||
+      !fh_pairing_revoke (pairing, argv[2], &error))
+    goto fail;
+  printf ("revoked %s (no host was running)\n", argv[2]);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus devices: %s\n", error->message);
+  return 1;
+}
+
+/* approve [ID] | deny ID: answers on the running host's control socket. */
+static int
+cmd_answer (int argc, char **argv)
+{
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  gboolean approve = g_str_equal (argv[0], "approve");
+
+  if (argc > 2 || (!approve && argc != 2) || (argc == 2 && g_str_has_prefix (argv[1], "-"))) {
+    fprintf (stderr, "usage: funkhaus approve [ID] | funkhaus deny ID\n");
+    return 2;
+  }
+  if (!fh_config_resolve_dirs (config, &error))
+    goto fail;
+  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  command = argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1]) : g_strdup ("requests");
+  if (!(answer = fh_control_request (path, command, &error))) {
+    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
+                            "user?): ", path);
+    goto fail;
+  }
+  if (g_str_has_prefix (answer, "error ")) {
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", answer + 6);
+    goto fail;
+  }
+  if (g_str_has_prefix (answer, "requests "))
+    printf ("%s\n", answer[9] ? answer + 9 : "no requests to view the shared desktop");
+  else
+    printf ("%s\n", answer);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus %s: %s\n", argv[0], error->message);
+  return 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  /* A client that vanishes mid-write must not kill the host. */
+  signal (SIGPIPE, SIG_IGN);
+
+  if (argc < 2 || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "--help")) {
+    fputs (usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (g_str_equal (argv[1], "-V") || g_str_equal (argv[1], "--version")) {
+    printf ("funkhaus %s\n", FH_VERSION);
+    return 0;
+  }
+  if (g_str_equal (argv[1], "serve"))
+    return cmd_serve (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "pair"))
+    return cmd_pair (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "devices"))
+    return cmd_devices (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "approve") || g_str_equal (argv[1], "deny"))
+    return cmd_answer (argc - 1, argv + 1);
+  fprintf (stderr, "funkhaus: unknown command '%s'\n\n%s", argv[1], usage);
+  return 2;
+}

@@ -1,0 +1,357 @@
+/* The gamescope backend: one gamescope per session, headless, at exactly
+ * the client's mode, with the session's app inside. Each instance has its
+ * own EIS socket; a relay started by gamescope as its child writes that
+ * socket's name ($LIBEI_SOCKET) into a file of its own under the session's
+ * runtime dir, and the session's injector (libei) reads it from there,
+ * lazily on the first input event. Video comes from the PipeWire node the
+ * instance exports, which gamescope names in its log. Needs a GPU; the
+ * tests run it against tests/doubles/gamescope-standin. */
+#include "backends/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <spa/utils/defs.h>
+#include <unistd.h>
+
+#include "media/pipewire-video.h"
+#include "backends/launch.h"
+#include "base/account.h"
+#include "base/process.h"
+#include "media/ei-injector.h"
+
+#define START_TIMEOUT_US (20 * G_USEC_PER_SEC)
+/* How long to wait for gamescope's log line naming its video node before
+ * looking for the node in PipeWire's registry instead. */
+#define NODE_LOG_TIMEOUT_US (5 * G_USEC_PER_SEC)
+#define NODE_SEARCH_MS 100
+#define DEFAULT_APP "foot"
+#define MIN_MAJOR 3
+#define MIN_MINOR 16
+#define MIN_MICRO 22
+#define NODE_LINE "stream available on node ID: "
+/* The relay: gamescope's child; writes LIBEI_SOCKET into the file named
+ * first (atomically: never a half-written name), then becomes the app. */
+#define RELAY_SCRIPT                                                                             \
+  "printf '%s' \"$LIBEI_SOCKET\" > \"$1.new\" && mv \"$1.new\" \"$1\"; shift; exec \"$@\""
+
+typedef struct {
+  FhVirtualOutput base;
+  FhAccount *account;
+  FhPipeWire *pipewire;
+  char *runtime_dir; /* XDG_RUNTIME_DIR of gamescope and its apps */
+  char *relay_path; /* holds the instance's $LIBEI_SOCKET */
+  char *log_path;
+  GSubprocess *gamescope;
+  pid_t pid;
+  guint32 node_id; /* SPA_ID_INVALID until known */
+  GCancellable *cancellable;
+  FhPwVideo *video; /* made on the main thread; read atomically by capture */
+  guint node_search;
+  gint64 node_search_end_us;
+  FhEiInjector *injector; /* main thread; connects on the first event */
+  gboolean stopping;
+} FhGamescopeOutput;
+
+static void
+gamescope_destroy (FhVirtualOutput *output)
+{
+  FhGamescopeOutput *self = (FhGamescopeOutput *) output;
+
+  self->stopping = TRUE;
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->node_search, g_source_remove);
+  g_clear_pointer (&self->injector, fh_ei_injector_free);
+  g_clear_pointer (&self->video, fh_pw_video_free); /* the encode thread is gone */
+  /* gamescope leads its own process group; the marker catches the rest. */
+  if (self->pid > 0)
+    kill (-self->pid, SIGTERM);
+  if (self->account)
+    fh_launch_stop_session (output->session_id, self->account);
+  if (self->gamescope)
+    g_subprocess_wait (self->gamescope, NULL, NULL);
+  if (self->runtime_dir)
+    fh_remove_tree (self->runtime_dir); /* the relay file with it */
+  if (self->log_path)
+    g_unlink (self->log_path);
+  g_clear_object (&self->gamescope);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->account, fh_account_free);
+  g_free (self->runtime_dir);
+  g_free (self->relay_path);
+  g_free (self->log_path);
+  fh_virtual_output_finish (output);
+  g_free (self);
+}
+
+static void
+on_gamescope_exited (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FhGamescopeOutput *self = user_data;
+
+  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL) || self->stopping)
+    return;
+  fh_virtual_output_fail_exited (&self->base, G_SUBPROCESS (source), self->log_path, "gamescope",
+                                 " (its app ended, or it failed)");
+}
+
+static void
+capture_node (FhGamescopeOutput *self)
+{
+  fh_virtual_output_capture_node (&self->base, self->pipewire, self->node_id, &self->video,
+                                  "gamescope");
+}
+
+/* gamescope named no node in its log: find the Video/Source its process
+ * exports in PipeWire's registry. */
+static gboolean
+on_node_search (gpointer data)
+{
+  FhGamescopeOutput *self = data;
+  FhVirtualOutput *output = &self->base;
+
+  self->node_id = fh_pipewire_find_video_source (self->pipewire, output->root_pids,
+                                                 G_N_ELEMENTS (output->root_pids));
+  if (self->node_id != SPA_ID_INVALID) {
+    g_message ("session %.8s: found gamescope's video node %u in PipeWire's registry",
+               output->session_id, self->node_id);
+    self->node_search = 0;
+    capture_node (self);
+    return G_SOURCE_REMOVE;
+  }
+  if (g_get_monotonic_time () < self->node_search_end_us)
+    return G_SOURCE_CONTINUE;
+  self->node_search = 0;
+  if (output->on_failed)
+    output->on_failed (output, "gamescope exports no PipeWire video node (none named in its log, "
+                               "none of its process in the registry)",
+                       output->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+gamescope_start (FhVirtualOutput *output)
+{
+  FhGamescopeOutput *self = (FhGamescopeOutput *) output;
+
+  g_subprocess_wait_async (self->gamescope, self->cancellable, on_gamescope_exited, self);
+  if (self->node_id != SPA_ID_INVALID) {
+    capture_node (self);
+    return;
+  }
+  self->node_search_end_us = g_get_monotonic_time () + START_TIMEOUT_US;
+  self->node_search = g_timeout_add (NODE_SEARCH_MS, on_node_search, self);
+}
+
+static gboolean
+gamescope_capture (FhVirtualOutput *output, FhFrame *frame, guint64 frame_number,
+                   gint64 deadline_us, gint64 *timestamp_us, GError **error)
+{
+  FhGamescopeOutput *self = (FhGamescopeOutput *) output;
+
+  /* NULL while its node is still being looked for: nothing new yet. */
+  return fh_pw_video_capture_pending (&self->video, frame, deadline_us, timestamp_us, error);
+}
+
+static void
+gamescope_inject (FhVirtualOutput *output, const FhInputEvent *event)
+{
+  FhGamescopeOutput *self = (FhGamescopeOutput *) output;
+
+  fh_ei_injector_inject (self->injector, event);
+}
+
+static const FhVirtualOutputOps gamescope_ops = {
+  .start = gamescope_start,
+  .capture = gamescope_capture,
+  .inject = gamescope_inject,
+  .destroy = gamescope_destroy,
+};
+
+/* "3.16.22" or better, from `gamescope --version`, run as the account. */
+static gboolean
+check_version (FhGamescopeOutput *self, char **argv, GError **error)
+{
+  g_autoptr (GSubprocessLauncher) launcher = fh_account_new_launcher (
+    self->account, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) version_argv = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr (GRegex) regex = g_regex_new ("(\\d+)\\.(\\d+)\\.(\\d+)", 0, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  guint v[3];
+
+  g_strv_builder_addv (builder, (const char **) argv);
+  g_strv_builder_add (builder, "--version");
+  version_argv = g_strv_builder_end (builder);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", self->runtime_dir, TRUE);
+  if (!(process = g_subprocess_launcher_spawnv (launcher, (const char *const *) version_argv,
+                                               error))) {
+    g_prefix_error (error, "gamescope not found (install gamescope 3.16.22 or newer, from "
+                           "trixie-backports, or set gamescope= in config.ini): ");
+    return FALSE;
+  }
+  if (!g_subprocess_communicate_utf8 (process, NULL, NULL, &out, NULL, error))
+    return FALSE;
+  if (!g_regex_match (regex, out ? out : "", 0, &match)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "cannot tell gamescope's version from '%s --version': %.200s", argv[0],
+                 out ? out : "");
+    return FALSE;
+  }
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *part = g_match_info_fetch (match, i + 1);
+    v[i] = (guint) g_ascii_strtoull (part, NULL, 10);
+  }
+  if (v[0] < MIN_MAJOR || (v[0] == MIN_MAJOR && (v[1] < MIN_MINOR ||
+                                                  (v[1] == MIN_MINOR && v[2] < MIN_MICRO)))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "gamescope %u.%u.%u is too old: the gamescope backend needs 3.16.22 or newer "
+                 "(headless backend and EIS; Debian 13 trixie-backports has it)",
+                 v[0], v[1], v[2]);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Waits for gamescope to name its PipeWire node in its log. Without the
+ * line in time the node stays unknown: start() looks for it in PipeWire's
+ * registry. */
+static gboolean
+wait_for_node (FhGamescopeOutput *self, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + NODE_LOG_TIMEOUT_US;
+
+  for (;;) {
+    g_autofree char *log = NULL;
+    const char *line;
+
+    if (g_file_get_contents (self->log_path, &log, NULL, NULL) &&
+        (line = strstr (log, NODE_LINE))) {
+      self->node_id = (guint32) g_ascii_strtoull (line + strlen (NODE_LINE), NULL, 10);
+      return TRUE;
+    }
+    if (!g_subprocess_get_identifier (self->gamescope)) {
+      g_autofree char *tail = fh_launch_log_tail (self->log_path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "gamescope exited while starting: %s",
+                   tail);
+      return FALSE;
+    }
+    if (g_get_monotonic_time () > deadline) {
+      g_message ("session %.8s: gamescope named no video node in its log within %d s; looking "
+                 "for it in PipeWire's registry",
+                 self->base.session_id, (int) (NODE_LOG_TIMEOUT_US / G_USEC_PER_SEC));
+      self->node_id = SPA_ID_INVALID;
+      return TRUE;
+    }
+    g_usleep (10000);
+  }
+}
+
+static gboolean
+start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request, GError **error)
+{
+  g_auto (GStrv) command = NULL, app = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autofree char *w = g_strdup_printf ("%u", request->mode.width);
+  g_autofree char *h = g_strdup_printf ("%u", request->mode.height);
+  g_autofree char *r = g_strdup_printf ("%u", request->mode.refresh);
+  g_autofree char *serial = g_strdup_printf ("%u", request->serial);
+
+  if (!g_shell_parse_argv (request->gamescope ? request->gamescope : "gamescope", NULL, &command,
+                           error) ||
+      !g_shell_parse_argv (request->app && *request->app ? request->app : DEFAULT_APP, NULL,
+                           &app, error)) {
+    g_prefix_error (error, "cannot read the gamescope or app command: ");
+    return FALSE;
+  }
+  if (!check_version (self, command, error))
+    return FALSE;
+
+  g_strv_builder_addv (builder, (const char **) command);
+  g_strv_builder_add_many (builder, "--backend", "headless", "-W", w, "-H", h, "-w", w, "-h", h,
+                           "-r", r, "--xwayland-count", "1", "--", "/bin/sh", "-c", RELAY_SCRIPT,
+                           "funkhaus-ei-relay", self->relay_path, NULL);
+  g_strv_builder_addv (builder, (const char **) app);
+  argv = g_strv_builder_end (builder);
+
+  if (!(launcher = fh_launch_session_launcher (self->account, self->log_path, self->runtime_dir,
+                                                   self->base.session_id, error)))
+    return FALSE;
+  g_subprocess_launcher_setenv (launcher, "FUNKHAUS_SESSION_SERIAL", serial, TRUE);
+  /* The session's speaker and microphone, and how to reach PipeWire; never
+   * the host's DISPLAY or WAYLAND_DISPLAY (the launcher starts empty). */
+  for (const char *const *kv = request->app_env; kv && *kv; kv++) {
+    g_auto (GStrv) pair = g_strsplit (*kv, "=", 2);
+    if (pair[0] && pair[1])
+      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+  }
+  g_subprocess_launcher_set_cwd (launcher, self->account->home);
+  if (!(self->gamescope = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv,
+                                                       error))) {
+    g_prefix_error (error, "cannot start gamescope: ");
+    return FALSE;
+  }
+  self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (self->gamescope), NULL, 10);
+  return wait_for_node (self, error);
+}
+
+static FhVirtualOutput *
+gamescope_create_output (const FhOutputRequest *request, GError **error)
+{
+  FhGamescopeOutput *self = g_new0 (FhGamescopeOutput, 1);
+  FhVirtualOutput *output = &self->base;
+
+  fh_virtual_output_init (output, &gamescope_ops, request);
+  self->cancellable = g_cancellable_new ();
+  self->node_id = SPA_ID_INVALID;
+  self->pipewire = request->pipewire;
+  self->log_path = g_build_filename (request->session_dir, "gamescope.log", NULL);
+  if (!self->pipewire) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "the gamescope backend takes its video from PipeWire, and the host has none "
+                 "(audio=off, or PipeWire did not start: see the host's log)");
+    goto fail;
+  }
+  if (!(self->account = fh_account_resolve (request->run_as ? request->run_as : "funkhaus",
+                                            error)))
+    goto fail;
+  {
+    g_autofree char *base = fh_account_runtime_base (self->account, error);
+    g_autofree char *name = g_strdup_printf ("funkhaus-session-%s", request->session_id);
+    if (!base)
+      goto fail;
+    self->runtime_dir = g_build_filename (base, name, NULL);
+  }
+  /* One relay file per instance, in a directory no other instance uses. */
+  self->relay_path = g_build_filename (self->runtime_dir, "libei-socket", NULL);
+  if (!fh_account_make_dir (self->account, self->runtime_dir, error) ||
+      !start_gamescope (self, request, error))
+    goto fail;
+  self->injector = fh_ei_injector_new (self->relay_path, self->runtime_dir, request->mode.width,
+                                       request->mode.height);
+  output->root_pids[0] = self->pid;
+  g_message ("session %.8s: gamescope %d up at %ux%u@%u, video node %u, relay file %s, as %s",
+             request->session_id, self->pid, request->mode.width, request->mode.height,
+             request->mode.refresh, self->node_id, self->relay_path, self->account->name);
+  return output;
+
+fail:
+  gamescope_destroy (output);
+  return NULL;
+}
+
+const FhDisplayBackend fh_display_backend_gamescope = {
+  .name = "gamescope",
+  .description = "one headless gamescope per session (needs a GPU), input through its own EIS "
+                 "socket",
+  .create_output = gamescope_create_output,
+};

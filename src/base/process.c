@@ -1,0 +1,137 @@
+/* Process ancestry and environment, read from /proc. */
+#include "base/process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_DEPTH 64 /* more than any real process tree; ends loops */
+
+pid_t
+fh_process_get_parent (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  char *after;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return -1;
+  /* "pid (comm) state ppid …"; comm may hold spaces and parentheses. */
+  after = strrchr (text, ')');
+  if (!after || strlen (after) < 5)
+    return -1;
+  return (pid_t) strtol (after + 4, NULL, 10);
+}
+
+char *
+fh_process_get_env (pid_t pid, const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/environ", (int) pid);
+  g_autofree char *text = NULL;
+  gsize len, key_len = strlen (key);
+
+  if (!g_file_get_contents (path, &text, &len, NULL))
+    return NULL;
+  for (gsize i = 0; i < len; i += strlen (text + i) + 1) {
+    if (strncmp (text + i, key, key_len) == 0 && text[i + key_len] == '=')
+      return g_strdup (text + i + key_len + 1);
+  }
+  return NULL;
+}
+
+gboolean
+fh_process_descends_from (pid_t pid, const pid_t *roots, guint n_roots)
+{
+  for (guint depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
+    for (guint i = 0; i < n_roots; i++) {
+      if (roots[i] > 0 && roots[i] == pid)
+        return TRUE;
+    }
+    pid = fh_process_get_parent (pid);
+  }
+  return FALSE;
+}
+
+char *
+fh_process_find_env (pid_t pid, const char *key)
+{
+  for (guint depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
+    char *marker = fh_process_get_env (pid, key);
+    if (marker)
+      return marker;
+    pid = fh_process_get_parent (pid);
+  }
+  return NULL;
+}
+
+guint
+fh_process_signal_session (const char *session_id, uid_t uid, int sig)
+{
+  g_autofree char *marker = g_strdup_printf ("FUNKHAUS_SESSION=%s", session_id);
+  gsize marker_len = strlen (marker) + 1;
+  DIR *proc = opendir ("/proc");
+  struct dirent *entry;
+  guint found = 0;
+
+  if (!proc)
+    return 0;
+  while ((entry = readdir (proc))) {
+    g_autofree char *path = NULL;
+    g_autofree char *environ = NULL;
+    gsize len;
+    struct stat st;
+    pid_t pid = (pid_t) g_ascii_strtoll (entry->d_name, NULL, 10);
+
+    if (pid <= 0 || pid == getpid ())
+      continue;
+    path = g_strdup_printf ("/proc/%d/environ", pid);
+    if (stat (path, &st) < 0 || st.st_uid != uid)
+      continue;
+    if (!g_file_get_contents (path, &environ, &len, NULL))
+      continue;
+    for (gsize i = 0; i + marker_len <= len + 1; i += strlen (environ + i) + 1) {
+      if (memcmp (environ + i, marker, MIN (marker_len, len - i)) == 0 &&
+          strlen (environ + i) == marker_len - 1) {
+        g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", pid);
+        g_autofree char *stat_text = NULL;
+        /* A zombie has nothing left to stop. */
+        if (g_file_get_contents (stat_path, &stat_text, NULL, NULL)) {
+          char *close_paren = strrchr (stat_text, ')');
+          if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z')
+            break;
+        }
+        kill (pid, sig);
+        found++;
+        break;
+      }
+      if (i >= len)
+        break;
+    }
+  }
+  closedir (proc);
+  return found;
+}
+
+gboolean
+fh_remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir) {
+    while ((name = g_dir_read_name (dir))) {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        fh_remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  }
+  return g_rmdir (path) == 0 || errno == ENOENT;
+}
+

@@ -1,0 +1,311 @@
+/* PINs and device credentials (devices.ini in the config dir, 0600). */
+#include "core/device-store.h"
+
+#include <gio/gio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+G_DEFINE_QUARK (fh-pairing-error-quark, fh_pairing_error)
+
+typedef struct {
+  guint failures;
+  gint64 locked_until_us;
+} FhPairingPeer;
+
+struct _FhPairing {
+  char *path;
+  GKeyFile *devices;
+  char pin[7]; /* "" = none active */
+  gint64 pin_expires_us;
+  guint wrong; /* wrong PINs against the current PIN, from anywhere */
+  GHashTable *peers; /* address → FhPairingPeer */
+};
+
+void
+fh_device_free (FhDevice *device)
+{
+  if (!device)
+    return;
+  g_free (device->id);
+  g_free (device->name);
+  g_free (device->paired);
+  g_free (device->kind);
+  g_free (device);
+}
+
+char *
+fh_random_hex (gsize bytes)
+{
+  g_autofree guint8 *buf = g_malloc (bytes);
+  GString *out = g_string_sized_new (bytes * 2);
+
+  if (RAND_bytes (buf, (int) bytes) != 1)
+    g_error ("OpenSSL's random generator failed");
+  for (gsize i = 0; i < bytes; i++)
+    g_string_append_printf (out, "%02x", buf[i]);
+  return g_string_free (out, FALSE);
+}
+
+static char *
+hash_token (const char *token)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
+}
+
+FhPairing *
+fh_pairing_new (const char *config_dir, GError **error)
+{
+  g_autoptr (FhPairing) self = g_new0 (FhPairing, 1);
+  g_autoptr (GError) local_error = NULL;
+
+  self->path = g_build_filename (config_dir, "devices.ini", NULL);
+  self->peers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->devices = g_key_file_new ();
+  if (!g_key_file_load_from_file (self->devices, self->path, G_KEY_FILE_NONE, &local_error) &&
+      !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot read paired devices from %s: %s (fix or remove the file)", self->path,
+                 local_error->message);
+    return NULL;
+  }
+  return g_steal_pointer (&self);
+}
+
+void
+fh_pairing_free (FhPairing *self)
+{
+  if (!self)
+    return;
+  g_key_file_free (self->devices);
+  g_clear_pointer (&self->peers, g_hash_table_unref);
+  g_free (self->path);
+  OPENSSL_cleanse (self->pin, sizeof self->pin);
+  g_free (self);
+}
+
+const char *
+fh_pairing_new_pin (FhPairing *self)
+{
+  guint32 r;
+
+  do {
+    RAND_bytes ((guint8 *) &r, sizeof r);
+  } while (r >= 4294000000u); /* no modulo bias */
+  g_snprintf (self->pin, sizeof self->pin, "%06u", r % 1000000);
+  self->pin_expires_us = g_get_monotonic_time () + FH_PAIRING_PIN_LIFETIME_S * G_USEC_PER_SEC;
+  self->wrong = 0;
+  return self->pin;
+}
+
+static gboolean
+save (FhPairing *self, GError **error)
+{
+  gsize len;
+  g_autofree char *data = g_key_file_to_data (self->devices, &len, NULL);
+
+  return g_file_set_contents_full (self->path, data, (gssize) len,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+/* A wrong PIN from @peer: it waits 1 s after FH_PAIRING_FREE_ATTEMPTS of
+ * them, twice as long after each further one. */
+static void
+count_wrong (FhPairing *self, FhPairingPeer *p, gint64 now)
+{
+  p->failures++;
+  if (p->failures >= FH_PAIRING_FREE_ATTEMPTS) {
+    guint shift = MIN (p->failures - FH_PAIRING_FREE_ATTEMPTS, 16u);
+    gint64 wait_s = MIN ((gint64) 1 << shift, (gint64) FH_PAIRING_MAX_BACKOFF_S);
+    p->locked_until_us = now + wait_s * G_USEC_PER_SEC;
+  }
+  if (++self->wrong >= FH_PAIRING_MAX_WRONG && self->pin[0]) {
+    g_message ("pairing: %u wrong PINs: the PIN is withdrawn", self->wrong);
+    memset (self->pin, 0, sizeof self->pin);
+  }
+}
+
+gboolean
+fh_pairing_pair (FhPairing *self, const char *pin, const char *name, const char *peer,
+                 char **device, char **token, guint *retry_after_s, GError **error)
+{
+  g_autofree char *id = NULL, *secret = NULL, *hash = NULL, *group = NULL, *now = NULL;
+  g_autoptr (GDateTime) dt = g_date_time_new_now_utc ();
+  gint64 mono = g_get_monotonic_time ();
+  FhPairingPeer *p = g_hash_table_lookup (self->peers, peer ? peer : "");
+
+  if (!p) {
+    p = g_new0 (FhPairingPeer, 1);
+    g_hash_table_insert (self->peers, g_strdup (peer ? peer : ""), p);
+  }
+  /* Locked out: the PIN is not even looked at. */
+  if (p->locked_until_us > mono) {
+    guint wait_s = (guint) ((p->locked_until_us - mono + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+    if (retry_after_s)
+      *retry_after_s = wait_s;
+    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_LOCKED,
+                 "too many wrong PINs from here: try again in %u s", wait_s);
+    return FALSE;
+  }
+  if (self->pin[0] && mono > self->pin_expires_us) {
+    memset (self->pin, 0, sizeof self->pin);
+    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_NO_PIN,
+                 "the PIN expired (a PIN lasts %d minutes): run 'funkhaus pair' on the host for "
+                 "a new one",
+                 FH_PAIRING_PIN_LIFETIME_S / 60);
+    return FALSE;
+  }
+  if (!self->pin[0]) {
+    count_wrong (self, p, mono);
+    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_NO_PIN,
+                 "no PIN is active: run 'funkhaus pair' on the host for a new one");
+    return FALSE;
+  }
+  if (strlen (pin) != 6 || CRYPTO_memcmp (pin, self->pin, 6) != 0) {
+    count_wrong (self, p, mono);
+    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_WRONG_PIN,
+                 "wrong PIN: use the PIN the host shows (run 'funkhaus pair' for a new one)");
+    return FALSE;
+  }
+  g_hash_table_remove (self->peers, peer ? peer : "");
+
+  id = fh_random_hex (8);
+  secret = fh_random_hex (32);
+  hash = hash_token (secret);
+  group = g_strdup_printf ("device %s", id);
+  now = g_date_time_format_iso8601 (dt);
+  g_key_file_set_string (self->devices, group, "name", name);
+  g_key_file_set_string (self->devices, group, "token-sha256", hash);
+  g_key_file_set_string (self->devices, group, "paired", now);
+  if (!save (self, error)) {
+    g_key_file_remove_group (self->devices, group, NULL);
+    return FALSE;
+  }
+  memset (self->pin, 0, sizeof self->pin); /* used up */
+  *device = g_steal_pointer (&id);
+  *token = g_steal_pointer (&secret);
+  return TRUE;
+}
+
+gboolean
+fh_pairing_check (FhPairing *self, const char *device, const char *token)
+{
+  g_autofree char *group = g_strdup_printf ("device %s", device);
+  g_autofree char *stored = g_key_file_get_string (self->devices, group, "token-sha256", NULL);
+  g_autofree char *hash = NULL;
+
+  if (!stored || strlen (stored) != 64)
+    return FALSE;
+  hash = hash_token (token);
+  return CRYPTO_memcmp (hash, stored, 64) == 0;
+}
+
+GPtrArray *
+fh_pairing_list (FhPairing *self)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) fh_device_free);
+  g_auto (GStrv) groups = g_key_file_get_groups (self->devices, NULL);
+
+  for (char **g = groups; *g; g++) {
+    FhDevice *d;
+    if (!g_str_has_prefix (*g, "device "))
+      continue;
+    d = g_new0 (FhDevice, 1);
+    d->id = g_strdup (*g + strlen ("device "));
+    d->name = g_key_file_get_string (self->devices, *g, "name", NULL);
+    d->paired = g_key_file_get_string (self->devices, *g, "paired", NULL);
+    d->kind = g_key_file_get_string (self->devices, *g, "kind", NULL);
+    if (!d->kind)
+      d->kind = g_strdup ("browser");
+    g_ptr_array_add (list, d);
+  }
+  return list;
+}
+
+gboolean
+fh_pairing_revoke (FhPairing *self, const char *id, GError **error)
+{
+  g_autofree char *group = g_strdup_printf ("device %s", id);
+
+  if (!g_key_file_has_group (self->devices, group)) {
+    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_UNKNOWN_DEVICE,
+                 "no paired device %s ('funkhaus devices list' shows them)", id);
+    return FALSE;
+  }
+  g_key_file_remove_group (self->devices, group, NULL);
+  return save (self, error);
+}
+
+char *
+fh_pairing_cert_sha256 (const guint8 *der, gsize len)
+{
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der, len);
+}
+
+/* The DER SHA-256 of a PEM certificate, or NULL when it does not parse. */
+static char *
+pem_cert_sha256 (const char *cert_pem)
+{
+  BIO *bio = BIO_new_mem_buf (cert_pem, -1);
+  X509 *cert = bio ? PEM_read_bio_X509 (bio, NULL, NULL, NULL) : NULL;
+  unsigned char *der = NULL;
+  int len = cert ? i2d_X509 (cert, &der) : -1;
+  char *hash = len > 0 ? fh_pairing_cert_sha256 (der, (gsize) len) : NULL;
+
+  OPENSSL_free (der);
+  X509_free (cert);
+  BIO_free (bio);
+  return hash;
+}
+
+char *
+fh_pairing_find_moonlight (FhPairing *self, const char *cert_sha256)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (self->devices, NULL);
+
+  for (char **g = groups; *g; g++) {
+    g_autofree char *kind = g_key_file_get_string (self->devices, *g, "kind", NULL);
+    g_autofree char *hash = g_key_file_get_string (self->devices, *g, "cert-sha256", NULL);
+    if (g_str_has_prefix (*g, "device ") && kind && g_str_equal (kind, "moonlight") && hash &&
+        g_str_equal (hash, cert_sha256))
+      return g_strdup (*g + strlen ("device "));
+  }
+  return NULL;
+}
+
+gboolean
+fh_pairing_add_moonlight (FhPairing *self, const char *name, const char *uniqueid,
+                          const char *cert_pem, char **id, GError **error)
+{
+  g_autofree char *hash = pem_cert_sha256 (cert_pem);
+  g_autofree char *old = NULL, *new_id = NULL, *group = NULL, *now = NULL, *old_group = NULL;
+  g_autoptr (GDateTime) dt = g_date_time_new_now_utc ();
+
+  if (!hash) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "the Moonlight client's certificate does not parse");
+    return FALSE;
+  }
+  /* The same client pairing again keeps one entry, under a new id. */
+  if ((old = fh_pairing_find_moonlight (self, hash))) {
+    old_group = g_strdup_printf ("device %s", old);
+    g_key_file_remove_group (self->devices, old_group, NULL);
+  }
+  new_id = fh_random_hex (8);
+  group = g_strdup_printf ("device %s", new_id);
+  now = g_date_time_format_iso8601 (dt);
+  g_key_file_set_string (self->devices, group, "name", name);
+  g_key_file_set_string (self->devices, group, "kind", "moonlight");
+  g_key_file_set_string (self->devices, group, "uniqueid", uniqueid);
+  g_key_file_set_string (self->devices, group, "cert-sha256", hash);
+  g_key_file_set_string (self->devices, group, "cert", cert_pem);
+  g_key_file_set_string (self->devices, group, "paired", now);
+  if (!save (self, error)) {
+    g_key_file_remove_group (self->devices, group, NULL);
+    return FALSE;
+  }
+  *id = g_steal_pointer (&new_id);
+  return TRUE;
+}

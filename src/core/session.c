@@ -1,0 +1,758 @@
+/* Session lifecycle: NEW → STARTING → STREAMING ⇄ DISCONNECTED → STOPPED,
+ * and FAILED when the desktop or encoder dies. */
+#include "core/session.h"
+
+#include <gio/gio.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+
+#include "media/mic.h"
+#include "media/speaker.h"
+#include "backends/shared-desktop.h"
+#include "media/video-stream.h"
+#include "app/host.h"
+#include "core/device-store.h"
+#include "base/process.h"
+#include "base/stats.h"
+#include "planes/web/client.h"
+
+#define STATS_WINDOW_US G_USEC_PER_SEC
+
+struct _FhSession {
+  FhContext *context;
+  char *id;
+  guint serial;
+  char *device;
+  FhMode mode;
+  FhCodec codec;
+  guint bitrate_kbps;
+  guint audio_frame_ms;
+  gboolean audio_constant_bitrate;
+  char *dir;
+  FhSessionState state;
+
+  FhVirtualOutput *output;
+  FhVideoStream *stream;
+  const FhDisplayBackend *backend;
+  gboolean shared; /* a view of the shared desktop: holds a view there */
+  FhSpeaker *speaker; /* NULL without PipeWire; the shared one for a view */
+  FhMic *mic;
+  guint speaker_listener;
+  FhMicFeeder *mic_feeder; /* the bound client's, when it sends its microphone */
+  const FhSessionPeerOps *peer_ops; /* the bound peer, or NULL */
+  gpointer peer;
+  gboolean peer_resumed; /* the bound peer came back (for its welcome) */
+  struct _FhCreateJob *creating; /* the output is being made on a worker */
+  guint grace_source;
+  guint stats_source;
+
+  /* Last second, for the stats message. */
+  GArray *encode_us;
+  GArray *send_us;
+  guint64 window_bytes;
+  guint64 frames_sent;
+  guint64 dropped_reported;
+};
+
+const char *
+fh_session_state_to_string (FhSessionState state)
+{
+  switch (state) {
+  case FH_SESSION_STATE_NEW:
+    return "new";
+  case FH_SESSION_STATE_STARTING:
+    return "starting";
+  case FH_SESSION_STATE_STREAMING:
+    return "streaming";
+  case FH_SESSION_STATE_DISCONNECTED:
+    return "disconnected";
+  case FH_SESSION_STATE_FAILED:
+    return "failed";
+  case FH_SESSION_STATE_STOPPED:
+    return "stopped";
+  }
+  return "unknown";
+}
+
+static void
+set_state (FhSession *self, FhSessionState state, const char *why)
+{
+  if (self->state == state)
+    return;
+  g_message ("session %.8s: %s → %s%s%s", self->id, fh_session_state_to_string (self->state),
+             fh_session_state_to_string (state), why ? ": " : "", why ? why : "");
+  self->state = state;
+}
+
+static gboolean
+on_stats_tick (gpointer user_data)
+{
+  FhSession *self = user_data;
+  guint64 dropped = fh_video_stream_get_dropped (self->stream);
+  FhStatsMessage stats = {
+    .fps = self->send_us->len,
+    .kbps = self->window_bytes * 8.0 / 1000.0,
+    .frames = self->frames_sent,
+    .dropped = dropped,
+    .encode_ms_p50 = fh_percentile_ms (self->encode_us, 0.50),
+    .encode_ms_p99 = fh_percentile_ms (self->encode_us, 0.99),
+    .capture_to_send_ms_p50 = fh_percentile_ms (self->send_us, 0.50),
+    .capture_to_send_ms_p99 = fh_percentile_ms (self->send_us, 0.99),
+  };
+
+  if (dropped > self->dropped_reported)
+    g_debug ("session %.8s: %" G_GUINT64_FORMAT " frames dropped so far", self->id, dropped);
+  self->dropped_reported = dropped;
+  g_array_set_size (self->encode_us, 0);
+  g_array_set_size (self->send_us, 0);
+  self->window_bytes = 0;
+  if (self->peer_ops && self->peer_ops->stats)
+    self->peer_ops->stats (self->peer, &stats);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_data)
+{
+  FhSession *self = user_data;
+  gint64 encode_us, send_us;
+
+  if (!self->peer_ops)
+    return;
+  self->peer_ops->video (self->peer, packet);
+  send_us = g_get_monotonic_time () - packet->capture_us;
+  encode_us = packet->encoded_us - packet->capture_us;
+  g_array_append_val (self->encode_us, encode_us);
+  g_array_append_val (self->send_us, send_us);
+  self->window_bytes += g_bytes_get_size (packet->message);
+  self->frames_sent++;
+}
+
+static void
+on_audio_packet (const FhAudioPacket *packet, gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  if (!self->peer_ops || self->state != FH_SESSION_STATE_STREAMING)
+    return;
+  self->peer_ops->audio (self->peer, packet);
+}
+
+/* Takes the speaker's packets in the format the client asked for. */
+static void
+listen_to_speaker (FhSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  FhAudioFormat format = {
+    .frame_ms = self->audio_frame_ms ? self->audio_frame_ms : FH_AUDIO_FRAME_MS,
+    .constant_bitrate = self->audio_constant_bitrate,
+  };
+
+  self->speaker_listener =
+    fh_speaker_add_listener_with_format (self->speaker, &format, on_audio_packet, self, &error);
+  if (!self->speaker_listener) {
+    g_warning ("session %.8s: %s; sending %u ms packets", self->id, error->message,
+               FH_AUDIO_FRAME_MS);
+    self->speaker_listener = fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+  }
+}
+
+/* The session's speaker and microphone, before its apps start (they are
+ * told where to find them). Without them the session still streams video. */
+static void
+start_audio (FhSession *self)
+{
+  FhPipeWire *pw = fh_context_get_pipewire (self->context);
+  g_autofree char *sink = NULL, *source = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!pw)
+    return;
+  if (self->shared) {
+    /* The desktop's own speaker and microphone, shared by all its views. */
+    self->speaker = fh_context_get_shared_speaker (self->context);
+    self->mic = fh_context_get_shared_mic (self->context);
+    if (self->speaker)
+      listen_to_speaker (self);
+    return;
+  }
+  sink = g_strdup_printf ("funkhaus-speaker-%s", self->id);
+  source = g_strdup_printf ("funkhaus-mic-%s", self->id);
+  if (!(self->speaker = fh_speaker_new (pw, sink, &error)) ||
+      !(self->mic = fh_mic_new (pw, source, &error))) {
+    g_warning ("session %.8s: no audio: %s", self->id, error->message);
+    g_clear_pointer (&self->speaker, fh_speaker_free);
+    return;
+  }
+  listen_to_speaker (self);
+}
+
+static GStrv
+audio_env (FhSession *self)
+{
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_autofree char *sink = NULL, *source = NULL;
+  FhPipeWire *pw = fh_context_get_pipewire (self->context);
+
+  if (!self->speaker || self->shared)
+    return g_strv_builder_end (env);
+  g_strv_builder_addv (env, (const char **) fh_pipewire_get_app_env (pw));
+  sink = g_strdup_printf ("PULSE_SINK=%s", fh_speaker_get_sink_name (self->speaker));
+  source = g_strdup_printf ("PULSE_SOURCE=%s", fh_mic_get_source_name (self->mic));
+  g_strv_builder_add (env, sink);
+  g_strv_builder_add (env, source);
+  return g_strv_builder_end (env);
+}
+
+static void
+fail (FhSession *self, const char *reason)
+{
+  if (self->state == FH_SESSION_STATE_STOPPED || self->state == FH_SESSION_STATE_FAILED)
+    return;
+  g_warning ("session %.8s failed: %s", self->id, reason);
+  set_state (self, FH_SESSION_STATE_FAILED, reason);
+  if (self->peer_ops && self->peer_ops->failed)
+    self->peer_ops->failed (self->peer, reason);
+  /* The context stops and frees it from an idle callback: we may be deep
+   * inside the stream's or the output's own callback here. */
+  fh_context_remove_session (self->context, self, FH_PROTO_ERROR_SESSION_FAILED, reason);
+}
+
+static void
+on_stream_failed (FhVideoStream *stream, const GError *error, gpointer user_data)
+{
+  FhSession *self = user_data;
+  g_autofree char *reason = g_strdup_printf ("video pipeline failed: %s", error->message);
+
+  fail (self, reason);
+}
+
+static void
+on_output_failed (FhVirtualOutput *output, const char *reason, gpointer user_data)
+{
+  fail (user_data, reason);
+}
+
+/* The output is made on a worker thread (a compositor takes a while to
+ * start); the job outlives the session if the session stops first. */
+typedef struct _FhCreateJob {
+  FhSession *session; /* NULL once the session stopped */
+  FhContext *context;
+  const FhDisplayBackend *backend;
+  FhOutputRequest request;
+  char *session_id;
+  char *session_dir;
+  char *app;
+  char *run_as;
+  char *layout;
+  char *gamescope;
+  GStrv app_env;
+} FhCreateJob;
+
+static void
+create_job_free (FhCreateJob *job)
+{
+  g_free (job->session_id);
+  g_free (job->session_dir);
+  g_free (job->app);
+  g_free (job->run_as);
+  g_free (job->layout);
+  g_free (job->gamescope);
+  g_strfreev (job->app_env);
+  g_free (job);
+}
+
+static void
+create_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  FhCreateJob *job = data;
+  GError *error = NULL;
+  FhVirtualOutput *output = job->backend->create_output (&job->request, &error);
+
+  if (output)
+    g_task_return_pointer (task, output, (GDestroyNotify) fh_virtual_output_destroy);
+  else
+    g_task_return_error (task, error);
+}
+
+static void on_stats_tick_start (FhSession *self);
+static gboolean on_grace_expired (gpointer user_data);
+
+static void
+enter_streaming_or_wait (FhSession *self)
+{
+  if (self->peer_ops) {
+    self->peer_ops->welcome (self->peer, self, self->peer_resumed);
+    set_state (self, FH_SESSION_STATE_STREAMING, self->peer_ops->describe (self->peer));
+    on_stats_tick_start (self);
+    fh_video_stream_request_keyframe (self->stream);
+    fh_video_stream_set_paused (self->stream, FALSE);
+  } else {
+    guint grace = fh_context_get_config (self->context)->grace_seconds;
+    set_state (self, FH_SESSION_STATE_DISCONNECTED, "its client left while it started");
+    self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
+  }
+}
+
+static void
+on_output_created (GObject *source, GAsyncResult *result, gpointer data)
+{
+  FhCreateJob *job = data;
+  FhSession *self = job->session;
+  g_autoptr (GError) error = NULL;
+  FhVirtualOutput *output = g_task_propagate_pointer (G_TASK (result), &error);
+  const FhConfig *config = fh_context_get_config (job->context);
+
+  fh_context_release (job->context);
+  if (!self) {
+    /* The session stopped meanwhile: undo what the worker made. */
+    fh_virtual_output_destroy (output);
+    g_rmdir (job->session_dir);
+    create_job_free (job);
+    return;
+  }
+  self->creating = NULL;
+  create_job_free (job);
+
+  if (!output) {
+    g_autofree char *reason = g_strdup_printf ("cannot start the desktop: %s", error->message);
+    fail (self, reason);
+    return;
+  }
+  self->output = output;
+  if (output->ops->start)
+    output->ops->start (output);
+
+  {
+    FhVideoEncoderConfig encoder = {
+      .width = self->mode.width,
+      .height = self->mode.height,
+      .fps = self->mode.refresh,
+      .bitrate_kbps = self->bitrate_kbps,
+      .preset = config->encoder_preset,
+      .threads = config->encoder_threads,
+    };
+    self->stream = fh_video_stream_new (self->output, &encoder,
+                                        fh_context_get_main_context (self->context), on_packet,
+                                        on_stream_failed, self, &error);
+  }
+  if (!self->stream) {
+    g_autofree char *reason = g_strdup_printf ("cannot start the encoder: %s", error->message);
+    fail (self, reason);
+    return;
+  }
+  enter_streaming_or_wait (self);
+}
+
+FhSession *
+fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error)
+{
+  FhSession *self = g_new0 (FhSession, 1);
+  const FhConfig *config = fh_context_get_config (context);
+  g_autoptr (GTask) task = NULL;
+  FhCreateJob *job;
+
+  self->context = context;
+  self->id = fh_random_hex (16);
+  self->serial = fh_context_next_serial (context);
+  self->device = g_strdup (request->device);
+  self->mode = request->mode;
+  self->codec = request->codec;
+  self->bitrate_kbps = request->bitrate_kbps;
+  self->audio_frame_ms = request->audio_frame_ms;
+  self->audio_constant_bitrate = request->audio_constant_bitrate;
+  self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->backend = fh_context_get_backend (context);
+  if (request->shared) {
+    FhSharedDesktop *desktop = fh_context_get_shared_desktop (context);
+    if (!desktop) {
+      g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNSUPPORTED,
+                   "this host has no shared desktop (shared-desktop in its config.ini)");
+      fh_session_free (self);
+      return NULL;
+    }
+    if (!fh_shared_desktop_reserve_view (desktop)) {
+      g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNSUPPORTED,
+                   "the shared desktop has all the views it allows (shared-max-views)");
+      fh_session_free (self);
+      return NULL;
+    }
+    self->shared = TRUE;
+    self->backend = fh_shared_desktop_get_backend (desktop);
+  }
+  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s", self->id, self->device,
+             self->mode.width, self->mode.height, self->mode.refresh, self->bitrate_kbps);
+
+  self->dir = g_build_filename (fh_context_get_sessions_dir (context), self->id, NULL);
+  if (g_mkdir (self->dir, 0700) < 0) {
+    int saved = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
+                 self->dir, g_strerror (saved));
+    g_clear_pointer (&self->dir, g_free);
+    fh_session_free (self);
+    return NULL;
+  }
+
+  start_audio (self);
+  job = g_new0 (FhCreateJob, 1);
+  job->session = self;
+  job->context = context;
+  job->backend = self->backend;
+  job->session_id = g_strdup (self->id);
+  job->session_dir = g_strdup (self->dir);
+  job->app = g_strdup (config->app);
+  job->run_as = g_strdup (config->run_as);
+  job->layout = g_strdup (request->keyboard_layout ? request->keyboard_layout
+                                                   : config->keyboard_layout);
+  job->app_env = audio_env (self);
+  job->gamescope = g_strdup (config->gamescope);
+  job->request = (FhOutputRequest) {
+    .mode = self->mode,
+    .session_id = job->session_id,
+    .serial = self->serial,
+    .session_dir = job->session_dir,
+    .app = job->app,
+    .run_as = job->run_as,
+    .keyboard_layout = job->layout,
+    .app_env = (const char *const *) job->app_env,
+    .gamescope = job->gamescope,
+    .pipewire = fh_context_get_pipewire (context),
+    .shared_desktop = fh_context_get_shared_desktop (context),
+    .on_failed = on_output_failed,
+    .user_data = self,
+  };
+  self->creating = job;
+  set_state (self, FH_SESSION_STATE_STARTING, job->backend->name);
+  fh_context_hold (context);
+  task = g_task_new (NULL, NULL, on_output_created, job);
+  g_task_set_task_data (task, job, NULL);
+  g_task_run_in_thread (task, create_in_thread);
+  return self;
+}
+
+void
+fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
+{
+  const FhSessionPeerOps *peer_ops = g_steal_pointer (&self->peer_ops);
+  gpointer peer = g_steal_pointer (&self->peer);
+
+  if (self->state == FH_SESSION_STATE_STOPPED)
+    return;
+  if (self->creating) {
+    self->creating->session = NULL; /* its callback cleans up */
+    self->creating = NULL;
+  }
+  g_clear_handle_id (&self->grace_source, g_source_remove);
+  g_clear_handle_id (&self->stats_source, g_source_remove);
+  if (peer_ops)
+    peer_ops->closed (peer, code, reason ? reason : "the session ended");
+  /* Reverse order of setup: the thread that reads the output goes first. */
+  if (self->stream)
+    fh_video_stream_stop (self->stream);
+  g_clear_pointer (&self->stream, fh_video_stream_free);
+  g_clear_pointer (&self->output, fh_virtual_output_destroy);
+  /* Its apps are gone: now their speaker and microphone. */
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  if (self->shared) {
+    if (self->speaker_listener)
+      fh_speaker_remove_listener (self->speaker, self->speaker_listener);
+    self->speaker = NULL;
+    self->mic = NULL;
+    fh_shared_desktop_release_view (fh_context_get_shared_desktop (self->context));
+    self->shared = FALSE;
+  }
+  g_clear_pointer (&self->mic, fh_mic_free);
+  g_clear_pointer (&self->speaker, fh_speaker_free);
+  if (self->dir) {
+    if (g_rmdir (self->dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+      g_warning ("session %.8s: cannot remove %s: %s", self->id, self->dir, g_strerror (errno));
+  }
+  set_state (self, FH_SESSION_STATE_STOPPED, reason);
+}
+
+void
+fh_session_free (FhSession *self)
+{
+  if (!self)
+    return;
+  fh_session_stop (self, FH_PROTO_ERROR_HOST_SHUTDOWN, NULL);
+  g_array_unref (self->encode_us);
+  g_array_unref (self->send_us);
+  g_free (self->dir);
+  g_free (self->device);
+  g_free (self->id);
+  g_free (self);
+}
+
+const char *
+fh_session_get_id (FhSession *self)
+{
+  return self->id;
+}
+
+const char *
+fh_session_get_device (FhSession *self)
+{
+  return self->device;
+}
+
+FhSessionState
+fh_session_get_state (FhSession *self)
+{
+  return self->state;
+}
+
+const FhMode *
+fh_session_get_mode (FhSession *self)
+{
+  return &self->mode;
+}
+
+guint
+fh_session_get_bitrate (FhSession *self)
+{
+  return self->bitrate_kbps;
+}
+
+FhCodec
+fh_session_get_codec (FhSession *self)
+{
+  return self->codec;
+}
+
+FhVirtualOutput *
+fh_session_get_output (FhSession *self)
+{
+  return self->output;
+}
+
+static gboolean
+on_grace_expired (gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  self->grace_source = 0;
+  g_message ("session %.8s: grace period over, no client came back", self->id);
+  fh_context_remove_session (self->context, self, FH_PROTO_ERROR_HOST_SHUTDOWN, "grace period over");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_stats_tick_start (FhSession *self)
+{
+  if (!self->stats_source)
+    self->stats_source = g_timeout_add (STATS_WINDOW_US / 1000, on_stats_tick, self);
+}
+
+/* A browser as a peer. */
+static const char *
+web_describe (gpointer peer)
+{
+  return fh_client_get_peer (peer);
+}
+
+static void
+web_welcome (gpointer peer, FhSession *session, gboolean resumed)
+{
+  fh_client_send_welcome (peer, session, resumed);
+}
+
+static void
+web_video (gpointer peer, const FhVideoPacket *packet)
+{
+  fh_client_send_binary (peer, packet->message);
+}
+
+static void
+web_audio (gpointer peer, const FhAudioPacket *packet)
+{
+  g_autoptr (GBytes) message = fh_proto_build_audio (packet->sequence, (guint64) packet->capture_us,
+                                                     packet->data, packet->size);
+  fh_client_send_binary (peer, message);
+}
+
+static void
+web_stats (gpointer peer, const FhStatsMessage *stats)
+{
+  g_autofree char *text = fh_proto_build_stats (stats);
+  fh_client_send_text (peer, text);
+}
+
+static void
+web_failed (gpointer peer, const char *reason)
+{
+  g_autofree char *text = fh_proto_build_state ("failed", reason);
+  fh_client_send_text (peer, text);
+}
+
+static void
+web_closed (gpointer peer, FhProtoError code, const char *reason)
+{
+  fh_client_unbind (peer);
+  fh_client_close_with_error (peer, code, reason);
+}
+
+static const FhSessionPeerOps web_peer_ops = {
+  .describe = web_describe,
+  .welcome = web_welcome,
+  .video = web_video,
+  .audio = web_audio,
+  .stats = web_stats,
+  .failed = web_failed,
+  .closed = web_closed,
+};
+
+void
+fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer peer,
+                        gboolean resumed)
+{
+  g_return_if_fail (self->peer_ops == NULL);
+  g_clear_handle_id (&self->grace_source, g_source_remove);
+  self->peer_ops = ops;
+  self->peer = peer;
+  self->peer_resumed = resumed;
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  if (self->state == FH_SESSION_STATE_DISCONNECTED)
+    enter_streaming_or_wait (self);
+  /* STARTING: the welcome goes out once the desktop is up. */
+}
+
+void
+fh_session_attach (FhSession *self, FhClient *client, gboolean resumed, gboolean mic)
+{
+  fh_session_attach_peer (self, &web_peer_ops, client, resumed);
+  if (mic && self->mic) {
+    g_autoptr (GError) error = NULL;
+    if (!(self->mic_feeder = fh_mic_add_feeder (self->mic, &error)))
+      g_warning ("session %.8s: no microphone: %s", self->id, error->message);
+    else
+      g_message ("session %.8s: the client's microphone feeds %s", self->id,
+                 fh_mic_get_source_name (self->mic));
+  }
+}
+
+FhClient *
+fh_session_get_client (FhSession *self)
+{
+  return self->peer_ops == &web_peer_ops ? self->peer : NULL;
+}
+
+void
+fh_session_forget_peer (FhSession *self, gpointer peer)
+{
+  if (!self->peer_ops || self->peer != peer)
+    return;
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  self->peer_ops = NULL;
+  self->peer = NULL;
+}
+
+void
+fh_session_detach_peer (FhSession *self, gpointer peer)
+{
+  guint grace = fh_context_get_config (self->context)->grace_seconds;
+
+  if (!self->peer_ops || self->peer != peer)
+    return;
+  /* Whatever the state, the peer is never called again. STARTING: the
+   * session waits in its grace period once it is up. */
+  fh_session_forget_peer (self, peer);
+  if (self->state != FH_SESSION_STATE_STREAMING)
+    return;
+  g_clear_handle_id (&self->stats_source, g_source_remove);
+  fh_video_stream_set_paused (self->stream, TRUE);
+  set_state (self, FH_SESSION_STATE_DISCONNECTED, NULL);
+  g_message ("session %.8s: waiting %u s for its client to come back", self->id, grace);
+  self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
+}
+
+void
+fh_session_detach (FhSession *self, FhClient *client)
+{
+  fh_session_detach_peer (self, client);
+}
+
+void
+fh_session_request_keyframe (FhSession *self)
+{
+  if (self->stream)
+    fh_video_stream_request_keyframe (self->stream);
+}
+
+void
+fh_session_inject (FhSession *self, const FhInputEvent *event)
+{
+  if (self->state != FH_SESSION_STATE_STREAMING || !self->output)
+    return;
+  if (event->type == FH_INPUT_KEY && event->key.code == 0) {
+    g_debug ("session %.8s: ignoring a key this host does not know", self->id);
+    return;
+  }
+  if (event->type == FH_INPUT_POINTER_MOTION) {
+    FhInputEvent clamped = *event;
+    clamped.motion.x = MIN (event->motion.x, self->mode.width - 1);
+    clamped.motion.y = MIN (event->motion.y, self->mode.height - 1);
+    self->output->ops->inject (self->output, &clamped);
+    return;
+  }
+  self->output->ops->inject (self->output, event);
+}
+
+gboolean
+fh_session_has_speaker (FhSession *self)
+{
+  return self->speaker != NULL;
+}
+
+gboolean
+fh_session_takes_mic (FhSession *self)
+{
+  return self->mic_feeder != NULL;
+}
+
+const char *
+fh_session_get_audio_target (FhSession *self, gboolean playback)
+{
+  if (!self->speaker)
+    return NULL;
+  return playback ? fh_speaker_get_sink_name (self->speaker) : fh_mic_get_source_name (self->mic);
+}
+
+gboolean
+fh_session_owns_process (FhSession *self, int pid)
+{
+  if (!self->output)
+    return FALSE;
+  return fh_process_descends_from (pid, self->output->root_pids,
+                                   G_N_ELEMENTS (self->output->root_pids));
+}
+
+gboolean
+fh_session_feed_mic (FhSession *self, FhClient *client, const FhMicPacket *packet,
+                     GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (fh_session_get_client (self) != client || !self->mic_feeder) {
+    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+                 self->mic ? "a microphone packet, but hello did not ask for the microphone"
+                           : "a microphone packet, but this host has no audio");
+    return FALSE;
+  }
+  if (!fh_mic_feeder_push (self->mic_feeder, packet->data, packet->size, &local)) {
+    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE, "microphone packet %u: %s",
+                 packet->sequence, local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+const char *
+fh_session_get_backend_name (FhSession *self)
+{
+  return self->backend->name;
+}

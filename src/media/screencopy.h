@@ -1,0 +1,26 @@
+/* wlr-screencopy client: captures one output of a wlroots compositor into
+ * shared memory, damage-driven, and converts it into the encoder's input.
+ * Used by one thread only (the session's encode thread). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "media/frame.h"
+
+typedef struct _FhScreencopy FhScreencopy;
+
+/* Connects to the compositor at @socket_path (absolute) and captures its
+ * output called @output_name (HEADLESS-2, say), or its first one when NULL. */
+FhScreencopy *fh_screencopy_new (const char *socket_path, const char *output_name,
+                                 GError **error);
+void fh_screencopy_free (FhScreencopy *screencopy);
+
+/* Waits until @deadline_us (g_get_monotonic_time) for a picture that
+ * differs from the last one and writes it into @frame. Returns FALSE
+ * without an error when nothing changed by then; the request stays
+ * pending, so an unchanged desktop costs nothing. @timestamp_us: when the
+ * compositor finished the picture. */
+gboolean fh_screencopy_capture (FhScreencopy *screencopy, FhFrame *frame, gint64 deadline_us,
+                                gint64 *timestamp_us, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhScreencopy, fh_screencopy_free)

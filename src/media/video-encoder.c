@@ -1,0 +1,132 @@
+/* libavcodec H.264 encoder wrapper. */
+#include "media/video-encoder.h"
+
+#include <gio/gio.h>
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+
+struct _FhVideoEncoder {
+  AVCodecContext *ctx;
+  AVFrame *frame;
+  AVPacket *packet;
+};
+
+static gboolean
+av_failed (int ret, const char *what, GError **error)
+{
+  char buf[AV_ERROR_MAX_STRING_SIZE] = { 0 };
+
+  av_strerror (ret, buf, sizeof buf);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", what, buf);
+  return FALSE;
+}
+
+FhVideoEncoder *
+fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
+{
+  g_autoptr (FhVideoEncoder) self = g_new0 (FhVideoEncoder, 1);
+  const AVCodec *codec = avcodec_find_encoder_by_name ("libx264");
+  AVDictionary *opts = NULL;
+  gint64 bitrate = (gint64) config->bitrate_kbps * 1000;
+  int ret;
+
+  if (!codec) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "libavcodec has no libx264 encoder: install Debian's libavcodec59 "
+                 "(it is built with libx264)");
+    return NULL;
+  }
+
+  self->ctx = avcodec_alloc_context3 (codec);
+  self->ctx->width = (int) config->width;
+  self->ctx->height = (int) config->height;
+  self->ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+  self->ctx->time_base = (AVRational) { 1, (int) config->fps };
+  self->ctx->framerate = (AVRational) { (int) config->fps, 1 };
+  self->ctx->bit_rate = bitrate;
+  /* A VBV of about one frame keeps every frame close to the average size,
+   * which is what keeps a constant-rate stream's latency flat. */
+  self->ctx->rc_max_rate = bitrate;
+  self->ctx->rc_buffer_size = (int) MAX (bitrate / config->fps, 1);
+  self->ctx->max_b_frames = 0;
+  self->ctx->gop_size = (int) config->fps * 60; /* IDR on join and on request */
+  self->ctx->thread_count = (int) config->threads;
+  self->ctx->colorspace = AVCOL_SPC_BT709;
+  self->ctx->color_primaries = AVCOL_PRI_BT709;
+  self->ctx->color_trc = AVCOL_TRC_BT709;
+  self->ctx->color_range = AVCOL_RANGE_MPEG;
+
+  av_dict_set (&opts, "preset", config->preset ? config->preset : "ultrafast", 0);
+  av_dict_set (&opts, "tune", "zerolatency", 0);
+  av_dict_set (&opts, "forced-idr", "1", 0);
+  ret = avcodec_open2 (self->ctx, codec, &opts);
+  av_dict_free (&opts);
+  if (ret < 0) {
+    av_failed (ret, "cannot open the libx264 encoder", error);
+    return NULL;
+  }
+
+  self->frame = av_frame_alloc ();
+  self->frame->format = AV_PIX_FMT_YUV420P;
+  self->frame->width = (int) config->width;
+  self->frame->height = (int) config->height;
+  if ((ret = av_frame_get_buffer (self->frame, 0)) < 0) {
+    av_failed (ret, "cannot allocate an encoder frame", error);
+    return NULL;
+  }
+  self->packet = av_packet_alloc ();
+  return g_steal_pointer (&self);
+}
+
+void
+fh_video_encoder_free (FhVideoEncoder *self)
+{
+  if (!self)
+    return;
+  av_packet_free (&self->packet);
+  av_frame_free (&self->frame);
+  avcodec_free_context (&self->ctx);
+  g_free (self);
+}
+
+gboolean
+fh_video_encoder_get_input (FhVideoEncoder *self, FhFrame *frame, GError **error)
+{
+  int ret;
+
+  /* libx264 copies the picture inside avcodec_send_frame(), so the buffer
+   * is ours again once encode() returned: this is normally a no-op. */
+  if ((ret = av_frame_make_writable (self->frame)) < 0)
+    return av_failed (ret, "encoder frame not writable", error);
+  for (int i = 0; i < 3; i++) {
+    frame->data[i] = self->frame->data[i];
+    frame->stride[i] = self->frame->linesize[i];
+  }
+  frame->width = (guint) self->frame->width;
+  frame->height = (guint) self->frame->height;
+  return TRUE;
+}
+
+gboolean
+fh_video_encoder_encode (FhVideoEncoder *self, gint64 pts, gboolean keyframe,
+                         FhEncodedFunc func, gpointer user_data, GError **error)
+{
+  int ret;
+
+  self->frame->pts = pts;
+  self->frame->pict_type = keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+  if ((ret = avcodec_send_frame (self->ctx, self->frame)) < 0)
+    return av_failed (ret, "encoding a frame failed", error);
+
+  for (;;) {
+    ret = avcodec_receive_packet (self->ctx, self->packet);
+    if (ret == AVERROR (EAGAIN) || ret == AVERROR_EOF)
+      return TRUE;
+    if (ret < 0)
+      return av_failed (ret, "receiving an encoded frame failed", error);
+    func (self->packet->data, (gsize) self->packet->size,
+          (self->packet->flags & AV_PKT_FLAG_KEY) != 0, user_data);
+    av_packet_unref (self->packet);
+  }
+}

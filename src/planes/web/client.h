@@ -1,0 +1,38 @@
+/* One browser client: a WebSocket, bound to exactly one session after its
+ * hello. All network bytes go through planes/web/protocol.c first. */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "planes/web/protocol.h"
+
+typedef struct _FhContext FhContext;
+typedef struct _FhClient FhClient;
+typedef struct _FhSession FhSession;
+
+FhClient *fh_client_new (FhContext *context, SoupWebsocketConnection *connection,
+                         const char *peer);
+void fh_client_free (FhClient *client);
+
+const char *fh_client_get_peer (FhClient *client);
+/* The paired device this WebSocket proved to be (hello or console), or
+ * NULL before that. */
+const char *fh_client_get_device (FhClient *client);
+/* A console: a paired browser's page that streams nothing but may see a
+ * waiting Moonlight client and enter its PIN. */
+gboolean fh_client_is_console (FhClient *client);
+
+void fh_client_send_text (FhClient *client, const char *text);
+void fh_client_send_binary (FhClient *client, GBytes *message);
+
+/* Sends an error message and closes with the matching close code; the
+ * session, if any, is detached (and keeps its grace period). */
+void fh_client_close_with_error (FhClient *client, FhProtoError code, const char *message);
+
+/* The answer to hello, once the session's desktop is up. */
+void fh_client_send_welcome (FhClient *client, FhSession *session, gboolean resumed);
+
+/* The session is going away: forget it without detaching. */
+void fh_client_unbind (FhClient *client);
+/* Binds @client to @session (approved to join the shared desktop). */
+void fh_client_bind (FhClient *client, FhSession *session, gboolean mic);

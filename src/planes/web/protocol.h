@@ -1,0 +1,194 @@
+/* The web plane's wire format: pure parse and build functions, one place
+ * per message type. Nothing here touches a socket; see docs/protocol.md. */
+#pragma once
+
+#include <glib.h>
+
+#include "media/event.h"
+
+#define FH_PROTOCOL_VERSION 1
+
+#define FH_PROTO_MAX_INCOMING 65536 /* libsoup max-incoming-payload-size */
+#define FH_PROTO_MAX_TEXT 4096
+#define FH_PROTO_MAX_CREDENTIAL 128
+#define FH_PROTO_MAX_KEY_CODE 32
+#define FH_PROTO_MAX_CODECS 16
+#define FH_PROTO_MAX_NAME 64
+#define FH_PROTO_MAX_MOONLIGHT_PIN 16 /* the PIN is 4 digits; the host says so */
+/* Binary messages (input, microphone) a client may send: a sustained rate
+ * and a burst on top. A 1000 Hz mouse and a fast typist stay far below. */
+#define FH_PROTO_MAX_INPUT_RATE 2000
+#define FH_PROTO_MAX_INPUT_BURST 1000
+
+#define FH_PROTO_VIDEO_HEADER_SIZE 20
+#define FH_PROTO_AUDIO_HEADER_SIZE 16
+#define FH_PROTO_MIC_HEADER_SIZE 8
+#define FH_PROTO_MAX_MIC_PAYLOAD 1275 /* the largest Opus packet */
+
+typedef enum {
+  FH_PROTO_KIND_VIDEO = 0x01,
+  FH_PROTO_KIND_AUDIO = 0x02,
+  FH_PROTO_KIND_KEY = 0x10,
+  FH_PROTO_KIND_POINTER_MOTION = 0x11,
+  FH_PROTO_KIND_POINTER_BUTTON = 0x12,
+  FH_PROTO_KIND_SCROLL = 0x13,
+  FH_PROTO_KIND_MIC = 0x20,
+} FhProtoKind;
+
+typedef enum {
+  FH_PROTO_ERROR_BAD_MESSAGE,
+  FH_PROTO_ERROR_UNAUTHORIZED,
+  FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+  FH_PROTO_ERROR_UNSUPPORTED,
+  FH_PROTO_ERROR_SESSION_FAILED,
+  FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
+  FH_PROTO_ERROR_HELLO_TIMEOUT,
+  FH_PROTO_ERROR_REPLACED,
+  FH_PROTO_ERROR_RATE_LIMITED,
+  FH_PROTO_ERROR_HOST_SHUTDOWN,
+} FhProtoError;
+
+#define FH_PROTO_ERROR (fh_proto_error_quark ())
+GQuark fh_proto_error_quark (void);
+
+/* "bad-message" etc., as sent in an error message. */
+const char *fh_proto_error_to_string (FhProtoError code);
+/* The WebSocket close code that goes with @code. */
+guint16 fh_proto_error_close_code (FhProtoError code);
+
+typedef struct {
+  guint width;
+  guint height;
+  guint refresh;
+} FhMode;
+
+typedef enum {
+  FH_CODEC_H264 = 1 << 0,
+} FhCodec;
+
+const char *fh_codec_to_string (FhCodec codec);
+
+typedef enum {
+  FH_CLIENT_MESSAGE_HELLO,
+  FH_CLIENT_MESSAGE_KEYFRAME,
+  FH_CLIENT_MESSAGE_PING,
+  FH_CLIENT_MESSAGE_CONSOLE,       /* first message of a console (no session) */
+  FH_CLIENT_MESSAGE_MOONLIGHT_PIN, /* the PIN a waiting Moonlight client shows */
+} FhClientMessageType;
+
+typedef struct {
+  FhClientMessageType type;
+  /* hello and console */
+  guint protocol;
+  char *device;
+  char *token;
+  /* hello */
+  FhMode mode;
+  guint codecs; /* FhCodec bits the client named and we know */
+  guint bitrate_kbps; /* 0 = host default */
+  char *resume; /* NULL = new session */
+  char *layout; /* xkb keyboard layout, NULL = host default */
+  gboolean mic; /* the client will send its microphone */
+  gboolean shared; /* "desktop": "shared": a view of the shared desktop */
+  /* ping */
+  double ping_t;
+  /* moonlight-pin: any string up to FH_PROTO_MAX_MOONLIGHT_PIN bytes; its
+   * format (4 digits) is the host's to check, with an answer that does not
+   * close the connection */
+  char *pin;
+} FhClientMessage;
+
+void fh_client_message_clear (FhClientMessage *msg);
+
+/* Parses one text message. @data need not be NUL-terminated. On failure
+ * sets an FH_PROTO_ERROR and leaves @msg cleared. */
+gboolean fh_proto_parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error);
+
+/* Checks a mode against the limits in docs/protocol.md. */
+gboolean fh_proto_check_mode (const FhMode *mode, GError **error);
+
+/* Parses one binary message from a client. A key whose code the host does
+ * not know parses fine with key.code == 0. */
+gboolean fh_proto_parse_input (const guint8 *data, gsize len, FhInputEvent *event,
+                               GError **error);
+
+/* Serializes @event into @out (at least 3 + FH_PROTO_MAX_KEY_CODE bytes);
+ * a key is written by its DOM code @dom_code. Returns the length. For tests
+ * and the benchmark client. */
+gsize fh_proto_write_input (const FhInputEvent *event, const char *dom_code, guint8 *out);
+
+/* A microphone packet: one Opus packet of the client's microphone. */
+typedef struct {
+  guint32 sequence;
+  const guint8 *data; /* points into the message */
+  gsize size;
+} FhMicPacket;
+
+/* Parses a binary message of kind FH_PROTO_KIND_MIC. */
+gboolean fh_proto_parse_mic (const guint8 *data, gsize len, FhMicPacket *packet, GError **error);
+/* The binary mic message for @packet (tests and the benchmark client). */
+GBytes *fh_proto_build_mic (const FhMicPacket *packet);
+
+/* Host → client audio: one Opus packet of the session's speaker. */
+GBytes *fh_proto_build_audio (guint32 sequence, guint64 capture_us, const guint8 *data,
+                              gsize size);
+
+/* Pairing request body: {"pin", "name"}. */
+gboolean fh_proto_parse_pair_request (const char *data, gsize len, char **pin, char **name,
+                                      GError **error);
+
+typedef struct {
+  gboolean keyframe;
+  guint32 frame;
+  guint64 capture_us;
+  guint32 encode_us;
+} FhVideoHeader;
+
+void fh_proto_write_video_header (const FhVideoHeader *header,
+                                  guint8 out[FH_PROTO_VIDEO_HEADER_SIZE]);
+gboolean fh_proto_parse_video_header (const guint8 *data, gsize len, FhVideoHeader *header,
+                                      GError **error);
+
+/* Host → client JSON messages. */
+char *fh_proto_build_error (FhProtoError code, const char *message);
+char *fh_proto_build_state (const char *state, const char *reason);
+char *fh_proto_build_pong (double t);
+
+/* A console's view of Moonlight pairing: @state is "off", "idle",
+ * "waiting", "checking" (PIN entered) or an FhGsPairEvent after it
+ * ("gone", "timed-out", "failed", "paired"); @client the Moonlight
+ * client's name, @message why it failed, @device its id once paired (each
+ * NULL = left out). */
+char *fh_proto_build_moonlight (const char *state, const char *client, const char *message,
+                                const char *device);
+/* A moonlight-pin that could not be used ("bad-pin", "no-client", "off",
+ * "failed"); the connection stays open. */
+char *fh_proto_build_moonlight_pin_error (const char *code, const char *message);
+
+typedef struct {
+  const char *session;
+  gboolean resumed;
+  FhMode mode;
+  FhCodec codec;
+  guint bitrate_kbps;
+  guint grace_seconds;
+  const char *backend;
+  const guint8 *background; /* [r, g, b] or NULL */
+  gboolean audio; /* the session has a speaker (Opus, 48 kHz stereo, 10 ms) */
+  gboolean mic; /* … and takes the client's microphone */
+} FhWelcome;
+
+char *fh_proto_build_welcome (const FhWelcome *welcome);
+
+typedef struct {
+  double fps;
+  double kbps;
+  guint64 frames;
+  guint64 dropped;
+  double encode_ms_p50;
+  double encode_ms_p99;
+  double capture_to_send_ms_p50;
+  double capture_to_send_ms_p99;
+} FhStatsMessage;
+
+char *fh_proto_build_stats (const FhStatsMessage *stats);
