@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "backends/backend.h"
+#include "backends/wlroots.h"
 #include "media/video-encoder.h"
 #include "fh-bench-common.h"
 
@@ -161,6 +161,7 @@ run_case (const FhCaptureSettings *settings, const FhCaptureCase *c, GError **er
   g_autofree char *session_dir = NULL;
   g_autoptr (FhVideoEncoder) encoder = NULL;
   FhOutputRequest request = { 0 };
+  FhWlrootsConfig wlroots;
   FhVideoEncoderConfig config = {
     .width = (guint) settings->width,
     .height = (guint) settings->height,
@@ -190,8 +191,8 @@ run_case (const FhCaptureSettings *settings, const FhCaptureCase *c, GError **er
   request.session_id = session_id;
   request.serial = 1;
   request.session_dir = session_dir;
-  request.app = c->app;
-  request.run_as = settings->run_as;
+  wlroots = (FhWlrootsConfig) { { "wlroots" }, c->app, settings->run_as };
+  request.config = &wlroots.base;
   /* The script that runs us stops this session's processes by its id
    * should we die. */
   printf ("%s: session %s, app: %s\n", n, session_id, c->app);

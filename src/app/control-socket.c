@@ -12,7 +12,7 @@
 #define MAX_LINE 256
 
 struct _FhControl {
-  FhContext *context;
+  FhHost *host;
   char *path;
   GSocketService *service;
 };
@@ -35,33 +35,40 @@ request_free (FhControlRequest *r)
 static char *
 handle_command (FhControl *self, const char *line)
 {
+  FhCore *core = fh_host_get_core (self->host);
+
   if (g_str_equal (line, "pair"))
-    return g_strdup_printf ("pin %s", fh_context_new_pin (self->context));
+    return g_strdup_printf ("pin %s", fh_host_new_pin (self->host));
   if (g_str_has_prefix (line, "moonlight-pin ")) {
     g_autoptr (GError) error = NULL;
     g_autofree char *client = NULL;
-    return fh_context_submit_moonlight_pin (self->context, line + strlen ("moonlight-pin "),
-                                            &client, &error)
+    return fh_prompts_answer_waiting (fh_core_get_prompts (core), FH_PROMPT_PIN, TRUE,
+                                      line + strlen ("moonlight-pin "), &client, &error)
              ? g_strdup_printf ("pin-entered %s", client)
              : g_strdup_printf ("error %s", error->message);
   }
   if (g_str_equal (line, "sessions"))
-    return g_strdup_printf ("sessions %u", fh_context_count_sessions (self->context));
+    return g_strdup_printf ("sessions %u", fh_core_count_sessions (core));
   if (g_str_has_prefix (line, "revoke ")) {
     g_autoptr (GError) error = NULL;
-    int ended = fh_context_revoke_device (self->context, line + strlen ("revoke "), &error);
+    int ended = fh_core_revoke_device (core, line + strlen ("revoke "), &error);
     return ended < 0 ? g_strdup_printf ("error %s", error->message)
                      : g_strdup_printf ("revoked %d", ended);
   }
   if (g_str_equal (line, "requests")) {
-    g_autofree char *list = fh_context_list_join_requests (self->context);
+    g_autofree char *list = fh_prompts_list (fh_core_get_prompts (core), FH_PROMPT_JOIN);
     return g_strdup_printf ("requests %s", list);
   }
   if (g_str_has_prefix (line, "approve ") || g_str_has_prefix (line, "deny ")) {
     g_autoptr (GError) error = NULL;
     gboolean approve = g_str_has_prefix (line, "approve ");
     const char *id = strchr (line, ' ') + 1;
-    return fh_context_answer_join (self->context, id, approve, &error)
+    FhPrompt *prompt = fh_prompts_lookup (fh_core_get_prompts (core), id);
+    if (!prompt || fh_prompt_get_kind (prompt) != FH_PROMPT_JOIN) {
+      return g_strdup_printf ("error no request %s to join the shared desktop ('funkhaus "
+                              "approve' lists them)", id);
+    }
+    return fh_prompt_answer (prompt, approve, NULL, &error)
              ? g_strdup_printf ("%s %s", approve ? "approved" : "denied", id)
              : g_strdup_printf ("error %s", error->message);
   }
@@ -108,14 +115,14 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
 }
 
 FhControl *
-fh_control_new (FhContext *context, const char *path, GError **error)
+fh_control_new (FhHost *host, const char *path, GError **error)
 {
   g_autoptr (FhControl) self = g_new0 (FhControl, 1);
   g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
   g_autoptr (GError) probe_error = NULL;
   g_autofree char *answer = NULL;
 
-  self->context = context;
+  self->host = host;
 
   /* A socket that answers belongs to a host that is running; one that does
    * not is left over from a crash and may go. */

@@ -5,10 +5,10 @@
 
 #include <gio/gio.h>
 
-typedef struct _FhContext FhContext;
+typedef struct _FhHost FhHost;
 typedef struct _FhControl FhControl;
 
-FhControl *fh_control_new (FhContext *context, const char *path, GError **error);
+FhControl *fh_control_new (FhHost *host, const char *path, GError **error);
 /* Stops listening and removes the socket file. */
 void fh_control_free (FhControl *control);
 

@@ -47,7 +47,7 @@ cmd_serve (int argc, char **argv)
 {
   g_autoptr (GOptionContext) options = g_option_context_new ("- run the funkhaus host");
   g_autoptr (FhConfig) config = fh_config_new ();
-  g_autoptr (FhContext) context = NULL;
+  g_autoptr (FhHost) host = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
@@ -132,15 +132,15 @@ cmd_serve (int argc, char **argv)
     goto fail;
   }
 
-  if (!(context = fh_context_new (g_steal_pointer (&config), &error)) ||
-      !fh_context_start (context, &error))
+  if (!(host = fh_host_new (g_steal_pointer (&config), &error)) ||
+      !fh_host_start (host, &error))
     goto fail;
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, loop);
   g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
-  fh_context_stop (context);
+  fh_host_stop (host);
   return 0;
 
 fail:
@@ -204,7 +204,7 @@ cmd_devices (int argc, char **argv)
     "list | revoke ID - the paired devices; revoking one ends its sessions on the running host");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
-  g_autoptr (FhPairing) pairing = NULL;
+  g_autoptr (FhDeviceStore) pairing = NULL;
   g_autofree char *path = NULL, *answer = NULL, *command = NULL;
 
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
@@ -212,9 +212,9 @@ cmd_devices (int argc, char **argv)
     goto fail;
   if (argc == 2 && g_str_equal (argv[1], "list")) {
     g_autoptr (GPtrArray) list = NULL;
-    if (!(pairing = fh_pairing_new (config->config_dir, &error)))
+    if (!(pairing = fh_device_store_new (config->config_dir, &error)))
       goto fail;
-    list = fh_pairing_list (pairing);
+    list = fh_device_store_list (pairing);
     if (list->len == 0)
       printf ("no paired devices\n");
     for (guint i = 0; i < list->len; i++) {
@@ -242,8 +242,8 @@ cmd_devices (int argc, char **argv)
     printf ("revoked %s; %s of its sessions ended\n", argv[2], answer + 8);
     return 0;
   }
-  if (!(pairing = fh_pairing_new (config->config_dir, &error)) ||
-      !fh_pairing_revoke (pairing, argv[2], &error))
+  if (!(pairing = fh_device_store_new (config->config_dir, &error)) ||
+      !fh_device_store_revoke (pairing, argv[2], &error))
     goto fail;
   printf ("revoked %s (no host was running)\n", argv[2]);
   return 0;

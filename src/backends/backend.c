@@ -27,6 +27,19 @@ fh_display_backend_lookup (const char *name, GError **error)
   return NULL;
 }
 
+const FhBackendConfig *
+fh_backend_config_for (const FhBackendConfig *config, const FhDisplayBackend *backend)
+{
+  if (!config)
+    return NULL;
+  if (g_strcmp0 (config->backend, backend->name) != 0) {
+    g_warning ("backend %s: given the settings of backend %s: using its defaults", backend->name,
+               config->backend);
+    return NULL;
+  }
+  return config;
+}
+
 void
 fh_virtual_output_init (FhVirtualOutput *output, const FhVirtualOutputOps *ops,
                         const FhOutputRequest *request)

@@ -10,7 +10,7 @@
 #include "media/pipewire.h"
 #include "media/frame.h"
 #include "media/event.h"
-#include "planes/web/protocol.h"
+#include "base/mode.h"
 
 typedef struct _FhVirtualOutput FhVirtualOutput;
 
@@ -19,19 +19,25 @@ typedef struct _FhVirtualOutput FhVirtualOutput;
 typedef void (*FhOutputFailedFunc) (FhVirtualOutput *output, const char *reason,
                                     gpointer user_data);
 
+/* What a backend is made with, weston's way: each backend that has
+ * settings has a struct of its own that starts with this base
+ * (backends/wlroots.h, backends/gamescope.h); the app fills the one of the
+ * backend it chose, and the backend checks that it got its own. */
+typedef struct {
+  const char *backend; /* the name of the backend the struct is for */
+} FhBackendConfig;
+
 typedef struct {
   FhMode mode;
   const char *session_id;
   guint serial; /* 1, 2, 3… in the order sessions were made */
   const char *session_dir; /* private runtime dir of the session, 0700 */
-  const char *app; /* command line of the session's app, or NULL: the default */
-  const char *run_as; /* account for compositors and apps when the host is root */
   const char *keyboard_layout; /* xkb layout, or NULL: "us" */
   /* More environment for the session's apps (KEY=VALUE: its speaker and
    * microphone, say), or NULL. */
   const char *const *app_env;
-  /* The gamescope command line (config: gamescope=), for that backend. */
-  const char *gamescope;
+  /* The backend's own settings (its FhBackendConfig), or NULL: defaults. */
+  const FhBackendConfig *config;
   /* The host's PipeWire (video of backends that export it), or NULL. */
   FhPipeWire *pipewire;
   /* The shared desktop (the wlroots-shared, mutter and kwin backends), or NULL. */
@@ -87,6 +93,10 @@ typedef struct {
 
 /* The backend called @name, or NULL with an error that lists the known ones. */
 const FhDisplayBackend *fh_display_backend_lookup (const char *name, GError **error);
+/* @config if it is @backend's own settings, else NULL (warns when it is
+ * another backend's). */
+const FhBackendConfig *fh_backend_config_for (const FhBackendConfig *config,
+                                              const FhDisplayBackend *backend);
 
 /* Base initialisation for a backend's output struct. */
 void fh_virtual_output_init (FhVirtualOutput *output, const FhVirtualOutputOps *ops,

@@ -6,7 +6,7 @@
  * lazily on the first input event. Video comes from the PipeWire node the
  * instance exports, which gamescope names in its log. Needs a GPU; the
  * tests run it against tests/doubles/gamescope-standin. */
-#include "backends/backend.h"
+#include "backends/gamescope.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,7 +255,8 @@ wait_for_node (FhGamescopeOutput *self, GError **error)
 }
 
 static gboolean
-start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request, GError **error)
+start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request,
+                 const FhGamescopeConfig *config, GError **error)
 {
   g_auto (GStrv) command = NULL, app = NULL;
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
@@ -266,10 +267,10 @@ start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request, GError
   g_autofree char *r = g_strdup_printf ("%u", request->mode.refresh);
   g_autofree char *serial = g_strdup_printf ("%u", request->serial);
 
-  if (!g_shell_parse_argv (request->gamescope ? request->gamescope : "gamescope", NULL, &command,
-                           error) ||
-      !g_shell_parse_argv (request->app && *request->app ? request->app : DEFAULT_APP, NULL,
-                           &app, error)) {
+  if (!g_shell_parse_argv (config->command && *config->command ? config->command : "gamescope",
+                           NULL, &command, error) ||
+      !g_shell_parse_argv (config->app && *config->app ? config->app : DEFAULT_APP, NULL, &app,
+                           error)) {
     g_prefix_error (error, "cannot read the gamescope or app command: ");
     return FALSE;
   }
@@ -307,6 +308,9 @@ start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request, GError
 static FhVirtualOutput *
 gamescope_create_output (const FhOutputRequest *request, GError **error)
 {
+  static const FhGamescopeConfig defaults = { { "gamescope" }, NULL, NULL, NULL };
+  const FhGamescopeConfig *config = (const FhGamescopeConfig *) fh_backend_config_for (
+    request->config, &fh_display_backend_gamescope);
   FhGamescopeOutput *self = g_new0 (FhGamescopeOutput, 1);
   FhVirtualOutput *output = &self->base;
 
@@ -321,7 +325,9 @@ gamescope_create_output (const FhOutputRequest *request, GError **error)
                  "(audio=off, or PipeWire did not start: see the host's log)");
     goto fail;
   }
-  if (!(self->account = fh_account_resolve (request->run_as ? request->run_as : "funkhaus",
+  if (!config)
+    config = &defaults;
+  if (!(self->account = fh_account_resolve (config->run_as ? config->run_as : "funkhaus",
                                             error)))
     goto fail;
   {
@@ -334,7 +340,7 @@ gamescope_create_output (const FhOutputRequest *request, GError **error)
   /* One relay file per instance, in a directory no other instance uses. */
   self->relay_path = g_build_filename (self->runtime_dir, "libei-socket", NULL);
   if (!fh_account_make_dir (self->account, self->runtime_dir, error) ||
-      !start_gamescope (self, request, error))
+      !start_gamescope (self, request, config, error))
     goto fail;
   self->injector = fh_ei_injector_new (self->relay_path, self->runtime_dir, request->mode.width,
                                        request->mode.height);

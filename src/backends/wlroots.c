@@ -3,7 +3,7 @@
  * client's mode, Xwayland, and the session's app inside it. Capture is
  * wlr-screencopy from in-process; input goes through virtual keyboard and
  * pointer on that compositor only. */
-#include "backends/backend.h"
+#include "backends/wlroots.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -285,11 +285,12 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
 }
 
 static gboolean
-start_app (FhWlrootsOutput *self, const FhOutputRequest *request, GError **error)
+start_app (FhWlrootsOutput *self, const FhOutputRequest *request,
+           const FhWlrootsConfig *config, GError **error)
 {
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_auto (GStrv) argv = NULL;
-  const char *app = request->app && *request->app ? request->app : DEFAULT_APP;
+  const char *app = config->app && *config->app ? config->app : DEFAULT_APP;
 
   if (!(launcher = fh_launch_session_launcher (self->account, self->app_log_path, self->runtime_dir,
                                                    self->base.session_id, error)))
@@ -326,6 +327,9 @@ start_app (FhWlrootsOutput *self, const FhOutputRequest *request, GError **error
 static FhVirtualOutput *
 wlroots_create_output (const FhOutputRequest *request, GError **error)
 {
+  static const FhWlrootsConfig defaults = { { "wlroots" }, NULL, NULL };
+  const FhWlrootsConfig *config = (const FhWlrootsConfig *) fh_backend_config_for (
+    request->config, &fh_display_backend_wlroots);
   FhWlrootsOutput *self = g_new0 (FhWlrootsOutput, 1);
   FhVirtualOutput *output = &self->base;
 
@@ -337,7 +341,9 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
   self->log_path = g_build_filename (request->session_dir, "compositor.log", NULL);
   self->app_log_path = g_build_filename (request->session_dir, "app.log", NULL);
 
-  if (!(self->account = fh_account_resolve (request->run_as ? request->run_as : "funkhaus",
+  if (!config)
+    config = &defaults;
+  if (!(self->account = fh_account_resolve (config->run_as ? config->run_as : "funkhaus",
                                             error)))
     goto fail;
   /* The compositor's runtime dir must belong to the account it runs as;
@@ -356,7 +362,7 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
     goto fail;
   self->injector = fh_wlr_injector_new (self->socket_path, request->mode.width,
                                         request->mode.height, self->layout);
-  if (!fh_wlr_injector_connect (self->injector, error) || !start_app (self, request, error))
+  if (!fh_wlr_injector_connect (self->injector, error) || !start_app (self, request, config, error))
     goto fail;
   output->root_pids[0] = self->compositor_pid;
   output->root_pids[1] = (int) g_ascii_strtoll (g_subprocess_get_identifier (self->app), NULL, 10);

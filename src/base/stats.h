@@ -1,5 +1,6 @@
-/* Percentiles of timing samples: one rule for the host's stats messages
- * and the benchmarks, so their figures compare. */
+/* A stream's health over its last second, and percentiles of timing
+ * samples: one rule for the host's stats messages and the benchmarks, so
+ * their figures compare. */
 #pragma once
 
 #include <glib.h>
@@ -7,3 +8,15 @@
 /* Nearest-rank percentile @p (0–1) of @samples (gint64 µs), in ms; sorts
  * @samples. 0 when there are none. */
 double fh_percentile_ms (GArray *samples, double p);
+
+/* What a session tells its client once a second. */
+typedef struct {
+  double fps;
+  double kbps;
+  guint64 frames;
+  guint64 dropped;
+  double encode_ms_p50;
+  double encode_ms_p99;
+  double capture_to_send_ms_p50;
+  double capture_to_send_ms_p99;
+} FhStreamStats;

@@ -8,14 +8,16 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-G_DEFINE_QUARK (fh-pairing-error-quark, fh_pairing_error)
+#include "base/random.h"
+
+G_DEFINE_QUARK (fh-pairing-error-quark, fh_device_store_error)
 
 typedef struct {
   guint failures;
   gint64 locked_until_us;
 } FhPairingPeer;
 
-struct _FhPairing {
+struct _FhDeviceStore {
   char *path;
   GKeyFile *devices;
   char pin[7]; /* "" = none active */
@@ -36,29 +38,16 @@ fh_device_free (FhDevice *device)
   g_free (device);
 }
 
-char *
-fh_random_hex (gsize bytes)
-{
-  g_autofree guint8 *buf = g_malloc (bytes);
-  GString *out = g_string_sized_new (bytes * 2);
-
-  if (RAND_bytes (buf, (int) bytes) != 1)
-    g_error ("OpenSSL's random generator failed");
-  for (gsize i = 0; i < bytes; i++)
-    g_string_append_printf (out, "%02x", buf[i]);
-  return g_string_free (out, FALSE);
-}
-
 static char *
 hash_token (const char *token)
 {
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
 }
 
-FhPairing *
-fh_pairing_new (const char *config_dir, GError **error)
+FhDeviceStore *
+fh_device_store_new (const char *config_dir, GError **error)
 {
-  g_autoptr (FhPairing) self = g_new0 (FhPairing, 1);
+  g_autoptr (FhDeviceStore) self = g_new0 (FhDeviceStore, 1);
   g_autoptr (GError) local_error = NULL;
 
   self->path = g_build_filename (config_dir, "devices.ini", NULL);
@@ -75,7 +64,7 @@ fh_pairing_new (const char *config_dir, GError **error)
 }
 
 void
-fh_pairing_free (FhPairing *self)
+fh_device_store_free (FhDeviceStore *self)
 {
   if (!self)
     return;
@@ -87,7 +76,7 @@ fh_pairing_free (FhPairing *self)
 }
 
 const char *
-fh_pairing_new_pin (FhPairing *self)
+fh_device_store_new_pin (FhDeviceStore *self)
 {
   guint32 r;
 
@@ -95,13 +84,13 @@ fh_pairing_new_pin (FhPairing *self)
     RAND_bytes ((guint8 *) &r, sizeof r);
   } while (r >= 4294000000u); /* no modulo bias */
   g_snprintf (self->pin, sizeof self->pin, "%06u", r % 1000000);
-  self->pin_expires_us = g_get_monotonic_time () + FH_PAIRING_PIN_LIFETIME_S * G_USEC_PER_SEC;
+  self->pin_expires_us = g_get_monotonic_time () + FH_DEVICE_STORE_PIN_LIFETIME_S * G_USEC_PER_SEC;
   self->wrong = 0;
   return self->pin;
 }
 
 static gboolean
-save (FhPairing *self, GError **error)
+save (FhDeviceStore *self, GError **error)
 {
   gsize len;
   g_autofree char *data = g_key_file_to_data (self->devices, &len, NULL);
@@ -110,25 +99,25 @@ save (FhPairing *self, GError **error)
                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
-/* A wrong PIN from @peer: it waits 1 s after FH_PAIRING_FREE_ATTEMPTS of
+/* A wrong PIN from @peer: it waits 1 s after FH_DEVICE_STORE_FREE_ATTEMPTS of
  * them, twice as long after each further one. */
 static void
-count_wrong (FhPairing *self, FhPairingPeer *p, gint64 now)
+count_wrong (FhDeviceStore *self, FhPairingPeer *p, gint64 now)
 {
   p->failures++;
-  if (p->failures >= FH_PAIRING_FREE_ATTEMPTS) {
-    guint shift = MIN (p->failures - FH_PAIRING_FREE_ATTEMPTS, 16u);
-    gint64 wait_s = MIN ((gint64) 1 << shift, (gint64) FH_PAIRING_MAX_BACKOFF_S);
+  if (p->failures >= FH_DEVICE_STORE_FREE_ATTEMPTS) {
+    guint shift = MIN (p->failures - FH_DEVICE_STORE_FREE_ATTEMPTS, 16u);
+    gint64 wait_s = MIN ((gint64) 1 << shift, (gint64) FH_DEVICE_STORE_MAX_BACKOFF_S);
     p->locked_until_us = now + wait_s * G_USEC_PER_SEC;
   }
-  if (++self->wrong >= FH_PAIRING_MAX_WRONG && self->pin[0]) {
+  if (++self->wrong >= FH_DEVICE_STORE_MAX_WRONG && self->pin[0]) {
     g_message ("pairing: %u wrong PINs: the PIN is withdrawn", self->wrong);
     memset (self->pin, 0, sizeof self->pin);
   }
 }
 
 gboolean
-fh_pairing_pair (FhPairing *self, const char *pin, const char *name, const char *peer,
+fh_device_store_pair (FhDeviceStore *self, const char *pin, const char *name, const char *peer,
                  char **device, char **token, guint *retry_after_s, GError **error)
 {
   g_autofree char *id = NULL, *secret = NULL, *hash = NULL, *group = NULL, *now = NULL;
@@ -145,27 +134,27 @@ fh_pairing_pair (FhPairing *self, const char *pin, const char *name, const char 
     guint wait_s = (guint) ((p->locked_until_us - mono + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
     if (retry_after_s)
       *retry_after_s = wait_s;
-    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_LOCKED,
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_LOCKED,
                  "too many wrong PINs from here: try again in %u s", wait_s);
     return FALSE;
   }
   if (self->pin[0] && mono > self->pin_expires_us) {
     memset (self->pin, 0, sizeof self->pin);
-    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_NO_PIN,
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_NO_PIN,
                  "the PIN expired (a PIN lasts %d minutes): run 'funkhaus pair' on the host for "
                  "a new one",
-                 FH_PAIRING_PIN_LIFETIME_S / 60);
+                 FH_DEVICE_STORE_PIN_LIFETIME_S / 60);
     return FALSE;
   }
   if (!self->pin[0]) {
     count_wrong (self, p, mono);
-    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_NO_PIN,
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_NO_PIN,
                  "no PIN is active: run 'funkhaus pair' on the host for a new one");
     return FALSE;
   }
   if (strlen (pin) != 6 || CRYPTO_memcmp (pin, self->pin, 6) != 0) {
     count_wrong (self, p, mono);
-    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_WRONG_PIN,
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_WRONG_PIN,
                  "wrong PIN: use the PIN the host shows (run 'funkhaus pair' for a new one)");
     return FALSE;
   }
@@ -190,7 +179,7 @@ fh_pairing_pair (FhPairing *self, const char *pin, const char *name, const char 
 }
 
 gboolean
-fh_pairing_check (FhPairing *self, const char *device, const char *token)
+fh_device_store_check (FhDeviceStore *self, const char *device, const char *token)
 {
   g_autofree char *group = g_strdup_printf ("device %s", device);
   g_autofree char *stored = g_key_file_get_string (self->devices, group, "token-sha256", NULL);
@@ -203,7 +192,7 @@ fh_pairing_check (FhPairing *self, const char *device, const char *token)
 }
 
 GPtrArray *
-fh_pairing_list (FhPairing *self)
+fh_device_store_list (FhDeviceStore *self)
 {
   GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) fh_device_free);
   g_auto (GStrv) groups = g_key_file_get_groups (self->devices, NULL);
@@ -225,12 +214,12 @@ fh_pairing_list (FhPairing *self)
 }
 
 gboolean
-fh_pairing_revoke (FhPairing *self, const char *id, GError **error)
+fh_device_store_revoke (FhDeviceStore *self, const char *id, GError **error)
 {
   g_autofree char *group = g_strdup_printf ("device %s", id);
 
   if (!g_key_file_has_group (self->devices, group)) {
-    g_set_error (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_UNKNOWN_DEVICE,
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_UNKNOWN_DEVICE,
                  "no paired device %s ('funkhaus devices list' shows them)", id);
     return FALSE;
   }
@@ -239,7 +228,7 @@ fh_pairing_revoke (FhPairing *self, const char *id, GError **error)
 }
 
 char *
-fh_pairing_cert_sha256 (const guint8 *der, gsize len)
+fh_device_store_cert_sha256 (const guint8 *der, gsize len)
 {
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der, len);
 }
@@ -252,7 +241,7 @@ pem_cert_sha256 (const char *cert_pem)
   X509 *cert = bio ? PEM_read_bio_X509 (bio, NULL, NULL, NULL) : NULL;
   unsigned char *der = NULL;
   int len = cert ? i2d_X509 (cert, &der) : -1;
-  char *hash = len > 0 ? fh_pairing_cert_sha256 (der, (gsize) len) : NULL;
+  char *hash = len > 0 ? fh_device_store_cert_sha256 (der, (gsize) len) : NULL;
 
   OPENSSL_free (der);
   X509_free (cert);
@@ -261,7 +250,7 @@ pem_cert_sha256 (const char *cert_pem)
 }
 
 char *
-fh_pairing_find_moonlight (FhPairing *self, const char *cert_sha256)
+fh_device_store_find_certificate (FhDeviceStore *self, const char *cert_sha256)
 {
   g_auto (GStrv) groups = g_key_file_get_groups (self->devices, NULL);
 
@@ -276,7 +265,7 @@ fh_pairing_find_moonlight (FhPairing *self, const char *cert_sha256)
 }
 
 gboolean
-fh_pairing_add_moonlight (FhPairing *self, const char *name, const char *uniqueid,
+fh_device_store_add_certificate (FhDeviceStore *self, const char *name, const char *uniqueid,
                           const char *cert_pem, char **id, GError **error)
 {
   g_autofree char *hash = pem_cert_sha256 (cert_pem);
@@ -289,7 +278,7 @@ fh_pairing_add_moonlight (FhPairing *self, const char *name, const char *uniquei
     return FALSE;
   }
   /* The same client pairing again keeps one entry, under a new id. */
-  if ((old = fh_pairing_find_moonlight (self, hash))) {
+  if ((old = fh_device_store_find_certificate (self, hash))) {
     old_group = g_strdup_printf ("device %s", old);
     g_key_file_remove_group (self->devices, old_group, NULL);
   }

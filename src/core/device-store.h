@@ -1,29 +1,33 @@
-/* Pairing: a one-time PIN shown on the host turns into a device credential
- * that the browser keeps. Credentials are stored as SHA-256 hashes. */
+/* The device store: the paired devices (devices.ini) and how a device
+ * gets in. A one-time PIN shown on the host turns into a device credential
+ * that the browser keeps (stored as a SHA-256 hash); a client that pairs
+ * with a certificate of its own (Moonlight) is stored by that certificate. */
 #pragma once
 
 #include <glib.h>
 
-typedef struct _FhPairing FhPairing;
+#include "base/random.h"
 
-#define FH_PAIRING_ERROR (fh_pairing_error_quark ())
-GQuark fh_pairing_error_quark (void);
+typedef struct _FhDeviceStore FhDeviceStore;
+
+#define FH_DEVICE_STORE_ERROR (fh_device_store_error_quark ())
+GQuark fh_device_store_error_quark (void);
 
 typedef enum {
-  FH_PAIRING_ERROR_WRONG_PIN,
-  FH_PAIRING_ERROR_NO_PIN, /* none made, used up, expired or withdrawn */
-  FH_PAIRING_ERROR_LOCKED, /* too many wrong PINs from there: wait */
-  FH_PAIRING_ERROR_UNKNOWN_DEVICE,
-} FhPairingError;
+  FH_DEVICE_STORE_ERROR_WRONG_PIN,
+  FH_DEVICE_STORE_ERROR_NO_PIN, /* none made, used up, expired or withdrawn */
+  FH_DEVICE_STORE_ERROR_LOCKED, /* too many wrong PINs from there: wait */
+  FH_DEVICE_STORE_ERROR_UNKNOWN_DEVICE,
+} FhDeviceStoreError;
 
 /* A PIN is valid this long after it was made. */
-#define FH_PAIRING_PIN_LIFETIME_S 600
+#define FH_DEVICE_STORE_PIN_LIFETIME_S 600
 /* Wrong PINs from one address before it has to wait: 1 s, then twice as
- * long after each further wrong PIN, at most FH_PAIRING_MAX_BACKOFF_S. */
-#define FH_PAIRING_FREE_ATTEMPTS 3
-#define FH_PAIRING_MAX_BACKOFF_S 300
+ * long after each further wrong PIN, at most FH_DEVICE_STORE_MAX_BACKOFF_S. */
+#define FH_DEVICE_STORE_FREE_ATTEMPTS 3
+#define FH_DEVICE_STORE_MAX_BACKOFF_S 300
 /* Wrong PINs from anywhere after which the PIN is withdrawn. */
-#define FH_PAIRING_MAX_WRONG 20
+#define FH_DEVICE_STORE_MAX_WRONG 20
 
 typedef struct {
   char *id;
@@ -34,26 +38,26 @@ typedef struct {
 
 void fh_device_free (FhDevice *device);
 
-FhPairing *fh_pairing_new (const char *config_dir, GError **error);
-void fh_pairing_free (FhPairing *pairing);
+FhDeviceStore *fh_device_store_new (const char *config_dir, GError **error);
+void fh_device_store_free (FhDeviceStore *pairing);
 
 /* Makes a fresh PIN (replacing any unused one) and returns it. */
-const char *fh_pairing_new_pin (FhPairing *pairing);
+const char *fh_device_store_new_pin (FhDeviceStore *pairing);
 
 /* Uses up the PIN: stores a new device called @name and returns its id and
  * secret token. @peer (the address the request came from) is what wrong
- * PINs are counted against; on FH_PAIRING_ERROR_LOCKED, @retry_after_s (if
+ * PINs are counted against; on FH_DEVICE_STORE_ERROR_LOCKED, @retry_after_s (if
  * not NULL) says when to try again. */
-gboolean fh_pairing_pair (FhPairing *pairing, const char *pin, const char *name, const char *peer,
+gboolean fh_device_store_pair (FhDeviceStore *pairing, const char *pin, const char *name, const char *peer,
                           char **device, char **token, guint *retry_after_s, GError **error);
 
 /* The paired devices (FhDevice), oldest first. */
-GPtrArray *fh_pairing_list (FhPairing *pairing);
+GPtrArray *fh_device_store_list (FhDeviceStore *pairing);
 /* Forgets device @id: its credential stops working at once. */
-gboolean fh_pairing_revoke (FhPairing *pairing, const char *id, GError **error);
+gboolean fh_device_store_revoke (FhDeviceStore *pairing, const char *id, GError **error);
 
 /* TRUE when @token is the credential of paired device @device. */
-gboolean fh_pairing_check (FhPairing *pairing, const char *device, const char *token);
+gboolean fh_device_store_check (FhDeviceStore *pairing, const char *device, const char *token);
 
 /* Moonlight (GameStream) clients: paired by their certificate, stored in
  * the same file as browser devices ("device ID" groups with kind=moonlight),
@@ -61,16 +65,13 @@ gboolean fh_pairing_check (FhPairing *pairing, const char *device, const char *t
 
 /* SHA-256 of a certificate's DER bytes, lowercase hex: how a Moonlight
  * client's TLS certificate is looked up. */
-char *fh_pairing_cert_sha256 (const guint8 *der, gsize len);
+char *fh_device_store_cert_sha256 (const guint8 *der, gsize len);
 /* Stores a paired Moonlight client (replacing an entry with the same
  * certificate) and returns its id. */
-gboolean fh_pairing_add_moonlight (FhPairing *pairing, const char *name, const char *uniqueid,
+gboolean fh_device_store_add_certificate (FhDeviceStore *pairing, const char *name, const char *uniqueid,
                                    const char *cert_pem, char **id, GError **error);
 /* The id of the paired Moonlight client whose certificate has DER SHA-256
  * @cert_sha256, or NULL. */
-char *fh_pairing_find_moonlight (FhPairing *pairing, const char *cert_sha256);
+char *fh_device_store_find_certificate (FhDeviceStore *pairing, const char *cert_sha256);
 
-/* Random bytes as lowercase hex, from OpenSSL's CSPRNG. */
-char *fh_random_hex (gsize bytes);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhPairing, fh_pairing_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhDeviceStore, fh_device_store_free)

@@ -6,20 +6,19 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
+#include "backends/shared-desktop.h"
+#include "base/process.h"
+#include "base/random.h"
+#include "base/stats.h"
+#include "core/core.h"
 #include "media/mic.h"
 #include "media/speaker.h"
-#include "backends/shared-desktop.h"
 #include "media/video-stream.h"
-#include "app/host.h"
-#include "core/device-store.h"
-#include "base/process.h"
-#include "base/stats.h"
-#include "planes/web/client.h"
 
 #define STATS_WINDOW_US G_USEC_PER_SEC
 
 struct _FhSession {
-  FhContext *context;
+  FhCore *core;
   char *id;
   guint serial;
   char *device;
@@ -53,6 +52,8 @@ struct _FhSession {
   guint64 frames_sent;
   guint64 dropped_reported;
 };
+
+G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
 
 const char *
 fh_session_state_to_string (FhSessionState state)
@@ -89,7 +90,7 @@ on_stats_tick (gpointer user_data)
 {
   FhSession *self = user_data;
   guint64 dropped = fh_video_stream_get_dropped (self->stream);
-  FhStatsMessage stats = {
+  FhStreamStats stats = {
     .fps = self->send_us->len,
     .kbps = self->window_bytes * 8.0 / 1000.0,
     .frames = self->frames_sent,
@@ -124,7 +125,7 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   encode_us = packet->encoded_us - packet->capture_us;
   g_array_append_val (self->encode_us, encode_us);
   g_array_append_val (self->send_us, send_us);
-  self->window_bytes += g_bytes_get_size (packet->message);
+  self->window_bytes += packet->size;
   self->frames_sent++;
 }
 
@@ -162,7 +163,7 @@ listen_to_speaker (FhSession *self)
 static void
 start_audio (FhSession *self)
 {
-  FhPipeWire *pw = fh_context_get_pipewire (self->context);
+  FhPipeWire *pw = fh_core_get_pipewire (self->core);
   g_autofree char *sink = NULL, *source = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -170,8 +171,8 @@ start_audio (FhSession *self)
     return;
   if (self->shared) {
     /* The desktop's own speaker and microphone, shared by all its views. */
-    self->speaker = fh_context_get_shared_speaker (self->context);
-    self->mic = fh_context_get_shared_mic (self->context);
+    self->speaker = fh_core_get_shared_speaker (self->core);
+    self->mic = fh_core_get_shared_mic (self->core);
     if (self->speaker)
       listen_to_speaker (self);
     return;
@@ -192,7 +193,7 @@ audio_env (FhSession *self)
 {
   g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
   g_autofree char *sink = NULL, *source = NULL;
-  FhPipeWire *pw = fh_context_get_pipewire (self->context);
+  FhPipeWire *pw = fh_core_get_pipewire (self->core);
 
   if (!self->speaker || self->shared)
     return g_strv_builder_end (env);
@@ -213,9 +214,9 @@ fail (FhSession *self, const char *reason)
   set_state (self, FH_SESSION_STATE_FAILED, reason);
   if (self->peer_ops && self->peer_ops->failed)
     self->peer_ops->failed (self->peer, reason);
-  /* The context stops and frees it from an idle callback: we may be deep
+  /* The core stops and frees it from an idle callback: we may be deep
    * inside the stream's or the output's own callback here. */
-  fh_context_remove_session (self->context, self, FH_PROTO_ERROR_SESSION_FAILED, reason);
+  fh_core_remove_session (self->core, self, FH_END_REASON_FAILED, reason);
 }
 
 static void
@@ -237,15 +238,12 @@ on_output_failed (FhVirtualOutput *output, const char *reason, gpointer user_dat
  * start); the job outlives the session if the session stops first. */
 typedef struct _FhCreateJob {
   FhSession *session; /* NULL once the session stopped */
-  FhContext *context;
+  FhCore *core;
   const FhDisplayBackend *backend;
   FhOutputRequest request;
   char *session_id;
   char *session_dir;
-  char *app;
-  char *run_as;
   char *layout;
-  char *gamescope;
   GStrv app_env;
 } FhCreateJob;
 
@@ -254,10 +252,7 @@ create_job_free (FhCreateJob *job)
 {
   g_free (job->session_id);
   g_free (job->session_dir);
-  g_free (job->app);
-  g_free (job->run_as);
   g_free (job->layout);
-  g_free (job->gamescope);
   g_strfreev (job->app_env);
   g_free (job);
 }
@@ -288,10 +283,20 @@ enter_streaming_or_wait (FhSession *self)
     fh_video_stream_request_keyframe (self->stream);
     fh_video_stream_set_paused (self->stream, FALSE);
   } else {
-    guint grace = fh_context_get_config (self->context)->grace_seconds;
+    guint grace = fh_core_get_config (self->core)->grace_seconds;
     set_state (self, FH_SESSION_STATE_DISCONNECTED, "its client left while it started");
     self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
   }
+}
+
+/* The encode thread captures through the output's own capture op. */
+static gboolean
+capture_output (gpointer source, FhFrame *frame, guint64 frame_number, gint64 deadline_us,
+                gint64 *timestamp_us, GError **error)
+{
+  FhVirtualOutput *output = source;
+
+  return output->ops->capture (output, frame, frame_number, deadline_us, timestamp_us, error);
 }
 
 static void
@@ -301,9 +306,9 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
   FhSession *self = job->session;
   g_autoptr (GError) error = NULL;
   FhVirtualOutput *output = g_task_propagate_pointer (G_TASK (result), &error);
-  const FhConfig *config = fh_context_get_config (job->context);
+  const FhCoreConfig *config = fh_core_get_config (job->core);
 
-  fh_context_release (job->context);
+  fh_core_release (job->core);
   if (!self) {
     /* The session stopped meanwhile: undo what the worker made. */
     fh_virtual_output_destroy (output);
@@ -332,9 +337,13 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
       .preset = config->encoder_preset,
       .threads = config->encoder_threads,
     };
-    self->stream = fh_video_stream_new (self->output, &encoder,
-                                        fh_context_get_main_context (self->context), on_packet,
-                                        on_stream_failed, self, &error);
+    FhFrameSource frames = {
+      .capture = capture_output,
+      .source = self->output,
+      .name = self->id,
+    };
+    self->stream = fh_video_stream_new (&frames, &encoder, fh_core_get_main_context (self->core),
+                                        on_packet, on_stream_failed, self, &error);
   }
   if (!self->stream) {
     g_autofree char *reason = g_strdup_printf ("cannot start the encoder: %s", error->message);
@@ -345,35 +354,35 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 FhSession *
-fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error)
+fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
 {
   FhSession *self = g_new0 (FhSession, 1);
-  const FhConfig *config = fh_context_get_config (context);
+  const FhCoreConfig *config = fh_core_get_config (core);
   g_autoptr (GTask) task = NULL;
   FhCreateJob *job;
 
-  self->context = context;
+  self->core = core;
   self->id = fh_random_hex (16);
-  self->serial = fh_context_next_serial (context);
+  self->serial = fh_core_next_serial (core);
   self->device = g_strdup (request->device);
   self->mode = request->mode;
   self->codec = request->codec;
-  self->bitrate_kbps = request->bitrate_kbps;
+  self->bitrate_kbps = request->bitrate_kbps ? request->bitrate_kbps : config->bitrate_kbps;
   self->audio_frame_ms = request->audio_frame_ms;
   self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
-  self->backend = fh_context_get_backend (context);
+  self->backend = config->backend;
   if (request->shared) {
-    FhSharedDesktop *desktop = fh_context_get_shared_desktop (context);
+    FhSharedDesktop *desktop = fh_core_get_shared_desktop (core);
     if (!desktop) {
-      g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNSUPPORTED,
+      g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
                    "this host has no shared desktop (shared-desktop in its config.ini)");
       fh_session_free (self);
       return NULL;
     }
     if (!fh_shared_desktop_reserve_view (desktop)) {
-      g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNSUPPORTED,
+      g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
                    "the shared desktop has all the views it allows (shared-max-views)");
       fh_session_free (self);
       return NULL;
@@ -384,7 +393,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s", self->id, self->device,
              self->mode.width, self->mode.height, self->mode.refresh, self->bitrate_kbps);
 
-  self->dir = g_build_filename (fh_context_get_sessions_dir (context), self->id, NULL);
+  self->dir = g_build_filename (fh_core_get_sessions_dir (core), self->id, NULL);
   if (g_mkdir (self->dir, 0700) < 0) {
     int saved = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s",
@@ -397,34 +406,29 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
   start_audio (self);
   job = g_new0 (FhCreateJob, 1);
   job->session = self;
-  job->context = context;
+  job->core = core;
   job->backend = self->backend;
   job->session_id = g_strdup (self->id);
   job->session_dir = g_strdup (self->dir);
-  job->app = g_strdup (config->app);
-  job->run_as = g_strdup (config->run_as);
   job->layout = g_strdup (request->keyboard_layout ? request->keyboard_layout
                                                    : config->keyboard_layout);
   job->app_env = audio_env (self);
-  job->gamescope = g_strdup (config->gamescope);
   job->request = (FhOutputRequest) {
     .mode = self->mode,
     .session_id = job->session_id,
     .serial = self->serial,
     .session_dir = job->session_dir,
-    .app = job->app,
-    .run_as = job->run_as,
     .keyboard_layout = job->layout,
     .app_env = (const char *const *) job->app_env,
-    .gamescope = job->gamescope,
-    .pipewire = fh_context_get_pipewire (context),
-    .shared_desktop = fh_context_get_shared_desktop (context),
+    .config = self->shared ? NULL : config->backend_config,
+    .pipewire = fh_core_get_pipewire (core),
+    .shared_desktop = fh_core_get_shared_desktop (core),
     .on_failed = on_output_failed,
     .user_data = self,
   };
   self->creating = job;
   set_state (self, FH_SESSION_STATE_STARTING, job->backend->name);
-  fh_context_hold (context);
+  fh_core_hold (core);
   task = g_task_new (NULL, NULL, on_output_created, job);
   g_task_set_task_data (task, job, NULL);
   g_task_run_in_thread (task, create_in_thread);
@@ -432,7 +436,7 @@ fh_session_new (FhContext *context, const FhSessionRequest *request, GError **er
 }
 
 void
-fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
+fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
 {
   const FhSessionPeerOps *peer_ops = g_steal_pointer (&self->peer_ops);
   gpointer peer = g_steal_pointer (&self->peer);
@@ -446,7 +450,7 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
   g_clear_handle_id (&self->grace_source, g_source_remove);
   g_clear_handle_id (&self->stats_source, g_source_remove);
   if (peer_ops)
-    peer_ops->closed (peer, code, reason ? reason : "the session ended");
+    peer_ops->closed (peer, reason, message ? message : "the session ended");
   /* Reverse order of setup: the thread that reads the output goes first. */
   if (self->stream)
     fh_video_stream_stop (self->stream);
@@ -460,7 +464,7 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
       fh_speaker_remove_listener (self->speaker, self->speaker_listener);
     self->speaker = NULL;
     self->mic = NULL;
-    fh_shared_desktop_release_view (fh_context_get_shared_desktop (self->context));
+    fh_shared_desktop_release_view (fh_core_get_shared_desktop (self->core));
     self->shared = FALSE;
   }
   g_clear_pointer (&self->mic, fh_mic_free);
@@ -469,7 +473,7 @@ fh_session_stop (FhSession *self, FhProtoError code, const char *reason)
     if (g_rmdir (self->dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
       g_warning ("session %.8s: cannot remove %s: %s", self->id, self->dir, g_strerror (errno));
   }
-  set_state (self, FH_SESSION_STATE_STOPPED, reason);
+  set_state (self, FH_SESSION_STATE_STOPPED, message);
 }
 
 void
@@ -477,7 +481,7 @@ fh_session_free (FhSession *self)
 {
   if (!self)
     return;
-  fh_session_stop (self, FH_PROTO_ERROR_HOST_SHUTDOWN, NULL);
+  fh_session_stop (self, FH_END_REASON_HOST_STOPPING, NULL);
   g_array_unref (self->encode_us);
   g_array_unref (self->send_us);
   g_free (self->dir);
@@ -535,7 +539,7 @@ on_grace_expired (gpointer user_data)
 
   self->grace_source = 0;
   g_message ("session %.8s: grace period over, no client came back", self->id);
-  fh_context_remove_session (self->context, self, FH_PROTO_ERROR_HOST_SHUTDOWN, "grace period over");
+  fh_core_remove_session (self->core, self, FH_END_REASON_GRACE_OVER, "grace period over");
   return G_SOURCE_REMOVE;
 }
 
@@ -545,64 +549,6 @@ on_stats_tick_start (FhSession *self)
   if (!self->stats_source)
     self->stats_source = g_timeout_add (STATS_WINDOW_US / 1000, on_stats_tick, self);
 }
-
-/* A browser as a peer. */
-static const char *
-web_describe (gpointer peer)
-{
-  return fh_client_get_peer (peer);
-}
-
-static void
-web_welcome (gpointer peer, FhSession *session, gboolean resumed)
-{
-  fh_client_send_welcome (peer, session, resumed);
-}
-
-static void
-web_video (gpointer peer, const FhVideoPacket *packet)
-{
-  fh_client_send_binary (peer, packet->message);
-}
-
-static void
-web_audio (gpointer peer, const FhAudioPacket *packet)
-{
-  g_autoptr (GBytes) message = fh_proto_build_audio (packet->sequence, (guint64) packet->capture_us,
-                                                     packet->data, packet->size);
-  fh_client_send_binary (peer, message);
-}
-
-static void
-web_stats (gpointer peer, const FhStatsMessage *stats)
-{
-  g_autofree char *text = fh_proto_build_stats (stats);
-  fh_client_send_text (peer, text);
-}
-
-static void
-web_failed (gpointer peer, const char *reason)
-{
-  g_autofree char *text = fh_proto_build_state ("failed", reason);
-  fh_client_send_text (peer, text);
-}
-
-static void
-web_closed (gpointer peer, FhProtoError code, const char *reason)
-{
-  fh_client_unbind (peer);
-  fh_client_close_with_error (peer, code, reason);
-}
-
-static const FhSessionPeerOps web_peer_ops = {
-  .describe = web_describe,
-  .welcome = web_welcome,
-  .video = web_video,
-  .audio = web_audio,
-  .stats = web_stats,
-  .failed = web_failed,
-  .closed = web_closed,
-};
 
 void
 fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer peer,
@@ -620,24 +566,32 @@ fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer p
   /* STARTING: the welcome goes out once the desktop is up. */
 }
 
-void
-fh_session_attach (FhSession *self, FhClient *client, gboolean resumed, gboolean mic)
+gpointer
+fh_session_get_peer (FhSession *self, const FhSessionPeerOps *ops)
 {
-  fh_session_attach_peer (self, &web_peer_ops, client, resumed);
-  if (mic && self->mic) {
-    g_autoptr (GError) error = NULL;
-    if (!(self->mic_feeder = fh_mic_add_feeder (self->mic, &error)))
-      g_warning ("session %.8s: no microphone: %s", self->id, error->message);
-    else
-      g_message ("session %.8s: the client's microphone feeds %s", self->id,
-                 fh_mic_get_source_name (self->mic));
-  }
+  return self->peer_ops == ops ? self->peer : NULL;
 }
 
-FhClient *
-fh_session_get_client (FhSession *self)
+gboolean
+fh_session_enable_mic (FhSession *self, gpointer peer, GError **error)
 {
-  return self->peer_ops == &web_peer_ops ? self->peer : NULL;
+  if (!self->peer_ops || self->peer != peer) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_NOT_ASKED,
+                 "only the session's own client may feed its microphone");
+    return FALSE;
+  }
+  if (!self->mic) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "the session has no microphone (the host has no audio)");
+    return FALSE;
+  }
+  if (self->mic_feeder)
+    return TRUE;
+  if (!(self->mic_feeder = fh_mic_add_feeder (self->mic, error)))
+    return FALSE;
+  g_message ("session %.8s: the client's microphone feeds %s", self->id,
+             fh_mic_get_source_name (self->mic));
+  return TRUE;
 }
 
 void
@@ -654,7 +608,7 @@ fh_session_forget_peer (FhSession *self, gpointer peer)
 void
 fh_session_detach_peer (FhSession *self, gpointer peer)
 {
-  guint grace = fh_context_get_config (self->context)->grace_seconds;
+  guint grace = fh_core_get_config (self->core)->grace_seconds;
 
   if (!self->peer_ops || self->peer != peer)
     return;
@@ -668,12 +622,6 @@ fh_session_detach_peer (FhSession *self, gpointer peer)
   set_state (self, FH_SESSION_STATE_DISCONNECTED, NULL);
   g_message ("session %.8s: waiting %u s for its client to come back", self->id, grace);
   self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
-}
-
-void
-fh_session_detach (FhSession *self, FhClient *client)
-{
-  fh_session_detach_peer (self, client);
 }
 
 void
@@ -732,20 +680,19 @@ fh_session_owns_process (FhSession *self, int pid)
 }
 
 gboolean
-fh_session_feed_mic (FhSession *self, FhClient *client, const FhMicPacket *packet,
+fh_session_feed_mic (FhSession *self, gpointer peer, const guint8 *data, gsize size,
                      GError **error)
 {
   g_autoptr (GError) local = NULL;
 
-  if (fh_session_get_client (self) != client || !self->mic_feeder) {
-    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+  if (!self->peer_ops || self->peer != peer || !self->mic_feeder) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_NOT_ASKED,
                  self->mic ? "a microphone packet, but hello did not ask for the microphone"
                            : "a microphone packet, but this host has no audio");
     return FALSE;
   }
-  if (!fh_mic_feeder_push (self->mic_feeder, packet->data, packet->size, &local)) {
-    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE, "microphone packet %u: %s",
-                 packet->sequence, local->message);
+  if (!fh_mic_feeder_push (self->mic_feeder, data, size, &local)) {
+    g_set_error_literal (error, FH_SESSION_ERROR, FH_SESSION_ERROR_BAD_DATA, local->message);
     return FALSE;
   }
   return TRUE;

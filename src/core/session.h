@@ -1,17 +1,31 @@
 /* A session: one client's desktop (a virtual output), its encode thread,
- * and the WebSocket bound to it, with an explicit state machine. */
+ * its speaker and microphone, and the peer bound to it (a browser's
+ * WebSocket, a Moonlight client: whatever a plane binds through
+ * FhSessionPeerOps), with an explicit state machine. */
 #pragma once
 
 #include <glib.h>
 
-#include "media/speaker.h"
 #include "backends/backend.h"
+#include "base/end-reason.h"
+#include "base/mode.h"
+#include "base/stats.h"
+#include "media/event.h"
+#include "media/speaker.h"
 #include "media/video-stream.h"
-#include "planes/web/protocol.h"
 
-typedef struct _FhContext FhContext;
-typedef struct _FhClient FhClient;
+typedef struct _FhCore FhCore;
 typedef struct _FhSession FhSession;
+
+#define FH_SESSION_ERROR (fh_session_error_quark ())
+GQuark fh_session_error_quark (void);
+
+typedef enum {
+  FH_SESSION_ERROR_UNAVAILABLE, /* what it asks for is not here (no shared desktop, no view free) */
+  FH_SESSION_ERROR_FAILED,      /* its desktop or encoder would not start */
+  FH_SESSION_ERROR_NOT_ASKED,   /* microphone audio from a peer that did not ask to send it */
+  FH_SESSION_ERROR_BAD_DATA,    /* microphone audio that does not decode */
+} FhSessionError;
 
 typedef enum {
   FH_SESSION_STATE_NEW,
@@ -28,33 +42,33 @@ typedef struct {
   const char *device;
   FhMode mode;
   FhCodec codec;
-  guint bitrate_kbps;
+  guint bitrate_kbps; /* 0 = the host's default */
   const char *keyboard_layout; /* NULL = the host's default */
   gboolean shared; /* a view of the shared desktop, not a desktop of its own */
   guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS */
   gboolean audio_constant_bitrate; /* every Opus packet one size (Moonlight) */
 } FhSessionRequest;
 
-/* Who watches a session: a browser's WebSocket (planes/web/client.c) or a
- * Moonlight client (planes/gamestream/streamer.c). Every function runs on the main
- * thread; @peer is the pointer given to fh_session_attach_peer. */
+/* Who watches a session: a connection of one of the planes (a browser's
+ * WebSocket, a Moonlight client). Every function runs on the main thread;
+ * @peer is the pointer given to fh_session_attach_peer. */
 typedef struct {
   const char *(*describe) (gpointer peer); /* for logs: its address */
   /* The desktop is up and streams to @peer (at once on attach when it
    * already is). */
   void (*welcome) (gpointer peer, FhSession *session, gboolean resumed);
-  /* One encoded frame; the access unit starts FH_PROTO_VIDEO_HEADER_SIZE
-   * bytes into packet->message. Borrowed. */
+  /* One encoded frame, borrowed; the peer may write its own framing into
+   * the FH_VIDEO_HEADROOM bytes before packet->data. */
   void (*video) (gpointer peer, const FhVideoPacket *packet);
   void (*audio) (gpointer peer, const FhAudioPacket *packet);
-  void (*stats) (gpointer peer, const FhStatsMessage *stats); /* once a second; may be NULL */
+  void (*stats) (gpointer peer, const FhStreamStats *stats); /* once a second; may be NULL */
   void (*failed) (gpointer peer, const char *reason); /* before the session goes; may be NULL */
   /* The session ended or gave @peer up (fh_session_stop): @peer is no
    * longer bound and must not call the session again. */
-  void (*closed) (gpointer peer, FhProtoError code, const char *reason);
+  void (*closed) (gpointer peer, FhEndReason reason, const char *message);
 } FhSessionPeerOps;
 
-FhSession *fh_session_new (FhContext *context, const FhSessionRequest *request, GError **error);
+FhSession *fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error);
 void fh_session_free (FhSession *session);
 
 const char *fh_session_get_id (FhSession *session);
@@ -66,18 +80,18 @@ FhCodec fh_session_get_codec (FhSession *session);
 FhVirtualOutput *fh_session_get_output (FhSession *session);
 const char *fh_session_get_backend_name (FhSession *session);
 
-/* Binds @client, which gets its welcome once the desktop is up (at once
- * for a DISCONNECTED session, which goes back to STREAMING). With @mic the
- * client's microphone packets feed the session's microphone. */
-void fh_session_attach (FhSession *session, FhClient *client, gboolean resumed, gboolean mic);
-/* @client went away: STREAMING → DISCONNECTED, grace period starts. A
- * client that is no longer the bound one changes nothing. */
-void fh_session_detach (FhSession *session, FhClient *client);
-FhClient *fh_session_get_client (FhSession *session);
-/* The same for any kind of peer (fh_session_attach binds a browser). */
+/* Binds @peer, which gets its welcome once the desktop is up (at once for
+ * a DISCONNECTED session, which goes back to STREAMING). */
 void fh_session_attach_peer (FhSession *session, const FhSessionPeerOps *ops, gpointer peer,
                              gboolean resumed);
+/* @peer went away: STREAMING → DISCONNECTED, grace period starts. A peer
+ * that is no longer the bound one changes nothing. */
 void fh_session_detach_peer (FhSession *session, gpointer peer);
+/* The bound peer if it was bound with @ops, else NULL. */
+gpointer fh_session_get_peer (FhSession *session, const FhSessionPeerOps *ops);
+/* The bound peer's microphone feeds the session's microphone from now on
+ * (until it is unbound). FALSE with @error when the session has none. */
+gboolean fh_session_enable_mic (FhSession *session, gpointer peer, GError **error);
 /* Unbinds @peer and nothing else: for a session that is being removed
  * anyway (no DISCONNECTED, no grace period). */
 void fh_session_forget_peer (FhSession *session, gpointer peer);
@@ -91,12 +105,12 @@ gboolean fh_session_takes_mic (FhSession *session);
 const char *fh_session_get_audio_target (FhSession *session, gboolean playback);
 /* TRUE when @pid is one of the session's processes (by ancestry). */
 gboolean fh_session_owns_process (FhSession *session, int pid);
-/* One Opus packet from @client's microphone. Fails (FH_PROTO_ERROR) when
- * @client did not ask for the microphone or the packet does not decode. */
-gboolean fh_session_feed_mic (FhSession *session, FhClient *client, const FhMicPacket *packet,
+/* One Opus packet from @peer's microphone. Fails (FH_SESSION_ERROR) when
+ * @peer did not ask for the microphone or the packet does not decode. */
+gboolean fh_session_feed_mic (FhSession *session, gpointer peer, const guint8 *data, gsize size,
                               GError **error);
 void fh_session_inject (FhSession *session, const FhInputEvent *event);
 
-/* Tears everything down (→ STOPPED); safe to call twice. The bound client,
- * if any, is closed with @code and @reason. */
-void fh_session_stop (FhSession *session, FhProtoError code, const char *reason);
+/* Tears everything down (→ STOPPED); safe to call twice. The bound peer,
+ * if any, is closed with @reason and @message. */
+void fh_session_stop (FhSession *session, FhEndReason reason, const char *message);

@@ -3,8 +3,6 @@
 
 #include <string.h>
 
-#include "planes/web/protocol.h"
-
 /* Frames handed to the main loop and not yet sent: past this the thread
  * skips frames rather than queueing latency. */
 #define MAX_IN_FLIGHT 2
@@ -21,7 +19,7 @@ typedef struct {
 } FhStreamLink;
 
 struct _FhVideoStream {
-  FhVirtualOutput *output;
+  FhFrameSource source;
   FhVideoEncoder *encoder;
   GMainContext *main_context;
   FhVideoPacketFunc on_packet;
@@ -60,7 +58,7 @@ delivery_free (gpointer data)
 {
   FhPacketDelivery *d = data;
 
-  g_bytes_unref (d->packet.message);
+  g_bytes_unref (d->packet.buffer);
   g_atomic_int_dec_and_test (&d->link->in_flight);
   link_unref (d->link);
   g_free (d);
@@ -111,20 +109,15 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   FhVideoStream *self = job->self;
   FhPacketDelivery *d = g_new0 (FhPacketDelivery, 1);
   gint64 now = g_get_monotonic_time ();
-  FhVideoHeader header = {
-    .keyframe = keyframe,
-    .frame = job->frame,
-    .capture_us = (guint64) job->capture_us,
-    .encode_us = (guint32) MIN (now - job->capture_us, G_MAXUINT32),
-  };
   /* The one copy on the way out: the encoder reuses its packet, and the
    * message must outlive this call (wayvnc does the same). */
-  guint8 *buf = g_malloc (FH_PROTO_VIDEO_HEADER_SIZE + size);
+  guint8 *buf = g_malloc (FH_VIDEO_HEADROOM + size);
 
-  fh_proto_write_video_header (&header, buf);
-  memcpy (buf + FH_PROTO_VIDEO_HEADER_SIZE, data, size);
+  memcpy (buf + FH_VIDEO_HEADROOM, data, size);
   d->link = g_rc_box_acquire (self->link);
-  d->packet.message = g_bytes_new_take (buf, FH_PROTO_VIDEO_HEADER_SIZE + size);
+  d->packet.buffer = g_bytes_new_take (buf, FH_VIDEO_HEADROOM + size);
+  d->packet.data = buf + FH_VIDEO_HEADROOM;
+  d->packet.size = size;
   d->packet.keyframe = keyframe;
   d->packet.frame = job->frame;
   d->packet.capture_us = job->capture_us;
@@ -197,8 +190,8 @@ encode_thread (gpointer data)
       report_failure (self, g_steal_pointer (&error));
       break;
     }
-    changed = self->output->ops->capture (self->output, &input, frame, next, &job.capture_us,
-                                          &error);
+    changed = self->source.capture (self->source.source, &input, frame, next, &job.capture_us,
+                                    &error);
     if (error) {
       report_failure (self, g_steal_pointer (&error));
       break;
@@ -225,7 +218,7 @@ encode_thread (gpointer data)
 }
 
 FhVideoStream *
-fh_video_stream_new (FhVirtualOutput *output, const FhVideoEncoderConfig *config,
+fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *config,
                      GMainContext *main_context, FhVideoPacketFunc on_packet,
                      FhVideoFailedFunc on_failed, gpointer user_data, GError **error)
 {
@@ -234,7 +227,8 @@ fh_video_stream_new (FhVirtualOutput *output, const FhVideoEncoderConfig *config
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
-  self->output = output;
+  self->source = *source;
+  self->source.name = NULL; /* borrowed: used below only */
   self->main_context = g_main_context_ref (main_context);
   self->on_packet = on_packet;
   self->on_failed = on_failed;
@@ -249,7 +243,7 @@ fh_video_stream_new (FhVirtualOutput *output, const FhVideoEncoderConfig *config
   if (!(self->encoder = fh_video_encoder_new (config, error)))
     return NULL;
 
-  name = g_strdup_printf ("fh-enc-%.8s", output->session_id ? output->session_id : "");
+  name = g_strdup_printf ("fh-enc-%.8s", source->name ? source->name : "");
   self->thread = g_thread_try_new (name, encode_thread, self, error);
   if (!self->thread)
     return NULL;

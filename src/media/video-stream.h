@@ -1,32 +1,57 @@
 /* The capture-to-wire pipeline of one session: its own encode thread
- * captures from the virtual output straight into the encoder's input at the
- * session's rate, encodes, and hands each access unit, already framed as a
- * protocol message, to the main loop. */
+ * captures from a frame source straight into the encoder's input at the
+ * session's rate, encodes, and hands each access unit to the main loop,
+ * with room in front of it for a plane's own framing. */
 #pragma once
 
 #include <glib.h>
 
-#include "backends/backend.h"
+#include "media/frame.h"
 #include "media/video-encoder.h"
 
 typedef struct _FhVideoStream FhVideoStream;
 
+/* Bytes free in front of every access unit: a plane writes its framing
+ * header there and sends header and access unit as one message without
+ * copying the frame again. */
+#define FH_VIDEO_HEADROOM 32
+
 typedef struct {
-  GBytes *message; /* video header + access unit, ready for the WebSocket */
+  GBytes *buffer; /* FH_VIDEO_HEADROOM bytes, then the access unit */
+  /* The access unit (H.264 Annex B), inside @buffer. The FH_VIDEO_HEADROOM
+   * bytes before it belong to the one peer the packet is handed to. */
+  guint8 *data;
+  gsize size;
   gboolean keyframe;
   guint32 frame;
   gint64 capture_us; /* g_get_monotonic_time () when capture began */
   gint64 encoded_us; /* … and when the access unit was out */
 } FhVideoPacket;
 
-/* Main thread. @packet is borrowed. */
+/* Encode thread: writes the source's current picture into @frame (the
+ * stream's size), waiting at most until @deadline_us for one that differs
+ * from the last. Returns FALSE when nothing changed by then (@frame still
+ * holds the last picture); sets @error when capture failed.
+ * @timestamp_us: when the picture was made (g_get_monotonic_time). */
+typedef gboolean (*FhFrameCaptureFunc) (gpointer source, FhFrame *frame, guint64 frame_number,
+                                        gint64 deadline_us, gint64 *timestamp_us,
+                                        GError **error);
+
+typedef struct {
+  FhFrameCaptureFunc capture;
+  gpointer source;
+  const char *name; /* names the encode thread (fh-enc-NAME), or NULL */
+} FhFrameSource;
+
+/* Main thread. @packet is borrowed; its headroom may be written. */
 typedef void (*FhVideoPacketFunc) (FhVideoStream *stream, const FhVideoPacket *packet,
                                    gpointer user_data);
 /* Main thread, once: capture or encoding failed; the thread has ended. */
 typedef void (*FhVideoFailedFunc) (FhVideoStream *stream, const GError *error,
                                    gpointer user_data);
 
-FhVideoStream *fh_video_stream_new (FhVirtualOutput *output, const FhVideoEncoderConfig *config,
+FhVideoStream *fh_video_stream_new (const FhFrameSource *source,
+                                    const FhVideoEncoderConfig *config,
                                     GMainContext *main_context, FhVideoPacketFunc on_packet,
                                     FhVideoFailedFunc on_failed, gpointer user_data,
                                     GError **error);

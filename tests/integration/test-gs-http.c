@@ -16,7 +16,7 @@
 typedef struct {
   char *dir;
   FhGsIdentity *identity;
-  FhPairing *devices;
+  FhDeviceStore *devices;
   FhGsHttp *http;
   GString *events; /* "event client;" per FhGsPairEvent */
 } Host;
@@ -45,7 +45,7 @@ host_start (Host *h, guint pin_timeout_s)
   h->identity = fh_gs_identity_load_or_create (h->dir, &created, &error);
   g_assert_no_error (error);
   g_assert_true (created);
-  h->devices = fh_pairing_new (h->dir, &error);
+  h->devices = fh_device_store_new (h->dir, &error);
   g_assert_no_error (error);
   h->http = fh_gs_http_new (&config, h->identity, h->devices, &error);
   g_assert_no_error (error);
@@ -62,7 +62,7 @@ host_stop (Host *h)
   const char *files[] = { "gamestream-cert.pem", "gamestream-key.pem", "devices.ini" };
 
   g_clear_pointer (&h->http, fh_gs_http_free);
-  g_clear_pointer (&h->devices, fh_pairing_free);
+  g_clear_pointer (&h->devices, fh_device_store_free);
   g_clear_pointer (&h->identity, fh_gs_identity_free);
   g_string_free (h->events, TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
@@ -176,7 +176,7 @@ pair (Host *h, GsClient *c, const char *client_pin, const char *host_pin)
 static char *
 device_of (Host *h, GsClient *c)
 {
-  g_autoptr (GPtrArray) list = fh_pairing_list (h->devices);
+  g_autoptr (GPtrArray) list = fh_device_store_list (h->devices);
 
   for (guint i = 0; i < list->len; i++) {
     FhDevice *d = list->pdata[i];
@@ -428,7 +428,7 @@ test_plane (void)
   }
 
   /* Revoked on the host: A is refused again, and its session is gone. */
-  g_assert_true (fh_pairing_revoke (h.devices, dev_a, &error));
+  g_assert_true (fh_device_store_revoke (h.devices, dev_a, &error));
   g_assert_no_error (error);
   fh_gs_http_forget_device (h.http, dev_a);
   g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 0);

@@ -421,7 +421,7 @@ test_builders (void)
   g_autoptr (JsonParser) parser = json_parser_new ();
   const guint8 bg[3] = { 10, 20, 30 };
   FhWelcome w = { "abcd", TRUE, { 800, 600, 30 }, FH_CODEC_H264, 5000, 30, "synthetic", bg };
-  FhStatsMessage s = { .fps = 59.5, .kbps = 1234.567, .frames = 10 };
+  FhStreamStats s = { .fps = 59.5, .kbps = 1234.567, .frames = 10 };
   g_autofree char *welcome = fh_proto_build_welcome (&w);
   g_autofree char *stats = fh_proto_build_stats (&s);
   g_autofree char *err = fh_proto_build_error (FH_PROTO_ERROR_UNAUTHORIZED, "quote \" here");

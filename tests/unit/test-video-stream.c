@@ -1,6 +1,9 @@
 /* The capture-to-wire pipeline with the synthetic backend and the real
- * libx264 encoder: frames come out at the mode, keyframes when asked, and
- * stop() ends everything. */
+ * libx264 encoder: frames come out at the mode, keyframes when asked, each
+ * with room for a plane's header in front (the web's is written there and
+ * read back), and stop() ends everything. */
+#include <string.h>
+
 #include "backends/backend.h"
 #include "media/video-stream.h"
 #include "planes/web/protocol.h"
@@ -20,12 +23,9 @@ typedef struct {
 /* Finds the SPS and checks the picture size it codes for is a macroblock
  * multiple at least as large as the mode (the exact size is in the crop). */
 static gboolean
-has_sps (GBytes *message)
+has_sps (const guint8 *d, gsize len)
 {
-  gsize len;
-  const guint8 *d = g_bytes_get_data (message, &len);
-
-  for (gsize i = FH_PROTO_VIDEO_HEADER_SIZE; i + 4 < len; i++) {
+  for (gsize i = 0; i + 4 < len; i++) {
     if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1 && (d[i + 3] & 0x1f) == 7)
       return TRUE;
   }
@@ -36,14 +36,21 @@ static void
 on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_data)
 {
   Recorder *r = user_data;
-  FhVideoHeader header;
+  FhVideoHeader header = { .keyframe = packet->keyframe, .frame = packet->frame };
+  guint8 *framed = packet->data - FH_PROTO_VIDEO_HEADER_SIZE;
 
-  g_assert_true (fh_proto_parse_video_header (g_bytes_get_data (packet->message, NULL),
-                                              g_bytes_get_size (packet->message), &header, NULL));
+  /* The web plane's header fits in front of the access unit, inside the
+   * packet's buffer, and reads back with the access unit after it. */
+  g_assert_true (framed >= (const guint8 *) g_bytes_get_data (packet->buffer, NULL));
+  g_assert_cmpuint (g_bytes_get_size (packet->buffer), ==, FH_VIDEO_HEADROOM + packet->size);
+  fh_proto_write_video_header (&header, framed);
+  memset (&header, 0xff, sizeof header);
+  g_assert_true (fh_proto_parse_video_header (framed, FH_PROTO_VIDEO_HEADER_SIZE + packet->size,
+                                              &header, NULL));
   g_assert_cmpuint (header.frame, ==, packet->frame);
   g_assert_cmpint (packet->encoded_us, >=, packet->capture_us);
   if (r->packets == 0)
-    r->first_is_key = packet->keyframe && has_sps (packet->message);
+    r->first_is_key = packet->keyframe && has_sps (packet->data, packet->size);
   if ((gint64) packet->frame <= r->last_frame)
     r->in_order = FALSE;
   r->last_frame = packet->frame;
@@ -72,6 +79,15 @@ on_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+capture (gpointer source, FhFrame *frame, guint64 frame_number, gint64 deadline_us,
+         gint64 *timestamp_us, GError **error)
+{
+  FhVirtualOutput *output = source;
+
+  return output->ops->capture (output, frame, frame_number, deadline_us, timestamp_us, error);
+}
+
 static void
 test_stream (void)
 {
@@ -85,7 +101,9 @@ test_stream (void)
 
   g_assert_no_error (error);
   r.loop = g_main_loop_new (NULL, FALSE);
-  stream = fh_video_stream_new (output, &config, g_main_context_default (), on_packet, on_failed,
+  FhFrameSource source = { capture, output, "test" };
+
+  stream = fh_video_stream_new (&source, &config, g_main_context_default (), on_packet, on_failed,
                                 &r, &error);
   g_assert_no_error (error);
   fh_video_stream_set_paused (stream, FALSE);
@@ -117,7 +135,8 @@ test_bad_encoder_settings (void)
   FhVideoEncoderConfig config = { 320, 240, 60, 1000, "no-such-preset", 1 };
   g_autoptr (GError) error = NULL;
   FhVirtualOutput *output = fh_display_backend_synthetic.create_output (&request, NULL);
-  FhVideoStream *stream = fh_video_stream_new (output, &config, g_main_context_default (),
+  FhFrameSource source = { capture, output, "bad" };
+  FhVideoStream *stream = fh_video_stream_new (&source, &config, g_main_context_default (),
                                                on_packet, on_failed, NULL, &error);
 
   g_assert_null (stream);

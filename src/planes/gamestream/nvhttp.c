@@ -59,7 +59,7 @@ typedef struct {
 struct _FhGsHttp {
   SoupServer *soup;
   const FhGsIdentity *identity;
-  FhPairing *devices;
+  FhDeviceStore *devices;
   char *hostname;
   char *uniqueid;
   guint want_http_port, want_https_port, pin_timeout_s;
@@ -240,9 +240,9 @@ paired_device (FhGsHttp *self, SoupServerMessage *msg)
   g_object_get (peer, "certificate", &der, NULL);
   if (!der)
     return NULL;
-  hash = fh_pairing_cert_sha256 (der->data, der->len);
+  hash = fh_device_store_cert_sha256 (der->data, der->len);
   g_byte_array_unref (der);
-  return fh_pairing_find_moonlight (self->devices, hash);
+  return fh_device_store_find_certificate (self->devices, hash);
 }
 
 /* The paired client of @msg, or NULL after answering 401. */
@@ -542,7 +542,7 @@ handle_pair (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
       return;
     if (!fh_gs_pairing_client_pairing_secret (a->pairing, v, &error))
       return pair_failed (self, msg, error);
-    if (!fh_pairing_add_moonlight (self->devices, a->name, a->uniqueid,
+    if (!fh_device_store_add_certificate (self->devices, a->name, a->uniqueid,
                                    fh_gs_pairing_client_cert_pem (a->pairing), &id, &error)) {
       pair_event (self, FH_GS_PAIR_EVENT_FAILED, a->name, error->message);
       g_clear_pointer (&self->attempt, attempt_free);
@@ -577,7 +577,7 @@ handle_unpair (FhGsHttp *self, SoupServerMessage *msg)
                  "the host with 'funkhaus devices revoke ID'");
     return;
   }
-  if (!fh_pairing_revoke (self->devices, device, &error)) {
+  if (!fh_device_store_revoke (self->devices, device, &error)) {
     reply_error (msg, 500, NULL, "%s", error->message);
     return;
   }
@@ -865,7 +865,7 @@ fh_gs_identity_load_or_create (const char *config_dir, gboolean *created, GError
 }
 
 FhGsHttp *
-fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhPairing *devices,
+fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhDeviceStore *devices,
                 GError **error)
 {
   g_autoptr (FhGsHttp) self = g_new0 (FhGsHttp, 1);

@@ -64,7 +64,7 @@ FhGsIdentity *fh_gs_identity_load_or_create (const char *config_dir, gboolean *c
 
 /* @identity and @devices are borrowed and must outlive the server. */
 FhGsHttp *fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity,
-                          FhPairing *devices, GError **error);
+                          FhDeviceStore *devices, GError **error);
 void fh_gs_http_free (FhGsHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhGsHttp, fh_gs_http_free)
 

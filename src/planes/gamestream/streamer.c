@@ -32,7 +32,7 @@
 typedef struct _FhGsLaunch FhGsLaunch;
 
 struct _FhGsStreamer {
-  FhContext *context;
+  FhCore *core;
   FhGsStreamerConfig config;
   GSocketService *rtsp;
   guint rtsp_port;
@@ -66,7 +66,7 @@ struct _FhGsLaunch {
   FhGsStreamSettings settings;
 
   /* Streaming */
-  char *session_id; /* looked up each time: the context owns sessions */
+  char *session_id; /* looked up each time: the core owns sessions */
   /* The session we are the peer of. Valid while set: a session tells its
    * peer (gs_closed) before it goes, even one already on its way out. */
   FhSession *bound;
@@ -161,7 +161,7 @@ launch_session (FhGsLaunch *l)
 
   if (!l->session_id)
     return NULL;
-  session = fh_context_lookup_session (l->streamer->context, l->session_id);
+  session = fh_core_lookup_session (l->streamer->core, l->session_id);
   if (!session || fh_session_get_state (session) == FH_SESSION_STATE_STOPPED ||
       fh_session_get_state (session) == FH_SESSION_STATE_FAILED)
     return NULL;
@@ -189,7 +189,7 @@ launch_free (FhGsLaunch *l)
     /* It goes now: no grace period to wait out first. */
     if (l->bound)
       fh_session_forget_peer (g_steal_pointer (&l->bound), l);
-    fh_context_remove_session (l->streamer->context, session, FH_PROTO_ERROR_HOST_SHUTDOWN,
+    fh_core_remove_session (l->streamer->core, session, FH_END_REASON_CANCELLED,
                                "the Moonlight client quit");
   }
   unbind (l);
@@ -299,9 +299,6 @@ gs_video (gpointer peer, const FhVideoPacket *packet)
 {
   FhGsLaunch *l = peer;
   g_autoptr (GError) error = NULL;
-  gsize size = g_bytes_get_size (packet->message);
-  const guint8 *au = (const guint8 *) g_bytes_get_data (packet->message, NULL) +
-                     FH_PROTO_VIDEO_HEADER_SIZE;
   gint64 now = g_get_monotonic_time ();
   FhGsVideoFrameInfo info = {
     .frame_index = l->frame_index + 1,
@@ -314,10 +311,10 @@ gs_video (gpointer peer, const FhVideoPacket *packet)
   guint n;
 
   /* Frame numbers count what the client is sent: a gap is a loss to it. */
-  if (!l->video || !l->video_to || size <= FH_PROTO_VIDEO_HEADER_SIZE)
+  if (!l->video || !l->video_to || packet->size == 0)
     return;
   l->frame_index++;
-  if (!fh_gs_video_packetizer_packetize (l->video, au, size - FH_PROTO_VIDEO_HEADER_SIZE, &info,
+  if (!fh_gs_video_packetizer_packetize (l->video, packet->data, packet->size, &info,
                                          &error)) {
     g_warning ("gamestream: device %s: frame %u not sent: %s", l->device, info.frame_index,
                error->message);
@@ -367,7 +364,7 @@ gs_failed (gpointer peer, const char *reason)
 }
 
 static void
-gs_closed (gpointer peer, FhProtoError code, const char *reason)
+gs_closed (gpointer peer, FhEndReason reason, const char *message)
 {
   FhGsLaunch *l = peer;
   FhGsStreamer *s = l->streamer;
@@ -379,12 +376,13 @@ gs_closed (gpointer peer, FhProtoError code, const char *reason)
     g_autoptr (GError) error = NULL;
     /* Moonlight shows the graceful one as "the app ended" and anything
      * else as an error with its code: E_FAIL for a session that failed. */
-    guint32 termination =
-      code == FH_PROTO_ERROR_HOST_SHUTDOWN ? FH_GS_TERMINATION_GRACEFUL : 0x80004005u;
+    guint32 termination = reason == FH_END_REASON_FAILED || reason == FH_END_REASON_REVOKED
+                            ? 0x80004005u
+                            : FH_GS_TERMINATION_GRACEFUL;
     if (!fh_gs_control_server_send_termination (s->control, l->connect_data, termination, &error))
       g_debug ("gamestream: device %s: no termination sent: %s", device, error->message);
   }
-  g_message ("gamestream: device %s: session over: %s", device, reason);
+  g_message ("gamestream: device %s: session over: %s", device, message);
   /* The launch goes too, unless this is its own teardown. */
   if (s->config.ended)
     s->config.ended (device, s->config.data);
@@ -635,7 +633,7 @@ start_streaming (FhGsStreamer *self, FhGsLaunch *l, GError **error)
       .audio_constant_bitrate = TRUE,
       .shared = l->shared,
     };
-    if (!(session = fh_context_create_session (self->context, &request, error)))
+    if (!(session = fh_core_create_session (self->core, &request, error)))
       return FALSE;
     g_free (l->session_id);
     l->session_id = g_strdup (fh_session_get_id (session));
@@ -941,11 +939,11 @@ udp_socket (guint port, guint *bound, GSource **source, FhGsStreamer *self, GErr
 }
 
 FhGsStreamer *
-fh_gs_streamer_new (FhContext *context, const FhGsStreamerConfig *config, GError **error)
+fh_gs_streamer_new (FhCore *core, const FhGsStreamerConfig *config, GError **error)
 {
   g_autoptr (FhGsStreamer) self = g_new0 (FhGsStreamer, 1);
 
-  self->context = context;
+  self->core = core;
   self->config = *config;
   self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) launch_free);

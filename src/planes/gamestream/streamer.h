@@ -15,7 +15,7 @@
 
 #include <gio/gio.h>
 
-#include "app/host.h"
+#include "core/core.h"
 
 #define FH_GS_DEFAULT_RTSP_PORT 48010
 #define FH_GS_DEFAULT_VIDEO_PORT 47998
@@ -44,7 +44,7 @@ typedef struct {
 } FhGsStreamerConfig;
 
 /* Binds all four ports. */
-FhGsStreamer *fh_gs_streamer_new (FhContext *context, const FhGsStreamerConfig *config,
+FhGsStreamer *fh_gs_streamer_new (FhCore *core, const FhGsStreamerConfig *config,
                                   GError **error);
 void fh_gs_streamer_free (FhGsStreamer *streamer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhGsStreamer, fh_gs_streamer_free)

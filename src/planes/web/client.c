@@ -5,13 +5,13 @@
 
 #include <string.h>
 
-#include "app/host.h"
-#include "core/session.h"
+#include "core/core.h"
+#include "planes/web/plane.h"
 
 #define HELLO_TIMEOUT_S 10
 
 struct _FhClient {
-  FhContext *context;
+  FhWebPlane *plane;
   SoupWebsocketConnection *connection;
   char *peer;
   FhSession *session; /* bound after hello; not owned */
@@ -62,8 +62,8 @@ fh_client_send_binary (FhClient *self, GBytes *message)
   soup_websocket_connection_send_message (self->connection, SOUP_WEBSOCKET_DATA_BINARY, message);
 }
 
-void
-fh_client_unbind (FhClient *self)
+static void
+unbind (FhClient *self)
 {
   self->session = NULL;
 }
@@ -83,7 +83,7 @@ fh_client_close_with_error (FhClient *self, FhProtoError code, const char *messa
   fh_client_send_text (self, text);
   self->closing = TRUE;
   if (session)
-    fh_session_detach (session, self);
+    fh_session_detach_peer (session, self);
   /* A close reason is at most 123 bytes; cut at a character boundary. */
   reason = g_utf8_make_valid (message, -1);
   if (strlen (reason) > 120)
@@ -95,13 +95,11 @@ fh_client_close_with_error (FhClient *self, FhProtoError code, const char *messa
 static void
 close_with_gerror (FhClient *self, const GError *error)
 {
-  FhProtoError code = error->domain == FH_PROTO_ERROR ? (FhProtoError) error->code
-                                                      : FH_PROTO_ERROR_SESSION_FAILED;
-  fh_client_close_with_error (self, code, error->message);
+  fh_client_close_with_error (self, fh_web_error_for (error), error->message);
 }
 
-void
-fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
+static void
+send_welcome (FhClient *self, FhSession *session, gboolean resumed)
 {
   FhVirtualOutput *output = fh_session_get_output (session);
   g_autofree char *text = NULL;
@@ -111,7 +109,7 @@ fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .mode = *fh_session_get_mode (session),
     .codec = fh_session_get_codec (session),
     .bitrate_kbps = fh_session_get_bitrate (session),
-    .grace_seconds = fh_context_get_config (self->context)->grace_seconds,
+    .grace_seconds = fh_core_get_config (fh_web_plane_get_core (self->plane))->grace_seconds,
     .backend = fh_session_get_backend_name (session),
     .background = output->has_background ? output->background : NULL,
     .audio = fh_session_has_speaker (session),
@@ -122,12 +120,99 @@ fh_client_send_welcome (FhClient *self, FhSession *session, gboolean resumed)
   fh_client_send_text (self, text);
 }
 
+/* A browser as a session's peer. */
+static const char *
+peer_describe (gpointer peer)
+{
+  return fh_client_get_peer (peer);
+}
+
+static void
+peer_welcome (gpointer peer, FhSession *session, gboolean resumed)
+{
+  send_welcome (peer, session, resumed);
+}
+
+/* The web's video header goes into the headroom in front of the access
+ * unit: header and frame leave as one message, with no copy of the frame. */
+G_STATIC_ASSERT (FH_PROTO_VIDEO_HEADER_SIZE <= FH_VIDEO_HEADROOM);
+
+static void
+peer_video (gpointer peer, const FhVideoPacket *packet)
+{
+  FhVideoHeader header = {
+    .keyframe = packet->keyframe,
+    .frame = packet->frame,
+    .capture_us = (guint64) packet->capture_us,
+    .encode_us = (guint32) MIN (packet->encoded_us - packet->capture_us, G_MAXUINT32),
+  };
+  g_autoptr (GBytes) message = NULL;
+
+  fh_proto_write_video_header (&header, packet->data - FH_PROTO_VIDEO_HEADER_SIZE);
+  message = g_bytes_new_from_bytes (packet->buffer, FH_VIDEO_HEADROOM - FH_PROTO_VIDEO_HEADER_SIZE,
+                                    FH_PROTO_VIDEO_HEADER_SIZE + packet->size);
+  fh_client_send_binary (peer, message);
+}
+
+static void
+peer_audio (gpointer peer, const FhAudioPacket *packet)
+{
+  g_autoptr (GBytes) message = fh_proto_build_audio (packet->sequence, (guint64) packet->capture_us,
+                                                     packet->data, packet->size);
+  fh_client_send_binary (peer, message);
+}
+
+static void
+peer_stats (gpointer peer, const FhStreamStats *stats)
+{
+  g_autofree char *text = fh_proto_build_stats (stats);
+  fh_client_send_text (peer, text);
+}
+
+static void
+peer_failed (gpointer peer, const char *reason)
+{
+  g_autofree char *text = fh_proto_build_state ("failed", reason);
+  fh_client_send_text (peer, text);
+}
+
+static void
+peer_closed (gpointer peer, FhEndReason reason, const char *message)
+{
+  unbind (peer);
+  fh_client_close_with_error (peer, fh_web_error_for_end (reason), message);
+}
+
+const FhSessionPeerOps fh_web_peer_ops = {
+  .describe = peer_describe,
+  .welcome = peer_welcome,
+  .video = peer_video,
+  .audio = peer_audio,
+  .stats = peer_stats,
+  .failed = peer_failed,
+  .closed = peer_closed,
+};
+
+/* Binds @self to @session; with @mic its microphone feeds the session's. */
+static void
+attach (FhClient *self, FhSession *session, gboolean resumed, gboolean mic)
+{
+  g_autoptr (GError) error = NULL;
+
+  self->session = session;
+  fh_session_attach_peer (session, &fh_web_peer_ops, self, resumed);
+  if (mic && !fh_session_enable_mic (session, self, &error) &&
+      !g_error_matches (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE))
+    g_warning ("session %.8s: no microphone: %s", fh_session_get_id (session), error->message);
+}
+
 /* The device credential of hello or console: remembers the device, or
  * closes. */
 static gboolean
 check_credential (FhClient *self, const FhClientMessage *msg)
 {
-  if (!fh_pairing_check (fh_context_get_pairing (self->context), msg->device, msg->token)) {
+  if (!fh_device_store_check (fh_core_get_devices (fh_web_plane_get_core (self->plane)), msg->device,
+                              msg->token)) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
                                 "unknown device or wrong token: pair this browser again with "
                                 "the PIN the host shows");
@@ -156,7 +241,7 @@ handle_console (FhClient *self, const FhClientMessage *msg)
     return;
   self->console = TRUE;
   g_message ("client %s: console of device %s", self->peer, self->device);
-  state = fh_context_describe_moonlight (self->context);
+  state = fh_web_plane_describe_moonlight (self->plane);
   fh_client_send_text (self, state);
 }
 
@@ -167,7 +252,8 @@ handle_moonlight_pin (FhClient *self, const FhClientMessage *msg)
   g_autofree char *client = NULL, *text = NULL;
   const char *code = "failed";
 
-  if (fh_context_submit_moonlight_pin (self->context, msg->pin, &client, &error)) {
+  if (fh_prompts_answer_waiting (fh_core_get_prompts (fh_web_plane_get_core (self->plane)),
+                                 FH_PROMPT_PIN, TRUE, msg->pin, &client, &error)) {
     g_message ("client %s: device %s entered the PIN of Moonlight client '%s'", self->peer,
                self->device, client);
     return; /* the consoles hear "checking", then how it ended */
@@ -186,6 +272,7 @@ handle_moonlight_pin (FhClient *self, const FhClientMessage *msg)
 static void
 handle_hello (FhClient *self, const FhClientMessage *msg)
 {
+  FhCore *core = fh_web_plane_get_core (self->plane);
   g_autoptr (GError) error = NULL;
   FhSession *session = NULL;
   gboolean resumed = FALSE;
@@ -206,14 +293,15 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   }
 
   if (msg->resume)
-    session = fh_context_lookup_session (self->context, msg->resume);
+    session = fh_core_lookup_session (core, msg->resume);
   /* Only the device that owns a session may come back to it; for anyone
    * else the id names nothing. */
   if (session && g_str_equal (fh_session_get_device (session), msg->device)) {
     FhSessionState state = fh_session_get_state (session);
-    if (fh_session_get_client (session)) {
+    FhClient *old = fh_session_get_peer (session, &fh_web_peer_ops);
+    if (old) {
       /* The old WebSocket has not noticed its drop yet: this one wins. */
-      fh_client_close_with_error (fh_session_get_client (session), FH_PROTO_ERROR_REPLACED,
+      fh_client_close_with_error (old, FH_PROTO_ERROR_REPLACED,
                                   "a newer connection of this device took over the session");
     }
     resumed = state == FH_SESSION_STATE_DISCONNECTED || state == FH_SESSION_STATE_STREAMING ||
@@ -224,40 +312,37 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
       .device = msg->device,
       .mode = msg->mode,
       .codec = FH_CODEC_H264,
-      .bitrate_kbps = msg->bitrate_kbps ? msg->bitrate_kbps
-                                        : fh_context_get_config (self->context)->bitrate_kbps,
+      .bitrate_kbps = msg->bitrate_kbps, /* 0: the host's */
       .keyboard_layout = msg->layout,
       .shared = msg->shared,
     };
-    const char *join = fh_context_get_config (self->context)->shared_join;
-    if (msg->shared && g_str_equal (join, "deny")) {
+    FhJoinPolicy join = fh_core_get_config (core)->shared_join;
+    if (msg->shared && join == FH_JOIN_DENY) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
                                   "this host lets no one join its shared desktop");
       return;
     }
-    if (msg->shared && g_str_equal (join, "ask") && fh_context_get_shared_desktop (self->context)) {
+    if (msg->shared && join == FH_JOIN_ASK && fh_core_get_shared_desktop (core)) {
       /* The welcome comes once the host's user says yes. */
       self->awaiting_approval = TRUE;
-      fh_context_ask_to_join (self->context, self, &request, msg->mic);
+      fh_web_plane_ask_to_join (self->plane, self, &request, msg->mic);
       return;
     }
-    session = fh_context_create_session (self->context, &request, &error);
+    session = fh_core_create_session (core, &request, &error);
     if (!session) {
       g_prefix_error (&error, "cannot start a session: ");
       close_with_gerror (self, error);
       return;
     }
   }
-  self->session = session;
-  fh_session_attach (session, self, resumed, msg->mic);
+  attach (self, session, resumed, msg->mic);
 }
 
 void
 fh_client_bind (FhClient *self, FhSession *session, gboolean mic)
 {
   self->awaiting_approval = FALSE;
-  self->session = session;
-  fh_session_attach (session, self, FALSE, mic);
+  attach (self, session, FALSE, mic);
 }
 
 /* One binary message's worth of the client's budget; FALSE when it is
@@ -339,7 +424,9 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
                                   "the first message must be hello");
     } else if (!mic) {
       fh_session_inject (self->session, &event);
-    } else if (!fh_session_feed_mic (self->session, self, &packet, &error)) {
+    } else if (!fh_session_feed_mic (self->session, self, packet.data, packet.size, &error)) {
+      if (g_error_matches (error, FH_SESSION_ERROR, FH_SESSION_ERROR_BAD_DATA))
+        g_prefix_error (&error, "microphone packet %u: ", packet.sequence);
       close_with_gerror (self, error);
     }
   }
@@ -351,7 +438,7 @@ remove_later (gpointer user_data)
   FhClient *self = user_data;
 
   self->remove_source = 0;
-  fh_context_remove_client (self->context, self); /* frees self */
+  fh_web_plane_remove_client (self->plane, self); /* frees self */
   return G_SOURCE_REMOVE;
 }
 
@@ -365,9 +452,9 @@ on_closed (SoupWebsocketConnection *connection, gpointer user_data)
              soup_websocket_connection_get_close_code (connection));
   self->closing = TRUE;
   g_clear_handle_id (&self->hello_timeout, g_source_remove);
-  fh_context_forget_requests_of (self->context, self);
+  fh_web_plane_forget_requests_of (self->plane, self);
   if (session)
-    fh_session_detach (session, self);
+    fh_session_detach_peer (session, self);
   if (!self->remove_source)
     self->remove_source = g_idle_add (remove_later, self);
 }
@@ -392,11 +479,11 @@ on_hello_timeout (gpointer user_data)
 }
 
 FhClient *
-fh_client_new (FhContext *context, SoupWebsocketConnection *connection, const char *peer)
+fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection, const char *peer)
 {
   FhClient *self = g_new0 (FhClient, 1);
 
-  self->context = context;
+  self->plane = plane;
   self->connection = g_object_ref (connection);
   self->peer = g_strdup (peer);
   self->tokens = FH_PROTO_MAX_INPUT_BURST;
@@ -419,7 +506,7 @@ fh_client_free (FhClient *self)
   g_clear_handle_id (&self->hello_timeout, g_source_remove);
   g_clear_handle_id (&self->remove_source, g_source_remove);
   if (self->session) {
-    fh_session_detach (g_steal_pointer (&self->session), self);
+    fh_session_detach_peer (g_steal_pointer (&self->session), self);
   }
   g_signal_handlers_disconnect_by_data (self->connection, self);
   if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)

@@ -4,13 +4,14 @@
 
 #include <libsoup/soup.h>
 
+#include "core/session.h"
 #include "planes/web/protocol.h"
 
-typedef struct _FhContext FhContext;
+typedef struct _FhWebPlane FhWebPlane;
 typedef struct _FhClient FhClient;
 typedef struct _FhSession FhSession;
 
-FhClient *fh_client_new (FhContext *context, SoupWebsocketConnection *connection,
+FhClient *fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection,
                          const char *peer);
 void fh_client_free (FhClient *client);
 
@@ -29,10 +30,8 @@ void fh_client_send_binary (FhClient *client, GBytes *message);
  * session, if any, is detached (and keeps its grace period). */
 void fh_client_close_with_error (FhClient *client, FhProtoError code, const char *message);
 
-/* The answer to hello, once the session's desktop is up. */
-void fh_client_send_welcome (FhClient *client, FhSession *session, gboolean resumed);
+/* A browser as a session's peer. */
+extern const FhSessionPeerOps fh_web_peer_ops;
 
-/* The session is going away: forget it without detaching. */
-void fh_client_unbind (FhClient *client);
 /* Binds @client to @session (approved to join the shared desktop). */
 void fh_client_bind (FhClient *client, FhSession *session, gboolean mic);

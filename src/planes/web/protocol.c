@@ -44,16 +44,6 @@ fh_proto_error_close_code (FhProtoError code)
   return error_table[code].close_code;
 }
 
-const char *
-fh_codec_to_string (FhCodec codec)
-{
-  switch (codec) {
-  case FH_CODEC_H264:
-    return "h264";
-  }
-  return "unknown";
-}
-
 void
 fh_client_message_clear (FhClientMessage *msg)
 {
@@ -775,7 +765,7 @@ fh_proto_build_welcome (const FhWelcome *w)
 }
 
 char *
-fh_proto_build_stats (const FhStatsMessage *s)
+fh_proto_build_stats (const FhStreamStats *s)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
 

@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "base/mode.h"
+#include "base/stats.h"
 #include "media/event.h"
 
 #define FH_PROTOCOL_VERSION 1
@@ -56,17 +58,6 @@ const char *fh_proto_error_to_string (FhProtoError code);
 /* The WebSocket close code that goes with @code. */
 guint16 fh_proto_error_close_code (FhProtoError code);
 
-typedef struct {
-  guint width;
-  guint height;
-  guint refresh;
-} FhMode;
-
-typedef enum {
-  FH_CODEC_H264 = 1 << 0,
-} FhCodec;
-
-const char *fh_codec_to_string (FhCodec codec);
 
 typedef enum {
   FH_CLIENT_MESSAGE_HELLO,
@@ -180,15 +171,5 @@ typedef struct {
 
 char *fh_proto_build_welcome (const FhWelcome *welcome);
 
-typedef struct {
-  double fps;
-  double kbps;
-  guint64 frames;
-  guint64 dropped;
-  double encode_ms_p50;
-  double encode_ms_p99;
-  double capture_to_send_ms_p50;
-  double capture_to_send_ms_p99;
-} FhStatsMessage;
 
-char *fh_proto_build_stats (const FhStatsMessage *stats);
+char *fh_proto_build_stats (const FhStreamStats *stats);

@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "fh-config.h"
-#include "app/host.h"
 #include "planes/web/client.h"
+#include "planes/web/plane.h"
 #include "planes/web/protocol.h"
 
 struct _FhServer {
-  FhContext *context;
+  FhWebPlane *plane;
   SoupServer *soup;
   guint port;
 };
@@ -90,7 +90,7 @@ handle_static (SoupServer *soup, SoupServerMessage *msg, const char *path, GHash
                gpointer user_data)
 {
   FhServer *self = user_data;
-  const char *root = fh_context_get_config (self->context)->web_dir;
+  const char *root = fh_web_plane_get_web_dir (self->plane);
   g_autofree char *relative = NULL, *file = NULL, *prefix = NULL;
   g_autoptr (GError) error = NULL;
   char *data;
@@ -120,7 +120,7 @@ handle_host (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTa
   FhServer *self = user_data;
   g_autofree char *json = g_strdup_printf (
     "{\"name\":\"funkhaus\",\"version\":\"%s\",\"protocol\":%d,\"fingerprint\":\"%s\"}",
-    FH_VERSION, FH_PROTOCOL_VERSION, fh_context_get_fingerprint (self->context));
+    FH_VERSION, FH_PROTOCOL_VERSION, fh_web_plane_get_fingerprint (self->plane));
 
   respond_json (msg, SOUP_STATUS_OK, json);
 }
@@ -152,16 +152,16 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTa
     return;
   }
   /* Wrong PINs count against the address, whatever port it comes from. */
-  if (!fh_pairing_pair (fh_context_get_pairing (self->context), pin, name,
+  if (!fh_device_store_pair (fh_core_get_devices (fh_web_plane_get_core (self->plane)), pin, name,
                         soup_server_message_get_remote_host (msg), &device, &token, &retry_after,
                         &error)) {
     g_message ("pairing from %s refused: %s", peer, error->message);
-    if (g_error_matches (error, FH_PAIRING_ERROR, FH_PAIRING_ERROR_LOCKED)) {
+    if (g_error_matches (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_LOCKED)) {
       g_autofree char *seconds = g_strdup_printf ("%u", retry_after);
       soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                     "Retry-After", seconds);
       respond_error (msg, 429 /* Too Many Requests */, "too-many-attempts", error->message);
-    } else if (error->domain == FH_PAIRING_ERROR) {
+    } else if (error->domain == FH_DEVICE_STORE_ERROR) {
       respond_error (msg, SOUP_STATUS_FORBIDDEN, "wrong-pin", error->message);
     } else {
       respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", error->message);
@@ -221,11 +221,11 @@ handle_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
   FhServer *self = user_data;
   g_autofree char *peer = peer_of (msg);
 
-  fh_context_add_client (self->context, fh_client_new (self->context, connection, peer));
+  fh_web_plane_add_client (self->plane, fh_client_new (self->plane, connection, peer));
 }
 
 FhServer *
-fh_server_new (FhContext *context, GTlsCertificate *certificate, GError **error)
+fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error)
 {
   g_autoptr (FhServer) self = g_new0 (FhServer, 1);
 
@@ -234,7 +234,7 @@ fh_server_new (FhContext *context, GTlsCertificate *certificate, GError **error)
                  "GLib has no TLS backend: install glib-networking");
     return NULL;
   }
-  self->context = context;
+  self->plane = plane;
   self->soup = soup_server_new ("server-header", "funkhaus/" FH_VERSION, "tls-certificate",
                                 certificate, NULL);
   g_signal_connect (self->soup, "request-started", G_CALLBACK (on_new_request), self);

@@ -4,10 +4,10 @@
 
 #include <gio/gio.h>
 
-typedef struct _FhContext FhContext;
+typedef struct _FhWebPlane FhWebPlane;
 typedef struct _FhServer FhServer;
 
-FhServer *fh_server_new (FhContext *context, GTlsCertificate *certificate, GError **error);
+FhServer *fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error);
 /* Listens on every address at @port (0 = any free port). */
 gboolean fh_server_listen (FhServer *server, guint port, GError **error);
 guint fh_server_get_port (FhServer *server);

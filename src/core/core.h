@@ -1,0 +1,101 @@
+/* The host's core: the session registry, the device store, the host's
+ * PipeWire and shared desktop (with its speaker and microphone), the
+ * prompts that cross planes, and the list of client planes. It knows the
+ * planes only as FhPlane; the app (src/app/) makes them and adds them. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "backends/backend.h"
+#include "backends/shared-desktop.h"
+#include "base/end-reason.h"
+#include "core/device-store.h"
+#include "core/plane.h"
+#include "core/prompts.h"
+#include "core/session.h"
+#include "media/mic.h"
+#include "media/pipewire.h"
+#include "media/speaker.h"
+
+/* Who may view the shared desktop. */
+typedef enum {
+  FH_JOIN_ALLOW, /* anyone paired, at once */
+  FH_JOIN_ASK,   /* the host's user approves each (a FH_PROMPT_JOIN) */
+  FH_JOIN_DENY,  /* nobody */
+} FhJoinPolicy;
+
+/* "allow", "ask", "deny"; FALSE for anything else. */
+gboolean fh_join_policy_from_string (const char *text, FhJoinPolicy *policy);
+
+typedef struct {
+  const char *config_dir;  /* devices.ini */
+  const char *runtime_dir; /* sessions/<id>/ below it */
+  const FhDisplayBackend *backend;
+  const FhBackendConfig *backend_config; /* the backend's own settings, or NULL */
+  guint grace_seconds;
+  guint bitrate_kbps; /* for a request that names none */
+  const char *encoder_preset;
+  guint encoder_threads;
+  const char *keyboard_layout; /* for a request that names none */
+  /* The account apps run as when the host is root (its PipeWire). */
+  const char *run_as;
+  /* "auto" (the running PipeWire, else a private one), "private", "off". */
+  const char *audio;
+  /* The shared desktop: .which "" = none. */
+  FhSharedDesktopConfig shared_desktop;
+  FhJoinPolicy shared_join;
+} FhCoreConfig;
+
+/* Copies @config (not its strings: they must outlive the core). */
+FhCore *fh_core_new (const FhCoreConfig *config, GError **error);
+/* Stops the core if it runs, then frees the planes and everything else. */
+void fh_core_free (FhCore *core);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhCore, fh_core_free)
+
+/* Makes the sessions directory, starts audio and opens the shared desktop. */
+gboolean fh_core_start (FhCore *core, GError **error);
+/* Takes @plane; planes start in the order they were added. */
+void fh_core_add_plane (FhCore *core, FhPlane *plane);
+gboolean fh_core_start_planes (FhCore *core, GError **error);
+/* Every plane closes its clients, every session stops, every plane closes
+ * its ports; then the shared desktop and PipeWire go. Safe to call twice. */
+void fh_core_stop (FhCore *core);
+/* The banner lines of the core itself: backend, shared desktop, audio. */
+void fh_core_describe (FhCore *core, GString *banner);
+
+const FhCoreConfig *fh_core_get_config (FhCore *core);
+GMainContext *fh_core_get_main_context (FhCore *core);
+FhDeviceStore *fh_core_get_devices (FhCore *core);
+FhPrompts *fh_core_get_prompts (FhCore *core);
+const char *fh_core_get_sessions_dir (FhCore *core);
+/* The host's PipeWire, or NULL when audio is off or unavailable. */
+FhPipeWire *fh_core_get_pipewire (FhCore *core);
+/* The shared desktop, or NULL; its speaker and microphone (NULL without
+ * PipeWire). */
+FhSharedDesktop *fh_core_get_shared_desktop (FhCore *core);
+FhSpeaker *fh_core_get_shared_speaker (FhCore *core);
+FhMic *fh_core_get_shared_mic (FhCore *core);
+/* Whether a client of any plane may view the shared desktop at once
+ * without asking: there is one and shared-join=allow. */
+gboolean fh_core_shared_desktop_open_to_all (FhCore *core);
+
+/* Makes a session and registers it. */
+FhSession *fh_core_create_session (FhCore *core, const FhSessionRequest *request,
+                                   GError **error);
+FhSession *fh_core_lookup_session (FhCore *core, const char *id);
+/* Unregisters @session now and stops and frees it from an idle callback. */
+void fh_core_remove_session (FhCore *core, FhSession *session, FhEndReason reason,
+                             const char *message);
+guint fh_core_count_sessions (FhCore *core);
+/* The registered sessions, in no order (container only). */
+GPtrArray *fh_core_list_sessions (FhCore *core);
+
+/* Work in flight on other threads (a desktop being made) that stop()
+ * must wait for, so nothing it starts outlives the host. */
+void fh_core_hold (FhCore *core);
+void fh_core_release (FhCore *core);
+guint fh_core_next_serial (FhCore *core);
+
+/* Forgets paired device @id, ends its sessions and tells every plane.
+ * Returns how many sessions ended, or -1 with @error. */
+int fh_core_revoke_device (FhCore *core, const char *id, GError **error);

@@ -1,0 +1,45 @@
+/* The web plane: browsers over HTTPS and one WebSocket each (server.c,
+ * client.c, protocol.c), as an FhPlane of the core. It owns the host's TLS
+ * certificate, the browser clients, the consoles that show a waiting
+ * Moonlight client, and the requests to join the shared desktop. */
+#pragma once
+
+#include "core/core.h"
+#include "planes/web/protocol.h"
+
+typedef struct _FhWebPlane FhWebPlane;
+typedef struct _FhClient FhClient;
+
+typedef struct {
+  guint port;             /* 0 = any free port */
+  const char *web_dir;    /* the browser client's files */
+  const char *config_dir; /* cert.pem, key.pem */
+} FhWebPlaneConfig;
+
+/* Loads (or makes) the host certificate. */
+FhWebPlane *fh_web_plane_new (FhCore *core, const FhWebPlaneConfig *config, GError **error);
+FhPlane *fh_web_plane_get_plane (FhWebPlane *plane);
+/* The port it listens on (after start). */
+guint fh_web_plane_get_port (FhWebPlane *plane);
+
+/* For its own server and clients. */
+FhCore *fh_web_plane_get_core (FhWebPlane *plane);
+const char *fh_web_plane_get_web_dir (FhWebPlane *plane);
+const char *fh_web_plane_get_fingerprint (FhWebPlane *plane);
+void fh_web_plane_add_client (FhWebPlane *plane, FhClient *client);
+/* Frees @client. */
+void fh_web_plane_remove_client (FhWebPlane *plane, FhClient *client);
+/* @client asks to view the shared desktop (shared-join=ask): a prompt
+ * the host's user answers ('funkhaus approve ID') within 60 s, else it
+ * is denied. Copies @request. */
+void fh_web_plane_ask_to_join (FhWebPlane *plane, FhClient *client,
+                               const FhSessionRequest *request, gboolean mic);
+/* @client went away: its request, if any, goes too. */
+void fh_web_plane_forget_requests_of (FhWebPlane *plane, FhClient *client);
+/* The moonlight message a new console gets: whether a client waits for
+ * its PIN now (and its name), or nothing here pairs by PIN. */
+char *fh_web_plane_describe_moonlight (FhWebPlane *plane);
+
+/* The web protocol's words for the core's. */
+FhProtoError fh_web_error_for_end (FhEndReason reason);
+FhProtoError fh_web_error_for (const GError *error);
