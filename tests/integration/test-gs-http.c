@@ -17,6 +17,7 @@ typedef struct {
   char *dir;
   FhGsIdentity *identity;
   FhDeviceStore *devices;
+  FhGsLaunches *launches; /* no core: nothing plays here */
   FhGsHttp *http;
   GString *events; /* "event client;" per FhGsPairEvent */
 } Host;
@@ -47,7 +48,8 @@ host_start (Host *h, guint pin_timeout_s)
   g_assert_true (created);
   h->devices = fh_device_store_new (h->dir, &error);
   g_assert_no_error (error);
-  h->http = fh_gs_http_new (&config, h->identity, h->devices, &error);
+  h->launches = fh_gs_launches_new (NULL);
+  h->http = fh_gs_http_new (&config, h->identity, h->devices, h->launches, &error);
   g_assert_no_error (error);
   g_assert_true (fh_gs_http_listen (h->http, &error));
   g_assert_no_error (error);
@@ -62,6 +64,7 @@ host_stop (Host *h)
   const char *files[] = { "gamestream-cert.pem", "gamestream-key.pem", "devices.ini" };
 
   g_clear_pointer (&h->http, fh_gs_http_free);
+  g_clear_pointer (&h->launches, fh_gs_launches_free);
   g_clear_pointer (&h->devices, fh_device_store_free);
   g_clear_pointer (&h->identity, fh_gs_identity_free);
   g_string_free (h->events, TRUE);
@@ -327,7 +330,7 @@ test_plane (void)
   get (&h, &stranger, NULL, TRUE, qbad, &r);
   assert_status (&r, 200, 401);
   gs_reply_clear (&r);
-  g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 0);
+  g_assert_cmpuint (fh_gs_launches_count (h.launches), ==, 0);
 
   /* Two clients launch: two sessions, neither takes the other's. */
   qa = launch_query ("/launch", 1);
@@ -347,12 +350,12 @@ test_plane (void)
   g_assert_cmpstr (sess_a, !=, "0");
   g_assert_cmpstr (sess_b, !=, "0");
   g_assert_cmpstr (sess_a, !=, sess_b);
-  g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 2);
+  g_assert_cmpuint (fh_gs_launches_count (h.launches), ==, 2);
   /* A second launch of A is refused and changes nothing. */
   get (&h, &a, NULL, TRUE, qa, &r);
   assert_status (&r, 200, 400);
   gs_reply_clear (&r);
-  g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 2);
+  g_assert_cmpuint (fh_gs_launches_count (h.launches), ==, 2);
   get (&h, &a, NULL, TRUE, "/serverinfo", &r);
   assert_field (r.body, "state", "SUNSHINE_SERVER_BUSY");
   assert_field (r.body, "currentgame", "1");
@@ -363,7 +366,7 @@ test_plane (void)
   assert_status (&r, 200, 200);
   assert_field (r.body, "cancel", "1");
   gs_reply_clear (&r);
-  g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 1);
+  g_assert_cmpuint (fh_gs_launches_count (h.launches), ==, 1);
   get (&h, &b, NULL, TRUE, "/serverinfo", &r);
   assert_field (r.body, "state", "SUNSHINE_SERVER_FREE");
   gs_reply_clear (&r);
@@ -413,7 +416,7 @@ test_plane (void)
       gs_reply_clear (&r);
     }
   }
-  g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 1);
+  g_assert_cmpuint (fh_gs_launches_count (h.launches), ==, 1);
   get (&h, NULL, plain, FALSE, "/serverinfo", &r);
   assert_status (&r, 200, 200);
   gs_reply_clear (&r);
@@ -430,8 +433,8 @@ test_plane (void)
   /* Revoked on the host: A is refused again, and its session is gone. */
   g_assert_true (fh_device_store_revoke (h.devices, dev_a, &error));
   g_assert_no_error (error);
-  fh_gs_http_forget_device (h.http, dev_a);
-  g_assert_cmpuint (fh_gs_http_count_launched (h.http), ==, 0);
+  fh_gs_launches_forget (h.launches, dev_a);
+  g_assert_cmpuint (fh_gs_launches_count (h.launches), ==, 0);
   get (&h, &a, NULL, TRUE, "/applist", &r);
   assert_status (&r, 200, 401);
   gs_reply_clear (&r);

@@ -8,6 +8,8 @@
 
 #include "planes/gamestream/protocol/control-stream.h"
 
+#define FH_GS_DEFAULT_CONTROL_PORT 47999
+
 typedef struct {
   void (*connected) (gpointer data);
   void (*input) (const FhGsInput *input, gpointer data);

@@ -33,15 +33,6 @@ static const guint8 box_art_png[] = {
   0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
-typedef struct {
-  char *device; /* the paired client's id in devices.ini */
-  guint appid;
-  guint64 number;
-  char *rikey; /* hex, for the later stream encryption */
-  gint32 rikeyid;
-  guint width, height, fps;
-} FhGsLaunch;
-
 /* getservercert, waiting for the host's user to type the PIN. */
 typedef struct {
   SoupServerMessage *msg;
@@ -66,7 +57,7 @@ struct _FhGsHttp {
   guint http_port, https_port;
   FhGsWaiting *waiting;
   FhGsAttempt *attempt;
-  GHashTable *launches; /* device id → FhGsLaunch */
+  FhGsLaunches *launches; /* borrowed: the plane's */
   void (*announce) (const char *line, gpointer data);
   gpointer announce_data;
   void (*pair_event) (FhGsPairEvent event, const char *client, const char *detail,
@@ -75,27 +66,7 @@ struct _FhGsHttp {
   guint64 next_launch;
   guint rtsp_port;
   gboolean shared_app;
-  void (*launched) (const FhGsLaunchInfo *info, gpointer data);
-  void (*cancelled) (const char *device, gpointer data);
-  gpointer stream_data;
 };
-
-static void
-launch_free (FhGsLaunch *l)
-{
-  g_free (l->device);
-  g_free (l->rikey);
-  g_free (l);
-}
-
-static void
-forget_launch (FhGsHttp *self, const char *device)
-{
-  g_autofree char *id = g_strdup (device);
-
-  if (g_hash_table_remove (self->launches, id) && self->cancelled)
-    self->cancelled (id, self->stream_data);
-}
 
 static void
 attempt_free (FhGsAttempt *a)
@@ -306,7 +277,7 @@ handle_serverinfo (FhGsHttp *self, SoupServerMessage *msg)
   g_autofree char *device = paired_device (self, msg);
   g_autofree char *name = g_markup_escape_text (self->hostname, -1);
   g_autofree char *local = local_address (msg);
-  FhGsLaunch *launch = device ? g_hash_table_lookup (self->launches, device) : NULL;
+  FhGsLaunch *launch = device ? fh_gs_launches_lookup (self->launches, device) : NULL;
   g_autofree char *fields = NULL;
 
   /* Each client has its own session: currentgame and state are this
@@ -581,7 +552,7 @@ handle_unpair (FhGsHttp *self, SoupServerMessage *msg)
     reply_error (msg, 500, NULL, "%s", error->message);
     return;
   }
-  forget_launch (self, device);
+  fh_gs_launches_forget (self->launches, device);
   g_message ("gamestream: device %s unpaired itself", device);
   reply_ok (msg, NULL);
 }
@@ -639,7 +610,8 @@ handle_appasset (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
 
 /* rikey (16 bytes hex), rikeyid (32-bit, Moonlight sends it signed). */
 static gboolean
-parse_rikey (SoupServerMessage *msg, GHashTable *query, const char *what, gint32 *rikeyid)
+parse_rikey (SoupServerMessage *msg, GHashTable *query, const char *what, guint8 rikey_out[16],
+             guint32 *rikeyid)
 {
   const char *rikey = arg (query, "rikey"), *id = arg (query, "rikeyid");
   g_autoptr (GBytes) key = rikey ? fh_gs_hex_decode (rikey) : NULL;
@@ -653,7 +625,8 @@ parse_rikey (SoupServerMessage *msg, GHashTable *query, const char *what, gint32
     reply_error (msg, 400, what, "rikeyid must be a 32-bit number");
     return FALSE;
   }
-  *rikeyid = (gint32) (guint32) v;
+  memcpy (rikey_out, g_bytes_get_data (key, NULL), 16);
+  *rikeyid = (guint32) v;
   return TRUE;
 }
 
@@ -666,33 +639,26 @@ speaks_rtspenc (GHashTable *query)
   return parse_uint (arg (query, "corever"), G_MAXUINT32, &corever) && corever >= 1;
 }
 
-/* Hands a launch (or resume) to the streaming plane; returns the
- * sessionUrl0 to answer with. */
+/* A launch or resume with its fresh keys: RTSP is set up anew (the
+ * session, if alive, is kept); returns the sessionUrl0 to answer with. */
 static char *
-start_stream (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query, FhGsLaunch *l)
+start_stream (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query, FhGsLaunch *l,
+              const guint8 key[16], guint32 rikeyid)
 {
   gboolean encrypted = speaks_rtspenc (query);
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-  g_autoptr (GBytes) key = fh_gs_hex_decode (l->rikey);
-  FhGsLaunchInfo info = {
-    .device = l->device,
-    .rikeyid = (guint32) l->rikeyid,
-    .width = l->width,
-    .height = l->height,
-    .fps = l->fps,
-    .shared = l->appid == FH_GS_APP_SHARED_DESKTOP,
-    .address = G_IS_INET_SOCKET_ADDRESS (remote)
-                 ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))
-                 : NULL,
-    .encrypted_rtsp = encrypted,
-  };
+  GInetAddress *address = G_IS_INET_SOCKET_ADDRESS (remote)
+                            ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))
+                            : NULL;
 
-  memcpy (info.key, g_bytes_get_data (key, NULL), sizeof info.key); /* checked: 16 bytes */
-  if (self->launched)
-    self->launched (&info, self->stream_data);
+  fh_gs_launch_reset (l);
+  memcpy (l->key, key, sizeof l->key);
+  l->rikeyid = rikeyid;
+  g_set_object (&l->address, address);
+  l->encrypted_rtsp = encrypted;
+  l->shared = l->appid == FH_GS_APP_SHARED_DESKTOP;
   return session_url (self, msg, encrypted);
 }
-
 
 static void
 handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
@@ -702,7 +668,8 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
   const char *mode = arg (query, "mode");
   guint w = 0, h = 0, fps = 0;
   guint64 appid;
-  gint32 rikeyid;
+  guint8 key[16];
+  guint32 rikeyid;
   FhGsLaunch *l;
   char tail;
 
@@ -716,7 +683,7 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
     reply_error (msg, 404, "<gamesession>0</gamesession>", "no app %" G_GUINT64_FORMAT, appid);
     return;
   }
-  if (!parse_rikey (msg, query, "<gamesession>0</gamesession>", &rikeyid))
+  if (!parse_rikey (msg, query, "<gamesession>0</gamesession>", key, &rikeyid))
     return;
   if (mode && (sscanf (mode, "%ux%ux%u%c", &w, &h, &fps, &tail) != 3 || w > 16384 ||
                h > 16384 || fps > 1000)) {
@@ -724,22 +691,18 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
     return;
   }
   /* This client's own session: another client's is never touched. */
-  if (g_hash_table_contains (self->launches, device)) {
+  if (fh_gs_launches_lookup (self->launches, device)) {
     reply_error (msg, 400, "<gamesession>0</gamesession>",
                  "this client already has a session: resume it or quit it first");
     return;
   }
-  l = g_new0 (FhGsLaunch, 1);
-  l->device = g_strdup (device);
+  l = fh_gs_launches_add (self->launches, device);
   l->appid = (guint) appid;
   l->number = ++self->next_launch;
-  l->rikey = g_strdup (arg (query, "rikey"));
-  l->rikeyid = rikeyid;
   l->width = w, l->height = h, l->fps = fps;
-  g_hash_table_insert (self->launches, l->device, l);
   g_message ("gamestream: device %s launched app %u (%ux%u@%u), launch %" G_GUINT64_FORMAT,
              device, l->appid, w, h, fps, l->number);
-  url = start_stream (self, msg, query, l);
+  url = start_stream (self, msg, query, l, key, rikeyid);
   fields = g_strdup_printf ("<sessionUrl0>%s</sessionUrl0><gamesession>%" G_GUINT64_FORMAT
                             "</gamesession>",
                             url, l->number);
@@ -752,20 +715,18 @@ handle_resume (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
   g_autofree char *device = require_paired (self, msg);
   g_autofree char *url = NULL, *fields = NULL;
   FhGsLaunch *l;
-  gint32 rikeyid;
+  guint8 key[16];
+  guint32 rikeyid;
 
   if (!device)
     return;
-  if (!(l = g_hash_table_lookup (self->launches, device))) {
+  if (!(l = fh_gs_launches_lookup (self->launches, device))) {
     reply_error (msg, 503, "<resume>0</resume>", "this client has no session to resume");
     return;
   }
-  if (!parse_rikey (msg, query, "<resume>0</resume>", &rikeyid))
+  if (!parse_rikey (msg, query, "<resume>0</resume>", key, &rikeyid))
     return;
-  g_free (l->rikey);
-  l->rikey = g_strdup (arg (query, "rikey"));
-  l->rikeyid = rikeyid;
-  url = start_stream (self, msg, query, l);
+  url = start_stream (self, msg, query, l, key, rikeyid);
   fields = g_strdup_printf ("<sessionUrl0>%s</sessionUrl0><resume>1</resume>", url);
   reply_ok (msg, fields);
 }
@@ -777,9 +738,9 @@ handle_cancel (FhGsHttp *self, SoupServerMessage *msg)
 
   if (!device)
     return;
-  if (g_hash_table_contains (self->launches, device))
+  if (fh_gs_launches_lookup (self->launches, device))
     g_message ("gamestream: device %s quit its session", device);
-  forget_launch (self, device);
+  fh_gs_launches_forget (self->launches, device);
   reply_ok (msg, "<cancel>1</cancel>");
 }
 
@@ -866,7 +827,7 @@ fh_gs_identity_load_or_create (const char *config_dir, gboolean *created, GError
 
 FhGsHttp *
 fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhDeviceStore *devices,
-                GError **error)
+                FhGsLaunches *launches, GError **error)
 {
   g_autoptr (FhGsHttp) self = g_new0 (FhGsHttp, 1);
   g_autofree char *key = fh_gs_identity_key_pem (identity);
@@ -885,6 +846,7 @@ fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhDe
   }
   self->identity = identity;
   self->devices = devices;
+  self->launches = launches;
   self->hostname = g_strdup (config->hostname ? config->hostname : g_get_host_name ());
   self->want_http_port = config->http_port;
   self->want_https_port = config->https_port;
@@ -894,8 +856,6 @@ fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhDe
   self->rtsp_port = FH_GS_DEFAULT_RTSP_PORT;
   self->pair_event = config->pair_event;
   self->pair_event_data = config->pair_event_data;
-  self->launches = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                          (GDestroyNotify) launch_free);
   /* A stable id: from the identity certificate, made once and kept. */
   digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, fh_gs_identity_cert_pem (identity),
                                           -1);
@@ -965,12 +925,6 @@ fh_gs_http_get_hostname (FhGsHttp *self)
   return self->hostname;
 }
 
-guint
-fh_gs_http_count_launched (FhGsHttp *self)
-{
-  return g_hash_table_size (self->launches);
-}
-
 void
 fh_gs_http_offer_shared_desktop (FhGsHttp *self, gboolean offer)
 {
@@ -978,20 +932,9 @@ fh_gs_http_offer_shared_desktop (FhGsHttp *self, gboolean offer)
 }
 
 void
-fh_gs_http_set_streaming (FhGsHttp *self, guint rtsp_port,
-                          void (*launched) (const FhGsLaunchInfo *info, gpointer data),
-                          void (*cancelled) (const char *device, gpointer data), gpointer data)
+fh_gs_http_set_rtsp_port (FhGsHttp *self, guint rtsp_port)
 {
   self->rtsp_port = rtsp_port;
-  self->launched = launched;
-  self->cancelled = cancelled;
-  self->stream_data = data;
-}
-
-void
-fh_gs_http_forget_device (FhGsHttp *self, const char *id)
-{
-  forget_launch (self, id);
 }
 
 void
@@ -1011,7 +954,6 @@ fh_gs_http_free (FhGsHttp *self)
     soup_server_disconnect (self->soup);
     g_object_unref (self->soup);
   }
-  g_clear_pointer (&self->launches, g_hash_table_unref);
   g_free (self->hostname);
   g_free (self->uniqueid);
   g_free (self);

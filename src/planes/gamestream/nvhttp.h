@@ -5,17 +5,19 @@
  * than /serverinfo and /pair answer only clients whose TLS certificate was
  * paired (stored in the host's devices.ini, core/device-store.c).
  *
- * /launch and /resume record a launch per paired client, hand it to the
- * streaming plane (planes/gamestream/streamer.c) and answer with the RTSP address
- * (rtspenc:// to a client that sends corever=1). See docs/gamestream.md.
+ * /launch and /resume record a launch per paired client in the plane's
+ * registry (planes/gamestream/launch.c), where the streaming servers find
+ * it, and answer with the RTSP address (rtspenc:// to a client that sends
+ * corever=1). See docs/gamestream.md.
  * Built into the host library (it needs libsoup). */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "planes/gamestream/protocol/pairing.h"
-#include "planes/gamestream/streamer.h"
 #include "core/device-store.h"
+#include "planes/gamestream/launch.h"
+#include "planes/gamestream/protocol/pairing.h"
+#include "planes/gamestream/rtsp-server.h"
 
 #define FH_GS_DEFAULT_HTTP_PORT 47989
 #define FH_GS_DEFAULT_HTTPS_PORT 47984
@@ -62,9 +64,10 @@ typedef struct {
 FhGsIdentity *fh_gs_identity_load_or_create (const char *config_dir, gboolean *created,
                                              GError **error);
 
-/* @identity and @devices are borrowed and must outlive the server. */
+/* @identity, @devices and @launches are borrowed and must outlive the
+ * server. */
 FhGsHttp *fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity,
-                          FhDeviceStore *devices, GError **error);
+                          FhDeviceStore *devices, FhGsLaunches *launches, GError **error);
 void fh_gs_http_free (FhGsHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhGsHttp, fh_gs_http_free)
 
@@ -84,15 +87,7 @@ const char *fh_gs_http_get_waiting_client (FhGsHttp *http);
  * not 4 digits. Whether the PIN was right shows in the later phases. */
 gboolean fh_gs_http_submit_pin (FhGsHttp *http, const char *pin, GError **error);
 
-/* How many paired clients have a launched session. */
-guint fh_gs_http_count_launched (FhGsHttp *http);
-/* The streaming plane: its RTSP port, and who hears of launches (and
- * resumes) and of launches that end (/cancel, /unpair, revoked). */
-void fh_gs_http_set_streaming (FhGsHttp *http, guint rtsp_port,
-                               void (*launched) (const FhGsLaunchInfo *info, gpointer data),
-                               void (*cancelled) (const char *device, gpointer data),
-                               gpointer data);
+/* The RTSP port sessionUrl0 names (FH_GS_DEFAULT_RTSP_PORT until set). */
+void fh_gs_http_set_rtsp_port (FhGsHttp *http, guint rtsp_port);
 /* Lists (and launches) app 2, "Shared desktop". */
 void fh_gs_http_offer_shared_desktop (FhGsHttp *http, gboolean offer);
-/* Paired device @id was revoked, or its session ended: drops its launch. */
-void fh_gs_http_forget_device (FhGsHttp *http, const char *id);

@@ -1,48 +1,28 @@
-/* The GameStream plane as the core sees it (FhPlane): the HTTP plane, the
- * streaming plane and the mDNS announcement, and the PIN prompt. */
+/* The GameStream plane as the core sees it (FhPlane): the launches, the
+ * HTTP plane, the streaming servers (RTSP, video and audio, control) and
+ * the mDNS announcement, and the PIN prompt. */
 #include "planes/gamestream/plane.h"
 
+#include "planes/gamestream/control-server.h"
+#include "planes/gamestream/launch.h"
 #include "planes/gamestream/mdns.h"
+#include "planes/gamestream/media-sender.h"
 #include "planes/gamestream/nvhttp.h"
-#include "planes/gamestream/streamer.h"
+#include "planes/gamestream/rtsp-server.h"
 
 struct _FhGsPlane {
   FhPlane base;
   FhGsPlaneConfig config;
   char *config_dir;
   FhGsIdentity *identity;
-  FhGsHttp *http;         /* NULL: off, or its ports taken */
-  FhGsStreamer *streamer; /* with http */
-  FhGsMdns *mdns;         /* with http: _nvstream._tcp through Avahi */
-  FhPrompt *prompt;       /* the pairing the host's user is asked about */
+  FhGsLaunches *launches;     /* with http: what the HTTP plane and the servers share */
+  FhGsHttp *http;             /* NULL: off, or its ports taken */
+  FhGsRtspServer *rtsp;       /* with http, and the two below */
+  FhGsMediaSender *media;
+  FhGsControlServer *control;
+  FhGsMdns *mdns;             /* with http: _nvstream._tcp through Avahi */
+  FhPrompt *prompt;           /* the pairing the host's user is asked about */
 };
-
-static void
-on_launched (const FhGsLaunchInfo *info, gpointer data)
-{
-  FhGsPlane *self = data;
-
-  if (self->streamer)
-    fh_gs_streamer_launch (self->streamer, info);
-}
-
-static void
-on_cancelled (const char *device, gpointer data)
-{
-  FhGsPlane *self = data;
-
-  if (self->streamer)
-    fh_gs_streamer_cancel (self->streamer, device);
-}
-
-static void
-on_ended (const char *device, gpointer data)
-{
-  FhGsPlane *self = data;
-
-  if (self->http)
-    fh_gs_http_forget_device (self->http, device);
-}
 
 /* The host's user typed the PIN the waiting client shows. */
 static gboolean
@@ -104,8 +84,30 @@ static void
 stop_servers (FhGsPlane *self)
 {
   g_clear_pointer (&self->mdns, fh_gs_mdns_free);
-  g_clear_pointer (&self->streamer, fh_gs_streamer_free);
+  /* Launches first: their sessions stop, their control peers are told. */
+  if (self->launches)
+    fh_gs_launches_end_all (self->launches);
+  g_clear_pointer (&self->rtsp, fh_gs_rtsp_server_free);
+  g_clear_pointer (&self->control, fh_gs_control_server_free);
+  g_clear_pointer (&self->media, fh_gs_media_sender_free);
   g_clear_pointer (&self->http, fh_gs_http_free);
+  g_clear_pointer (&self->launches, fh_gs_launches_free);
+}
+
+/* RTSP, video and audio, control: the ports a launch streams through. */
+static gboolean
+start_streaming (FhGsPlane *self, GError **error)
+{
+  if (!(self->rtsp = fh_gs_rtsp_server_new (self->launches, self->config.rtsp_port, error)) ||
+      !(self->media = fh_gs_media_sender_new (self->launches, self->config.video_port,
+                                              self->config.audio_port, error)))
+    return FALSE;
+  if (!(self->control = fh_gs_control_server_new (NULL, self->config.control_port, error))) {
+    g_prefix_error (error, "control port %u: ", self->config.control_port);
+    return FALSE;
+  }
+  fh_gs_rtsp_server_start (self->rtsp, self->media, self->control);
+  return TRUE;
 }
 
 /* Its HTTP and HTTPS ports, and the streaming ports. With gamestream=auto
@@ -122,22 +124,16 @@ plane_start (FhPlane *plane, GError **error)
     .pair_event = on_pair_event,
     .pair_event_data = self,
   };
-  FhGsStreamerConfig streaming = {
-    .rtsp_port = self->config.rtsp_port,
-    .video_port = self->config.video_port,
-    .control_port = self->config.control_port,
-    .audio_port = self->config.audio_port,
-    .ended = on_ended,
-    .data = self,
-  };
   g_autoptr (GError) local = NULL;
 
+  self->launches = fh_gs_launches_new (plane->core);
   if (!(self->http = fh_gs_http_new (&http, self->identity, fh_core_get_devices (plane->core),
-                                     error)))
+                                     self->launches, error))) {
+    g_clear_pointer (&self->launches, fh_gs_launches_free);
     return FALSE;
-  if (!fh_gs_http_listen (self->http, &local) ||
-      !(self->streamer = fh_gs_streamer_new (plane->core, &streaming, &local))) {
-    g_clear_pointer (&self->http, fh_gs_http_free);
+  }
+  if (!fh_gs_http_listen (self->http, &local) || !start_streaming (self, &local)) {
+    stop_servers (self);
     if (self->config.required) {
       g_propagate_prefixed_error (error, g_steal_pointer (&local),
                                   "cannot serve Moonlight clients (gamestream=off in config.ini "
@@ -149,8 +145,7 @@ plane_start (FhPlane *plane, GError **error)
                local->message);
     return TRUE;
   }
-  fh_gs_http_set_streaming (self->http, fh_gs_streamer_get_rtsp_port (self->streamer),
-                            on_launched, on_cancelled, self);
+  fh_gs_http_set_rtsp_port (self->http, fh_gs_rtsp_server_get_port (self->rtsp));
   /* A Moonlight client cannot wait for a shared-join=ask answer, so it is
    * offered the shared desktop only where views are let in at once. */
   fh_gs_http_offer_shared_desktop (self->http, fh_core_shared_desktop_open_to_all (plane->core));
@@ -181,26 +176,28 @@ plane_device_revoked (FhPlane *plane, const char *id)
 {
   FhGsPlane *self = (FhGsPlane *) plane;
 
-  if (self->http)
-    fh_gs_http_forget_device (self->http, id);
+  if (self->launches)
+    fh_gs_launches_forget (self->launches, id);
 }
 
 static void
 plane_describe (FhPlane *plane, GString *banner)
 {
   FhGsPlane *self = (FhGsPlane *) plane;
-  guint rtsp, video, control, audio;
 
   if (!self->http) {
     g_string_append (banner, "  gamestream (Moonlight): off\n");
     return;
   }
-  fh_gs_streamer_get_ports (self->streamer, &rtsp, &video, &control, &audio);
   g_string_append_printf (banner,
                           "  gamestream (Moonlight): http port %u, https port %u, rtsp port %u "
                           "(tcp); video %u, control %u, audio %u (udp)\n",
                           fh_gs_http_get_http_port (self->http),
-                          fh_gs_http_get_https_port (self->http), rtsp, video, control, audio);
+                          fh_gs_http_get_https_port (self->http),
+                          fh_gs_rtsp_server_get_port (self->rtsp),
+                          fh_gs_media_sender_get_video_port (self->media),
+                          fh_gs_control_server_get_port (self->control),
+                          fh_gs_media_sender_get_audio_port (self->media));
 }
 
 static void

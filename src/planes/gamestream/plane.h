@@ -1,8 +1,8 @@
-/* The GameStream plane: Moonlight clients (nvhttp.c, streamer.c,
- * control-server.c, mdns.c, on the pure protocol library in protocol/), as
- * an FhPlane of the core. It posts the PIN a pairing Moonlight client shows
- * as a prompt (FH_PROMPT_PIN) for a browser console or the control socket
- * to answer. */
+/* The GameStream plane: Moonlight clients (launch.c, nvhttp.c,
+ * rtsp-server.c, media-sender.c, control-server.c, mdns.c, on the pure
+ * protocol library in protocol/), as an FhPlane of the core. It posts the
+ * PIN a pairing Moonlight client shows as a prompt (FH_PROMPT_PIN) for a
+ * browser console or the control socket to answer. */
 #pragma once
 
 #include "core/core.h"
