@@ -1,7 +1,7 @@
 /* The shared desktop: the user's own running desktop, which several
  * clients view at once, each through a virtual monitor of its own at
  * exactly its mode, and all drive together. Host-lifetime; opened by the
- * context when one is configured or found. One kind per file:
+ * core when one is configured or found. One kind per file:
  *
  *   sway    (sway-desktop.c)   swaymsg-made headless outputs, wlr-screencopy,
  *                              one shared virtual keyboard and pointer;

@@ -15,6 +15,7 @@ struct _FhPrompt {
   FhPromptAnswerFunc answer;
   gpointer data;
   gboolean answering; /* inside fh_prompt_answer: ended ones wait for it */
+  gboolean telling;   /* observers are being told of it */
   gboolean ended;
 };
 
@@ -106,19 +107,25 @@ fh_prompts_remove_observer (FhPrompts *self, guint id)
   }
 }
 
-/* An observer may remove itself (or another) while it is told. */
+/* An observer may remove itself (or another) while it is told, but not
+ * answer or end the prompt it is told of (fh_prompt_answer and
+ * fh_prompt_end refuse that). */
 static void
 notify (FhPrompts *self, FhPrompt *prompt, const char *detail)
 {
   g_autoptr (GArray) observers = g_array_copy (self->observers);
+  gboolean telling = prompt->telling;
 
   for (guint i = 0; i < observers->len; i++) {
     FhPromptObserver *o = &g_array_index (observers, FhPromptObserver, i);
     gboolean still = FALSE;
     for (guint j = 0; j < self->observers->len && !still; j++)
       still = g_array_index (self->observers, FhPromptObserver, j).id == o->id;
-    if (still)
+    if (still) {
+      prompt->telling = TRUE;
       o->func (prompt, prompt->state, detail, o->data);
+      prompt->telling = telling;
+    }
   }
 }
 
@@ -209,7 +216,7 @@ fh_prompt_answer (FhPrompt *self, gboolean approve, const char *value, GError **
 {
   gboolean ok;
 
-  g_return_val_if_fail (!self->ended && !self->answering, FALSE);
+  g_return_val_if_fail (!self->ended && !self->answering && !self->telling, FALSE);
   self->answering = TRUE;
   ok = self->answer (self, approve, value, self->data, error);
   self->answering = FALSE;
@@ -253,6 +260,7 @@ fh_prompts_answer_waiting (FhPrompts *self, FhPromptKind kind, gboolean approve,
 void
 fh_prompt_end (FhPrompt *self, FhPromptState state, const char *detail)
 {
+  g_return_if_fail (!self->telling);
   if (self->ended)
     return;
   self->ended = TRUE;

@@ -41,6 +41,7 @@ struct _FhSession {
   const FhSessionPeerOps *peer_ops; /* the bound peer, or NULL */
   gpointer peer;
   gboolean peer_resumed; /* the bound peer came back (for its welcome) */
+  gboolean await_keyframe; /* the bound peer has had no keyframe yet */
   struct _FhCreateJob *creating; /* the output is being made on a worker */
   guint grace_source;
   guint stats_source;
@@ -118,8 +119,13 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   FhSession *self = user_data;
   gint64 encode_us, send_us;
 
-  if (!self->peer_ops)
+  if (!self->peer_ops || self->state != FH_SESSION_STATE_STREAMING)
     return;
+  /* Encoded before this peer was bound (a takeover): it could not decode
+   * it, and its keyframe is on the way. */
+  if (self->await_keyframe && !packet->keyframe)
+    return;
+  self->await_keyframe = FALSE;
   self->peer_ops->video (self->peer, packet);
   send_us = g_get_monotonic_time () - packet->capture_us;
   encode_us = packet->encoded_us - packet->capture_us;
@@ -212,6 +218,8 @@ fail (FhSession *self, const char *reason)
     return;
   g_warning ("session %.8s failed: %s", self->id, reason);
   set_state (self, FH_SESSION_STATE_FAILED, reason);
+  /* Nothing more for the peer but its closed. */
+  g_clear_handle_id (&self->stats_source, g_source_remove);
   if (self->peer_ops && self->peer_ops->failed)
     self->peer_ops->failed (self->peer, reason);
   /* The core stops and frees it from an idle callback: we may be deep
@@ -277,11 +285,13 @@ static void
 enter_streaming_or_wait (FhSession *self)
 {
   if (self->peer_ops) {
-    self->peer_ops->welcome (self->peer, self, self->peer_resumed);
     set_state (self, FH_SESSION_STATE_STREAMING, self->peer_ops->describe (self->peer));
     on_stats_tick_start (self);
+    self->await_keyframe = TRUE;
     fh_video_stream_request_keyframe (self->stream);
     fh_video_stream_set_paused (self->stream, FALSE);
+    /* Last: the peer may detach (or be closed) from inside its welcome. */
+    self->peer_ops->welcome (self->peer, self, self->peer_resumed);
   } else {
     guint grace = fh_core_get_config (self->core)->grace_seconds;
     set_state (self, FH_SESSION_STATE_DISCONNECTED, "its client left while it started");

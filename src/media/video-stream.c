@@ -102,6 +102,21 @@ typedef struct {
   gint64 capture_us;
 } FhEncodeJob;
 
+/* Always through a source of the main context, never called at once:
+ * g_main_context_invoke_full() would run @func on this thread whenever
+ * nobody owns the main context (the host stopping after its loop ended). */
+static void
+post_to_main (FhVideoStream *self, GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, destroy);
+  g_source_set_static_name (source, "fh-video-stream");
+  g_source_attach (source, self->main_context);
+  g_source_unref (source);
+}
+
 static void
 on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_data)
 {
@@ -123,8 +138,7 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   d->packet.capture_us = job->capture_us;
   d->packet.encoded_us = now;
   g_atomic_int_inc (&self->link->in_flight);
-  g_main_context_invoke_full (self->main_context, G_PRIORITY_DEFAULT, deliver_packet, d,
-                              delivery_free);
+  post_to_main (self, deliver_packet, d, delivery_free);
 }
 
 static void
@@ -134,8 +148,7 @@ report_failure (FhVideoStream *self, GError *error)
 
   d->link = g_rc_box_acquire (self->link);
   d->error = error;
-  g_main_context_invoke_full (self->main_context, G_PRIORITY_DEFAULT, deliver_failure, d,
-                              failure_free);
+  post_to_main (self, deliver_failure, d, failure_free);
 }
 
 static gpointer
