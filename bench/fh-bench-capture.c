@@ -191,7 +191,7 @@ run_case (const FhCaptureSettings *settings, const FhCaptureCase *c, GError **er
   request.session_id = session_id;
   request.serial = 1;
   request.session_dir = session_dir;
-  wlroots = (FhWlrootsConfig) { { "wlroots" }, c->app, settings->run_as };
+  wlroots = (FhWlrootsConfig) { { "wlroots" }, c->app, { .run_as = settings->run_as } };
   request.config = &wlroots.base;
   /* The script that runs us stops this session's processes by its id
    * should we die. */

@@ -27,11 +27,16 @@ packages=(
   libpipewire-0.3-dev libopus-dev
   libenet-dev libavahi-client-dev libavahi-glib-dev avahi-daemon
   sway xwayland foot
+  bubblewrap passt
   pipewire pipewire-bin wireplumber pipewire-pulse
   ca-certificates
 )
 if [ "$what" = test ]; then
   packages+=(chromium nodejs npm clang libclang-rt-14-dev fonts-dejavu-core pulseaudio-utils avahi-utils)
+  # the tools of the sandbox test's hostile app (tests/e2e/sandbox.test.mjs):
+  # ip, grim, xdpyinfo (swaymsg comes with sway, pw-cli/pw-link/pw-record
+  # with pipewire-bin)
+  packages+=(iproute2 grim x11-utils)
   # the Mutter test: a Debian 13 root (scripts/trixie-root.sh), gdbus
   packages+=(debootstrap libglib2.0-bin)
 fi
@@ -89,6 +94,18 @@ elif [ "$(id -u)" -eq 0 ]; then
   case $(getent passwd "$account" | cut -d: -f7) in
     */nologin | */false) usermod --shell /bin/bash "$account" ;;
   esac
+fi
+
+# pasta (the sessions' network namespaces) opens /dev/net/tun as the
+# session's account: Debian's udev rules make it 0666; a container or a
+# system without those rules may have it 0600 (root only).
+if [ -c /dev/net/tun ]; then
+  if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    say "making /dev/net/tun usable by every account (chmod 0666, as Debian's udev rules have it): pasta needs it"
+    "${sudo[@]}" chmod 0666 /dev/net/tun
+  fi
+else
+  say "no /dev/net/tun: sessions get no network of their own (pasta needs the tun device)"
 fi
 
 if [ "$what" = test ]; then

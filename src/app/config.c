@@ -21,6 +21,9 @@ fh_config_new (void)
   config->encoder_preset = g_strdup ("ultrafast");
   config->encoder_threads = 0;
   config->run_as = g_strdup ("funkhaus");
+  config->sandbox = g_strdup ("on");
+  config->homes_dir = g_strdup ("");
+  config->app_nice = 10;
   config->gamescope = g_strdup ("gamescope");
   config->shared_desktop = g_strdup ("auto");
   config->shared_wayland = g_strdup ("");
@@ -49,6 +52,9 @@ fh_config_free (FhConfig *config)
   g_free (config->encoder_preset);
   g_free (config->app);
   g_free (config->run_as);
+  g_free (config->sandbox);
+  g_free (config->homes_dir);
+  g_strfreev (config->sandbox_binds);
   g_free (config->gamescope);
   g_free (config->shared_desktop);
   g_free (config->shared_wayland);
@@ -80,6 +86,18 @@ make_private_dir (const char *path, GError **error)
   return TRUE;
 }
 
+/* The devices' homes, kept across sessions and restarts. */
+static void
+default_homes_dir (FhConfig *config)
+{
+  if (config->homes_dir && *config->homes_dir)
+    return;
+  g_free (config->homes_dir);
+  config->homes_dir = getuid () == 0
+                        ? g_strdup ("/var/lib/funkhaus-homes")
+                        : g_build_filename (g_get_user_data_dir (), "funkhaus", "homes", NULL);
+}
+
 gboolean
 fh_config_resolve_dirs (FhConfig *config, GError **error)
 {
@@ -100,6 +118,8 @@ fh_config_resolve_dirs (FhConfig *config, GError **error)
     config->runtime_dir = g_strdup_printf ("%s/funkhaus-%u", g_get_tmp_dir (), getuid ());
   if (!make_private_dir (config->runtime_dir, error))
     return FALSE;
+
+  default_homes_dir (config);
 
   /* The installed client, else the source tree's (running from a build). */
   g_free (config->web_dir);
@@ -154,6 +174,13 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("encoder-threads", encoder_threads);
   GET_STRING ("app", app);
   GET_STRING ("run-as", run_as);
+  GET_STRING ("sandbox", sandbox);
+  GET_STRING ("homes-dir", homes_dir);
+  GET_UINT ("app-nice", app_nice);
+  if (g_key_file_has_key (file, "host", "sandbox-binds", NULL)) {
+    g_strfreev (config->sandbox_binds);
+    config->sandbox_binds = g_key_file_get_string_list (file, "host", "sandbox-binds", NULL, NULL);
+  }
   GET_STRING ("gamescope", gamescope);
   GET_STRING ("shared-desktop", shared_desktop);
   GET_STRING ("shared-wayland", shared_wayland);
@@ -172,6 +199,7 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("gamestream-audio-port", gamestream_audio_port);
 #undef GET_UINT
 #undef GET_STRING
+  default_homes_dir (config);
   return fh_config_check (config, path, error);
 }
 
@@ -191,6 +219,18 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: shared-join must be allow, ask or deny, not '%s'",
                  path ? path : "settings", config->shared_join ? config->shared_join : "");
+    return FALSE;
+  }
+  if (!config->sandbox ||
+      !g_strv_contains ((const char *const[]) { "on", "off", NULL }, config->sandbox)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: sandbox must be on or off, not '%s'", path ? path : "settings",
+                 config->sandbox ? config->sandbox : "");
+    return FALSE;
+  }
+  if (config->app_nice > 19) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: app-nice must be 0–19, not %u", path ? path : "settings", config->app_nice);
     return FALSE;
   }
   if (!config->gamestream ||

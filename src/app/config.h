@@ -14,6 +14,14 @@ typedef struct {
   guint encoder_threads;
   char *app; /* the session's app; NULL = the backend's default */
   char *run_as; /* account for compositors and apps when run as root */
+  /* Independent sessions' sandboxes (backends/sandbox.h): whether they have
+   * walls ("on", "off"), where the devices' homes are ("" = the default:
+   * /var/lib/funkhaus-homes as root, $XDG_DATA_HOME/funkhaus/homes
+   * otherwise), and the apps' niceness. */
+  char *sandbox;
+  char *homes_dir;
+  guint app_nice;
+  GStrv sandbox_binds; /* more folders every sandbox sees (read-write) */
   char *gamescope; /* the gamescope command of the gamescope backend */
   /* The shared desktop: which ("auto": sway at $SWAYSOCK, else GNOME
    * Mutter or KDE KWin on the session bus; "sway", "mutter", "kwin", the

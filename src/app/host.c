@@ -60,7 +60,13 @@ backend_config (FhHost *self, const FhDisplayBackend *backend)
     self->backend_config.wlroots = (FhWlrootsConfig) {
       .base = { backend->name },
       .app = config->app,
-      .run_as = config->run_as,
+      .sandbox = {
+        .homes_dir = config->homes_dir,
+        .run_as = config->run_as,
+        .isolate = g_str_equal (config->sandbox, "on"),
+        .nice = (int) config->app_nice,
+        .binds = (const char *const *) config->sandbox_binds,
+      },
     };
   } else if (backend == &fh_display_backend_gamescope) {
     self->backend_config.gamescope = (FhGamescopeConfig) {
@@ -176,6 +182,10 @@ fh_host_start (FhHost *self, GError **error)
                           fh_web_plane_get_port (self->web));
   web->ops->describe (web, banner);
   fh_core_describe (self->core, banner);
+  if (fh_core_get_config (self->core)->backend == &fh_display_backend_wlroots) {
+    g_autofree char *sandbox = fh_sandbox_describe (&self->backend_config.wlroots.sandbox);
+    g_string_append_printf (banner, "  sandbox: %s\n", sandbox);
+  }
   if (self->gs) {
     FhPlane *gs = fh_gs_plane_get_plane (self->gs);
     gs->ops->describe (gs, banner);

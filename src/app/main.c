@@ -3,12 +3,14 @@
 #include <gio/gio.h>
 #include <locale.h>
 #include <signal.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fh-config.h"
 #include "app/config.h"
 #include "app/host.h"
+#include "backends/sandbox.h"
 #include "app/control-socket.h"
 #include "planes/gamestream/nvhttp.h"
 
@@ -197,6 +199,38 @@ fail:
   return 1;
 }
 
+/* Under which account and in which home a device's sessions run. */
+static const char *
+describe_identity (const FhConfig *config, const char *device)
+{
+  static char text[512];
+  g_autofree char *account = fh_sandbox_account_name (device);
+  g_autofree char *home = g_build_filename (config->homes_dir, device, NULL);
+
+  if (getuid () == 0)
+    g_snprintf (text, sizeof text, "account %s%s, home %s", account,
+                getpwnam (account) ? "" : " (made on its first session)", home);
+  else
+    g_snprintf (text, sizeof text, "home %s", home);
+  return text;
+}
+
+/* A revoked device's account and home stay: its saves are not ours to
+ * throw away; the host's owner removes them. */
+static void
+print_identity_kept (const FhConfig *config, const char *device)
+{
+  g_autofree char *account = fh_sandbox_account_name (device);
+  g_autofree char *home = g_build_filename (config->homes_dir, device, NULL);
+
+  if (getuid () == 0 && getpwnam (account))
+    printf ("its account %s and its home %s are kept (its saves and settings); "
+            "'userdel --remove %s' deletes both\n",
+            account, home, account);
+  else if (g_file_test (home, G_FILE_TEST_IS_DIR))
+    printf ("its home %s is kept; 'rm -r %s' deletes it\n", home, home);
+}
+
 static int
 cmd_devices (int argc, char **argv)
 {
@@ -208,7 +242,7 @@ cmd_devices (int argc, char **argv)
   g_autofree char *path = NULL, *answer = NULL, *command = NULL;
 
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
-      !fh_config_resolve_dirs (config, &error))
+      !fh_config_resolve_dirs (config, &error) || !fh_config_load (config, NULL, &error))
     goto fail;
   if (argc == 2 && g_str_equal (argv[1], "list")) {
     g_autoptr (GPtrArray) list = NULL;
@@ -219,8 +253,8 @@ cmd_devices (int argc, char **argv)
       printf ("no paired devices\n");
     for (guint i = 0; i < list->len; i++) {
       FhDevice *d = list->pdata[i];
-      printf ("%s  %-24s  paired %s  %s\n", d->id, d->name ? d->name : "",
-              d->paired ? d->paired : "?", d->kind);
+      printf ("%s  %-24s  paired %s  %-9s  %s\n", d->id, d->name ? d->name : "",
+              d->paired ? d->paired : "?", d->kind, describe_identity (config, d->id));
     }
     return 0;
   }
@@ -240,12 +274,14 @@ cmd_devices (int argc, char **argv)
       goto fail;
     }
     printf ("revoked %s; %s of its sessions ended\n", argv[2], answer + 8);
+    print_identity_kept (config, argv[2]);
     return 0;
   }
   if (!(pairing = fh_device_store_new (config->config_dir, &error)) ||
       !fh_device_store_revoke (pairing, argv[2], &error))
     goto fail;
   printf ("revoked %s (no host was running)\n", argv[2]);
+  print_identity_kept (config, argv[2]);
   return 0;
 
 fail:

@@ -30,12 +30,21 @@ typedef struct {
 typedef struct {
   FhMode mode;
   const char *session_id;
+  /* The paired device the session is for: an independent session's
+   * processes run under that device's identity (its account and home). */
+  const char *device;
   guint serial; /* 1, 2, 3… in the order sessions were made */
   const char *session_dir; /* private runtime dir of the session, 0700 */
   const char *keyboard_layout; /* xkb layout, or NULL: "us" */
-  /* More environment for the session's apps (KEY=VALUE: its speaker and
-   * microphone, say), or NULL. */
+  /* More environment for the session's apps (KEY=VALUE), or NULL. */
   const char *const *app_env;
+  /* Audio of its own: a backend that runs the session's apps in a sandbox
+   * starts a PipeWire stack of the session's own in its runtime dir,
+   * whose default sink and source are these two nodes (the host makes
+   * them there once the output is up: FhVirtualOutput.pipewire_remote).
+   * NULL: no audio, or the backend's apps use the host's PipeWire. */
+  const char *speaker_name;
+  const char *mic_name;
   /* The backend's own settings (its FhBackendConfig), or NULL: defaults. */
   const FhBackendConfig *config;
   /* The host's PipeWire (video of backends that export it), or NULL. */
@@ -70,6 +79,10 @@ struct _FhVirtualOutput {
   char *session_id;
   /* Environment for apps started inside this output (KEY=VALUE). */
   GStrv app_env;
+  /* The socket of the session's own PipeWire (request->speaker_name), or
+   * NULL: the host connects to it and makes the speaker and microphone
+   * there. */
+  char *pipewire_remote;
   /* The processes every app of the session descends from (its compositor,
    * its app), for telling whose a process is; 0 = none. Set by the
    * backend once they run. */
@@ -85,6 +98,10 @@ struct _FhVirtualOutput {
 typedef struct {
   const char *name;
   const char *description;
+  /* Its outputs give the session's apps a PipeWire of their own when the
+   * request names a speaker and a microphone (FhVirtualOutput
+   * .pipewire_remote): the host's PipeWire gets no nodes of the session. */
+  gboolean own_audio;
   /* Makes the session's desktop at exactly request->mode. May block for a
    * while (starting a compositor): the session calls it on a worker
    * thread, never on the main loop. */

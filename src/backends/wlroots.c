@@ -1,6 +1,7 @@
 /* The wlroots backend: one headless sway per session (pixman renderer, CPU
- * only), its own runtime dir and sockets, one output at exactly the
- * client's mode, Xwayland, and the session's app inside it. Capture is
+ * only) in the session's sandbox (backends/sandbox.h), its own runtime dir
+ * and sockets, one output at exactly the client's mode, Xwayland, and the
+ * session's app, which sway starts inside the same sandbox. Capture is
  * wlr-screencopy from in-process; input goes through virtual keyboard and
  * pointer on that compositor only. */
 #include "backends/wlroots.h"
@@ -17,7 +18,9 @@
 #include <unistd.h>
 
 #include "media/screencopy.h"
+#include "backends/audio-stack.h"
 #include "backends/launch.h"
+#include "backends/sandbox.h"
 #include "base/account.h"
 #include "base/process.h"
 #include "media/wlr-injector.h"
@@ -27,15 +30,15 @@
 
 typedef struct {
   FhVirtualOutput base;
-  FhAccount *account;
+  FhSandbox *sandbox;
+  FhAccount *account; /* the sandbox's */
   char *session_dir;
-  char *runtime_dir; /* XDG_RUNTIME_DIR of the compositor and its apps */
+  const char *runtime_dir; /* the sandbox's: XDG_RUNTIME_DIR of the compositor and its apps */
   char *socket_path;
   char *log_path;
   char *app_log_path;
   char *layout;
-  GSubprocess *compositor;
-  GSubprocess *app;
+  GSubprocess *compositor; /* the sandbox's outermost process */
   pid_t compositor_pid;
   int x_display; /* Xwayland's :N, or -1 */
   GCancellable *cancellable;
@@ -96,16 +99,13 @@ wlroots_destroy (FhVirtualOutput *output)
   g_clear_pointer (&self->injector, fh_wlr_injector_free);
   g_clear_pointer (&self->capture, fh_screencopy_free);
 
-  /* Apps first, then the compositor: each in its own process group. */
-  if (self->app && g_subprocess_get_identifier (self->app))
-    kill (-(pid_t) g_ascii_strtoll (g_subprocess_get_identifier (self->app), NULL, 10), SIGTERM);
+  /* The compositor and its apps (the app is sway's child), then every
+   * process of the session the sandbox knows of. */
   if (self->compositor_pid > 0)
     kill (-self->compositor_pid, SIGTERM);
   if (self->account)
     fh_launch_stop_session (output->session_id, self->account);
-  /* Reap our direct children now, so nothing is left behind as a zombie. */
-  if (self->app)
-    g_subprocess_wait (self->app, NULL, NULL);
+  /* Reap our direct child now, so nothing is left behind as a zombie. */
   if (self->compositor)
     g_subprocess_wait (self->compositor, NULL, NULL);
 
@@ -117,19 +117,18 @@ wlroots_destroy (FhVirtualOutput *output)
     g_unlink (sock);
     g_unlink (lock);
   }
-  if (self->runtime_dir)
-    fh_remove_tree (self->runtime_dir);
   if (self->log_path)
     g_unlink (self->log_path);
-  if (self->app_log_path)
-    g_unlink (self->app_log_path);
+  if (self->session_dir) {
+    g_autofree char *audio_log = g_build_filename (self->session_dir, "pipewire.log", NULL);
+    g_unlink (audio_log);
+  }
+  /* Stops what is left and removes the runtime dir (and the app's log). */
+  g_clear_pointer (&self->sandbox, fh_sandbox_free);
 
-  g_clear_object (&self->app);
   g_clear_object (&self->compositor);
   g_clear_object (&self->cancellable);
-  g_clear_pointer (&self->account, fh_account_free);
   g_free (self->session_dir);
-  g_free (self->runtime_dir);
   g_free (self->socket_path);
   g_free (self->log_path);
   g_free (self->app_log_path);
@@ -151,26 +150,11 @@ on_compositor_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-on_app_exited (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  FhWlrootsOutput *self = user_data;
-
-  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL) || self->stopping)
-    return;
-  g_message ("session %.8s: its app exited (status %d); the desktop stays", self->base.session_id,
-             g_subprocess_get_if_exited (G_SUBPROCESS (source))
-               ? g_subprocess_get_exit_status (G_SUBPROCESS (source))
-               : -1);
-}
-
-static void
 wlroots_start (FhVirtualOutput *output)
 {
   FhWlrootsOutput *self = (FhWlrootsOutput *) output;
 
   g_subprocess_wait_async (self->compositor, self->cancellable, on_compositor_exited, self);
-  if (self->app)
-    g_subprocess_wait_async (self->app, self->cancellable, on_app_exited, self);
 }
 
 static gboolean
@@ -205,26 +189,57 @@ static const FhVirtualOutputOps wlroots_ops = {
   .destroy = wlroots_destroy,
 };
 
+/* sway starts the app (app.sh), so that it lives in the sway's sandbox
+ * and gets its WAYLAND_DISPLAY and DISPLAY. */
 static char *
-sway_config (const FhOutputRequest *request)
+sway_config (const FhOutputRequest *request, const char *app_script)
 {
   return g_strdup_printf ("# funkhaus session %s: made by the host, removed with the session\n"
                           "output HEADLESS-1 mode --custom %ux%u@%uHz position 0 0\n"
                           "default_border none\n"
                           "default_floating_border none\n"
                           "focus_follows_mouse no\n"
-                          "xwayland enable\n",
+                          "xwayland enable\n"
+                          "exec /bin/sh %s\n",
                           request->session_id, request->mode.width, request->mode.height,
-                          request->mode.refresh);
+                          request->mode.refresh, app_script);
+}
+
+/* app.sh: the session's app, its output in app.log beside it. */
+static gboolean
+write_app_script (FhWlrootsOutput *self, const char *app, const char *path, GError **error)
+{
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (GString) script = g_string_new ("#!/bin/sh\n# the session's app, started by sway\nexec");
+
+  if (!g_shell_parse_argv (app, NULL, &argv, error)) {
+    g_prefix_error (error, "cannot read the app command '%s': ", app);
+    return FALSE;
+  }
+  for (char **a = argv; *a; a++) {
+    g_autofree char *quoted = g_shell_quote (*a);
+    g_string_append_printf (script, " %s", quoted);
+  }
+  {
+    g_autofree char *log = g_shell_quote (self->app_log_path);
+    g_string_append_printf (script, " >>%s 2>&1\n", log);
+  }
+  return write_owned_file (self->account, path, script->str, error);
 }
 
 static gboolean
-start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError **error)
+start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request,
+                  const FhWlrootsConfig *config, GError **error)
 {
   g_autofree char *sway = g_find_program_in_path ("sway");
-  g_autofree char *config = sway_config (request);
+  g_autofree char *app_script = g_build_filename (self->runtime_dir, "app.sh", NULL);
+  g_autofree char *sway_conf = sway_config (request, app_script);
   g_autofree char *config_path = g_build_filename (self->runtime_dir, "sway.conf", NULL);
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autofree char *serial = g_strdup_printf ("FUNKHAUS_SESSION_SERIAL=%u", request->serial);
+  const char *app = config->app && *config->app ? config->app : DEFAULT_APP;
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_auto (GStrv) envv = NULL;
+  const char *argv[] = { "sway", "-c", config_path, NULL };
   gint64 deadline;
 
   if (!sway) {
@@ -232,16 +247,17 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
                  "sway not found: install sway (apt-get install sway) or choose another backend");
     return FALSE;
   }
-  if (!write_owned_file (self->account, config_path, config, error))
+  if (!write_owned_file (self->account, config_path, sway_conf, error) ||
+      !write_app_script (self, app, app_script, error))
     return FALSE;
 
-  if (!(launcher = fh_launch_session_launcher (self->account, self->log_path, self->runtime_dir,
-                                                   self->base.session_id, error)))
-    return FALSE;
-  g_subprocess_launcher_setenv (launcher, "WLR_BACKENDS", "headless", TRUE);
-  g_subprocess_launcher_setenv (launcher, "WLR_RENDERER", "pixman", TRUE);
-  g_subprocess_launcher_setenv (launcher, "WLR_LIBINPUT_NO_DEVICES", "1", TRUE);
-  self->compositor = g_subprocess_launcher_spawn (launcher, error, sway, "-c", config_path, NULL);
+  /* sway passes its environment on to the app: the session's own. */
+  g_strv_builder_add_many (env, "WLR_BACKENDS=headless", "WLR_RENDERER=pixman",
+                           "WLR_LIBINPUT_NO_DEVICES=1", serial, NULL);
+  g_strv_builder_addv (env, (const char **) self->base.app_env);
+  envv = g_strv_builder_end (env);
+  self->compositor = fh_sandbox_spawn (self->sandbox, self->log_path,
+                                       (const char *const *) envv, TRUE, argv, error);
   if (!self->compositor) {
     g_prefix_error (error, "cannot start sway: ");
     return FALSE;
@@ -273,7 +289,10 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
     g_usleep (10000);
   }
 
-  /* Xwayland's display is taken as the compositor starts. */
+  /* Xwayland's display is taken as the compositor starts; in a sandbox it
+   * is in the sandbox's own /tmp, which the host does not see. */
+  if (fh_sandbox_is_isolated (self->sandbox))
+    return TRUE;
   deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
   while ((self->x_display = find_x_display (self->compositor_pid)) < 0 &&
          g_get_monotonic_time () < deadline)
@@ -284,50 +303,10 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request, GError 
   return TRUE;
 }
 
-static gboolean
-start_app (FhWlrootsOutput *self, const FhOutputRequest *request,
-           const FhWlrootsConfig *config, GError **error)
-{
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_auto (GStrv) argv = NULL;
-  const char *app = config->app && *config->app ? config->app : DEFAULT_APP;
-
-  if (!(launcher = fh_launch_session_launcher (self->account, self->app_log_path, self->runtime_dir,
-                                                   self->base.session_id, error)))
-    return FALSE;
-  if (!g_shell_parse_argv (app, NULL, &argv, error)) {
-    g_prefix_error (error, "cannot read the app command '%s': ", app);
-    return FALSE;
-  }
-  g_subprocess_launcher_setenv (launcher, "WAYLAND_DISPLAY", "wayland-1", TRUE);
-  {
-    g_autofree char *serial = g_strdup_printf ("%u", request->serial);
-    g_subprocess_launcher_setenv (launcher, "FUNKHAUS_SESSION_SERIAL", serial, TRUE);
-  }
-  if (self->x_display >= 0) {
-    g_autofree char *display = g_strdup_printf (":%d", self->x_display);
-    g_subprocess_launcher_setenv (launcher, "DISPLAY", display, TRUE);
-  }
-  for (char **kv = self->base.app_env; kv && *kv; kv++) {
-    g_auto (GStrv) pair = g_strsplit (*kv, "=", 2);
-    if (pair[0] && pair[1])
-      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
-  }
-  g_subprocess_launcher_set_cwd (launcher, self->account->home);
-  self->app = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, error);
-  if (!self->app) {
-    g_prefix_error (error, "cannot start the session's app '%s' (install it or set app in "
-                           "config.ini): ",
-                    app);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 static FhVirtualOutput *
 wlroots_create_output (const FhOutputRequest *request, GError **error)
 {
-  static const FhWlrootsConfig defaults = { { "wlroots" }, NULL, NULL };
+  static const FhWlrootsConfig defaults = { { "wlroots" }, NULL, { .run_as = "funkhaus" } };
   const FhWlrootsConfig *config = (const FhWlrootsConfig *) fh_backend_config_for (
     request->config, &fh_display_backend_wlroots);
   FhWlrootsOutput *self = g_new0 (FhWlrootsOutput, 1);
@@ -339,36 +318,40 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
   self->session_dir = g_strdup (request->session_dir);
   self->layout = g_strdup (request->keyboard_layout);
   self->log_path = g_build_filename (request->session_dir, "compositor.log", NULL);
-  self->app_log_path = g_build_filename (request->session_dir, "app.log", NULL);
 
   if (!config)
     config = &defaults;
-  if (!(self->account = fh_account_resolve (config->run_as ? config->run_as : "funkhaus",
-                                            error)))
+  if (!(self->sandbox = fh_sandbox_new (&config->sandbox, request->device, request->session_id,
+                                        error)))
     goto fail;
-  /* The compositor's runtime dir must belong to the account it runs as;
-   * the host's own (root's, say) is not reachable for it. */
-  {
-    g_autofree char *base = fh_account_runtime_base (self->account, error);
-    g_autofree char *name = g_strdup_printf ("funkhaus-session-%s", request->session_id);
-    if (!base)
-      goto fail;
-    self->runtime_dir = g_build_filename (base, name, NULL);
-  }
+  self->account = fh_sandbox_get_account (self->sandbox);
+  self->runtime_dir = fh_sandbox_get_runtime_dir (self->sandbox);
+  self->app_log_path = g_build_filename (self->runtime_dir, "app.log", NULL);
   self->socket_path = g_build_filename (self->runtime_dir, "wayland-1", NULL);
-  ensure_x11_unix_dir ();
-  if (!fh_account_make_dir (self->account, self->runtime_dir, error) ||
-      !start_compositor (self, request, error))
+  if (!fh_sandbox_is_isolated (self->sandbox))
+    ensure_x11_unix_dir ();
+  /* Audio of its own, before sway and the app start: they find it. */
+  if (request->speaker_name) {
+    g_autofree char *remote = NULL;
+    if (!fh_audio_stack_start (self->sandbox, request->session_dir, &remote, error))
+      goto fail;
+    output->app_env = fh_audio_stack_add_app_env (output->app_env, self->runtime_dir,
+                                                  request->speaker_name, request->mic_name);
+    output->pipewire_remote = g_steal_pointer (&remote);
+  }
+  if (!start_compositor (self, request, config, error))
     goto fail;
   self->injector = fh_wlr_injector_new (self->socket_path, request->mode.width,
                                         request->mode.height, self->layout);
-  if (!fh_wlr_injector_connect (self->injector, error) || !start_app (self, request, config, error))
+  if (!fh_wlr_injector_connect (self->injector, error))
     goto fail;
+  /* Every process of the session descends from the sandbox's outermost. */
   output->root_pids[0] = self->compositor_pid;
-  output->root_pids[1] = (int) g_ascii_strtoll (g_subprocess_get_identifier (self->app), NULL, 10);
-  g_message ("session %.8s: sway %d up at %ux%u@%u, Xwayland :%d, as %s", request->session_id,
+  g_message ("session %.8s: sway %d up at %ux%u@%u, %s, as %s, home %s", request->session_id,
              self->compositor_pid, request->mode.width, request->mode.height,
-             request->mode.refresh, self->x_display, self->account->name);
+             request->mode.refresh,
+             fh_sandbox_is_isolated (self->sandbox) ? "in its sandbox" : "not sandboxed",
+             self->account->name, fh_sandbox_get_home (self->sandbox));
   return output;
 
 fail:
@@ -379,5 +362,6 @@ fail:
 const FhDisplayBackend fh_display_backend_wlroots = {
   .name = "wlroots",
   .description = "one headless sway per session (CPU only), with its own input and app",
+  .own_audio = TRUE,
   .create_output = wlroots_create_output,
 };

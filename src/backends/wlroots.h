@@ -3,9 +3,10 @@
 #pragma once
 
 #include "backends/backend.h"
+#include "backends/sandbox.h"
 
 typedef struct {
-  FhBackendConfig base; /* .backend = "wlroots" */
-  const char *app;      /* the session's app, or NULL: foot */
-  const char *run_as;   /* the account compositor and app run as when the host is root */
+  FhBackendConfig base;    /* .backend = "wlroots" */
+  const char *app;         /* the session's app, or NULL: foot */
+  FhSandboxConfig sandbox; /* who compositor and app run as, and their walls */
 } FhWlrootsConfig;

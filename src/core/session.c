@@ -36,8 +36,12 @@ struct _FhSession {
   gboolean shared; /* a view of the shared desktop: holds a view there */
   FhSpeaker *speaker; /* NULL without PipeWire; the shared one for a view */
   FhMic *mic;
+  /* The session's own PipeWire stack (its output's pipewire_remote), where
+   * its speaker and microphone are; NULL: they are in the host's. */
+  FhPipeWire *pipewire;
   guint speaker_listener;
   FhMicFeeder *mic_feeder; /* the bound client's, when it sends its microphone */
+  gboolean mic_wanted; /* … asked for before the session's own microphone exists */
   const FhSessionPeerOps *peer_ops; /* the bound peer, or NULL */
   gpointer peer;
   gboolean peer_resumed; /* the bound peer came back (for its welcome) */
@@ -164,8 +168,22 @@ listen_to_speaker (FhSession *self)
   }
 }
 
+static char *
+speaker_name (FhSession *self)
+{
+  return g_strdup_printf ("funkhaus-speaker-%s", self->id);
+}
+
+static char *
+mic_name (FhSession *self)
+{
+  return g_strdup_printf ("funkhaus-mic-%s", self->id);
+}
+
 /* The session's speaker and microphone, before its apps start (they are
- * told where to find them). Without them the session still streams video. */
+ * told where to find them). Without them the session still streams video.
+ * An output that brings a PipeWire of its own gets them anew there
+ * (start_own_audio); this is what every other output keeps. */
 static void
 start_audio (FhSession *self)
 {
@@ -183,8 +201,8 @@ start_audio (FhSession *self)
       listen_to_speaker (self);
     return;
   }
-  sink = g_strdup_printf ("funkhaus-speaker-%s", self->id);
-  source = g_strdup_printf ("funkhaus-mic-%s", self->id);
+  sink = speaker_name (self);
+  source = mic_name (self);
   if (!(self->speaker = fh_speaker_new (pw, sink, &error)) ||
       !(self->mic = fh_mic_new (pw, source, &error))) {
     g_warning ("session %.8s: no audio: %s", self->id, error->message);
@@ -194,6 +212,39 @@ start_audio (FhSession *self)
   listen_to_speaker (self);
 }
 
+/* The output runs the session's apps with a PipeWire stack of their own
+ * (at @remote), which is all they reach: the speaker and microphone are
+ * made there, and that stack's defaults are them; a client already feeding
+ * the microphone (it attached while the desktop was made) feeds it from
+ * now on. Main loop: nothing here waits for the stack. */
+static void
+start_own_audio (FhSession *self, const char *remote)
+{
+  g_autofree char *sink = speaker_name (self), *source = mic_name (self);
+  gboolean feeding = self->mic_feeder != NULL || self->mic_wanted;
+  g_autoptr (GError) error = NULL;
+
+  if (self->mic_feeder)
+    fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
+  g_clear_pointer (&self->mic, fh_mic_free);
+  g_clear_pointer (&self->speaker, fh_speaker_free); /* its listener with it */
+  self->speaker_listener = 0;
+
+  if (!(self->pipewire = fh_pipewire_connect_session (remote, sink, source, &error)) ||
+      !(self->speaker = fh_speaker_new (self->pipewire, sink, &error)) ||
+      !(self->mic = fh_mic_new (self->pipewire, source, &error))) {
+    g_warning ("session %.8s: no audio: %s", self->id, error->message);
+    g_clear_pointer (&self->speaker, fh_speaker_free);
+    g_clear_pointer (&self->pipewire, fh_pipewire_free);
+    return;
+  }
+  g_message ("session %.8s: speaker and microphone in its own PipeWire at %s", self->id, remote);
+  listen_to_speaker (self);
+  self->mic_wanted = FALSE;
+  if (feeding && self->peer_ops && !(self->mic_feeder = fh_mic_add_feeder (self->mic, &error)))
+    g_warning ("session %.8s: no microphone: %s", self->id, error->message);
+}
+
 static GStrv
 audio_env (FhSession *self)
 {
@@ -201,7 +252,7 @@ audio_env (FhSession *self)
   g_autofree char *sink = NULL, *source = NULL;
   FhPipeWire *pw = fh_core_get_pipewire (self->core);
 
-  if (!self->speaker || self->shared)
+  if (!self->speaker || self->shared || self->backend->own_audio)
     return g_strv_builder_end (env);
   g_strv_builder_addv (env, (const char **) fh_pipewire_get_app_env (pw));
   sink = g_strdup_printf ("PULSE_SINK=%s", fh_speaker_get_sink_name (self->speaker));
@@ -250,18 +301,24 @@ typedef struct _FhCreateJob {
   const FhDisplayBackend *backend;
   FhOutputRequest request;
   char *session_id;
+  char *device;
   char *session_dir;
   char *layout;
   GStrv app_env;
+  char *speaker_name;
+  char *mic_name;
 } FhCreateJob;
 
 static void
 create_job_free (FhCreateJob *job)
 {
   g_free (job->session_id);
+  g_free (job->device);
   g_free (job->session_dir);
   g_free (job->layout);
   g_strfreev (job->app_env);
+  g_free (job->speaker_name);
+  g_free (job->mic_name);
   g_free (job);
 }
 
@@ -337,6 +394,9 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
   self->output = output;
   if (output->ops->start)
     output->ops->start (output);
+  /* Before the welcome, which tells the client whether there is audio. */
+  if (output->pipewire_remote)
+    start_own_audio (self, output->pipewire_remote);
 
   {
     FhVideoEncoderConfig encoder = {
@@ -413,23 +473,36 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
     return NULL;
   }
 
-  start_audio (self);
+  /* A backend that brings the session's own PipeWire gets the speaker and
+   * microphone there once its output is up (start_own_audio). */
+  if (self->shared || !self->backend->own_audio)
+    start_audio (self);
   job = g_new0 (FhCreateJob, 1);
   job->session = self;
   job->core = core;
   job->backend = self->backend;
   job->session_id = g_strdup (self->id);
+  job->device = g_strdup (self->device);
   job->session_dir = g_strdup (self->dir);
   job->layout = g_strdup (request->keyboard_layout ? request->keyboard_layout
                                                    : config->keyboard_layout);
   job->app_env = audio_env (self);
+  /* A backend that gives the session's apps a PipeWire of their own makes
+   * these its defaults (and then the output says where it is). */
+  if (!self->shared && self->backend->own_audio && fh_core_get_pipewire (core)) {
+    job->speaker_name = speaker_name (self);
+    job->mic_name = mic_name (self);
+  }
   job->request = (FhOutputRequest) {
     .mode = self->mode,
     .session_id = job->session_id,
+    .device = job->device,
     .serial = self->serial,
     .session_dir = job->session_dir,
     .keyboard_layout = job->layout,
     .app_env = (const char *const *) job->app_env,
+    .speaker_name = job->speaker_name,
+    .mic_name = job->mic_name,
     .config = self->shared ? NULL : config->backend_config,
     .pipewire = fh_core_get_pipewire (core),
     .shared_desktop = fh_core_get_shared_desktop (core),
@@ -479,6 +552,7 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   }
   g_clear_pointer (&self->mic, fh_mic_free);
   g_clear_pointer (&self->speaker, fh_speaker_free);
+  g_clear_pointer (&self->pipewire, fh_pipewire_free);
   if (self->dir) {
     if (g_rmdir (self->dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
       g_warning ("session %.8s: cannot remove %s: %s", self->id, self->dir, g_strerror (errno));
@@ -569,6 +643,7 @@ fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer p
   self->peer_ops = ops;
   self->peer = peer;
   self->peer_resumed = resumed;
+  self->mic_wanted = FALSE;
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   if (self->state == FH_SESSION_STATE_DISCONNECTED)
@@ -590,6 +665,12 @@ fh_session_enable_mic (FhSession *self, gpointer peer, GError **error)
                  "only the session's own client may feed its microphone");
     return FALSE;
   }
+  /* Its own microphone is made once its desktop is up: feed it then. */
+  if (!self->mic && self->state == FH_SESSION_STATE_STARTING && !self->shared &&
+      self->backend->own_audio && fh_core_get_pipewire (self->core)) {
+    self->mic_wanted = TRUE;
+    return TRUE;
+  }
   if (!self->mic) {
     g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
                  "the session has no microphone (the host has no audio)");
@@ -609,6 +690,7 @@ fh_session_forget_peer (FhSession *self, gpointer peer)
 {
   if (!self->peer_ops || self->peer != peer)
     return;
+  self->mic_wanted = FALSE;
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   self->peer_ops = NULL;
@@ -675,7 +757,9 @@ fh_session_takes_mic (FhSession *self)
 const char *
 fh_session_get_audio_target (FhSession *self, gboolean playback)
 {
-  if (!self->speaker)
+  /* Nodes of a stack of the session's own are not in the host's PipeWire:
+   * nothing there can be routed to them. */
+  if (!self->speaker || self->pipewire)
     return NULL;
   return playback ? fh_speaker_get_sink_name (self->speaker) : fh_mic_get_source_name (self->mic);
 }

@@ -101,7 +101,9 @@ void fh_session_request_keyframe (FhSession *session);
 /* Audio: a speaker (and a microphone) exist when the host has PipeWire. */
 gboolean fh_session_has_speaker (FhSession *session);
 gboolean fh_session_takes_mic (FhSession *session);
-/* The node a playback (or recording) stream of this session must use. */
+/* The node a playback (or recording) stream of this session must use in
+ * the host's PipeWire; NULL for a session whose audio is in a stack of its
+ * own (nothing of it is in the host's). */
 const char *fh_session_get_audio_target (FhSession *session, gboolean playback);
 /* TRUE when @pid is one of the session's processes (by ancestry). */
 gboolean fh_session_owns_process (FhSession *session, int pid);

@@ -1,5 +1,6 @@
 /* The host's PipeWire connection, the private stack, the blackhole nodes
- * and routing enforcement. */
+ * and routing enforcement; and the host's connections to sessions' own
+ * stacks, which only set the defaults. */
 #include "media/pipewire.h"
 
 #include "base/process.h"
@@ -72,6 +73,14 @@ struct _FhPipeWire {
   struct pw_proxy *blackhole_sink;
   struct pw_proxy *blackhole_source;
   gboolean core_error;
+  char *remote; /* the socket connected to, or NULL: the default */
+
+  /* A session's own stack (fh_pipewire_connect_session): the nodes made its
+   * defaults whenever WirePlumber's metadata appears. Nothing else of its
+   * registry is watched: no routing, no link guard there. */
+  gboolean session_stack;
+  char *default_sink;
+  char *default_source;
 
   /* The private stack, when the host started one. */
   char *private_dir;
@@ -264,6 +273,37 @@ static const struct pw_metadata_events metadata_events = {
   .property = metadata_property,
 };
 
+static void
+set_default (FhPipeWire *self, const char *key, const char *name)
+{
+  g_autoptr (GString) value = g_string_new ("{ \"name\": \"");
+
+  /* JSON: the name quoted. */
+  for (const char *c = name; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      g_string_append_c (value, '\\');
+    g_string_append_c (value, *c);
+  }
+  g_string_append (value, "\" }");
+  pw_metadata_set_property (self->metadata, PW_ID_CORE, key, "Spa:String:JSON", value->str);
+}
+
+/* A session's stack: its default sink and source are its speaker and
+ * microphone, which exist there or soon will (WirePlumber picks a
+ * configured default as soon as the node appears). Set each time the
+ * metadata appears: a restarted WirePlumber makes it anew. */
+static void
+set_session_defaults (FhPipeWire *self)
+{
+  if (self->default_sink)
+    set_default (self, "default.configured.audio.sink", self->default_sink);
+  if (self->default_source)
+    set_default (self, "default.configured.audio.source", self->default_source);
+  g_debug ("audio: %s: defaults set to %s and %s", self->remote,
+           self->default_sink ? self->default_sink : "(none)",
+           self->default_source ? self->default_source : "(none)");
+}
+
 /* A link between a routed stream and a session's speaker or mic other
  * than the one it was routed to: WirePlumber linked it before it read our
  * target (the stream named another session's node). Undone at once, while
@@ -312,8 +352,12 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
     self->metadata = pw_registry_bind (self->registry, id, type, PW_VERSION_METADATA, 0);
     self->metadata_id = id;
     pw_metadata_add_listener (self->metadata, &self->metadata_listener, &metadata_events, self);
+    if (self->session_stack)
+      set_session_defaults (self);
     return;
   }
+  if (self->session_stack)
+    return;
   if (g_str_equal (type, PW_TYPE_INTERFACE_Client)) {
     FhPwClient *client = g_new0 (FhPwClient, 1);
     const char *pid = spa_dict_lookup (props, PW_KEY_SEC_PID);
@@ -397,7 +441,8 @@ core_error (void *data, uint32_t id, int seq, int res, const char *message)
   FhPipeWire *self = data;
 
   if (id == PW_ID_CORE && res == -EPIPE) {
-    g_warning ("audio: lost the connection to PipeWire: %s", message);
+    g_warning ("audio: lost the connection to PipeWire%s%s: %s", self->remote ? " at " : "",
+               self->remote ? self->remote : "", message);
     self->core_error = TRUE;
   } else {
     /* A request that crossed an object's removal ("unknown resource"),
@@ -653,6 +698,8 @@ connect_core (FhPipeWire *self, const char *remote)
   struct pw_properties *props = remote ? pw_properties_new (PW_KEY_REMOTE_NAME, remote, NULL)
                                        : NULL;
 
+  g_free (self->remote);
+  self->remote = g_strdup (remote);
   self->core = pw_context_connect (self->context, props, 0);
   return self->core != NULL;
 }
@@ -700,6 +747,31 @@ fh_pipewire_connect (const char *remote, GError **error)
                  remote ? remote : "its default socket", g_strerror (errno));
     return NULL;
   }
+  self->app_env = g_new0 (char *, 1);
+  watch_registry (self);
+  self->source = pw_source_new (self->loop);
+  return g_steal_pointer (&self);
+}
+
+FhPipeWire *
+fh_pipewire_connect_session (const char *remote, const char *sink_name, const char *source_name,
+                             GError **error)
+{
+  g_autoptr (FhPipeWire) self = pipewire_alloc (error);
+
+  if (!self)
+    return NULL;
+  /* Connecting a Unix socket does not wait for the server; everything
+   * after is messages, answered on the main loop. */
+  if (!connect_core (self, remote)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot connect to the session's PipeWire at %s: %s", remote,
+                 g_strerror (errno));
+    return NULL;
+  }
+  self->session_stack = TRUE;
+  self->default_sink = g_strdup (sink_name);
+  self->default_source = g_strdup (source_name);
   self->app_env = g_new0 (char *, 1);
   watch_registry (self);
   self->source = pw_source_new (self->loop);
@@ -807,6 +879,9 @@ fh_pipewire_free (FhPipeWire *self)
   g_clear_pointer (&self->video_sources, g_hash_table_unref);
   g_clear_pointer (&self->session_nodes, g_hash_table_unref);
   g_free (self->private_dir);
+  g_free (self->remote);
+  g_free (self->default_sink);
+  g_free (self->default_source);
   g_strfreev (self->app_env);
   g_free (self);
 }

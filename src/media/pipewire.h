@@ -1,9 +1,12 @@
-/* The host's one PipeWire connection: the user's running PipeWire, or a
- * private stack (pipewire, wireplumber, pipewire-pulse) the host starts in
- * a runtime dir of its own and stops on exit. Its loop is a GSource on the
- * main context, so every PipeWire callback runs on the main thread.
+/* The host's PipeWire connections. The host's own: the user's running
+ * PipeWire, or a private stack (pipewire, wireplumber, pipewire-pulse) the
+ * host starts in a runtime dir of its own and stops on exit. And one to
+ * each stack a session has of its own (fh_pipewire_connect_session), or to
+ * a desktop's PipeWire for its video (fh_pipewire_connect). Each loop is a
+ * GSource on the main context, so every PipeWire callback runs on the main
+ * thread.
  *
- * It also keeps the two "blackhole" nodes (a sink and a source belonging
+ * The host's own also keeps the two "blackhole" nodes (a sink and a source belonging
  * to no session, made the defaults in a private stack, so nothing stray
  * ever lands in a session) and enforces routing: each new playback or
  * recording stream is offered to a router, which names the node it must
@@ -34,11 +37,21 @@ typedef const char *(*FhAudioRouteFunc) (FhAudioStreamKind kind, int pid, gpoint
  * @account under @runtime_base. Blocks for at most a few seconds. */
 FhPipeWire *fh_pipewire_new (FhAccount *account, const char *runtime_base, gboolean force_private,
                              GError **error);
-/* Destroys every node the host made, disconnects, stops a private stack. */
 /* A plain connection to the PipeWire at @remote (a socket path, or NULL:
  * the default): for capturing video from a desktop's own PipeWire. No
  * session manager needed, no nodes of the host's, no routing. */
 FhPipeWire *fh_pipewire_connect (const char *remote, GError **error);
+/* The host's connection to a session's own stack at @remote (its
+ * pipewire-0): never blocks (the main loop never waits for a session's
+ * stack), so it may be called before the stack's session manager is up.
+ * Whenever WirePlumber's "default" metadata appears, it makes @sink_name
+ * and @source_name (the session's speaker and microphone, which the caller
+ * makes here) the stack's configured default sink and source. No
+ * blackholes, no router, no link guard: everything on that stack is the
+ * session's own. */
+FhPipeWire *fh_pipewire_connect_session (const char *remote, const char *sink_name,
+                                         const char *source_name, GError **error);
+/* Destroys every node the host made, disconnects, stops a private stack. */
 void fh_pipewire_free (FhPipeWire *pw);
 
 struct pw_core *fh_pipewire_get_core (FhPipeWire *pw);

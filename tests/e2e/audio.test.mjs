@@ -12,7 +12,11 @@
 // private PipeWire stack is gone.
 //
 // Needs: root, sway, Xwayland, PipeWire (pipewire, wireplumber,
-// pipewire-pulse, pulseaudio-utils), Chromium.
+// pipewire-pulse, pulseaudio-utils), Chromium. Each session runs in its
+// sandbox as its device's account (lib/sandbox.mjs): the app script and the
+// recorder run from copies in DIR, a sandbox-binds= folder (the repository
+// is not visible inside), the homes are in a temporary homes-dir, and the
+// accounts the host made are removed at the end.
 
 import { before, after } from 'node:test';
 import { reportingTest } from './lib/report.mjs';
@@ -26,6 +30,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHost, poll, repoRoot } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
+import {
+  copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionAudio, sessionRuntimeDirs,
+} from './lib/sandbox.mjs';
 
 const run = promisify(execFile);
 const RECORDER = process.env.FUNKHAUS_RECORDER || join(repoRoot, 'build', 'tests', 'fh-input-recorder');
@@ -43,6 +50,7 @@ if (skip && process.env.CI)
   throw new Error(`audio tests cannot run in CI: ${skip}`);
 
 let dir = null;
+let homesParent = null;
 let host = null;
 let browser = null;
 let A = null;
@@ -61,10 +69,23 @@ function stackDir() {
   return m[1];
 }
 
+/** The nodes of the host's private stack and of every stack a session of
+ *  this test has of its own (its apps run in a sandbox: their speaker and
+ *  microphone are there), listed as the account each runs as. */
 async function pipewireNodes() {
   const { stdout } = await run('pw-cli', ['ls', 'Node'],
     { env: { ...process.env, PIPEWIRE_REMOTE: join(stackDir(), 'pipewire-0') } });
-  return stdout;
+  const listings = [stdout];
+  for (const s of Object.values(sessions)) {
+    const own = sessionAudio(s);
+    if (own) {
+      // The session may end meanwhile, its stack with it.
+      const r = await run('runuser', ['-u', own.account, '--', 'env', `PIPEWIRE_REMOTE=${own.remote}`,
+        'pw-cli', 'ls', 'Node']).catch(() => ({ stdout: '' }));
+      listings.push(r.stdout);
+    }
+  }
+  return listings.join('\n');
 }
 
 function e2e(name, fn, { timeout = 60000 } = {}) {
@@ -82,10 +103,14 @@ before(async () => {
   await writeFile(join(dir, 'tone-440.raw'), rawTone(440, 20));
   await writeFile(join(dir, 'tone-880.raw'), rawTone(880, 20));
   await writeFile(join(dir, 'mic-660.wav'), wavTone(660, 5));
+  const app = await copyIntoBind(APP, dir);
+  const recorder = await copyIntoBind(RECORDER, dir);
+  homesParent = await mkdtemp(join(tmpdir(), 'fh-homes-'));
   host = await startHost({
     backend: 'wlroots',
     grace: 0,
-    config: `[host]\napp=sh ${APP} ${dir} ${RECORDER}\n`,
+    config: `[host]\napp=sh ${app} ${dir} ${recorder}\n` +
+      sandboxConfig({ homesDir: await makeHomesDir(homesParent), binds: [dir] }),
   });
   browser = await launchBrowser([
     '--autoplay-policy=no-user-gesture-required',
@@ -98,9 +123,16 @@ after(async () => {
   await A?.close();
   await B?.close();
   await browser?.close();
+  if (host && !host.exit)
+    await host.stop().catch(() => {});
+  const problems = await removeDeviceAccounts(host);
   await host?.cleanup();
   if (dir && !process.env.FUNKHAUS_KEEP_TMP)
     await rm(dir, { recursive: true, force: true });
+  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
+    await rm(homesParent, { recursive: true, force: true });
+  if (problems.length)
+    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
 });
 
 e2e('each client hears only its own session (A 440 Hz, B 880 Hz)', async () => {
@@ -170,11 +202,20 @@ e2e('when both sessions end no funkhaus node is left; the private stack stops wi
   const res = await host.stop();
   assert.equal(res.code, 0, `host exit: ${JSON.stringify(res)}`);
   assert.ok(!existsSync(dirOfStack), `${dirOfStack} is removed`);
+  // The sessions' own stacks (their apps run in a sandbox, as device
+  // accounts) live in the sessions' runtime dirs.
+  const sessionDirs = Object.values(sessions).flatMap(sessionRuntimeDirs);
   const left = [];
+  const leftOfSessions = [];
   for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
-    const environ = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '');
-    if (environ.split('\0').includes(`XDG_RUNTIME_DIR=${dirOfStack}`))
-      left.push(`${pid} ${(await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()}`);
+    const environ = (await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '')).split('\0');
+    const comm = async () => `${pid} ${(await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim()}`;
+    if (environ.includes(`XDG_RUNTIME_DIR=${dirOfStack}`))
+      left.push(await comm());
+    if (sessionDirs.some((d) => environ.includes(`XDG_RUNTIME_DIR=${d}`)))
+      leftOfSessions.push(await comm());
   }
   assert.deepEqual(left, [], 'no daemon of the private stack outlives the host');
+  assert.deepEqual(leftOfSessions, [], "no daemon of a session's own stack outlives its session");
+  assert.deepEqual(sessionDirs.filter((d) => existsSync(d)), [], "the sessions' runtime dirs are removed");
 });

@@ -22,6 +22,7 @@ import { launchBrowser, openClient, connectClient, colorClose } from './lib/clie
 import { reportingTest } from './lib/report.mjs';
 import { startGsClient } from './lib/gs-client.mjs';
 import { RATE, toneLevel, rawTone, wavTone, rms } from './lib/audio.mjs';
+import { copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionAudio } from './lib/sandbox.mjs';
 
 const run = promisify(execFile);
 const RECORDER = process.env.FUNKHAUS_RECORDER;
@@ -42,7 +43,8 @@ const skip = process.getuid?.() !== 0 ? 'needs root (the desktop runs as funkhau
 if (skip && process.env.CI)
   throw new Error(`shared-desktop tests cannot run in CI: ${skip}`);
 
-let dir = null;       // records and tones (1777)
+let dir = null;       // records and tones (1777), a sandbox-binds= folder
+let homesParent = null; // the devices' homes (homes-dir) are in here
 let runtime = null;   // the desktop's XDG_RUNTIME_DIR (funkhaus, 0700)
 let sway = null;
 let ipc = null;
@@ -119,11 +121,15 @@ before(async () => {
     return sock && existsSync(join(runtime, 'wayland-1')) ? join(runtime, sock) : null;
   }, { timeout: 15000, what: "the desktop's sway" });
   await poll(async () => /^ready /m.test(await record('desktop.log')), { timeout: 10000, what: "the desktop's app" });
+  // A desktop of its own (C's) runs in its sandbox as C's device account:
+  // its app is a copy of the recorder in `dir`, bound into every sandbox.
+  homesParent = await mkdtemp(join(tmpdir(), 'fh-homes-'));
+  const sandbox = sandboxConfig({ homesDir: await makeHomesDir(homesParent), binds: [dir] });
   host = await startHost({
     backend: 'wlroots',
     grace: 0,
     config: `[host]\nshared-desktop=${ipc}\nshared-wayland=${join(runtime, 'wayland-1')}\n` +
-      `shared-join=allow\napp=${RECORDER} ${dir}/%s.log\n`,
+      `shared-join=allow\napp=${await copyIntoBind(RECORDER, dir)} ${dir}/%s.log\n${sandbox}`,
     gamestream: true,
   });
   browser = await launchBrowser(['--autoplay-policy=no-user-gesture-required',
@@ -135,6 +141,12 @@ after(async () => {
   for (const c of [A, B, C, ...extra])
     await c?.close();
   await browser?.close();
+  const problems = [];
+  for (const h of [host, askHost]) {
+    if (h && !h.exit)
+      await h.stop().catch(() => {});
+    problems.push(...await removeDeviceAccounts(h));
+  }
   await host?.cleanup();
   await askHost?.cleanup();
   sway?.kill('SIGTERM');
@@ -142,7 +154,11 @@ after(async () => {
   if (dir && !process.env.FUNKHAUS_KEEP_TMP) {
     await rm(dir, { recursive: true, force: true });
     await rm(runtime, { recursive: true, force: true });
+    if (homesParent)
+      await rm(homesParent, { recursive: true, force: true });
   }
+  if (problems.length)
+    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
 });
 
 e2e('two clients join the shared desktop, each with an output of its own at its mode', async () => {
@@ -241,10 +257,14 @@ e2e('a desktop of its own beside the shared one: neither input nor audio crosses
   C = await connectClient(browser, host, 'C', { pin: await host.pair(), ...C_MODE });
   const sc = (await C.get(() => window.funkhaus.welcome)).session;
   assert.equal((await C.get(() => window.funkhaus.welcome)).display.backend, 'wlroots');
-  // C's own app plays 880 Hz in C's session.
+  // C's own app plays 880 Hz in C's session: in the PipeWire of C's own
+  // when its sandbox has one (as C's account), else in the host's private
+  // stack, which routes it by FUNKHAUS_SESSION.
   const stack = /started a private PipeWire stack in (\S+)/.exec(host.logs())[1];
-  const player = spawn('runuser', ['-u', 'funkhaus', '--', 'env', `PULSE_SERVER=unix:${stack}/pulse/native`,
-    `FUNKHAUS_SESSION=${sc}`, 'pacat', '--playback', '--raw', '--format=s16le', '--rate=48000',
+  const own = sessionAudio(sc);
+  const player = spawn('runuser', ['-u', own ? own.account : 'funkhaus', '--', 'env',
+    ...(own ? [`PULSE_SERVER=${own.pulse}`] : [`PULSE_SERVER=unix:${stack}/pulse/native`, `FUNKHAUS_SESSION=${sc}`]),
+    'pacat', '--playback', '--raw', '--format=s16le', '--rate=48000',
     '--channels=2', '--latency-msec=20', `${dir}/tone-880.raw`], { stdio: 'ignore' });
   try {
     await poll(async () => (await C.hooks()).audio?.decodedFrames > RATE * 2, { timeout: 15000, what: 'C hears' });
@@ -357,7 +377,8 @@ e2e("with shared-join=ask the host's user lets a view in or turns it away; views
     grace: 0,
     args: ['--audio', 'off'],
     config: `[host]\nshared-desktop=${ipc}\nshared-wayland=${join(runtime, 'wayland-1')}\n` +
-      `shared-join=ask\nshared-max-views=1\n`,
+      `shared-join=ask\nshared-max-views=1\n` +
+      sandboxConfig({ homesDir: join(homesParent, 'homes'), binds: [dir] }),
   });
   const approve = (verb, id) => run(process.env.FUNKHAUS_BIN, [verb, id], { env: askHost.env });
   const requestOf = (name) => poll(() => {

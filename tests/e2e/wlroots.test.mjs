@@ -1,5 +1,6 @@
 // End to end with real desktops: `funkhaus serve --backend wlroots` gives
-// every client its own headless sway (run as the `funkhaus` account), with
+// every client its own headless sway (in its sandbox, run as the account of
+// the client's device, fh-<device id>: lib/sandbox.mjs), with
 // tests/apps/fh-input-recorder as the session's app. The recorder paints its
 // window in a colour of its own and writes every input event it gets to
 // RECORD_DIR/<session id>.log, so the tests can check what each session
@@ -9,8 +10,11 @@
 // compositor, SIGINT with live sessions, then 50 short sessions on a second
 // host (`--grace 0`) that must leave nothing behind.
 //
-// Needs: root (the host runs compositors as `funkhaus`), sway, Xwayland,
-// Chromium, and build/tests/fh-input-recorder (FUNKHAUS_RECORDER).
+// Needs: root (the host runs compositors as device accounts), sway, Xwayland,
+// Chromium, and build/tests/fh-input-recorder (FUNKHAUS_RECORDER). The
+// recorder runs from a copy in RECORD_DIR, a sandbox-binds= folder: the
+// sandbox shows the build tree to no app. The devices' homes are in a
+// temporary homes-dir; the accounts the hosts made are removed at the end.
 
 import { before, after } from 'node:test';
 import { reportingTest } from './lib/report.mjs';
@@ -22,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHost, poll, repoRoot } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient, colorClose, colorDistance } from './lib/client.mjs';
+import { copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionRuntimeDirs } from './lib/sandbox.mjs';
 
 const TOLERANCE = 24;
 const RECORDER = process.env.FUNKHAUS_RECORDER || join(repoRoot, 'build', 'tests', 'fh-input-recorder');
@@ -31,6 +36,8 @@ const LEAK_CYCLES = 50;
 const EVDEV = { a: 30, b: 48, h: 35, l: 38, o: 24, p: 25, r: 19, v: 47 };
 
 let recordDir = null;
+let homesParent = null; // homes-dir's parent (0755)
+let recorderCopy = null; // RECORDER, copied into recordDir
 let host = null;       // the host of tests 1–4
 let leakHost = null;   // the --grace 0 host of the last test
 let browser = null;
@@ -44,7 +51,6 @@ function funkhausUid() {
   return line ? Number(line.split(':')[2]) : null;
 }
 const FH_UID = funkhausUid();
-const RUNTIME_BASES = FH_UID === null ? [] : [`/run/user/${FH_UID}`, `/tmp/funkhaus-${FH_UID}`];
 
 const skip = process.getuid?.() !== 0 ? 'the wlroots backend needs root (it runs compositors as funkhaus)'
   : FH_UID === null ? 'no funkhaus account'
@@ -102,8 +108,10 @@ function loggedSessions(h) {
   return [...new Set([...h.logs().matchAll(/session ([0-9a-f]{8})\b/g)].map((m) => m[1]))];
 }
 
+/** Where the session's runtime dir can be: under funkhaus's runtime base
+ *  or any device account's (fh-*), as they are when this is called. */
 function compositorDirs(session) {
-  return RUNTIME_BASES.map((b) => join(b, `funkhaus-session-${session}`));
+  return sessionRuntimeDirs(session);
 }
 
 /** X server sockets and lock files: /tmp/.X11-unix/X<n>, /tmp/.X<n>-lock. */
@@ -174,10 +182,14 @@ before(async () => {
     return;
   recordDir = await mkdtemp(join(tmpdir(), 'fh-rec-'));
   await chmod(recordDir, 0o1777);
+  recorderCopy = await copyIntoBind(RECORDER, recordDir);
+  homesParent = await mkdtemp(join(tmpdir(), 'fh-homes-'));
+  const homesDir = await makeHomesDir(homesParent);
   host = await startHost({
     backend: 'wlroots',
     grace: 30,
-    config: `[host]\napp=${RECORDER} ${recordDir}/%s.log --animate\n`,
+    config: `[host]\napp=${recorderCopy} ${recordDir}/%s.log --animate\n` +
+      sandboxConfig({ homesDir, binds: [recordDir] }),
   });
   browser = await launchBrowser();
 });
@@ -186,10 +198,22 @@ after(async () => {
   for (const c of [A, B, ...extraClients])
     await c?.close();
   await browser?.close();
+  // The device accounts the hosts made: once the hosts are gone, before
+  // their devices.ini is.
+  const problems = [];
+  for (const h of [host, leakHost]) {
+    if (h && !h.exit)
+      await h.stop().catch(() => {});
+    problems.push(...await removeDeviceAccounts(h));
+  }
   await host?.cleanup();
   await leakHost?.cleanup();
   if (recordDir && !process.env.FUNKHAUS_KEEP_TMP)
     await rm(recordDir, { recursive: true, force: true });
+  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
+    await rm(homesParent, { recursive: true, force: true });
+  if (problems.length)
+    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
 });
 
 e2e('two wlroots sessions stream at once, each at its own mode with its own app', async () => {
@@ -350,7 +374,8 @@ e2e(`${LEAK_CYCLES} short wlroots sessions leave no process, directory, socket o
   leakHost = await startHost({
     backend: 'wlroots',
     grace: 0,
-    config: `[host]\napp=${RECORDER} ${recordDir}/%s.log\n`,
+    config: `[host]\napp=${recorderCopy} ${recordDir}/%s.log\n` +
+      sandboxConfig({ homesDir: join(homesParent, 'homes'), binds: [recordDir] }),
   });
   const page = await openClient(browser, leakHost, 'L (leak)', {}, { viewport: { width: 640, height: 480 } });
   extraClients.push(page);

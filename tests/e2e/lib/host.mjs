@@ -189,8 +189,11 @@ export class Host {
  *  The GameStream plane is off unless `gamestream` is true: then all six
  *  of its ports are free ones (host.gamestream = {httpPort, httpsPort,
  *  rtspPort}; the others reach clients through RTSP), so hosts of parallel
- *  tests never fight over 47989 and the rest. */
-export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false } = {}) {
+ *  tests never fight over 47989 and the rest. `configHome`, if given, is
+ *  the XDG_CONFIG_HOME to use instead of a new one (a host restarted with
+ *  the config, certificate and paired devices of an earlier one); that
+ *  host's cleanup must come last, as it removes the folder. */
+export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false, configHome = null } = {}) {
   if (!existsSync(hostBinary))
     throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
   const host = new Host();
@@ -200,8 +203,10 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
     dirs[d] = join(host.tmp, d);
     await mkdir(dirs[d], { mode: 0o700 });
   }
+  if (configHome)
+    dirs.config = configHome;
   if (config !== null) {
-    await mkdir(join(dirs.config, 'funkhaus'), { mode: 0o700 });
+    await mkdir(join(dirs.config, 'funkhaus'), { mode: 0o700, recursive: true });
     await writeFile(join(dirs.config, 'funkhaus', 'config.ini'), config);
   }
   if (user) {
