@@ -48,20 +48,6 @@ static const char bluetooth_snippet[] =
   "-- funkhaus: a session's own stack: no Bluetooth.\n"
   "if bluez_monitor then bluez_monitor.enabled = false end\n";
 
-static gboolean
-write_owned_file (FhAccount *account, const char *path, const char *text, GError **error)
-{
-  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0644, error))
-    return FALSE;
-  if (account->switch_user && chown (path, account->uid, account->gid) < 0) {
-    int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot hand %s to %s: %s",
-                 path, account->name, g_strerror (saved));
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* <config>/pipewire/pipewire.conf.d/60-funkhaus-session.conf and
  * <config>/wireplumber/{main,bluetooth}.lua.d/60-funkhaus-session.lua */
 static gboolean
@@ -79,12 +65,12 @@ write_config (FhAccount *account, const char *config, GError **error)
   return fh_account_make_dir (account, config, error) &&
          fh_account_make_dir (account, pipewire, error) &&
          fh_account_make_dir (account, pw_dir, error) &&
-         write_owned_file (account, pw_file, pipewire_snippet, error) &&
+         fh_account_write_file (account, pw_file, pipewire_snippet, 0644, error) &&
          fh_account_make_dir (account, wireplumber, error) &&
          fh_account_make_dir (account, main_dir, error) &&
          fh_account_make_dir (account, bt_dir, error) &&
-         write_owned_file (account, main_file, main_snippet, error) &&
-         write_owned_file (account, bt_file, bluetooth_snippet, error);
+         fh_account_write_file (account, main_file, main_snippet, 0644, error) &&
+         fh_account_write_file (account, bt_file, bluetooth_snippet, 0644, error);
 }
 
 /* TRUE once something listens on the Unix socket @path (the file alone

@@ -48,20 +48,6 @@ typedef struct {
   gboolean stopping;
 } FhWlrootsOutput;
 
-static gboolean
-write_owned_file (FhAccount *account, const char *path, const char *contents, GError **error)
-{
-  if (!g_file_set_contents_full (path, contents, -1, G_FILE_SET_CONTENTS_NONE, 0600, error))
-    return FALSE;
-  if (account->switch_user && chown (path, account->uid, account->gid) < 0) {
-    int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot hand %s to %s: %s",
-                 path, account->name, g_strerror (saved));
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* Xwayland of every user shares /tmp/.X11-unix; made by the first
  * compositor it would be 0755 and the others' X servers would fail. */
 static void
@@ -224,7 +210,7 @@ write_app_script (FhWlrootsOutput *self, const char *app, const char *path, GErr
     g_autofree char *log = g_shell_quote (self->app_log_path);
     g_string_append_printf (script, " >>%s 2>&1\n", log);
   }
-  return write_owned_file (self->account, path, script->str, error);
+  return fh_account_write_file (self->account, path, script->str, 0600, error);
 }
 
 static gboolean
@@ -247,7 +233,7 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request,
                  "sway not found: install sway (apt-get install sway) or choose another backend");
     return FALSE;
   }
-  if (!write_owned_file (self->account, config_path, sway_conf, error) ||
+  if (!fh_account_write_file (self->account, config_path, sway_conf, 0600, error) ||
       !write_app_script (self, app, app_script, error))
     return FALSE;
 

@@ -32,6 +32,10 @@ GSubprocessLauncher *fh_account_new_launcher (FhAccount *account, GSubprocessFla
  * checked to be the account's own). */
 char *fh_account_runtime_base (FhAccount *account, GError **error);
 
+/* Writes @contents into @path (mode @mode), owned by @account. */
+gboolean fh_account_write_file (FhAccount *account, const char *path, const char *contents,
+                                int mode, GError **error);
+
 /* Makes @path a directory owned by @account, mode 0700. */
 gboolean fh_account_make_dir (FhAccount *account, const char *path, GError **error);
 

@@ -73,15 +73,16 @@ function stackDir() {
  *  this test has of its own (its apps run in a sandbox: their speaker and
  *  microphone are there), listed as the account each runs as. */
 async function pipewireNodes() {
-  const { stdout } = await run('pw-cli', ['ls', 'Node'],
+  // pw-cli can hang on a stack that is going away: bounded, always.
+  const { stdout } = await run('timeout', ['-s', 'KILL', '10', 'pw-cli', 'ls', 'Node'],
     { env: { ...process.env, PIPEWIRE_REMOTE: join(stackDir(), 'pipewire-0') } });
   const listings = [stdout];
   for (const s of Object.values(sessions)) {
     const own = sessionAudio(s);
     if (own) {
       // The session may end meanwhile, its stack with it.
-      const r = await run('runuser', ['-u', own.account, '--', 'env', `PIPEWIRE_REMOTE=${own.remote}`,
-        'pw-cli', 'ls', 'Node']).catch(() => ({ stdout: '' }));
+      const r = await run('runuser', ['-u', own.account, '--', 'timeout', '-s', 'KILL', '10', 'env',
+        `PIPEWIRE_REMOTE=${own.remote}`, 'pw-cli', 'ls', 'Node']).catch(() => ({ stdout: '' }));
       listings.push(r.stdout);
     }
   }

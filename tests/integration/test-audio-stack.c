@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "tone.h"
 #include "backends/audio-stack.h"
 #include "base/account.h"
 #include "base/process.h"
@@ -156,44 +157,6 @@ on_packet (const FhAudioPacket *packet, gpointer user_data)
 
   g_assert_cmpint (n, >, 0);
   g_array_append_vals (s->samples, pcm, (guint) n * 2);
-}
-
-/* Amplitude of the @freq component of @n samples taken every @stride. */
-static double
-tone_amplitude (const float *samples, gsize n, guint stride, double freq)
-{
-  double coeff = 2 * cos (2 * G_PI * freq / 48000), s1 = 0, s2 = 0;
-
-  for (gsize i = 0; i < n; i++) {
-    double s0 = samples[i * stride] + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return 2 * sqrt (MAX (0, s1 * s1 + s2 * s2 - coeff * s1 * s2)) / (double) n;
-}
-
-/* The mean amplitude of @freq over 50 ms windows (a late packet costs one
- * window, not the whole measurement). */
-static double
-tone_level (const float *samples, gsize n, guint stride, double freq)
-{
-  const gsize window = 2400;
-  double sum = 0;
-  gsize count = 0;
-
-  for (gsize start = 0; start + window <= n; start += window, count++)
-    sum += tone_amplitude (samples + start * stride, window, stride, freq);
-  return count ? sum / (double) count : 0;
-}
-
-static double
-rms (const float *samples, gsize n, guint stride)
-{
-  double sum = 0;
-
-  for (gsize i = 0; i < n; i++)
-    sum += (double) samples[i * stride] * samples[i * stride];
-  return n ? sqrt (sum / (double) n) : 0;
 }
 
 /* A WAV file (s16le, 48 kHz, stereo) of @seconds of @freq at 0.3, which
@@ -340,10 +303,10 @@ assert_heard (TestStack *s, double freq, double other)
 {
   gsize n = s->samples->len / 2;
   const float *left = (const float *) s->samples->data;
-  double want = tone_level (left, n, 2, freq), unwanted = tone_level (left, n, 2, other);
+  double want = fh_test_tone_level (left, n, 2, freq), unwanted = fh_test_tone_level (left, n, 2, other);
 
   g_test_message ("stack %s: %zu frames, rms %.3f, %.0f Hz %.3f, %.0f Hz %.4f", s->label, n,
-                  rms (left, n, 2), freq, want, other, unwanted);
+                  fh_test_rms (left, n, 2), freq, want, other, unwanted);
   g_assert_cmpuint (n, >=, 48000 / 2);
   /* 0.3 played; a busy machine's late packets cost a few windows. */
   g_assert_cmpfloat (want, >, 0.15);
@@ -453,14 +416,14 @@ test_mic_is_default (void)
     /* The last second: past the start of every stream. */
     gsize n = MIN (heard_a->len, 48000u);
     const float *tail = (const float *) heard_a->data + heard_a->len - n;
-    double amp = tone_level (tail, n, 1, 660);
+    double amp = fh_test_tone_level (tail, n, 1, 660);
 
     g_test_message ("mic: A %u samples, 660 Hz %.3f; B %u samples, rms %.5f", heard_a->len, amp,
-                    heard_b->len, rms ((float *) heard_b->data, heard_b->len, 1));
+                    heard_b->len, fh_test_rms ((float *) heard_b->data, heard_b->len, 1));
     g_assert_cmpuint (n, >=, 24000);
     g_assert_cmpfloat (amp, >, 0.15);
     g_assert_cmpuint (heard_b->len, >=, 24000);
-    g_assert_cmpfloat (rms ((float *) heard_b->data, heard_b->len, 1), <, 0.001);
+    g_assert_cmpfloat (fh_test_rms ((float *) heard_b->data, heard_b->len, 1), <, 0.001);
   }
 }
 

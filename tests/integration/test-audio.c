@@ -13,6 +13,7 @@
 #include <opus.h>
 #include <unistd.h>
 
+#include "tone.h"
 #include "media/mic.h"
 #include "media/pipewire.h"
 #include "media/speaker.h"
@@ -71,44 +72,6 @@ run_for (guint ms)
   while (g_get_monotonic_time () < end)
     if (!g_main_context_iteration (NULL, FALSE))
       g_usleep (1000);
-}
-
-/* Amplitude of the @freq component of @n samples taken every @stride. */
-static double
-tone_amplitude (const float *samples, gsize n, guint stride, double freq)
-{
-  double coeff = 2 * cos (2 * G_PI * freq / 48000), s1 = 0, s2 = 0;
-
-  for (gsize i = 0; i < n; i++) {
-    double s0 = samples[i * stride] + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return 2 * sqrt (MAX (0, s1 * s1 + s2 * s2 - coeff * s1 * s2)) / (double) n;
-}
-
-/* The mean amplitude of @freq over 50 ms windows: a gap or a jump in
- * phase (a late packet) costs one window, not the whole measurement. */
-static double
-tone_level (const float *samples, gsize n, guint stride, double freq)
-{
-  const gsize window = 2400;
-  double sum = 0;
-  gsize count = 0;
-
-  for (gsize start = 0; start + window <= n; start += window, count++)
-    sum += tone_amplitude (samples + start * stride, window, stride, freq);
-  return count ? sum / (double) count : 0;
-}
-
-static double
-rms (const float *samples, gsize n, guint stride)
-{
-  double sum = 0;
-
-  for (gsize i = 0; i < n; i++)
-    sum += (double) samples[i * stride] * samples[i * stride];
-  return n ? sqrt (sum / (double) n) : 0;
 }
 
 /* A raw s16le stereo file of @seconds of @freq at amplitude 0.3. */
@@ -190,12 +153,12 @@ assert_heard (TestSession *s, double freq, double other)
 {
   gsize n = s->samples->len / 2;
   const float *left = (const float *) s->samples->data;
-  double want = tone_level (left, n, 2, freq), unwanted = tone_level (left, n, 2, other);
+  double want = fh_test_tone_level (left, n, 2, freq), unwanted = fh_test_tone_level (left, n, 2, other);
 
   g_test_message ("session %s: %zu frames, rms %.3f, %.0f Hz %.3f, %.0f Hz %.4f", s->label, n,
-                  rms (left, n, 2), freq, want, other, unwanted);
+                  fh_test_rms (left, n, 2), freq, want, other, unwanted);
   g_assert_cmpuint (n, >=, 48000 / 2);
-  g_assert_cmpfloat (rms (left, n, 2), >, 0.1);
+  g_assert_cmpfloat (fh_test_rms (left, n, 2), >, 0.1);
   g_assert_cmpfloat (want, >, 0.2);
   g_assert_cmpfloat (unwanted, <, 0.01);
 }
@@ -318,20 +281,20 @@ test_mic (void)
     /* The last second: past the start of every stream. */
     gsize n = MIN (heard_a->len, 48000u);
     const float *tail = (const float *) heard_a->data + heard_a->len - n;
-    double amp = tone_level (tail, n, 1, 660);
+    double amp = fh_test_tone_level (tail, n, 1, 660);
 
-    g_test_message ("mic: A rms %.4f", rms (tail, n, 1));
+    g_test_message ("mic: A rms %.4f", fh_test_rms (tail, n, 1));
     g_test_message ("mic: A %u samples, 660 Hz %.3f; B %u samples rms %.5f; B naming A's mic "
                     "%u samples rms %.5f",
                     heard_a->len, amp, heard_b->len,
-                    rms ((float *) heard_b->data, heard_b->len, 1), heard_rogue->len,
-                    rms ((float *) heard_rogue->data, heard_rogue->len, 1));
+                    fh_test_rms ((float *) heard_b->data, heard_b->len, 1), heard_rogue->len,
+                    fh_test_rms ((float *) heard_rogue->data, heard_rogue->len, 1));
     g_assert_cmpuint (n, >=, 24000);
     g_assert_cmpfloat (amp, >, 0.15);
     g_assert_cmpuint (heard_b->len, >=, 24000);
-    g_assert_cmpfloat (rms ((float *) heard_b->data, heard_b->len, 1), <, 0.001);
+    g_assert_cmpfloat (fh_test_rms ((float *) heard_b->data, heard_b->len, 1), <, 0.001);
     g_assert_cmpuint (heard_rogue->len, >=, 24000);
-    g_assert_cmpfloat (rms ((float *) heard_rogue->data, heard_rogue->len, 1), <, 0.001);
+    g_assert_cmpfloat (fh_test_rms ((float *) heard_rogue->data, heard_rogue->len, 1), <, 0.001);
   }
 }
 
