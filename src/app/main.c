@@ -253,8 +253,9 @@ cmd_devices (int argc, char **argv)
       printf ("no paired devices\n");
     for (guint i = 0; i < list->len; i++) {
       FhDevice *d = list->pdata[i];
-      printf ("%s  %-24s  paired %s  %-9s  %s\n", d->id, d->name ? d->name : "",
-              d->paired ? d->paired : "?", d->kind, describe_identity (config, d->id));
+      /* The kind last, as before: scripts read it there. */
+      printf ("%s  %-24s  paired %s  %s  %s\n", d->id, d->name ? d->name : "",
+              d->paired ? d->paired : "?", describe_identity (config, d->id), d->kind);
     }
     return 0;
   }

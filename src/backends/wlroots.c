@@ -193,11 +193,25 @@ sway_config (const FhOutputRequest *request, const char *app_script)
 
 /* app.sh: the session's app, its output in app.log beside it. */
 static gboolean
-write_app_script (FhWlrootsOutput *self, const char *app, const char *path, GError **error)
+write_app_script (FhWlrootsOutput *self, const char *app, const char *mic, const char *path,
+                  GError **error)
 {
   g_auto (GStrv) argv = NULL;
-  g_autoptr (GString) script = g_string_new ("#!/bin/sh\n# the session's app, started by sway\nexec");
+  g_autoptr (GString) script = g_string_new ("#!/bin/sh\n# the session's app, started by sway\n");
 
+  /* The host makes the session's speaker and microphone in its own
+   * PipeWire once the desktop is up, a moment after sway: an app that
+   * recorded before its microphone existed would get the stack's fallback
+   * (the speaker's monitor). Wait for it, briefly. */
+  if (mic) {
+    g_autofree char *quoted = g_shell_quote (mic);
+    g_string_append_printf (script,
+                            "i=0\n"
+                            "while [ $i -lt 100 ] && ! timeout -s KILL 1 pw-cli ls Node 2>/dev/null "
+                            "| grep -qF %s; do sleep 0.05; i=$((i+1)); done\n",
+                            quoted);
+  }
+  g_string_append (script, "exec");
   if (!g_shell_parse_argv (app, NULL, &argv, error)) {
     g_prefix_error (error, "cannot read the app command '%s': ", app);
     return FALSE;
@@ -234,7 +248,7 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request,
     return FALSE;
   }
   if (!fh_account_write_file (self->account, config_path, sway_conf, 0600, error) ||
-      !write_app_script (self, app, app_script, error))
+      !write_app_script (self, app, request->mic_name, app_script, error))
     return FALSE;
 
   /* sway passes its environment on to the app: the session's own. */
