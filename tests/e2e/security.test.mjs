@@ -165,7 +165,14 @@ e2e('an input flood of 10 000 events a second is cut off; another client keeps i
     `A was cut off for flooding, each time: ${JSON.stringify(closes)}`);
   // 0.7: on a 2-core machine the flooding browser itself takes CPU from
   // B's decoder; a host that let the flood through would stall B outright.
-  assert.ok(during >= 0.7 * normal, `B's frame rate held: ${during} frames during vs ${normal} before`);
+  // Under ASan (scripts/test.sh sets ASAN_OPTIONS for that run) the host is
+  // several times slower and A's reconnects (TLS, hello, a keyframe each)
+  // cost more: on this 2-core machine B kept 0.33–0.68 of its frames there,
+  // with the last host CI passed on (f31aa1e) as with this one; 0.25 still
+  // tells a held stream from a stalled one.
+  const bound = process.env.ASAN_OPTIONS !== undefined ? 0.25 : 0.7;
+  assert.ok(during >= bound * normal,
+    `B's frame rate held: ${during} frames during vs ${normal} before (bound ${bound})`);
   assert.equal((await B.hooks()).closes.length, bCloses, 'B was not closed');
 });
 
