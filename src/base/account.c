@@ -93,12 +93,10 @@ fh_account_new_launcher (FhAccount *self, GSubprocessFlags flags)
   return launcher;
 }
 
-gboolean
-fh_account_write_file (FhAccount *self, const char *path, const char *contents, int mode,
-                       GError **error)
+/* @path belongs to the account (a host running as root made it). */
+static gboolean
+hand_to (FhAccount *self, const char *path, GError **error)
 {
-  if (!g_file_set_contents_full (path, contents, -1, G_FILE_SET_CONTENTS_NONE, mode, error))
-    return FALSE;
   if (self->switch_user && chown (path, self->uid, self->gid) < 0) {
     int saved = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot hand %s to %s: %s",
@@ -106,6 +104,15 @@ fh_account_write_file (FhAccount *self, const char *path, const char *contents, 
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+fh_account_write_file (FhAccount *self, const char *path, const char *contents, int mode,
+                       GError **error)
+{
+  if (!g_file_set_contents_full (path, contents, -1, G_FILE_SET_CONTENTS_NONE, mode, error))
+    return FALSE;
+  return hand_to (self, path, error);
 }
 
 gboolean
@@ -117,13 +124,7 @@ fh_account_make_dir (FhAccount *self, const char *path, GError **error)
                  g_strerror (saved));
     return FALSE;
   }
-  if (self->switch_user && chown (path, self->uid, self->gid) < 0) {
-    int saved = errno;
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot hand %s to %s: %s",
-                 path, self->name, g_strerror (saved));
-    return FALSE;
-  }
-  return TRUE;
+  return hand_to (self, path, error);
 }
 
 char *

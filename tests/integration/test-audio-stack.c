@@ -368,18 +368,6 @@ send_mic_packets (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static GArray *
-read_recording (const char *path)
-{
-  g_autofree char *data = NULL;
-  gsize len;
-  GArray *samples = g_array_new (FALSE, FALSE, sizeof (float));
-
-  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
-  g_array_append_vals (samples, data, (guint) (len / sizeof (float)));
-  return samples;
-}
-
 static void
 test_mic_is_default (void)
 {
@@ -411,8 +399,8 @@ test_mic_is_default (void)
   opus_encoder_destroy (sender.encoder);
 
   {
-    g_autoptr (GArray) heard_a = read_recording (rec_a);
-    g_autoptr (GArray) heard_b = read_recording (rec_b);
+    g_autoptr (GArray) heard_a = fh_test_read_floats (rec_a);
+    g_autoptr (GArray) heard_b = fh_test_read_floats (rec_b);
     /* The last second: past the start of every stream. */
     gsize n = MIN (heard_a->len, 48000u);
     const float *tail = (const float *) heard_a->data + heard_a->len - n;

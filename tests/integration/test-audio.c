@@ -233,18 +233,6 @@ send_one_packet (MicSender *m)
   g_assert_no_error (error);
 }
 
-static GArray *
-read_recording (const char *path)
-{
-  g_autofree char *data = NULL;
-  gsize len;
-  GArray *samples = g_array_new (FALSE, FALSE, sizeof (float));
-
-  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
-  g_array_append_vals (samples, data, (guint) (len / sizeof (float)));
-  return samples;
-}
-
 static void
 test_mic (void)
 {
@@ -275,9 +263,9 @@ test_mic (void)
   opus_encoder_destroy (sender.encoder);
 
   {
-    g_autoptr (GArray) heard_a = read_recording (rec_a);
-    g_autoptr (GArray) heard_b = read_recording (rec_b);
-    g_autoptr (GArray) heard_rogue = read_recording (rec_rogue);
+    g_autoptr (GArray) heard_a = fh_test_read_floats (rec_a);
+    g_autoptr (GArray) heard_b = fh_test_read_floats (rec_b);
+    g_autoptr (GArray) heard_rogue = fh_test_read_floats (rec_rogue);
     /* The last second: past the start of every stream. */
     gsize n = MIN (heard_a->len, 48000u);
     const float *tail = (const float *) heard_a->data + heard_a->len - n;

@@ -37,3 +37,15 @@ fh_test_rms (const float *samples, gsize n, guint stride)
     sum += (double) samples[i * stride] * samples[i * stride];
   return n ? sqrt (sum / (double) n) : 0;
 }
+
+GArray *
+fh_test_read_floats (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  GArray *samples = g_array_new (FALSE, FALSE, sizeof (float));
+
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_array_append_vals (samples, data, (guint) (len / sizeof (float)));
+  return samples;
+}

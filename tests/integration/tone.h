@@ -1,5 +1,6 @@
 /* Measuring a tone in decoded samples: what the audio integration tests
- * (test-audio, test-audio-stack) check a speaker's packets with. */
+ * (test-audio, test-audio-stack) check a speaker's packets and their
+ * recordings with. */
 #pragma once
 
 #include <glib.h>
@@ -11,3 +12,5 @@ double fh_test_tone_amplitude (const float *samples, gsize n, guint stride, doub
  * phase (a late packet) costs one window, not the whole measurement. */
 double fh_test_tone_level (const float *samples, gsize n, guint stride, double freq);
 double fh_test_rms (const float *samples, gsize n, guint stride);
+/* The samples of a raw float32 recording (parecord --format=float32le). */
+GArray *fh_test_read_floats (const char *path);
