@@ -24,6 +24,8 @@ fh_config_new (void)
   config->sandbox = g_strdup ("on");
   config->homes_dir = g_strdup ("");
   config->app_nice = 10;
+  config->session_cgroups = g_strdup ("on");
+  config->session_cpu_weight = 100;
   config->gamescope = g_strdup ("gamescope");
   config->shared_desktop = g_strdup ("auto");
   config->shared_wayland = g_strdup ("");
@@ -54,6 +56,7 @@ fh_config_free (FhConfig *config)
   g_free (config->run_as);
   g_free (config->sandbox);
   g_free (config->homes_dir);
+  g_free (config->session_cgroups);
   g_strfreev (config->sandbox_binds);
   g_free (config->gamescope);
   g_free (config->shared_desktop);
@@ -177,6 +180,9 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("sandbox", sandbox);
   GET_STRING ("homes-dir", homes_dir);
   GET_UINT ("app-nice", app_nice);
+  GET_STRING ("session-cgroups", session_cgroups);
+  GET_UINT ("session-cpu-weight", session_cpu_weight);
+  GET_UINT ("session-memory-mib", session_memory_mib);
   if (g_key_file_has_key (file, "host", "sandbox-binds", NULL)) {
     g_strfreev (config->sandbox_binds);
     config->sandbox_binds = g_key_file_get_string_list (file, "host", "sandbox-binds", NULL, NULL);
@@ -231,6 +237,19 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
   if (config->app_nice > 19) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: app-nice must be 0–19, not %u", path ? path : "settings", config->app_nice);
+    return FALSE;
+  }
+  if (!config->session_cgroups ||
+      !g_strv_contains ((const char *const[]) { "on", "off", NULL }, config->session_cgroups)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: session-cgroups must be on or off, not '%s'", path ? path : "settings",
+                 config->session_cgroups ? config->session_cgroups : "");
+    return FALSE;
+  }
+  if (config->session_cpu_weight < 1 || config->session_cpu_weight > 10000) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: session-cpu-weight must be 1–10000, not %u", path ? path : "settings",
+                 config->session_cpu_weight);
     return FALSE;
   }
   if (!config->gamestream ||

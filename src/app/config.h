@@ -21,6 +21,11 @@ typedef struct {
   char *sandbox;
   char *homes_dir;
   guint app_nice;
+  /* A cgroup per session (backends/cgroup.h): "on", "off"; its CPU weight
+   * (1–10000) and memory limit in MiB (0: three quarters of the machine's). */
+  char *session_cgroups;
+  guint session_cpu_weight;
+  guint session_memory_mib;
   GStrv sandbox_binds; /* more folders every sandbox sees (read-write) */
   char *gamescope; /* the gamescope command of the gamescope backend */
   /* The shared desktop: which ("auto": sway at $SWAYSOCK, else GNOME

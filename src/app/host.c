@@ -56,24 +56,31 @@ backend_config (FhHost *self, const FhDisplayBackend *backend)
 {
   const FhConfig *config = self->config;
 
+  FhSandboxConfig sandbox = {
+    .homes_dir = config->homes_dir,
+    .run_as = config->run_as,
+    .isolate = g_str_equal (config->sandbox, "on"),
+    .nice = (int) config->app_nice,
+    .cgroup = {
+      .enabled = g_str_equal (config->session_cgroups, "on"),
+      .cpu_weight = config->session_cpu_weight,
+      .memory_max_mib = config->session_memory_mib,
+    },
+    .binds = (const char *const *) config->sandbox_binds,
+  };
+
   if (backend == &fh_display_backend_wlroots) {
     self->backend_config.wlroots = (FhWlrootsConfig) {
       .base = { backend->name },
       .app = config->app,
-      .sandbox = {
-        .homes_dir = config->homes_dir,
-        .run_as = config->run_as,
-        .isolate = g_str_equal (config->sandbox, "on"),
-        .nice = (int) config->app_nice,
-        .binds = (const char *const *) config->sandbox_binds,
-      },
+      .sandbox = sandbox,
     };
   } else if (backend == &fh_display_backend_gamescope) {
     self->backend_config.gamescope = (FhGamescopeConfig) {
       .base = { backend->name },
       .command = config->gamescope,
       .app = config->app,
-      .run_as = config->run_as,
+      .sandbox = sandbox,
     };
   } else {
     return NULL;
@@ -182,9 +189,16 @@ fh_host_start (FhHost *self, GError **error)
                           fh_web_plane_get_port (self->web));
   web->ops->describe (web, banner);
   fh_core_describe (self->core, banner);
-  if (fh_core_get_config (self->core)->backend == &fh_display_backend_wlroots) {
-    g_autofree char *sandbox = fh_sandbox_describe (&self->backend_config.wlroots.sandbox);
-    g_string_append_printf (banner, "  sandbox: %s\n", sandbox);
+  {
+    const FhDisplayBackend *backend = fh_core_get_config (self->core)->backend;
+    const FhSandboxConfig *sandbox =
+      backend == &fh_display_backend_wlroots    ? &self->backend_config.wlroots.sandbox
+      : backend == &fh_display_backend_gamescope ? &self->backend_config.gamescope.sandbox
+                                                 : NULL;
+    if (sandbox) {
+      g_autofree char *text = fh_sandbox_describe (sandbox);
+      g_string_append_printf (banner, "  sandbox: %s\n", text);
+    }
   }
   if (self->gs) {
     FhPlane *gs = fh_gs_plane_get_plane (self->gs);

@@ -5,7 +5,14 @@
  * runtime dir, and the session's injector (libei) reads it from there,
  * lazily on the first input event. Video comes from the PipeWire node the
  * instance exports, which gamescope names in its log. Needs a GPU; the
- * tests run it against tests/doubles/gamescope-standin. */
+ * tests run it against tests/doubles/gamescope-standin.
+ *
+ * Like a wlroots session, an instance is a sandbox (backends/sandbox.h):
+ * gamescope and its app run as the session's device account, behind the
+ * same walls (with the GPU's render node), beside a PipeWire of the
+ * session's own (backends/audio-stack.h) that carries its speaker and
+ * microphone and the video node gamescope exports. The host captures that
+ * node from there: no other session's app can see it. */
 #include "backends/gamescope.h"
 
 #include <errno.h>
@@ -19,7 +26,9 @@
 #include <unistd.h>
 
 #include "media/pipewire-video.h"
+#include "backends/audio-stack.h"
 #include "backends/launch.h"
+#include "backends/sandbox.h"
 #include "base/account.h"
 #include "base/process.h"
 #include "media/ei-injector.h"
@@ -41,9 +50,11 @@
 
 typedef struct {
   FhVirtualOutput base;
-  FhAccount *account;
+  FhSandbox *sandbox;
+  FhAccount *account; /* the sandbox's */
+  /* The host's connection to the session's own PipeWire, for the video. */
   FhPipeWire *pipewire;
-  char *runtime_dir; /* XDG_RUNTIME_DIR of gamescope and its apps */
+  const char *runtime_dir; /* the sandbox's: XDG_RUNTIME_DIR of gamescope and its apps */
   char *relay_path; /* holds the instance's $LIBEI_SOCKET */
   char *log_path;
   GSubprocess *gamescope;
@@ -68,21 +79,19 @@ gamescope_destroy (FhVirtualOutput *output)
   g_clear_handle_id (&self->node_search, g_source_remove);
   g_clear_pointer (&self->injector, fh_ei_injector_free);
   g_clear_pointer (&self->video, fh_pw_video_free); /* the encode thread is gone */
-  /* gamescope leads its own process group; the marker catches the rest. */
+  g_clear_pointer (&self->pipewire, fh_pipewire_free);
+  /* gamescope's sandbox leads its own process group; the sandbox stops
+   * the rest (its PipeWire with it) and removes the runtime dir, the
+   * relay file with it. */
   if (self->pid > 0)
     kill (-self->pid, SIGTERM);
-  if (self->account)
-    fh_launch_stop_session (output->session_id, self->account);
+  g_clear_pointer (&self->sandbox, fh_sandbox_free);
   if (self->gamescope)
     g_subprocess_wait (self->gamescope, NULL, NULL);
-  if (self->runtime_dir)
-    fh_remove_tree (self->runtime_dir); /* the relay file with it */
   if (self->log_path)
     g_unlink (self->log_path);
   g_clear_object (&self->gamescope);
   g_clear_object (&self->cancellable);
-  g_clear_pointer (&self->account, fh_account_free);
-  g_free (self->runtime_dir);
   g_free (self->relay_path);
   g_free (self->log_path);
   fh_virtual_output_finish (output);
@@ -115,8 +124,8 @@ on_node_search (gpointer data)
   FhGamescopeOutput *self = data;
   FhVirtualOutput *output = &self->base;
 
-  self->node_id = fh_pipewire_find_video_source (self->pipewire, output->root_pids,
-                                                 G_N_ELEMENTS (output->root_pids));
+  /* The session's own PipeWire holds no other session's nodes. */
+  self->node_id = fh_pipewire_find_video_source (self->pipewire, NULL, 0);
   if (self->node_id != SPA_ID_INVALID) {
     g_message ("session %.8s: found gamescope's video node %u in PipeWire's registry",
                output->session_id, self->node_id);
@@ -260,12 +269,12 @@ start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request,
 {
   g_auto (GStrv) command = NULL, app = NULL;
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_auto (GStrv) argv = NULL;
+  g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+  g_auto (GStrv) argv = NULL, envv = NULL;
   g_autofree char *w = g_strdup_printf ("%u", request->mode.width);
   g_autofree char *h = g_strdup_printf ("%u", request->mode.height);
   g_autofree char *r = g_strdup_printf ("%u", request->mode.refresh);
-  g_autofree char *serial = g_strdup_printf ("%u", request->serial);
+  g_autofree char *serial = g_strdup_printf ("FUNKHAUS_SESSION_SERIAL=%u", request->serial);
 
   if (!g_shell_parse_argv (config->command && *config->command ? config->command : "gamescope",
                            NULL, &command, error) ||
@@ -284,23 +293,15 @@ start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request,
   g_strv_builder_addv (builder, (const char **) app);
   argv = g_strv_builder_end (builder);
 
-  if (!(launcher = fh_launch_session_launcher (self->account, self->log_path, self->runtime_dir,
-                                                   self->base.session_id, error)))
+  /* The session's speaker, microphone and PipeWire; never the host's
+   * DISPLAY or WAYLAND_DISPLAY (the sandbox's environment starts empty). */
+  g_strv_builder_add (env, serial);
+  g_strv_builder_addv (env, (const char **) self->base.app_env);
+  envv = g_strv_builder_end (env);
+  if (!(self->gamescope = fh_sandbox_spawn (self->sandbox, self->log_path,
+                                            (const char *const *) envv, TRUE,
+                                            (const char *const *) argv, error)))
     return FALSE;
-  g_subprocess_launcher_setenv (launcher, "FUNKHAUS_SESSION_SERIAL", serial, TRUE);
-  /* The session's speaker and microphone, and how to reach PipeWire; never
-   * the host's DISPLAY or WAYLAND_DISPLAY (the launcher starts empty). */
-  for (const char *const *kv = request->app_env; kv && *kv; kv++) {
-    g_auto (GStrv) pair = g_strsplit (*kv, "=", 2);
-    if (pair[0] && pair[1])
-      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
-  }
-  g_subprocess_launcher_set_cwd (launcher, self->account->home);
-  if (!(self->gamescope = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv,
-                                                       error))) {
-    g_prefix_error (error, "cannot start gamescope: ");
-    return FALSE;
-  }
   self->pid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (self->gamescope), NULL, 10);
   return wait_for_node (self, error);
 }
@@ -308,46 +309,52 @@ start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request,
 static FhVirtualOutput *
 gamescope_create_output (const FhOutputRequest *request, GError **error)
 {
-  static const FhGamescopeConfig defaults = { { "gamescope" }, NULL, NULL, NULL };
+  static const FhGamescopeConfig defaults = { { "gamescope" }, NULL, NULL,
+                                              { .run_as = "funkhaus" } };
   const FhGamescopeConfig *config = (const FhGamescopeConfig *) fh_backend_config_for (
     request->config, &fh_display_backend_gamescope);
   FhGamescopeOutput *self = g_new0 (FhGamescopeOutput, 1);
   FhVirtualOutput *output = &self->base;
+  g_autofree char *remote = NULL;
 
   fh_virtual_output_init (output, &gamescope_ops, request);
   self->cancellable = g_cancellable_new ();
   self->node_id = SPA_ID_INVALID;
-  self->pipewire = request->pipewire;
   self->log_path = g_build_filename (request->session_dir, "gamescope.log", NULL);
-  if (!self->pipewire) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                 "the gamescope backend takes its video from PipeWire, and the host has none "
-                 "(audio=off, or PipeWire did not start: see the host's log)");
-    goto fail;
-  }
   if (!config)
     config = &defaults;
-  if (!(self->account = fh_account_resolve (config->run_as ? config->run_as : "funkhaus",
-                                            error)))
+  if (!(self->sandbox = fh_sandbox_new (&config->sandbox, request->device, request->session_id,
+                                        error)))
     goto fail;
-  {
-    g_autofree char *base = fh_account_runtime_base (self->account, error);
-    g_autofree char *name = g_strdup_printf ("funkhaus-session-%s", request->session_id);
-    if (!base)
-      goto fail;
-    self->runtime_dir = g_build_filename (base, name, NULL);
-  }
+  self->account = fh_sandbox_get_account (self->sandbox);
+  self->runtime_dir = fh_sandbox_get_runtime_dir (self->sandbox);
   /* One relay file per instance, in a directory no other instance uses. */
   self->relay_path = g_build_filename (self->runtime_dir, "libei-socket", NULL);
-  if (!fh_account_make_dir (self->account, self->runtime_dir, error) ||
-      !start_gamescope (self, request, config, error))
+  /* A PipeWire of its own, before gamescope starts: gamescope exports its
+   * picture there, the app plays and records there. With audio off it
+   * still carries the picture (and no speaker or microphone). */
+  if (!fh_audio_stack_start (self->sandbox, request->session_dir, &remote, error))
+    goto fail;
+  output->app_env = fh_audio_stack_add_app_env (output->app_env, self->runtime_dir,
+                                                request->speaker_name, request->mic_name);
+  if (request->speaker_name)
+    output->pipewire_remote = g_strdup (remote);
+  if (!(self->pipewire = fh_pipewire_connect (remote, error))) {
+    g_prefix_error (error, "the gamescope backend takes its video from the session's PipeWire: ");
+    goto fail;
+  }
+  if (!start_gamescope (self, request, config, error))
     goto fail;
   self->injector = fh_ei_injector_new (self->relay_path, self->runtime_dir, request->mode.width,
                                        request->mode.height);
   output->root_pids[0] = self->pid;
-  g_message ("session %.8s: gamescope %d up at %ux%u@%u, video node %u, relay file %s, as %s",
+  g_message ("session %.8s: gamescope %d up at %ux%u@%u, %s, as %s, home %s, video node %u, "
+             "relay file %s",
              request->session_id, self->pid, request->mode.width, request->mode.height,
-             request->mode.refresh, self->node_id, self->relay_path, self->account->name);
+             request->mode.refresh,
+             fh_sandbox_is_isolated (self->sandbox) ? "in its sandbox" : "not sandboxed",
+             self->account->name, fh_sandbox_get_home (self->sandbox), self->node_id,
+             self->relay_path);
   return output;
 
 fail:
@@ -359,5 +366,6 @@ const FhDisplayBackend fh_display_backend_gamescope = {
   .name = "gamescope",
   .description = "one headless gamescope per session (needs a GPU), input through its own EIS "
                  "socket",
+  .own_audio = TRUE,
   .create_output = gamescope_create_output,
 };

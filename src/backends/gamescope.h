@@ -3,10 +3,11 @@
 #pragma once
 
 #include "backends/backend.h"
+#include "backends/sandbox.h"
 
 typedef struct {
   FhBackendConfig base; /* .backend = "gamescope" */
   const char *command;  /* the gamescope command line, or NULL: gamescope */
   const char *app;      /* the session's app, or NULL: the default */
-  const char *run_as;   /* the account gamescope and app run as when the host is root */
+  FhSandboxConfig sandbox; /* who gamescope and its app run as, and their walls */
 } FhGamescopeConfig;

@@ -12,10 +12,11 @@
 
 GSubprocessLauncher *
 fh_launch_session_launcher (FhAccount *account, const char *log_path, const char *runtime_dir,
-                            const char *session_id, GError **error)
+                            const char *session_id, const int *join_fds, guint n_join,
+                            GError **error)
 {
   g_autoptr (GSubprocessLauncher) launcher =
-    fh_account_new_launcher (account, G_SUBPROCESS_FLAGS_NONE);
+    fh_account_new_launcher_joining (account, G_SUBPROCESS_FLAGS_NONE, join_fds, n_join);
   int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
   if (fd < 0) {

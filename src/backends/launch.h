@@ -11,10 +11,12 @@
 /* A launcher whose children run as @account (own session and process
  * group), log stdout and stderr into @log_path (appended, 0600), have no
  * stdin, and carry XDG_RUNTIME_DIR=@runtime_dir and
- * FUNKHAUS_SESSION=@session_id. */
+ * FUNKHAUS_SESSION=@session_id; they start in the cgroups whose
+ * cgroup.procs files @join_fds are (fh_account_new_launcher_joining). */
 GSubprocessLauncher *fh_launch_session_launcher (FhAccount *account, const char *log_path,
                                                  const char *runtime_dir,
-                                                 const char *session_id, GError **error);
+                                                 const char *session_id, const int *join_fds,
+                                                 guint n_join, GError **error);
 
 /* Why @process (which has ended) ended, for the user: "the session's @what
  * was killed by signal N" or "… exited with status N@exit_hint". */

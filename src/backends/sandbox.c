@@ -21,6 +21,7 @@ struct _FhSandbox {
   char *runtime_dir;
   gboolean isolate;
   gboolean pasta; /* pasta can give it a network */
+  FhCgroup *cgroup; /* or NULL */
   GStrv binds;
 };
 
@@ -163,6 +164,8 @@ bwrap_usable (void)
 char *
 fh_sandbox_describe (const FhSandboxConfig *config)
 {
+  g_autofree char *cgroup = fh_cgroup_describe (&config->cgroup);
+
   if (!config->isolate)
     return g_strdup ("off (isolate=false): sessions' apps see each other's files, processes "
                      "and X displays");
@@ -171,12 +174,12 @@ fh_sandbox_describe (const FhSandboxConfig *config)
                      "see each other's files, processes and X displays");
   return g_strdup_printf (
     "bubblewrap (own /tmp, /dev/shm, processes, files: the device's home and the session's "
-    "runtime dir), %s, %s, apps at nice %d",
+    "runtime dir), %s, %s; resources: %s, apps at nice %d",
     pasta_usable () ? "a network of its own through pasta"
                     : "the host's network (pasta missing or /dev/net/tun closed: X11 abstract "
                       "sockets are shared)",
     getuid () == 0 ? "an account per device" : "the host's account with a home per device",
-    config->nice);
+    cgroup, config->nice);
 }
 
 FhSandbox *
@@ -226,6 +229,15 @@ fh_sandbox_new (const FhSandboxConfig *config, const char *device, const char *s
   }
   if (!fh_account_make_dir (self->account, self->runtime_dir, error))
     return NULL;
+  /* Resources: with or without walls, where the box offers it. A session
+   * without its cgroup still runs, at its niceness. */
+  {
+    g_autoptr (GError) local_error = NULL;
+    self->cgroup = fh_cgroup_new (&config->cgroup, session_id, &local_error);
+    if (local_error)
+      g_warning ("session %.8s: no cgroup of its own, only its niceness: %s", session_id,
+                 local_error->message);
+  }
   return g_steal_pointer (&self);
 }
 
@@ -236,6 +248,9 @@ fh_sandbox_free (FhSandbox *self)
     return;
   if (self->account)
     fh_launch_stop_session (self->session_id, self->account);
+  /* Whatever escaped the stop above (a process that dropped its
+   * FUNKHAUS_SESSION) still is in the cgroup. */
+  g_clear_pointer (&self->cgroup, fh_cgroup_free);
   if (self->runtime_dir && self->account)
     fh_remove_tree (self->runtime_dir);
   g_clear_pointer (&self->account, fh_account_free);
@@ -268,6 +283,12 @@ gboolean
 fh_sandbox_is_isolated (FhSandbox *self)
 {
   return self->isolate;
+}
+
+FhCgroup *
+fh_sandbox_get_cgroup (FhSandbox *self)
+{
+  return self->cgroup;
 }
 
 /* bwrap's part of the command line: what the session sees of the host. */
@@ -308,8 +329,10 @@ GSubprocess *
 fh_sandbox_spawn (FhSandbox *self, const char *log_path, const char *const *env,
                   gboolean network, const char *const *argv, GError **error)
 {
+  int join_fds[2];
+  guint n_join = self->cgroup ? fh_cgroup_get_join_fds (self->cgroup, join_fds) : 0;
   g_autoptr (GSubprocessLauncher) launcher = fh_launch_session_launcher (
-    self->account, log_path, self->runtime_dir, self->session_id, error);
+    self->account, log_path, self->runtime_dir, self->session_id, join_fds, n_join, error);
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_autofree char *nice = g_strdup_printf ("%d", CLAMP (self->config.nice, 0, 19));
   g_auto (GStrv) full = NULL;

@@ -11,13 +11,17 @@
  *   nothing else of the host: a /tmp, /dev/shm and /dev of its own; a PID
  *   and IPC namespace of its own; and a network namespace of its own with
  *   the internet through pasta, so X11's abstract sockets are its own too;
- * - a lower CPU priority than the host's capture and encode threads.
+ * - resources: a cgroup of its own where the box offers one
+ *   (backends/cgroup.h: a CPU weight against the other sessions, a memory
+ *   limit), and everywhere a lower CPU priority than the host's capture
+ *   and encode threads.
  *
  * Blocking calls: use them on a worker thread, never on the main loop. */
 #pragma once
 
 #include <gio/gio.h>
 
+#include "backends/cgroup.h"
 #include "base/account.h"
 
 typedef struct _FhSandbox FhSandbox;
@@ -34,6 +38,8 @@ typedef struct {
   /* Niceness of the session's processes (0–19): the host's own threads
    * stay at 0. */
   int nice;
+  /* A cgroup per session, where the box offers them. */
+  FhCgroupConfig cgroup;
   /* More folders every session sees, read-write, at the same path (a
    * shared games library, a test's records), or NULL. */
   const char *const *binds;
@@ -54,6 +60,8 @@ const char *fh_sandbox_get_home (FhSandbox *sandbox);
 /* The session's XDG_RUNTIME_DIR, inside and outside the sandbox alike. */
 const char *fh_sandbox_get_runtime_dir (FhSandbox *sandbox);
 gboolean fh_sandbox_is_isolated (FhSandbox *sandbox);
+/* The session's cgroup, or NULL where there is none. */
+FhCgroup *fh_sandbox_get_cgroup (FhSandbox *sandbox);
 
 /* Starts @argv inside the sandbox as the session's account, its stdout and
  * stderr appended to @log_path, with a clean environment (HOME, USER,

@@ -2,6 +2,7 @@
 #include "base/account.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <grp.h>
 #include <pwd.h>
@@ -61,13 +62,35 @@ fh_account_free (FhAccount *self)
   g_free (self);
 }
 
+typedef struct {
+  FhAccount *account; /* the launcher's caller keeps it */
+  int join_fds[FH_ACCOUNT_MAX_JOIN];
+  guint n_join;
+} ChildSetup;
+
+static void
+child_setup_free (gpointer data)
+{
+  ChildSetup *setup = data;
+
+  for (guint i = 0; i < setup->n_join; i++)
+    close (setup->join_fds[i]);
+  g_free (setup);
+}
+
 /* Runs in the forked child: only async-signal-safe calls. */
 static void
 child_setup (gpointer user_data)
 {
-  FhAccount *self = user_data;
+  ChildSetup *setup = user_data;
+  FhAccount *self = setup->account;
 
   setsid ();
+  /* Into the session's cgroups while it still may. */
+  for (guint i = 0; i < setup->n_join; i++) {
+    if (write (setup->join_fds[i], "0", 1) != 1)
+      _exit (125);
+  }
   if (self->switch_user) {
     if (setgroups ((size_t) self->n_groups, self->groups) < 0 || setgid (self->gid) < 0 ||
         setuid (self->uid) < 0)
@@ -78,10 +101,22 @@ child_setup (gpointer user_data)
 GSubprocessLauncher *
 fh_account_new_launcher (FhAccount *self, GSubprocessFlags flags)
 {
+  return fh_account_new_launcher_joining (self, flags, NULL, 0);
+}
+
+GSubprocessLauncher *
+fh_account_new_launcher_joining (FhAccount *self, GSubprocessFlags flags, const int *join_fds,
+                                 guint n_join)
+{
   GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
   const char *lang = g_getenv ("LANG");
   const char *env[] = { NULL };
+  ChildSetup *setup = g_new0 (ChildSetup, 1);
 
+  g_return_val_if_fail (n_join <= FH_ACCOUNT_MAX_JOIN, NULL);
+  setup->account = self;
+  for (guint i = 0; i < n_join; i++)
+    setup->join_fds[setup->n_join++] = fcntl (join_fds[i], F_DUPFD_CLOEXEC, 3);
   g_subprocess_launcher_set_environ (launcher, (char **) env);
   g_subprocess_launcher_setenv (launcher, "HOME", self->home, TRUE);
   g_subprocess_launcher_setenv (launcher, "USER", self->name, TRUE);
@@ -89,7 +124,7 @@ fh_account_new_launcher (FhAccount *self, GSubprocessFlags flags)
   g_subprocess_launcher_setenv (launcher, "SHELL", self->shell, TRUE);
   g_subprocess_launcher_setenv (launcher, "PATH", "/usr/local/bin:/usr/bin:/bin", TRUE);
   g_subprocess_launcher_setenv (launcher, "LANG", lang ? lang : "C.UTF-8", TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, self, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, setup, child_setup_free);
   return launcher;
 }
 

@@ -26,6 +26,14 @@ void fh_account_free (FhAccount *account);
  * here: HOME, USER, LOGNAME, SHELL, PATH, LANG. */
 GSubprocessLauncher *fh_account_new_launcher (FhAccount *account, GSubprocessFlags flags);
 
+#define FH_ACCOUNT_MAX_JOIN 2
+/* The same, and each child first writes "0" into each of @join_fds (at
+ * most FH_ACCOUNT_MAX_JOIN open cgroup.procs files, duplicated here), so
+ * that it and all it starts live in those cgroups, before it drops to
+ * @account. */
+GSubprocessLauncher *fh_account_new_launcher_joining (FhAccount *account, GSubprocessFlags flags,
+                                                      const int *join_fds, guint n_join);
+
 /* A directory owned by @account (0700) under which its compositors keep
  * their runtime dirs: $XDG_RUNTIME_DIR when the host runs as that account,
  * else /run/user/<uid> when it exists, else <tmp>/funkhaus-<uid> (made, or

@@ -944,8 +944,9 @@ fh_pipewire_find_video_source (FhPipeWire *self, const int *roots, guint n_roots
   g_hash_table_iter_init (&iter, self->video_sources);
   while (g_hash_table_iter_next (&iter, &node, &client_id)) {
     FhPwClient *client = g_hash_table_lookup (self->clients, client_id);
-    if (client && client->sec_pid > 0 &&
-        fh_process_descends_from (client->sec_pid, roots, n_roots))
+    if (n_roots == 0 ||
+        (client && client->sec_pid > 0 &&
+         fh_process_descends_from (client->sec_pid, roots, n_roots)))
       return GPOINTER_TO_UINT (node);
   }
   return SPA_ID_INVALID;

@@ -72,7 +72,9 @@ void fh_pipewire_set_router (FhPipeWire *pw, FhAudioRouteFunc func, gpointer use
 
 /* The Video/Source node exported by a process that is, or descends from,
  * one of @roots (told by the socket credentials of the node's client), or
- * SPA_ID_INVALID (0xffffffff) when there is none (yet). */
+ * SPA_ID_INVALID (0xffffffff) when there is none (yet). @n_roots 0: any
+ * Video/Source (on a session's own PipeWire, whose nodes are all the
+ * session's). */
 guint32 fh_pipewire_find_video_source (FhPipeWire *pw, const int *roots, guint n_roots);
 
 /* Runs the loop until @done returns TRUE or @timeout_ms passes (startup and

@@ -13,6 +13,9 @@
 // input event sent before the instance's EIS socket exists arrives once it
 // does; when a session ends its gamescope and relay file are gone; an
 // instance that does not log its video node is found in PipeWire's registry.
+// Each instance is a sandbox like a wlroots session's: it runs as its
+// client's device account, and its video node lives in the session's own
+// PipeWire, where no other session's app can see it.
 //
 // Needs: root, PipeWire, Chromium, the stand-in (built when libeis-dev is
 // installed: `scripts/setup.sh test`).
@@ -22,10 +25,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, chmod, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient, colorClose } from './lib/client.mjs';
 import { reportingTest } from './lib/report.mjs';
+import {
+  accounts, copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionAudio,
+  sessionProcesses, sessionRuntimeDirs,
+} from './lib/sandbox.mjs';
 
 const STANDIN = process.env.FUNKHAUS_GAMESCOPE_STANDIN;
 const A_MODE = { width: 320, height: 240, refresh: 30 };
@@ -33,10 +40,8 @@ const B_MODE = { width: 400, height: 224, refresh: 30 };
 const EVDEV = { a: 30, b: 48, h: 35, l: 38, o: 24, p: 25, r: 19, v: 47, x: 45 };
 const TOLERANCE = 24;
 
-const account = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('funkhaus:'));
-const FH_UID = account ? Number(account.split(':')[2]) : null;
-const skip = process.getuid?.() !== 0 ? 'the gamescope backend runs its instances as funkhaus: needs root'
-  : FH_UID === null ? 'no funkhaus account'
+const skip = process.getuid?.() !== 0 ? 'the gamescope backend runs each instance as its device\'s account: needs root'
+  : accounts(/^funkhaus$/).length === 0 ? 'no funkhaus account'
   : !STANDIN || !existsSync(STANDIN) ? 'no gamescope stand-in (FUNKHAUS_GAMESCOPE_STANDIN; needs libeis-dev)'
   : !existsSync('/usr/bin/pipewire') ? 'no PipeWire'
   : false;
@@ -44,6 +49,8 @@ if (skip && process.env.CI)
   throw new Error(`gamescope tests cannot run in CI: ${skip}`);
 
 let dir = null;
+let standin = null;
+let homesDir = null;
 let host = null;
 let lateHost = null;
 let quietHost = null;
@@ -67,10 +74,16 @@ async function recordOf(session) {
 const keyLines = (log) => log.split('\n').filter((l) => l.startsWith('key '));
 const expectedKeys = (word) => [...word].flatMap((ch) => [`key ${EVDEV[ch]} down`, `key ${EVDEV[ch]} up`]);
 
-/** The relay file of a session: its compositor runtime dir holds it. */
+/** The relay file of a session: its runtime dir holds it. */
 function relayFiles(session) {
-  return [`/run/user/${FH_UID}`, `/tmp/funkhaus-${FH_UID}`]
-    .map((b) => join(b, `funkhaus-session-${session}`, 'libei-socket'));
+  return sessionRuntimeDirs(session).map((d) => join(d, 'libei-socket'));
+}
+
+/** config.ini of a host whose stand-in runs with `args`: the stand-in and
+ *  its records are in a folder every sandbox sees. */
+function standinConfig(args) {
+  return `[host]\ngamescope=${standin} ${args} --record ${dir}/%s.log\napp=sleep infinity\n` +
+    sandboxConfig({ homesDir, binds: [dir] });
 }
 
 /** gamescope's pid for a session, from the host's log. */
@@ -95,11 +108,10 @@ before(async () => {
     return;
   dir = await mkdtemp(join(tmpdir(), 'fh-gamescope-'));
   await chmod(dir, 0o1777);
-  host = await startHost({
-    backend: 'gamescope',
-    grace: 0,
-    config: `[host]\ngamescope=${STANDIN} --record ${dir}/%s.log\napp=sleep infinity\n`,
-  });
+  homesDir = await makeHomesDir(await mkdtemp(join(tmpdir(), 'fh-gamescope-homes-')));
+  // The build tree is not visible inside a sandbox.
+  standin = await copyIntoBind(STANDIN, dir);
+  host = await startHost({ backend: 'gamescope', grace: 0, config: standinConfig('') });
   browser = await launchBrowser();
 });
 
@@ -107,11 +119,18 @@ after(async () => {
   for (const c of [A, B, C, D])
     await c?.close();
   await browser?.close();
-  await host?.cleanup();
-  await lateHost?.cleanup();
-  await quietHost?.cleanup();
-  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
+  const problems = [];
+  for (const h of [host, lateHost, quietHost]) {
+    if (h && !h.exit)
+      await h.stop().catch(() => {});
+    problems.push(...await removeDeviceAccounts(h));
+    await h?.cleanup();
+  }
+  if (dir && !process.env.FUNKHAUS_KEEP_TMP) {
     await rm(dir, { recursive: true, force: true });
+    await rm(dirname(homesDir), { recursive: true, force: true });
+  }
+  assert.deepEqual(problems, [], 'the device accounts of the test are removed');
 });
 
 /** A page paired with `pin`, not connected yet. */
@@ -150,15 +169,27 @@ e2e('two gamescope sessions started at once: own picture, own size, own relay fi
   const [ca, cb] = [sessions.A, sessions.B].map((s) => /^ready \d+ \d+ (\w+)$/m.exec(readFileSync(join(dir, `${s}.log`), 'utf8'))[1]);
   assert.notEqual(ca, cb, 'the two instances show different colours');
 
-  // Relay files: one each, in a directory of its own, each naming its own
-  // instance's socket.
+  // Relay files: one each, in a runtime dir of its own, each naming its own
+  // instance's socket there.
+  const uids = {};
   for (const s of [sessions.A, sessions.B]) {
     const file = relayFiles(s).find((f) => existsSync(f));
     assert.ok(file, `a relay file for ${s}: one of ${relayFiles(s).join(', ')}`);
-    const pid = gamescopePid(host, s);
-    assert.equal(readFileSync(file, 'utf8').trim(), `gamescope-standin-${pid}-ei`,
-      `${s}'s relay file names its own instance (pid ${pid})`);
+    const name = readFileSync(file, 'utf8').trim();
+    assert.match(name, /^gamescope-standin-\d+-ei$/, `${s}'s relay file names a stand-in's socket`);
+    assert.ok(existsSync(join(dirname(file), name)), `${s}'s relay file names the socket of its own instance, beside it`);
+    // A sandbox: the stand-in and its app run as the device's own
+    // account, and its PipeWire is the session's own.
+    const procs = await sessionProcesses(s);
+    const own = procs.find((p) => p.comm.startsWith('gamescope-stand'));
+    assert.ok(own, `${s}'s stand-in runs: ${procs.join('; ')}`);
+    const account = accounts(/^fh-/).find((a) => a.uid === own.uid);
+    assert.ok(account, `${s}'s stand-in runs as a device account, not uid ${own.uid}`);
+    assert.ok(procs.some((p) => p.comm === 'pipewire' && p.uid === own.uid), `${s} has a PipeWire of its own: ${procs.join('; ')}`);
+    assert.equal(sessionAudio(s)?.account, account.name, `${s}'s PipeWire is in its runtime dir`);
+    uids[s] = own.uid;
   }
+  assert.notEqual(uids[sessions.A], uids[sessions.B], 'two devices, two accounts');
 });
 
 e2e('input reaches only the gamescope instance of the session whose client sent it', async () => {
@@ -198,7 +229,7 @@ e2e('an input event sent before the EIS socket exists is delivered once it appea
   lateHost = await startHost({
     backend: 'gamescope',
     grace: 0,
-    config: `[host]\ngamescope=${STANDIN} --ei-delay-ms 3000 --record ${dir}/%s.log\napp=sleep infinity\n`,
+    config: standinConfig('--ei-delay-ms 3000'),
   });
   C = await connectClient(browser, lateHost, 'C', { pin: lateHost.pin, ...A_MODE });
   sessions.C = (await C.get(() => window.funkhaus.welcome)).session;
@@ -225,6 +256,8 @@ e2e('a session that ends takes its gamescope and relay file with it', async () =
   await poll(() => !existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')),
     { timeout: 5000, what: "A's gamescope to exit" });
   await poll(() => !existsSync(file), { timeout: 5000, what: "A's relay file to go" });
+  await poll(async () => (await sessionProcesses(s)).length === 0,
+    { timeout: 5000, what: "every process of A's sandbox (its PipeWire too) to go" });
   // B is untouched.
   const before = (await B.hooks()).framesDecoded;
   await B.waitFrames(before + 5);
@@ -236,7 +269,7 @@ e2e('an instance that never names its video node is found in the PipeWire regist
   quietHost = await startHost({
     backend: 'gamescope',
     grace: 0,
-    config: `[host]\ngamescope=${STANDIN} --no-node-log --record ${dir}/%s.log\napp=sleep infinity\n`,
+    config: standinConfig('--no-node-log'),
   });
   D = await connectClient(browser, quietHost, 'D', { pin: quietHost.pin, ...A_MODE });
   sessions.D = (await D.get(() => window.funkhaus.welcome)).session;

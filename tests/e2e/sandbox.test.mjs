@@ -29,7 +29,7 @@
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,8 @@ import { RATE, rawTone, rms, toneLevel, wavTone } from './lib/audio.mjs';
 import { startHost, poll, repoRoot } from './lib/host.mjs';
 import { Client, launchBrowser, connectClient, colorClose } from './lib/client.mjs';
 import {
-  accounts, copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionRuntimeDirs,
+  accounts, copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionProcesses,
+  sessionRuntimeDirs,
 } from './lib/sandbox.mjs';
 
 const RECORDER = process.env.FUNKHAUS_RECORDER || join(repoRoot, 'build', 'tests', 'fh-input-recorder');
@@ -90,21 +91,6 @@ const devices = {};     // client name → {device, token}
 let victim = null;      // what session 1 is: {session, device, home, runtime, secret, swayPid, …}
 
 /** "pid comm" of every process whose FUNKHAUS_SESSION is `id`. */
-async function sessionProcesses(id) {
-  const found = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name))
-      continue;
-    try {
-      const environ = await readFile(`/proc/${name}/environ`, 'latin1');
-      if (!environ.split('\0').includes(`FUNKHAUS_SESSION=${id}`))
-        continue;
-      found.push({ pid: Number(name), comm: (await readFile(`/proc/${name}/comm`, 'utf8')).trim() });
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
-}
-
 async function text(path) {
   try {
     return await readFile(path, 'utf8');
@@ -183,6 +169,28 @@ async function endSession(c, session) {
     { timeout: 10000, what: `the processes of session ${session} to be gone` });
   await poll(() => sessionRuntimeDirs(session).every((d) => !existsSync(d)),
     { timeout: 5000, what: `the runtime dir of session ${session} to be gone` });
+  await poll(() => cgroupDirs(session).length === 0,
+    { timeout: 5000, what: `the cgroups of session ${session} to be gone` });
+}
+
+/** The cgroup folders of `session` that exist (backends/cgroup.c makes
+ *  <the host's cgroup>/funkhaus-session-<id> in each hierarchy it uses). */
+function cgroupDirs(session) {
+  const found = [];
+  const walk = (dir, depth) => {
+    let entries = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch { return; }
+    for (const e of entries.filter((x) => x.isDirectory())) {
+      if (e.name === `funkhaus-session-${session}`)
+        found.push(join(dir, e.name));
+      else if (depth < 4)
+        walk(join(dir, e.name), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return found;
 }
 
 function shellQuote(s) {
@@ -307,6 +315,20 @@ e2e('session 1 (the victim) runs in its sandbox as its device account, shows its
     const status = await readFile(`/proc/${p.pid}/status`, 'utf8');
     assert.match(status, new RegExp(`^Uid:\\s+${account.uid}\\s`, 'm'), `${p.comm} runs as ${account.name}`);
   }
+  // Resources: where the host says it makes a cgroup per session, the
+  // session's processes are in it (and in no other session's).
+  const cgroup = /resources: cgroup (v1|v2) per session/.exec(banner);
+  for (const p of [sway, app]) {
+    const lines = (await readFile(`/proc/${p.pid}/cgroup`, 'utf8')).split('\n');
+    const inOwn = lines.filter((l) => l.endsWith(`/funkhaus-session-${session}`));
+    if (cgroup)
+      assert.ok(cgroup[1] === 'v2' ? inOwn.length === 1 : inOwn.some((l) => /[:,]cpu[,:]/.test(l)),
+        `${p.comm} is in its session's cgroup: ${lines.join(' | ')}`);
+    else
+      assert.equal(inOwn.length, 0, 'no cgroup where the host says it makes none');
+  }
+  sessions.victimCgroups = cgroup ? cgroupDirs(session) : [];
+  assert.ok(!cgroup || sessions.victimCgroups.length > 0, `the victim's cgroup folders exist: ${cgroupDirs(session)}`);
   // The secret, where the app put it: its home (from the host), its own
   // /tmp and /dev/shm (through its root, as the host sees it), its
   // environment.

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHost, poll, repoRoot } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient, colorClose, colorDistance } from './lib/client.mjs';
-import { copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionRuntimeDirs } from './lib/sandbox.mjs';
+import { copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionProcesses, sessionRuntimeDirs } from './lib/sandbox.mjs';
 
 const TOLERANCE = 24;
 const RECORDER = process.env.FUNKHAUS_RECORDER || join(repoRoot, 'build', 'tests', 'fh-input-recorder');
@@ -84,25 +84,6 @@ function e2e(name, fn, { timeout = 60000 } = {}) {
 
 /** "pid comm FUNKHAUS_SESSION" of every process whose session is in `ids`
  *  (full ids, or 8-digit prefixes as the host logs them). */
-async function sessionProcesses(ids) {
-  const wanted = [...ids];
-  const found = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name))
-      continue;
-    try {
-      const environ = await readFile(`/proc/${name}/environ`, 'latin1');
-      const m = /(?:^|\0)FUNKHAUS_SESSION=([0-9a-f]+)\0/.exec(environ);
-      if (!m || !wanted.some((id) => m[1].startsWith(id)))
-        continue;
-      const comm = (await readFile(`/proc/${name}/comm`, 'utf8')).trim();
-      const state = (await readFile(`/proc/${name}/stat`, 'utf8')).split(') ')[1]?.[0];
-      found.push(`${name} ${comm} ${state} ${m[1]}`);
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
-}
-
 /** The 8-digit session prefixes a host has logged. */
 function loggedSessions(h) {
   return [...new Set([...h.logs().matchAll(/session ([0-9a-f]{8})\b/g)].map((m) => m[1]))];
@@ -164,7 +145,7 @@ async function stopOrExplain(h, ids) {
     await poll(() => h.exit, { timeout: 5000, what: 'the host to die after SIGKILL' }).catch(() => {});
     // What a killed host leaves behind is not for the next test to find.
     for (const p of await sessionProcesses(ids))
-      try { process.kill(Number(p.split(' ')[0]), 'SIGKILL'); } catch { /* gone */ }
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
     throw e;
   }
 }
@@ -315,13 +296,13 @@ e2e('a crashed compositor fails only its own session and leaves nothing behind',
   assert.ok(A && B, 'needs the clients of the first test');
   const sa = sessions.A;
   const procsA = await sessionProcesses([sa]);
-  const sway = procsA.filter((p) => p.split(' ')[1] === 'sway');
+  const sway = procsA.filter((p) => p.comm === 'sway');
   assert.equal(sway.length, 1, `one sway for A's session; A's processes: ${procsA.join('; ')}`);
   const dirsA = compositorDirs(sa);
   assert.ok(dirsA.some((d) => existsSync(d)), `A's compositor runtime dir is one of ${dirsA.join(', ')}`);
 
   const bBefore = (await B.hooks()).framesDecoded;
-  process.kill(Number(sway[0].split(' ')[0]), 'SIGKILL');
+  process.kill(sway[0].pid, 'SIGKILL');
 
   await A.waitFor((f) => f.lastError && f.lastError.closeCode === 4004, { what: 'close 4004 at A', timeout: 10000 });
   const h = await A.hooks();
@@ -348,14 +329,14 @@ e2e('a crashed compositor fails only its own session and leaves nothing behind',
       throw e;
     });
   await poll(() => dirsA.every((d) => !existsSync(d)), { timeout: 5000, what: `A's compositor dir (${dirsA.join(', ')}) to be gone` });
-  assert.ok((await sessionProcesses([sessions.B])).some((p) => p.split(' ')[1] === 'sway'), "B's sway still runs");
+  assert.ok((await sessionProcesses([sessions.B])).some((p) => p.comm === 'sway'), "B's sway still runs");
 });
 
 e2e('SIGINT with live wlroots sessions stops the host and every compositor', async () => {
   assert.ok(B, 'needs the clients of the first test');
   const ids = [...new Set([...Object.values(sessions), ...loggedSessions(host)])];
   const live = await sessionProcesses(ids);
-  assert.ok(live.some((p) => p.split(' ')[1] === 'sway'), `a live sway before SIGINT: ${live.join('; ')}`);
+  assert.ok(live.some((p) => p.comm === 'sway'), `a live sway before SIGINT: ${live.join('; ')}`);
   const res = await stopOrExplain(host, ids);
   assert.equal(res.signal, null, `exited by signal ${res.signal}`);
   assert.equal(res.code, 0, 'exit code');

@@ -14,7 +14,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, basename } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -141,4 +141,32 @@ export function sessionAudio(session) {
       return { account: account.name, remote: join(dir, 'pipewire-0'), pulse: `unix:${pulse}` };
   }
   return null;
+}
+
+/** The processes of the sessions whose ids start with `ids` (one id or a
+ *  list; 8-digit prefixes do), found by FUNKHAUS_SESSION in their
+ *  environment, as root sees them from outside their sandboxes:
+ *  [{pid, comm, state, session, uid}], each printing as
+ *  "pid comm state session". */
+export async function sessionProcesses(ids) {
+  const wanted = [ids].flat();
+  const found = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name))
+      continue;
+    try {
+      const environ = await readFile(`/proc/${name}/environ`, 'latin1');
+      const m = /(?:^|\0)FUNKHAUS_SESSION=([0-9a-f]+)\0/.exec(environ);
+      if (!m || !wanted.some((id) => m[1].startsWith(id)))
+        continue;
+      const comm = (await readFile(`/proc/${name}/comm`, 'utf8')).trim();
+      const state = (await readFile(`/proc/${name}/stat`, 'utf8')).split(') ')[1]?.[0];
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${name}/status`, 'utf8'))[1]);
+      found.push({
+        pid: Number(name), comm, state, session: m[1], uid,
+        toString() { return `${this.pid} ${this.comm} ${this.state} ${this.session}`; },
+      });
+    } catch { /* gone meanwhile */ }
+  }
+  return found;
 }
