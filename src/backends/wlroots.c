@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -175,20 +176,43 @@ static const FhVirtualOutputOps wlroots_ops = {
   .destroy = wlroots_destroy,
 };
 
+/* The refresh to ask sway for, in mHz, so that animated content reaches
+ * @hz. This wlroots's headless backend waits 1000000 / mHz ms, rounded
+ * down, between a frame and the next frame event, and only after sway has
+ * rendered: at 75 Hz a frame came every 13 ms + render time (about 70
+ * fps). Asking for a timer RENDER_BUDGET_MS shorter than the period lets
+ * sway render at a little above @hz; the host's encode thread still
+ * captures at exactly @hz, taking the newest picture each time. */
+#define RENDER_BUDGET_MS 2
+guint
+fh_wlroots_compositor_refresh_mhz (guint hz)
+{
+  double period_ms = 1000.0 / MAX (hz, 1u);
+  guint timer_ms = (guint) MAX (1.0, floor (period_ms - RENDER_BUDGET_MS));
+
+  /* The lowest mHz whose rounded-down delay is timer_ms. */
+  return 1000000 / timer_ms;
+}
+
 /* sway starts the app (app.sh), so that it lives in the sway's sandbox
  * and gets its WAYLAND_DISPLAY and DISPLAY. */
 static char *
 sway_config (const FhOutputRequest *request, const char *app_script)
 {
+  guint mhz = fh_wlroots_compositor_refresh_mhz (request->mode.refresh);
+
   return g_strdup_printf ("# funkhaus session %s: made by the host, removed with the session\n"
-                          "output HEADLESS-1 mode --custom %ux%u@%uHz position 0 0\n"
+                          "# asked for %u Hz: sway's timer runs a little faster, the host\n"
+                          "# captures at %u Hz\n"
+                          "output HEADLESS-1 mode --custom %ux%u@%u.%03uHz position 0 0\n"
                           "default_border none\n"
                           "default_floating_border none\n"
                           "focus_follows_mouse no\n"
                           "xwayland enable\n"
                           "exec /bin/sh %s\n",
-                          request->session_id, request->mode.width, request->mode.height,
-                          request->mode.refresh, app_script);
+                          request->session_id, request->mode.refresh, request->mode.refresh,
+                          request->mode.width, request->mode.height, mhz / 1000, mhz % 1000,
+                          app_script);
 }
 
 /* app.sh: the session's app, its output in app.log beside it. */

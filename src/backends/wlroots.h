@@ -10,3 +10,8 @@ typedef struct {
   const char *app;         /* the session's app, or NULL: foot */
   FhSandboxConfig sandbox; /* who compositor and app run as, and their walls */
 } FhWlrootsConfig;
+
+/* The refresh (mHz) the backend asks sway for when a client wants @hz, so
+ * that animated content reaches @hz despite the headless backend's timer
+ * (see wlroots.c). */
+guint fh_wlroots_compositor_refresh_mhz (guint hz);
