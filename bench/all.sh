@@ -7,14 +7,16 @@
 #   bench/run.sh      the host against its own encoder (## Results)
 #   bench/audio.sh    speaker and microphone per session (## Audio (issue 4))
 #   bench/wlroots.sh  wlroots sessions sustained (## wlroots sessions (issue 3))
+#   bench/sandbox.sh  the sessions' sandboxes: a noisy neighbour and their
+#                     cost (## Sandboxes (issue 16))
 #   bench/compare.sh  side by side with Wolf's and Sunshine's pipelines and
 #                     the encoder alone (## Side by side with other hosts
 #                     (issue 8), docs/img/side-by-side.png)
 # each of which writes its own section of docs/performance.md and stops by
-# itself in bounded time. The side-by-side figures print last. About 15
+# itself in bounded time. The side-by-side figures print last. About 20
 # minutes on 2 cores.
 #
-# Usage: bench/all.sh [--no-docs] [--only compare|run|audio|wlroots]...
+# Usage: bench/all.sh [--no-docs] [--only compare|run|audio|wlroots|sandbox]...
 #        (as root, or with sudo: it installs packages; apps and compositors
 #        run as `funkhaus`)
 # Environment: BUILD_DIR (build); each script's own BENCH_* settings (see
@@ -32,8 +34,8 @@ while (( $# )); do
   case $1 in
     --no-docs) docs=(--no-docs) ;;
     --only)
-      [[ ${2:-} =~ ^(compare|run|audio|wlroots)$ ]] || {
-        echo "bench/all.sh: --only takes compare, run, audio or wlroots" >&2; exit 2; }
+      [[ ${2:-} =~ ^(compare|run|audio|wlroots|sandbox)$ ]] || {
+        echo "bench/all.sh: --only takes compare, run, audio, wlroots or sandbox" >&2; exit 2; }
       only+=("$2"); shift ;;
     -h|--help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -42,7 +44,7 @@ while (( $# )); do
   esac
   shift
 done
-(( ${#only[@]} )) || only=(run audio wlroots compare)
+(( ${#only[@]} )) || only=(run audio wlroots sandbox compare)
 build=${BUILD_DIR:-build}
 say() { printf '== bench/all.sh: %s\n' "$*" >&2; }
 started=$SECONDS
@@ -82,7 +84,7 @@ ninja -C "$build" >&2
 # 3. The benchmarks; the side by side last, so that its figures end the
 # output.
 status=0
-for b in run audio wlroots compare; do
+for b in run audio wlroots sandbox compare; do
   [[ " ${only[*]} " == *" $b "* ]] || continue
   say "bench/$b.sh (started after $(( SECONDS - started )) s)"
   if ! BUILD_DIR=$build BENCH_COMMAND="$invocation" \

@@ -1,10 +1,10 @@
 /* A benchmark client for `funkhaus serve`: pairs with a PIN, opens one or
  * several sessions over WebSockets like browsers would, receives video for
  * a bounded time and reports the host's CPU time per frame and its latency;
- * with a wlroots backend also each session's frame rate, drops, and the CPU
- * and memory of its processes. Host and client run on one machine, so the
- * header's capture time (the host's CLOCK_MONOTONIC) and ours are the same
- * clock. */
+ * with a wlroots backend also each session's frame rate, latency, time from
+ * hello to its first frame, drops, and the CPU and memory of its processes.
+ * Host and client run on one machine, so the header's capture time (the
+ * host's CLOCK_MONOTONIC) and ours are the same clock. */
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -23,13 +23,17 @@ typedef struct {
   FhBenchClient *client;
   guint index; /* 1, 2, … in the order they were opened */
   SoupWebsocketConnection *ws;
+  char *hello;
   char *session_id;
+  gint64 hello_us; /* when its hello went out */
   gint64 welcome_us;
+  gint64 first_frame_us; /* its first video frame, in the window or not */
 
   guint64 frames; /* in the window */
   guint64 bytes;
   guint64 keyframes;
   guint64 frame_gaps; /* frame numbers skipped between received frames */
+  GArray *receive_us; /* capture → received, per frame of this session */
   gint64 last_frame;
   gint64 last_arrival_us;
 
@@ -59,6 +63,9 @@ struct _FhBenchClient {
   gboolean verbose;
   GPtrArray *sessions; /* FhBenchSession */
   guint welcomed;
+  SoupSession *http;
+  char *ws_url;
+  gboolean one_by_one; /* each hello after the previous session's welcome */
 
   gint64 measure_us; /* start of the measured window, once all are welcome */
   gint64 end_us;
@@ -72,6 +79,7 @@ struct _FhBenchClient {
   guint64 host_idle_rss_kib, host_idle_pss_kib; /* before the first session */
   guint64 host_rss_kib, host_pss_kib; /* at the window's end */
   GHashTable *comm_cpu_us; /* command name → CPU µs of the sessions' processes */
+  GHashTable *comm_pss_kib; /* command name → their PSS at the window's end */
 
   guint64 frames_total;
   GArray *receive_us; /* capture → received, per frame, all sessions */
@@ -88,7 +96,9 @@ bench_session_free (gpointer data)
   FhBenchSession *s = data;
 
   g_clear_object (&s->ws);
+  g_free (s->hello);
   g_free (s->session_id);
+  g_clear_pointer (&s->receive_us, g_array_unref);
   g_clear_pointer (&s->process_cpu0, g_hash_table_unref);
   g_free (s);
 }
@@ -135,6 +145,7 @@ snapshot_session_processes (FhBenchClient *self, gboolean end)
       g_autofree char *comm = fh_bench_comm (dir);
       gint64 used = cpu - (cpu0 ? *cpu0 : 0);
       gint64 *by_comm = g_hash_table_lookup (self->comm_cpu_us, comm);
+      guint64 *pss_by_comm = g_hash_table_lookup (self->comm_pss_kib, comm);
       guint64 rss = 0, pss = 0;
 
       s->process_cpu_us += used;
@@ -144,9 +155,14 @@ snapshot_session_processes (FhBenchClient *self, gboolean end)
         g_hash_table_insert (self->comm_cpu_us, g_strdup (comm), by_comm);
       }
       *by_comm += used;
+      if (!pss_by_comm) {
+        pss_by_comm = g_new0 (guint64, 1);
+        g_hash_table_insert (self->comm_pss_kib, g_strdup (comm), pss_by_comm);
+      }
       if (fh_bench_process_memory (pid, &rss, &pss)) {
         s->rss_kib += rss;
         s->pss_kib += pss;
+        *pss_by_comm += pss;
       }
     }
   }
@@ -189,6 +205,8 @@ accept_any_certificate (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificate
 {
   return TRUE; /* the host's self-signed certificate, on localhost */
 }
+
+static void open_session (FhBenchSession *s);
 
 static void
 finish (FhBenchClient *self, int code)
@@ -289,6 +307,10 @@ on_text (FhBenchSession *s, const char *text, gsize len, gint64 now)
     }
     printf ("welcome: session %s\n", s->session_id);
     fflush (stdout);
+    /* The host numbers sessions in the order their hellos arrive
+     * (FUNKHAUS_SESSION_SERIAL): one by one, that is ours. */
+    if (self->one_by_one && s->index < self->sessions->len)
+      open_session (g_ptr_array_index (self->sessions, s->index));
   } else if (g_str_equal (type, "stats")) {
     gint64 dropped = json_object_get_int_member_with_default (obj, "dropped", 0);
 
@@ -323,15 +345,20 @@ on_binary (FhBenchSession *s, const guint8 *data, gsize len, gint64 now)
   FhVideoHeader header;
   g_autoptr (GError) error = NULL;
 
+  if (len > 0 && data[0] == FH_PROTO_KIND_AUDIO)
+    return; /* the session's speaker: not measured here */
   if (!fh_proto_parse_video_header (data, len, &header, &error)) {
     fprintf (stderr, "fh-bench-client: %s\n", error->message);
     return;
   }
   self->frames_total++;
+  if (!s->first_frame_us)
+    s->first_frame_us = now;
   if (self->measuring) {
     gint64 rx = now - (gint64) header.capture_us, enc = header.encode_us;
 
     g_array_append_val (self->receive_us, rx);
+    g_array_append_val (s->receive_us, rx);
     g_array_append_val (self->encoded_us, enc);
     if (s->last_arrival_us) {
       gint64 gap = now - s->last_arrival_us;
@@ -377,16 +404,10 @@ on_closed (SoupWebsocketConnection *ws, gpointer user_data)
   }
 }
 
-typedef struct {
-  FhBenchSession *session;
-  char *hello;
-} FhConnectData;
-
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  FhConnectData *cd = user_data;
-  FhBenchSession *s = cd->session;
+  FhBenchSession *s = user_data;
   g_autoptr (GError) error = NULL;
 
   s->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
@@ -398,10 +419,20 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
     soup_websocket_connection_set_max_incoming_payload_size (s->ws, 0);
     g_signal_connect (s->ws, "message", G_CALLBACK (on_message), s);
     g_signal_connect (s->ws, "closed", G_CALLBACK (on_closed), s);
-    soup_websocket_connection_send_text (s->ws, cd->hello);
+    s->hello_us = g_get_monotonic_time ();
+    soup_websocket_connection_send_text (s->ws, s->hello);
   }
-  g_free (cd->hello);
-  g_free (cd);
+}
+
+/* Its WebSocket; the hello goes out once it is open. */
+static void
+open_session (FhBenchSession *s)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", s->client->ws_url);
+
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+  soup_session_websocket_connect_async (s->client->http, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        NULL, on_connected, s);
 }
 
 static gboolean
@@ -450,6 +481,36 @@ pair (SoupSession *session, const char *base, const char *pin, char **device, ch
   *device = g_strdup (json_object_get_string_member_with_default (obj, "device", ""));
   *token = g_strdup (json_object_get_string_member_with_default (obj, "token", ""));
   return TRUE;
+}
+
+/* A device paired before, kept in @path by an earlier run (against a host
+ * with the same config dir): no PIN needed. FALSE when there is none. */
+static gboolean
+load_credential (const char *path, char **device, char **token)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, NULL))
+    return FALSE;
+  *device = g_key_file_get_string (file, "credential", "device", NULL);
+  *token = g_key_file_get_string (file, "credential", "token", NULL);
+  if (*device && *token && **device && **token)
+    return TRUE;
+  g_clear_pointer (device, g_free);
+  g_clear_pointer (token, g_free);
+  return FALSE;
+}
+
+static gboolean
+save_credential (const char *path, const char *device, const char *token, GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autofree char *text = NULL;
+
+  g_key_file_set_string (file, "credential", "device", device);
+  g_key_file_set_string (file, "credential", "token", token);
+  text = g_key_file_to_data (file, NULL, NULL);
+  return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
 /* A command name as a key: lower case, anything but letters and digits
@@ -555,6 +616,11 @@ print_results (FhBenchClient *self)
     const gint64 *us = g_hash_table_lookup (self->comm_cpu_us, l->data);
     printf ("session_processes_cpu_cores_%s %.3f\n", key, *us / 1e6 / window_s);
   }
+  for (GList *l = comms; l; l = l->next) {
+    g_autofree char *key = key_for (l->data);
+    const guint64 *kib = g_hash_table_lookup (self->comm_pss_kib, l->data);
+    printf ("session_processes_pss_kib_%s %" G_GUINT64_FORMAT "\n", key, kib ? *kib : 0);
+  }
 
   for (guint i = 0; i < n; i++) {
     FhBenchSession *s = g_ptr_array_index (self->sessions, i);
@@ -568,6 +634,15 @@ print_results (FhBenchClient *self)
     printf ("s%u_processes_cpu_cores %.3f\n", s->index, s->process_cpu_us / 1e6 / window_s);
     printf ("s%u_processes_rss_kib %" G_GUINT64_FORMAT "\n", s->index, s->rss_kib);
     printf ("s%u_processes_pss_kib %" G_GUINT64_FORMAT "\n", s->index, s->pss_kib);
+    printf ("s%u_capture_to_receive_ms_p50 %.3f\n", s->index,
+            fh_percentile_ms (s->receive_us, 0.50));
+    printf ("s%u_capture_to_receive_ms_p99 %.3f\n", s->index,
+            fh_percentile_ms (s->receive_us, 0.99));
+    /* From our hello going out: the host welcomes us once the session's
+     * desktop is up; then its first picture is captured, encoded, sent. */
+    printf ("s%u_hello_to_welcome_ms %.1f\n", s->index, (s->welcome_us - s->hello_us) / 1000.0);
+    printf ("s%u_hello_to_first_frame_ms %.1f\n", s->index,
+            (s->first_frame_us - s->hello_us) / 1000.0);
   }
 }
 
@@ -575,8 +650,11 @@ static void
 bench_client_clear (FhBenchClient *self)
 {
   g_clear_pointer (&self->sessions, g_ptr_array_unref);
+  g_clear_object (&self->http);
+  g_clear_pointer (&self->ws_url, g_free);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->comm_cpu_us, g_hash_table_unref);
+  g_clear_pointer (&self->comm_pss_kib, g_hash_table_unref);
   g_clear_pointer (&self->receive_us, g_array_unref);
   g_clear_pointer (&self->encoded_us, g_array_unref);
   g_clear_pointer (&self->interarrival_us, g_array_unref);
@@ -590,12 +668,16 @@ main (int argc, char **argv)
   gint port = 0, width = 1920, height = 1080, fps = 60, bitrate = 0, host_pid = 0;
   gint sessions = 1;
   double seconds = 10.0, warmup = 2.0;
-  gboolean verbose = FALSE;
-  g_autofree char *pin = NULL, *host = NULL;
+  gboolean verbose = FALSE, one_by_one = FALSE;
+  g_autofree char *pin = NULL, *host = NULL, *credential = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "the host's HTTPS port", "PORT" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "host name (default localhost)", "NAME" },
     { "pin", 0, 0, G_OPTION_ARG_STRING, &pin, "the pairing PIN the host printed", "PIN" },
+    { "credential", 0, 0, G_OPTION_ARG_FILENAME, &credential,
+      "pair only if FILE does not exist yet, and keep the device id and token there: later runs "
+      "against a host with the same config dir open sessions as the same device",
+      "FILE" },
     { "host-pid", 0, 0, G_OPTION_ARG_INT, &host_pid, "pid of funkhaus serve (for its CPU time)",
       "PID" },
     { "width", 'W', 0, G_OPTION_ARG_INT, &width, "mode width (default 1920)", "PX" },
@@ -604,6 +686,10 @@ main (int argc, char **argv)
     { "bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "kb/s (default: the host's)", "KBPS" },
     { "sessions", 'n', 0, G_OPTION_ARG_INT, &sessions,
       "sessions to open at once, one WebSocket each, one pairing (default 1)", "N" },
+    { "one-by-one", 0, 0, G_OPTION_ARG_NONE, &one_by_one,
+      "send each session's hello only after the previous one's welcome, so that the host "
+      "numbers them (FUNKHAUS_SESSION_SERIAL) as we do; otherwise all at once",
+      NULL },
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "measured time (default 10)", "S" },
     { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &warmup,
       "unmeasured time after the last welcome (default 2)", "S" },
@@ -614,8 +700,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) options =
     g_option_context_new ("- benchmark sessions against funkhaus serve");
   g_autoptr (GError) error = NULL;
-  g_autoptr (SoupSession) session = NULL;
-  g_autofree char *base = NULL, *ws_url = NULL, *device = NULL, *token = NULL;
+  g_autofree char *base = NULL, *device = NULL, *token = NULL;
   g_autofree char *bitrate_field = NULL;
   FhBenchClient self = { .exit_code = 1 };
   guint deadline;
@@ -625,8 +710,12 @@ main (int argc, char **argv)
     fprintf (stderr, "fh-bench-client: %s\n", error->message);
     return 2;
   }
-  if (port <= 0 || port > 65535 || !pin || host_pid <= 0 || seconds <= 0 || warmup < 0) {
-    fprintf (stderr, "fh-bench-client: --port, --pin and --host-pid are needed\n");
+  if (credential)
+    load_credential (credential, &device, &token);
+  if (port <= 0 || port > 65535 || (!pin && !device) || host_pid <= 0 || seconds <= 0 ||
+      warmup < 0) {
+    fprintf (stderr, "fh-bench-client: --port, --pin (or a --credential kept before) and "
+                     "--host-pid are needed\n");
     return 2;
   }
   if (sessions < 1 || sessions > 64) {
@@ -641,9 +730,11 @@ main (int argc, char **argv)
   self.seconds = seconds;
   self.warmup_s = warmup;
   self.verbose = verbose;
+  self.one_by_one = one_by_one;
   self.loop = g_main_loop_new (NULL, FALSE);
   self.sessions = g_ptr_array_new_with_free_func (bench_session_free);
   self.comm_cpu_us = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self.comm_pss_kib = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self.receive_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self.encoded_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self.interarrival_us = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -652,11 +743,12 @@ main (int argc, char **argv)
   fh_bench_process_memory (host_pid, &self.host_idle_rss_kib, &self.host_idle_pss_kib);
 
   base = g_strdup_printf ("https://%s:%d", host ? host : "localhost", port);
-  ws_url = g_strdup_printf ("wss://%s:%d/ws", host ? host : "localhost", port);
+  self.ws_url = g_strdup_printf ("wss://%s:%d/ws", host ? host : "localhost", port);
   /* One connection per session: libsoup's default allows only 2 per host. */
-  session = soup_session_new_with_options ("max-conns", 2 * sessions + 2, "max-conns-per-host",
-                                           2 * sessions + 2, NULL);
-  if (!pair (session, base, pin, &device, &token, &error)) {
+  self.http = soup_session_new_with_options ("max-conns", 2 * sessions + 2, "max-conns-per-host",
+                                             2 * sessions + 2, NULL);
+  if (!device && (!pair (self.http, base, pin, &device, &token, &error) ||
+                  (credential && !save_credential (credential, device, token, &error)))) {
     fprintf (stderr, "fh-bench-client: %s\n", error->message);
     bench_client_clear (&self);
     return 1;
@@ -668,28 +760,26 @@ main (int argc, char **argv)
     bitrate_field = g_strdup_printf (", \"bitrate_kbps\": %d", bitrate);
   for (gint i = 0; i < sessions; i++) {
     FhBenchSession *s = g_new0 (FhBenchSession, 1);
-    FhConnectData *cd = g_new0 (FhConnectData, 1);
-    g_autoptr (SoupMessage) ws_msg = soup_message_new ("GET", ws_url);
 
     s->client = &self;
     s->index = (guint) i + 1;
     s->last_frame = -1;
     s->process_cpu0 = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
-    g_ptr_array_add (self.sessions, s);
-    cd->session = s;
-    cd->hello = g_strdup_printf (
+    s->receive_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+    s->hello = g_strdup_printf (
       "{\"type\": \"hello\", \"protocol\": 1, \"credential\": {\"device\": \"%s\", \"token\": "
       "\"%s\"}, \"mode\": {\"width\": %d, \"height\": %d, \"refresh\": %d}, \"codecs\": "
       "[\"h264\"]%s}",
       device, token, width, height, fps, bitrate_field ? bitrate_field : "");
-    g_signal_connect (ws_msg, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
-    soup_session_websocket_connect_async (session, ws_msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                          on_connected, cd);
+    g_ptr_array_add (self.sessions, s);
   }
+  for (guint i = 0; i < (one_by_one ? 1 : self.sessions->len); i++)
+    open_session (g_ptr_array_index (self.sessions, i));
 
-  printf ("client: %d session%s at %dx%d@%d against %s, host pid %d, %.0f s warm-up + %.0f s "
+  printf ("client: %d session%s%s at %dx%d@%d against %s, host pid %d, %.0f s warm-up + %.0f s "
           "measured\n",
-          sessions, sessions == 1 ? "" : "s", width, height, fps, base, host_pid, warmup, seconds);
+          sessions, sessions == 1 ? "" : "s", one_by_one && sessions > 1 ? " one by one" : "",
+          width, height, fps, base, host_pid, warmup, seconds);
   fflush (stdout);
   self.timeout_source = g_timeout_add (50, on_tick, &self);
   /* Bounded no matter what: 10 s (and 3 s more per further session, for

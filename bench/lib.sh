@@ -28,6 +28,36 @@ bench_parse_args() {
   done
 }
 
+# ---- a quiet machine -----------------------------------------------------
+
+# Cores the whole machine kept busy over the last second.
+busy_cores() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+  awk -v a="$a" -v b="$b" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }'
+}
+# Waits until nothing else keeps the machine busy (a shared machine: a
+# build or a browser test would take the CPU the sessions need), at most
+# what is left of BENCH_QUIET_WAIT ($quiet_wait s in all; quiet means at
+# most $quiet cores busy); the last figure goes into $last_busy.
+quiet_waited=0
+last_busy=
+wait_quiet() {
+  while :; do
+    last_busy=$(busy_cores)
+    awk -v b="$last_busy" -v q="$quiet" 'BEGIN { exit !(b <= q) }' && return 0
+    if (( quiet_waited >= quiet_wait )); then
+      echo "   the machine is still busy ($last_busy cores besides us); measuring anyway" >&2
+      return 0
+    fi
+    (( quiet_waited == 0 )) && echo "   waiting for the machine to go quiet ($last_busy cores busy)" >&2
+    sleep 1
+    quiet_waited=$(( quiet_waited + 2 ))
+  done
+}
+
 # ---- the host and its sessions -------------------------------------------
 # For scripts that start `funkhaus serve` (pid in $host_pid) and keep their
 # programs' output in $tmp/*.out.
@@ -42,7 +72,7 @@ remember_sessions() {
   local c
   [[ -n $host_pid ]] || return 0
   for c in $(pgrep -P "$host_pid" || true); do
-    tr '\0' '\n' < "/proc/$c/environ" 2>/dev/null | sed -n 's/^FUNKHAUS_SESSION=/session /p' \
+    tr '\0' '\n' 2>/dev/null < "/proc/$c/environ" | sed -n 's/^FUNKHAUS_SESSION=/session /p' \
       >> "$tmp/ids.out" || true
   done
 }

@@ -110,33 +110,6 @@ parse() { # $1 = array name, $2 = suffix, $3 = file
   done < "$3"
 }
 
-# Cores the whole machine kept busy over the last second.
-busy_cores() {
-  local a b
-  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
-  awk -v a="$a" -v b="$b" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }'
-}
-# Waits until nothing else keeps the machine busy (a shared machine: a
-# build or a browser test would take the CPU the sessions need), at most
-# what is left of BENCH_QUIET_WAIT; the last figure goes into $last_busy.
-quiet_waited=0
-last_busy=
-wait_quiet() {
-  while :; do
-    last_busy=$(busy_cores)
-    awk -v b="$last_busy" -v q="$quiet" 'BEGIN { exit !(b <= q) }' && return 0
-    if (( quiet_waited >= quiet_wait )); then
-      echo "   the machine is still busy ($last_busy cores besides us); measuring anyway" >&2
-      return 0
-    fi
-    (( quiet_waited == 0 )) && echo "   waiting for the machine to go quiet ($last_busy cores busy)" >&2
-    sleep 1
-    quiet_waited=$(( quiet_waited + 2 ))
-  done
-}
-
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # 1. Capture alone.
