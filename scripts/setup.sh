@@ -27,7 +27,7 @@ packages=(
   libpipewire-0.3-dev libopus-dev
   libenet-dev libavahi-client-dev libavahi-glib-dev avahi-daemon
   sway xwayland foot
-  bubblewrap passt
+  bubblewrap slirp4netns
   pipewire pipewire-bin wireplumber pipewire-pulse
   ca-certificates
 )
@@ -96,16 +96,16 @@ elif [ "$(id -u)" -eq 0 ]; then
   esac
 fi
 
-# pasta (the sessions' network namespaces) opens /dev/net/tun as the
+# slirp4netns (the sessions' network namespaces) opens /dev/net/tun as the
 # session's account: Debian's udev rules make it 0666; a container or a
 # system without those rules may have it 0600 (root only).
 if [ -c /dev/net/tun ]; then
   if [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
-    say "making /dev/net/tun usable by every account (chmod 0666, as Debian's udev rules have it): pasta needs it"
+    say "making /dev/net/tun usable by every account (chmod 0666, as Debian's udev rules have it): slirp4netns needs it"
     "${sudo[@]}" chmod 0666 /dev/net/tun
   fi
 else
-  say "no /dev/net/tun: sessions get no network of their own (pasta needs the tun device)"
+  say "no /dev/net/tun: sessions get no network of their own (slirp4netns needs the tun device)"
 fi
 
 if [ "$what" = test ]; then

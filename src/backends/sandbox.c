@@ -1,9 +1,15 @@
-/* A session's sandbox: its account and home, its runtime dir, and the
- * bubblewrap (and pasta) command line every process of it starts under. */
+/* A session's sandbox: its account and home, its runtime dir, the
+ * bubblewrap command line every process of it starts under, and the
+ * slirp4netns that gives a process with a network its internet. */
 #include "backends/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -13,6 +19,11 @@
 #include "backends/launch.h"
 #include "base/process.h"
 
+/* The fds bubblewrap tells its child's pid on and waits on before it runs
+ * the command (a process with a network). */
+#define INFO_FD 3
+#define BLOCK_FD 4
+
 struct _FhSandbox {
   FhSandboxConfig config;
   char *session_id;
@@ -20,7 +31,7 @@ struct _FhSandbox {
   char *home;
   char *runtime_dir;
   gboolean isolate;
-  gboolean pasta; /* pasta can give it a network */
+  gboolean slirp; /* slirp4netns can give it a network */
   FhCgroup *cgroup; /* or NULL */
   GStrv binds;
 };
@@ -143,15 +154,15 @@ make_homes_dir (const char *path, GError **error)
 }
 
 static gboolean
-pasta_usable (void)
+slirp_usable (void)
 {
-  g_autofree char *pasta = g_find_program_in_path ("pasta");
+  g_autofree char *slirp = g_find_program_in_path ("slirp4netns");
   struct stat st;
 
-  /* pasta opens the tun device inside the session's namespaces, as the
-   * session's account: it must be open to everyone (as Debian's udev
+  /* slirp4netns opens the tun device inside the session's namespaces, as
+   * the session's account: it must be open to everyone (as Debian's udev
    * rules make it). */
-  return pasta && stat ("/dev/net/tun", &st) == 0 && (st.st_mode & 0006) == 0006;
+  return slirp && stat ("/dev/net/tun", &st) == 0 && (st.st_mode & 0006) == 0006;
 }
 
 static gboolean
@@ -175,9 +186,9 @@ fh_sandbox_describe (const FhSandboxConfig *config)
   return g_strdup_printf (
     "bubblewrap (own /tmp, /dev/shm, processes, files: the device's home and the session's "
     "runtime dir), %s, %s; resources: %s, apps at nice %d",
-    pasta_usable () ? "a network of its own through pasta"
-                    : "the host's network (pasta missing or /dev/net/tun closed: X11 abstract "
-                      "sockets are shared)",
+    slirp_usable () ? "a network of its own through slirp4netns"
+                    : "the host's network (slirp4netns missing or /dev/net/tun closed: X11 "
+                      "abstract sockets are shared)",
     getuid () == 0 ? "an account per device" : "the host's account with a home per device",
     cgroup, config->nice);
 }
@@ -196,7 +207,7 @@ fh_sandbox_new (const FhSandboxConfig *config, const char *device, const char *s
   self->config.binds = NULL;
   self->session_id = g_strdup (session_id);
   self->isolate = config->isolate && bwrap_usable ();
-  self->pasta = self->isolate && pasta_usable ();
+  self->slirp = self->isolate && slirp_usable ();
 
   if (device && !device_id_ok (device)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -318,11 +329,135 @@ add_bwrap (FhSandbox *self, GStrvBuilder *argv, gboolean network)
     self->home, NULL);
   for (char **b = self->binds; b && *b; b++)
     g_strv_builder_add_many (argv, "--bind", *b, *b, NULL);
-  /* Without a network: a loopback of its own. With one: pasta's namespace,
-   * or, without pasta, the host's network. */
-  if (!network)
+  /* Without a network: a loopback of its own. With one: a namespace that
+   * slirp4netns connects before the command runs (start_network), or,
+   * without slirp4netns, the host's network. */
+  if (!network || self->slirp)
     g_strv_builder_add (argv, "--unshare-net");
+  if (network && self->slirp)
+    g_strv_builder_add_many (argv, "--info-fd", G_STRINGIFY (INFO_FD), "--block-fd",
+                             G_STRINGIFY (BLOCK_FD), NULL);
   g_strv_builder_add (argv, "--");
+}
+
+/* Reads from @fd until @buf holds a JSON object's end, or @timeout_ms. */
+static gboolean
+read_info (int fd, GString *buf, int timeout_ms, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!strchr (buf->str, '}')) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    char chunk[256];
+    gssize n;
+    int left = (int) ((deadline - g_get_monotonic_time ()) / 1000);
+
+    if (left <= 0 || poll (&p, 1, left) <= 0 || (n = read (fd, chunk, sizeof chunk)) <= 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "bubblewrap said nothing about its sandbox (%s)",
+                   left <= 0 ? "timed out" : "it ended");
+      return FALSE;
+    }
+    g_string_append_len (buf, chunk, n);
+  }
+  return TRUE;
+}
+
+/* bubblewrap's child sets up the sandbox's loopback and then waits on its
+ * block fd; slirp4netns brings the namespace's loopback up too, and when it
+ * does so first, bubblewrap fails ("loopback: Failed RTM_NEWADDR"). Waits
+ * (at most 2 s) until the child sleeps in a pipe read: its setup is done. */
+static void
+wait_until_blocked (gint64 pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/wchan", pid);
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline) {
+    g_autofree char *wchan = NULL;
+    if (!g_file_get_contents (path, &wchan, NULL, NULL) || strstr (wchan, "pipe_read"))
+      return;
+    g_usleep (1000);
+  }
+  g_message ("sandbox: bubblewrap's child %" G_GINT64_FORMAT " never showed it waits; going on",
+             pid);
+}
+
+/* The sandbox whose bubblewrap wrote its child's pid to @info_fd waits on
+ * its block fd: slirp4netns, run as the session's account, joins its
+ * network namespace (through the user namespace that owns it, which
+ * bubblewrap leaves behind a nested one) and gives it a tap device with
+ * the internet behind it, but not the host's loopback: services that
+ * trust 127.0.0.1 on the host are not the session's. Returns once the
+ * network is up. */
+static gboolean
+start_network (FhSandbox *self, const char *log_path, int info_fd, GError **error)
+{
+  int join_fds[2];
+  guint n_join = self->cgroup ? fh_cgroup_get_join_fds (self->cgroup, join_fds) : 0;
+  g_autoptr (GString) info = g_string_new (NULL);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) slirp = NULL;
+  g_autofree char *ns_path = NULL;
+  const char *pid_text;
+  gint64 pid;
+  int net = -1, user = -1, ready[2] = { -1, -1 };
+  gboolean ok = FALSE;
+  char byte;
+  struct pollfd p;
+
+  if (!read_info (info_fd, info, 5000, error))
+    return FALSE;
+  if (!(pid_text = strstr (info->str, "\"child-pid\":"))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "bubblewrap named no child: %s",
+                 info->str);
+    return FALSE;
+  }
+  pid = g_ascii_strtoll (pid_text + strlen ("\"child-pid\":"), NULL, 10);
+  ns_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/ns/net", pid);
+  wait_until_blocked (pid);
+  if ((net = open (ns_path, O_RDONLY | O_CLOEXEC)) < 0 ||
+      (user = ioctl (net, NS_GET_USERNS)) < 0 || !g_unix_open_pipe (ready, FD_CLOEXEC, error)) {
+    if (error && !*error)
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                   "cannot reach the sandbox's network namespace (%s): %s", ns_path,
+                   g_strerror (errno));
+    goto out;
+  }
+  if (!(launcher = fh_launch_session_launcher (self->account, log_path, self->runtime_dir,
+                                               self->session_id, join_fds, n_join, error)))
+    goto out;
+  g_subprocess_launcher_take_fd (launcher, user, 3);
+  g_subprocess_launcher_take_fd (launcher, net, 4);
+  g_subprocess_launcher_take_fd (launcher, ready[1], 5);
+  user = net = ready[1] = -1;
+  if (!(slirp = g_subprocess_launcher_spawn (
+          launcher, error, "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+          "--userns-path=/proc/self/fd/3", "--netns-type=path", "--ready-fd=5", "/proc/self/fd/4",
+          "tap0", NULL)))
+    goto out;
+  /* The launcher holds the child's ends: without them the ready pipe ends
+   * when slirp4netns does. */
+  g_clear_object (&launcher);
+  p = (struct pollfd) { ready[0], POLLIN, 0 };
+  if (poll (&p, 1, 5000) <= 0 || read (ready[0], &byte, 1) != 1) {
+    g_autofree char *tail = fh_launch_log_tail (log_path);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "slirp4netns did not bring the session's network up within 5 s: %s", tail);
+    g_subprocess_force_exit (slirp);
+    goto out;
+  }
+  ok = TRUE;
+out:
+  if (net >= 0)
+    close (net);
+  if (user >= 0)
+    close (user);
+  if (ready[0] >= 0)
+    close (ready[0]);
+  if (ready[1] >= 0)
+    close (ready[1]);
+  return ok;
 }
 
 GSubprocess *
@@ -336,10 +471,19 @@ fh_sandbox_spawn (FhSandbox *self, const char *log_path, const char *const *env,
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_autofree char *nice = g_strdup_printf ("%d", CLAMP (self->config.nice, 0, 19));
   g_auto (GStrv) full = NULL;
-  GSubprocess *process;
+  GSubprocess *process = NULL;
+  gboolean slirp = self->isolate && network && self->slirp;
+  int info[2] = { -1, -1 }, block[2] = { -1, -1 };
 
   if (!launcher)
     return NULL;
+  if (slirp) {
+    if (!g_unix_open_pipe (info, FD_CLOEXEC, error) || !g_unix_open_pipe (block, FD_CLOEXEC, error))
+      goto fail_pipes;
+    g_subprocess_launcher_take_fd (launcher, info[1], INFO_FD);
+    g_subprocess_launcher_take_fd (launcher, block[0], BLOCK_FD);
+    info[1] = block[0] = -1;
+  }
   g_subprocess_launcher_setenv (launcher, "HOME", self->home, TRUE);
   for (const char *const *kv = env; kv && *kv; kv++) {
     g_auto (GStrv) pair = g_strsplit (*kv, "=", 2);
@@ -350,17 +494,37 @@ fh_sandbox_spawn (FhSandbox *self, const char *log_path, const char *const *env,
   /* Below the host's capture and encode threads, whatever it runs. */
   if (self->config.nice > 0)
     g_strv_builder_add_many (builder, "nice", "-n", nice, NULL);
-  if (self->isolate) {
-    if (network && self->pasta)
-      g_strv_builder_add_many (builder, "pasta", "--config-net", "--quiet", "-T", "none", "-U",
-                               "none", "--", NULL);
+  if (self->isolate)
     add_bwrap (self, builder, network);
-  }
   g_strv_builder_addv (builder, (const char **) argv);
   full = g_strv_builder_end (builder);
   process = g_subprocess_launcher_spawnv (launcher, (const char *const *) full, error);
-  if (!process)
+  g_clear_object (&launcher); /* and the child's ends of the pipes with it */
+  if (!process) {
     g_prefix_error (error, "cannot start %s%s: ", argv[0],
                     self->isolate ? " in its sandbox (is bubblewrap installed?)" : "");
+    goto fail_pipes;
+  }
+  if (slirp) {
+    if (!start_network (self, log_path, info[0], error)) {
+      g_prefix_error (error, "cannot give %s a network: ", argv[0]);
+      /* It must not go on without one: end it before it reads its block
+       * fd's end. */
+      g_subprocess_force_exit (process);
+      g_clear_object (&process);
+    } else if (write (block[1], "1", 1) != 1) {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                   "cannot start %s in its sandbox: %s", argv[0], g_strerror (errno));
+      g_subprocess_force_exit (process);
+      g_clear_object (&process);
+    }
+  }
+fail_pipes:
+  for (guint i = 0; i < 2; i++) {
+    if (info[i] >= 0)
+      close (info[i]);
+    if (block[i] >= 0)
+      close (block[i]);
+  }
   return process;
 }

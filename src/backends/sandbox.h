@@ -10,7 +10,7 @@
  *   like read-only, the device's home and the session's runtime dir, and
  *   nothing else of the host: a /tmp, /dev/shm and /dev of its own; a PID
  *   and IPC namespace of its own; and a network namespace of its own with
- *   the internet through pasta, so X11's abstract sockets are its own too;
+ *   the internet through slirp4netns, so X11's abstract sockets are its own too;
  * - resources: a cgroup of its own where the box offers one
  *   (backends/cgroup.h: a CPU weight against the other sessions, a memory
  *   limit), and everywhere a lower CPU priority than the host's capture
@@ -67,14 +67,14 @@ FhCgroup *fh_sandbox_get_cgroup (FhSandbox *sandbox);
  * stderr appended to @log_path, with a clean environment (HOME, USER,
  * PATH, LANG, XDG_RUNTIME_DIR, FUNKHAUS_SESSION) plus @env (KEY=VALUE, may
  * be NULL). With @network it gets a network namespace with the internet
- * (pasta); without, only a loopback of its own. The process is the
+ * (slirp4netns, up before @argv runs); without, only a loopback of its own. The process is the
  * sandbox's outermost one: signalling its process group reaches all. */
 GSubprocess *fh_sandbox_spawn (FhSandbox *sandbox, const char *log_path,
                                const char *const *env, gboolean network,
                                const char *const *argv, GError **error);
 
 /* What the sandbox can do on this host, for the start banner: "bubblewrap,
- * network through pasta, an account per device" and the like, or why not. */
+ * network through slirp4netns, an account per device" and the like, or why not. */
 char *fh_sandbox_describe (const FhSandboxConfig *config);
 
 /* The account name of @device when the host is root. */

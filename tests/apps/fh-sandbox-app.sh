@@ -12,7 +12,8 @@
 #            into $HOME, /tmp and /dev/shm, keeps it in its environment
 #            (FH_SECRET, also the recorder's), plays REPORT/tone-440.raw into
 #            its speaker, and connects to the test's TCP listener at PORT on
-#            the namespace's default gateway. Writes REPORT/victim-<id>.json
+#            the host's address on the network (REPORT/host-address), as
+#            any other machine would reach it. Writes REPORT/victim-<id>.json
 #            and REPORT/net-<id>.json.
 #   hostile  shows a window, waits for REPORT/victim.env (the victim's
 #            paths and host pids, written by the test) and tries every
@@ -66,13 +67,13 @@ victim)
         "$report/tone-440.raw" 2>/dev/null || sleep 0.5
     done
   ) &
-  # The host at the namespace's default gateway.
-  gw=$(ip route show default 2>/dev/null | awk '{ print $3; exit }')
+  # The host at its address on the network.
+  addr=$(cat "$report/host-address")
   reply=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
     printf "hello victim %s\n" "$3" >&3
-    IFS= read -r line <&3 && printf "%s" "$line"' sh "$gw" "$port" "$id" 2>&1)
+    IFS= read -r line <&3 && printf "%s" "$line"' sh "$addr" "$port" "$id" 2>&1)
   rc=$?
-  printf '{"gateway":"%s","ok":%s,"reply":"%s"}\n' "$(js "$gw")" "$(tf $rc)" "$(js "$reply")" \
+  printf '{"address":"%s","ok":%s,"reply":"%s"}\n' "$(js "$addr")" "$(tf $rc)" "$(js "$reply")" \
     >"$report/net-$id.json.tmp"
   mv "$report/net-$id.json.tmp" "$report/net-$id.json"
   exec "$recorder" "$report/%s.log"
@@ -270,6 +271,14 @@ crossed=false
 has "$unix" "$V_RUNTIME" && crossed=true
 attempt abstract-sockets "cat /proc/net/unix" "$crossed" \
   "X sockets of other displays: [$foreign_x] abstract: [$abstract]"
+
+# -- the host's loopback: services that trust 127.0.0.1 (the test's
+# listener answers there too) are not for sessions
+gw=$(ip route show default 2>/dev/null | awk '{ print $3; exit }')
+res=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" && echo connected' sh "${gw:-10.0.2.2}" "$port" 2>&1)
+rc=$?
+attempt host-loopback "bash /dev/tcp to ${gw:-10.0.2.2}:$port (the host's 127.0.0.1)" \
+  "$(yes_if has "$res" connected)" "rc $rc: $res"
 
 # -- audio: the victim's speaker and microphone
 try pactl list short sinks

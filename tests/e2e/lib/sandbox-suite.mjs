@@ -9,7 +9,8 @@
 //
 //   1 victim   a window, a secret (FHSECRET-…) in $HOME, /tmp, /dev/shm and
 //              its environment, a 440 Hz tone on its speaker, a TCP
-//              connection to the test's listener at the namespace's gateway;
+//              connection to the test's listener at the host's address on the
+//              network (never at its loopback: the hostile tries that);
 //   2 hostile  given the victim's paths and host pids (REPORT/victim.env),
 //              tries every channel into session 1 with standard tools (ls,
 //              cat, touch, find, kill -0, swaymsg, grim, xdpyinfo, pactl,
@@ -26,7 +27,7 @@
 // sessions do not.
 //
 // Needs root (also for the normal-user run: it makes that user's folders
-// and looks into every session), bubblewrap, passt (pasta, with /dev/net/tun open to every
+// and looks into every session), bubblewrap, slirp4netns (with /dev/net/tun open to every
 // account), sway, Xwayland, iproute2, grim, x11-utils, pulseaudio-utils,
 // pipewire-bin, Chromium and the recorder (FUNKHAUS_RECORDER). In CI a
 // missing piece is a failure, not a skip.
@@ -37,7 +38,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join, delimiter } from 'node:path';
 import { reportingTest } from './report.mjs';
 import { RATE, rawTone, rms, toneLevel, wavTone } from './audio.mjs';
@@ -54,13 +55,13 @@ const APP = join(repoRoot, 'tests', 'apps', 'fh-sandbox-app.sh');
 const MODE = { width: 320, height: 240, refresh: 30 };
 const TOLERANCE = 24;
 const SECRET_FILE = 'fh-victim-secret';
-const TOOLS = ['bwrap', 'pasta', 'sway', 'Xwayland', 'ip', 'swaymsg', 'grim', 'xdpyinfo', 'pactl', 'pacat',
+const TOOLS = ['bwrap', 'slirp4netns', 'sway', 'Xwayland', 'ip', 'swaymsg', 'grim', 'xdpyinfo', 'pactl', 'pacat',
   'parecord', 'pw-cli', 'pw-link', 'pw-record', 'useradd', 'userdel', 'bash'];
 // What the hostile app must have tried: the test fails when one is missing.
 const CHANNELS = ['home-list', 'home-read', 'home-write', 'runtime-list', 'runtime-read', 'runtime-write',
   'homes-list', 'runtime-base-list', 'tmp-read', 'shm-read', 'search-names', 'search-contents',
   'proc-environ', 'proc-signal', 'proc-enumerate', 'proc-foreign', 'sway-ipc', 'wayland',
-  'compositor-socket-search', 'x11', 'x11-sockets', 'abstract-sockets'];
+  'compositor-socket-search', 'x11', 'x11-sockets', 'abstract-sockets', 'host-loopback'];
 const AUDIO_CHANNELS = ['audio-list', 'audio-record'];
 
 /** Whether `user` may make user namespaces (bubblewrap, not setuid). */
@@ -94,7 +95,7 @@ export function sandboxSuite({ asUser = null } = {}) {
   const hostUser = asUser && root ? accounts(new RegExp(`^${asUser}$`))[0] ?? null : null;
   const setupSkip = !root ? 'the sandbox test needs root (to make device accounts, or the normal user\'s folders, and to look into every session)'
     : missing.length ? `missing ${missing.join(', ')} (scripts/setup.sh test installs them)`
-    : !tunOpen ? '/dev/net/tun is not open to every account: pasta cannot give sessions a network (scripts/setup.sh test makes it 0666)'
+    : !tunOpen ? '/dev/net/tun is not open to every account: slirp4netns cannot give sessions a network (scripts/setup.sh test makes it 0666)'
     : !existsSync(RECORDER) ? `no recorder at ${RECORDER} (build it, or set FUNKHAUS_RECORDER)`
     : asUser && !hostUser ? `no account ${asUser} to run the host as`
     : false;
@@ -250,8 +251,9 @@ export function sandboxSuite({ asUser = null } = {}) {
       });
       sock.on('error', () => {});
     });
-    // Sessions reach the host's loopback through pasta's gateway address.
-    await new Promise((res, rej) => server.listen(0, '127.0.0.1', res).on('error', rej));
+    // On every address: sessions reach the host at its address on the
+    // network, never at its loopback (the hostile tries that).
+    await new Promise((res, rej) => server.listen(0, '0.0.0.0', res).on('error', rej));
     return { server, port: server.address().port, lines };
   }
 
@@ -292,6 +294,10 @@ export function sandboxSuite({ asUser = null } = {}) {
     if (hostUser)
       await chown(homesDir, hostUser.uid, hostUser.gid);
     listener = await startListener();
+    const address = Object.values(networkInterfaces()).flat()
+      .find((a) => a.family === 'IPv4' && !a.internal)?.address;
+    assert.ok(address, 'the machine has an IPv4 address besides its loopback (sessions reach the host there)');
+    await writeFile(join(report, 'host-address'), `${address}\n`);
     host = await startHost({
       backend: 'wlroots',
       grace: 0,
@@ -332,7 +338,7 @@ export function sandboxSuite({ asUser = null } = {}) {
   e2e("session 1 (the victim) runs in its sandbox with its device's home, shows its window and reaches the host", async () => {
     const banner = /^ {2}sandbox: (.*)$/m.exec(host.stdoutText())?.[1] ?? '';
     assert.match(banner, /^bubblewrap/, `the host sandboxes sessions: "${banner}"`);
-    assert.match(banner, /a network of its own through pasta/, `sessions get a network of their own: "${banner}"`);
+    assert.match(banner, /a network of its own through slirp4netns/, `sessions get a network of their own: "${banner}"`);
     if (hostUser)
       assert.match(banner, /the host's account with a home per device/, `sessions run as the host's user: "${banner}"`);
     else
@@ -416,13 +422,13 @@ export function sandboxSuite({ asUser = null } = {}) {
       });
     assert.equal(shown.good, 5);
 
-    // Its network: the host at the namespace's gateway.
+    // Its network: the host at its address on the network.
     const net = await waitJson(`net-${session}.json`, "the victim's network report");
-    assert.ok(net.ok && net.reply === 'welcome', `the victim reached the listener at ${net.gateway}: ${JSON.stringify(net)}`);
+    assert.ok(net.ok && net.reply === 'welcome', `the victim reached the listener at ${net.address}: ${JSON.stringify(net)}`);
     assert.ok(listener.lines.some((l) => l.line === `hello victim ${session}`),
       `the listener heard the victim: ${JSON.stringify(listener.lines)}`);
     console.log(`# victim: session ${session}, ${account.name} (uid ${account.uid}), home ${info.home}, ` +
-      `runtime ${info.runtime}, sway pid ${sway.pid}, displays ${victim.displays.join(' ') || 'none'}, gateway ${net.gateway}`);
+      `runtime ${info.runtime}, sway pid ${sway.pid}, displays ${victim.displays.join(' ') || 'none'}, host at ${net.address}`);
   });
 
   e2e('session 2 (hostile) reaches nothing of session 1: files, processes, compositor, X11', async () => {
