@@ -263,6 +263,7 @@ function openSocket(state) {
       credential: { device: cred.device, token: cred.token },
       mode: target.mode,
       codecs: ['h264'],
+      acks: true,
     };
     if (target.bitrate)
       hello.bitrate_kbps = target.bitrate;
@@ -361,6 +362,10 @@ function onBinary(buffer) {
   rx.frames++;
   if (v.keyframe)
     hooks.keyframesReceived++;
+  // Received: the host bounds what is in flight on the link by these
+  // (docs/protocol.md, "Flow control"); the decoder's own queue is ours.
+  if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
+    conn.ws.send(`{"type":"ack","frame":${v.frame}}`);
   video.push(v);
 }
 
@@ -486,6 +491,7 @@ function renderStats() {
     `decode    ${fmt(c.decodeMs)} ms`,
     `rtt       ${fmt(hooks.rttMs)} ms`,
     `host fps  ${fmt(h.fps)}, ${fmt(h.kbps, 0)} kbit/s, dropped ${h.dropped ?? '–'}`,
+    `link      aiming at ${h.target_kbps ?? '–'} kbit/s, ${h.skipped ?? '–'} frames skipped`,
     `encode    p50 ${fmt(h.encode_ms_p50)} / p99 ${fmt(h.encode_ms_p99)} ms`,
     `to send   p50 ${fmt(h.capture_to_send_ms_p50)} / p99 ${fmt(h.capture_to_send_ms_p99)} ms`,
   ].join('\n');

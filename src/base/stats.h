@@ -19,4 +19,6 @@ typedef struct {
   double encode_ms_p99;
   double capture_to_send_ms_p50;
   double capture_to_send_ms_p99;
+  guint target_kbps; /* what the encoder aims at now (rate control) */
+  guint64 skipped; /* frames the client's link could not take (its plane) */
 } FhStreamStats;

@@ -10,6 +10,7 @@
 #include "base/process.h"
 #include "base/random.h"
 #include "base/stats.h"
+#include "core/rate-control.h"
 #include "core/core.h"
 #include "media/mic.h"
 #include "media/speaker.h"
@@ -24,7 +25,8 @@ struct _FhSession {
   char *device;
   FhMode mode;
   FhCodec codec;
-  guint bitrate_kbps;
+  guint bitrate_kbps; /* what the client asked for (or the host's default) */
+  guint target_kbps; /* what the encoder aims at: its peer's rate control */
   guint audio_frame_ms;
   gboolean audio_constant_bitrate;
   char *dir;
@@ -104,6 +106,7 @@ on_stats_tick (gpointer user_data)
     .encode_ms_p99 = fh_percentile_ms (self->encode_us, 0.99),
     .capture_to_send_ms_p50 = fh_percentile_ms (self->send_us, 0.50),
     .capture_to_send_ms_p99 = fh_percentile_ms (self->send_us, 0.99),
+    .target_kbps = self->target_kbps,
   };
 
   if (dropped > self->dropped_reported)
@@ -130,7 +133,8 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   if (self->await_keyframe && !packet->keyframe)
     return;
   self->await_keyframe = FALSE;
-  self->peer_ops->video (self->peer, packet);
+  if (!self->peer_ops->video (self->peer, packet))
+    return;
   send_us = g_get_monotonic_time () - packet->capture_us;
   encode_us = packet->encoded_us - packet->capture_us;
   g_array_append_val (self->encode_us, encode_us);
@@ -438,6 +442,7 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   self->mode = request->mode;
   self->codec = request->codec;
   self->bitrate_kbps = request->bitrate_kbps ? request->bitrate_kbps : config->bitrate_kbps;
+  self->target_kbps = self->bitrate_kbps;
   self->audio_frame_ms = request->audio_frame_ms;
   self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -604,6 +609,25 @@ fh_session_get_bitrate (FhSession *self)
   return self->bitrate_kbps;
 }
 
+guint
+fh_session_get_target_bitrate (FhSession *self)
+{
+  return self->target_kbps;
+}
+
+void
+fh_session_set_target_bitrate (FhSession *self, guint kbps)
+{
+  kbps = CLAMP (kbps, MIN (FH_RATE_CONTROL_MIN_KBPS, self->bitrate_kbps), self->bitrate_kbps);
+  if (kbps == self->target_kbps)
+    return;
+  g_message ("session %.8s: bitrate %u → %u kb/s (its client's link)", self->id,
+             self->target_kbps, kbps);
+  self->target_kbps = kbps;
+  if (self->stream)
+    fh_video_stream_set_bitrate (self->stream, kbps);
+}
+
 FhCodec
 fh_session_get_codec (FhSession *self)
 {
@@ -644,6 +668,8 @@ fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer p
   self->peer = peer;
   self->peer_resumed = resumed;
   self->mic_wanted = FALSE;
+  /* A new peer's link starts from what was asked for. */
+  fh_session_set_target_bitrate (self, self->bitrate_kbps);
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   if (self->state == FH_SESSION_STATE_DISCONNECTED)

@@ -58,8 +58,10 @@ typedef struct {
    * already is). */
   void (*welcome) (gpointer peer, FhSession *session, gboolean resumed);
   /* One encoded frame, borrowed; the peer may write its own framing into
-   * the FH_VIDEO_HEADROOM bytes before packet->data. */
-  void (*video) (gpointer peer, const FhVideoPacket *packet);
+   * the FH_VIDEO_HEADROOM bytes before packet->data. Returns FALSE when
+   * the peer skipped it (its link is behind): the stats count only what
+   * went out. */
+  gboolean (*video) (gpointer peer, const FhVideoPacket *packet);
   void (*audio) (gpointer peer, const FhAudioPacket *packet);
   void (*stats) (gpointer peer, const FhStreamStats *stats); /* once a second; may be NULL */
   void (*failed) (gpointer peer, const char *reason); /* before the session goes; may be NULL */
@@ -75,7 +77,13 @@ const char *fh_session_get_id (FhSession *session);
 const char *fh_session_get_device (FhSession *session);
 FhSessionState fh_session_get_state (FhSession *session);
 const FhMode *fh_session_get_mode (FhSession *session);
+/* What the client asked for (or the host's default): the most it gets. */
 guint fh_session_get_bitrate (FhSession *session);
+/* What the encoder aims at now; a plane's rate control
+ * (core/rate-control.h) moves it between FH_RATE_CONTROL_MIN_KBPS and
+ * fh_session_get_bitrate. Attaching a peer resets it to the most. */
+guint fh_session_get_target_bitrate (FhSession *session);
+void fh_session_set_target_bitrate (FhSession *session, guint kbps);
 FhCodec fh_session_get_codec (FhSession *session);
 FhVirtualOutput *fh_session_get_output (FhSession *session);
 const char *fh_session_get_backend_name (FhSession *session);

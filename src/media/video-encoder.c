@@ -80,6 +80,19 @@ fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
 }
 
 void
+fh_video_encoder_set_bitrate (FhVideoEncoder *self, guint kbps)
+{
+  gint64 bitrate = (gint64) kbps * 1000;
+  int fps = self->ctx->framerate.num > 0 ? self->ctx->framerate.num : 30;
+
+  /* libavcodec's libx264 wrapper compares these with its parameters
+   * before each frame and calls x264_encoder_reconfig when they differ. */
+  self->ctx->bit_rate = bitrate;
+  self->ctx->rc_max_rate = bitrate;
+  self->ctx->rc_buffer_size = (int) MAX (bitrate / fps, 1);
+}
+
+void
 fh_video_encoder_free (FhVideoEncoder *self)
 {
   if (!self)

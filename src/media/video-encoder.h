@@ -33,4 +33,9 @@ gboolean fh_video_encoder_get_input (FhVideoEncoder *encoder, FhFrame *frame, GE
 gboolean fh_video_encoder_encode (FhVideoEncoder *encoder, gint64 pts, gboolean keyframe,
                                   FhEncodedFunc func, gpointer user_data, GError **error);
 
+/* The average bitrate from the next frame on (libx264 reconfigures
+ * itself, no new keyframe); the VBV follows it (one frame's worth). The
+ * thread that encodes calls it. */
+void fh_video_encoder_set_bitrate (FhVideoEncoder *encoder, guint kbps);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhVideoEncoder, fh_video_encoder_free)

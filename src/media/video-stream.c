@@ -34,6 +34,8 @@ struct _FhVideoStream {
   gboolean stopping; /* under lock */
   gboolean paused; /* under lock */
   gint keyframe_requested; /* atomic */
+  guint bitrate_kbps; /* atomic: what the encoder should aim at */
+  guint encoder_kbps; /* encode thread: what it aims at */
   guint64 dropped; /* under lock */
 };
 
@@ -220,6 +222,13 @@ encode_thread (gpointer data)
       job.capture_us = now;
     }
     g_atomic_int_set (&self->keyframe_requested, 0);
+    {
+      guint kbps = (guint) g_atomic_int_get (&self->bitrate_kbps);
+      if (kbps != self->encoder_kbps) {
+        fh_video_encoder_set_bitrate (self->encoder, kbps);
+        self->encoder_kbps = kbps;
+      }
+    }
     if (!fh_video_encoder_encode (self->encoder, frame, keyframe, on_encoded, &job, &error)) {
       report_failure (self, g_steal_pointer (&error));
       break;
@@ -247,6 +256,7 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   self->on_failed = on_failed;
   self->user_data = user_data;
   self->period_us = G_USEC_PER_SEC / MAX (config->fps, 1u);
+  self->bitrate_kbps = self->encoder_kbps = config->bitrate_kbps;
   self->link = g_rc_box_new0 (FhStreamLink);
   self->link->stream = self;
   self->paused = TRUE; /* until a client is attached */
@@ -276,6 +286,12 @@ fh_video_stream_set_paused (FhVideoStream *self, gboolean paused)
   self->paused = paused;
   g_cond_signal (&self->cond);
   g_mutex_unlock (&self->lock);
+}
+
+void
+fh_video_stream_set_bitrate (FhVideoStream *self, guint kbps)
+{
+  g_atomic_int_set (&self->bitrate_kbps, (gint) kbps);
 }
 
 guint64

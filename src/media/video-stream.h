@@ -61,6 +61,9 @@ void fh_video_stream_request_keyframe (FhVideoStream *stream);
 /* Main thread: nobody is watching; stop capturing and encoding until
  * resumed (which starts with a keyframe). */
 void fh_video_stream_set_paused (FhVideoStream *stream, gboolean paused);
+/* Main thread: the encoder aims at @kbps from the next frame on (a plane's
+ * rate control, core/rate-control.h). */
+void fh_video_stream_set_bitrate (FhVideoStream *stream, guint kbps);
 /* Frames the stream skipped since it started (fell behind, or the main
  * loop had not sent the previous ones yet). */
 guint64 fh_video_stream_get_dropped (FhVideoStream *stream);

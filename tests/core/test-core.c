@@ -452,7 +452,7 @@ starts_annex_b (const guint8 *d, gsize size)
          (size > 4 && d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 1);
 }
 
-static void
+static gboolean
 peer_video (gpointer data, const FhVideoPacket *packet)
 {
   FakePeer *peer = data;
@@ -475,6 +475,7 @@ peer_video (gpointer data, const FhVideoPacket *packet)
   peer->last_frame = packet->frame;
   peer->keyframes += packet->keyframe;
   peer->packets++;
+  return TRUE;
 }
 
 static void

@@ -150,6 +150,14 @@ test_small_messages (void)
   g_assert_cmpfloat (msg.ping_t, ==, 12.5);
   g_assert_true (fh_proto_parse_text ("{\"type\":\"ping\",\"t\":3}", 21, &msg, &error));
   g_assert_cmpfloat (msg.ping_t, ==, 3.0);
+  g_assert_true (fh_proto_parse_text ("{\"type\":\"ack\",\"frame\":4294967295}", 33, &msg,
+                                      &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_ACK);
+  g_assert_cmpuint (msg.ack_frame, ==, 4294967295u);
+  expect_text_error ("{\"type\":\"ack\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"ack\",\"frame\":-1}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"ack\",\"frame\":4294967296}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"ack\",\"frame\":1.5}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
 }
 
 static void

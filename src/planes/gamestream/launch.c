@@ -180,15 +180,18 @@ gs_welcome (gpointer peer, FhSession *session, gboolean resumed)
   fh_session_request_keyframe (session);
 }
 
-static void
+static gboolean
 gs_video (gpointer peer, const FhVideoPacket *packet)
 {
   FhGsLaunch *l = peer;
   g_autoptr (GError) error = NULL;
 
-  if (!fh_gs_media_stream_send_video (&l->media, packet, &error))
+  if (!fh_gs_media_stream_send_video (&l->media, packet, &error)) {
     g_warning ("gamestream: device %s: frame %u not sent: %s", l->device, l->media.frame_index,
                error->message);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static void

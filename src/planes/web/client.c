@@ -4,8 +4,11 @@
 #include "planes/web/client.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 #include "core/core.h"
+#include "planes/web/flow.h"
 #include "planes/web/plane.h"
 
 #define HELLO_TIMEOUT_S 10
@@ -13,6 +16,7 @@
 struct _FhClient {
   FhWebPlane *plane;
   SoupWebsocketConnection *connection;
+  GSocket *socket; /* under the TLS: how much the kernel still holds */
   char *peer;
   FhSession *session; /* bound after hello; not owned */
   char *device; /* the paired device it proved to be (hello or console) */
@@ -21,6 +25,9 @@ struct _FhClient {
   guint remove_source;
   gboolean closing;
   gboolean awaiting_approval; /* asked to join the shared desktop */
+  gboolean acks; /* it acknowledges frames (hello) */
+  FhWebFlow flow; /* its video in flight: set up when bound to a session */
+  gboolean flow_ready;
   /* Token bucket for binary messages (input, microphone). */
   double tokens;
   gint64 refilled_us;
@@ -137,9 +144,25 @@ peer_welcome (gpointer peer, FhSession *session, gboolean resumed)
  * unit: header and frame leave as one message, with no copy of the frame. */
 G_STATIC_ASSERT (FH_PROTO_VIDEO_HEADER_SIZE <= FH_VIDEO_HEADROOM);
 
-static void
+/* Bytes of this client's socket the kernel has not sent (or not had
+ * acknowledged) yet, or -1. */
+static gssize
+queued_bytes (FhClient *self)
+{
+  int queued = 0;
+
+  if (!self->socket || ioctl (g_socket_get_fd (self->socket), SIOCOUTQ, &queued) < 0)
+    return -1;
+  return queued;
+}
+
+static gboolean
 peer_video (gpointer peer, const FhVideoPacket *packet)
 {
+  FhClient *self = peer;
+  gboolean ask_keyframe = FALSE;
+  guint kbps = 0;
+  FhWebFlowVerdict verdict = FH_WEB_FLOW_SEND;
   FhVideoHeader header = {
     .keyframe = packet->keyframe,
     .frame = packet->frame,
@@ -148,10 +171,27 @@ peer_video (gpointer peer, const FhVideoPacket *packet)
   };
   g_autoptr (GBytes) message = NULL;
 
+  if (self->flow_ready)
+    verdict = fh_web_flow_frame (&self->flow, g_get_monotonic_time (), packet->frame,
+                                 packet->size, packet->keyframe, queued_bytes (self),
+                                 &ask_keyframe, &kbps);
+  if (kbps && self->session)
+    fh_session_set_target_bitrate (self->session, kbps);
+  if (ask_keyframe && self->session)
+    fh_session_request_keyframe (self->session);
+  if (verdict == FH_WEB_FLOW_CUT_OFF) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_TOO_SLOW,
+                                "took no video for " G_STRINGIFY (FH_PROTO_TOO_SLOW_S)
+                                " s: the link or the client is too slow");
+    return FALSE;
+  }
+  if (verdict == FH_WEB_FLOW_SKIP)
+    return FALSE;
   fh_proto_write_video_header (&header, packet->data - FH_PROTO_VIDEO_HEADER_SIZE);
   message = g_bytes_new_from_bytes (packet->buffer, FH_VIDEO_HEADROOM - FH_PROTO_VIDEO_HEADER_SIZE,
                                     FH_PROTO_VIDEO_HEADER_SIZE + packet->size);
   fh_client_send_binary (peer, message);
+  return TRUE;
 }
 
 static void
@@ -165,7 +205,12 @@ peer_audio (gpointer peer, const FhAudioPacket *packet)
 static void
 peer_stats (gpointer peer, const FhStreamStats *stats)
 {
-  g_autofree char *text = fh_proto_build_stats (stats);
+  FhClient *self = peer;
+  FhStreamStats mine = *stats;
+  g_autofree char *text = NULL;
+
+  mine.skipped = self->flow_ready ? self->flow.skipped : 0;
+  text = fh_proto_build_stats (&mine);
   fh_client_send_text (peer, text);
 }
 
@@ -201,6 +246,13 @@ attach (FhClient *self, FhSession *session, gboolean resumed, gboolean mic)
 
   self->session = session;
   fh_session_attach_peer (session, &fh_web_peer_ops, self, resumed);
+  /* Its link starts at what it asked for (attaching reset the session's
+   * bitrate to that). */
+  if (self->flow_ready)
+    fh_web_flow_clear (&self->flow);
+  fh_web_flow_init (&self->flow, self->acks, fh_session_get_bitrate (session),
+                    g_get_monotonic_time ());
+  self->flow_ready = TRUE;
   if (mic && !fh_session_enable_mic (session, self, &error) &&
       !g_error_matches (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE))
     g_warning ("session %.8s: no microphone: %s", fh_session_get_id (session), error->message);
@@ -286,6 +338,7 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   g_clear_handle_id (&self->hello_timeout, g_source_remove);
   if (!check_credential (self, msg))
     return;
+  self->acks = msg->acks;
   if (!(msg->codecs & FH_CODEC_H264)) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNSUPPORTED,
                                 "no codec in common: this host sends h264");
@@ -403,6 +456,8 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
     } else if (msg.type == FH_CLIENT_MESSAGE_PING) {
       pong = fh_proto_build_pong (msg.ping_t);
       fh_client_send_text (self, pong);
+    } else if (msg.type == FH_CLIENT_MESSAGE_ACK && self->flow_ready) {
+      fh_web_flow_ack (&self->flow, g_get_monotonic_time (), msg.ack_frame);
     }
     fh_client_message_clear (&msg);
   } else if (!take_token (self)) {
@@ -479,12 +534,14 @@ on_hello_timeout (gpointer user_data)
 }
 
 FhClient *
-fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection, const char *peer)
+fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection, GSocket *socket,
+               const char *peer)
 {
   FhClient *self = g_new0 (FhClient, 1);
 
   self->plane = plane;
   self->connection = g_object_ref (connection);
+  self->socket = socket ? g_object_ref (socket) : NULL;
   self->peer = g_strdup (peer);
   self->tokens = FH_PROTO_MAX_INPUT_BURST;
   self->refilled_us = g_get_monotonic_time ();
@@ -512,6 +569,9 @@ fh_client_free (FhClient *self)
   if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (self->connection, 1001, "the host is stopping");
   g_object_unref (self->connection);
+  g_clear_object (&self->socket);
+  if (self->flow_ready)
+    fh_web_flow_clear (&self->flow);
   g_free (self->peer);
   g_free (self->device);
   g_free (self);

@@ -11,8 +11,10 @@ typedef struct _FhWebPlane FhWebPlane;
 typedef struct _FhClient FhClient;
 typedef struct _FhSession FhSession;
 
+/* @socket: the connection's socket under its TLS (how much of its video
+ * the kernel still holds), or NULL. */
 FhClient *fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection,
-                         const char *peer);
+                         GSocket *socket, const char *peer);
 void fh_client_free (FhClient *client);
 
 const char *fh_client_get_peer (FhClient *client);

@@ -12,7 +12,7 @@
 
 #define JOIN_TIMEOUT_S 60
 /* How long a stopping host waits for its close frames to leave. */
-#define CLOSE_WAIT_US G_USEC_PER_SEC
+#define CLOSE_WAIT_US (G_USEC_PER_SEC / 2)
 
 struct _FhWebPlane {
   FhPlane base;

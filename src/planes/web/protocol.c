@@ -26,6 +26,7 @@ static const struct {
   [FH_PROTO_ERROR_REPLACED] = { "replaced", 4009 },
   [FH_PROTO_ERROR_RATE_LIMITED] = { "rate-limited", 4006 },
   [FH_PROTO_ERROR_HOST_SHUTDOWN] = { "host-shutdown", 1001 },
+  [FH_PROTO_ERROR_TOO_SLOW] = { "too-slow", 4010 },
 };
 
 const char *
@@ -216,6 +217,14 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     bad (error, "'bitrate_kbps' must be 100–200000");
     return FALSE;
   }
+  if (json_object_has_member (root, "acks")) {
+    JsonNode *acks = json_object_get_member (root, "acks");
+    if (!JSON_NODE_HOLDS_VALUE (acks) || json_node_get_value_type (acks) != G_TYPE_BOOLEAN) {
+      bad (error, "'acks' must be true or false");
+      return FALSE;
+    }
+    msg->acks = json_node_get_boolean (acks);
+  }
   if (json_object_has_member (root, "mic")) {
     JsonNode *mic = json_object_get_member (root, "mic");
     if (!JSON_NODE_HOLDS_VALUE (mic) || json_node_get_value_type (mic) != G_TYPE_BOOLEAN) {
@@ -306,6 +315,9 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
       return FALSE;
     }
     return TRUE;
+  } else if (g_str_equal (type, "ack")) {
+    msg->type = FH_CLIENT_MESSAGE_ACK;
+    return get_uint_member (root, "frame", TRUE, G_MAXUINT32, &msg->ack_frame, error);
   } else if (g_str_equal (type, "console")) {
     msg->type = FH_CLIENT_MESSAGE_CONSOLE;
     return parse_credential (root, msg, error);
@@ -788,6 +800,10 @@ fh_proto_build_stats (const FhStreamStats *s)
   NUM ("encode_ms_p99", s->encode_ms_p99);
   NUM ("capture_to_send_ms_p50", s->capture_to_send_ms_p50);
   NUM ("capture_to_send_ms_p99", s->capture_to_send_ms_p99);
+  json_builder_set_member_name (b, "target_kbps");
+  json_builder_add_int_value (b, s->target_kbps);
+  json_builder_set_member_name (b, "skipped");
+  json_builder_add_int_value (b, (gint64) s->skipped);
   json_builder_end_object (b);
 #undef NUM
   return builder_to_string (b);

@@ -21,6 +21,8 @@
  * and a burst on top. A 1000 Hz mouse and a fast typist stay far below. */
 #define FH_PROTO_MAX_INPUT_RATE 2000
 #define FH_PROTO_MAX_INPUT_BURST 1000
+/* A client that takes no video for this long is cut off (too-slow). */
+#define FH_PROTO_TOO_SLOW_S 10
 
 #define FH_PROTO_VIDEO_HEADER_SIZE 20
 #define FH_PROTO_AUDIO_HEADER_SIZE 16
@@ -48,6 +50,7 @@ typedef enum {
   FH_PROTO_ERROR_REPLACED,
   FH_PROTO_ERROR_RATE_LIMITED,
   FH_PROTO_ERROR_HOST_SHUTDOWN,
+  FH_PROTO_ERROR_TOO_SLOW, /* took no frame for FH_PROTO_TOO_SLOW_S seconds */
 } FhProtoError;
 
 #define FH_PROTO_ERROR (fh_proto_error_quark ())
@@ -65,6 +68,7 @@ typedef enum {
   FH_CLIENT_MESSAGE_PING,
   FH_CLIENT_MESSAGE_CONSOLE,       /* first message of a console (no session) */
   FH_CLIENT_MESSAGE_MOONLIGHT_PIN, /* the PIN a waiting Moonlight client shows */
+  FH_CLIENT_MESSAGE_ACK,           /* frames up to this one are decoded (or dropped) */
 } FhClientMessageType;
 
 typedef struct {
@@ -81,6 +85,9 @@ typedef struct {
   char *layout; /* xkb keyboard layout, NULL = host default */
   gboolean mic; /* the client will send its microphone */
   gboolean shared; /* "desktop": "shared": a view of the shared desktop */
+  gboolean acks; /* the client acknowledges frames (ack messages) */
+  /* ack */
+  guint ack_frame;
   /* ping */
   double ping_t;
   /* moonlight-pin: any string up to FH_PROTO_MAX_MOONLIGHT_PIN bytes; its

@@ -221,7 +221,8 @@ handle_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
   FhServer *self = user_data;
   g_autofree char *peer = peer_of (msg);
 
-  fh_web_plane_add_client (self->plane, fh_client_new (self->plane, connection, peer));
+  fh_web_plane_add_client (self->plane, fh_client_new (self->plane, connection,
+                                                      soup_server_message_get_socket (msg), peer));
 }
 
 FhServer *

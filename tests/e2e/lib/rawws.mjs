@@ -5,14 +5,17 @@
 import tls from 'node:tls';
 import crypto from 'node:crypto';
 
-/** Connects to wss://localhost:`port``path`; resolves once upgraded. */
-export function rawWebSocket(port, path = '/ws') {
+/** Connects to wss://`host`:`port``path`; resolves once upgraded. The
+ *  socket is `ws.sock` (pause it to stop reading); it is destroyed after
+ *  `lifetimeMs`. Binary messages count in `ws.binary`, and go to
+ *  `ws.onBinary` when set. */
+export function rawWebSocket(port, path = '/ws', { lifetimeMs = 15000, host = 'localhost' } = {}) {
   return new Promise((resolve, reject) => {
     const key = crypto.randomBytes(16).toString('base64');
-    const sock = tls.connect({ host: 'localhost', port, rejectUnauthorized: false });
+    const sock = tls.connect({ host, port, rejectUnauthorized: false });
     let buf = Buffer.alloc(0);
     let upgraded = false;
-    const ws = { messages: [], close: null };
+    const ws = { messages: [], close: null, binary: 0, sock };
     ws.closed = new Promise((res) => { ws.onClose = res; });
     ws.send = (opcode, payload) => {
       const data = Buffer.from(payload);
@@ -24,7 +27,7 @@ export function rawWebSocket(port, path = '/ws') {
       sock.write(Buffer.concat([head, mask, masked]));
     };
     sock.on('secureConnect', () => {
-      sock.write(`GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUpgrade: websocket\r\n` +
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\n` +
         `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
     sock.on('data', (chunk) => {
@@ -64,12 +67,16 @@ export function rawWebSocket(port, path = '/ws') {
         buf = buf.subarray(off + len);
         if (opcode === 1)
           ws.messages.push(JSON.parse(payload.toString()));
+        else if (opcode === 2) {
+          ws.binary++;
+          ws.onBinary?.(payload);
+        }
         else if (opcode === 8 && !ws.close)
           ws.close = { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString() };
       }
     });
     sock.on('close', () => ws.onClose(ws.close ?? { code: 1006, reason: 'no close frame' }));
     sock.on('error', (e) => (upgraded ? null : reject(e)));
-    setTimeout(() => sock.destroy(), 15000).unref();
+    setTimeout(() => sock.destroy(), lifetimeMs).unref();
   });
 }

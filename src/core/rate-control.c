@@ -1,0 +1,53 @@
+/* Additive-increase, multiplicative-decrease of a session's bitrate (see
+ * rate-control.h). */
+#include "core/rate-control.h"
+
+#define CONGESTION_HOLD_US (G_USEC_PER_SEC / 2)
+#define CLEAR_HOLD_US G_USEC_PER_SEC
+#define RISE_MIN_KBPS 100
+
+void
+fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
+{
+  rc->max_kbps = MAX (max_kbps, FH_RATE_CONTROL_MIN_KBPS);
+  rc->target_kbps = rc->max_kbps;
+  rc->last_drop_us = now_us - CONGESTION_HOLD_US;
+  rc->last_rise_us = now_us;
+}
+
+gboolean
+fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
+{
+  guint target;
+
+  /* One drop per hold: the backlog that made the first one takes a while
+   * to drain, and is not news. */
+  if (now_us - rc->last_drop_us < CONGESTION_HOLD_US)
+    return FALSE;
+  rc->last_drop_us = now_us;
+  target = rc->target_kbps * 7 / 10;
+  /* What the link carried, when that is lower; never below half at once:
+   * a client that stalled for a moment carried little without the link
+   * being that slow. */
+  if (delivered_kbps > 0)
+    target = MAX (MIN (target, delivered_kbps * 85 / 100), rc->target_kbps / 2);
+  target = MAX (target, FH_RATE_CONTROL_MIN_KBPS);
+  if (target == rc->target_kbps)
+    return FALSE;
+  rc->target_kbps = target;
+  return TRUE;
+}
+
+gboolean
+fh_rate_control_clear (FhRateControl *rc, gint64 now_us)
+{
+  guint target;
+
+  if (rc->target_kbps >= rc->max_kbps || now_us - rc->last_drop_us < CLEAR_HOLD_US ||
+      now_us - rc->last_rise_us < CLEAR_HOLD_US)
+    return FALSE;
+  rc->last_rise_us = now_us;
+  target = rc->target_kbps + MAX (rc->target_kbps / 4, RISE_MIN_KBPS);
+  rc->target_kbps = MIN (target, rc->max_kbps);
+  return TRUE;
+}

@@ -1,0 +1,37 @@
+/* How fast a session's video may go on its client's link: one rule for
+ * every plane. A plane tells it when its client's link is congested (a
+ * backlog of frames it has not acknowledged, or losses it reports) and
+ * when it is clear; it answers with the bitrate the session's encoder
+ * should aim at. Additive-increase, multiplicative-decrease, like TCP:
+ *
+ * - congested: at most every CONGESTION_HOLD_US, the target drops to 70 %
+ *   of itself, or to 85 % of what the link was seen to carry when that is
+ *   lower (but at most to half at once), never below the minimum;
+ * - clear for CLEAR_HOLD_US after the last drop and the last rise: it
+ *   rises by a quarter (at least 100 kb/s), never above what the client
+ *   asked for. From a quarter of the asked rate back to all of it: about
+ *   7 s.
+ *
+ * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
+#pragma once
+
+#include <glib.h>
+
+#define FH_RATE_CONTROL_MIN_KBPS 300
+
+typedef struct {
+  guint max_kbps;
+  guint target_kbps;
+  gint64 last_drop_us;
+  gint64 last_rise_us;
+} FhRateControl;
+
+/* Starts at @max_kbps (what the client asked for, or the host's default). */
+void fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us);
+
+/* The link is congested at @now_us; it was seen to carry @delivered_kbps
+ * lately (0: not known). Returns TRUE when the target changed. */
+gboolean fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbps);
+
+/* The link keeps up at @now_us. Returns TRUE when the target changed. */
+gboolean fh_rate_control_clear (FhRateControl *rc, gint64 now_us);

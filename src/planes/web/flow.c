@@ -1,0 +1,119 @@
+/* A browser client's video in flight (see flow.h). */
+#include "planes/web/flow.h"
+
+#include <string.h>
+
+#include "planes/web/protocol.h"
+
+#define DELIVERY_WINDOW_US (G_USEC_PER_SEC / 2)
+/* More unacknowledged frames than this and the client is not acking:
+ * something is wrong with it, not with the link. */
+#define MAX_IN_FLIGHT 1024
+
+typedef struct {
+  guint32 frame;
+  guint32 size;
+  gint64 sent_us;
+} FhWebFlowFrame;
+
+void
+fh_web_flow_init (FhWebFlow *self, gboolean acks, guint max_kbps, gint64 now_us)
+{
+  memset (self, 0, sizeof *self);
+  self->acks = acks;
+  self->in_flight = g_array_new (FALSE, FALSE, sizeof (FhWebFlowFrame));
+  self->window_start_us = now_us;
+  fh_rate_control_init (&self->rate, max_kbps, now_us);
+}
+
+void
+fh_web_flow_clear (FhWebFlow *self)
+{
+  g_clear_pointer (&self->in_flight, g_array_unref);
+}
+
+gint64
+fh_web_flow_backlog_us (FhWebFlow *self, gint64 now_us, gssize queued_bytes)
+{
+  if (self->acks) {
+    if (!self->in_flight->len)
+      return 0;
+    return now_us - g_array_index (self->in_flight, FhWebFlowFrame, 0).sent_us;
+  }
+  if (queued_bytes <= 0)
+    return 0;
+  /* The queue drains at about the rate the encoder fills it. */
+  return (gint64) queued_bytes * 8 * 1000 / MAX (self->rate.target_kbps, 1u);
+}
+
+FhWebFlowVerdict
+fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gboolean keyframe,
+                   gssize queued_bytes, gboolean *ask_keyframe, guint *new_kbps)
+{
+  gint64 backlog = fh_web_flow_backlog_us (self, now_us, queued_bytes);
+  FhWebFlowFrame sent = { frame, (guint32) MIN (size, G_MAXUINT32), now_us };
+
+  *ask_keyframe = FALSE;
+  *new_kbps = 0;
+  if (backlog > FH_WEB_FLOW_HIGH_US) {
+    if (!self->behind_since_us)
+      self->behind_since_us = now_us;
+    if (now_us - self->behind_since_us >= (gint64) FH_PROTO_TOO_SLOW_S * G_USEC_PER_SEC ||
+        self->in_flight->len >= MAX_IN_FLIGHT)
+      return FH_WEB_FLOW_CUT_OFF;
+  }
+  /* Behind for a while (not one late ack): skip, and slow down. */
+  if (backlog > FH_WEB_FLOW_HIGH_US &&
+      (self->skipping || now_us - self->behind_since_us >= FH_WEB_FLOW_PERSIST_US)) {
+    if (fh_rate_control_congested (&self->rate, now_us, self->delivered_kbps))
+      *new_kbps = self->rate.target_kbps;
+    self->skipping = TRUE;
+    self->keyframe_asked = FALSE;
+    self->skipped++;
+    return FH_WEB_FLOW_SKIP;
+  }
+  if (backlog <= FH_WEB_FLOW_HIGH_US)
+    self->behind_since_us = 0;
+  if (self->skipping) {
+    /* What it missed broke the chain of frames: resume at a keyframe,
+     * asked for once the backlog is small. */
+    if (!keyframe) {
+      if (backlog < FH_WEB_FLOW_LOW_US && !self->keyframe_asked) {
+        *ask_keyframe = TRUE;
+        self->keyframe_asked = TRUE;
+      }
+      self->skipped++;
+      return FH_WEB_FLOW_SKIP;
+    }
+    self->skipping = FALSE;
+    self->keyframe_asked = FALSE;
+  }
+  if (backlog < FH_WEB_FLOW_LOW_US && fh_rate_control_clear (&self->rate, now_us))
+    *new_kbps = self->rate.target_kbps;
+  if (self->acks)
+    g_array_append_val (self->in_flight, sent);
+  return FH_WEB_FLOW_SEND;
+}
+
+void
+fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
+{
+  guint done = 0;
+
+  while (done < self->in_flight->len) {
+    FhWebFlowFrame *f = &g_array_index (self->in_flight, FhWebFlowFrame, done);
+    /* Frame numbers wrap after 2^32 frames: compare by difference. */
+    if ((gint32) (f->frame - frame) > 0)
+      break;
+    self->window_bytes += f->size;
+    done++;
+  }
+  if (done)
+    g_array_remove_range (self->in_flight, 0, done);
+  if (now_us - self->window_start_us >= DELIVERY_WINDOW_US) {
+    self->delivered_kbps =
+      (guint) (self->window_bytes * 8 * 1000 / (guint64) (now_us - self->window_start_us));
+    self->window_bytes = 0;
+    self->window_start_us = now_us;
+  }
+}

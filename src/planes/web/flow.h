@@ -1,0 +1,60 @@
+/* How much of a browser client's video is in flight, and what to do with
+ * the next frame: send it, skip it (the link is behind), or give up on the
+ * client (it took nothing for FH_PROTO_TOO_SLOW_S). The backlog is the
+ * age of the oldest frame the client has not acknowledged as received (a
+ * client that sends acks, docs/protocol.md), or else what the kernel still
+ * holds for its socket at the session's bitrate. A backlog over
+ * FH_WEB_FLOW_HIGH_US for FH_WEB_FLOW_PERSIST_US (one late ack is not a
+ * slow link) makes the client skip frames until the backlog is under
+ * FH_WEB_FLOW_LOW_US again, then resume at a keyframe it asks for; each
+ * congestion lowers the session's bitrate, and a link that keeps up raises
+ * it again (core/rate-control.h).
+ *
+ * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
+#pragma once
+
+#include <glib.h>
+
+#include "core/rate-control.h"
+
+#define FH_WEB_FLOW_HIGH_US (150 * 1000)
+#define FH_WEB_FLOW_LOW_US (50 * 1000)
+#define FH_WEB_FLOW_PERSIST_US (100 * 1000)
+
+typedef enum {
+  FH_WEB_FLOW_SEND,
+  FH_WEB_FLOW_SKIP,
+  FH_WEB_FLOW_CUT_OFF, /* behind for FH_PROTO_TOO_SLOW_S seconds */
+} FhWebFlowVerdict;
+
+typedef struct {
+  gboolean acks;
+  FhRateControl rate;
+  GArray *in_flight; /* FhWebFlowFrame: sent, not acknowledged */
+  gboolean skipping;
+  gboolean keyframe_asked;
+  gint64 behind_since_us; /* 0: not behind */
+  guint64 skipped;
+  /* What the link carried: acknowledged bytes over the current window. */
+  gint64 window_start_us;
+  guint64 window_bytes;
+  guint delivered_kbps; /* 0: not known yet */
+} FhWebFlow;
+
+/* @acks: the client acknowledges frames; @max_kbps: the session's bitrate. */
+void fh_web_flow_init (FhWebFlow *flow, gboolean acks, guint max_kbps, gint64 now_us);
+void fh_web_flow_clear (FhWebFlow *flow);
+
+/* What to do with frame @frame (@size bytes, @keyframe) at @now_us, with
+ * @queued_bytes still in the kernel's send queue (-1: not known). Sets
+ * *@ask_keyframe when the session should make a keyframe now, and
+ * *@new_kbps (else 0) when its bitrate should change. */
+FhWebFlowVerdict fh_web_flow_frame (FhWebFlow *flow, gint64 now_us, guint32 frame, gsize size,
+                                    gboolean keyframe, gssize queued_bytes,
+                                    gboolean *ask_keyframe, guint *new_kbps);
+
+/* The client has decoded (or dropped) every frame up to @frame. */
+void fh_web_flow_ack (FhWebFlow *flow, gint64 now_us, guint32 frame);
+
+/* The backlog at @now_us, in µs (as fh_web_flow_frame sees it). */
+gint64 fh_web_flow_backlog_us (FhWebFlow *flow, gint64 now_us, gssize queued_bytes);

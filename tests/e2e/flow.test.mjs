@@ -1,0 +1,194 @@
+// Flow control on the browser's WebSocket (docs/protocol.md, "Flow
+// control"; src/planes/web/flow.c): a client that stops reading is skipped
+// and then cut off (too-slow) while another client's stream goes on, and
+// Ctrl-C ends the host within 2 s whatever its clients do. The stuck
+// clients are bare WebSockets (tests/e2e/lib/rawws.mjs) that say hello with
+// "acks": true like the browser client, then stop reading; the other client
+// is the real one in headless Chromium. Then, as root, a client behind a
+// shaped link (a network namespace, a veth pair and tbf; its client is
+// tests/e2e/lib/flow-client.mjs): the host lowers the bitrate, frames keep
+// coming, and the bitrate climbs back once the shaping is gone.
+
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startHost, poll } from './lib/host.mjs';
+import { launchBrowser, connectClient } from './lib/client.mjs';
+import { rawWebSocket } from './lib/rawws.mjs';
+import { reportingTest } from './lib/report.mjs';
+
+const MODE = { width: 320, height: 240, refresh: 30 };
+const FLOW_CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'flow-client.mjs');
+const onPath = (t) => ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(join(d, t)));
+const shapeSkip = process.getuid?.() !== 0 ? 'shaping a link needs root (a network namespace and tc)'
+  : !onPath('tc') || !onPath('ip') ? 'shaping a link needs ip and tc (iproute2)'
+  : false;
+if (shapeSkip && process.env.CI)
+  throw new Error(`the shaped-link test cannot run in CI: ${shapeSkip}`);
+let host = null;
+let shaped = null;
+let shapedLines = [];
+let browser = null;
+let B = null;
+const stuck = [];
+
+function e2e(name, fn, { timeout = 60000, skip = false } = {}) {
+  reportingTest(name, { timeout, skip }, async () => [
+    host && `--- host log ---\n${host.logs()}`,
+    shaped && `--- host log (shaped link) ---\n${shaped.logs()}`,
+    shapedLines.length && `--- the shaped client ---\n${shapedLines.join('\n')}`,
+    B?.report(),
+    ...stuck.map((s, i) => `--- stuck client ${i}: ${s.ws.binary} binary messages read, messages ${JSON.stringify(s.ws.messages)}, close ${JSON.stringify(s.ws.close)}`),
+  ], fn);
+}
+
+/** A device credential for `host` (POST /api/pair with a fresh PIN). */
+async function pairDevice(h, name) {
+  const pin = await h.pair();
+  const body = JSON.stringify({ pin, name });
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: 'localhost', port: h.port, path: '/api/pair', method: 'POST',
+      rejectUnauthorized: false, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`pair: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A client that says hello (with acks), gets its welcome and a few frames,
+ *  then never reads again. */
+async function stuckClient(h, name) {
+  const credential = await pairDevice(h, name);
+  const ws = await rawWebSocket(h.port, '/ws', { lifetimeMs: 60000 });
+  const s = { ws, name };
+  stuck.push(s);
+  ws.send(1, JSON.stringify({ type: 'hello', protocol: 1, credential, mode: { width: 640, height: 480, refresh: 60 },
+    codecs: ['h264'], acks: true }));
+  const welcome = await poll(() => ws.messages.find((m) => m.type === 'welcome'), { timeout: 15000, what: `${name}'s welcome` });
+  await poll(() => ws.binary >= 3, { timeout: 10000, what: `${name}'s first frames` });
+  ws.sock.pause();
+  s.session = welcome.session;
+  return s;
+}
+
+/** Frames B decoded in each of `n` windows of `ms`. */
+async function framesPerWindow(c, n, ms) {
+  const counts = [];
+  let last = (await c.hooks()).framesDecoded;
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, ms));
+    const now = (await c.hooks()).framesDecoded;
+    counts.push(now - last);
+    last = now;
+  }
+  return counts;
+}
+
+before(async () => {
+  host = await startHost({ backend: 'synthetic', grace: 0 });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const s of stuck)
+    s.ws.sock.destroy();
+  await B?.close();
+  await browser?.close();
+  await host?.cleanup();
+  await shaped?.cleanup();
+});
+
+e2e('a client that stops reading is skipped and cut off, and another client streams on', async () => {
+  B = await connectClient(browser, host, 'B', { pin: host.pin, ...MODE });
+  await B.waitFrames(10);
+  const s = await stuckClient(host, 'S');
+  // While S takes nothing, B's stream goes on: no 2-second window without
+  // frames (30 fps asked; a loaded CI box may deliver fewer, never none).
+  const counts = await framesPerWindow(B, 6, 2000);
+  console.log(`# B's frames per 2 s while S is stuck: ${counts.join(', ')}`);
+  assert.ok(counts.every((n) => n >= 10), `B kept streaming: ${counts.join(', ')}`);
+  // The host skipped S's frames (its bitrate went down) and then cut it off.
+  await poll(() => new RegExp(`session ${s.session.slice(0, 8)}: bitrate \\d+ → \\d+ kb/s`).test(host.logs()),
+    { timeout: 5000, what: "S's bitrate to go down" });
+  await poll(() => /closing: too-slow: took no video for 10 s/.test(host.logs()),
+    { timeout: 15000, what: 'the host to cut S off (too-slow)' });
+  const after = await framesPerWindow(B, 2, 1000);
+  assert.ok(after.every((n) => n >= 5), `B still streams after S is gone: ${after.join(', ')}`);
+  assert.equal((await B.hooks()).closes.length, 0, "B's WebSocket stayed open");
+}, { timeout: 90000 });
+
+/** Runs `ip`/`tc` with `args`. */
+const sh = (cmd, ...args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and it climbs back', async () => {
+  const ns = `fhflow${process.pid}`;
+  const veth = `fhv${process.pid}`.slice(0, 15);
+  const peer = `fhp${process.pid}`.slice(0, 15);
+  const ASKED = 1000;
+  shaped = await startHost({ backend: 'synthetic', grace: 0 });
+  const credential = await pairDevice(shaped, 'shaped');
+  let client = null;
+  try {
+    sh('ip', 'netns', 'add', ns);
+    sh('ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', peer);
+    sh('ip', 'link', 'set', peer, 'netns', ns);
+    sh('ip', 'addr', 'add', '10.199.0.1/30', 'dev', veth);
+    sh('ip', 'link', 'set', veth, 'up');
+    sh('ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', '10.199.0.2/30', 'dev', peer);
+    sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up');
+    sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+    // The host's direction (video) at 200 kbit/s, below what the stream
+    // needs even at the lowest bitrate the host goes to.
+    sh('tc', 'qdisc', 'add', 'dev', veth, 'root', 'tbf', 'rate', '200kbit', 'burst', '8kb', 'latency', '100ms');
+    client = spawn('ip', ['netns', 'exec', ns, process.execPath, FLOW_CLIENT, '10.199.0.1', String(shaped.port),
+      JSON.stringify(credential), '40', String(ASKED)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let rest = '';
+    client.stdout.setEncoding('utf8');
+    client.stdout.on('data', (d) => {
+      rest += d;
+      const lines = rest.split('\n');
+      rest = lines.pop();
+      shapedLines.push(...lines);
+    });
+    client.stderr.on('data', (d) => shapedLines.push(`stderr: ${d}`));
+    const samples = () => shapedLines.map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+    // Under the limit: the bitrate goes down, frames are skipped, and
+    // frames still arrive every second.
+    await poll(() => samples().length >= 12, { timeout: 30000, what: '12 s of the shaped client' });
+    const under = samples().slice(0, 12);
+    assert.ok(!under.some((x) => x.error), `the client streamed: ${shapedLines.join(' | ')}`);
+    const lowest = Math.min(...under.map((x) => x.stats?.target_kbps ?? ASKED));
+    console.log(`# under 200 kbit/s: frames a second ${under.map((x) => x.frames).join(' ')}; ` +
+      `target kb/s ${under.map((x) => x.stats?.target_kbps ?? '-').join(' ')}`);
+    assert.ok(lowest < ASKED / 2, `the host lowered the bitrate (lowest target ${lowest} of ${ASKED} kb/s)`);
+    assert.ok(under.at(-1).stats?.skipped > 0, `frames were skipped: ${JSON.stringify(under.at(-1).stats)}`);
+    assert.ok(under.slice(3).every((x) => x.frames > 0), `frames kept coming: ${under.map((x) => x.frames).join(' ')}`);
+    // The limit goes: within 15 s the bitrate is back to what was asked.
+    sh('tc', 'qdisc', 'del', 'dev', veth, 'root');
+    const lifted = samples().length;
+    const back = await poll(() => samples().slice(lifted).find((x) => x.stats?.target_kbps === ASKED),
+      { timeout: 15000, what: `the bitrate back at ${ASKED} kb/s` });
+    console.log(`# back at ${ASKED} kb/s ${back.t - under.length} s after the limit went`);
+  } finally {
+    client?.kill('SIGKILL');
+    try { sh('ip', 'netns', 'del', ns); } catch { /* not made */ }
+    try { sh('ip', 'link', 'del', veth); } catch { /* gone with the namespace */ }
+  }
+}, { timeout: 90000, skip: shapeSkip });
+
+e2e('Ctrl-C with a client that does not read ends the host within 2 s', async () => {
+  await stuckClient(host, 'T');
+  // T's backlog grows for a moment before the signal.
+  await new Promise((r) => setTimeout(r, 1500));
+  const res = await host.stop({ timeout: 10000 });
+  console.log(`# the host stopped in ${res.ms} ms`);
+  assert.equal(res.code, 0, `the host's exit: ${JSON.stringify(res)}`);
+  assert.ok(res.ms < 2000, `the host took ${res.ms} ms to stop`);
+});

@@ -1,0 +1,77 @@
+/* The rate controller (core/rate-control.c): drops on congestion, at most
+ * once a hold, never below the minimum or above the asked rate, and climbs
+ * back within the time docs/protocol.md promises. */
+#include <glib.h>
+
+#include "core/rate-control.h"
+
+#define S G_USEC_PER_SEC
+
+static void
+test_drops_and_holds (void)
+{
+  FhRateControl rc;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  g_assert_cmpuint (rc.target_kbps, ==, 20000);
+  g_assert_true (fh_rate_control_congested (&rc, 1 * S, 0));
+  g_assert_cmpuint (rc.target_kbps, ==, 14000);
+  /* The same backlog 100 ms later is not news. */
+  g_assert_false (fh_rate_control_congested (&rc, 1 * S + S / 10, 0));
+  g_assert_cmpuint (rc.target_kbps, ==, 14000);
+  /* What the link carried caps the next drop, but it drops at most by
+   * half at once. */
+  g_assert_true (fh_rate_control_congested (&rc, 2 * S, 5000));
+  g_assert_cmpuint (rc.target_kbps, ==, 7000);
+  g_assert_true (fh_rate_control_congested (&rc, 3 * S, 5000));
+  g_assert_cmpuint (rc.target_kbps, ==, 4250);
+  for (int i = 3; i < 30; i++)
+    fh_rate_control_congested (&rc, i * S, 0);
+  g_assert_cmpuint (rc.target_kbps, ==, FH_RATE_CONTROL_MIN_KBPS);
+  g_assert_false (fh_rate_control_congested (&rc, 40 * S, 0));
+}
+
+static void
+test_climbs_back (void)
+{
+  FhRateControl rc;
+  gint64 t = 0;
+  int seconds = 0;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  g_assert_true (fh_rate_control_congested (&rc, 1 * S, 5000));
+  g_assert_true (fh_rate_control_congested (&rc, 2 * S, 5000));
+  g_assert_cmpuint (rc.target_kbps, ==, 5000);
+  /* Clear right after a drop: not yet. */
+  g_assert_false (fh_rate_control_clear (&rc, 2 * S + S / 2));
+  for (t = 2 * S; rc.target_kbps < 20000 && t < 60 * S; t += S / 10)
+    fh_rate_control_clear (&rc, t);
+  seconds = (int) ((t - 2 * S) / S);
+  g_test_message ("from 5000 to 20000 kb/s in %d s", seconds);
+  g_assert_cmpuint (rc.target_kbps, ==, 20000);
+  g_assert_cmpint (seconds, <=, 10);
+  /* Never above what was asked for. */
+  g_assert_false (fh_rate_control_clear (&rc, t + 5 * S));
+  g_assert_cmpuint (rc.target_kbps, ==, 20000);
+}
+
+static void
+test_low_max (void)
+{
+  FhRateControl rc;
+
+  /* A client that asks for less than the minimum gets the minimum. */
+  fh_rate_control_init (&rc, 100, 0);
+  g_assert_cmpuint (rc.target_kbps, ==, FH_RATE_CONTROL_MIN_KBPS);
+  g_assert_false (fh_rate_control_congested (&rc, S, 0));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/rate-control/drops-and-holds", test_drops_and_holds);
+  g_test_add_func ("/rate-control/climbs-back", test_climbs_back);
+  g_test_add_func ("/rate-control/low-max", test_low_max);
+  return g_test_run ();
+}

@@ -1,0 +1,148 @@
+/* A browser client's video in flight (planes/web/flow.c): frames go out
+ * while the client keeps up; behind, they are skipped and the bitrate
+ * drops; caught up, the client resumes at a keyframe it asked for; a
+ * client that takes nothing is cut off; without acks the kernel's queue is
+ * the measure. */
+#include <glib.h>
+
+#include "planes/web/flow.h"
+#include "planes/web/protocol.h"
+
+#define MS 1000
+#define PERIOD (16 * MS)
+
+typedef struct {
+  FhWebFlow flow;
+  gint64 now;
+  guint32 frame;
+  gboolean ask;
+  guint kbps;
+} Fixture;
+
+static FhWebFlowVerdict
+next (Fixture *f, gboolean keyframe, gssize queued)
+{
+  f->now += PERIOD;
+  return fh_web_flow_frame (&f->flow, f->now, f->frame++, 10000, keyframe, queued, &f->ask,
+                            &f->kbps);
+}
+
+static void
+test_keeps_up (void)
+{
+  Fixture f = { .now = 1000 * MS };
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  for (int i = 0; i < 100; i++) {
+    g_assert_cmpint (next (&f, i == 0, -1), ==, FH_WEB_FLOW_SEND);
+    /* Acked a frame later. */
+    fh_web_flow_ack (&f.flow, f.now + PERIOD / 2, f.frame - 1);
+    g_assert_false (f.ask);
+    g_assert_cmpuint (f.kbps, ==, 0);
+  }
+  g_assert_cmpuint (f.flow.skipped, ==, 0);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 8000);
+  fh_web_flow_clear (&f.flow);
+}
+
+static void
+test_falls_behind_and_resumes_at_a_keyframe (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  guint32 last_sent = 0;
+  int sent = 0;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  /* No acks for a while: frames pile up, then are skipped. */
+  for (int i = 0; i < 20; i++) {
+    if (next (&f, i == 0, -1) == FH_WEB_FLOW_SEND) {
+      sent++;
+      last_sent = f.frame - 1;
+    }
+  }
+  /* Past 150 ms of backlog (frame 10, at 16 ms a frame) for 100 ms more:
+   * frames 0–16 went out. */
+  g_assert_cmpint (sent, ==, 17);
+  g_assert_true (f.flow.skipping);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 5600);
+  /* The client catches up: the next frame is skipped, but asks for a
+   * keyframe, once. */
+  fh_web_flow_ack (&f.flow, f.now, last_sent);
+  g_assert_cmpint (next (&f, FALSE, -1), ==, FH_WEB_FLOW_SKIP);
+  g_assert_true (f.ask);
+  g_assert_cmpint (next (&f, FALSE, -1), ==, FH_WEB_FLOW_SKIP);
+  g_assert_false (f.ask);
+  g_assert_cmpint (next (&f, TRUE, -1), ==, FH_WEB_FLOW_SEND);
+  g_assert_false (f.flow.skipping);
+  fh_web_flow_clear (&f.flow);
+}
+
+static void
+test_cut_off (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  FhWebFlowVerdict v = FH_WEB_FLOW_SEND;
+  gint64 start = f.now;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  while ((v = next (&f, f.frame == 0, -1)) != FH_WEB_FLOW_CUT_OFF && f.now - start < 60 * G_USEC_PER_SEC)
+    ;
+  g_assert_cmpint (v, ==, FH_WEB_FLOW_CUT_OFF);
+  /* Behind from 150 ms on, cut off 10 s later. */
+  g_assert_cmpint ((f.now - start) / G_USEC_PER_SEC, ==, FH_PROTO_TOO_SLOW_S);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, FH_RATE_CONTROL_MIN_KBPS);
+  fh_web_flow_clear (&f.flow);
+}
+
+static void
+test_kernel_queue_without_acks (void)
+{
+  Fixture f = { .now = 1000 * MS };
+
+  fh_web_flow_init (&f.flow, FALSE, 8000, f.now);
+  /* 8000 kb/s = 1000 bytes a ms: 50 KB queued is 50 ms, fine. */
+  g_assert_cmpint (next (&f, TRUE, 50000), ==, FH_WEB_FLOW_SEND);
+  g_assert_cmpint (fh_web_flow_backlog_us (&f.flow, f.now, 50000), ==, 50 * MS);
+  /* 200 KB is 200 ms: one such frame is a moment, not a slow link… */
+  g_assert_cmpint (next (&f, FALSE, 200000), ==, FH_WEB_FLOW_SEND);
+  /* … 100 ms of them are: skip. */
+  for (int i = 0; i < 6; i++) /* up to 96 ms later */
+    g_assert_cmpint (next (&f, FALSE, 200000), ==, FH_WEB_FLOW_SEND);
+  g_assert_cmpint (next (&f, FALSE, 200000), ==, FH_WEB_FLOW_SKIP);
+  g_assert_cmpuint (f.kbps, ==, 5600);
+  /* Drained: ask for the keyframe, send it. */
+  g_assert_cmpint (next (&f, FALSE, 0), ==, FH_WEB_FLOW_SKIP);
+  g_assert_true (f.ask);
+  g_assert_cmpint (next (&f, TRUE, 0), ==, FH_WEB_FLOW_SEND);
+  g_assert_cmpuint (f.flow.in_flight->len, ==, 0); /* nothing to ack */
+  fh_web_flow_clear (&f.flow);
+}
+
+static void
+test_rate_climbs_back (void)
+{
+  Fixture f = { .now = 1000 * MS };
+
+  fh_web_flow_init (&f.flow, FALSE, 20000, f.now);
+  while (next (&f, TRUE, 10 * 1000 * 1000) != FH_WEB_FLOW_SKIP)
+    ;
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 14000);
+  /* The link recovers: within 10 s the rate is back to 20000. */
+  for (int i = 0; i < 10 * 1000 / 16; i++)
+    next (&f, TRUE, 0);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 20000);
+  fh_web_flow_clear (&f.flow);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/web-flow/keeps-up", test_keeps_up);
+  g_test_add_func ("/web-flow/falls-behind-and-resumes-at-a-keyframe",
+                   test_falls_behind_and_resumes_at_a_keyframe);
+  g_test_add_func ("/web-flow/cut-off", test_cut_off);
+  g_test_add_func ("/web-flow/kernel-queue-without-acks", test_kernel_queue_without_acks);
+  g_test_add_func ("/web-flow/rate-climbs-back", test_rate_climbs_back);
+  return g_test_run ();
+}
