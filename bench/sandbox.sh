@@ -75,9 +75,9 @@ if (( $(id -u) != 0 )); then
   echo "bench/sandbox.sh: run it as root: only root gives each device an account of its own" >&2
   exit 2
 fi
-for p in sway bwrap pasta useradd userdel; do
+for p in sway bwrap slirp4netns useradd userdel; do
   if ! command -v "$p" > /dev/null; then
-    echo "bench/sandbox.sh: $p not found: run scripts/setup.sh serve (sway, bubblewrap, passt)" >&2
+    echo "bench/sandbox.sh: $p not found: run scripts/setup.sh serve (sway, bubblewrap, slirp4netns)" >&2
     exit 1
   fi
 done
@@ -448,7 +448,7 @@ autogroup=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo "?"
 [[ $autogroup == 1 ]] && autogroup="on" || { [[ $autogroup == 0 ]] && autogroup="off"; }
 sway_version=$(sway --version 2>/dev/null | sed 's/^sway version //' || echo "?")
 bwrap_version=$(bwrap --version 2>/dev/null | sed 's/^bubblewrap //' || echo "?")
-passt_version=$(dpkg-query -W -f '${Version}' passt 2>/dev/null || echo "?")
+slirp_version=$(slirp4netns --version 2>/dev/null | sed -n "s/^slirp4netns version //p" || echo "?")
 pipewire_version=$(pipewire --version 2>/dev/null | sed -n 's/.*libpipewire \([0-9.]*\).*/\1/p' | head -n 1)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 changed=$(for d in src bench tests; do
@@ -464,7 +464,7 @@ results=$(cat <<EOF
 ## Sandboxes (issue 16)
 
 \`bench/sandbox.sh\` asks what the wlroots sessions' sandboxes (an account
-per device, bubblewrap, pasta, the apps below the host's priority) protect
+per device, bubblewrap, slirp4netns, a cgroup, the apps below the host's priority) protect
 and what they cost. Every run starts a fresh \`funkhaus serve --backend
 wlroots\` (preset \`$preset\`, $bitrate kb/s, ${width}×${height}@${fps}) whose \`app=\` is
 \`bench/fh-bench-sandbox-app.sh\`, copied with \`fh-input-recorder\` into a
@@ -516,7 +516,7 @@ picture. Memory is read at the window's end from
 shared page split among the processes that map it): sway, the shell that
 starts the app, the app, and the session's own PipeWire, WirePlumber and
 pipewire-pulse, which the wlroots backend starts with or without the
-sandbox; with it also bubblewrap's processes and pasta (the session's
+sandbox; with it also bubblewrap's processes and slirp4netns (the session's
 network). To that it adds the growth of the host's RSS over the idle host
 (the host's share: its encoder, its connection to the session's
 PipeWire). A figure is the median over the repeats, "on − off" the
@@ -529,7 +529,7 @@ $cost_table
 
 - machine: $nproc_ CPUs ($cpu_model), $mem memory, Linux $kernel,
   cgroups $cgroups, scheduler autogroups $autogroup; sway $sway_version,
-  bubblewrap $bwrap_version, passt $passt_version, PipeWire ${pipewire_version:-?}
+  bubblewrap $bwrap_version, slirp4netns $slirp_version, PipeWire ${pipewire_version:-?}
 - settings as they took effect: $settings_note
 - the device's first session (its account made then): hello → first frame
   $(r s1_hello_to_first_frame_ms a) ms, in run (a)
