@@ -12,6 +12,7 @@
 #include "app/host.h"
 #include "backends/sandbox.h"
 #include "app/control-socket.h"
+#include "app/notify.h"
 #include "planes/gamestream/nvhttp.h"
 
 static const char usage[] =
@@ -34,13 +35,19 @@ static const char usage[] =
   "  -h, --help       show this help\n"
   "  -V, --version    show the version\n";
 
+typedef struct {
+  GMainLoop *loop;
+  FhNotifier *notifier;
+} Serving;
+
 static gboolean
 on_signal (gpointer user_data)
 {
-  GMainLoop *loop = user_data;
+  Serving *serving = user_data;
 
   g_message ("stopping (signal)");
-  g_main_loop_quit (loop);
+  fh_notifier_stopping (serving->notifier);
+  g_main_loop_quit (serving->loop);
   return G_SOURCE_CONTINUE;
 }
 
@@ -51,7 +58,9 @@ cmd_serve (int argc, char **argv)
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (FhHost) host = NULL;
   g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (FhNotifier) notifier = NULL;
   g_autoptr (GError) error = NULL;
+  Serving serving;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
   g_autofree char *gamestream = NULL;
   gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
@@ -134,18 +143,26 @@ cmd_serve (int argc, char **argv)
     goto fail;
   }
 
+  /* Before the host starts any thread: it takes the watchdog's settings
+   * out of the environment. */
+  notifier = fh_notifier_new ();
   if (!(host = fh_host_new (g_steal_pointer (&config), &error)) ||
       !fh_host_start (host, &error))
     goto fail;
 
+  /* The banner is out and every port listens. */
+  fh_notifier_ready (notifier, fh_host_get_core (host), fh_host_get_port (host));
   loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
+  serving = (Serving) { loop, notifier };
+  g_unix_signal_add (SIGINT, on_signal, &serving);
+  g_unix_signal_add (SIGTERM, on_signal, &serving);
   g_main_loop_run (loop);
   fh_host_stop (host);
   return 0;
 
 fail:
+  if (notifier)
+    fh_notifier_failed (notifier, error->message);
   fprintf (stderr, "funkhaus serve: %s\n", error->message);
   return 1;
 }
