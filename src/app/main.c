@@ -12,6 +12,7 @@
 #include "app/host.h"
 #include "backends/sandbox.h"
 #include "app/control-socket.h"
+#include "app/log-writer.h"
 #include "app/notify.h"
 #include "planes/gamestream/nvhttp.h"
 
@@ -348,6 +349,7 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  fh_log_writer_install ();
   /* A client that vanishes mid-write must not kill the host. */
   signal (SIGPIPE, SIG_IGN);
 
