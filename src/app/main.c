@@ -168,6 +168,21 @@ fail:
   return 1;
 }
 
+/* The running host's control socket. In a root shell $XDG_RUNTIME_DIR is
+ * often set (/run/user/0), the system service's is not: where no host
+ * listens under the first, the service's is the one to reach. */
+static char *
+control_socket_path (const FhConfig *config)
+{
+  g_autofree char *path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  g_autofree char *service = g_build_filename (FH_ROOT_RUNTIME_DIR, "control.sock", NULL);
+
+  if (getuid () == 0 && !g_file_test (path, G_FILE_TEST_EXISTS) &&
+      g_file_test (service, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&service);
+  return g_steal_pointer (&path);
+}
+
 static int
 cmd_pair (int argc, char **argv)
 {
@@ -186,7 +201,7 @@ cmd_pair (int argc, char **argv)
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error))
     goto fail;
-  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  path = control_socket_path (config);
   if (moonlight && strchr (moonlight, '\n')) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "the PIN is 4 digits");
     goto fail;
@@ -284,7 +299,7 @@ cmd_devices (int argc, char **argv)
   }
   /* The running host forgets the device and ends its sessions at once;
    * without one, the file is edited here. */
-  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  path = control_socket_path (config);
   command = g_strdup_printf ("revoke %s", argv[2]);
   if ((answer = fh_control_request (path, command, NULL))) {
     if (!g_str_has_prefix (answer, "revoked ")) {
@@ -323,7 +338,7 @@ cmd_answer (int argc, char **argv)
   }
   if (!fh_config_resolve_dirs (config, &error))
     goto fail;
-  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  path = control_socket_path (config);
   command = argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1]) : g_strdup ("requests");
   if (!(answer = fh_control_request (path, command, &error))) {
     g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
