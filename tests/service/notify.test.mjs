@@ -23,6 +23,15 @@ import { rawWebSocket } from '../e2e/lib/rawws.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const PYTHON = process.env.FUNKHAUS_PYTHON || 'python3';
 const WATCHDOG_USEC = 2000000; // pings every second
+// By hand: another backend (wlroots: a real sandboxed session) and a
+// wrapper command around the host (hardened.sh: the unit's walls; see
+// docs/service.md).
+const BACKEND = process.env.FUNKHAUS_TEST_BACKEND || 'synthetic';
+const WRAP = (process.env.FUNKHAUS_TEST_WRAP || '').split(' ').filter(Boolean);
+const AUDIO = BACKEND === 'synthetic' ? ['--audio', 'off'] : [];
+// Where the test's folders and NOTIFY_SOCKET go: outside /tmp when the
+// wrapper gives the host a /tmp of its own (as systemd's is /run/systemd).
+const BASE = process.env.FUNKHAUS_TEST_DIR || tmpdir();
 // Built without libsystemd, the host tells nobody anything (meson passes 0).
 const unsupported = process.env.FUNKHAUS_NOTIFY === '0'
   ? 'this funkhaus was built without libsystemd: it does not notify' : false;
@@ -89,7 +98,7 @@ const sessionsIn = (note) => {
 };
 
 test('the host tells NOTIFY_SOCKET: READY=1 once it listens, STATUS= per session, WATCHDOG=1, STOPPING=1', { timeout: 90000, skip: unsupported }, async () => {
-  const tmp = await mkdtemp(join(tmpdir(), 'funkhaus-notify-'));
+  const tmp = await mkdtemp(join(BASE, 'funkhaus-notify-'));
   const host = new Host();
   let listener = null;
   const readyCheck = {};
@@ -130,10 +139,10 @@ test('the host tells NOTIFY_SOCKET: READY=1 once it listens, STATUS= per session
       WATCHDOG_USEC: String(WATCHDOG_USEC),
     };
     delete host.env.WATCHDOG_PID;
-    const argv = ['serve', '--port', String(host.port), '--backend', 'synthetic', '--grace', '1',
-      '--gamestream', 'off', '--audio', 'off'];
-    host.lines.push([0, 'cmd', `${hostBinary} ${argv.join(' ')}`]);
-    host.proc = spawn(hostBinary, argv, { env: host.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...WRAP, hostBinary, 'serve', '--port', String(host.port), '--backend', BACKEND,
+      '--grace', '1', '--gamestream', 'off', ...AUDIO];
+    host.lines.push([0, 'cmd', argv.join(' ')]);
+    host.proc = spawn(argv[0], argv.slice(1), { env: host.env, stdio: ['ignore', 'pipe', 'pipe'] });
     host.collect(host.proc.stdout, 'out');
     host.collect(host.proc.stderr, 'err');
     host.proc.on('exit', (code, signal) => {
@@ -170,7 +179,7 @@ test('the host tells NOTIFY_SOCKET: READY=1 once it listens, STATUS= per session
     ws.send(0x1, JSON.stringify({ type: 'hello', protocol: 1, credential: { device, token },
       mode: { width: 320, height: 240, refresh: 30 }, codecs: ['h264'] }));
     await poll(() => ws.messages.find((m) => m.type === 'welcome' || m.type === 'error'),
-      { timeout: 20000, what: 'welcome' });
+      { timeout: BACKEND === 'synthetic' ? 20000 : 60000, what: 'welcome' });
     const welcome = ws.messages.find((m) => m.type === 'welcome');
     assert.ok(welcome, `welcome, not ${JSON.stringify(ws.messages)}`);
     await poll(() => notes.some((n) => sessionsIn(n) === 1), { timeout: 10000, what: 'STATUS=… 1 session' });
@@ -205,6 +214,8 @@ test('the host tells NOTIFY_SOCKET: READY=1 once it listens, STATUS= per session
 
     // Every datagram came from the host itself, none from anything it started.
     assert.deepEqual([...new Set(notes.map((n) => n.pid))], [pid], 'every datagram from the host\'s pid');
+    if (process.env.FUNKHAUS_TEST_VERBOSE)
+      console.log(`--- host log ---\n${host.logs()}`);
   } catch (e) {
     e.message += `\n\n--- notifications ---\n${(listener?.notes ?? []).map((n) => `${n.pid}: ${JSON.stringify(n.text)}`).join('\n')}` +
       `\n\n--- host log ---\n${host.logs()}`;
