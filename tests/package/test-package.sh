@@ -104,17 +104,23 @@ fi
 for exe in /proc/[0-9]*/exe; do
   [ "$(readlink "$exe" 2>/dev/null)" = /usr/bin/funkhaus ] && fail "a /usr/bin/funkhaus runs after the install (${exe%/exe})"
 done
-# The maintainer scripts never start or enable it; on an upgrade the
-# postinst restarts it only where it runs (try-restart) and re-enables it
-# only where the admin had enabled it (was-enabled).
+# The maintainer scripts never start or enable it: an upgrade may only
+# try-restart it (where it runs) and re-enable it where the admin had
+# (debhelper's --no-enable snippet: only a unit that was debian-installed).
+# debhelper's default snippets (start, restart, enable on a first install)
+# all fail this.
+maint_script_starts_nothing() {
+  if grep -E 'deb-systemd-invoke' "$1" | grep -vqE 'deb-systemd-invoke +try-restart '; then
+    grep -n 'deb-systemd-invoke' "$1"; return 1
+  fi
+  if grep -q 'deb-systemd-helper enable' "$1" && ! grep -q 'deb-systemd-helper debian-installed' "$1"; then
+    grep -n 'deb-systemd-helper' "$1"; return 1
+  fi
+  if grep -nE 'systemctl .*(start|enable)' "$1"; then return 1; fi
+}
 for script in /var/lib/dpkg/info/funkhaus.{preinst,postinst}; do
   [ -f "$script" ] || continue
-  if grep -nE 'deb-systemd-invoke +(start|restart) |systemctl .*(start|enable)' "$script"; then
-    fail "$script starts or enables the service"
-  fi
-  if grep -q 'deb-systemd-helper enable' "$script" && ! grep -q 'was-enabled' "$script"; then
-    fail "$script enables the service"
-  fi
+  maint_script_starts_nothing "$script" || fail "$script may start or enable the service"
 done
 
 say "the account for sessions without a device"
