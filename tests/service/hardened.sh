@@ -8,10 +8,10 @@
 # (FUNKHAUS_TEST_DIR: NOTIFY_SOCKET outside the host's private /tmp.)
 #
 # What the unit uses: PrivateTmp= (a tmpfs on /tmp and /var/tmp),
-# ProtectSystem=yes (/usr, /boot, /efi read-only), ProtectHostname= (a UTS
-# namespace), ProtectKernelModules= (the module folders inaccessible; its
-# seccomp filter is not emulated, nor RestrictSUIDSGID='s). What it does
-# not, to see why (FUNKHAUS_HARDEN_ALSO, space-separated):
+# ProtectSystem=yes (/usr, /boot, /efi read-only), ProtectKernelModules=
+# (the module folders inaccessible; its seccomp filter is not emulated, nor
+# RestrictSUIDSGID='s). What it does not, to see why (FUNKHAUS_HARDEN_ALSO,
+# space-separated):
 #   no-new-privileges        pasta's namespace, then bwrap: "setting up uid
 #                            map: Operation not permitted"
 #   protect-kernel-logs      /proc/kmsg covered: bwrap "Can't mount proc"
@@ -20,7 +20,7 @@
 #                            /proc/2/ns/ns failed"
 # Root only; the command keeps this shell's pid (exec), as under systemd.
 set -eu
-exec unshare --mount --uts --propagation private -- sh -euc '
+exec unshare --mount --propagation private -- sh -euc '
   also=" ${FUNKHAUS_HARDEN_ALSO:-} "
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
