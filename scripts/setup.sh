@@ -26,6 +26,7 @@ packages=(
   libwayland-dev wayland-protocols libxkbcommon-dev xkb-data
   libpipewire-0.3-dev libopus-dev
   libenet-dev libavahi-client-dev libavahi-glib-dev avahi-daemon
+  libsystemd-dev help2man
   sway xwayland foot
   bubblewrap slirp4netns
   pipewire pipewire-bin wireplumber pipewire-pulse
@@ -39,6 +40,9 @@ if [ "$what" = test ]; then
   packages+=(iproute2 grim x11-utils)
   # the Mutter test: a Debian 13 root (scripts/trixie-root.sh), gdbus
   packages+=(debootstrap libglib2.0-bin)
+  # the package test (tests/package/; scripts/package.sh installs the
+  # build tools itself)
+  packages+=(lintian)
 fi
 
 missing=()

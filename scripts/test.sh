@@ -33,7 +33,11 @@ ninja -C build-asan >&2
 
 status=0
 echo "funkhaus: running the tests in build/" >&2
-meson test -C build --print-errorlogs || status=1
+meson test -C build --print-errorlogs --no-suite package || status=1
+# The Debian package from a clean clone: build, apt install, check, purge
+# (a few minutes; skipped unless root).
+echo "funkhaus: building, installing and removing the Debian package" >&2
+meson test -C build --print-errorlogs --suite package --logbase testlog-package || status=1
 echo "funkhaus: running the whole suite again in build-asan/ (ASan, UBSan; LSan where it works)" >&2
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs \
@@ -46,7 +50,8 @@ echo "funkhaus: running the fuzzers in build-fuzz/" >&2
 meson test -C build-fuzz --print-errorlogs || status=1
 
 # One line for the whole run, counted from both test logs.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+python3 - build/meson-logs/testlog.json build/meson-logs/testlog-package.json \
+  build-asan/meson-logs/testlog.json \
   build-asan/meson-logs/testlog-e2e.json build-fuzz/meson-logs/testlog.json <<'PY'
 import json, re, sys
 passed = failed = skipped = 0

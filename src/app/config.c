@@ -116,7 +116,7 @@ fh_config_resolve_dirs (FhConfig *config, GError **error)
   if (runtime && *runtime)
     config->runtime_dir = g_build_filename (runtime, "funkhaus", NULL);
   else if (getuid () == 0)
-    config->runtime_dir = g_strdup ("/run/funkhaus");
+    config->runtime_dir = g_strdup (FH_ROOT_RUNTIME_DIR);
   else
     config->runtime_dir = g_strdup_printf ("%s/funkhaus-%u", g_get_tmp_dir (), getuid ());
   if (!make_private_dir (config->runtime_dir, error))

@@ -4,6 +4,9 @@
 #include <glib.h>
 
 #define FH_DEFAULT_PORT 47900
+/* The runtime directory of a host running as root without
+ * $XDG_RUNTIME_DIR: the system service's (RuntimeDirectory=funkhaus). */
+#define FH_ROOT_RUNTIME_DIR "/run/funkhaus"
 
 typedef struct {
   guint port;

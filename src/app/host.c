@@ -233,6 +233,12 @@ fh_host_get_core (FhHost *self)
   return self->core;
 }
 
+guint
+fh_host_get_port (FhHost *self)
+{
+  return fh_web_plane_get_port (self->web);
+}
+
 const char *
 fh_host_new_pin (FhHost *self)
 {

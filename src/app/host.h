@@ -22,6 +22,8 @@ gboolean fh_host_start (FhHost *host, GError **error);
 void fh_host_stop (FhHost *host);
 
 FhCore *fh_host_get_core (FhHost *host);
+/* The HTTPS port the web plane listens on (once started). */
+guint fh_host_get_port (FhHost *host);
 /* A new pairing PIN, printed on the host's stdout too. */
 const char *fh_host_new_pin (FhHost *host);
 

@@ -12,6 +12,8 @@
 #include "app/host.h"
 #include "backends/sandbox.h"
 #include "app/control-socket.h"
+#include "app/log-writer.h"
+#include "app/notify.h"
 #include "planes/gamestream/nvhttp.h"
 
 static const char usage[] =
@@ -34,13 +36,19 @@ static const char usage[] =
   "  -h, --help       show this help\n"
   "  -V, --version    show the version\n";
 
+typedef struct {
+  GMainLoop *loop;
+  FhNotifier *notifier;
+} Serving;
+
 static gboolean
 on_signal (gpointer user_data)
 {
-  GMainLoop *loop = user_data;
+  Serving *serving = user_data;
 
   g_message ("stopping (signal)");
-  g_main_loop_quit (loop);
+  fh_notifier_stopping (serving->notifier);
+  g_main_loop_quit (serving->loop);
   return G_SOURCE_CONTINUE;
 }
 
@@ -51,7 +59,9 @@ cmd_serve (int argc, char **argv)
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (FhHost) host = NULL;
   g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (FhNotifier) notifier = NULL;
   g_autoptr (GError) error = NULL;
+  Serving serving;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
   g_autofree char *gamestream = NULL;
   gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
@@ -134,20 +144,43 @@ cmd_serve (int argc, char **argv)
     goto fail;
   }
 
+  /* Before the host starts any thread: it takes the watchdog's settings
+   * out of the environment. */
+  notifier = fh_notifier_new ();
   if (!(host = fh_host_new (g_steal_pointer (&config), &error)) ||
       !fh_host_start (host, &error))
     goto fail;
 
+  /* The banner is out and every port listens. */
+  fh_notifier_ready (notifier, fh_host_get_core (host), fh_host_get_port (host));
   loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
+  serving = (Serving) { loop, notifier };
+  g_unix_signal_add (SIGINT, on_signal, &serving);
+  g_unix_signal_add (SIGTERM, on_signal, &serving);
   g_main_loop_run (loop);
   fh_host_stop (host);
   return 0;
 
 fail:
+  if (notifier)
+    fh_notifier_failed (notifier, error->message);
   fprintf (stderr, "funkhaus serve: %s\n", error->message);
   return 1;
+}
+
+/* The running host's control socket. In a root shell $XDG_RUNTIME_DIR is
+ * often set (/run/user/0), the system service's is not: where no host
+ * listens under the first, the service's is the one to reach. */
+static char *
+control_socket_path (const FhConfig *config)
+{
+  g_autofree char *path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  g_autofree char *service = g_build_filename (FH_ROOT_RUNTIME_DIR, "control.sock", NULL);
+
+  if (getuid () == 0 && !g_file_test (path, G_FILE_TEST_EXISTS) &&
+      g_file_test (service, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&service);
+  return g_steal_pointer (&path);
 }
 
 static int
@@ -168,7 +201,7 @@ cmd_pair (int argc, char **argv)
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error))
     goto fail;
-  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  path = control_socket_path (config);
   if (moonlight && strchr (moonlight, '\n')) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "the PIN is 4 digits");
     goto fail;
@@ -266,7 +299,7 @@ cmd_devices (int argc, char **argv)
   }
   /* The running host forgets the device and ends its sessions at once;
    * without one, the file is edited here. */
-  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  path = control_socket_path (config);
   command = g_strdup_printf ("revoke %s", argv[2]);
   if ((answer = fh_control_request (path, command, NULL))) {
     if (!g_str_has_prefix (answer, "revoked ")) {
@@ -305,7 +338,7 @@ cmd_answer (int argc, char **argv)
   }
   if (!fh_config_resolve_dirs (config, &error))
     goto fail;
-  path = g_build_filename (config->runtime_dir, "control.sock", NULL);
+  path = control_socket_path (config);
   command = argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1]) : g_strdup ("requests");
   if (!(answer = fh_control_request (path, command, &error))) {
     g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
@@ -331,6 +364,7 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  fh_log_writer_install ();
   /* A client that vanishes mid-write must not kill the host. */
   signal (SIGPIPE, SIG_IGN);
 

@@ -18,6 +18,8 @@ struct _FhCore {
   GHashTable *sessions; /* id → FhSession, owned */
   GPtrArray *dying;     /* FhDeferredStop: removed, not yet stopped */
   GPtrArray *planes;    /* FhPlane, owned */
+  GArray *sessions_observers; /* SessionsObserver */
+  guint next_observer;
   guint next_serial;
   guint holds;
   FhPipeWire *pipewire;
@@ -26,6 +28,12 @@ struct _FhCore {
   FhMic *shared_mic;
   gboolean started;
 };
+
+typedef struct {
+  guint id;
+  FhCoreSessionsFunc func;
+  gpointer data;
+} SessionsObserver;
 
 gboolean
 fh_join_policy_from_string (const char *text, FhJoinPolicy *policy)
@@ -59,6 +67,7 @@ fh_core_new (const FhCoreConfig *config, GError **error)
                                           (GDestroyNotify) fh_session_free);
   self->dying = g_ptr_array_new ();
   self->planes = g_ptr_array_new_with_free_func ((GDestroyNotify) fh_plane_free);
+  self->sessions_observers = g_array_new (FALSE, FALSE, sizeof (SessionsObserver));
   self->prompts = fh_prompts_new ();
   self->sessions_dir = g_build_filename (config->runtime_dir, "sessions", NULL);
   if (!(self->devices = fh_device_store_new (config->config_dir, error)))
@@ -81,6 +90,7 @@ fh_core_free (FhCore *self)
   g_clear_pointer (&self->planes, g_ptr_array_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->dying, g_ptr_array_unref);
+  g_clear_pointer (&self->sessions_observers, g_array_unref);
   g_clear_pointer (&self->prompts, fh_prompts_free);
   g_clear_pointer (&self->devices, fh_device_store_free);
   g_clear_pointer (&self->main_context, g_main_context_unref);
@@ -227,6 +237,29 @@ fh_core_describe (FhCore *self, GString *banner)
                                                                      : "the running PipeWire");
 }
 
+/* Tells every observer the session count. An observer may remove itself
+ * or another when told: the ids are taken first, and each is looked up
+ * again before it is called. */
+static void
+notify_sessions (FhCore *self)
+{
+  guint count = g_hash_table_size (self->sessions);
+  guint n = self->sessions_observers->len;
+  g_autofree guint *ids = g_new (guint, MAX (n, 1));
+
+  for (guint i = 0; i < n; i++)
+    ids[i] = g_array_index (self->sessions_observers, SessionsObserver, i).id;
+  for (guint i = 0; i < n; i++) {
+    for (guint j = 0; j < self->sessions_observers->len; j++) {
+      SessionsObserver o = g_array_index (self->sessions_observers, SessionsObserver, j);
+      if (o.id == ids[i]) {
+        o.func (self, count, o.data);
+        break;
+      }
+    }
+  }
+}
+
 typedef struct {
   FhCore *core;
   FhSession *session;
@@ -276,7 +309,10 @@ fh_core_stop (FhCore *self)
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     fh_session_stop (value, FH_END_REASON_HOST_STOPPING, "the host is stopping");
-  g_hash_table_remove_all (self->sessions);
+  if (g_hash_table_size (self->sessions) > 0) {
+    g_hash_table_remove_all (self->sessions);
+    notify_sessions (self);
+  }
   /* Sessions already on their way out must not wait for a loop that is
    * about to stop turning. */
   while (self->dying->len > 0)
@@ -373,6 +409,7 @@ fh_core_create_session (FhCore *self, const FhSessionRequest *request, GError **
   if (!session)
     return NULL;
   g_hash_table_insert (self->sessions, (gpointer) fh_session_get_id (session), session);
+  notify_sessions (self);
   return session;
 }
 
@@ -386,6 +423,26 @@ guint
 fh_core_count_sessions (FhCore *self)
 {
   return g_hash_table_size (self->sessions);
+}
+
+guint
+fh_core_add_sessions_observer (FhCore *self, FhCoreSessionsFunc func, gpointer data)
+{
+  SessionsObserver o = { ++self->next_observer, func, data };
+
+  g_array_append_val (self->sessions_observers, o);
+  return o.id;
+}
+
+void
+fh_core_remove_sessions_observer (FhCore *self, guint id)
+{
+  for (guint i = 0; i < self->sessions_observers->len; i++) {
+    if (g_array_index (self->sessions_observers, SessionsObserver, i).id == id) {
+      g_array_remove_index (self->sessions_observers, i);
+      return;
+    }
+  }
 }
 
 GPtrArray *
@@ -416,6 +473,7 @@ fh_core_remove_session (FhCore *self, FhSession *session, FhEndReason reason,
   d->message = g_strdup (message);
   d->source = g_idle_add (on_stop_idle, d);
   g_ptr_array_add (self->dying, d);
+  notify_sessions (self);
 }
 
 void

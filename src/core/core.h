@@ -87,6 +87,13 @@ FhSession *fh_core_lookup_session (FhCore *core, const char *id);
 void fh_core_remove_session (FhCore *core, FhSession *session, FhEndReason reason,
                              const char *message);
 guint fh_core_count_sessions (FhCore *core);
+/* Told on the main loop whenever the number of registered sessions
+ * changes: one is made, one is removed, or the host stops; @count is the
+ * number now. The app reports it to the service manager; the core never
+ * knows who listens. */
+typedef void (*FhCoreSessionsFunc) (FhCore *core, guint count, gpointer data);
+guint fh_core_add_sessions_observer (FhCore *core, FhCoreSessionsFunc func, gpointer data);
+void fh_core_remove_sessions_observer (FhCore *core, guint id);
 /* The registered sessions, in no order (container only). */
 GPtrArray *fh_core_list_sessions (FhCore *core);
 

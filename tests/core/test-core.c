@@ -1515,6 +1515,62 @@ test_prompt_free (Fixture *fx, gconstpointer data)
                   "observer: join dev-g gone: the host is stopping");
 }
 
+/* ---- who hears the session count (the app tells systemd) ---- */
+
+static void
+on_sessions (FhCore *core, guint count, gpointer data)
+{
+  Fixture *fx = data;
+
+  g_assert_true (core == fx->core);
+  log_call (fx, "sessions: %u", count);
+}
+
+static void
+on_sessions_too (FhCore *core, guint count, gpointer data)
+{
+  log_call (data, "also: %u", count);
+}
+
+static void
+test_sessions_observer (Fixture *fx, gconstpointer data)
+{
+  FakePeer *a = fake_peer_new (fx, "A"), *b = fake_peer_new (fx, "B");
+  guint observer = fh_core_add_sessions_observer (fx->core, on_sessions, fx);
+  guint other = fh_core_add_sessions_observer (fx->core, on_sessions_too, fx);
+  FhSession *sa;
+
+  /* Counted when a session is registered, before its desktop is up; every
+   * observer in turn. */
+  sa = streaming_session (fx, a, "laptop");
+  ASSERT_LOG (fx, "sessions: 1\nalso: 1\noutput 1: start\nA: welcome resumed=0");
+  /* A removed observer hears nothing more. */
+  fh_core_remove_sessions_observer (fx->core, other);
+  streaming_session (fx, b, "phone");
+  ASSERT_LOG (fx, "sessions: 2\noutput 2: start\nB: welcome resumed=0");
+
+  /* Its grace period over (1 s), a session is counted out as it leaves
+   * the registry, before it is torn down. */
+  detach (sa, a);
+  WAIT_UNTIL (fh_core_count_sessions (fx->core) == 1, 5000);
+  WAIT_UNTIL (g_atomic_int_get (&fx->outputs_live) == 1, 5000);
+  ASSERT_LOG (fx, "sessions: 1\noutput 1: destroy");
+
+  /* The host stops: once, after every session stopped. */
+  for (guint i = 0; i < G_N_ELEMENTS (fx->planes); i++)
+    fx->planes[i]->allowed = PLANE_CLOSE_CLIENTS | PLANE_STOP;
+  b->allowed = PEER_CLOSED;
+  fh_core_stop (fx->core);
+  ASSERT_LOG (fx, "P1: close-clients\n"
+                  "P2: close-clients\n"
+                  "B: closed host-stopping: the host is stopping\n"
+                  "output 2: destroy\n"
+                  "sessions: 0\n"
+                  "P2: stop\n"
+                  "P1: stop");
+  fh_core_remove_sessions_observer (fx->core, observer);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1541,6 +1597,7 @@ main (int argc, char **argv)
   ADD ("revoke", test_revoke, 30);
   ADD ("input", test_input, 30);
   ADD ("refusals", test_refusals, 30);
+  ADD ("sessions-observer", test_sessions_observer, 1);
   ADD ("prompts/pin", test_prompt_pin, 30);
   ADD ("prompts/join", test_prompt_join, 30);
   ADD ("prompts/list", test_prompt_list, 30);
