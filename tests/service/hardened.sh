@@ -10,14 +10,13 @@
 # What the unit uses: PrivateTmp= (a tmpfs on /tmp and /var/tmp),
 # ProtectSystem=yes (/usr, /boot, /efi read-only), ProtectKernelModules=
 # (the module folders inaccessible; its seccomp filter is not emulated, nor
-# RestrictSUIDSGID='s). What it does not, to see why (FUNKHAUS_HARDEN_ALSO,
-# space-separated):
-#   no-new-privileges        pasta's namespace, then bwrap: "setting up uid
-#                            map: Operation not permitted"
+# RestrictSUIDSGID='s). Also in the unit, added with FUNKHAUS_HARDEN_ALSO
+# (space-separated) to try them here:
+#   no-new-privileges        NoNewPrivileges=yes
+#   protect-proc             ProtectProc=invisible (hidepid)
+# Not in the unit, to see why:
 #   protect-kernel-logs      /proc/kmsg covered: bwrap "Can't mount proc"
 #   protect-kernel-tunables  /proc/sys read-only: the same
-#   protect-proc             ProtectProc=invisible (hidepid): bwrap "open
-#                            /proc/2/ns/ns failed"
 # Root only; the command keeps this shell's pid (exec), as under systemd.
 set -eu
 exec unshare --mount --propagation private -- sh -euc '
