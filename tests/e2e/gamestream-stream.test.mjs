@@ -95,6 +95,32 @@ after(async () => {
     await rm(tmp, { recursive: true, force: true });
 });
 
+e2e('a Moonlight client that loses frames gets a lower bitrate, and it climbs back', async () => {
+  // After 30 frames the client reports 3 frames lost (a reference-frame
+  // invalidation, which Moonlight sends when FEC could not repair them):
+  // the host sends a keyframe and lowers the session's bitrate; with no
+  // more losses it rises again (core/rate-control.c).
+  const c = await startGsClient(host, {
+    name: 'L', stateDir: join(tmp, 'L'), pin: '2468',
+    args: ['--mode', MODE, '--frames', '150', '--audio-ms', '0', '--lose-at', '30',
+      '--timeout', String(CLIENT_TIMEOUT_S), '--bitrate', '4000'],
+  });
+  clients.push(c);
+  const lost = await c.waitFor('loss_reported');
+  assert.equal(lost.frames, 3);
+  const launched = await c.waitFor('launched');
+  const v = await c.waitFor('video');
+  assert.ok(v.frames >= 150 && v.keyframes >= 2, `the client streamed on, with a keyframe after the loss: ${JSON.stringify(v)}`);
+  const log = host.logs();
+  const down = /session ([0-9a-f]{8}): bitrate 4000 → (\d+) kb\/s \(its client's link\)/.exec(log);
+  assert.ok(down && Number(down[2]) < 4000, `the host lowered the bitrate after the loss (launch ${JSON.stringify(launched)})`);
+  // Rises are the same session's changes to a higher rate than before.
+  const rose = () => [...host.logs().matchAll(new RegExp(`session ${down[1]}: bitrate (\\d+) → (\\d+) kb/s`, 'g'))]
+    .some((m) => Number(m[2]) > Number(m[1]));
+  await poll(rose, { timeout: 10000, what: 'the bitrate to climb back' });
+  await c.stop();
+}, { timeout: 120000 });
+
 e2e('two Moonlight clients stream at once, each with its own session and input', async () => {
   assert.ok(host.gamestream, 'the host prints its GameStream ports');
 

@@ -41,6 +41,7 @@ typedef struct {
   int audio_ms;
   char *keys;
   int drop_video;
+  int lose_at; /* report frames lost once this many arrived (0: never) */
   gboolean plain_rtsp;
   int timeout_s;
   int bitrate;
@@ -502,6 +503,7 @@ stream (App *app, GError **error)
   gint64 next_ping = 0;
   guint32 pings = 0;
   gboolean input_sent = app->keycodes->len == 0, done = FALSE, holding = FALSE;
+  guint lost_reported = 0;
   g_autofree char *addr = NULL;
 
   app->video_fd = udp_socket (error);
@@ -550,6 +552,23 @@ stream (App *app, GError **error)
       return FALSE;
     if (!gs_control_service (app->control, 0, error))
       return FALSE;
+    /* Frames FEC could not repair: as Moonlight does, ask for them to be
+     * invalidated (the host answers with a keyframe, and slows down). */
+    if (v->lost_frames > lost_reported ||
+        (app->lose_at > 0 && v->frames >= (guint) app->lose_at)) {
+      guint32 last = v->first_frame + v->frames + v->lost_frames + v->skipped_frames;
+      guint lost = v->lost_frames > lost_reported ? v->lost_frames - lost_reported : 3;
+      g_autoptr (GBytes) rfi = fh_gs_control_build_invalidate_ref_frames (last - lost, last - 1);
+      if (!gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INVALIDATE_REF_FRAMES, rfi,
+                                  FH_GS_CONTROL_CHANNEL_URGENT, TRUE, error))
+        return FALSE;
+      if (app->lose_at > 0 && v->frames >= (guint) app->lose_at) {
+        emit ("{\"event\":\"loss_reported\",\"frames\":%u,\"first\":%u,\"last\":%u}", lost,
+              last - lost, last - 1);
+        app->lose_at = 0;
+      }
+      lost_reported = v->lost_frames;
+    }
     if (gs_control_terminated (app->control, NULL)) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                    "the host ended the stream (termination message) before we were done");
@@ -664,6 +683,9 @@ main (int argc, char **argv)
     { "name", 0, 0, G_OPTION_ARG_STRING, &app.name, "devicename when pairing", "NAME" },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &app.mode, "WIDTHxHEIGHTxFPS (640x480x30)", "MODE" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &app.frames, "Video frames to receive (120)", "N" },
+    { "lose-at", 0, 0, G_OPTION_ARG_INT, &app.lose_at,
+      "After N frames, report 3 frames lost (a reference-frame invalidation), as Moonlight does "
+      "when FEC could not repair them", "N" },
     { "audio-ms", 0, 0, G_OPTION_ARG_INT, &app.audio_ms, "Audio to receive, ms (1000)", "MS" },
     { "keys", 0, 0, G_OPTION_ARG_STRING, &app.keys, "evdev keys to press, KEY_A,KEY_B", "KEYS" },
     { "drop-video", 0, 0, G_OPTION_ARG_INT, &app.drop_video,

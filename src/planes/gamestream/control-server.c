@@ -198,6 +198,14 @@ on_message (Expectation *exp, const guint8 *data, gsize len)
     /* No RFI in our encoder: an invalidated range needs a keyframe. */
     if (exp->handlers.keyframe != NULL)
       exp->handlers.keyframe (exp->data);
+    if (message.kind == FH_GS_CONTROL_MSG_INVALIDATE_REF_FRAMES && exp->handlers.loss != NULL)
+      exp->handlers.loss ((guint) MIN (message.rfi.last_frame - message.rfi.first_frame + 1,
+                                       G_MAXUINT),
+                          exp->data);
+    break;
+  case FH_GS_CONTROL_MSG_LOSS_STATS:
+    if (message.loss_stats.loss_count > 0 && exp->handlers.loss != NULL)
+      exp->handlers.loss (message.loss_stats.loss_count, exp->data);
     break;
   case FH_GS_CONTROL_MSG_PERIODIC_PING:
     /* Nothing to answer: it is sent reliably so that ENet's own

@@ -14,6 +14,11 @@ typedef struct {
   void (*connected) (gpointer data);
   void (*input) (const FhGsInput *input, gpointer data);
   void (*keyframe) (gpointer data); /* IDR request or reference-frame invalidation */
+  /* The client lost frames it could not repair (@frames of them: a
+   * reference-frame invalidation's range, or a loss report's count): the
+   * link carries less than the stream. After keyframe() for an
+   * invalidation. */
+  void (*loss) (guint frames, gpointer data);
   /* The peer left, timed out, sent a bad message, or was told to go; the
    * expectation stays until fh_gs_control_server_forget(). */
   void (*disconnected) (const char *reason, gpointer data);

@@ -191,6 +191,9 @@ gs_video (gpointer peer, const FhVideoPacket *packet)
                error->message);
     return FALSE;
   }
+  /* No loss reported lately: the rate may climb back. */
+  if (l->bound && fh_rate_control_clear (&l->rate, g_get_monotonic_time ()))
+    fh_session_set_target_bitrate (l->bound, l->rate.target_kbps);
   return TRUE;
 }
 
@@ -279,6 +282,7 @@ fh_gs_launch_play (FhGsLaunch *l, FhGsMediaSender *media, GError **error)
   if (!l->bound) {
     l->bound = session;
     fh_session_attach_peer (session, &gs_peer_ops, l, FALSE);
+    fh_rate_control_init (&l->rate, fh_session_get_bitrate (session), g_get_monotonic_time ());
   }
   return TRUE;
 }
@@ -320,6 +324,19 @@ on_control_keyframe (gpointer data)
     fh_session_request_keyframe (session);
 }
 
+/* Frames lost beyond what FEC repaired: the link carries less than the
+ * stream (Moonlight's loss reports and reference-frame invalidations; its
+ * first IDR request only starts its decoder). */
+static void
+on_control_loss (guint frames, gpointer data)
+{
+  FhGsLaunch *l = data;
+
+  g_debug ("gamestream: device %s: lost %u frame(s)", l->device, frames);
+  if (l->bound && fh_rate_control_congested (&l->rate, g_get_monotonic_time (), 0))
+    fh_session_set_target_bitrate (l->bound, l->rate.target_kbps);
+}
+
 static void
 on_control_disconnected (const char *reason, gpointer data)
 {
@@ -336,6 +353,7 @@ static const FhGsControlHandlers control_handlers = {
   .connected = on_control_connected,
   .input = on_control_input,
   .keyframe = on_control_keyframe,
+  .loss = on_control_loss,
   .disconnected = on_control_disconnected,
 };
 

@@ -5,6 +5,7 @@
  * servers share. docs/gamestream.md, "Streaming". */
 #pragma once
 
+#include "core/rate-control.h"
 #include <gio/gio.h>
 
 #include "core/core.h"
@@ -45,6 +46,9 @@ struct _FhGsLaunch {
   /* The session we are the peer of. Valid while set: a session tells its
    * peer (closed) before it goes, even one already on its way out. */
   FhSession *bound;
+  /* The link's rate (core/rate-control.h): frames the client could not
+   * repair lower it; a stream without losses raises it again. */
+  FhRateControl rate;
 };
 
 /* @core makes the launches' sessions; NULL only where no launch ever
