@@ -70,6 +70,7 @@ cleanup() {
   for p in "${child_pids[@]}"; do stop_pid "$p" TERM 100; done
   stop_host
   kill_sessions
+  bench_remove_accounts "$tmp"/*/host/config/funkhaus/devices.ini
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -78,7 +79,9 @@ trap 'exit 130' INT TERM
 ninja -C "$build" bench/fh-bench-client bench/fh-bench-pipeline src/funkhaus \
   tests/fh-input-recorder >&2
 recorder=$(realpath "$build/tests/fh-input-recorder")
-app="$recorder /dev/null --animate"
+# wlroots sessions are sandboxed: the app from a folder they see.
+bench_sandbox_setup "$tmp" "$build"
+app="$bench_recorder /dev/null --animate"
 
 # key value lines → associative array $1, keys prefixed with $2
 declare -A res
@@ -94,7 +97,8 @@ parse() { # $1 = array name, $2 = prefix, $3 = file
 start_host() {
   local dir=$1/host
   mkdir -m 0700 "$dir" "$dir/home" "$dir/config" "$dir/runtime" "$dir/state"
-  printf '[host]\napp=%s\nrun-as=%s\nencoder-threads=%s\n' "$app" "$run_as" "$threads" \
+  printf '[host]\napp=%s\nrun-as=%s\nencoder-threads=%s\n%s\n' "$app" "$run_as" "$threads" \
+    "$bench_sandbox_config" \
     > "$dir/config.ini"
   HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_RUNTIME_DIR=$dir/runtime \
     XDG_STATE_HOME=$dir/state \

@@ -103,3 +103,36 @@ stop_host() {
   host_pid=
   kill_sessions
 }
+
+# Sessions run in sandboxes that see /usr, /etc, the device's home and the
+# folders in sandbox-binds=, not the build tree: copies the recorder into
+# $1/apps (0755, the tree opened to the device accounts) and makes $1/homes;
+# sets $bench_recorder to the copy and $bench_sandbox_config to the
+# config.ini lines that go with it.
+bench_sandbox_setup() { # $1 = the bench's temp folder, $2 = the build dir
+  chmod 0755 "$1"
+  mkdir -p -m 0755 "$1/apps" "$1/homes"
+  install -m 0755 "$2/tests/fh-input-recorder" "$1/apps/fh-input-recorder"
+  bench_recorder=$1/apps/fh-input-recorder
+  bench_sandbox_config=$(printf 'homes-dir=%s\nsandbox-binds=%s\n' "$1/homes" "$1/apps")
+}
+
+# Removes the device accounts (fh-<id>) the hosts of a bench made, one for
+# each device in the devices.ini files given, with their runtime bases
+# first, while the uid is still theirs.
+bench_remove_accounts() { # devices.ini files
+  local id name uid base
+  for id in $(sed -n 's/^\[device \([0-9a-z]*\)\]$/\1/p' "$@" 2>/dev/null | sort -u); do
+    name=fh-$id
+    uid=$(id -u "$name" 2>/dev/null) || continue
+    for base in "/tmp/funkhaus-$uid" "/run/user/$uid"; do
+      [[ -d $base && $(stat -c %U "$base") == "$name" ]] && rm -rf "$base"
+    done
+    for _ in $(seq 20); do
+      userdel "$name" 2>/dev/null && break
+      sleep 0.25 # its last processes may still be on their way out
+    done
+    id -u "$name" > /dev/null 2>&1 && echo "bench: could not remove the account $name" >&2
+  done
+  return 0
+}

@@ -93,25 +93,7 @@ mkdir -m 0700 "$tmp/config" # shared by every host: the paired device
 host_pid=
 child_pid=
 
-# The accounts our hosts made (one per device paired, in our devices.ini),
-# with their runtime bases first, while the uid is still theirs.
-remove_accounts() {
-  local id name uid base
-  for id in $(sed -n 's/^\[device \([0-9a-z]*\)\]$/\1/p' "$tmp/config/funkhaus/devices.ini" \
-                2>/dev/null); do
-    name=fh-$id
-    uid=$(id -u "$name" 2>/dev/null) || continue
-    for base in "/tmp/funkhaus-$uid" "/run/user/$uid"; do
-      [[ -d $base && $(stat -c %U "$base") == "$name" ]] && rm -rf "$base"
-    done
-    for _ in $(seq 20); do
-      userdel "$name" 2>/dev/null && break
-      sleep 0.25 # its last processes may still be on their way out
-    done
-    id -u "$name" > /dev/null 2>&1 && echo "bench/sandbox.sh: could not remove the account $name" >&2
-  done
-  return 0
-}
+remove_accounts() { bench_remove_accounts "$tmp/config/funkhaus/devices.ini"; }
 cleanup() {
   # SIGTERM: a background job of a script ignores SIGINT, and timeout
   # passes it on to the program.

@@ -73,6 +73,7 @@ cleanup() {
   [[ -z $child_pid ]] || stop_pid "$child_pid" TERM 150
   stop_host
   kill_sessions
+  bench_remove_accounts "$tmp"/host.*/config/funkhaus/devices.ini
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -99,6 +100,9 @@ ninja -C "$build" bench/fh-bench-client bench/fh-bench-capture src/funkhaus \
 recorder=$(realpath "$build/tests/fh-input-recorder")
 animated_app="$recorder /dev/null --animate"
 static_app="$recorder /dev/null"
+# The host's sessions are sandboxed (fh-bench-capture's output is not).
+bench_sandbox_setup "$tmp" "$build"
+session_app="$bench_recorder /dev/null --animate"
 
 # key value lines → associative array $1, keys suffixed ".$2"
 declare -A cap res
@@ -133,7 +137,8 @@ run_count() { # $1 = sessions, $2 = try; returns 1 when not sustained
   wait_quiet
   res[busy_before.$n.$t]=$last_busy
   mkdir -m 0700 "$dir" "$dir/home" "$dir/config" "$dir/runtime" "$dir/state"
-  printf '[host]\napp=%s\nrun-as=%s\n' "$animated_app" "$run_as" > "$dir/config.ini"
+  printf '[host]\napp=%s\nrun-as=%s\n%s\n' "$session_app" "$run_as" "$bench_sandbox_config" \
+    > "$dir/config.ini"
   HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_RUNTIME_DIR=$dir/runtime \
     XDG_STATE_HOME=$dir/state \
     "$build/src/funkhaus" serve --port 0 --backend wlroots --config "$dir/config.ini" \
@@ -377,13 +382,17 @@ $capture_table
   cores busy besides us just before each measurement: capture $capture_busy_before,
   $(for nt in "${tried[@]}"; do printf '%s (%s): %s, ' "${nt%.*}" "${nt#*.}" "${res[busy_before.$nt]:-–}"; done | sed 's/, $//');
   waited for quiet: ${quiet_waited} s
-- why a little under ${fps} fps even for one session: this wlroots's headless
-  backend re-arms a timer of 1000 / ${fps} ms, rounded down to whole
-  milliseconds, only after sway has rendered the frame, so frames come
-  every $(( 1000 / fps )) ms + render time (arrival interval p50 $(r interarrival_ms_p50 "$one") ms with one
-  session); whatever delays sway (other sessions, the encoders) lowers
-  the rate further
-- $when, commit $commit, \`bench/wlroots.sh\` ($settings), as $(id -un) (sessions run as \`$run_as\`)
+- the compositor's rate: this wlroots's headless backend re-arms a timer
+  of 1000 / Hz ms, rounded down, only after sway has rendered, so the host
+  asks sway for a refresh whose timer is 2 ms shorter than the mode's
+  period (\`fh_wlroots_compositor_refresh_mhz\`) and captures at exactly
+  ${fps} Hz (arrival interval p50 $(r interarrival_ms_p50 "$one") ms with one
+  session); an app slower than the period, or anything that delays sway
+  (other sessions, the encoders), lowers the rate
+- sessions run in their sandboxes (the default): the app is a copy of the
+  recorder in a \`sandbox-binds\` folder, and the device account the
+  benchmark's pairing made is removed at the end
+- $when, commit $commit, \`bench/wlroots.sh\` ($settings), as $(id -un) (sessions run as the benchmark device's account)
 EOF
 )
 
