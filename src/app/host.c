@@ -132,8 +132,11 @@ fh_host_new (FhConfig *config, GError **error)
     FhWebPlaneConfig web = {
       .port = config->port,
       .web_dir = config->web_dir,
+      .metrics = FH_WEB_METRICS_LOCALHOST,
       .config_dir = config->config_dir,
     };
+    /* fh_config_check let only known words through. */
+    fh_web_metrics_access_from_string (config->metrics, &web.metrics);
     if (!(self->web = fh_web_plane_new (self->core, &web, error)))
       return NULL;
     fh_core_add_plane (self->core, fh_web_plane_get_plane (self->web));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -135,3 +136,61 @@ fh_remove_tree (const char *path)
   return g_rmdir (path) == 0 || errno == ENOENT;
 }
 
+
+gboolean
+fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_bytes)
+{
+  g_autofree char *text = NULL;
+  const char *p;
+  unsigned long utime = 0, stime = 0;
+  long rss = 0;
+  long ticks = sysconf (_SC_CLK_TCK);
+
+  if (!g_file_get_contents (stat_path, &text, NULL, NULL))
+    return FALSE;
+  /* pid (comm) state …: comm may hold spaces and parentheses. */
+  if (!(p = strrchr (text, ')')))
+    return FALSE;
+  /* Fields 3 (state) … 24 (rss), counted from 1; utime is 14, stime 15. */
+  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
+                     "%*u %*u %ld",
+              &utime, &stime, &rss) != 3)
+    return FALSE;
+  *cpu_seconds = (double) (utime + stime) / (double) (ticks > 0 ? ticks : 100);
+  *rss_bytes = (guint64) MAX (rss, 0) * (guint64) sysconf (_SC_PAGESIZE);
+  return TRUE;
+}
+
+void
+fh_process_tree_usage (const pid_t *roots, guint n_roots, const char *session_id,
+                       double *cpu_seconds, guint64 *rss_bytes)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  *cpu_seconds = 0;
+  *rss_bytes = 0;
+  if (!dir)
+    return;
+  while ((name = g_dir_read_name (dir))) {
+    pid_t pid = (pid_t) atoi (name);
+    g_autofree char *marker = NULL, *stat_path = NULL;
+    double cpu;
+    guint64 rss;
+
+    if (pid <= 0 || pid == getpid ())
+      continue;
+    if (!fh_process_descends_from (pid, roots, n_roots)) {
+      if (!session_id || !*session_id)
+        continue;
+      marker = fh_process_get_env (pid, "FUNKHAUS_SESSION");
+      if (g_strcmp0 (marker, session_id) != 0)
+        continue;
+    }
+    stat_path = g_strdup_printf ("/proc/%d/stat", pid);
+    if (fh_process_read_usage (stat_path, &cpu, &rss)) {
+      *cpu_seconds += cpu;
+      *rss_bytes += rss;
+    }
+  }
+}

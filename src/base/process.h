@@ -30,3 +30,13 @@ guint fh_process_signal_session (const char *session_id, uid_t uid, int sig);
 /* Removes @path and everything below it (symlinks are not followed).
  * TRUE when it is gone. */
 gboolean fh_remove_tree (const char *path);
+
+/* CPU time (user + system, seconds) and resident memory (bytes) from a
+ * /proc stat file: /proc/PID/stat for a process, /proc/self/task/TID/stat
+ * for one thread (its memory is the process's). FALSE when it is gone. */
+gboolean fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_bytes);
+/* The CPU time and memory of every live process that descends from one of
+ * @roots or carries FUNKHAUS_SESSION=@session_id (either may be empty):
+ * one walk of /proc. Children that already exited are not counted. */
+void fh_process_tree_usage (const pid_t *roots, guint n_roots, const char *session_id,
+                            double *cpu_seconds, guint64 *rss_bytes);

@@ -899,6 +899,12 @@ fh_pipewire_get_app_env (FhPipeWire *self)
 }
 
 gboolean
+fh_pipewire_is_connected (FhPipeWire *self)
+{
+  return !self->core_error;
+}
+
+gboolean
 fh_pipewire_is_private (FhPipeWire *self)
 {
   return self->private_dir != NULL;
