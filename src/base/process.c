@@ -194,3 +194,38 @@ fh_process_tree_usage (const pid_t *roots, guint n_roots, const char *session_id
     }
   }
 }
+
+/* Field 22 of /proc/@pid/stat, or 0 when it is gone. */
+static guint64
+start_time (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  unsigned long long start = 0;
+  const char *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || !(p = strrchr (text, ')')))
+    return 0;
+  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                     "%*d %llu",
+              &start) != 1)
+    return 0;
+  return start;
+}
+
+char *
+fh_process_host_marker (void)
+{
+  return g_strdup_printf ("%d:%" G_GUINT64_FORMAT, (int) getpid (), start_time (getpid ()));
+}
+
+gboolean
+fh_process_host_marker_alive (const char *marker)
+{
+  int pid;
+  guint64 start;
+
+  if (!marker || sscanf (marker, "%d:%" G_GUINT64_FORMAT, &pid, &start) != 2 || pid <= 0)
+    return TRUE;
+  return start_time (pid) == start;
+}

@@ -40,3 +40,14 @@ gboolean fh_process_read_usage (const char *stat_path, double *cpu_seconds, guin
  * one walk of /proc. Children that already exited are not counted. */
 void fh_process_tree_usage (const pid_t *roots, guint n_roots, const char *session_id,
                             double *cpu_seconds, guint64 *rss_bytes);
+
+/* "PID:STARTTIME" of this process (its start in clock ticks since boot,
+ * /proc/PID/stat field 22): what marks the things a host leaves in the
+ * world (FUNKHAUS_HOST= in its sessions' environment, a funkhaus-host file
+ * in their runtime dirs), so that a later host can tell a crashed owner
+ * from a live one even when its pid was reused. */
+char *fh_process_host_marker (void);
+/* TRUE while the process that @marker names runs; FALSE when it is gone
+ * or the pid now belongs to another process. A malformed marker counts as
+ * alive (nothing of it is touched). */
+gboolean fh_process_host_marker_alive (const char *marker);
