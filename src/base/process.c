@@ -161,36 +161,92 @@ fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_
   return TRUE;
 }
 
-void
-fh_process_tree_usage (const pid_t *roots, guint n_roots, const char *session_id,
-                       double *cpu_seconds, guint64 *rss_bytes)
+typedef struct {
+  pid_t ppid;
+  double cpu;
+  guint64 rss;
+  char *session; /* FUNKHAUS_SESSION, or NULL */
+} FhProcessEntry;
+
+struct _FhProcessTable {
+  GHashTable *entries; /* pid → FhProcessEntry */
+};
+
+static void
+entry_free (gpointer data)
 {
+  FhProcessEntry *e = data;
+
+  g_free (e->session);
+  g_free (e);
+}
+
+FhProcessTable *
+fh_process_table_new (void)
+{
+  FhProcessTable *self = g_new0 (FhProcessTable, 1);
   g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
   const char *name;
 
-  *cpu_seconds = 0;
-  *rss_bytes = 0;
-  if (!dir)
-    return;
-  while ((name = g_dir_read_name (dir))) {
+  self->entries = g_hash_table_new_full (NULL, NULL, NULL, entry_free);
+  while (dir && (name = g_dir_read_name (dir))) {
     pid_t pid = (pid_t) atoi (name);
-    g_autofree char *marker = NULL, *stat_path = NULL;
-    double cpu;
-    guint64 rss;
+    g_autofree char *stat_path = NULL;
+    FhProcessEntry e = { 0 };
 
     if (pid <= 0 || pid == getpid ())
       continue;
-    if (!fh_process_descends_from (pid, roots, n_roots)) {
-      if (!session_id || !*session_id)
-        continue;
-      marker = fh_process_get_env (pid, "FUNKHAUS_SESSION");
-      if (g_strcmp0 (marker, session_id) != 0)
-        continue;
+    stat_path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+    if (!fh_process_read_usage (stat_path, &e.cpu, &e.rss))
+      continue;
+    e.ppid = fh_process_get_parent (pid);
+    e.session = fh_process_get_env (pid, "FUNKHAUS_SESSION");
+    g_hash_table_insert (self->entries, GINT_TO_POINTER (pid), g_memdup2 (&e, sizeof e));
+  }
+  return self;
+}
+
+void
+fh_process_table_free (FhProcessTable *self)
+{
+  if (!self)
+    return;
+  g_hash_table_unref (self->entries);
+  g_free (self);
+}
+
+static gboolean
+table_descends_from (FhProcessTable *self, pid_t pid, const pid_t *roots, guint n_roots)
+{
+  for (guint depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
+    FhProcessEntry *e;
+    for (guint i = 0; i < n_roots; i++) {
+      if (roots[i] > 0 && roots[i] == pid)
+        return TRUE;
     }
-    stat_path = g_strdup_printf ("/proc/%d/stat", pid);
-    if (fh_process_read_usage (stat_path, &cpu, &rss)) {
-      *cpu_seconds += cpu;
-      *rss_bytes += rss;
+    if (!(e = g_hash_table_lookup (self->entries, GINT_TO_POINTER (pid))))
+      return FALSE;
+    pid = e->ppid;
+  }
+  return FALSE;
+}
+
+void
+fh_process_table_usage (FhProcessTable *self, const pid_t *roots, guint n_roots,
+                        const char *session_id, double *cpu_seconds, guint64 *rss_bytes)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  *cpu_seconds = 0;
+  *rss_bytes = 0;
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    FhProcessEntry *e = value;
+    if ((session_id && *session_id && g_strcmp0 (e->session, session_id) == 0) ||
+        table_descends_from (self, GPOINTER_TO_INT (key), roots, n_roots)) {
+      *cpu_seconds += e->cpu;
+      *rss_bytes += e->rss;
     }
   }
 }

@@ -99,6 +99,7 @@ fh_core_metrics_sample (FhCoreMetrics *self)
   double host = host_cpu_seconds (), session_rates = 0, mpixels = 0;
   guint64 total = 0, idle = 0;
   guint measured = 0;
+  g_autoptr (FhProcessTable) table = sessions->len ? fh_process_table_new () : NULL;
 
   if (read_proc_stat (&total, &idle)) {
     if (self->sampled_us && total > self->stat_total)
@@ -114,7 +115,7 @@ fh_core_metrics_sample (FhCoreMetrics *self)
 
     if (!is_streaming (session))
       continue;
-    fh_session_read_usage (session, &usage);
+    fh_session_read_usage (session, table, &usage);
     g_hash_table_insert (now_cpu, g_strdup (fh_session_get_id (session)),
                          g_memdup2 (&usage.cpu_seconds, sizeof (double)));
     /* A session counts once it was seen streaming at both ends of a window. */
@@ -270,9 +271,10 @@ static void
 render_session_families (GString *out, GPtrArray *sessions)
 {
   g_autofree FhSessionUsage *usage = g_new0 (FhSessionUsage, MAX (sessions->len, 1));
+  g_autoptr (FhProcessTable) table = sessions->len ? fh_process_table_new () : NULL;
 
   for (guint i = 0; i < sessions->len; i++)
-    fh_session_read_usage (sessions->pdata[i], &usage[i]);
+    fh_session_read_usage (sessions->pdata[i], table, &usage[i]);
   for (gsize f = 0; f < G_N_ELEMENTS (session_families); f++) {
     fh_prom_family (out, session_families[f].name, session_families[f].type,
                     session_families[f].help);

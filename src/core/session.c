@@ -864,7 +864,7 @@ fh_session_get_frames_dropped (FhSession *self)
 }
 
 void
-fh_session_read_usage (FhSession *self, FhSessionUsage *usage)
+fh_session_read_usage (FhSession *self, FhProcessTable *table, FhSessionUsage *usage)
 {
   *usage = (FhSessionUsage) { 0 };
   if (self->stream)
@@ -872,7 +872,7 @@ fh_session_read_usage (FhSession *self, FhSessionUsage *usage)
   /* A view of the shared desktop has no processes of its own. */
   if (!self->output || self->shared)
     return;
-  fh_process_tree_usage (self->output->root_pids, G_N_ELEMENTS (self->output->root_pids),
-                         self->id, &usage->cpu_seconds, &usage->memory_bytes);
+  fh_process_table_usage (table, self->output->root_pids, G_N_ELEMENTS (self->output->root_pids),
+                          self->id, &usage->cpu_seconds, &usage->memory_bytes);
   usage->known = TRUE;
 }

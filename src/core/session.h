@@ -9,6 +9,7 @@
 #include "backends/backend.h"
 #include "base/end-reason.h"
 #include "base/mode.h"
+#include "base/process.h"
 #include "base/stats.h"
 #include "media/event.h"
 #include "media/speaker.h"
@@ -115,8 +116,9 @@ const char *fh_session_get_plane (FhSession *session);
 gboolean fh_session_has_peer (FhSession *session);
 const FhSessionCounters *fh_session_get_counters (FhSession *session);
 guint64 fh_session_get_frames_dropped (FhSession *session);
-/* Walks /proc: call it seldom (a scrape, a capacity sample). */
-void fh_session_read_usage (FhSession *session, FhSessionUsage *usage);
+/* From @table, a snapshot of /proc (base/process.h) shared by every
+ * session read at one time. */
+void fh_session_read_usage (FhSession *session, FhProcessTable *table, FhSessionUsage *usage);
 
 /* Binds @peer, which gets its welcome once the desktop is up (at once for
  * a DISCONNECTED session, which goes back to STREAMING). */
