@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backends/sandbox.h"
@@ -22,13 +23,18 @@ typedef struct {
   GPtrArray *audio_dirs;   /* stale funkhaus-audio-<pid> dirs */
 } Sweep;
 
+/* The marker in @dir, if a host of our account wrote it: a session's app
+ * (another account when the host is root) cannot forge one that names a
+ * session not its own. */
 static char *
 read_marker (const char *dir)
 {
   g_autofree char *path = g_build_filename (dir, FH_SANDBOX_HOST_MARKER, NULL);
   char *text = NULL;
+  GStatBuf st;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  if (g_lstat (path, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != getuid () ||
+      !g_file_get_contents (path, &text, NULL, NULL))
     return NULL;
   return g_strstrip (text);
 }
@@ -209,6 +215,26 @@ cgroup_is_leftover (Sweep *sweep, const char *id)
   return g_hash_table_contains (sweep->session_ids, id);
 }
 
+/* Whether a process in the cgroup at @dir names a live host: then it is
+ * not ours to end, whatever its name says. */
+static gboolean
+cgroup_has_live_host (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "cgroup.procs", NULL);
+  g_autofree char *procs = NULL;
+  g_auto (GStrv) pids = NULL;
+
+  if (!g_file_get_contents (path, &procs, NULL, NULL))
+    return FALSE;
+  pids = g_strsplit (procs, "\n", -1);
+  for (char **p = pids; *p; p++) {
+    g_autofree char *host = **p ? fh_process_get_env (atoi (*p), "FUNKHAUS_HOST") : NULL;
+    if (host && fh_process_host_marker_alive (host))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static guint
 remove_cgroups (Sweep *sweep, const char *dir, guint depth)
 {
@@ -226,6 +252,8 @@ remove_cgroups (Sweep *sweep, const char *dir, guint depth)
       /* Anything still in it (it dropped its FUNKHAUS_SESSION) goes too. */
       g_autofree char *kill_file = g_build_filename (path, "cgroup.kill", NULL);
       gint64 deadline = g_get_monotonic_time () + GONE_TIMEOUT_US;
+      if (cgroup_has_live_host (path))
+        continue;
       if (!cgroup_empty (path))
         g_file_set_contents (kill_file, "1", 1, NULL);
       while (g_rmdir (path) < 0 && errno == EBUSY && g_get_monotonic_time () < deadline)
