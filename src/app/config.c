@@ -8,6 +8,7 @@
 
 #include "fh-config.h"
 #include "planes/gamestream/nvhttp.h"
+#include "planes/web/plane.h"
 
 FhConfig *
 fh_config_new (void)
@@ -35,6 +36,7 @@ fh_config_new (void)
   config->shared_max_views = 4;
   config->keyboard_layout = g_strdup ("us");
   config->audio = g_strdup ("auto");
+  config->metrics = g_strdup ("localhost");
   config->gamestream = g_strdup ("auto");
   config->gamestream_http_port = FH_GS_DEFAULT_HTTP_PORT;
   config->gamestream_https_port = FH_GS_DEFAULT_HTTPS_PORT;
@@ -66,6 +68,7 @@ fh_config_free (FhConfig *config)
   g_free (config->shared_join);
   g_free (config->keyboard_layout);
   g_free (config->audio);
+  g_free (config->metrics);
   g_free (config->gamestream);
   g_free (config->config_dir);
   g_free (config->runtime_dir);
@@ -196,6 +199,7 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("shared-max-views", shared_max_views);
   GET_STRING ("keyboard-layout", keyboard_layout);
   GET_STRING ("audio", audio);
+  GET_STRING ("metrics", metrics);
   GET_STRING ("gamestream", gamestream);
   GET_UINT ("gamestream-http-port", gamestream_http_port);
   GET_UINT ("gamestream-https-port", gamestream_https_port);
@@ -212,6 +216,14 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
 gboolean
 fh_config_check (const FhConfig *config, const char *path, GError **error)
 {
+  FhWebMetricsAccess metrics;
+
+  if (!fh_web_metrics_access_from_string (config->metrics, &metrics)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: metrics must be localhost, devices or off, not '%s'",
+                 path ? path : "settings", config->metrics ? config->metrics : "");
+    return FALSE;
+  }
   if (!config->audio || !g_strv_contains ((const char *const[]) { "auto", "private", "off", NULL },
                                           config->audio)) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,

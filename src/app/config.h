@@ -49,6 +49,9 @@ typedef struct {
   /* "auto" (the running PipeWire, else a private one), "private" (always
    * a private PipeWire stack) or "off" (no speaker, no microphone). */
   char *audio;
+  /* Who may read /metrics and /healthz on the web port: "localhost",
+   * "devices" (a paired device's credential) or "off". */
+  char *metrics;
   /* The GameStream plane for Moonlight clients: "auto" (on, but a port
    * in use only warns), "on" (a port in use stops the host) or "off"; its
    * HTTP and HTTPS ports and its streaming ports: RTSP (TCP), video,

@@ -3,11 +3,13 @@
  * host's user answers on the command line. */
 #include "app/host.h"
 
+#include <glib/gstdio.h>
 #include <stdio.h>
 
 #include "fh-config.h"
 #include "app/control-socket.h"
 #include "backends/gamescope.h"
+#include "backends/leftovers.h"
 #include "backends/wlroots.h"
 #include "planes/gamestream/plane.h"
 #include "planes/web/plane.h"
@@ -132,8 +134,11 @@ fh_host_new (FhConfig *config, GError **error)
     FhWebPlaneConfig web = {
       .port = config->port,
       .web_dir = config->web_dir,
+      .metrics = FH_WEB_METRICS_LOCALHOST,
       .config_dir = config->config_dir,
     };
+    /* fh_config_check let only known words through. */
+    fh_web_metrics_access_from_string (config->metrics, &web.metrics);
     if (!(self->web = fh_web_plane_new (self->core, &web, error)))
       return NULL;
     fh_core_add_plane (self->core, fh_web_plane_get_plane (self->web));
@@ -169,6 +174,31 @@ fh_host_free (FhHost *self)
   g_free (self);
 }
 
+/* What a host that crashed here (or anywhere on the box) left: one line
+ * when there was anything. Not while another host answers on our control
+ * socket: that one owns our runtime dir, and we are about to refuse to
+ * start anyway. */
+static void
+sweep_leftovers (FhHost *self)
+{
+  g_autofree char *what = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *answer = NULL;
+  gboolean stale_socket = FALSE;
+  FhLeftovers found;
+
+  if (g_file_test (self->control_path, G_FILE_TEST_EXISTS)) {
+    if ((answer = fh_control_request (self->control_path, "sessions", &error)))
+      return;
+    stale_socket = g_unlink (self->control_path) == 0;
+  }
+  fh_leftovers_sweep (fh_core_get_sessions_dir (self->core), &found);
+  what = fh_leftovers_describe (&found);
+  if (what || stale_socket)
+    g_message ("removed what a crashed host left: %s%s%s", what ? what : "",
+               what && stale_socket ? ", " : "", stale_socket ? "its control socket" : "");
+}
+
 gboolean
 fh_host_start (FhHost *self, GError **error)
 {
@@ -176,6 +206,7 @@ fh_host_start (FhHost *self, GError **error)
   FhPlane *web = fh_web_plane_get_plane (self->web);
 
   self->started = TRUE;
+  sweep_leftovers (self);
   if (!fh_core_start (self->core, error))
     return FALSE;
   if (!(self->control = fh_control_new (self, self->control_path, error)))

@@ -29,6 +29,12 @@ fh_launch_session_launcher (FhAccount *account, const char *log_path, const char
   g_subprocess_launcher_take_stderr_fd (launcher, fd);
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "FUNKHAUS_SESSION", session_id, TRUE);
+  {
+    /* Whose session it is: a host started after this one crashed finds
+     * and ends it (backends/leftovers.c). */
+    g_autofree char *host = fh_process_host_marker ();
+    g_subprocess_launcher_setenv (launcher, "FUNKHAUS_HOST", host, TRUE);
+  }
   return g_steal_pointer (&launcher);
 }
 

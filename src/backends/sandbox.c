@@ -240,6 +240,14 @@ fh_sandbox_new (const FhSandboxConfig *config, const char *device, const char *s
   }
   if (!fh_account_make_dir (self->account, self->runtime_dir, error))
     return NULL;
+  /* Whose session it is, for a host started after this one crashed
+   * (backends/leftovers.c); before the cgroup, which it also sweeps. */
+  {
+    g_autofree char *marker = g_build_filename (self->runtime_dir, FH_SANDBOX_HOST_MARKER, NULL);
+    g_autofree char *host = fh_process_host_marker ();
+    if (!g_file_set_contents (marker, host, -1, error))
+      return NULL;
+  }
   /* Resources: with or without walls, where the box offers it. A session
    * without its cgroup still runs, at its niceness. */
   {

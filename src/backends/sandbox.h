@@ -26,6 +26,10 @@
 
 typedef struct _FhSandbox FhSandbox;
 
+/* The file in a session's runtime dir that names its host
+ * (fh_process_host_marker), for backends/leftovers.c. */
+#define FH_SANDBOX_HOST_MARKER "funkhaus-host"
+
 typedef struct {
   /* Where the devices' homes are (made 0755 when missing): <homes_dir>/<device>. */
   const char *homes_dir;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -135,3 +136,152 @@ fh_remove_tree (const char *path)
   return g_rmdir (path) == 0 || errno == ENOENT;
 }
 
+
+gboolean
+fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_bytes)
+{
+  g_autofree char *text = NULL;
+  const char *p;
+  unsigned long utime = 0, stime = 0;
+  long rss = 0;
+  long ticks = sysconf (_SC_CLK_TCK);
+
+  if (!g_file_get_contents (stat_path, &text, NULL, NULL))
+    return FALSE;
+  /* pid (comm) state …: comm may hold spaces and parentheses. */
+  if (!(p = strrchr (text, ')')))
+    return FALSE;
+  /* Fields 3 (state) … 24 (rss), counted from 1; utime is 14, stime 15. */
+  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
+                     "%*u %*u %ld",
+              &utime, &stime, &rss) != 3)
+    return FALSE;
+  *cpu_seconds = (double) (utime + stime) / (double) (ticks > 0 ? ticks : 100);
+  *rss_bytes = (guint64) MAX (rss, 0) * (guint64) sysconf (_SC_PAGESIZE);
+  return TRUE;
+}
+
+typedef struct {
+  pid_t ppid;
+  double cpu;
+  guint64 rss;
+  char *session; /* FUNKHAUS_SESSION, or NULL */
+} FhProcessEntry;
+
+struct _FhProcessTable {
+  GHashTable *entries; /* pid → FhProcessEntry */
+};
+
+static void
+entry_free (gpointer data)
+{
+  FhProcessEntry *e = data;
+
+  g_free (e->session);
+  g_free (e);
+}
+
+FhProcessTable *
+fh_process_table_new (void)
+{
+  FhProcessTable *self = g_new0 (FhProcessTable, 1);
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  self->entries = g_hash_table_new_full (NULL, NULL, NULL, entry_free);
+  while (dir && (name = g_dir_read_name (dir))) {
+    pid_t pid = (pid_t) atoi (name);
+    g_autofree char *stat_path = NULL;
+    FhProcessEntry e = { 0 };
+
+    if (pid <= 0 || pid == getpid ())
+      continue;
+    stat_path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+    if (!fh_process_read_usage (stat_path, &e.cpu, &e.rss))
+      continue;
+    e.ppid = fh_process_get_parent (pid);
+    e.session = fh_process_get_env (pid, "FUNKHAUS_SESSION");
+    g_hash_table_insert (self->entries, GINT_TO_POINTER (pid), g_memdup2 (&e, sizeof e));
+  }
+  return self;
+}
+
+void
+fh_process_table_free (FhProcessTable *self)
+{
+  if (!self)
+    return;
+  g_hash_table_unref (self->entries);
+  g_free (self);
+}
+
+static gboolean
+table_descends_from (FhProcessTable *self, pid_t pid, const pid_t *roots, guint n_roots)
+{
+  for (guint depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
+    FhProcessEntry *e;
+    for (guint i = 0; i < n_roots; i++) {
+      if (roots[i] > 0 && roots[i] == pid)
+        return TRUE;
+    }
+    if (!(e = g_hash_table_lookup (self->entries, GINT_TO_POINTER (pid))))
+      return FALSE;
+    pid = e->ppid;
+  }
+  return FALSE;
+}
+
+void
+fh_process_table_usage (FhProcessTable *self, const pid_t *roots, guint n_roots,
+                        const char *session_id, double *cpu_seconds, guint64 *rss_bytes)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  *cpu_seconds = 0;
+  *rss_bytes = 0;
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    FhProcessEntry *e = value;
+    if ((session_id && *session_id && g_strcmp0 (e->session, session_id) == 0) ||
+        table_descends_from (self, GPOINTER_TO_INT (key), roots, n_roots)) {
+      *cpu_seconds += e->cpu;
+      *rss_bytes += e->rss;
+    }
+  }
+}
+
+/* Field 22 of /proc/@pid/stat, or 0 when it is gone. */
+static guint64
+start_time (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  unsigned long long start = 0;
+  const char *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || !(p = strrchr (text, ')')))
+    return 0;
+  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                     "%*d %llu",
+              &start) != 1)
+    return 0;
+  return start;
+}
+
+char *
+fh_process_host_marker (void)
+{
+  return g_strdup_printf ("%d:%" G_GUINT64_FORMAT, (int) getpid (), start_time (getpid ()));
+}
+
+gboolean
+fh_process_host_marker_alive (const char *marker)
+{
+  int pid;
+  guint64 start;
+
+  if (!marker || sscanf (marker, "%d:%" G_GUINT64_FORMAT, &pid, &start) != 2 || pid <= 0)
+    return TRUE;
+  return start_time (pid) == start;
+}

@@ -22,3 +22,17 @@ typedef struct {
   guint target_kbps; /* what the encoder aims at now (rate control) */
   guint64 skipped; /* frames the client's link could not take (its plane) */
 } FhStreamStats;
+
+/* A Prometheus-style histogram of durations in seconds: fixed upper
+ * bounds (fh_histogram_bounds), a count per bucket (not cumulative; the
+ * last one is +Inf), the number of samples and their sum. */
+#define FH_HISTOGRAM_BOUNDS 12
+extern const double fh_histogram_bounds[FH_HISTOGRAM_BOUNDS];
+
+typedef struct {
+  guint64 buckets[FH_HISTOGRAM_BOUNDS + 1];
+  guint64 count;
+  double sum;
+} FhHistogram;
+
+void fh_histogram_observe (FhHistogram *histogram, double seconds);

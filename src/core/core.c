@@ -8,6 +8,7 @@
 
 #include "base/account.h"
 #include "base/process.h"
+#include "core/metrics.h"
 
 struct _FhCore {
   FhCoreConfig config;
@@ -26,6 +27,7 @@ struct _FhCore {
   FhSharedDesktop *shared;
   FhSpeaker *shared_speaker;
   FhMic *shared_mic;
+  FhCoreMetrics *metrics;
   gboolean started;
 };
 
@@ -70,6 +72,7 @@ fh_core_new (const FhCoreConfig *config, GError **error)
   self->sessions_observers = g_array_new (FALSE, FALSE, sizeof (SessionsObserver));
   self->prompts = fh_prompts_new ();
   self->sessions_dir = g_build_filename (config->runtime_dir, "sessions", NULL);
+  self->metrics = fh_core_metrics_new (self);
   if (!(self->devices = fh_device_store_new (config->config_dir, error)))
     return NULL;
   return g_steal_pointer (&self);
@@ -92,6 +95,7 @@ fh_core_free (FhCore *self)
   g_clear_pointer (&self->dying, g_ptr_array_unref);
   g_clear_pointer (&self->sessions_observers, g_array_unref);
   g_clear_pointer (&self->prompts, fh_prompts_free);
+  g_clear_pointer (&self->metrics, fh_core_metrics_free);
   g_clear_pointer (&self->devices, fh_device_store_free);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_free (self->sessions_dir);
@@ -197,6 +201,7 @@ fh_core_start (FhCore *self, GError **error)
     return FALSE;
   }
   self->started = TRUE;
+  fh_core_metrics_start (self->metrics);
   return start_audio (self, error) && start_shared_desktop (self, error);
 }
 
@@ -298,6 +303,7 @@ fh_core_stop (FhCore *self)
   if (!self->started)
     return;
   self->started = FALSE;
+  fh_core_metrics_stop (self->metrics);
 
   /* Clients first, so each hears why. */
   for (guint i = 0; i < self->planes->len; i++) {
@@ -351,6 +357,12 @@ FhDeviceStore *
 fh_core_get_devices (FhCore *self)
 {
   return self->devices;
+}
+
+FhCoreMetrics *
+fh_core_get_metrics (FhCore *self)
+{
+  return self->metrics;
 }
 
 FhPrompts *

@@ -10,6 +10,7 @@
 #include "backends/shared-desktop.h"
 #include "base/end-reason.h"
 #include "core/device-store.h"
+#include "core/metrics.h"
 #include "core/plane.h"
 #include "core/prompts.h"
 #include "core/session.h"
@@ -67,6 +68,8 @@ const FhCoreConfig *fh_core_get_config (FhCore *core);
 GMainContext *fh_core_get_main_context (FhCore *core);
 FhDeviceStore *fh_core_get_devices (FhCore *core);
 FhPrompts *fh_core_get_prompts (FhCore *core);
+/* Metrics, health and capacity (core/metrics.h). */
+FhCoreMetrics *fh_core_get_metrics (FhCore *core);
 const char *fh_core_get_sessions_dir (FhCore *core);
 /* The host's PipeWire, or NULL when audio is off or unavailable. */
 FhPipeWire *fh_core_get_pipewire (FhCore *core);

@@ -24,6 +24,7 @@ struct _FhDeviceStore {
   gint64 pin_expires_us;
   guint wrong; /* wrong PINs against the current PIN, from anywhere */
   GHashTable *peers; /* address → FhPairingPeer */
+  guint64 pair_attempts, pair_refusals; /* for metrics */
 };
 
 void
@@ -116,8 +117,8 @@ count_wrong (FhDeviceStore *self, FhPairingPeer *p, gint64 now)
   }
 }
 
-gboolean
-fh_device_store_pair (FhDeviceStore *self, const char *pin, const char *name, const char *peer,
+static gboolean
+pair_with_pin (FhDeviceStore *self, const char *pin, const char *name, const char *peer,
                  char **device, char **token, guint *retry_after_s, GError **error)
 {
   g_autofree char *id = NULL, *secret = NULL, *hash = NULL, *group = NULL, *now = NULL;
@@ -176,6 +177,24 @@ fh_device_store_pair (FhDeviceStore *self, const char *pin, const char *name, co
   *device = g_steal_pointer (&id);
   *token = g_steal_pointer (&secret);
   return TRUE;
+}
+
+gboolean
+fh_device_store_pair (FhDeviceStore *self, const char *pin, const char *name, const char *peer,
+                      char **device, char **token, guint *retry_after_s, GError **error)
+{
+  self->pair_attempts++;
+  if (pair_with_pin (self, pin, name, peer, device, token, retry_after_s, error))
+    return TRUE;
+  self->pair_refusals++;
+  return FALSE;
+}
+
+void
+fh_device_store_get_pair_counts (FhDeviceStore *self, guint64 *attempts, guint64 *refusals)
+{
+  *attempts = self->pair_attempts;
+  *refusals = self->pair_refusals;
 }
 
 gboolean

@@ -51,6 +51,10 @@ const char *fh_device_store_new_pin (FhDeviceStore *pairing);
 gboolean fh_device_store_pair (FhDeviceStore *pairing, const char *pin, const char *name, const char *peer,
                           char **device, char **token, guint *retry_after_s, GError **error);
 
+/* PIN pairings tried through fh_device_store_pair since the host started,
+ * and how many of them were refused (wrong, expired or locked out). */
+void fh_device_store_get_pair_counts (FhDeviceStore *pairing, guint64 *attempts, guint64 *refusals);
+
 /* The paired devices (FhDevice), oldest first. */
 GPtrArray *fh_device_store_list (FhDeviceStore *pairing);
 /* Forgets device @id: its credential stops working at once. */

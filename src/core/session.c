@@ -58,6 +58,9 @@ struct _FhSession {
   guint64 window_bytes;
   guint64 frames_sent;
   guint64 dropped_reported;
+
+  FhSessionCounters counters;
+  const char *plane; /* of the last bound peer */
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
@@ -112,6 +115,7 @@ on_stats_tick (gpointer user_data)
   if (dropped > self->dropped_reported)
     g_debug ("session %.8s: %" G_GUINT64_FORMAT " frames dropped so far", self->id, dropped);
   self->dropped_reported = dropped;
+  self->counters.bitrate_bps = self->window_bytes * 8.0;
   g_array_set_size (self->encode_us, 0);
   g_array_set_size (self->send_us, 0);
   self->window_bytes = 0;
@@ -133,10 +137,16 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   if (self->await_keyframe && !packet->keyframe)
     return;
   self->await_keyframe = FALSE;
-  if (!self->peer_ops->video (self->peer, packet))
+  if (!self->peer_ops->video (self->peer, packet)) {
+    self->counters.frames_skipped++;
     return;
+  }
   send_us = g_get_monotonic_time () - packet->capture_us;
   encode_us = packet->encoded_us - packet->capture_us;
+  self->counters.frames_sent++;
+  self->counters.bytes_sent += packet->size;
+  fh_histogram_observe (&self->counters.encode_seconds, encode_us / 1e6);
+  fh_histogram_observe (&self->counters.capture_to_send_seconds, send_us / 1e6);
   g_array_append_val (self->encode_us, encode_us);
   g_array_append_val (self->send_us, send_us);
   self->window_bytes += packet->size;
@@ -150,6 +160,7 @@ on_audio_packet (const FhAudioPacket *packet, gpointer user_data)
 
   if (!self->peer_ops || self->state != FH_SESSION_STATE_STREAMING)
     return;
+  self->counters.audio_packets++;
   self->peer_ops->audio (self->peer, packet);
 }
 
@@ -390,6 +401,7 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
   self->creating = NULL;
   create_job_free (job);
 
+  fh_core_metrics_note_desktop (fh_core_get_metrics (self->core), output != NULL);
   if (!output) {
     g_autofree char *reason = g_strdup_printf ("cannot start the desktop: %s", error->message);
     fail (self, reason);
@@ -666,6 +678,7 @@ fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer p
   g_clear_handle_id (&self->grace_source, g_source_remove);
   self->peer_ops = ops;
   self->peer = peer;
+  self->plane = ops->plane;
   self->peer_resumed = resumed;
   self->mic_wanted = FALSE;
   /* A new peer's link starts from what was asked for. */
@@ -762,9 +775,11 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
     FhInputEvent clamped = *event;
     clamped.motion.x = MIN (event->motion.x, self->mode.width - 1);
     clamped.motion.y = MIN (event->motion.y, self->mode.height - 1);
+    self->counters.input_events++;
     self->output->ops->inject (self->output, &clamped);
     return;
   }
+  self->counters.input_events++;
   self->output->ops->inject (self->output, event);
 }
 
@@ -822,4 +837,42 @@ const char *
 fh_session_get_backend_name (FhSession *self)
 {
   return self->backend->name;
+}
+
+const char *
+fh_session_get_plane (FhSession *self)
+{
+  return self->plane ? self->plane : "";
+}
+
+gboolean
+fh_session_has_peer (FhSession *self)
+{
+  return self->peer_ops != NULL;
+}
+
+const FhSessionCounters *
+fh_session_get_counters (FhSession *self)
+{
+  return &self->counters;
+}
+
+guint64
+fh_session_get_frames_dropped (FhSession *self)
+{
+  return self->stream ? fh_video_stream_get_dropped (self->stream) : self->dropped_reported;
+}
+
+void
+fh_session_read_usage (FhSession *self, FhProcessTable *table, FhSessionUsage *usage)
+{
+  *usage = (FhSessionUsage) { 0 };
+  if (self->stream)
+    usage->encode_cpu_seconds = fh_video_stream_get_thread_cpu (self->stream);
+  /* A view of the shared desktop has no processes of its own. */
+  if (!self->output || self->shared)
+    return;
+  fh_process_table_usage (table, self->output->root_pids, G_N_ELEMENTS (self->output->root_pids),
+                          self->id, &usage->cpu_seconds, &usage->memory_bytes);
+  usage->known = TRUE;
 }

@@ -9,6 +9,7 @@
 #include "backends/backend.h"
 #include "base/end-reason.h"
 #include "base/mode.h"
+#include "base/process.h"
 #include "base/stats.h"
 #include "media/event.h"
 #include "media/speaker.h"
@@ -53,6 +54,9 @@ typedef struct {
  * WebSocket, a Moonlight client). Every function runs on the main thread;
  * @peer is the pointer given to fh_session_attach_peer. */
 typedef struct {
+  /* The plane the peer belongs to ("web", "gamestream"): a label for
+   * metrics, never branched on. */
+  const char *plane;
   const char *(*describe) (gpointer peer); /* for logs: its address */
   /* The desktop is up and streams to @peer (at once on attach when it
    * already is). */
@@ -69,6 +73,26 @@ typedef struct {
    * longer bound and must not call the session again. */
   void (*closed) (gpointer peer, FhEndReason reason, const char *message);
 } FhSessionPeerOps;
+
+/* What a session has done since it was made, for metrics (main thread). */
+typedef struct {
+  guint64 frames_sent;
+  guint64 frames_skipped; /* its peer's link could not take them */
+  guint64 bytes_sent;
+  guint64 audio_packets; /* Opus packets to its peer */
+  guint64 input_events; /* injected into its desktop */
+  double bitrate_bps; /* video sent over the last second */
+  FhHistogram encode_seconds; /* capture → encoded */
+  FhHistogram capture_to_send_seconds; /* capture → handed to the peer */
+} FhSessionCounters;
+
+/* What a session costs now, from /proc. */
+typedef struct {
+  double cpu_seconds; /* its live processes (desktop, apps, own PipeWire) */
+  guint64 memory_bytes; /* their resident memory */
+  double encode_cpu_seconds; /* its encode thread in the host */
+  gboolean known; /* FALSE: no desktop yet, or nothing of it to read */
+} FhSessionUsage;
 
 FhSession *fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error);
 void fh_session_free (FhSession *session);
@@ -87,6 +111,14 @@ void fh_session_set_target_bitrate (FhSession *session, guint kbps);
 FhCodec fh_session_get_codec (FhSession *session);
 FhVirtualOutput *fh_session_get_output (FhSession *session);
 const char *fh_session_get_backend_name (FhSession *session);
+/* The plane of the peer bound last ("" before any). */
+const char *fh_session_get_plane (FhSession *session);
+gboolean fh_session_has_peer (FhSession *session);
+const FhSessionCounters *fh_session_get_counters (FhSession *session);
+guint64 fh_session_get_frames_dropped (FhSession *session);
+/* From @table, a snapshot of /proc (base/process.h) shared by every
+ * session read at one time. */
+void fh_session_read_usage (FhSession *session, FhProcessTable *table, FhSessionUsage *usage);
 
 /* Binds @peer, which gets its welcome once the desktop is up (at once for
  * a DISCONNECTED session, which goes back to STREAMING). */

@@ -574,11 +574,13 @@ start_daemon (FhPipeWire *self, FhAccount *account, const char *program, GError 
   g_autofree char *log = g_strdup_printf ("%s/%s.log", self->private_dir, program);
   g_autofree char *state = g_build_filename (self->private_dir, "state", NULL);
   g_autofree char *config = g_build_filename (self->private_dir, "config", NULL);
+  g_autofree char *host = fh_process_host_marker (); /* whose daemon: backends/leftovers.c */
   GSubprocess *process;
 
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", self->private_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", state, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
+  g_subprocess_launcher_setenv (launcher, "FUNKHAUS_HOST", host, TRUE);
   g_subprocess_launcher_set_stdout_file_path (launcher, log);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
   process = g_subprocess_launcher_spawn (launcher, error, program, NULL);
@@ -628,6 +630,13 @@ start_private_stack (FhPipeWire *self, FhAccount *account, const char *runtime_b
   if (!fh_account_make_dir (account, self->private_dir, error) ||
       !fh_account_make_dir (account, state, error) || g_mkdir_with_parents (wp_dir, 0755) < 0)
     return FALSE;
+  /* Which host it is, for a host started after this one crashed. */
+  {
+    g_autofree char *marker = g_build_filename (self->private_dir, "funkhaus-host", NULL);
+    g_autofree char *host = fh_process_host_marker ();
+    if (!write_file (marker, host, error))
+      return FALSE;
+  }
   /* WirePlumber 0.4 quits without a session bus unless told not to use one;
    * the name sorts before 90-enable-all.lua. */
   snippet = g_build_filename (wp_dir, "60-funkhaus-nodbus.lua", NULL);
@@ -896,6 +905,12 @@ const char *const *
 fh_pipewire_get_app_env (FhPipeWire *self)
 {
   return (const char *const *) self->app_env;
+}
+
+gboolean
+fh_pipewire_is_connected (FhPipeWire *self)
+{
+  return !self->core_error;
 }
 
 gboolean

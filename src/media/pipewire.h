@@ -59,6 +59,8 @@ struct pw_core *fh_pipewire_get_core (FhPipeWire *pw);
  * server) from a runtime dir of their own. */
 const char *const *fh_pipewire_get_app_env (FhPipeWire *pw);
 gboolean fh_pipewire_is_private (FhPipeWire *pw);
+/* FALSE once the connection to the daemon was lost. */
+gboolean fh_pipewire_is_connected (FhPipeWire *pw);
 /* The private stack's folder (its XDG_RUNTIME_DIR), or NULL. */
 const char *fh_pipewire_get_private_dir (FhPipeWire *pw);
 

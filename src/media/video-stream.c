@@ -2,6 +2,10 @@
 #include "media/video-stream.h"
 
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/process.h"
 
 /* Frames handed to the main loop and not yet sent: past this the thread
  * skips frames rather than queueing latency. */
@@ -37,6 +41,7 @@ struct _FhVideoStream {
   guint bitrate_kbps; /* atomic: what the encoder should aim at */
   guint encoder_kbps; /* encode thread: what it aims at */
   guint64 dropped; /* under lock */
+  gint thread_id; /* atomic: the encode thread's tid, for its CPU time */
 };
 
 typedef struct {
@@ -162,6 +167,7 @@ encode_thread (gpointer data)
   gboolean was_paused = FALSE;
   gint64 last_sent_us = 0;
 
+  g_atomic_int_set (&self->thread_id, (gint) syscall (SYS_gettid));
   for (;;) {
     g_autoptr (GError) error = NULL;
     FhFrame input;
@@ -294,6 +300,20 @@ fh_video_stream_set_bitrate (FhVideoStream *self, guint kbps)
   g_atomic_int_set (&self->bitrate_kbps, (gint) kbps);
 }
 
+double
+fh_video_stream_get_thread_cpu (FhVideoStream *self)
+{
+  gint tid = g_atomic_int_get (&self->thread_id);
+  g_autofree char *path = NULL;
+  double cpu = 0;
+  guint64 rss;
+
+  if (tid <= 0)
+    return 0;
+  path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
+  return fh_process_read_usage (path, &cpu, &rss) ? cpu : 0;
+}
+
 guint64
 fh_video_stream_get_dropped (FhVideoStream *self)
 {
@@ -315,6 +335,7 @@ fh_video_stream_stop (FhVideoStream *self)
   g_cond_signal (&self->cond);
   g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->thread, g_thread_join);
+  g_atomic_int_set (&self->thread_id, 0);
   self->link->stream = NULL;
 }
 

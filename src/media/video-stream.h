@@ -67,6 +67,9 @@ void fh_video_stream_set_bitrate (FhVideoStream *stream, guint kbps);
 /* Frames the stream skipped since it started (fell behind, or the main
  * loop had not sent the previous ones yet). */
 guint64 fh_video_stream_get_dropped (FhVideoStream *stream);
+/* CPU seconds the encode thread has used (0 before it runs or once it is
+ * joined). The encoder's own worker threads, if any, are not in it. */
+double fh_video_stream_get_thread_cpu (FhVideoStream *stream);
 
 /* Joins the thread; no callback runs after it returns. Safe to call twice. */
 void fh_video_stream_stop (FhVideoStream *stream);

@@ -1062,6 +1062,50 @@ test_create_failed (Fixture *fx, gconstpointer data)
   g_assert_cmpint (g_atomic_int_get (&fx->outputs_live), ==, 0);
 }
 
+/* Desktops that fail in a row make the host unhealthy (/healthz); one that
+ * comes up makes it healthy again. The metrics count both. */
+static void
+test_health (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *json = NULL, *text = NULL;
+  gboolean healthy = FALSE;
+  FakePeer *b = fake_peer_new (fx, "B");
+
+  json = fh_core_render_health (fx->core, NULL, &healthy);
+  g_assert_true (healthy);
+  g_assert_nonnull (strstr (json, "\"status\":\"ok\""));
+  g_assert_nonnull (strstr (json, "\"sessions\":null"));
+  g_clear_pointer (&json, g_free);
+
+  fx->create_fails = TRUE;
+  for (guint i = 0; i < FH_METRICS_MAX_DESKTOP_FAILURES; i++) {
+    g_autofree char *name = g_strdup_printf ("A%u", i);
+    FakePeer *a = fake_peer_new (fx, name);
+    FhSession *session = create_session (fx, "laptop");
+    attach (session, a, FALSE);
+    a->allowed = PEER_FAILED | PEER_CLOSED;
+    expect_warning ("cannot start the desktop: fake backend: no desktop today");
+    WAIT_UNTIL (a->closed, STREAM_TIMEOUT_MS);
+    g_ptr_array_set_size (fx->log, 0);
+  }
+  json = fh_core_render_health (fx->core, NULL, &healthy);
+  g_assert_false (healthy);
+  g_assert_nonnull (strstr (json, "\"status\":\"unhealthy\""));
+  g_assert_nonnull (strstr (json, "the last 3 session desktops (fake) failed to start"));
+  g_clear_pointer (&json, g_free);
+  text = fh_core_render_metrics (fx->core);
+  g_assert_nonnull (strstr (text, "funkhaus_desktop_starts_total{result=\"failed\"} 3\n"));
+  g_clear_pointer (&text, g_free);
+
+  fx->create_fails = FALSE;
+  streaming_session (fx, b, "laptop");
+  json = fh_core_render_health (fx->core, NULL, &healthy);
+  g_assert_true (healthy);
+  text = fh_core_render_metrics (fx->core);
+  g_assert_nonnull (strstr (text, "funkhaus_sessions{state=\"streaming\",backend=\"fake\",plane=\"\"} 1\n"));
+  g_assert_nonnull (strstr (text, "funkhaus_clients{plane=\"\"} 1\n"));
+}
+
 /* ---- 6: the host stops ---- */
 
 static void
@@ -1591,6 +1635,7 @@ main (int argc, char **argv)
   ADD ("output-failed", test_output_failed, 30);
   ADD ("capture-failed", test_capture_failed, 30);
   ADD ("create-failed", test_create_failed, 30);
+  ADD ("health", test_health, 30);
   ADD ("stop", test_stop, 30);
   ADD ("stop-while-starting", test_stop_while_starting, 30);
   ADD ("stop-after-the-loop", test_stop_after_the_loop, 30);

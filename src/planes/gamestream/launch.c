@@ -241,6 +241,7 @@ gs_closed (gpointer peer, FhEndReason reason, const char *message)
 }
 
 static const FhSessionPeerOps gs_peer_ops = {
+  .plane = "gamestream",
   .describe = gs_describe,
   .welcome = gs_welcome,
   .video = gs_video,

@@ -229,6 +229,7 @@ peer_closed (gpointer peer, FhEndReason reason, const char *message)
 }
 
 const FhSessionPeerOps fh_web_peer_ops = {
+  .plane = "web",
   .describe = peer_describe,
   .welcome = peer_welcome,
   .video = peer_video,

@@ -324,6 +324,26 @@ static const FhPlaneOps web_plane_ops = {
   .free = plane_free,
 };
 
+gboolean
+fh_web_metrics_access_from_string (const char *text, FhWebMetricsAccess *access)
+{
+  if (g_strcmp0 (text, "localhost") == 0)
+    *access = FH_WEB_METRICS_LOCALHOST;
+  else if (g_strcmp0 (text, "devices") == 0)
+    *access = FH_WEB_METRICS_DEVICES;
+  else if (g_strcmp0 (text, "off") == 0)
+    *access = FH_WEB_METRICS_OFF;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+FhWebMetricsAccess
+fh_web_plane_get_metrics_access (FhWebPlane *self)
+{
+  return self->config.metrics;
+}
+
 FhWebPlane *
 fh_web_plane_new (FhCore *core, const FhWebPlaneConfig *config, GError **error)
 {

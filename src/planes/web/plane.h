@@ -10,8 +10,19 @@
 typedef struct _FhWebPlane FhWebPlane;
 typedef struct _FhClient FhClient;
 
+/* Who may read /metrics and /healthz (docs/operations.md). */
+typedef enum {
+  FH_WEB_METRICS_LOCALHOST, /* requests from 127.0.0.1 or ::1 only */
+  FH_WEB_METRICS_DEVICES,   /* a paired device's credential, from anywhere */
+  FH_WEB_METRICS_OFF,       /* nobody: 404 */
+} FhWebMetricsAccess;
+
+/* "localhost", "devices", "off"; FALSE for anything else. */
+gboolean fh_web_metrics_access_from_string (const char *text, FhWebMetricsAccess *access);
+
 typedef struct {
   guint port;             /* 0 = any free port */
+  FhWebMetricsAccess metrics;
   const char *web_dir;    /* the browser client's files */
   const char *config_dir; /* cert.pem, key.pem */
 } FhWebPlaneConfig;
@@ -26,6 +37,7 @@ guint fh_web_plane_get_port (FhWebPlane *plane);
 FhCore *fh_web_plane_get_core (FhWebPlane *plane);
 const char *fh_web_plane_get_web_dir (FhWebPlane *plane);
 const char *fh_web_plane_get_fingerprint (FhWebPlane *plane);
+FhWebMetricsAccess fh_web_plane_get_metrics_access (FhWebPlane *plane);
 void fh_web_plane_add_client (FhWebPlane *plane, FhClient *client);
 /* Frees @client. */
 void fh_web_plane_remove_client (FhWebPlane *plane, FhClient *client);

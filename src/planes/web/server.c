@@ -7,6 +7,7 @@
 
 #include "fh-config.h"
 #include "planes/web/client.h"
+#include "planes/web/operations.h"
 #include "planes/web/plane.h"
 #include "planes/web/protocol.h"
 
@@ -241,6 +242,7 @@ fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error)
   g_signal_connect (self->soup, "request-started", G_CALLBACK (on_new_request), self);
   soup_server_add_handler (self->soup, "/api/host", handle_host, self, NULL);
   soup_server_add_handler (self->soup, "/api/pair", handle_pair, self, NULL);
+  fh_web_operations_add_handlers (self->soup, self->plane);
   soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL, handle_websocket, self, NULL);
   soup_server_add_handler (self->soup, NULL, handle_static, self, NULL);
   return g_steal_pointer (&self);

@@ -192,8 +192,9 @@ export class Host {
  *  tests never fight over 47989 and the rest. `configHome`, if given, is
  *  the XDG_CONFIG_HOME to use instead of a new one (a host restarted with
  *  the config, certificate and paired devices of an earlier one); that
- *  host's cleanup must come last, as it removes the folder. */
-export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false, configHome = null } = {}) {
+ *  host's cleanup must come last, as it removes the folder. `runtimeDir`,
+ *  likewise, is the XDG_RUNTIME_DIR of an earlier host (one that crashed). */
+export async function startHost({ grace = 30, bitrate = null, args = [], backend = 'synthetic', config = null, user = null, gamestream = false, configHome = null, runtimeDir = null } = {}) {
   if (!existsSync(hostBinary))
     throw new Error(`no host binary at ${hostBinary}: build it (meson compile -C build) or set FUNKHAUS_BIN`);
   const host = new Host();
@@ -205,6 +206,8 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
   }
   if (configHome)
     dirs.config = configHome;
+  if (runtimeDir)
+    dirs.runtime = runtimeDir;
   if (config !== null) {
     await mkdir(join(dirs.config, 'funkhaus'), { mode: 0o700, recursive: true });
     await writeFile(join(dirs.config, 'funkhaus', 'config.ini'), config);
