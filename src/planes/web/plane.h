@@ -12,6 +12,8 @@ typedef struct _FhClient FhClient;
 
 typedef struct {
   guint port;             /* 0 = any free port */
+  guint request_timeout_s; /* a connection's request must arrive within */
+  guint max_per_address;   /* connections one address may hold open */
   const char *web_dir;    /* the browser client's files */
   const char *config_dir; /* cert.pem, key.pem */
 } FhWebPlaneConfig;
