@@ -9,6 +9,10 @@
 #   bench/wlroots.sh  wlroots sessions sustained (## wlroots sessions (issue 3))
 #   bench/sandbox.sh  the sessions' sandboxes: a noisy neighbour and their
 #                     cost (## Sandboxes (issue 16))
+#   bench/soak.sh     the host over a long run: 50,000 requests and 1,000
+#                     sessions, its descriptors, threads and memory
+#                     (## Long run (issue 20)); only with --only soak, as
+#                     it takes longer than all the others together
 #   bench/compare.sh  side by side with Wolf's and Sunshine's pipelines and
 #                     the encoder alone (## Side by side with other hosts
 #                     (issue 8), docs/img/side-by-side.png)
@@ -16,7 +20,7 @@
 # itself in bounded time. The side-by-side figures print last. About 20
 # minutes on 2 cores.
 #
-# Usage: bench/all.sh [--no-docs] [--only compare|run|audio|wlroots|sandbox]...
+# Usage: bench/all.sh [--no-docs] [--only compare|run|audio|wlroots|sandbox|soak]...
 #        (as root, or with sudo: it installs packages; apps and compositors
 #        run as `funkhaus`)
 # Environment: BUILD_DIR (build); each script's own BENCH_* settings (see
@@ -34,8 +38,8 @@ while (( $# )); do
   case $1 in
     --no-docs) docs=(--no-docs) ;;
     --only)
-      [[ ${2:-} =~ ^(compare|run|audio|wlroots|sandbox)$ ]] || {
-        echo "bench/all.sh: --only takes compare, run, audio, wlroots or sandbox" >&2; exit 2; }
+      [[ ${2:-} =~ ^(compare|run|audio|wlroots|sandbox|soak)$ ]] || {
+        echo "bench/all.sh: --only takes compare, run, audio, wlroots, sandbox or soak" >&2; exit 2; }
       only+=("$2"); shift ;;
     -h|--help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -84,7 +88,7 @@ ninja -C "$build" >&2
 # 3. The benchmarks; the side by side last, so that its figures end the
 # output.
 status=0
-for b in run audio wlroots sandbox compare; do
+for b in run audio wlroots sandbox soak compare; do
   [[ " ${only[*]} " == *" $b "* ]] || continue
   say "bench/$b.sh (started after $(( SECONDS - started )) s)"
   if ! BUILD_DIR=$build BENCH_COMMAND="$invocation" \

@@ -16,6 +16,8 @@ fh_config_new (void)
   FhConfig *config = g_new0 (FhConfig, 1);
 
   config->port = FH_DEFAULT_PORT;
+  config->http_request_timeout_seconds = 10;
+  config->http_max_connections_per_address = 32;
   config->backend = g_strdup ("wlroots");
   config->grace_seconds = 30;
   config->bitrate_kbps = 8000;
@@ -173,6 +175,8 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   }
 
   GET_UINT ("port", port);
+  GET_UINT ("http-request-timeout-seconds", http_request_timeout_seconds);
+  GET_UINT ("http-max-connections-per-address", http_max_connections_per_address);
   GET_STRING ("backend", backend);
   GET_UINT ("grace-seconds", grace_seconds);
   GET_UINT ("bitrate-kbps", bitrate_kbps);
@@ -244,6 +248,19 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: sandbox must be on or off, not '%s'", path ? path : "settings",
                  config->sandbox ? config->sandbox : "");
+    return FALSE;
+  }
+  if (config->http_request_timeout_seconds < 1 || config->http_request_timeout_seconds > 3600) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: http-request-timeout-seconds must be 1–3600, not %u",
+                 path ? path : "settings", config->http_request_timeout_seconds);
+    return FALSE;
+  }
+  if (config->http_max_connections_per_address < 1 ||
+      config->http_max_connections_per_address > 65535) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: http-max-connections-per-address must be 1–65535, not %u",
+                 path ? path : "settings", config->http_max_connections_per_address);
     return FALSE;
   }
   if (config->app_nice > 19) {

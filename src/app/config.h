@@ -10,6 +10,11 @@
 
 typedef struct {
   guint port;
+  /* The web port's limits (planes/web/server.c): how long a connection
+   * may take to deliver its request (TLS handshake, headers and body),
+   * and how many connections one address may hold open at once. */
+  guint http_request_timeout_seconds;
+  guint http_max_connections_per_address;
   char *backend;
   guint grace_seconds;
   guint bitrate_kbps;

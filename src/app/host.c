@@ -133,6 +133,8 @@ fh_host_new (FhConfig *config, GError **error)
   {
     FhWebPlaneConfig web = {
       .port = config->port,
+      .request_timeout_s = config->http_request_timeout_seconds,
+      .max_per_address = config->http_max_connections_per_address,
       .web_dir = config->web_dir,
       .metrics = FH_WEB_METRICS_LOCALHOST,
       .config_dir = config->config_dir,

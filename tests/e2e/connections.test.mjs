@@ -10,10 +10,10 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { readdir, readFile } from 'node:fs/promises';
 import { reportingTest } from './lib/report.mjs';
 import { startHost, poll } from './lib/host.mjs';
 import { rawWebSocket } from './lib/rawws.mjs';
+import { openFds as procFds, closeWaitCount as procCloseWait } from './lib/proc.mjs';
 
 const ROUNDS = 60; // × 5 requests: well past any slack in the bounds below
 const FD_SLACK = 8;
@@ -33,24 +33,11 @@ function e2e(name, fn, { timeout = 120000 } = {}) {
 }
 
 async function openFds() {
-  return (await readdir(`/proc/${host.proc.pid}/fd`)).length;
+  return procFds(host.proc.pid);
 }
 
-/** Sockets of the host's port in CLOSE-WAIT (state 08), from /proc/net. */
 async function closeWaitCount() {
-  let count = 0;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const text = await readFile(table, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields.length < 4)
-        continue;
-      const port = parseInt(fields[1].split(':').pop(), 16);
-      if (port === host.port && fields[3] === '08')
-        count++;
-    }
-  }
-  return count;
+  return procCloseWait(host.port);
 }
 
 /** One request on a fresh keep-alive connection, closed by us afterwards. */

@@ -511,8 +511,11 @@ on_closed (SoupWebsocketConnection *connection, gpointer user_data)
   fh_web_plane_forget_requests_of (self->plane, self);
   if (session)
     fh_session_detach_peer (session, self);
+  /* Not at idle priority: while connections keep coming, the main loop is
+   * never idle, and closed clients (their WebSocket, TLS stream and
+   * descriptor) piled up until the traffic stopped. */
   if (!self->remove_source)
-    self->remove_source = g_idle_add (remove_later, self);
+    self->remove_source = g_idle_add_full (G_PRIORITY_DEFAULT, remove_later, self, NULL);
 }
 
 static void

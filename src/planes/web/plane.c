@@ -223,7 +223,8 @@ plane_start (FhPlane *plane, GError **error)
 {
   FhWebPlane *self = (FhWebPlane *) plane;
 
-  if (!(self->server = fh_server_new (self, self->certificate, error)) ||
+  if (!(self->server = fh_server_new (self, self->certificate, self->config.request_timeout_s,
+                                      self->config.max_per_address, error)) ||
       !fh_server_listen (self->server, self->config.port, error))
     return FALSE;
   self->port = fh_server_get_port (self->server);

@@ -23,6 +23,8 @@ gboolean fh_web_metrics_access_from_string (const char *text, FhWebMetricsAccess
 typedef struct {
   guint port;             /* 0 = any free port */
   FhWebMetricsAccess metrics;
+  guint request_timeout_s; /* a connection's request must arrive within */
+  guint max_per_address;   /* connections one address may hold open */
   const char *web_dir;    /* the browser client's files */
   const char *config_dir; /* cert.pem, key.pem */
 } FhWebPlaneConfig;

@@ -1,8 +1,12 @@
-/* HTTPS and WebSocket on libsoup-3.0 (TLS through glib-networking). */
+/* HTTPS and WebSocket on libsoup-3.0 (TLS through glib-networking). The
+ * port is ours, not libsoup's: each accepted connection is counted against
+ * its address and must deliver its request in time before libsoup gets it. */
 #include "planes/web/server.h"
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include "fh-config.h"
@@ -11,11 +15,165 @@
 #include "planes/web/plane.h"
 #include "planes/web/protocol.h"
 
+/* How often at most the log hears of refused or timed-out connections:
+ * a flood of them must not become a flood of log lines. */
+#define LOG_EVERY_US (60 * G_USEC_PER_SEC)
+
+typedef struct {
+  guint count;     /* since the last line */
+  gint64 last_us;  /* when the last line went out; 0 = never */
+} FhLogLimit;
+
 struct _FhServer {
   FhWebPlane *plane;
   SoupServer *soup;
+  GSocketService *service;
+  GTlsCertificate *certificate;
+  guint request_timeout_s, max_per_address;
   guint port;
+  GHashTable *connections;  /* GSocketAddress (remote) → FhHttpConnection, owned */
+  GHashTable *per_address;  /* remote IP → open connections (GUINT_TO_POINTER) */
+  FhLogLimit refused, timed_out;
 };
+
+/* One accepted connection, from accept until its TLS stream is finalized
+ * (libsoup closed it, or the WebSocket that took it over went). */
+typedef struct {
+  FhServer *server;
+  GObject *stream;        /* the GTlsServerConnection, not owned: weakly watched */
+  GSocketAddress *remote; /* the key in server->connections */
+  GSocket *socket;
+  char *address;
+  guint timeout;
+} FhHttpConnection;
+
+/* Logs @what now and then: the first time, then at most once a minute with
+ * how many happened in between. */
+static void
+log_limited (FhLogLimit *limit, const char *address, const char *what)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  limit->count++;
+  if (limit->last_us && now - limit->last_us < LOG_EVERY_US)
+    return;
+  g_message ("%s (%u since the last such line, the latest from %s)", what, limit->count, address);
+  limit->count = 0;
+  limit->last_us = now;
+}
+
+static void
+connection_free (FhHttpConnection *c)
+{
+  g_clear_handle_id (&c->timeout, g_source_remove);
+  g_object_unref (c->remote);
+  g_object_unref (c->socket);
+  g_free (c->address);
+  g_free (c);
+}
+
+static void
+on_stream_gone (gpointer data, GObject *where_the_object_was)
+{
+  FhHttpConnection *c = data;
+  FhServer *self = c->server;
+  guint open = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, c->address));
+
+  if (open > 1)
+    g_hash_table_insert (self->per_address, g_strdup (c->address), GUINT_TO_POINTER (open - 1));
+  else
+    g_hash_table_remove (self->per_address, c->address);
+  g_hash_table_remove (self->connections, c->remote);
+}
+
+/* No whole request in time (a slowloris, or a client that went quiet):
+ * shutting the socket down makes libsoup's pending read fail, and libsoup
+ * then drops the connection as it does any broken one. */
+static gboolean
+on_request_timeout (gpointer data)
+{
+  FhHttpConnection *c = data;
+  g_autofree char *what = g_strdup_printf (
+    "closed connections that sent no whole request within %u s (http-request-timeout-seconds)",
+    c->server->request_timeout_s);
+
+  c->timeout = 0;
+  log_limited (&c->server->timed_out, c->address, what);
+  g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static FhHttpConnection *
+connection_of (FhServer *self, SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote ? g_hash_table_lookup (self->connections, remote) : NULL;
+}
+
+/* The request is in (headers and body): from here its handler answers,
+ * and a WebSocket has its own hello timeout and keepalive. */
+static void
+on_request_read (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  FhHttpConnection *c = connection_of (user_data, msg);
+
+  if (c)
+    g_clear_handle_id (&c->timeout, g_source_remove);
+}
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source,
+             gpointer user_data)
+{
+  FhServer *self = user_data;
+  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr (GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr (GIOStream) tls = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *address = NULL;
+  FhHttpConnection *c;
+  guint open;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote) || !local) {
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    return TRUE; /* gone already */
+  }
+  address = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  open = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address));
+  if (open >= self->max_per_address) {
+    g_autofree char *what = g_strdup_printf (
+      "refused connections from an address that holds %u open already "
+      "(http-max-connections-per-address)", self->max_per_address);
+    log_limited (&self->refused, address, what);
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    return TRUE;
+  }
+  /* libsoup wraps only the connections it accepts itself in TLS. */
+  tls = g_tls_server_connection_new (G_IO_STREAM (connection), self->certificate, &error);
+  if (!tls) {
+    g_warning ("no TLS for a connection from %s: %s", address, error->message);
+    g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    return TRUE;
+  }
+  g_object_set (tls, "require-close-notify", FALSE, NULL);
+  g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, TRUE,
+                       NULL);
+
+  c = g_new0 (FhHttpConnection, 1);
+  c->server = self;
+  c->stream = G_OBJECT (tls);
+  c->remote = g_object_ref (remote);
+  c->socket = g_object_ref (g_socket_connection_get_socket (connection));
+  c->address = g_steal_pointer (&address);
+  c->timeout = g_timeout_add_seconds (self->request_timeout_s, on_request_timeout, c);
+  g_hash_table_insert (self->connections, c->remote, c);
+  g_hash_table_insert (self->per_address, g_strdup (c->address), GUINT_TO_POINTER (open + 1));
+  g_object_weak_ref (c->stream, on_stream_gone, c);
+  soup_server_accept_iostream (self->soup, tls, local, remote, NULL);
+  return TRUE;
+}
 
 static char *
 peer_of (SoupServerMessage *msg)
@@ -191,7 +349,10 @@ handle_pair (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTa
  * connection (fixed upstream in 3.3.0, "server: do not leak idle
  * connections closed by the client"), so each one stayed in CLOSE-WAIT and
  * held a descriptor until the host had none left. A page load costs a few
- * more TLS handshakes; the stream itself is one WebSocket. */
+ * more TLS handshakes; the stream itself is one WebSocket. (libsoup also
+ * closes each connection handed to it by soup_server_accept_iostream()
+ * after one request, as it keeps alive only while it has listeners of its
+ * own; the header says so to the client.) */
 static void
 on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
@@ -221,13 +382,15 @@ handle_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
 {
   FhServer *self = user_data;
   g_autofree char *peer = peer_of (msg);
+  FhHttpConnection *c = connection_of (self, msg);
 
-  fh_web_plane_add_client (self->plane, fh_client_new (self->plane, connection,
-                                                      soup_server_message_get_socket (msg), peer));
+  fh_web_plane_add_client (self->plane,
+                           fh_client_new (self->plane, connection, c ? c->socket : NULL, peer));
 }
 
 FhServer *
-fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error)
+fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, guint request_timeout_s,
+               guint max_per_address, GError **error)
 {
   g_autoptr (FhServer) self = g_new0 (FhServer, 1);
 
@@ -237,9 +400,15 @@ fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error)
     return NULL;
   }
   self->plane = plane;
-  self->soup = soup_server_new ("server-header", "funkhaus/" FH_VERSION, "tls-certificate",
-                                certificate, NULL);
+  self->certificate = g_object_ref (certificate);
+  self->request_timeout_s = MAX (request_timeout_s, 1);
+  self->max_per_address = MAX (max_per_address, 1);
+  self->connections =
+    g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) connection_free);
+  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->soup = soup_server_new ("server-header", "funkhaus/" FH_VERSION, NULL);
   g_signal_connect (self->soup, "request-started", G_CALLBACK (on_new_request), self);
+  g_signal_connect (self->soup, "request-read", G_CALLBACK (on_request_read), self);
   soup_server_add_handler (self->soup, "/api/host", handle_host, self, NULL);
   soup_server_add_handler (self->soup, "/api/pair", handle_pair, self, NULL);
   fh_web_operations_add_handlers (self->soup, self->plane);
@@ -251,16 +420,24 @@ fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error)
 gboolean
 fh_server_listen (FhServer *self, guint port, GError **error)
 {
-  GSList *uris;
+  GSocketListener *listener;
+  guint bound = port;
 
-  if (!soup_server_listen_all (self->soup, port, SOUP_SERVER_LISTEN_HTTPS, error)) {
+  /* Every address, IPv4 and IPv6, as soup_server_listen_all() did. */
+  self->service = g_socket_service_new ();
+  listener = G_SOCKET_LISTENER (self->service);
+  if (port == 0)
+    bound = g_socket_listener_add_any_inet_port (listener, NULL, error);
+  else if (!g_socket_listener_add_inet_port (listener, port, NULL, error))
+    bound = 0;
+  if (bound == 0) {
     g_prefix_error (error, "cannot listen on port %u (is another program using it? choose "
                            "another with --port): ", port);
     return FALSE;
   }
-  uris = soup_server_get_uris (self->soup);
-  self->port = uris ? (guint) g_uri_get_port (uris->data) : port;
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (self->service);
+  self->port = bound;
   return TRUE;
 }
 
@@ -273,11 +450,29 @@ fh_server_get_port (FhServer *self)
 void
 fh_server_free (FhServer *self)
 {
+  GHashTableIter iter;
+  FhHttpConnection *c;
+
   if (!self)
     return;
+  if (self->service) {
+    g_socket_service_stop (self->service);
+    g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+    g_clear_object (&self->service);
+  }
   if (self->soup) {
     soup_server_disconnect (self->soup);
     g_object_unref (self->soup);
   }
+  /* What outlives the server (a WebSocket not yet finalized) is no longer
+   * counted. */
+  if (self->connections) {
+    g_hash_table_iter_init (&iter, self->connections);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &c))
+      g_object_weak_unref (c->stream, on_stream_gone, c);
+    g_hash_table_unref (self->connections);
+  }
+  g_clear_pointer (&self->per_address, g_hash_table_unref);
+  g_clear_object (&self->certificate);
   g_free (self);
 }

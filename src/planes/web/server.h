@@ -7,7 +7,11 @@
 typedef struct _FhWebPlane FhWebPlane;
 typedef struct _FhServer FhServer;
 
-FhServer *fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, GError **error);
+/* A connection must deliver its request (TLS handshake, headers, body)
+ * within @request_timeout_s, and one address may hold at most
+ * @max_per_address connections open (more are closed at once). */
+FhServer *fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate,
+                         guint request_timeout_s, guint max_per_address, GError **error);
 /* Listens on every address at @port (0 = any free port). */
 gboolean fh_server_listen (FhServer *server, guint port, GError **error);
 guint fh_server_get_port (FhServer *server);
