@@ -34,6 +34,13 @@ struct _FhServer {
   GHashTable *connections;  /* GSocketAddress (remote) → FhHttpConnection, owned */
   GHashTable *per_address;  /* remote IP → open connections (GUINT_TO_POINTER) */
   FhLogLimit refused, timed_out;
+  /* A TLS stream may be finalized on another thread (glib-networking's
+   * handshake thread holds a reference while it runs): its connection is
+   * handed to the main context, which alone touches the tables. */
+  GMainContext *main_context;
+  GMutex lock;
+  GPtrArray *gone;  /* FhHttpConnection whose stream went, under lock */
+  GSource *gone_source; /* under lock */
 };
 
 /* One accepted connection, from accept until its TLS stream is finalized
@@ -72,11 +79,10 @@ connection_free (FhHttpConnection *c)
   g_free (c);
 }
 
+/* Main context: @c's stream is gone; it no longer counts. Frees @c. */
 static void
-on_stream_gone (gpointer data, GObject *where_the_object_was)
+connection_gone (FhServer *self, FhHttpConnection *c)
 {
-  FhHttpConnection *c = data;
-  FhServer *self = c->server;
   guint open = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, c->address));
 
   if (open > 1)
@@ -84,6 +90,46 @@ on_stream_gone (gpointer data, GObject *where_the_object_was)
   else
     g_hash_table_remove (self->per_address, c->address);
   g_hash_table_remove (self->connections, c->remote);
+}
+
+static gboolean
+on_gone (gpointer data)
+{
+  FhServer *self = data;
+  g_autoptr (GPtrArray) gone = NULL;
+
+  g_mutex_lock (&self->lock);
+  gone = g_steal_pointer (&self->gone);
+  self->gone = g_ptr_array_new ();
+  g_clear_pointer (&self->gone_source, g_source_unref);
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < gone->len; i++)
+    connection_gone (self, gone->pdata[i]);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread: the stream was finalized. */
+static void
+on_stream_gone (gpointer data, GObject *where_the_object_was)
+{
+  FhHttpConnection *c = data;
+  FhServer *self = c->server;
+
+  g_mutex_lock (&self->lock);
+  c->stream = NULL;
+  if (g_main_context_is_owner (self->main_context)) {
+    g_mutex_unlock (&self->lock);
+    connection_gone (self, c);
+    return;
+  }
+  g_ptr_array_add (self->gone, c);
+  if (!self->gone_source) {
+    self->gone_source = g_idle_source_new ();
+    g_source_set_priority (self->gone_source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (self->gone_source, on_gone, self, NULL);
+    g_source_attach (self->gone_source, self->main_context);
+  }
+  g_mutex_unlock (&self->lock);
 }
 
 /* No whole request in time (a slowloris, or a client that went quiet):
@@ -406,6 +452,9 @@ fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, guint request_ti
   self->connections =
     g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) connection_free);
   self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->main_context = g_main_context_ref_thread_default ();
+  g_mutex_init (&self->lock);
+  self->gone = g_ptr_array_new ();
   self->soup = soup_server_new ("server-header", "funkhaus/" FH_VERSION, NULL);
   g_signal_connect (self->soup, "request-started", G_CALLBACK (on_new_request), self);
   g_signal_connect (self->soup, "request-read", G_CALLBACK (on_request_read), self);
@@ -465,13 +514,24 @@ fh_server_free (FhServer *self)
     g_object_unref (self->soup);
   }
   /* What outlives the server (a WebSocket not yet finalized) is no longer
-   * counted. */
+   * counted; what went on another thread meanwhile is done here. */
+  g_mutex_lock (&self->lock);
+  if (self->gone_source) {
+    g_source_destroy (self->gone_source);
+    g_clear_pointer (&self->gone_source, g_source_unref);
+  }
   if (self->connections) {
     g_hash_table_iter_init (&iter, self->connections);
-    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &c))
-      g_object_weak_unref (c->stream, on_stream_gone, c);
-    g_hash_table_unref (self->connections);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &c)) {
+      if (c->stream)
+        g_object_weak_unref (c->stream, on_stream_gone, c);
+    }
+    g_hash_table_unref (self->connections); /* frees the gone ones too */
   }
+  g_clear_pointer (&self->gone, g_ptr_array_unref);
+  g_mutex_unlock (&self->lock);
+  g_mutex_clear (&self->lock);
+  g_clear_pointer (&self->main_context, g_main_context_unref);
   g_clear_pointer (&self->per_address, g_hash_table_unref);
   g_clear_object (&self->certificate);
   g_free (self);
