@@ -292,31 +292,6 @@ e2e('input reaches only the app of the session whose client sent it', async () =
   assert.ok(!/^(button|axis) /m.test(logB), `B got pointer input it never sent:\n${logB}`);
 });
 
-e2e('a session asked for 75 Hz with animated content delivers more than 70 frames a second', async () => {
-  // The headless backend's timer would give about 70 fps at 75 Hz; the
-  // backend asks sway for a slightly faster one and the host captures at
-  // exactly 75 (fh_wlroots_compositor_refresh_mhz).
-  const mode = { width: 320, height: 240, refresh: 75 };
-  const r = await connectClient(browser, host, 'R (75 Hz)', { pin: await host.pair(), ...mode });
-  extraClients.push(r);
-  const session = (await r.get(() => window.funkhaus.welcome)).session;
-  const conf = await readFile(join(sessionRuntimeDirs(session).find((d) => existsSync(join(d, 'sway.conf'))), 'sway.conf'), 'utf8');
-  assert.match(conf, /^output HEADLESS-1 mode --custom 320x240@90\.909Hz/m, `sway's mode: ${conf}`);
-  // Steady state: past the start and the first keyframe.
-  await r.waitFrames(150, { timeout: 15000 });
-  const counts = [];
-  for (let i = 0; i < 3; i++) {
-    const before = (await r.hooks()).framesDecoded;
-    await new Promise((res) => setTimeout(res, 1000));
-    counts.push((await r.hooks()).framesDecoded - before);
-  }
-  console.log(`# frames decoded a second at 75 Hz: ${counts.join(', ')}`);
-  const median = [...counts].sort((x, y) => x - y)[1];
-  assert.ok(median > 70, `more than 70 frames in a second at 75 Hz (the median of three seconds): ${counts.join(", ")}`);
-  await r.close();
-  extraClients.splice(extraClients.indexOf(r), 1);
-});
-
 e2e('a crashed compositor fails only its own session and leaves nothing behind', async () => {
   assert.ok(A && B, 'needs the clients of the first test');
   const sa = sessions.A;
