@@ -305,6 +305,11 @@ e2e(`${REQUESTS} HTTPS requests and ${CYCLES} sessions leave the host as they fo
   assert.ok(end.threads <= start.threads + THREAD_SLACK, `threads: ${start.threads} → ${end.threads}`);
   if (noGdb)
     console.log(`# soak: resident memory not checked: ${noGdb}`);
+  else if (process.env.FUNKHAUS_SOAK_NO_RSS)
+    // Under ASan freed memory waits in its quarantine and malloc_trim is
+    // not ASan's: resident memory says nothing there (scripts/test.sh sets
+    // this for the ASan run; the bound is checked in build/).
+    console.log(`# soak: resident memory not checked: ${process.env.FUNKHAUS_SOAK_NO_RSS}`);
   else
     assert.ok(end.trimmedRssKiB <= start.trimmedRssKiB + RSS_SLACK_KIB,
       `RSS after malloc_trim: ${start.trimmedRssKiB} → ${end.trimmedRssKiB} KiB`);
