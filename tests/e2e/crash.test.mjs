@@ -41,23 +41,8 @@ function e2e(name, fn, { timeout = 120000 } = {}) {
   ], fn);
 }
 
-async function pairDevice(h, name) {
-  const pin = await h.pair();
-  const body = JSON.stringify({ pin, name });
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: 'localhost', port: h.port, path: '/api/pair', method: 'POST',
-      rejectUnauthorized: false, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`pair: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function streamingSession(h, name) {
-  const credential = await pairDevice(h, name);
+  const credential = await h.pairDevice(name);
   const ws = await rawWebSocket(h.port, '/ws', { lifetimeMs: 120000 });
   clients.push(ws);
   ws.send(1, JSON.stringify({ type: 'hello', protocol: 1, credential,

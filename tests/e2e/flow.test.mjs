@@ -11,7 +11,6 @@
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -46,26 +45,10 @@ function e2e(name, fn, { timeout = 60000, skip = false } = {}) {
   ], fn);
 }
 
-/** A device credential for `host` (POST /api/pair with a fresh PIN). */
-async function pairDevice(h, name) {
-  const pin = await h.pair();
-  const body = JSON.stringify({ pin, name });
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: 'localhost', port: h.port, path: '/api/pair', method: 'POST',
-      rejectUnauthorized: false, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`pair: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** A client that says hello (with acks), gets its welcome and a few frames,
  *  then never reads again. */
 async function stuckClient(h, name) {
-  const credential = await pairDevice(h, name);
+  const credential = await h.pairDevice(name);
   const ws = await rawWebSocket(h.port, '/ws', { lifetimeMs: 60000 });
   const s = { ws, name };
   stuck.push(s);
@@ -133,7 +116,7 @@ e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and i
   const peer = `fhp${process.pid}`.slice(0, 15);
   const ASKED = 1000;
   shaped = await startHost({ backend: 'synthetic', grace: 0 });
-  const credential = await pairDevice(shaped, 'shaped');
+  const credential = await shaped.pairDevice('shaped');
   let client = null;
   try {
     sh('ip', 'netns', 'add', ns);

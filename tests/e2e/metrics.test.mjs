@@ -36,25 +36,9 @@ function get(h, path, { address = 'localhost', headers = {} } = {}) {
   });
 }
 
-/** A device credential for `h` (POST /api/pair with a fresh PIN). */
-async function pairDevice(h, name) {
-  const pin = await h.pair();
-  const body = JSON.stringify({ pin, name });
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: 'localhost', port: h.port, path: '/api/pair', method: 'POST',
-      rejectUnauthorized: false, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`pair: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** A streaming client: hello, welcome, a few frames. */
 async function streamingClient(h, name) {
-  const credential = await pairDevice(h, name);
+  const credential = await h.pairDevice(name);
   const ws = await rawWebSocket(h.port, '/ws', { lifetimeMs: 120000 });
   clients.push(ws);
   ws.send(1, JSON.stringify({ type: 'hello', protocol: 1, credential,
@@ -168,7 +152,7 @@ e2e('metrics=localhost refuses a peer from another address', async (t) => {
 
 e2e('metrics=devices wants a paired device: none or a wrong token is 401', async () => {
   devicesHost = await startHost({ backend: 'synthetic', grace: 0, config: '[host]\nmetrics=devices\n' });
-  const credential = await pairDevice(devicesHost, 'scraper');
+  const credential = await devicesHost.pairDevice('scraper');
   assert.equal((await get(devicesHost, '/metrics')).status, 401);
   assert.equal((await get(devicesHost, '/metrics', {
     headers: { Authorization: `Bearer ${credential.device}:${'0'.repeat(credential.token.length)}` } })).status, 401);

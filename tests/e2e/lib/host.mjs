@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import https from 'node:https';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..', '..');
@@ -94,6 +95,23 @@ export class Host {
   }
 
   /** A new one-time PIN from `funkhaus pair` (over the control socket). */
+  /** A device credential {device, token} (POST /api/pair with a fresh
+   *  PIN from `funkhaus pair`), as a browser pairs. */
+  async pairDevice(name) {
+    const pin = await this.pair();
+    const body = JSON.stringify({ pin, name });
+    return new Promise((resolve, reject) => {
+      const req = https.request({ host: 'localhost', port: this.port, path: '/api/pair', method: 'POST',
+        rejectUnauthorized: false, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`pair: ${res.statusCode} ${text}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   async pair() {
     const { stdout, stderr } = await new Promise((res, rej) => {
       execFile(hostBinary, ['pair'], { env: this.env, timeout: 10000, ...this.user }, (err, out, errOut) => {
