@@ -87,6 +87,9 @@ struct _FhVirtualOutput {
    * its app), for telling whose a process is; 0 = none. Set by the
    * backend once they run. */
   int root_pids[2];
+  /* The session's gamepads (backends/pads.h), or NULL: this output takes
+   * none (no sandbox, pads off). Set by the backend, freed with it. */
+  struct _FhPadSeat *pads;
   /* What the client may know of the desktop (the synthetic picture's
    * background), or has_background = FALSE. */
   gboolean has_background;
