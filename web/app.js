@@ -93,7 +93,11 @@ function showPanel(which) {
   ui.connectPanel.hidden = which !== 'connect';
   if (which === 'connect') {
     const cred = loadCredential();
-    ui.deviceLabel.textContent = cred ? cred.device : '';
+    // The name typed when pairing, the id only for a credential kept
+    // from before names were stored.
+    ui.deviceLabel.textContent = !cred ? ''
+      : typeof cred.name === 'string' && cred.name ? cred.name : cred.device;
+    ui.deviceLabel.title = cred ? `device ${cred.device}` : '';
   }
 }
 
@@ -153,7 +157,10 @@ async function pair(pin, name) {
       body?.message ?? `pairing failed (HTTP ${res.status})`, { status: res.status });
     return false;
   }
-  localStorage.setItem(CREDENTIAL_KEY, JSON.stringify({ device: body.device, token: body.token }));
+  // The name is for this page to show ("Paired as …"); the host knows it too.
+  localStorage.setItem(CREDENTIAL_KEY, JSON.stringify({
+    device: body.device, token: body.token, name: name || 'browser',
+  }));
   hideBanner();
   hostConsole.start();
   return true;

@@ -373,6 +373,8 @@ e2e('a newer socket of the same device takes the session over (4009)', async () 
   const h = await A.hooks();
   assert.equal(h.lastError.code, 'replaced');
   assert.equal(h.state, 'failed');
+  // Back on the connect panel, which names the device as it was paired.
+  assert.equal(await A.get(() => document.getElementById('device-label').textContent), 'A');
   // The old page does not fight back for the session.
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await A.hooks()).closes.length, before.closes.length + 1, 'no reconnect after 4009');
