@@ -1,0 +1,346 @@
+/* User-space pads (backends/pads.h) end to end: a seat in a folder of the
+ * test's own, the GLib main loop driving it, and
+ *   - a raw evdev client through the shim (pad-shim/): open, EVIOCGNAME,
+ *     EVIOCGBIT, events read, and ENODEV once the pad is unplugged;
+ *   - a real SDL2 app (tests/apps/fh-pad-logger) in bubblewrap with the
+ *     seat's folder as its /dev/input and the shim preloaded: a pad
+ *     plugged in after it started arrives as a controller with SDL's Xbox
+ *     360 mapping, A and the left stick arrive with their values, its
+ *     rumble (on Y) reaches the rumble callback, a second pad is a second
+ *     controller, unplugging the first removes that one only, freeing the
+ *     seat removes the rest.
+ *
+ * Root and bubblewrap: without them it skips (exit 77). The shim and the
+ * logger come from $FH_PAD_SHIM and $FH_PAD_LOGGER (meson sets them).
+ *
+ *   test-pads                 the test
+ *   test-pads --raw PATH      the raw client (run by the test, shim preloaded) */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <linux/input.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backends/pads.h"
+
+#define WAIT_S 10
+
+static struct {
+  char *tmp;
+  char *seat_dir;
+  char *self;
+  FhPadRumble rumbles[16];
+  guint n_rumbles;
+} T;
+
+/* ---- the raw client, in its own process with the shim preloaded ---- */
+
+static int
+raw_client (const char *path)
+{
+  struct input_event events[32];
+  unsigned long keybits[KEY_CNT / (8 * sizeof (long))] = { 0 };
+  struct input_absinfo abs;
+  struct stat st;
+  char name[128] = "";
+  int fd;
+
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  if (stat (path, &st) < 0 || !S_ISCHR (st.st_mode)) {
+    printf ("stat-failed\n");
+    return 1;
+  }
+  fd = open (path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    printf ("open-failed %s\n", strerror (errno));
+    return 1;
+  }
+  if (ioctl (fd, EVIOCGNAME (sizeof name), name) < 0 ||
+      ioctl (fd, EVIOCGBIT (EV_KEY, sizeof keybits), keybits) < 0 ||
+      ioctl (fd, EVIOCGABS (ABS_X), &abs) < 0) {
+    printf ("ioctl-failed %s\n", strerror (errno));
+    return 1;
+  }
+  printf ("opened %s|%d|%d|%d|%d\n", name, (int) ((keybits[BTN_A / (8 * sizeof (long))] >> (BTN_A % (8 * sizeof (long)))) & 1),
+          abs.minimum, abs.maximum, ioctl (fd, EVIOCGUNIQ (8), name) < 0 && errno == ENOENT);
+  for (;;) {
+    ssize_t len = read (fd, events, sizeof events);
+    if (len < 0) {
+      printf ("read-failed %s\n", errno == ENODEV ? "ENODEV" : strerror (errno));
+      return 0;
+    }
+    for (size_t i = 0; i < (size_t) len / sizeof *events; i++)
+      printf ("event %u %u %d\n", events[i].type, events[i].code, events[i].value);
+  }
+}
+
+/* ---- waiting for lines, with the main loop turning ---- */
+
+typedef struct {
+  int fd;
+  GString *buf;
+  gsize seen; /* the lines before this have been matched past */
+} Lines;
+
+static void
+lines_fill (Lines *lines)
+{
+  char chunk[4096];
+  ssize_t n;
+  while ((n = read (lines->fd, chunk, sizeof chunk)) > 0)
+    g_string_append_len (lines->buf, chunk, n);
+}
+
+/* The first line after the last match that contains @needle; the test
+ * fails after WAIT_S. */
+static char *
+lines_wait (Lines *lines, const char *needle)
+{
+  gint64 end = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+
+  for (;;) {
+    lines_fill (lines);
+    while (lines->seen < lines->buf->len) {
+      const char *start = lines->buf->str + lines->seen;
+      const char *nl = strchr (start, '\n');
+      if (nl == NULL)
+        break;
+      lines->seen = nl + 1 - lines->buf->str;
+      g_autofree char *line = g_strndup (start, nl - start);
+      if (strstr (line, needle) != NULL)
+        return g_steal_pointer (&line);
+    }
+    if (g_get_monotonic_time () > end) {
+      g_printerr ("# waited %d s for \"%s\"; what came:\n%s\n", WAIT_S, needle, lines->buf->str);
+      g_assert_not_reached ();
+    }
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_usleep (2000);
+  }
+}
+
+/* Whether a line after the last match contains @needle (no waiting). */
+static gboolean
+lines_have (Lines *lines, const char *needle)
+{
+  lines_fill (lines);
+  return strstr (lines->buf->str + lines->seen, needle) != NULL;
+}
+
+static void
+pump_ms (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end) {
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_usleep (2000);
+  }
+}
+
+static void
+on_rumble (FhPad *pad, const FhPadRumble *rumble, gpointer user_data)
+{
+  g_test_message ("rumble event%u: %u %u", fh_pad_get_index (pad), rumble->strong, rumble->weak);
+  if (T.n_rumbles < G_N_ELEMENTS (T.rumbles))
+    T.rumbles[T.n_rumbles++] = *rumble;
+}
+
+static GSubprocess *
+spawn (const char *const *argv, const char *const *env, int *out_fd)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *child;
+
+  for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
+    g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
+  child = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  *out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_subprocess_get_stdout_pipe (child)));
+  g_unix_set_fd_nonblocking (*out_fd, TRUE, NULL);
+  return child;
+}
+
+static void
+test_raw (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhPadSeat) seat = NULL;
+  g_autoptr (GSubprocess) child = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *line = NULL;
+  Lines out = { .buf = g_string_new (NULL) };
+  FhPadState state = { 0 };
+  FhPad *pad;
+
+  seat = fh_pad_seat_new (FH_PAD_METHOD_USER, T.seat_dir, getuid (), getgid (), 2, &error);
+  g_assert_no_error (error);
+  pad = fh_pad_seat_add (seat, FH_PAD_KIND_XBOX360, on_rumble, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (fh_pad_get_index (pad), ==, 0);
+  path = g_strdup_printf ("%s/event0", T.seat_dir);
+
+  /* The shim only answers for /dev/input/event*: the client runs in a
+   * mount namespace where the seat is /dev/input. */
+  const char *argv[] = { "bwrap", "--dev-bind", "/", "/", "--dev", "/dev", "--bind", T.seat_dir,
+                         "/dev/input", "--", T.self, "--raw", "/dev/input/event0", NULL };
+  const char *env[] = { "LD_PRELOAD", g_getenv ("FH_PAD_SHIM"), NULL };
+  child = spawn (argv, env, &out.fd);
+
+  line = lines_wait (&out, "opened");
+  g_assert_cmpstr (line, ==, "opened Microsoft X-Box 360 pad|1|-32768|32767|1");
+  state.buttons = FH_PAD_BUTTON_A;
+  state.left_x = -1000;
+  fh_pad_update (pad, &state);
+  g_free (lines_wait (&out, "event 1 304 1"));
+  g_free (lines_wait (&out, "event 3 0 -1000"));
+  g_free (lines_wait (&out, "event 0 0 0"));
+  fh_pad_update (pad, &state); /* nothing changed: nothing sent */
+  state.buttons = FH_PAD_BUTTON_DPAD_UP;
+  fh_pad_update (pad, &state);
+  g_free (lines_wait (&out, "event 1 304 0"));
+  g_free (lines_wait (&out, "event 3 17 -1")); /* ABS_HAT0Y */
+
+  fh_pad_remove (pad);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_free (lines_wait (&out, "read-failed ENODEV"));
+  g_subprocess_wait_check (child, NULL, &error);
+  g_assert_no_error (error);
+  g_string_free (out.buf, TRUE);
+}
+
+static void
+test_sdl (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhPadSeat) seat = NULL;
+  g_autoptr (GSubprocess) child = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *log_path = g_build_filename (T.tmp, "logger.log", NULL);
+  Lines out = { .buf = g_string_new (NULL) };
+  FhPadState state = { 0 };
+  FhPad *first, *second;
+
+  seat = fh_pad_seat_new (FH_PAD_METHOD_USER, T.seat_dir, getuid (), getgid (), 2, &error);
+  g_assert_no_error (error);
+
+  const char *argv[] = { "bwrap", "--dev-bind", "/", "/", "--dev", "/dev", "--bind", T.seat_dir,
+                         "/dev/input", "--setenv", "LD_PRELOAD", g_getenv ("FH_PAD_SHIM"),
+                         "--setenv", "SDL_JOYSTICK_DISABLE_UDEV", "1",
+                         "--", g_getenv ("FH_PAD_LOGGER"), log_path, NULL };
+  child = spawn (argv, NULL, &out.fd);
+  g_free (lines_wait (&out, "ready"));
+  pump_ms (200); /* SDL's inotify watch is set up in SDL_Init: this is margin */
+
+  first = fh_pad_seat_add (seat, FH_PAD_KIND_XBOX360, on_rumble, NULL, &error);
+  g_assert_no_error (error);
+  /* The name of SDL's Linux mapping for 030000005e0400008e02000010010000:
+   * the mapping applies. */
+  line = lines_wait (&out, " added ");
+  g_assert_nonnull (strstr (line, " added 0 X360 Controller"));
+  g_free (lines_wait (&out, "count 1"));
+
+  state.buttons = FH_PAD_BUTTON_A;
+  state.left_x = 20000;
+  state.right_trigger = 255;
+  fh_pad_update (first, &state);
+  g_free (lines_wait (&out, "button 0 a down"));
+  /* SDL maps -32768…32767 onto itself, 0…255 onto 0…32767 (after the
+   * neutral values it reports first). */
+  g_free (lines_wait (&out, "axis 0 leftx 20000"));
+  g_free (lines_wait (&out, "axis 0 righttrigger 32767"));
+
+  state.buttons = FH_PAD_BUTTON_Y;
+  fh_pad_update (first, &state);
+  g_free (lines_wait (&out, "button 0 a up"));
+  g_free (lines_wait (&out, "button 0 y down"));
+  g_free (lines_wait (&out, "rumble 0 16384 32768"));
+  for (gint64 end = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+       T.n_rumbles == 0 && g_get_monotonic_time () < end;)
+    pump_ms (5);
+  g_assert_cmpuint (T.n_rumbles, >=, 1);
+  g_assert_cmpuint (T.rumbles[0].strong, ==, 0x4000);
+  g_assert_cmpuint (T.rumbles[0].weak, ==, 0x8000);
+
+  second = fh_pad_seat_add (seat, FH_PAD_KIND_XBOX360, on_rumble, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (fh_pad_get_index (second), ==, 1);
+  g_free (lines_wait (&out, "added 1 X360 Controller"));
+  g_free (lines_wait (&out, "count 2"));
+  /* A third: the seat is full. */
+  g_assert_null (fh_pad_seat_add (seat, FH_PAD_KIND_XBOX360, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_clear_error (&error);
+
+  fh_pad_remove (first);
+  g_free (lines_wait (&out, "removed 0"));
+  g_free (lines_wait (&out, "count 1"));
+  g_assert_false (lines_have (&out, "removed 1"));
+  state = (FhPadState) { .buttons = FH_PAD_BUTTON_B };
+  fh_pad_update (second, &state);
+  g_free (lines_wait (&out, "button 1 b down"));
+  g_assert_cmpuint (fh_pad_seat_count (seat), ==, 1);
+
+  g_clear_pointer (&seat, fh_pad_seat_free);
+  g_assert_false (g_file_test (T.seat_dir, G_FILE_TEST_EXISTS));
+  g_free (lines_wait (&out, "removed 1"));
+  g_free (lines_wait (&out, "count 0"));
+
+  g_subprocess_send_signal (child, SIGTERM);
+  g_subprocess_wait (child, NULL, NULL);
+  g_string_free (out.buf, TRUE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *bwrap = g_find_program_in_path ("bwrap");
+  const char *shim = g_getenv ("FH_PAD_SHIM");
+  const char *logger = g_getenv ("FH_PAD_LOGGER");
+  int r;
+
+  if (argc == 3 && g_str_equal (argv[1], "--raw"))
+    return raw_client (argv[2]);
+
+  if (geteuid () != 0) {
+    g_print ("skipped: not root (the test binds a folder on /dev/input in a mount namespace)\n");
+    return 77;
+  }
+  if (bwrap == NULL) {
+    g_print ("skipped: bwrap not found (install bubblewrap)\n");
+    return 77;
+  }
+  if (shim == NULL || !g_file_test (shim, G_FILE_TEST_EXISTS)) {
+    g_print ("skipped: FH_PAD_SHIM does not name the shim\n");
+    return 77;
+  }
+
+  g_test_init (&argc, &argv, NULL);
+  T.self = g_file_read_link ("/proc/self/exe", NULL);
+  T.tmp = g_dir_make_tmp ("fh-test-pads-XXXXXX", &error);
+  g_assert_no_error (error);
+  T.seat_dir = g_build_filename (T.tmp, "input", NULL);
+  g_test_add_func ("/pads/raw", test_raw);
+  if (logger != NULL && g_file_test (logger, G_FILE_TEST_IS_EXECUTABLE))
+    g_test_add_func ("/pads/sdl", test_sdl);
+  else
+    g_print ("# no FH_PAD_LOGGER (SDL2 missing at build time?): the SDL test does not run\n");
+  r = g_test_run ();
+  g_autofree char *log_path = g_build_filename (T.tmp, "logger.log", NULL);
+  g_unlink (log_path);
+  g_rmdir (T.tmp);
+  return r;
+}
