@@ -1,5 +1,5 @@
 /* The wire between the host's user-space pads (backends/pads.c) and the
- * preloaded shim of a session's apps (pad-shim/pad-shim.c): datagrams on
+ * preloaded shim of a session's apps (backends/pad-shim/pad-shim.c): datagrams on
  * a unix SOCK_SEQPACKET socket. No GLib here: the shim includes it too.
  *
  * Host → shim: first one struct fh_pad_wire_hello per connection, then

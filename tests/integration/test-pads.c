@@ -1,6 +1,6 @@
 /* User-space pads (backends/pads.h) end to end: a seat in a folder of the
  * test's own, the GLib main loop driving it, and
- *   - a raw evdev client through the shim (pad-shim/): open, EVIOCGNAME,
+ *   - a raw evdev client through the shim (backends/pad-shim/): open, EVIOCGNAME,
  *     EVIOCGBIT, events read, and ENODEV once the pad is unplugged;
  *   - a real SDL2 app (tests/apps/fh-pad-logger) in bubblewrap with the
  *     seat's folder as its /dev/input and the shim preloaded: a pad
