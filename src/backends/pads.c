@@ -727,6 +727,9 @@ fh_pad_seat_new (FhPadMethod method, const char *dir, uid_t uid, gid_t gid, guin
 static void
 pad_free (FhPad *pad)
 {
+  /* Whoever unplugs it knows its rumble ends: no call back into them
+   * while they remove it (or free the seat under it). */
+  pad->rumble = NULL;
   pad_rumble_stop (pad);
   if (pad->seat->method == FH_PAD_METHOD_UINPUT)
     pad_uinput_stop (pad);

@@ -8,7 +8,10 @@
  *     360 mapping, A and the left stick arrive with their values, its
  *     rumble (on Y) reaches the rumble callback, a second pad is a second
  *     controller, unplugging the first removes that one only, freeing the
- *     seat removes the rest.
+ *     seat removes the rest;
+ *   - the same app in a real session sandbox (backends/sandbox.h, as the
+ *     account funkhaus): the sandbox's pad folder, its shim bind and the
+ *     app's environment are what SDL needs.
  *
  * Root and bubblewrap: without them it skips (exit 77). The shim and the
  * logger come from $FH_PAD_SHIM and $FH_PAD_LOGGER (meson sets them).
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "backends/pads.h"
+#include "backends/sandbox.h"
 
 #define WAIT_S 10
 
@@ -255,8 +259,13 @@ test_sdl (void)
   state.buttons = FH_PAD_BUTTON_A;
   state.left_x = 20000;
   state.right_trigger = 255;
+  gint64 sent_us = g_get_real_time ();
   fh_pad_update (first, &state);
-  g_free (lines_wait (&out, "button 0 a down"));
+  g_clear_pointer (&line, g_free);
+  line = lines_wait (&out, "button 0 a down");
+  /* From the update to SDL's event in the app (the logger's stamp), for
+   * the log; the waiting here adds nothing to it. */
+  g_test_message ("latency: %" G_GINT64_FORMAT " us", g_ascii_strtoll (line, NULL, 10) - sent_us);
   /* SDL maps -32768…32767 onto itself, 0…255 onto 0…32767 (after the
    * neutral values it reports first). */
   g_free (lines_wait (&out, "axis 0 leftx 20000"));
@@ -303,6 +312,79 @@ test_sdl (void)
   g_string_free (out.buf, TRUE);
 }
 
+/* The log file a sandboxed process appends to, read as it grows. */
+static int
+open_log (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+static void
+test_sandbox (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhSandbox) sandbox = NULL;
+  g_autoptr (FhPadSeat) seat = NULL;
+  g_autoptr (GSubprocess) child = NULL;
+  g_autofree char *log_path = g_build_filename (T.tmp, "sandbox-logger.log", NULL);
+  g_autofree char *session = g_strdup_printf ("padtest%u", (guint) getpid ());
+  g_autofree char *logger_dir = g_path_get_dirname (g_getenv ("FH_PAD_LOGGER"));
+  const char *binds[] = { logger_dir, NULL };
+  FhSandboxConfig config = {
+    .run_as = "funkhaus",
+    .isolate = TRUE,
+    .binds = binds,
+    .pads = FH_PAD_METHOD_USER,
+    .max_pads = 2,
+    .pad_shim = g_getenv ("FH_PAD_SHIM"),
+  };
+  Lines out = { .buf = g_string_new (NULL) };
+  FhPadState state = { .buttons = FH_PAD_BUTTON_A };
+  FhAccount *account;
+  FhPad *pad;
+
+  sandbox = fh_sandbox_new (&config, NULL, session, &error);
+  if (sandbox == NULL) {
+    g_test_skip_printf ("no session sandbox here: %s", error->message);
+    return;
+  }
+  if (!fh_sandbox_is_isolated (sandbox)) {
+    g_test_skip ("bubblewrap cannot run here");
+    return;
+  }
+  account = fh_sandbox_get_account (sandbox);
+  g_assert_nonnull (fh_sandbox_get_pad_dir (sandbox));
+  g_assert_cmpstr (fh_sandbox_get_pad_env (sandbox)[0], ==, "LD_PRELOAD=/run/funkhaus/pad-shim.so");
+  seat = fh_pad_seat_new (FH_PAD_METHOD_USER, fh_sandbox_get_pad_dir (sandbox), account->uid,
+                          account->gid, 2, &error);
+  g_assert_no_error (error);
+
+  const char *argv[] = { g_getenv ("FH_PAD_LOGGER"), NULL };
+  child = fh_sandbox_spawn (sandbox, log_path, fh_sandbox_get_pad_env (sandbox), FALSE, argv,
+                            &error);
+  g_assert_no_error (error);
+  out.fd = open_log (log_path);
+  g_free (lines_wait (&out, "ready"));
+  pump_ms (200);
+
+  pad = fh_pad_seat_add (seat, FH_PAD_KIND_XBOX360, on_rumble, NULL, &error);
+  g_assert_no_error (error);
+  g_free (lines_wait (&out, "added 0 X360 Controller"));
+  fh_pad_update (pad, &state);
+  g_free (lines_wait (&out, "button 0 a down"));
+  g_clear_pointer (&seat, fh_pad_seat_free);
+  g_free (lines_wait (&out, "removed 0"));
+  g_free (lines_wait (&out, "count 0"));
+
+  close (out.fd);
+  g_string_free (out.buf, TRUE);
+  g_clear_pointer (&sandbox, fh_sandbox_free); /* stops the app */
+  g_subprocess_wait (child, NULL, NULL);
+  g_unlink (log_path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -334,10 +416,12 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   T.seat_dir = g_build_filename (T.tmp, "input", NULL);
   g_test_add_func ("/pads/raw", test_raw);
-  if (logger != NULL && g_file_test (logger, G_FILE_TEST_IS_EXECUTABLE))
+  if (logger != NULL && g_file_test (logger, G_FILE_TEST_IS_EXECUTABLE)) {
     g_test_add_func ("/pads/sdl", test_sdl);
-  else
-    g_print ("# no FH_PAD_LOGGER (SDL2 missing at build time?): the SDL test does not run\n");
+    g_test_add_func ("/pads/sandbox", test_sandbox);
+  } else {
+    g_print ("# no FH_PAD_LOGGER (SDL2 missing at build time?): the SDL tests do not run\n");
+  }
   r = g_test_run ();
   g_autofree char *log_path = g_build_filename (T.tmp, "logger.log", NULL);
   g_unlink (log_path);
