@@ -2,6 +2,9 @@
  * test's own, the GLib main loop driving it, and
  *   - a raw evdev client through the shim (backends/pad-shim/): open, EVIOCGNAME,
  *     EVIOCGBIT, events read, and ENODEV once the pad is unplugged;
+ *   - the wire itself from this process: the hello, effects uploaded,
+ *     played, erased, and a connection that sends garbage is dropped
+ *     while the pad goes on;
  *   - a real SDL2 app (tests/apps/fh-pad-logger) in bubblewrap with the
  *     seat's folder as its /dev/input and the shim preloaded: a pad
  *     plugged in after it started arrives as a controller with SDL's Xbox
@@ -30,9 +33,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "backends/pad-wire.h"
 #include "backends/pads.h"
 #include "backends/sandbox.h"
 
@@ -225,6 +231,104 @@ test_raw (void)
   g_string_free (out.buf, TRUE);
 }
 
+static int
+wire_connect (const char *path, struct fh_pad_wire_hello *hello)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  gint64 end = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  ssize_t len;
+
+  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  while ((len = recv (fd, hello, sizeof *hello, 0)) < 0 && errno == EAGAIN &&
+         g_get_monotonic_time () < end)
+    pump_ms (2);
+  g_assert_cmpint (len, ==, sizeof *hello);
+  return fd;
+}
+
+static void
+wire_send (int fd, const void *data, gsize size)
+{
+  g_assert_cmpint (send (fd, data, size, MSG_NOSIGNAL), ==, (gssize) size);
+  pump_ms (20);
+}
+
+static void
+test_wire (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhPadSeat) seat = NULL;
+  g_autofree char *path = NULL;
+  struct fh_pad_wire_hello hello;
+  struct fh_pad_wire_effect upload = {
+    .magic = FH_PAD_WIRE_MAGIC, .op = FH_PAD_WIRE_EFFECT_UPLOAD, .id = 3,
+    .strong = 1000, .weak = 2000,
+  };
+  struct fh_pad_wire_effect erase = { .magic = FH_PAD_WIRE_MAGIC, .op = FH_PAD_WIRE_EFFECT_ERASE,
+                                      .id = 3 };
+  struct input_event play = { .type = EV_FF, .code = 3, .value = 1 };
+  struct input_event gain = { .type = EV_FF, .code = FF_GAIN, .value = 0x8000 };
+  FhPadState state = { .buttons = FH_PAD_BUTTON_START, .left_y = 123 };
+  char garbage[7] = "garbage";
+  struct input_event events[8];
+  FhPad *pad;
+  int fd, bad;
+
+  seat = fh_pad_seat_new (FH_PAD_METHOD_USER, T.seat_dir, getuid (), getgid (), 1, &error);
+  g_assert_no_error (error);
+  pad = fh_pad_seat_add (seat, FH_PAD_KIND_XBOX360, on_rumble, NULL, &error);
+  g_assert_no_error (error);
+  path = g_strdup_printf ("%s/event0", T.seat_dir);
+  fh_pad_update (pad, &state); /* before anyone connects: in the hello */
+
+  fd = wire_connect (path, &hello);
+  g_assert_cmphex (hello.magic, ==, FH_PAD_WIRE_MAGIC);
+  g_assert_cmphex (hello.id.vendor, ==, 0x045e);
+  g_assert_cmphex (hello.id.product, ==, 0x028e);
+  g_assert_cmpstr (hello.name, ==, "Microsoft X-Box 360 pad");
+  g_assert_true (fh_pad_wire_test_bit (hello.key_state, BTN_START));
+  g_assert_false (fh_pad_wire_test_bit (hello.key_state, BTN_A));
+  g_assert_cmpint (hello.abs[ABS_Y].value, ==, 123);
+  g_assert_cmpint (hello.abs[ABS_Z].maximum, ==, 255);
+  g_assert_true (fh_pad_wire_test_bit (hello.ff_bits, FF_RUMBLE));
+
+  T.n_rumbles = 0;
+  wire_send (fd, &upload, sizeof upload);
+  g_assert_cmpuint (T.n_rumbles, ==, 0);
+  wire_send (fd, &play, sizeof play);
+  g_assert_cmpuint (T.n_rumbles, ==, 1);
+  g_assert_cmpuint (T.rumbles[0].strong, ==, 1000);
+  g_assert_cmpuint (T.rumbles[0].weak, ==, 2000);
+  wire_send (fd, &gain, sizeof gain);
+  wire_send (fd, &play, sizeof play);
+  g_assert_cmpuint (T.n_rumbles, ==, 2);
+  g_assert_cmpuint (T.rumbles[1].strong, ==, 500);
+  wire_send (fd, &erase, sizeof erase);
+  g_assert_cmpuint (T.n_rumbles, ==, 3);
+  g_assert_cmpuint (T.rumbles[2].strong, ==, 0);
+  g_assert_cmpuint (T.rumbles[2].weak, ==, 0);
+
+  /* Garbage: that connection goes (its recv sees the end), the pad and
+   * the other connection stay. */
+  bad = wire_connect (path, &hello);
+  wire_send (bad, garbage, sizeof garbage);
+  g_assert_cmpint (recv (bad, events, sizeof events, 0), ==, 0);
+  close (bad);
+  state.buttons = 0;
+  fh_pad_update (pad, &state);
+  pump_ms (20);
+  g_assert_cmpint (recv (fd, events, sizeof events, 0), ==, 2 * sizeof *events);
+  g_assert_cmpuint (events[0].code, ==, BTN_START);
+  g_assert_cmpint (events[0].value, ==, 0);
+  g_assert_cmpuint (events[1].type, ==, EV_SYN);
+
+  fh_pad_remove (pad);
+  g_assert_cmpint (recv (fd, events, sizeof events, 0), ==, 0);
+  close (fd);
+}
+
 static void
 test_sdl (void)
 {
@@ -237,6 +341,7 @@ test_sdl (void)
   FhPadState state = { 0 };
   FhPad *first, *second;
 
+  T.n_rumbles = 0;
   seat = fh_pad_seat_new (FH_PAD_METHOD_USER, T.seat_dir, getuid (), getgid (), 2, &error);
   g_assert_no_error (error);
 
@@ -416,6 +521,7 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   T.seat_dir = g_build_filename (T.tmp, "input", NULL);
   g_test_add_func ("/pads/raw", test_raw);
+  g_test_add_func ("/pads/wire", test_wire);
   if (logger != NULL && g_file_test (logger, G_FILE_TEST_IS_EXECUTABLE)) {
     g_test_add_func ("/pads/sdl", test_sdl);
     g_test_add_func ("/pads/sandbox", test_sandbox);
