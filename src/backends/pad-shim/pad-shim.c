@@ -67,6 +67,8 @@ static int (*real_ioctl) (int, unsigned long, ...);
 static ssize_t (*real_read) (int, void *, size_t);
 static ssize_t (*real___read_chk) (int, void *, size_t, size_t);
 static int (*real_close) (int);
+static int (*real_dup2) (int, int);
+static int (*real_dup3) (int, int, int);
 
 static void *
 next (const char *name)
@@ -95,6 +97,8 @@ shim_init_once (void)
   real_read = next ("read");
   real___read_chk = next ("__read_chk");
   real_close = next ("close");
+  real_dup2 = next ("dup2");
+  real_dup3 = next ("dup3");
 }
 
 /* Another library's constructor may call in before ours ran. */
@@ -504,7 +508,7 @@ pad_ioctl (int fd, struct pad *pad, unsigned long request, void *arg)
     }
     if (nr >= _IOC_NR (EVIOCGBIT (0, 0)) && nr < _IOC_NR (EVIOCGBIT (0, 0)) + EV_CNT) {
       unsigned ev = nr - _IOC_NR (EVIOCGBIT (0, 0));
-      uint8_t evbits[EV_CNT / 8 + 1] = { 0 };
+      uint8_t evbits[sizeof (long)] = { 0 }; /* BITS_TO_LONGS (EV_MAX) longs */
       switch (ev) {
       case 0:
         fh_pad_wire_set_bit (evbits, EV_SYN, 1);
@@ -663,10 +667,9 @@ __read_chk (int fd, void *buf, size_t count, size_t buflen)
   return pad_read (fd, pad, buf, count);
 }
 
-EXPORT int
-close (int fd)
+static void
+pad_forget (int fd)
 {
-  INIT ();
   if (fd >= 0 && fd < PAD_FD_MAX && atomic_load_explicit (&pads[fd], memory_order_relaxed)) {
     struct pad *pad = atomic_exchange (&pads[fd], NULL);
     if (pad != NULL) {
@@ -674,5 +677,34 @@ close (int fd)
       free (pad);
     }
   }
+}
+
+EXPORT int
+close (int fd)
+{
+  INIT ();
+  pad_forget (fd);
   return real_close (fd);
+}
+
+/* A pad's fd that another is dup'ed over is no pad any more. (A dup of a
+ * pad is a plain socket: nothing this shim knows opens one.) */
+EXPORT int
+dup2 (int oldfd, int newfd)
+{
+  INIT ();
+  int r = real_dup2 (oldfd, newfd);
+  if (r >= 0 && oldfd != newfd)
+    pad_forget (newfd);
+  return r;
+}
+
+EXPORT int
+dup3 (int oldfd, int newfd, int flags)
+{
+  INIT ();
+  int r = real_dup3 (oldfd, newfd, flags);
+  if (r >= 0)
+    pad_forget (newfd);
+  return r;
 }
