@@ -27,6 +27,7 @@ packages=(
   libpipewire-0.3-dev libopus-dev
   libenet-dev libavahi-client-dev libavahi-glib-dev avahi-daemon
   libsystemd-dev help2man
+  libsdl2-dev
   sway xwayland foot
   bubblewrap slirp4netns
   pipewire pipewire-bin wireplumber pipewire-pulse

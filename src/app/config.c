@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fh-config.h"
+#include "media/pad.h"
 #include "planes/gamestream/nvhttp.h"
 #include "planes/web/plane.h"
 
@@ -29,6 +30,8 @@ fh_config_new (void)
   config->app_nice = 10;
   config->session_cgroups = g_strdup ("on");
   config->session_cpu_weight = 100;
+  config->pads = g_strdup ("auto");
+  config->session_pads = FH_PAD_DEFAULT_MAX;
   config->gamescope = g_strdup ("gamescope");
   config->shared_desktop = g_strdup ("auto");
   config->shared_wayland = g_strdup ("");
@@ -63,6 +66,7 @@ fh_config_free (FhConfig *config)
   g_free (config->session_cgroups);
   g_strfreev (config->sandbox_binds);
   g_free (config->gamescope);
+  g_free (config->pads);
   g_free (config->shared_desktop);
   g_free (config->shared_wayland);
   g_free (config->shared_dbus);
@@ -194,6 +198,8 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
     g_strfreev (config->sandbox_binds);
     config->sandbox_binds = g_key_file_get_string_list (file, "host", "sandbox-binds", NULL, NULL);
   }
+  GET_STRING ("pads", pads);
+  GET_UINT ("session-pads", session_pads);
   GET_STRING ("gamescope", gamescope);
   GET_STRING ("shared-desktop", shared_desktop);
   GET_STRING ("shared-wayland", shared_wayland);
@@ -279,6 +285,20 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: session-cpu-weight must be 1–10000, not %u", path ? path : "settings",
                  config->session_cpu_weight);
+    return FALSE;
+  }
+  if (!config->pads || !g_strv_contains ((const char *const[]) { "auto", "uinput", "user", "off",
+                                                                  NULL },
+                                           config->pads)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: pads must be auto, uinput, user or off, not '%s'", path ? path : "settings",
+                 config->pads ? config->pads : "");
+    return FALSE;
+  }
+  if (config->session_pads > FH_PAD_LIMIT) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: session-pads must be 0–%u, not %u", path ? path : "settings", FH_PAD_LIMIT,
+                 config->session_pads);
     return FALSE;
   }
   if (!config->gamestream ||

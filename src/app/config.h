@@ -35,6 +35,12 @@ typedef struct {
   guint session_cpu_weight;
   guint session_memory_mib;
   GStrv sandbox_binds; /* more folders every sandbox sees (read-write) */
+  /* Gamepads per session (backends/pads.h): how they are made ("auto":
+   * kernel pads through /dev/uinput where it opens, else user-space pads;
+   * "uinput", "user", "off") and how many a session takes at most (0:
+   * none, at most FH_PAD_LIMIT). */
+  char *pads;
+  guint session_pads;
   char *gamescope; /* the gamescope command of the gamescope backend */
   /* The shared desktop: which ("auto": sway at $SWAYSOCK, else GNOME
    * Mutter or KDE KWin on the session bus; "sway", "mutter", "kwin", the

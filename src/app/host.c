@@ -28,6 +28,11 @@ struct _FhHost {
   FhControl *control;
   guint prompt_observer;
   gboolean started;
+  /* The sessions' pads: how they are made, why (for the banner), the
+   * shim on this host. */
+  FhPadMethod pads;
+  char *pads_why;
+  char *pad_shim;
 };
 
 static void
@@ -53,6 +58,42 @@ on_prompt (FhPrompt *prompt, FhPromptState state, const char *detail, gpointer d
 }
 
 /* The settings of the backend the config chose, in its own struct. */
+/* Which pads the sessions get on this host, and why, before the backend
+ * config takes them: a user-space pad needs the sandbox and the shim; a
+ * missing one turns pads off with a reason, it is no failure. */
+static gboolean
+choose_pads (FhHost *self, GError **error)
+{
+  const FhConfig *config = self->config;
+  const char *shim = g_getenv ("FUNKHAUS_PAD_SHIM");
+  g_autofree char *why = NULL;
+  g_autofree char *bwrap = g_find_program_in_path ("bwrap");
+
+  self->pad_shim = g_strdup (shim != NULL && *shim != '\0' ? shim : FH_PAD_SHIM);
+  if (!fh_pads_choose (config->pads, &self->pads, &why, error))
+    return FALSE;
+  if (self->pads != FH_PAD_METHOD_OFF && config->session_pads == 0) {
+    self->pads = FH_PAD_METHOD_OFF;
+    self->pads_why = g_strdup ("off (session-pads=0)");
+  } else if (self->pads != FH_PAD_METHOD_OFF &&
+             (!g_str_equal (config->sandbox, "on") || bwrap == NULL)) {
+    self->pads = FH_PAD_METHOD_OFF;
+    self->pads_why = g_strdup_printf ("off: a session's pads live in its sandbox, and %s",
+                                      bwrap == NULL ? "bwrap is not installed"
+                                                    : "sandbox=off");
+  } else if (self->pads == FH_PAD_METHOD_USER &&
+             !g_file_test (self->pad_shim, G_FILE_TEST_IS_REGULAR)) {
+    self->pads = FH_PAD_METHOD_OFF;
+    self->pads_why = g_strdup_printf ("off: %s; the shim %s is missing (install it, or set "
+                                      "FUNKHAUS_PAD_SHIM)", why, self->pad_shim);
+  } else if (self->pads != FH_PAD_METHOD_OFF) {
+    self->pads_why = g_strdup_printf ("%s, %u per session", why, config->session_pads);
+  } else {
+    self->pads_why = g_steal_pointer (&why);
+  }
+  return TRUE;
+}
+
 static const FhBackendConfig *
 backend_config (FhHost *self, const FhDisplayBackend *backend)
 {
@@ -69,6 +110,9 @@ backend_config (FhHost *self, const FhDisplayBackend *backend)
       .memory_max_mib = config->session_memory_mib,
     },
     .binds = (const char *const *) config->sandbox_binds,
+    .pads = self->pads,
+    .max_pads = config->session_pads,
+    .pad_shim = self->pad_shim,
   };
 
   if (backend == &fh_display_backend_wlroots) {
@@ -100,6 +144,8 @@ fh_host_new (FhConfig *config, GError **error)
   self->config = config;
   self->control_path = g_build_filename (config->runtime_dir, "control.sock", NULL);
   if (!(backend = fh_display_backend_lookup (config->backend, error)))
+    return NULL;
+  if (!choose_pads (self, error))
     return NULL;
   core = (FhCoreConfig) {
     .config_dir = config->config_dir,
@@ -172,6 +218,8 @@ fh_host_free (FhHost *self)
   fh_host_stop (self);
   g_clear_pointer (&self->core, fh_core_free);
   g_free (self->control_path);
+  g_free (self->pads_why);
+  g_free (self->pad_shim);
   fh_config_free (self->config);
   g_free (self);
 }
@@ -231,6 +279,7 @@ fh_host_start (FhHost *self, GError **error)
     if (sandbox) {
       g_autofree char *text = fh_sandbox_describe (sandbox);
       g_string_append_printf (banner, "  sandbox: %s\n", text);
+      g_string_append_printf (banner, "  pads: %s\n", self->pads_why);
     }
   }
   if (self->gs) {

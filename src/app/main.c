@@ -63,7 +63,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   Serving serving;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
-  g_autofree char *gamestream = NULL;
+  g_autofree char *gamestream = NULL, *pads = NULL;
   gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
   gint gs_rtsp_port = -1, gs_video_port = -1, gs_control_port = -1, gs_audio_port = -1;
   GOptionEntry entries[] = {
@@ -80,6 +80,9 @@ cmd_serve (int argc, char **argv)
     { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
       "speaker and microphone per session: auto (the running PipeWire, else a private one; "
       "default), private (always a private PipeWire) or off", "MODE" },
+    { "pads", 0, 0, G_OPTION_ARG_STRING, &pads,
+      "gamepads per session: auto (kernel pads through /dev/uinput where it opens, else "
+      "user-space pads; default), uinput, user or off", "MODE" },
     { "gamestream", 0, 0, G_OPTION_ARG_STRING, &gamestream,
       "GameStream plane for Moonlight: auto (default; a port in use only warns), on or off",
       "MODE" },
@@ -124,6 +127,8 @@ cmd_serve (int argc, char **argv)
     g_free (config->audio), config->audio = g_steal_pointer (&audio);
   if (gamestream)
     g_free (config->gamestream), config->gamestream = g_steal_pointer (&gamestream);
+  if (pads)
+    g_free (config->pads), config->pads = g_steal_pointer (&pads);
   if (gs_http_port >= 0)
     config->gamestream_http_port = (guint) gs_http_port;
   if (gs_https_port >= 0)

@@ -80,6 +80,8 @@ gamescope_destroy (FhVirtualOutput *output)
   g_clear_pointer (&self->injector, fh_ei_injector_free);
   g_clear_pointer (&self->video, fh_pw_video_free); /* the encode thread is gone */
   g_clear_pointer (&self->pipewire, fh_pipewire_free);
+  /* The pads before the sandbox: the apps see them go while they run. */
+  g_clear_pointer (&output->pads, fh_pad_seat_free);
   /* gamescope's sandbox leads its own process group; the sandbox stops
    * the rest (its PipeWire with it) and removes the runtime dir, the
    * relay file with it. */
@@ -290,6 +292,11 @@ start_gamescope (FhGamescopeOutput *self, const FhOutputRequest *request,
   g_strv_builder_add_many (builder, "--backend", "headless", "-W", w, "-H", h, "-w", w, "-h", h,
                            "-r", r, "--xwayland-count", "1", "--", "/bin/sh", "-c", RELAY_SCRIPT,
                            "funkhaus-ei-relay", self->relay_path, NULL);
+  /* The pads' environment is the app's, not gamescope's. */
+  if (*fh_sandbox_get_pad_env (self->sandbox) != NULL) {
+    g_strv_builder_add (builder, "env");
+    g_strv_builder_addv (builder, (const char **) fh_sandbox_get_pad_env (self->sandbox));
+  }
   g_strv_builder_addv (builder, (const char **) app);
   argv = g_strv_builder_end (builder);
 
@@ -330,6 +337,12 @@ gamescope_create_output (const FhOutputRequest *request, GError **error)
   self->runtime_dir = fh_sandbox_get_runtime_dir (self->sandbox);
   /* One relay file per instance, in a directory no other instance uses. */
   self->relay_path = g_build_filename (self->runtime_dir, "libei-socket", NULL);
+  if (fh_sandbox_get_pad_dir (self->sandbox) != NULL &&
+      !(output->pads = fh_pad_seat_new (config->sandbox.pads,
+                                        fh_sandbox_get_pad_dir (self->sandbox),
+                                        self->account->uid, self->account->gid,
+                                        config->sandbox.max_pads, error)))
+    goto fail;
   /* A PipeWire of its own, before gamescope starts: gamescope exports its
    * picture there, the app plays and records there. With audio off it
    * still carries the picture (and no speaker or microphone). */

@@ -6,7 +6,7 @@
  *   binds the seat's folder there) and closed to every other account;
  * - user: without kernel support, a unix socket per pad in the seat's
  *   folder, named like an evdev node (event0…), that the session's apps
- *   open through a preloaded shim (src/pad-shim/) which answers evdev's
+ *   open through a preloaded shim (src/backends/pad-shim/) which answers evdev's
  *   ioctls; SDL finds, opens and loses them like kernel pads (inotify on
  *   /dev/input).
  *

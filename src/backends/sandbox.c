@@ -23,6 +23,8 @@
  * the command (a process with a network). */
 #define INFO_FD 3
 #define BLOCK_FD 4
+/* Where the pads' shim is inside the sandbox (under its own /run). */
+#define PAD_SHIM_PATH "/run/funkhaus/pad-shim.so"
 
 struct _FhSandbox {
   FhSandboxConfig config;
@@ -34,6 +36,9 @@ struct _FhSandbox {
   gboolean slirp; /* slirp4netns can give it a network */
   FhCgroup *cgroup; /* or NULL */
   GStrv binds;
+  char *pad_dir;   /* or NULL: no pads */
+  char *pad_shim;  /* the shim on the host, for user-space pads */
+  GStrv pad_env;
 };
 
 /* useradd and the look-up before it must not race between two sessions of
@@ -205,6 +210,7 @@ fh_sandbox_new (const FhSandboxConfig *config, const char *device, const char *s
   self->config.run_as = NULL;
   self->binds = g_strdupv ((char **) config->binds);
   self->config.binds = NULL;
+  self->config.pad_shim = NULL;
   self->session_id = g_strdup (session_id);
   self->isolate = config->isolate && bwrap_usable ();
   self->slirp = self->isolate && slirp_usable ();
@@ -248,6 +254,29 @@ fh_sandbox_new (const FhSandboxConfig *config, const char *device, const char *s
     if (!g_file_set_contents (marker, host, -1, error))
       return NULL;
   }
+  /* The pads' folder, made here so that it is there before the first
+   * process starts (the backend's seat fills it). */
+  if (self->isolate && config->pads != FH_PAD_METHOD_OFF && config->max_pads > 0 &&
+      (config->pads == FH_PAD_METHOD_UINPUT ||
+       (config->pad_shim != NULL && g_file_test (config->pad_shim, G_FILE_TEST_EXISTS)))) {
+    g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
+    self->pad_dir = g_build_filename (self->runtime_dir, "input", NULL);
+    if (g_mkdir (self->pad_dir, 0755) < 0 || chmod (self->pad_dir, 0755) < 0 ||
+        chown (self->pad_dir, self->account->uid, self->account->gid) < 0) {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s: %s", self->pad_dir,
+                   g_strerror (errsv));
+      return NULL;
+    }
+    if (config->pads == FH_PAD_METHOD_USER) {
+      self->pad_shim = g_strdup (config->pad_shim);
+      g_strv_builder_add (env, "LD_PRELOAD=" PAD_SHIM_PATH);
+    }
+    g_strv_builder_add (env, "SDL_JOYSTICK_DISABLE_UDEV=1");
+    self->pad_env = g_strv_builder_end (env);
+  } else {
+    self->pad_env = g_new0 (char *, 1);
+  }
   /* Resources: with or without walls, where the box offers it. A session
    * without its cgroup still runs, at its niceness. */
   {
@@ -277,6 +306,9 @@ fh_sandbox_free (FhSandbox *self)
   g_free (self->runtime_dir);
   g_free (self->session_id);
   g_strfreev (self->binds);
+  g_free (self->pad_dir);
+  g_free (self->pad_shim);
+  g_strfreev (self->pad_env);
   g_free (self);
 }
 
@@ -310,6 +342,18 @@ fh_sandbox_get_cgroup (FhSandbox *self)
   return self->cgroup;
 }
 
+const char *
+fh_sandbox_get_pad_dir (FhSandbox *self)
+{
+  return self->pad_dir;
+}
+
+const char *const *
+fh_sandbox_get_pad_env (FhSandbox *self)
+{
+  return (const char *const *) self->pad_env;
+}
+
 /* bwrap's part of the command line: what the session sees of the host. */
 static void
 add_bwrap (FhSandbox *self, GStrvBuilder *argv, gboolean network)
@@ -335,6 +379,16 @@ add_bwrap (FhSandbox *self, GStrvBuilder *argv, gboolean network)
     /* Its home and its runtime dir, at the paths the host knows them by. */
     "--bind", self->home, self->home, "--bind", self->runtime_dir, self->runtime_dir, "--chdir",
     self->home, NULL);
+  /* Its pads: the seat's folder is its /dev/input. bwrap's --bind is
+   * nodev, which the uinput seat's char nodes cannot have; user-space
+   * pads are sockets. (The uinput nodes also need a runtime dir on a
+   * filesystem without nodev; never tried, see backends/pads.c.) */
+  if (self->pad_dir != NULL)
+    g_strv_builder_add_many (argv,
+                             self->config.pads == FH_PAD_METHOD_UINPUT ? "--dev-bind" : "--bind",
+                             self->pad_dir, "/dev/input", NULL);
+  if (self->pad_shim != NULL)
+    g_strv_builder_add_many (argv, "--ro-bind", self->pad_shim, PAD_SHIM_PATH, NULL);
   for (char **b = self->binds; b && *b; b++)
     g_strv_builder_add_many (argv, "--bind", *b, *b, NULL);
   /* Without a network: a loopback of its own. With one: a namespace that

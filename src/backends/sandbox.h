@@ -22,6 +22,7 @@
 #include <gio/gio.h>
 
 #include "backends/cgroup.h"
+#include "backends/pads.h"
 #include "base/account.h"
 
 typedef struct _FhSandbox FhSandbox;
@@ -47,6 +48,13 @@ typedef struct {
   /* More folders every session sees, read-write, at the same path (a
    * shared games library, a test's records), or NULL. */
   const char *const *binds;
+  /* The session's gamepads (backends/pads.h): how they are made (OFF:
+   * none), how many at most (0: none), and for user-space pads the shim
+   * on the host (libfunkhaus-pad.so) that the session's apps preload.
+   * Pads need the walls: the seat's folder is the session's /dev/input. */
+  FhPadMethod pads;
+  guint max_pads;
+  const char *pad_shim;
 } FhSandboxConfig;
 
 /* Resolves (and as root makes) the account of @device, makes its home and
@@ -66,6 +74,16 @@ const char *fh_sandbox_get_runtime_dir (FhSandbox *sandbox);
 gboolean fh_sandbox_is_isolated (FhSandbox *sandbox);
 /* The session's cgroup, or NULL where there is none. */
 FhCgroup *fh_sandbox_get_cgroup (FhSandbox *sandbox);
+
+/* The folder for the session's pads (<runtime dir>/input, made 0755, the
+ * account's), shown as /dev/input inside the sandbox; NULL when the
+ * session has no pads (no walls, pads off, none allowed, no shim). */
+const char *fh_sandbox_get_pad_dir (FhSandbox *sandbox);
+/* What the session's apps (not its compositor or audio daemons) need in
+ * their environment for the pads, KEY=VALUE, NULL-terminated: the shim
+ * preloaded (user-space pads), SDL told not to wait for udev, which the
+ * sandbox has not. Empty when there are no pads. */
+const char *const *fh_sandbox_get_pad_env (FhSandbox *sandbox);
 
 /* Starts @argv inside the sandbox as the session's account, its stdout and
  * stderr appended to @log_path, with a clean environment (HOME, USER,

@@ -85,6 +85,8 @@ wlroots_destroy (FhVirtualOutput *output)
     g_cancellable_cancel (self->cancellable);
   g_clear_pointer (&self->injector, fh_wlr_injector_free);
   g_clear_pointer (&self->capture, fh_screencopy_free);
+  /* The pads before the sandbox: the apps see them go while they run. */
+  g_clear_pointer (&output->pads, fh_pad_seat_free);
 
   /* The compositor and its apps (the app is sway's child), then every
    * process of the session the sandbox knows of. */
@@ -235,6 +237,11 @@ write_app_script (FhWlrootsOutput *self, const char *app, const char *mic, const
                             "| grep -qF %s; do sleep 0.05; i=$((i+1)); done\n",
                             quoted);
   }
+  /* The pads' environment is the app's, not sway's. */
+  for (const char *const *e = fh_sandbox_get_pad_env (self->sandbox); *e; e++) {
+    g_autofree char *quoted = g_shell_quote (*e);
+    g_string_append_printf (script, "export %s\n", quoted);
+  }
   g_string_append (script, "exec");
   if (!g_shell_parse_argv (app, NULL, &argv, error)) {
     g_prefix_error (error, "cannot read the app command '%s': ", app);
@@ -354,6 +361,12 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
   self->socket_path = g_build_filename (self->runtime_dir, "wayland-1", NULL);
   if (!fh_sandbox_is_isolated (self->sandbox))
     ensure_x11_unix_dir ();
+  if (fh_sandbox_get_pad_dir (self->sandbox) != NULL &&
+      !(output->pads = fh_pad_seat_new (config->sandbox.pads,
+                                        fh_sandbox_get_pad_dir (self->sandbox),
+                                        self->account->uid, self->account->gid,
+                                        config->sandbox.max_pads, error)))
+    goto fail;
   /* Audio of its own, before sway and the app start: they find it. */
   if (request->speaker_name) {
     g_autofree char *remote = NULL;

@@ -243,6 +243,8 @@ export async function startHost({ grace = 30, bitrate = null, args = [], backend
     XDG_RUNTIME_DIR: dirs.runtime,
     XDG_STATE_HOME: dirs.state,
     FUNKHAUS_WEB_DIR: webDir,
+    // the user-space pads' shim of the build the host comes from
+    FUNKHAUS_PAD_SHIM: process.env.FUNKHAUS_PAD_SHIM || join(dirname(hostBinary), 'backends', 'pad-shim', 'libfunkhaus-pad.so'),
     G_MESSAGES_DEBUG: process.env.G_MESSAGES_DEBUG ?? '',
   };
   const argv = ['serve', '--port', String(host.port), '--backend', backend,
