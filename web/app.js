@@ -10,6 +10,7 @@ import {
 import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
 import { InputCapture } from './input.js';
+import { GamepadSender } from './gamepad.js';
 import { HostConsole } from './console.js';
 
 const CREDENTIAL_KEY = 'funkhaus.credential';
@@ -52,6 +53,7 @@ const hooks = {
   rttMs: null,
   keyframesReceived: 0,
   keyframeRequests: 0,
+  rumbles: [],       // every rumble message: {pad, strong, weak, played}
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -213,6 +215,16 @@ const input = new InputCapture(ui.canvas, {
   },
 });
 
+const pads = new GamepadSender({
+  send: (msg) => {
+    if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
+      conn.ws.send(msg);
+  },
+  active: () => hooks.state === 'streaming',
+  frameRate: () => sessionMode?.refresh,
+  onRumble: (r) => hooks.rumbles.push(r),
+});
+
 const speaker = new SpeakerPlayer(hooks);
 const mic = new MicSender(hooks, (bytes) => {
   if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
@@ -322,6 +334,8 @@ function onText(c, text) {
     backoffMs = BACKOFF_MIN_MS;
     video.restart();
     input.forget();
+    pads.forget();
+    pads.start();
     if (msg.audio && SpeakerPlayer.supported())
       speaker.start();
     if (msg.audio?.mic)
@@ -342,6 +356,9 @@ function onText(c, text) {
   case 'error':
     c.error = msg;
     reportError(msg.code, msg.message);
+    break;
+  case 'rumble':
+    pads.rumble(msg);
     break;
   case 'pong':
     if (typeof msg.t === 'number')
@@ -405,6 +422,8 @@ function onClosed(c, code, reason) {
   if (conn === c)
     conn = null;
   input.forget();
+  pads.stop();
+  pads.forget();
   video.restart();
   mic.stop();
   const err = c.error;

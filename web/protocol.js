@@ -11,6 +11,10 @@ export const KIND_KEY = 0x10;
 export const KIND_MOTION = 0x11;
 export const KIND_BUTTON = 0x12;
 export const KIND_SCROLL = 0x13;
+export const KIND_PAD_STATE = 0x14;
+export const KIND_PAD_CONNECT = 0x15;
+export const KIND_PAD_DISCONNECT = 0x16;
+export const MAX_PADS = 4;
 
 export const VIDEO_HEADER_SIZE = 20;
 export const AUDIO_HEADER_SIZE = 16;
@@ -122,6 +126,32 @@ export function encodeScroll(dx, dy) {
   msg[0] = KIND_SCROLL;
   view.setInt16(2, clampI16(dx), true);
   view.setInt16(4, clampI16(dy), true);
+  return msg;
+}
+
+/** A gamepad arrived (kind 0: standard mapping, an Xbox-style pad). */
+export function encodePadConnect(index) {
+  return new Uint8Array([KIND_PAD_CONNECT, index, 0]);
+}
+
+export function encodePadDisconnect(index) {
+  return new Uint8Array([KIND_PAD_DISCONNECT, index]);
+}
+
+/** state: {buttons (PAD_* bits), lt, rt (0–255), lx, ly, rx, ry (−32768…32767,
+ *  positive right and down)}. */
+export function encodePadState(index, state) {
+  const msg = new Uint8Array(16);
+  const view = new DataView(msg.buffer);
+  msg[0] = KIND_PAD_STATE;
+  msg[1] = index;
+  view.setUint32(2, state.buttons >>> 0, true);
+  msg[6] = state.lt;
+  msg[7] = state.rt;
+  view.setInt16(8, clampI16(state.lx), true);
+  view.setInt16(10, clampI16(state.ly), true);
+  view.setInt16(12, clampI16(state.rx), true);
+  view.setInt16(14, clampI16(state.ry), true);
   return msg;
 }
 

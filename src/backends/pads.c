@@ -150,7 +150,7 @@ fh_pads_choose (const char *wanted, FhPadMethod *method, char **why, GError **er
     uinput = TRUE;
     close (fd);
   } else {
-    uinput_why = g_strdup_printf ("/dev/uinput: %s", g_strerror (errno));
+    uinput_why = g_strdup_printf ("no kernel pads: /dev/uinput: %s", g_strerror (errno));
   }
 
   if (g_str_equal (wanted, "uinput")) {

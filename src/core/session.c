@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
+#include "backends/pads.h"
 #include "backends/shared-desktop.h"
 #include "base/process.h"
 #include "base/random.h"
@@ -61,6 +62,11 @@ struct _FhSession {
 
   FhSessionCounters counters;
   const char *plane; /* of the last bound peer */
+
+  /* The bound peer's gamepads in the session's seat, by the client's
+   * number for each; the ones the seat had no room for (said once). */
+  FhPad *pads[FH_PAD_LIMIT];
+  guint32 pads_refused;
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
@@ -275,6 +281,25 @@ audio_env (FhSession *self)
   g_strv_builder_add (env, sink);
   g_strv_builder_add (env, source);
   return g_strv_builder_end (env);
+}
+
+/* Unplugs the bound peer's pad @index: the session's apps see it go. */
+static void
+unplug_pad (FhSession *self, guint index)
+{
+  if (!self->pads[index])
+    return;
+  g_message ("session %.8s: pad %u of its client left (event%u)", self->id, index,
+             fh_pad_get_index (self->pads[index]));
+  g_clear_pointer (&self->pads[index], fh_pad_remove);
+}
+
+static void
+remove_pads (FhSession *self)
+{
+  for (guint i = 0; i < FH_PAD_LIMIT; i++)
+    unplug_pad (self, i);
+  self->pads_refused = 0;
 }
 
 static void
@@ -551,6 +576,7 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   g_clear_handle_id (&self->stats_source, g_source_remove);
   if (peer_ops)
     peer_ops->closed (peer, reason, message ? message : "the session ended");
+  remove_pads (self);
   /* Reverse order of setup: the thread that reads the output goes first. */
   if (self->stream)
     fh_video_stream_stop (self->stream);
@@ -729,6 +755,8 @@ fh_session_forget_peer (FhSession *self, gpointer peer)
 {
   if (!self->peer_ops || self->peer != peer)
     return;
+  /* Its pads leave with it: nothing of a client stays plugged in. */
+  remove_pads (self);
   self->mic_wanted = FALSE;
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
@@ -781,6 +809,89 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
   }
   self->counters.input_events++;
   self->output->ops->inject (self->output, event);
+}
+
+static void
+on_pad_rumble (FhPad *pad, const FhPadRumble *rumble, gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  for (guint i = 0; i < FH_PAD_LIMIT; i++) {
+    if (self->pads[i] != pad)
+      continue;
+    g_debug ("session %.8s: rumble %u/%u on pad %u", self->id, rumble->strong, rumble->weak, i);
+    if (self->peer_ops && self->peer_ops->rumble)
+      self->peer_ops->rumble (self->peer, i, rumble);
+    return;
+  }
+}
+
+/* The bound peer's pad @index, plugged in when it is new. NULL (said
+ * once per pad) when the session takes no pads or has no room. */
+static FhPad *
+get_pad (FhSession *self, gpointer peer, guint index, FhPadKind kind)
+{
+  FhPadSeat *seat;
+  g_autoptr (GError) error = NULL;
+
+  if (!self->peer_ops || self->peer != peer || index >= FH_PAD_LIMIT ||
+      self->state != FH_SESSION_STATE_STREAMING || !self->output)
+    return NULL;
+  if (self->pads[index])
+    return self->pads[index];
+  if (self->pads_refused & (1u << index))
+    return NULL;
+  seat = self->output->pads;
+  if (!seat)
+    g_set_error (&error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "the session takes no gamepads (pads are off, or it has no sandbox)");
+  else
+    self->pads[index] = fh_pad_seat_add (seat, kind, on_pad_rumble, self, &error);
+  if (!self->pads[index]) {
+    g_message ("session %.8s: pad %u of its client not plugged in: %s", self->id, index,
+               error->message);
+    self->pads_refused |= 1u << index;
+    return NULL;
+  }
+  g_message ("session %.8s: pad %u of its client arrived (%s, event%u)", self->id, index,
+             fh_pad_kind_to_string (kind), fh_pad_get_index (self->pads[index]));
+  return self->pads[index];
+}
+
+gboolean
+fh_session_pad_connect (FhSession *self, gpointer peer, guint index, FhPadKind kind)
+{
+  return get_pad (self, peer, index, kind) != NULL;
+}
+
+void
+fh_session_pad_update (FhSession *self, gpointer peer, guint index, const FhPadState *state)
+{
+  FhPad *pad = get_pad (self, peer, index, FH_PAD_KIND_XBOX360);
+
+  if (!pad)
+    return;
+  self->counters.input_events++;
+  fh_pad_update (pad, state);
+}
+
+void
+fh_session_pad_disconnect (FhSession *self, gpointer peer, guint index)
+{
+  if (!self->peer_ops || self->peer != peer || index >= FH_PAD_LIMIT)
+    return;
+  self->pads_refused &= ~(1u << index);
+  unplug_pad (self, index);
+}
+
+guint
+fh_session_count_pads (FhSession *self)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < FH_PAD_LIMIT; i++)
+    n += self->pads[i] != NULL;
+  return n;
 }
 
 gboolean

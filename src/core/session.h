@@ -12,6 +12,7 @@
 #include "base/process.h"
 #include "base/stats.h"
 #include "media/event.h"
+#include "media/pad.h"
 #include "media/speaker.h"
 #include "media/video-stream.h"
 
@@ -69,6 +70,9 @@ typedef struct {
   void (*audio) (gpointer peer, const FhAudioPacket *packet);
   void (*stats) (gpointer peer, const FhStreamStats *stats); /* once a second; may be NULL */
   void (*failed) (gpointer peer, const char *reason); /* before the session goes; may be NULL */
+  /* An app of the session set the rumble of @peer's pad @index (the
+   * client's number for it); may be NULL. */
+  void (*rumble) (gpointer peer, guint index, const FhPadRumble *rumble);
   /* The session ended or gave @peer up (fh_session_stop): @peer is no
    * longer bound and must not call the session again. */
   void (*closed) (gpointer peer, FhEndReason reason, const char *message);
@@ -152,6 +156,18 @@ gboolean fh_session_owns_process (FhSession *session, int pid);
 gboolean fh_session_feed_mic (FhSession *session, gpointer peer, const guint8 *data, gsize size,
                               GError **error);
 void fh_session_inject (FhSession *session, const FhInputEvent *event);
+
+/* Gamepads of the bound @peer, by the client's number for each (<
+ * FH_PAD_LIMIT): each becomes a pad of the session's own (backends/pads.h)
+ * that only the session's apps see. A pad is plugged in when it connects
+ * or on its first state; it leaves when the client says so or the peer
+ * goes. A session with no pads, or no room left, refuses it (logged once,
+ * FALSE from connect); a client is not closed for that. */
+gboolean fh_session_pad_connect (FhSession *session, gpointer peer, guint index, FhPadKind kind);
+void fh_session_pad_update (FhSession *session, gpointer peer, guint index,
+                            const FhPadState *state);
+void fh_session_pad_disconnect (FhSession *session, gpointer peer, guint index);
+guint fh_session_count_pads (FhSession *session);
 
 /* Tears everything down (→ STOPPED); safe to call twice. The bound peer,
  * if any, is closed with @reason and @message. */

@@ -127,6 +127,36 @@ test_input_parse (void)
   g_assert_cmpint (in.controller.left_stick_y, ==, 32767);
   g_assert_cmpint (in.controller.right_stick_x, ==, 1);
   g_assert_cmpint (in.controller.right_stick_y, ==, -1);
+  {
+    FhPadState pad;
+
+    /* Paddle 1 (buttonFlags2 0x0001) has no place on the pad; Y flips. */
+    fh_gs_input_to_pad (&in, &pad);
+    g_assert_cmphex (pad.buttons, ==, FH_PAD_BUTTON_A);
+    g_assert_cmpuint (pad.left_trigger, ==, 0x80);
+    g_assert_cmpuint (pad.right_trigger, ==, 0xff);
+    g_assert_cmpint (pad.left_x, ==, -32768);
+    g_assert_cmpint (pad.left_y, ==, -32767);
+    g_assert_cmpint (pad.right_x, ==, 1);
+    g_assert_cmpint (pad.right_y, ==, 1);
+    in.controller.left_stick_y = -32768;
+    in.controller.button_flags = 0xffff;
+    fh_gs_input_to_pad (&in, &pad);
+    g_assert_cmpint (pad.left_y, ==, 32767);
+    g_assert_cmphex (pad.buttons, ==, FH_PAD_BUTTONS_ALL);
+  }
+  {
+    g_autoptr (GBytes) built = NULL;
+
+    parse_input_ok (multi_controller, sizeof multi_controller, &in);
+    built = fh_gs_input_build_multi_controller (&in);
+    g_assert_cmpmem (g_bytes_get_data (built, NULL), g_bytes_get_size (built), multi_controller,
+                     sizeof multi_controller);
+    g_clear_pointer (&built, g_bytes_unref);
+    built = fh_gs_input_build_controller_arrival (2, 2, 0xff, 0xfffff);
+    g_assert_cmpmem (g_bytes_get_data (built, NULL), g_bytes_get_size (built), controller_arrival,
+                     sizeof controller_arrival);
+  }
 
   parse_input_ok (enable_haptics, sizeof enable_haptics, &in);
   g_assert_cmpint (in.kind, ==, FH_GS_INPUT_ENABLE_HAPTICS);

@@ -189,6 +189,72 @@ test_input_key (void)
 }
 
 static void
+expect_pad_error (const guint8 *data, gsize len)
+{
+  FhPadMessage msg;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (fh_proto_parse_pad (data, len, &msg, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_pad (void)
+{
+  const guint8 connect[] = { 0x15, 2, 0 };
+  const guint8 disconnect[] = { 0x16, 3 };
+  const guint8 state[] = { 0x14, 1, 0x01, 0x40, 0, 0, 0x00, 0xff,
+                           0xff, 0x7f, 0x00, 0x80, 0x34, 0x12, 0xff, 0xff };
+  FhPadMessage msg;
+  guint8 back[FH_PROTO_PAD_STATE_SIZE];
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (fh_proto_is_pad (state, sizeof state));
+  g_assert_true (fh_proto_parse_pad (connect, sizeof connect, &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_PAD_MESSAGE_CONNECT);
+  g_assert_cmpuint (msg.index, ==, 2);
+  g_assert_cmpint (msg.kind, ==, FH_PAD_KIND_XBOX360);
+  g_assert_true (fh_proto_parse_pad (disconnect, sizeof disconnect, &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_PAD_MESSAGE_DISCONNECT);
+  g_assert_cmpuint (msg.index, ==, 3);
+
+  g_assert_true (fh_proto_parse_pad (state, sizeof state, &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_PAD_MESSAGE_STATE);
+  g_assert_cmpuint (msg.index, ==, 1);
+  g_assert_cmphex (msg.state.buttons, ==, FH_PAD_BUTTON_A | FH_PAD_BUTTON_DPAD_RIGHT);
+  g_assert_cmpuint (msg.state.left_trigger, ==, 0);
+  g_assert_cmpuint (msg.state.right_trigger, ==, 255);
+  g_assert_cmpint (msg.state.left_x, ==, 32767);
+  g_assert_cmpint (msg.state.left_y, ==, -32768);
+  g_assert_cmpint (msg.state.right_x, ==, 0x1234);
+  g_assert_cmpint (msg.state.right_y, ==, -1);
+  g_assert_cmpuint (fh_proto_write_pad (&msg, back), ==, sizeof state);
+  g_assert_cmpmem (back, sizeof state, state, sizeof state);
+}
+
+static void
+test_pad_errors (void)
+{
+  const guint8 short_state[] = { 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+  const guint8 long_state[] = { 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+  const guint8 unknown_button[] = { 0x14, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+  const guint8 high_button[] = { 0x14, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+  const guint8 fifth_pad[] = { 0x15, 4, 0 };
+  const guint8 bad_type[] = { 0x15, 0, 1 };
+  const guint8 long_disconnect[] = { 0x16, 0, 0 };
+  const guint8 kind_only[] = { 0x16 };
+
+  expect_pad_error (short_state, sizeof short_state);
+  expect_pad_error (long_state, sizeof long_state);
+  expect_pad_error (unknown_button, sizeof unknown_button);
+  expect_pad_error (high_button, sizeof high_button);
+  expect_pad_error (fifth_pad, sizeof fifth_pad);
+  expect_pad_error (bad_type, sizeof bad_type);
+  expect_pad_error (long_disconnect, sizeof long_disconnect);
+  expect_pad_error (kind_only, sizeof kind_only);
+}
+
+static void
 test_input_key_errors (void)
 {
   const guint8 truncated[] = { 0x10, 1, 4, 'K', 'e', 'y' };
@@ -455,6 +521,17 @@ test_builders (void)
   g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "quote \" here");
   g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_UNAUTHORIZED), ==, 4001);
   g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_BAD_MESSAGE), ==, 4000);
+
+  {
+    const FhPadRumble r = { 16384, 65535 };
+    g_autofree char *rumble = fh_proto_build_rumble (2, &r);
+
+    o = parse_object (parser, rumble);
+    g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "rumble");
+    g_assert_cmpint (json_object_get_int_member (o, "pad"), ==, 2);
+    g_assert_cmpint (json_object_get_int_member (o, "strong"), ==, 16384);
+    g_assert_cmpint (json_object_get_int_member (o, "weak"), ==, 65535);
+  }
 }
 
 static void
@@ -564,6 +641,8 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/hello/desktop", test_hello_desktop);
   g_test_add_func ("/protocol/mic-packet", test_mic_packet);
   g_test_add_func ("/protocol/audio-packet", test_audio_packet);
+  g_test_add_func ("/protocol/pad", test_pad);
+  g_test_add_func ("/protocol/pad-errors", test_pad_errors);
   g_test_add_func ("/protocol/pair-request", test_pair_request);
   g_test_add_func ("/protocol/builders", test_builders);
   g_test_add_func ("/protocol/console", test_console);

@@ -240,6 +240,20 @@ gs_closed (gpointer peer, FhEndReason reason, const char *message)
   fh_gs_launches_forget (l->launches, device);
 }
 
+/* An app set a pad's rumble: Moonlight's rumble message, low frequency
+ * (the heavy motor) first. */
+static void
+gs_rumble (gpointer peer, guint index, const FhPadRumble *rumble)
+{
+  FhGsLaunch *l = peer;
+  g_autoptr (GError) error = NULL;
+
+  if (l->control_expected &&
+      !fh_gs_control_server_send_rumble (l->control, l->connect_data, (guint16) index,
+                                         rumble->strong, rumble->weak, &error))
+    g_debug ("gamestream: device %s: rumble not sent: %s", l->device, error->message);
+}
+
 static const FhSessionPeerOps gs_peer_ops = {
   .plane = "gamestream",
   .describe = gs_describe,
@@ -247,6 +261,7 @@ static const FhSessionPeerOps gs_peer_ops = {
   .video = gs_video,
   .audio = gs_audio,
   .failed = gs_failed,
+  .rumble = gs_rumble,
   .closed = gs_closed,
 };
 
@@ -298,6 +313,42 @@ on_control_connected (gpointer data)
   g_message ("gamestream: device %s: control stream connected", l->device);
 }
 
+/* Moonlight's controller messages drive the session's pads: a pad is
+ * plugged in on its arrival (Sunshine's extension) or its first state, and
+ * leaves when its bit goes from the active mask. Motion, touchpad and
+ * battery have nothing to go to on an Xbox-style pad. TRUE when @input was
+ * a controller's. */
+static gboolean
+handle_pad (FhGsLaunch *l, FhSession *session, const FhGsInput *input)
+{
+  FhPadState state;
+
+  switch (input->kind) {
+  case FH_GS_INPUT_CONTROLLER_ARRIVAL:
+    if (input->arrival.controller_number < FH_PAD_LIMIT)
+      fh_session_pad_connect (session, l, input->arrival.controller_number, FH_PAD_KIND_XBOX360);
+    return TRUE;
+  case FH_GS_INPUT_MULTI_CONTROLLER:
+    for (guint i = 0; i < FH_PAD_LIMIT; i++) {
+      if (!(input->controller.active_gamepad_mask & (1u << i)))
+        fh_session_pad_disconnect (session, l, i);
+    }
+    if (input->controller.controller_number < 0 ||
+        input->controller.controller_number >= FH_PAD_LIMIT ||
+        !(input->controller.active_gamepad_mask & (1u << input->controller.controller_number)))
+      return TRUE;
+    fh_gs_input_to_pad (input, &state);
+    fh_session_pad_update (session, l, input->controller.controller_number, &state);
+    return TRUE;
+  case FH_GS_INPUT_CONTROLLER_MOTION:
+  case FH_GS_INPUT_CONTROLLER_TOUCH:
+  case FH_GS_INPUT_CONTROLLER_BATTERY:
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
 static void
 on_control_input (const FhGsInput *input, gpointer data)
 {
@@ -308,6 +359,8 @@ on_control_input (const FhGsInput *input, gpointer data)
   guint n;
 
   if (!session || session != l->bound)
+    return;
+  if (handle_pad (l, session, input))
     return;
   mode = fh_session_get_mode (session);
   n = fh_gs_input_to_events (input, mode->width, mode->height, events, G_N_ELEMENTS (events));

@@ -222,6 +222,13 @@ peer_failed (gpointer peer, const char *reason)
 }
 
 static void
+peer_rumble (gpointer peer, guint index, const FhPadRumble *rumble)
+{
+  g_autofree char *text = fh_proto_build_rumble (index, rumble);
+  fh_client_send_text (peer, text);
+}
+
+static void
 peer_closed (gpointer peer, FhEndReason reason, const char *message)
 {
   unbind (peer);
@@ -236,6 +243,7 @@ const FhSessionPeerOps fh_web_peer_ops = {
   .audio = peer_audio,
   .stats = peer_stats,
   .failed = peer_failed,
+  .rumble = peer_rumble,
   .closed = peer_closed,
 };
 
@@ -416,6 +424,24 @@ take_token (FhClient *self)
   return TRUE;
 }
 
+/* A gamepad of the client arrived, changed or left. A session without
+ * pads (or without room) ignores it: the client is not closed for that. */
+static void
+handle_pad (FhClient *self, const FhPadMessage *msg)
+{
+  switch (msg->type) {
+  case FH_PAD_MESSAGE_CONNECT:
+    fh_session_pad_connect (self->session, self, msg->index, msg->kind);
+    break;
+  case FH_PAD_MESSAGE_STATE:
+    fh_session_pad_update (self->session, self, msg->index, &msg->state);
+    break;
+  case FH_PAD_MESSAGE_DISCONNECT:
+    fh_session_pad_disconnect (self->session, self, msg->index);
+    break;
+  }
+}
+
 static void
 on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpointer user_data)
 {
@@ -469,15 +495,20 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
     /* Parsed before its order is checked: a malformed message is a
      * bad-message wherever it comes. */
     gboolean mic = len > 0 && data[0] == FH_PROTO_KIND_MIC;
+    gboolean pad = fh_proto_is_pad (data, len);
     FhMicPacket packet;
     FhInputEvent event;
+    FhPadMessage pad_msg;
 
-    if (mic ? !fh_proto_parse_mic (data, len, &packet, &error)
-            : !fh_proto_parse_input (data, len, &event, &error)) {
+    if (mic   ? !fh_proto_parse_mic (data, len, &packet, &error)
+        : pad ? !fh_proto_parse_pad (data, len, &pad_msg, &error)
+              : !fh_proto_parse_input (data, len, &event, &error)) {
       close_with_gerror (self, error);
     } else if (!self->session) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                   "the first message must be hello");
+    } else if (pad) {
+      handle_pad (self, &pad_msg);
     } else if (!mic) {
       fh_session_inject (self->session, &event);
     } else if (!fh_session_feed_mic (self->session, self, packet.data, packet.size, &error)) {

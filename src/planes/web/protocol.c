@@ -504,6 +504,95 @@ fh_proto_write_input (const FhInputEvent *event, const char *dom_code, guint8 *o
 }
 
 gboolean
+fh_proto_is_pad (const guint8 *data, gsize len)
+{
+  return len > 0 && (data[0] == FH_PROTO_KIND_PAD_STATE || data[0] == FH_PROTO_KIND_PAD_CONNECT ||
+                     data[0] == FH_PROTO_KIND_PAD_DISCONNECT);
+}
+
+gboolean
+fh_proto_parse_pad (const guint8 *data, gsize len, FhPadMessage *msg, GError **error)
+{
+  guint32 buttons;
+
+  memset (msg, 0, sizeof *msg);
+  if (!fh_proto_is_pad (data, len)) {
+    bad (error, "not a gamepad message");
+    return FALSE;
+  }
+  if (len < 2) {
+    bad (error, "gamepad message is truncated (%zu bytes)", len);
+    return FALSE;
+  }
+  msg->index = data[1];
+  if (msg->index >= FH_PROTO_MAX_PADS) {
+    bad (error, "gamepad %u is not 0–%d", msg->index, FH_PROTO_MAX_PADS - 1);
+    return FALSE;
+  }
+  switch (data[0]) {
+  case FH_PROTO_KIND_PAD_CONNECT:
+    if (!check_size (data, len, 3, "gamepad connect", error))
+      return FALSE;
+    if (data[2] != 0) {
+      bad (error, "gamepad kind %u is not 0 (standard)", data[2]);
+      return FALSE;
+    }
+    msg->type = FH_PAD_MESSAGE_CONNECT;
+    msg->kind = FH_PAD_KIND_XBOX360;
+    return TRUE;
+  case FH_PROTO_KIND_PAD_DISCONNECT:
+    if (!check_size (data, len, 2, "gamepad disconnect", error))
+      return FALSE;
+    msg->type = FH_PAD_MESSAGE_DISCONNECT;
+    return TRUE;
+  default: /* FH_PROTO_KIND_PAD_STATE */
+    if (!check_size (data, len, FH_PROTO_PAD_STATE_SIZE, "gamepad state", error))
+      return FALSE;
+    buttons = read_u16 (data + 2) | (guint32) read_u16 (data + 4) << 16;
+    if (buttons & ~FH_PAD_BUTTONS_ALL) {
+      bad (error, "gamepad buttons 0x%08x name buttons the protocol has not", buttons);
+      return FALSE;
+    }
+    msg->type = FH_PAD_MESSAGE_STATE;
+    msg->state.buttons = buttons;
+    msg->state.left_trigger = data[6];
+    msg->state.right_trigger = data[7];
+    msg->state.left_x = (gint16) read_u16 (data + 8);
+    msg->state.left_y = (gint16) read_u16 (data + 10);
+    msg->state.right_x = (gint16) read_u16 (data + 12);
+    msg->state.right_y = (gint16) read_u16 (data + 14);
+    return TRUE;
+  }
+}
+
+gsize
+fh_proto_write_pad (const FhPadMessage *msg, guint8 *out)
+{
+  out[1] = (guint8) msg->index;
+  switch (msg->type) {
+  case FH_PAD_MESSAGE_CONNECT:
+    out[0] = FH_PROTO_KIND_PAD_CONNECT;
+    out[2] = 0;
+    return 3;
+  case FH_PAD_MESSAGE_DISCONNECT:
+    out[0] = FH_PROTO_KIND_PAD_DISCONNECT;
+    return 2;
+  case FH_PAD_MESSAGE_STATE:
+    out[0] = FH_PROTO_KIND_PAD_STATE;
+    write_u16 (out + 2, (guint16) (msg->state.buttons & 0xffff));
+    write_u16 (out + 4, (guint16) (msg->state.buttons >> 16));
+    out[6] = msg->state.left_trigger;
+    out[7] = msg->state.right_trigger;
+    write_u16 (out + 8, (guint16) msg->state.left_x);
+    write_u16 (out + 10, (guint16) msg->state.left_y);
+    write_u16 (out + 12, (guint16) msg->state.right_x);
+    write_u16 (out + 14, (guint16) msg->state.right_y);
+    return FH_PROTO_PAD_STATE_SIZE;
+  }
+  return 0;
+}
+
+gboolean
 fh_proto_parse_pair_request (const char *data, gsize len, char **pin, char **name, GError **error)
 {
   g_autoptr (JsonParser) parser = NULL;
@@ -656,6 +745,24 @@ fh_proto_build_state (const char *state, const char *reason)
   json_builder_add_string_value (b, state);
   json_builder_set_member_name (b, "reason");
   json_builder_add_string_value (b, reason ? reason : "");
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_rumble (guint index, const FhPadRumble *rumble)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "rumble");
+  json_builder_set_member_name (b, "pad");
+  json_builder_add_int_value (b, index);
+  json_builder_set_member_name (b, "strong");
+  json_builder_add_int_value (b, rumble->strong);
+  json_builder_set_member_name (b, "weak");
+  json_builder_add_int_value (b, rumble->weak);
   json_builder_end_object (b);
   return builder_to_string (b);
 }

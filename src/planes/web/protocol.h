@@ -7,6 +7,7 @@
 #include "base/mode.h"
 #include "base/stats.h"
 #include "media/event.h"
+#include "media/pad.h"
 
 #define FH_PROTOCOL_VERSION 1
 
@@ -28,6 +29,8 @@
 #define FH_PROTO_AUDIO_HEADER_SIZE 16
 #define FH_PROTO_MIC_HEADER_SIZE 8
 #define FH_PROTO_MAX_MIC_PAYLOAD 1275 /* the largest Opus packet */
+#define FH_PROTO_MAX_PADS 4 /* a client's gamepads: numbers 0–3 */
+#define FH_PROTO_PAD_STATE_SIZE 16
 
 typedef enum {
   FH_PROTO_KIND_VIDEO = 0x01,
@@ -36,6 +39,9 @@ typedef enum {
   FH_PROTO_KIND_POINTER_MOTION = 0x11,
   FH_PROTO_KIND_POINTER_BUTTON = 0x12,
   FH_PROTO_KIND_SCROLL = 0x13,
+  FH_PROTO_KIND_PAD_STATE = 0x14,
+  FH_PROTO_KIND_PAD_CONNECT = 0x15,
+  FH_PROTO_KIND_PAD_DISCONNECT = 0x16,
   FH_PROTO_KIND_MIC = 0x20,
 } FhProtoKind;
 
@@ -114,6 +120,32 @@ gboolean fh_proto_parse_input (const guint8 *data, gsize len, FhInputEvent *even
  * a key is written by its DOM code @dom_code. Returns the length. For tests
  * and the benchmark client. */
 gsize fh_proto_write_input (const FhInputEvent *event, const char *dom_code, guint8 *out);
+
+/* A gamepad message: one of the client's pads arrived, changed or left. */
+typedef enum {
+  FH_PAD_MESSAGE_CONNECT,
+  FH_PAD_MESSAGE_STATE,
+  FH_PAD_MESSAGE_DISCONNECT,
+} FhPadMessageType;
+
+typedef struct {
+  FhPadMessageType type;
+  guint index; /* < FH_PROTO_MAX_PADS */
+  FhPadKind kind; /* connect */
+  FhPadState state; /* state */
+} FhPadMessage;
+
+/* TRUE when @data is a gamepad message (by its kind byte; it may still be
+ * malformed). */
+gboolean fh_proto_is_pad (const guint8 *data, gsize len);
+/* Parses a binary message of kind FH_PROTO_KIND_PAD_*. */
+gboolean fh_proto_parse_pad (const guint8 *data, gsize len, FhPadMessage *msg, GError **error);
+/* Serializes @msg into @out (FH_PROTO_PAD_STATE_SIZE bytes at least);
+ * returns the length. For tests and the benchmark client. */
+gsize fh_proto_write_pad (const FhPadMessage *msg, guint8 *out);
+
+/* Host → client: an app set the rumble of the client's pad @index. */
+char *fh_proto_build_rumble (guint index, const FhPadRumble *rumble);
 
 /* A microphone packet: one Opus packet of the client's microphone. */
 typedef struct {

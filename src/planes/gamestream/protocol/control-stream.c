@@ -585,6 +585,50 @@ text_to_events (const char *text, FhInputEvent *events, guint max)
   return n;
 }
 
+static gint16
+negate_axis (gint16 v)
+{
+  return (gint16) MIN (-(gint32) v, G_MAXINT16);
+}
+
+void
+fh_gs_input_to_pad (const FhGsInput *in, FhPadState *state)
+{
+  static const struct {
+    guint32 moonlight;
+    FhPadButton button;
+  } buttons[] = {
+    { FH_GS_PAD_A, FH_PAD_BUTTON_A },
+    { FH_GS_PAD_B, FH_PAD_BUTTON_B },
+    { FH_GS_PAD_X, FH_PAD_BUTTON_X },
+    { FH_GS_PAD_Y, FH_PAD_BUTTON_Y },
+    { FH_GS_PAD_LB, FH_PAD_BUTTON_LEFT_SHOULDER },
+    { FH_GS_PAD_RB, FH_PAD_BUTTON_RIGHT_SHOULDER },
+    { FH_GS_PAD_BACK, FH_PAD_BUTTON_BACK },
+    { FH_GS_PAD_PLAY, FH_PAD_BUTTON_START },
+    { FH_GS_PAD_SPECIAL, FH_PAD_BUTTON_GUIDE },
+    { FH_GS_PAD_LS_CLK, FH_PAD_BUTTON_LEFT_STICK },
+    { FH_GS_PAD_RS_CLK, FH_PAD_BUTTON_RIGHT_STICK },
+    { FH_GS_PAD_UP, FH_PAD_BUTTON_DPAD_UP },
+    { FH_GS_PAD_DOWN, FH_PAD_BUTTON_DPAD_DOWN },
+    { FH_GS_PAD_LEFT, FH_PAD_BUTTON_DPAD_LEFT },
+    { FH_GS_PAD_RIGHT, FH_PAD_BUTTON_DPAD_RIGHT },
+  };
+  const guint32 flags = in->controller.button_flags;
+
+  memset (state, 0, sizeof *state);
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++) {
+    if (flags & buttons[i].moonlight)
+      state->buttons |= buttons[i].button;
+  }
+  state->left_trigger = in->controller.left_trigger;
+  state->right_trigger = in->controller.right_trigger;
+  state->left_x = in->controller.left_stick_x;
+  state->left_y = negate_axis (in->controller.left_stick_y);
+  state->right_x = in->controller.right_stick_x;
+  state->right_y = negate_axis (in->controller.right_stick_y);
+}
+
 guint
 fh_gs_input_to_events (const FhGsInput *in, guint out_width, guint out_height,
                        FhInputEvent *events, guint max)
@@ -928,6 +972,43 @@ fh_gs_input_build_text (const char *utf8, gsize len)
   input_header (buf, NV_INPUT_HEADER_SIZE + len, FH_GS_INPUT_MAGIC_UTF8_TEXT);
   memcpy (buf + NV_INPUT_HEADER_SIZE, utf8, len);
   return g_bytes_new (buf, NV_INPUT_HEADER_SIZE + len);
+}
+
+GBytes *
+fh_gs_input_build_multi_controller (const FhGsInput *in)
+{
+  guint8 buf[NV_INPUT_HEADER_SIZE + 26] = { 0 };
+  guint8 *b = input_header (buf, sizeof buf, FH_GS_INPUT_MAGIC_MULTI_CONTROLLER);
+
+  fh_gs_put_le16 (b, 0x001a);
+  fh_gs_put_le16 (b + 2, (guint16) in->controller.controller_number);
+  fh_gs_put_le16 (b + 4, in->controller.active_gamepad_mask);
+  fh_gs_put_le16 (b + 6, 0x0014);
+  fh_gs_put_le16 (b + 8, (guint16) (in->controller.button_flags & 0xffff));
+  b[10] = in->controller.left_trigger;
+  b[11] = in->controller.right_trigger;
+  fh_gs_put_le16 (b + 12, (guint16) in->controller.left_stick_x);
+  fh_gs_put_le16 (b + 14, (guint16) in->controller.left_stick_y);
+  fh_gs_put_le16 (b + 16, (guint16) in->controller.right_stick_x);
+  fh_gs_put_le16 (b + 18, (guint16) in->controller.right_stick_y);
+  fh_gs_put_le16 (b + 20, 0x009c);
+  fh_gs_put_le16 (b + 22, (guint16) (in->controller.button_flags >> 16));
+  fh_gs_put_le16 (b + 24, 0x0055);
+  return g_bytes_new (buf, sizeof buf);
+}
+
+GBytes *
+fh_gs_input_build_controller_arrival (guint8 controller, guint8 type, guint16 capabilities,
+                                      guint32 supported_buttons)
+{
+  guint8 buf[NV_INPUT_HEADER_SIZE + 8] = { 0 };
+  guint8 *b = input_header (buf, sizeof buf, FH_GS_INPUT_MAGIC_CONTROLLER_ARRIVAL);
+
+  b[0] = controller;
+  b[1] = type;
+  fh_gs_put_le16 (b + 2, capabilities);
+  fh_gs_put_le32 (b + 4, supported_buttons);
+  return g_bytes_new (buf, sizeof buf);
 }
 
 GBytes *

@@ -15,6 +15,7 @@
 
 #include "planes/gamestream/protocol/stream-crypto.h"
 #include "media/event.h"
+#include "media/pad.h"
 
 /* Message types (the LE16 type inside the encrypted envelope). */
 
@@ -212,6 +213,30 @@ gboolean fh_gs_input_parse (const guint8 *data, gsize len, FhGsInput *out, GErro
 guint fh_gs_input_to_events (const FhGsInput *in, guint out_width, guint out_height,
                              FhInputEvent *events, guint max);
 
+/* Moonlight's controller buttons (Limelight.h *_FLAG; the second word,
+ * Sunshine's buttonFlags2, shifted up by 16). */
+#define FH_GS_PAD_UP 0x0001
+#define FH_GS_PAD_DOWN 0x0002
+#define FH_GS_PAD_LEFT 0x0004
+#define FH_GS_PAD_RIGHT 0x0008
+#define FH_GS_PAD_PLAY 0x0010
+#define FH_GS_PAD_BACK 0x0020
+#define FH_GS_PAD_LS_CLK 0x0040
+#define FH_GS_PAD_RS_CLK 0x0080
+#define FH_GS_PAD_LB 0x0100
+#define FH_GS_PAD_RB 0x0200
+#define FH_GS_PAD_SPECIAL 0x0400
+#define FH_GS_PAD_A 0x1000
+#define FH_GS_PAD_B 0x2000
+#define FH_GS_PAD_X 0x4000
+#define FH_GS_PAD_Y 0x8000
+
+/* The pad state a multi-controller message carries, as an Xbox-style
+ * pad: sticks' Y negated to evdev's sign (Moonlight's, like XInput's, is
+ * positive up); paddles, touchpad and misc buttons dropped (the pad has
+ * none). */
+void fh_gs_input_to_pad (const FhGsInput *in, FhPadState *state);
+
 /* Windows virtual-key code → evdev KEY_* (US layout for the OEM keys), 0
  * when the table has none. Only the low byte counts, as in Sunshine. */
 guint32 fh_gs_vk_to_evdev (guint16 vk);
@@ -317,6 +342,10 @@ GBytes *fh_gs_input_build_mouse_button (guint8 button, gboolean pressed);
 GBytes *fh_gs_input_build_scroll (gint16 amount);
 GBytes *fh_gs_input_build_hscroll (gint16 amount);
 GBytes *fh_gs_input_build_text (const char *utf8, gsize len); /* len ≤ FH_GS_INPUT_TEXT_MAX */
+/* @in's controller fields (and its kind's magic) as Moonlight sends them. */
+GBytes *fh_gs_input_build_multi_controller (const FhGsInput *in);
+GBytes *fh_gs_input_build_controller_arrival (guint8 controller, guint8 type, guint16 capabilities,
+                                              guint32 supported_buttons);
 
 /* Client → host: FH_GS_CONTROL_TYPE_REQUEST_IDR_FRAME, _INVALIDATE_REF_FRAMES,
  * _PERIODIC_PING. */
