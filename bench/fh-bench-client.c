@@ -67,6 +67,13 @@ struct _FhBenchClient {
   char *ws_url;
   gboolean one_by_one; /* each hello after the previous session's welcome */
 
+  /* --pad-log: session 1's pad presses A, then lets go, once a tick in the
+   * window; when each state went out (CLOCK_REALTIME µs, the clock of
+   * tests/apps/fh-pad-logger's record) is written to pad_log. */
+  char *pad_log;
+  GArray *pad_sent_us;
+  gboolean pad_down;
+
   gint64 measure_us; /* start of the measured window, once all are welcome */
   gint64 end_us;
   gboolean measuring;
@@ -272,13 +279,49 @@ check_window (FhBenchClient *self, gint64 now)
     finish (self, 0);
 }
 
+/* One pad state of session 1: A down or up, in turn (its pad connects
+ * with the first). */
+static void
+send_pad (FhBenchClient *self)
+{
+  FhBenchSession *s = g_ptr_array_index (self->sessions, 0);
+  FhPadMessage msg = { .type = FH_PAD_MESSAGE_STATE };
+  guint8 buf[FH_PROTO_PAD_STATE_SIZE];
+  gint64 now;
+  gsize len;
+
+  if (!s->ws || soup_websocket_connection_get_state (s->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  self->pad_down = !self->pad_down;
+  msg.state.buttons = self->pad_down ? FH_PAD_BUTTON_A : 0;
+  len = fh_proto_write_pad (&msg, buf);
+  now = g_get_real_time ();
+  soup_websocket_connection_send_binary (s->ws, buf, len);
+  g_array_append_val (self->pad_sent_us, now);
+}
+
 static gboolean
 on_tick (gpointer user_data)
 {
   FhBenchClient *self = user_data;
 
   check_window (self, g_get_monotonic_time ());
+  if (self->pad_log && self->measuring)
+    send_pad (self);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+write_pad_log (FhBenchClient *self)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < self->pad_sent_us->len; i++)
+    g_string_append_printf (text, "%" G_GINT64_FORMAT " %s\n",
+                            g_array_index (self->pad_sent_us, gint64, i), i % 2 ? "up" : "down");
+  if (!g_file_set_contents (self->pad_log, text->str, (gssize) text->len, &error))
+    fprintf (stderr, "fh-bench-client: %s\n", error->message);
 }
 
 static void
@@ -658,6 +701,7 @@ bench_client_clear (FhBenchClient *self)
   g_clear_pointer (&self->receive_us, g_array_unref);
   g_clear_pointer (&self->encoded_us, g_array_unref);
   g_clear_pointer (&self->interarrival_us, g_array_unref);
+  g_clear_pointer (&self->pad_sent_us, g_array_unref);
   g_clear_pointer (&self->stats_p50, g_array_unref);
   g_clear_pointer (&self->stats_p99, g_array_unref);
 }
@@ -669,7 +713,7 @@ main (int argc, char **argv)
   gint sessions = 1;
   double seconds = 10.0, warmup = 2.0;
   gboolean verbose = FALSE, one_by_one = FALSE;
-  g_autofree char *pin = NULL, *host = NULL, *credential = NULL;
+  g_autofree char *pin = NULL, *host = NULL, *credential = NULL, *pad_log = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "the host's HTTPS port", "PORT" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "host name (default localhost)", "NAME" },
@@ -693,6 +737,10 @@ main (int argc, char **argv)
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "measured time (default 10)", "S" },
     { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &warmup,
       "unmeasured time after the last welcome (default 2)", "S" },
+    { "pad-log", 0, 0, G_OPTION_ARG_FILENAME, &pad_log,
+      "in the window, session 1's gamepad presses A and lets go in turn every 50 ms; when each "
+      "went out (CLOCK_REALTIME µs, 'down' or 'up') is written to FILE",
+      "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       "print every stats message on stderr, with its time from the window's start", NULL },
     { NULL },
@@ -731,6 +779,8 @@ main (int argc, char **argv)
   self.warmup_s = warmup;
   self.verbose = verbose;
   self.one_by_one = one_by_one;
+  self.pad_log = pad_log;
+  self.pad_sent_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self.loop = g_main_loop_new (NULL, FALSE);
   self.sessions = g_ptr_array_new_with_free_func (bench_session_free);
   self.comm_cpu_us = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -787,6 +837,8 @@ main (int argc, char **argv)
   deadline = g_timeout_add_seconds ((guint) (10 + 3 * (sessions - 1) + warmup + seconds + 5),
                                     on_deadline, &self);
   g_main_loop_run (self.loop);
+  if (self.pad_log)
+    write_pad_log (&self);
   g_source_remove (self.timeout_source);
   g_source_remove (deadline);
   /* Let the close frames go out. */

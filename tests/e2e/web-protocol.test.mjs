@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 const source = readFileSync(new URL('../../web/protocol.js', import.meta.url), 'utf8');
 const {
   parseVideo, findNal, h264CodecString, encodeKey, encodeMotion, encodeButton,
-  encodeScroll, wheelToUnits,
+  encodeScroll, wheelToUnits, encodePadConnect, encodePadDisconnect, encodePadState,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 // x264 Annex B: AUD, SPS (High, level 3.2), PPS, then a slice.
@@ -69,4 +69,12 @@ test('wheel deltas: one notch is 120', () => {
   assert.equal(wheelToUnits(100, 0), 120);  // Chromium pixels
   assert.equal(wheelToUnits(3, 1), 120);    // lines
   assert.equal(wheelToUnits(-1, 2), -120);  // pages
+});
+
+test('gamepad messages', () => {
+  assert.deepEqual([...encodePadConnect(2)], [0x15, 2, 0]);
+  assert.deepEqual([...encodePadDisconnect(3)], [0x16, 3]);
+  const m = encodePadState(1, { buttons: 0x4001, lt: 0, rt: 255, lx: 40000, ly: -40000, rx: 0x1234, ry: -1 });
+  // Same bytes as tests/unit/test-protocol.c's: clamped sticks, LE.
+  assert.deepEqual([...m], [0x14, 1, 0x01, 0x40, 0, 0, 0x00, 0xff, 0xff, 0x7f, 0x00, 0x80, 0x34, 0x12, 0xff, 0xff]);
 });

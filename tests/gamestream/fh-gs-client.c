@@ -52,6 +52,8 @@ typedef struct {
   char *text;
   gboolean input_when_told;
   gboolean hold;
+  char *gamepad;
+  int gamepad_number;
 
   guint width, height, fps;
   gint64 deadline;
@@ -70,6 +72,7 @@ typedef struct {
   GsAudioReceiver *audio;
   GsControl *control;
   GArray *keycodes; /* GsKey */
+  GArray *pad_states; /* FhGsInput, multi-controller; active mask 0 = the pad leaves */
 } App;
 
 static void
@@ -382,6 +385,127 @@ send_ping (App *app, int fd, guint port, const char *payload, guint32 count)
   sendto (fd, buf, n, 0, (struct sockaddr *) &to, sizeof to);
 }
 
+static void
+on_rumble (guint16 controller, guint16 low_freq, guint16 high_freq, gpointer user_data)
+{
+  emit ("{\"event\":\"rumble\",\"controller\":%u,\"low\":%u,\"high\":%u}", controller,
+        low_freq, high_freq);
+}
+
+/* --gamepad: states separated by ';', each "key=value" pairs separated by
+ * ','. Keys: buttons (names joined by '+'), lt, rt (0–255), lx, ly, rx, ry
+ * (Moonlight's sign: Y positive is up); the state "leave" unplugs the pad. */
+static gboolean
+parse_gamepad (App *app, GError **error)
+{
+  static const struct {
+    const char *name;
+    guint32 flag;
+  } buttons[] = {
+    { "a", FH_GS_PAD_A },         { "b", FH_GS_PAD_B },         { "x", FH_GS_PAD_X },
+    { "y", FH_GS_PAD_Y },         { "lb", FH_GS_PAD_LB },       { "rb", FH_GS_PAD_RB },
+    { "back", FH_GS_PAD_BACK },   { "start", FH_GS_PAD_PLAY },  { "guide", FH_GS_PAD_SPECIAL },
+    { "ls", FH_GS_PAD_LS_CLK },   { "rs", FH_GS_PAD_RS_CLK },   { "up", FH_GS_PAD_UP },
+    { "down", FH_GS_PAD_DOWN },   { "left", FH_GS_PAD_LEFT },   { "right", FH_GS_PAD_RIGHT },
+  };
+  g_auto (GStrv) states = g_strsplit (app->gamepad, ";", -1);
+
+  if (app->gamepad_number < 0 || app->gamepad_number > 15) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--gamepad-number: 0–15");
+    return FALSE;
+  }
+  for (guint i = 0; states[i]; i++) {
+    g_auto (GStrv) fields = g_strsplit (g_strstrip (states[i]), ",", -1);
+    FhGsInput in = { .kind = FH_GS_INPUT_MULTI_CONTROLLER };
+
+    in.controller.controller_number = (gint16) app->gamepad_number;
+    if (!g_str_equal (states[i], "leave"))
+      in.controller.active_gamepad_mask = (guint16) (1u << app->gamepad_number);
+    for (guint f = 0; fields[f] && *fields[f] && in.controller.active_gamepad_mask; f++) {
+      g_auto (GStrv) kv = g_strsplit (fields[f], "=", 2);
+      gint64 v = 0;
+
+      if (!kv[1]) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--gamepad: '%s' is not key=value", fields[f]);
+        return FALSE;
+      }
+      if (g_str_equal (kv[0], "buttons")) {
+        g_auto (GStrv) names = g_strsplit (kv[1], "+", -1);
+        for (guint n = 0; names[n]; n++) {
+          guint b;
+          for (b = 0; b < G_N_ELEMENTS (buttons); b++) {
+            if (g_str_equal (names[n], buttons[b].name))
+              break;
+          }
+          if (b == G_N_ELEMENTS (buttons)) {
+            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                         "--gamepad: unknown button '%s'", names[n]);
+            return FALSE;
+          }
+          in.controller.button_flags |= buttons[b].flag;
+        }
+        continue;
+      }
+      if (!g_ascii_string_to_signed (kv[1], 10, -32768, 32767, &v, error))
+        return FALSE;
+      if (g_str_equal (kv[0], "lt") || g_str_equal (kv[0], "rt")) {
+        if (v < 0 || v > 255) {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--gamepad: a trigger is 0–255");
+          return FALSE;
+        }
+        *(kv[0][0] == 'l' ? &in.controller.left_trigger : &in.controller.right_trigger) = (guint8) v;
+      } else if (g_str_equal (kv[0], "lx")) {
+        in.controller.left_stick_x = (gint16) v;
+      } else if (g_str_equal (kv[0], "ly")) {
+        in.controller.left_stick_y = (gint16) v;
+      } else if (g_str_equal (kv[0], "rx")) {
+        in.controller.right_stick_x = (gint16) v;
+      } else if (g_str_equal (kv[0], "ry")) {
+        in.controller.right_stick_y = (gint16) v;
+      } else {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--gamepad: unknown key '%s'", kv[0]);
+        return FALSE;
+      }
+    }
+    g_array_append_val (app->pad_states, in);
+  }
+  return TRUE;
+}
+
+/* The pad's arrival (type 1: Xbox), then, half a second later (apps open
+ * a new pad in their own time, and take its state then as where it
+ * starts), each state, 30 ms apart. */
+static gboolean
+send_gamepad (App *app, GError **error)
+{
+  g_autoptr (GBytes) arrival = NULL;
+  guint8 channel = (guint8) (FH_GS_CONTROL_CHANNEL_GAMEPAD_BASE + app->gamepad_number);
+
+  if (!app->pad_states->len)
+    return TRUE;
+  arrival = fh_gs_input_build_controller_arrival ((guint8) app->gamepad_number, 1, 0, 0xffff);
+  if (!gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INPUT, arrival, channel, TRUE,
+                              error))
+    return FALSE;
+  for (int i = 0; i < 10; i++)
+    if (!gs_control_service (app->control, 50, error))
+      return FALSE;
+  for (guint i = 0; i < app->pad_states->len; i++) {
+    g_autoptr (GBytes) pkt =
+      fh_gs_input_build_multi_controller (&g_array_index (app->pad_states, FhGsInput, i));
+    if (!gs_control_send_bytes (app->control, FH_GS_CONTROL_TYPE_INPUT, pkt, channel, TRUE,
+                                error) ||
+        !gs_control_service (app->control, 30, error))
+      return FALSE;
+  }
+  emit ("{\"event\":\"gamepad_sent\",\"controller\":%d,\"states\":%u}", app->gamepad_number,
+        app->pad_states->len);
+  return TRUE;
+}
+
 static gboolean
 send_input (App *app, GError **error)
 {
@@ -434,6 +558,8 @@ send_input (App *app, GError **error)
                                 FH_GS_CONTROL_CHANNEL_MOUSE, TRUE, error))
       return FALSE;
   }
+  if (!send_gamepad (app, error))
+    return FALSE;
   emit ("{\"event\":\"input_sent\",\"keys\":[%s],\"mouse\":{\"x\":%u,\"y\":%u,\"width\":%u,"
         "\"height\":%u}}",
         keys->str, x, y, app->width, app->height);
@@ -502,7 +628,8 @@ stream (App *app, GError **error)
 {
   gint64 next_ping = 0;
   guint32 pings = 0;
-  gboolean input_sent = app->keycodes->len == 0, done = FALSE, holding = FALSE;
+  gboolean input_sent = app->keycodes->len == 0 && app->pad_states->len == 0, done = FALSE,
+           holding = FALSE;
   guint lost_reported = 0;
   g_autofree char *addr = NULL;
 
@@ -520,6 +647,7 @@ stream (App *app, GError **error)
                                      app->rikey, MIN (remaining_s (app), 10u) * 1000, error);
   if (!app->control)
     return FALSE;
+  gs_control_set_rumble_func (app->control, on_rumble, app);
   /* The IDR request Moonlight sends when its decoder starts. */
   {
     g_autoptr (GBytes) idr = fh_gs_control_build_request_idr ();
@@ -708,6 +836,12 @@ main (int argc, char **argv)
     { "input-when-told", 0, 0, G_OPTION_ARG_NONE, &app.input_when_told,
       "With --hold: send the input when the line 'input' comes on stdin, not at the first "
       "keyframe", NULL },
+    { "gamepad", 0, 0, G_OPTION_ARG_STRING, &app.gamepad,
+      "With the input: a pad's arrival, then (0.5 s later) these states, 30 ms apart: "
+      "'buttons=a+y,lx=16000;"
+      "buttons=,rt=200;leave' (Y positive up, as Moonlight sends it)", "STATES" },
+    { "gamepad-number", 0, 0, G_OPTION_ARG_INT, &app.gamepad_number,
+      "The pad's controller number (0)", "N" },
     { "hold", 0, 0, G_OPTION_ARG_NONE, &app.hold,
       "When done, keep streaming until a line or EOF on stdin, then quit (the line 'report' "
       "prints the video and audio events again and goes on)", NULL },
@@ -763,6 +897,9 @@ main (int argc, char **argv)
       g_array_append_val (app.keycodes, k);
     }
   }
+  app.pad_states = g_array_new (FALSE, FALSE, sizeof (FhGsInput));
+  if (app.gamepad && !parse_gamepad (&app, &error))
+    goto out;
   app.deadline = g_get_monotonic_time () + (gint64) app.timeout_s * G_USEC_PER_SEC;
   app.http_base = g_strdup_printf ("http://%s:%d", app.host, app.http_port);
 
@@ -790,6 +927,8 @@ out:
   gs_rtsp_result_clear (&app.rtsp);
   gs_client_clear (&app.client);
   g_clear_pointer (&app.keycodes, g_array_unref);
+  g_clear_pointer (&app.pad_states, g_array_unref);
+  g_free (app.gamepad);
   g_free (app.uniqueid);
   g_free (app.http_base);
   g_free (app.https_base);

@@ -18,6 +18,8 @@ struct _GsControl {
   gboolean terminated;
   guint32 termination_reason;
   guint received;
+  GsRumbleFunc rumble;
+  gpointer rumble_data;
 };
 
 static gboolean enet_ready;
@@ -141,6 +143,8 @@ on_receive (GsControl *c, const ENetPacket *packet, GError **error)
     c->termination_reason = msg.termination.code;
     g_printerr ("fh-gs-client: the host ended the stream (reason 0x%08x)\n",
                 c->termination_reason);
+  } else if (msg.kind == FH_GS_CONTROL_MSG_RUMBLE && c->rumble) {
+    c->rumble (msg.rumble.controller, msg.rumble.low_freq, msg.rumble.high_freq, c->rumble_data);
   } else {
     g_printerr ("fh-gs-client: control message 0x%04x (%s) from the host\n", type,
                 fh_gs_control_message_kind_to_string (msg.kind));
@@ -180,6 +184,13 @@ gs_control_service (GsControl *c, guint wait_ms, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+void
+gs_control_set_rumble_func (GsControl *c, GsRumbleFunc func, gpointer user_data)
+{
+  c->rumble = func;
+  c->rumble_data = user_data;
 }
 
 gboolean

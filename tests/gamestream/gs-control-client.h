@@ -26,5 +26,9 @@ gboolean gs_control_service (GsControl *c, guint wait_ms, GError **error);
 /* The host sent the termination message (its reason in *reason). */
 gboolean gs_control_terminated (const GsControl *c, guint32 *reason);
 guint gs_control_messages_received (const GsControl *c);
+/* Called for every rumble message the host sends. */
+typedef void (*GsRumbleFunc) (guint16 controller, guint16 low_freq, guint16 high_freq,
+                              gpointer user_data);
+void gs_control_set_rumble_func (GsControl *c, GsRumbleFunc func, gpointer user_data);
 /* Disconnects gracefully (waits up to 1 s for the host's ack) and frees. */
 void gs_control_disconnect (GsControl *c);

@@ -90,11 +90,14 @@ export class Client {
 
 /** Opens the client page; with `pin` it pairs, with `autoconnect` it connects.
  *  `params` go into the URL as they are. */
-export async function openClient(browser, host, name, params = {}, { viewport } = {}) {
+export async function openClient(browser, host, name, params = {}, { viewport, initScript } = {}) {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: viewport ?? { width: 1280, height: 720 },
   });
+  // Runs in the page before its own scripts (a scripted navigator.getGamepads).
+  if (initScript)
+    await context.addInitScript(initScript);
   const page = await context.newPage();
   const client = new Client(name, context, page);
   const query = new URLSearchParams(params).toString();
@@ -113,7 +116,7 @@ export async function connectClient(browser, host, name, { pin, width, height, r
   if (desktop)
     params.desktop = desktop;
   const client = await openClient(browser, host, name, params,
-    { viewport: opts.viewport ?? { width, height } });
+    { viewport: opts.viewport ?? { width, height }, initScript: opts.initScript });
   await client.waitFor((f) => f.state === 'streaming' && f.welcome, { what: 'streaming', timeout: 20000 });
   return client;
 }
