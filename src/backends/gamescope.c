@@ -337,11 +337,7 @@ gamescope_create_output (const FhOutputRequest *request, GError **error)
   self->runtime_dir = fh_sandbox_get_runtime_dir (self->sandbox);
   /* One relay file per instance, in a directory no other instance uses. */
   self->relay_path = g_build_filename (self->runtime_dir, "libei-socket", NULL);
-  if (fh_sandbox_get_pad_dir (self->sandbox) != NULL &&
-      !(output->pads = fh_pad_seat_new (config->sandbox.pads,
-                                        fh_sandbox_get_pad_dir (self->sandbox),
-                                        self->account->uid, self->account->gid,
-                                        config->sandbox.max_pads, error)))
+  if (!fh_sandbox_make_pads (self->sandbox, &output->pads, error))
     goto fail;
   /* A PipeWire of its own, before gamescope starts: gamescope exports its
    * picture there, the app plays and records there. With audio off it

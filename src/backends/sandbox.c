@@ -354,6 +354,17 @@ fh_sandbox_get_pad_env (FhSandbox *self)
   return (const char *const *) self->pad_env;
 }
 
+gboolean
+fh_sandbox_make_pads (FhSandbox *self, FhPadSeat **seat, GError **error)
+{
+  *seat = NULL;
+  if (self->pad_dir == NULL)
+    return TRUE;
+  *seat = fh_pad_seat_new (self->config.pads, self->pad_dir, self->account->uid,
+                           self->account->gid, self->config.max_pads, error);
+  return *seat != NULL;
+}
+
 /* bwrap's part of the command line: what the session sees of the host. */
 static void
 add_bwrap (FhSandbox *self, GStrvBuilder *argv, gboolean network)

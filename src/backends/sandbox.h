@@ -84,6 +84,9 @@ const char *fh_sandbox_get_pad_dir (FhSandbox *sandbox);
  * preloaded (user-space pads), SDL told not to wait for udev, which the
  * sandbox has not. Empty when there are no pads. */
 const char *const *fh_sandbox_get_pad_env (FhSandbox *sandbox);
+/* The session's seat of pads in its pad folder (*@seat NULL and TRUE
+ * when it has none); FALSE with @error when it cannot be made. */
+gboolean fh_sandbox_make_pads (FhSandbox *sandbox, FhPadSeat **seat, GError **error);
 
 /* Starts @argv inside the sandbox as the session's account, its stdout and
  * stderr appended to @log_path, with a clean environment (HOME, USER,

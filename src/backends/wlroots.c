@@ -361,11 +361,7 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
   self->socket_path = g_build_filename (self->runtime_dir, "wayland-1", NULL);
   if (!fh_sandbox_is_isolated (self->sandbox))
     ensure_x11_unix_dir ();
-  if (fh_sandbox_get_pad_dir (self->sandbox) != NULL &&
-      !(output->pads = fh_pad_seat_new (config->sandbox.pads,
-                                        fh_sandbox_get_pad_dir (self->sandbox),
-                                        self->account->uid, self->account->gid,
-                                        config->sandbox.max_pads, error)))
+  if (!fh_sandbox_make_pads (self->sandbox, &output->pads, error))
     goto fail;
   /* Audio of its own, before sway and the app start: they find it. */
   if (request->speaker_name) {

@@ -178,6 +178,16 @@ attempt search-names "find $roots -name $secret_name -o -name *<victim session>*
 res=$(timeout 30 find $roots -path "$report" -prune -o -type f -size -1024k -exec grep -lE "$marker[0-9a-f]{24}" {} + 2>/dev/null | sort -u)
 attempt search-contents "grep -lE FHSECRET-<24 hex digits> (every file under 1 MiB under $roots)" "$(yes_if [ -n "$res" ])" "$res"
 
+# -- gamepads: the victim has one plugged in; this session has none, so any
+# pad it sees (in its /dev/input, or as a pad socket anywhere) is another's
+try ls -A /dev/input
+attempt pad-list "ls -A /dev/input" "$(yes_if [ -n "$res" ] && [ $rc -eq 0 ])" "rc $rc: $res"
+# shellcheck disable=SC2086
+res=$(timeout 20 find /dev $roots -path "$report" -prune -o \( -name 'event*' \( -type s -o -type c \) \) -print 2>/dev/null | sort -u)
+attempt pad-search "find /dev $roots -name event* -type s or c" "$(yes_if [ -n "$res" ])" "$res"
+try ls -A "$V_RUNTIME/input"
+attempt pad-list "ls -A $V_RUNTIME/input (the victim's pads)" "$(yes_if [ $rc -eq 0 ])" "rc $rc: $res"
+
 # -- processes: the victim's as the host sees them, and every one it can see
 for pid in $V_PIDS; do
   env=$(timeout 5 cat "/proc/$pid/environ" 2>&1 | tr '\0' '\n')

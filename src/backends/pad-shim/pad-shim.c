@@ -222,78 +222,73 @@ fail:
     }                                                                              \
   } while (0)
 
+#define NOT_A_PAD (-2)
+
+/* A pad's descriptor for @path (or -1 with errno), or NOT_A_PAD: then the
+ * real call opens it. */
+static int
+open_pad (const char *path, int flags)
+{
+  struct stat st;
+
+  INIT ();
+  return pad_socket_stat (path, &st) ? pad_open (path, flags, &st) : NOT_A_PAD;
+}
+
 EXPORT int
 open (const char *path, int flags, ...)
 {
   mode_t mode = 0;
-  struct stat st;
+  int fd = open_pad (path, flags);
 
-  INIT ();
   OPEN_MODE (flags, mode);
-  if (pad_socket_stat (path, &st))
-    return pad_open (path, flags, &st);
-  return real_open (path, flags, mode);
+  return fd != NOT_A_PAD ? fd : real_open (path, flags, mode);
 }
 
 EXPORT int
 open64 (const char *path, int flags, ...)
 {
   mode_t mode = 0;
-  struct stat st;
+  int fd = open_pad (path, flags);
 
-  INIT ();
   OPEN_MODE (flags, mode);
-  if (pad_socket_stat (path, &st))
-    return pad_open (path, flags, &st);
-  return real_open64 (path, flags, mode);
+  return fd != NOT_A_PAD ? fd : real_open64 (path, flags, mode);
 }
 
 EXPORT int
 openat (int dirfd, const char *path, int flags, ...)
 {
   mode_t mode = 0;
-  struct stat st;
+  int fd = open_pad (path, flags);
 
-  INIT ();
   OPEN_MODE (flags, mode);
-  if (pad_socket_stat (path, &st))
-    return pad_open (path, flags, &st);
-  return real_openat (dirfd, path, flags, mode);
+  return fd != NOT_A_PAD ? fd : real_openat (dirfd, path, flags, mode);
 }
 
 EXPORT int
 openat64 (int dirfd, const char *path, int flags, ...)
 {
   mode_t mode = 0;
-  struct stat st;
+  int fd = open_pad (path, flags);
 
-  INIT ();
   OPEN_MODE (flags, mode);
-  if (pad_socket_stat (path, &st))
-    return pad_open (path, flags, &st);
-  return real_openat64 (dirfd, path, flags, mode);
+  return fd != NOT_A_PAD ? fd : real_openat64 (dirfd, path, flags, mode);
 }
 
 EXPORT int
 __open_2 (const char *path, int flags)
 {
-  struct stat st;
+  int fd = open_pad (path, flags);
 
-  INIT ();
-  if (pad_socket_stat (path, &st))
-    return pad_open (path, flags, &st);
-  return real___open_2 (path, flags);
+  return fd != NOT_A_PAD ? fd : real___open_2 (path, flags);
 }
 
 EXPORT int
 __open64_2 (const char *path, int flags)
 {
-  struct stat st;
+  int fd = open_pad (path, flags);
 
-  INIT ();
-  if (pad_socket_stat (path, &st))
-    return pad_open (path, flags, &st);
-  return real___open64_2 (path, flags);
+  return fd != NOT_A_PAD ? fd : real___open64_2 (path, flags);
 }
 
 /* ---- stat: a pad's socket is a char device ---- */

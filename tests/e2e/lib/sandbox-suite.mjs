@@ -44,6 +44,7 @@ import { reportingTest } from './report.mjs';
 import { RATE, rawTone, rms, toneLevel, wavTone } from './audio.mjs';
 import { startHost, poll, repoRoot } from './host.mjs';
 import { startGsClient } from './gs-client.mjs';
+import { scriptedGamepads } from './gamepads.mjs';
 import { Client, launchBrowser, connectClient, colorClose } from './client.mjs';
 import {
   accounts, copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionProcesses,
@@ -61,7 +62,8 @@ const TOOLS = ['bwrap', 'slirp4netns', 'sway', 'Xwayland', 'ip', 'swaymsg', 'gri
 const CHANNELS = ['home-list', 'home-read', 'home-write', 'runtime-list', 'runtime-read', 'runtime-write',
   'homes-list', 'runtime-base-list', 'tmp-read', 'shm-read', 'search-names', 'search-contents',
   'proc-environ', 'proc-signal', 'proc-enumerate', 'proc-foreign', 'sway-ipc', 'wayland',
-  'compositor-socket-search', 'x11', 'x11-sockets', 'abstract-sockets', 'host-loopback'];
+  'compositor-socket-search', 'x11', 'x11-sockets', 'abstract-sockets', 'host-loopback',
+  'pad-list', 'pad-search'];
 const AUDIO_CHANNELS = ['audio-list', 'audio-record'];
 
 /** Whether `user` may make user namespaces (bubblewrap, not setuid). */
@@ -345,9 +347,11 @@ export function sandboxSuite({ asUser = null } = {}) {
       assert.match(banner, /an account per device/, `sessions run as device accounts: "${banner}"`);
 
     await setRole(1, 'victim');
-    A = await connectClient(browser, host, 'A', { pin: host.pin, ...MODE, mic: true });
+    A = await connectClient(browser, host, 'A', { pin: host.pin, ...MODE, mic: true }, { initScript: scriptedGamepads });
     const session = (await A.get(() => window.funkhaus.welcome)).session;
     sessions.victim = session;
+    // A pad of the victim's, for the hostile app to look for.
+    await A.page.evaluate(() => window.__fhPads.set(0, {}));
     devices.A = await credentialOf(A);
     const info = await waitJson(`victim-${session}.json`, "the victim's report");
     const account = accountOf(devices.A.device);
@@ -408,6 +412,8 @@ export function sandboxSuite({ asUser = null } = {}) {
     };
     assert.ok(swaysock && existsSync(swaysock), `the victim's sway IPC socket: ${swaysock}`);
     assert.ok(existsSync(victim.wayland), `the victim's Wayland socket: ${victim.wayland}`);
+    // Its pad is there, in its own /dev/input (the host's view of it).
+    await poll(() => existsSync(join(info.runtime, 'input', 'event0')), { timeout: 10000, what: "the victim's pad" });
 
     // Its window, in client A.
     const rgb = await colourOf(session);
