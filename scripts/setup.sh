@@ -39,6 +39,8 @@ if [ "$what" = test ]; then
   # ip, grim, xdpyinfo (swaymsg comes with sway, pw-cli/pw-link/pw-record
   # with pipewire-bin)
   packages+=(iproute2 grim x11-utils)
+  # the clipboard test copies and pastes inside sessions (tests/e2e/clipboard.test.mjs)
+  packages+=(wl-clipboard)
   # the Mutter test: a Debian 13 root (scripts/trixie-root.sh), gdbus
   packages+=(debootstrap libglib2.0-bin)
   # the package test (tests/package/; scripts/package.sh installs the

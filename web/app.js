@@ -11,6 +11,7 @@ import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
 import { InputCapture } from './input.js';
 import { GamepadSender } from './gamepad.js';
+import { ClipboardSync } from './clipboard.js';
 import { HostConsole } from './console.js';
 
 const CREDENTIAL_KEY = 'funkhaus.credential';
@@ -28,7 +29,7 @@ const ui = {
   pairPanel: $('pair-panel'), pairForm: $('pair-form'), pin: $('pin'), name: $('device-name'),
   connectPanel: $('connect-panel'), connectForm: $('connect-form'),
   width: $('mode-width'), height: $('mode-height'), refresh: $('mode-refresh'),
-  bitrate: $('bitrate'), mic: $('use-mic'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
+  bitrate: $('bitrate'), mic: $('use-mic'), clipboard: $('share-clipboard'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
   deviceLabel: $('device-label'),
   stage: $('stage'), canvas: $('screen'),
   toolbar: $('toolbar'), status: $('status'),
@@ -54,6 +55,7 @@ const hooks = {
   keyframesReceived: 0,
   keyframeRequests: 0,
   rumbles: [],       // every rumble message: {pad, strong, weak, played}
+  clipboard: [],     // clipboard text that went either way: {dir: 'sent'|'received', text}
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -225,6 +227,11 @@ const pads = new GamepadSender({
   onRumble: (r) => hooks.rumbles.push(r),
 });
 
+const clipboard = new ClipboardSync({
+  send: (text) => sendJson({ type: 'clipboard', text }),
+  onEvent: (e) => hooks.clipboard.push(e),
+});
+
 const speaker = new SpeakerPlayer(hooks);
 const mic = new MicSender(hooks, (bytes) => {
   if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
@@ -288,6 +295,8 @@ function openSocket(state) {
       hello.bitrate_kbps = target.bitrate;
     if (target.mic && MicSender.supported())
       hello.mic = true;
+    if (target.clipboard && ClipboardSync.supported())
+      hello.clipboard = true;
     if (target.desktop === 'shared')
       hello.desktop = 'shared';
     if (resumeId)
@@ -336,6 +345,8 @@ function onText(c, text) {
     input.forget();
     pads.forget();
     pads.start();
+    if (msg.clipboard)
+      clipboard.start();
     if (msg.audio && SpeakerPlayer.supported())
       speaker.start();
     if (msg.audio?.mic)
@@ -359,6 +370,9 @@ function onText(c, text) {
     break;
   case 'rumble':
     pads.rumble(msg);
+    break;
+  case 'clipboard':
+    clipboard.received(msg.text);
     break;
   case 'pong':
     if (typeof msg.t === 'number')
@@ -424,6 +438,7 @@ function onClosed(c, code, reason) {
   input.forget();
   pads.stop();
   pads.forget();
+  clipboard.stop();
   video.restart();
   mic.stop();
   const err = c.error;
@@ -545,6 +560,8 @@ function fillConnectForm(params) {
   ui.mic.checked = (params.get('mic') ?? (saved.mic ? '1' : '0')) === '1';
   ui.desktop.value = params.get('desktop') === 'shared' ? 'shared' : 'own';
   ui.mic.disabled = !MicSender.supported();
+  ui.clipboard.checked = (params.get('clipboard') ?? (saved.clipboard ? '1' : '0')) === '1';
+  ui.clipboard.disabled = !ClipboardSync.supported();
 }
 
 function readConnectForm() {
@@ -555,7 +572,7 @@ function readConnectForm() {
   };
   const bitrate = parseInt(ui.bitrate.value, 10);
   return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked,
-    desktop: ui.desktop.value };
+    clipboard: ui.clipboard.checked, desktop: ui.desktop.value };
 }
 
 ui.pairForm.addEventListener('submit', async (e) => {
@@ -569,7 +586,9 @@ ui.pairForm.addEventListener('submit', async (e) => {
 ui.connectForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const settings = readConnectForm();
-  localStorage.setItem(SETTINGS_KEY, JSON.stringify({ bitrate: settings.bitrate, mic: settings.mic }));
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify({
+    bitrate: settings.bitrate, mic: settings.mic, clipboard: settings.clipboard,
+  }));
   resumeId = null;
   connect(settings);
 });

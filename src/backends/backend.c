@@ -58,6 +58,7 @@ fh_virtual_output_finish (FhVirtualOutput *output)
   g_clear_pointer (&output->session_id, g_free);
   g_clear_pointer (&output->app_env, g_strfreev);
   g_clear_pointer (&output->pipewire_remote, g_free);
+  g_clear_pointer (&output->clipboard_socket, g_free);
 }
 
 void

@@ -90,6 +90,10 @@ struct _FhVirtualOutput {
   /* The session's gamepads (backends/pads.h), or NULL: this output takes
    * none (no sandbox, pads off). Set by the backend, freed with it. */
   struct _FhPadSeat *pads;
+  /* The Wayland socket of the session's own compositor when it offers
+   * wlr-data-control (the session's clipboard, media/clipboard.h), or
+   * NULL: no clipboard (a shared desktop's is its owner's). */
+  char *clipboard_socket;
   /* What the client may know of the desktop (the synthetic picture's
    * background), or has_background = FALSE. */
   gboolean has_background;

@@ -359,6 +359,8 @@ wlroots_create_output (const FhOutputRequest *request, GError **error)
   self->runtime_dir = fh_sandbox_get_runtime_dir (self->sandbox);
   self->app_log_path = g_build_filename (self->runtime_dir, "app.log", NULL);
   self->socket_path = g_build_filename (self->runtime_dir, "wayland-1", NULL);
+  /* sway offers wlr-data-control: the session's clipboard. */
+  output->clipboard_socket = g_strdup (self->socket_path);
   if (!fh_sandbox_is_isolated (self->sandbox))
     ensure_x11_unix_dir ();
   if (!fh_sandbox_make_pads (self->sandbox, &output->pads, error))

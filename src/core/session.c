@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 #include "backends/pads.h"
@@ -13,6 +14,7 @@
 #include "base/stats.h"
 #include "core/rate-control.h"
 #include "core/core.h"
+#include "media/clipboard.h"
 #include "media/mic.h"
 #include "media/speaker.h"
 #include "media/video-stream.h"
@@ -67,6 +69,10 @@ struct _FhSession {
    * number for each; the ones the seat had no room for (said once). */
   FhPad *pads[FH_PAD_LIMIT];
   guint32 pads_refused;
+
+  /* The session's clipboard, while the bound peer shares it. */
+  gboolean clipboard_wanted;
+  FhClipboard *clipboard;
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
@@ -379,9 +385,36 @@ static void on_stats_tick_start (FhSession *self);
 static gboolean on_grace_expired (gpointer user_data);
 
 static void
+on_clipboard_changed (const char *text, gsize len, gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  if (self->peer_ops && self->clipboard_wanted && self->peer_ops->clipboard)
+    self->peer_ops->clipboard (self->peer, text, len);
+}
+
+/* The clipboard of a session whose peer shares it, once its desktop is up. */
+static void
+start_clipboard (FhSession *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!self->clipboard_wanted || self->clipboard || !self->output ||
+      !self->output->clipboard_socket)
+    return;
+  self->clipboard = fh_clipboard_new (self->output->clipboard_socket, on_clipboard_changed, self,
+                                      &error);
+  if (!self->clipboard)
+    g_message ("session %.8s: no clipboard: %s", self->id, error->message);
+  else
+    g_message ("session %.8s: its client shares the session's clipboard", self->id);
+}
+
+static void
 enter_streaming_or_wait (FhSession *self)
 {
   if (self->peer_ops) {
+    start_clipboard (self);
     set_state (self, FH_SESSION_STATE_STREAMING, self->peer_ops->describe (self->peer));
     on_stats_tick_start (self);
     self->await_keyframe = TRUE;
@@ -577,6 +610,7 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   if (peer_ops)
     peer_ops->closed (peer, reason, message ? message : "the session ended");
   remove_pads (self);
+  g_clear_pointer (&self->clipboard, fh_clipboard_free);
   /* Reverse order of setup: the thread that reads the output goes first. */
   if (self->stream)
     fh_video_stream_stop (self->stream);
@@ -757,6 +791,8 @@ fh_session_forget_peer (FhSession *self, gpointer peer)
     return;
   /* Its pads leave with it: nothing of a client stays plugged in. */
   remove_pads (self);
+  self->clipboard_wanted = FALSE;
+  g_clear_pointer (&self->clipboard, fh_clipboard_free);
   self->mic_wanted = FALSE;
   if (self->mic_feeder)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
@@ -809,6 +845,45 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
   }
   self->counters.input_events++;
   self->output->ops->inject (self->output, event);
+}
+
+gboolean
+fh_session_enable_clipboard (FhSession *self, gpointer peer)
+{
+  if (!self->peer_ops || self->peer != peer)
+    return FALSE;
+  self->clipboard_wanted = TRUE;
+  if (self->state == FH_SESSION_STATE_STREAMING)
+    start_clipboard (self);
+  return TRUE;
+}
+
+gboolean
+fh_session_has_clipboard (FhSession *self)
+{
+  return self->clipboard != NULL;
+}
+
+gboolean
+fh_session_set_clipboard (FhSession *self, gpointer peer, const char *text, gsize len,
+                          GError **error)
+{
+  if (!self->peer_ops || self->peer != peer || !self->clipboard_wanted) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_NOT_ASKED,
+                 "clipboard text from a client that did not ask to share the clipboard");
+    return FALSE;
+  }
+  if (len > FH_CLIPBOARD_MAX_TEXT || !g_utf8_validate (text, (gssize) len, NULL) ||
+      memchr (text, 0, len)) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_BAD_DATA,
+                 "clipboard text must be UTF-8 without NUL, at most %d bytes",
+                 FH_CLIPBOARD_MAX_TEXT);
+    return FALSE;
+  }
+  /* No clipboard (its compositor has none): nothing to do, not an error. */
+  if (self->clipboard)
+    fh_clipboard_set_text (self->clipboard, text, len);
+  return TRUE;
 }
 
 static void

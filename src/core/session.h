@@ -73,6 +73,9 @@ typedef struct {
   /* An app of the session set the rumble of @peer's pad @index (the
    * client's number for it); may be NULL. */
   void (*rumble) (gpointer peer, guint index, const FhPadRumble *rumble);
+  /* An app of the session copied @text (UTF-8, no NUL) while @peer shares
+   * the clipboard (fh_session_enable_clipboard); may be NULL. */
+  void (*clipboard) (gpointer peer, const char *text, gsize len);
   /* The session ended or gave @peer up (fh_session_stop): @peer is no
    * longer bound and must not call the session again. */
   void (*closed) (gpointer peer, FhEndReason reason, const char *message);
@@ -168,6 +171,19 @@ void fh_session_pad_update (FhSession *session, gpointer peer, guint index,
                             const FhPadState *state);
 void fh_session_pad_disconnect (FhSession *session, gpointer peer, guint index);
 guint fh_session_count_pads (FhSession *session);
+
+/* The bound @peer shares the session's clipboard (text, both ways) from
+ * now on, until it is unbound; FALSE when it is not the bound peer. The
+ * clipboard exists once the desktop is up, where its compositor has one
+ * (fh_session_has_clipboard: for the welcome). */
+gboolean fh_session_enable_clipboard (FhSession *session, gpointer peer);
+gboolean fh_session_has_clipboard (FhSession *session);
+/* Text from @peer's clipboard becomes the session's (its apps paste it).
+ * FALSE with FH_SESSION_ERROR_NOT_ASKED from a peer that does not share
+ * the clipboard, FH_SESSION_ERROR_BAD_DATA for text that is not UTF-8, has
+ * a NUL or is longer than FH_CLIPBOARD_MAX_TEXT. */
+gboolean fh_session_set_clipboard (FhSession *session, gpointer peer, const char *text, gsize len,
+                                   GError **error);
 
 /* Tears everything down (→ STOPPED); safe to call twice. The bound peer,
  * if any, is closed with @reason and @message. */

@@ -133,7 +133,14 @@ test_text_errors (void)
   expect_text_error ("{\"type\":\"p\xc3\x28ng\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error ("{\"type\":\"ping\",\0\"t\":1}", 20, FH_PROTO_ERROR_BAD_MESSAGE);
 
-  big = g_strnfill (FH_PROTO_MAX_TEXT + 1, ' ');
+  /* Over 4096 bytes: only a clipboard message may be; over what the
+   * WebSocket takes, nothing. */
+  {
+    g_autofree char *pad = g_strnfill (FH_PROTO_MAX_TEXT, 'x');
+    g_autofree char *ping = g_strdup_printf ("{\"type\":\"ping\",\"t\":1,\"x\":\"%s\"}", pad);
+    expect_text_error (ping, -1, FH_PROTO_ERROR_MESSAGE_TOO_LARGE);
+  }
+  big = g_strnfill (FH_PROTO_MAX_INCOMING + 1, ' ');
   expect_text_error (big, -1, FH_PROTO_ERROR_MESSAGE_TOO_LARGE);
 }
 
@@ -535,6 +542,37 @@ test_builders (void)
 }
 
 static void
+test_clipboard (void)
+{
+  const char *ok = "{\"type\":\"clipboard\",\"text\":\"gr\\u00fc\\u00dfe \\u2713\"}";
+  const char *hello = "{\"type\":\"hello\",\"protocol\":1,\"credential\":{\"device\":\"d\","
+                      "\"token\":\"t\"},\"mode\":{\"width\":640,\"height\":480,\"refresh\":30},"
+                      "\"codecs\":[\"h264\"],\"clipboard\":true}";
+  g_autoptr (GString) big = g_string_new ("{\"type\":\"clipboard\",\"text\":\"");
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *built = fh_proto_build_clipboard ("a\"b\nc", 5);
+
+  g_assert_true (fh_proto_parse_text (ok, strlen (ok), &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_CLIPBOARD);
+  g_assert_cmpstr (msg.text, ==, "grüße ✓");
+  fh_client_message_clear (&msg);
+  g_assert_true (fh_proto_parse_text (hello, strlen (hello), &msg, &error));
+  g_assert_true (msg.clipboard);
+  fh_client_message_clear (&msg);
+
+  for (guint i = 0; i <= FH_PROTO_MAX_CLIPBOARD; i++)
+    g_string_append_c (big, 'x');
+  g_string_append (big, "\"}");
+  expect_text_error (big->str, -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"clipboard\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"clipboard\",\"text\":5}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"hello\",\"clipboard\":\"yes\"}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  g_assert_cmpstr (built, ==, "{\"type\":\"clipboard\",\"text\":\"a\\\"b\\nc\"}");
+}
+
+static void
 test_console (void)
 {
   FhClientMessage msg;
@@ -641,6 +679,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/hello/desktop", test_hello_desktop);
   g_test_add_func ("/protocol/mic-packet", test_mic_packet);
   g_test_add_func ("/protocol/audio-packet", test_audio_packet);
+  g_test_add_func ("/protocol/clipboard", test_clipboard);
   g_test_add_func ("/protocol/pad", test_pad);
   g_test_add_func ("/protocol/pad-errors", test_pad_errors);
   g_test_add_func ("/protocol/pair-request", test_pair_request);

@@ -26,6 +26,7 @@ struct _FhClient {
   gboolean closing;
   gboolean awaiting_approval; /* asked to join the shared desktop */
   gboolean acks; /* it acknowledges frames (hello) */
+  gboolean clipboard; /* it shares its clipboard with its session (hello) */
   FhWebFlow flow; /* its video in flight: set up when bound to a session */
   gboolean flow_ready;
   /* Token bucket for binary messages (input, microphone). */
@@ -121,6 +122,7 @@ send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .background = output->has_background ? output->background : NULL,
     .audio = fh_session_has_speaker (session),
     .mic = fh_session_takes_mic (session),
+    .clipboard = self->clipboard && fh_session_has_clipboard (session),
   };
 
   text = fh_proto_build_welcome (&welcome);
@@ -229,6 +231,13 @@ peer_rumble (gpointer peer, guint index, const FhPadRumble *rumble)
 }
 
 static void
+peer_clipboard (gpointer peer, const char *text, gsize len)
+{
+  g_autofree char *msg = fh_proto_build_clipboard (text, len);
+  fh_client_send_text (peer, msg);
+}
+
+static void
 peer_closed (gpointer peer, FhEndReason reason, const char *message)
 {
   unbind (peer);
@@ -244,6 +253,7 @@ const FhSessionPeerOps fh_web_peer_ops = {
   .stats = peer_stats,
   .failed = peer_failed,
   .rumble = peer_rumble,
+  .clipboard = peer_clipboard,
   .closed = peer_closed,
 };
 
@@ -262,6 +272,8 @@ attach (FhClient *self, FhSession *session, gboolean resumed, gboolean mic)
   fh_web_flow_init (&self->flow, self->acks, fh_session_get_bitrate (session),
                     g_get_monotonic_time ());
   self->flow_ready = TRUE;
+  if (self->clipboard)
+    fh_session_enable_clipboard (session, self);
   if (mic && !fh_session_enable_mic (session, self, &error) &&
       !g_error_matches (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE))
     g_warning ("session %.8s: no microphone: %s", fh_session_get_id (session), error->message);
@@ -348,6 +360,7 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   if (!check_credential (self, msg))
     return;
   self->acks = msg->acks;
+  self->clipboard = msg->clipboard;
   if (!(msg->codecs & FH_CODEC_H264)) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNSUPPORTED,
                                 "no codec in common: this host sends h264");
@@ -485,6 +498,12 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       fh_client_send_text (self, pong);
     } else if (msg.type == FH_CLIENT_MESSAGE_ACK && self->flow_ready) {
       fh_web_flow_ack (&self->flow, g_get_monotonic_time (), msg.ack_frame);
+    } else if (msg.type == FH_CLIENT_MESSAGE_CLIPBOARD &&
+               !fh_session_set_clipboard (self->session, self, msg.text, strlen (msg.text),
+                                          &error)) {
+      fh_client_message_clear (&msg);
+      close_with_gerror (self, error);
+      return;
     }
     fh_client_message_clear (&msg);
   } else if (!take_token (self)) {

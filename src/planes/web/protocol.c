@@ -53,6 +53,7 @@ fh_client_message_clear (FhClientMessage *msg)
   g_free (msg->resume);
   g_free (msg->layout);
   g_free (msg->pin);
+  g_free (msg->text);
   memset (msg, 0, sizeof *msg);
 }
 
@@ -110,6 +111,22 @@ get_string_member (JsonObject *obj, const char *name, gboolean required, gsize m
     return FALSE;
   }
   *out = g_strdup (s);
+  return TRUE;
+}
+
+/* An optional boolean member: left as it is when missing. */
+static gboolean
+get_bool_member (JsonObject *obj, const char *name, gboolean *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, name);
+
+  if (!node)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
+    bad (error, "'%s' must be true or false", name);
+    return FALSE;
+  }
+  *out = json_node_get_boolean (node);
   return TRUE;
 }
 
@@ -217,22 +234,10 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     bad (error, "'bitrate_kbps' must be 100–200000");
     return FALSE;
   }
-  if (json_object_has_member (root, "acks")) {
-    JsonNode *acks = json_object_get_member (root, "acks");
-    if (!JSON_NODE_HOLDS_VALUE (acks) || json_node_get_value_type (acks) != G_TYPE_BOOLEAN) {
-      bad (error, "'acks' must be true or false");
-      return FALSE;
-    }
-    msg->acks = json_node_get_boolean (acks);
-  }
-  if (json_object_has_member (root, "mic")) {
-    JsonNode *mic = json_object_get_member (root, "mic");
-    if (!JSON_NODE_HOLDS_VALUE (mic) || json_node_get_value_type (mic) != G_TYPE_BOOLEAN) {
-      bad (error, "'mic' must be true or false");
-      return FALSE;
-    }
-    msg->mic = json_node_get_boolean (mic);
-  }
+  if (!get_bool_member (root, "acks", &msg->acks, error) ||
+      !get_bool_member (root, "mic", &msg->mic, error) ||
+      !get_bool_member (root, "clipboard", &msg->clipboard, error))
+    return FALSE;
   {
     g_autofree char *desktop = NULL;
     if (!get_string_member (root, "desktop", FALSE, 16, &desktop, error))
@@ -266,9 +271,12 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
   JsonNode *root_node;
   JsonObject *root;
 
-  if (len > FH_PROTO_MAX_TEXT) {
+  /* Only a clipboard message may be longer (up to what the WebSocket
+   * takes): it is told by its type, so the limit is checked once that is
+   * known. */
+  if (len > FH_PROTO_MAX_INCOMING) {
     g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
-                 "text message of %zu bytes is over the limit of %d", len, FH_PROTO_MAX_TEXT);
+                 "text message of %zu bytes is over the limit of %d", len, FH_PROTO_MAX_INCOMING);
     return FALSE;
   }
   if (!g_utf8_validate_len (data, len, NULL)) {
@@ -293,6 +301,11 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
   root = json_node_get_object (root_node);
   if (!get_string_member (root, "type", TRUE, 32, &type, error))
     return FALSE;
+  if (len > FH_PROTO_MAX_TEXT && !g_str_equal (type, "clipboard")) {
+    g_set_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
+                 "text message of %zu bytes is over the limit of %d", len, FH_PROTO_MAX_TEXT);
+    return FALSE;
+  }
 
   if (g_str_equal (type, "hello")) {
     msg->type = FH_CLIENT_MESSAGE_HELLO;
@@ -321,6 +334,16 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
   } else if (g_str_equal (type, "console")) {
     msg->type = FH_CLIENT_MESSAGE_CONSOLE;
     return parse_credential (root, msg, error);
+  } else if (g_str_equal (type, "clipboard")) {
+    msg->type = FH_CLIENT_MESSAGE_CLIPBOARD;
+    if (!get_string_member (root, "text", TRUE, FH_PROTO_MAX_CLIPBOARD, &msg->text, error))
+      return FALSE;
+    /* (A \u0000 ends the text there: it comes out as a C string.) */
+    if (!g_utf8_validate (msg->text, -1, NULL)) {
+      bad (error, "'text' is not UTF-8");
+      return FALSE;
+    }
+    return TRUE;
   } else if (g_str_equal (type, "moonlight-pin")) {
     msg->type = FH_CLIENT_MESSAGE_MOONLIGHT_PIN;
     return get_string_member (root, "pin", TRUE, FH_PROTO_MAX_MOONLIGHT_PIN, &msg->pin, error);
@@ -750,6 +773,21 @@ fh_proto_build_state (const char *state, const char *reason)
 }
 
 char *
+fh_proto_build_clipboard (const char *text, gsize len)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autofree char *copy = g_strndup (text, len);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "clipboard");
+  json_builder_set_member_name (b, "text");
+  json_builder_add_string_value (b, copy);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
 fh_proto_build_rumble (guint index, const FhPadRumble *rumble)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -879,6 +917,8 @@ fh_proto_build_welcome (const FhWelcome *w)
     json_builder_add_boolean_value (b, w->mic);
     json_builder_end_object (b);
   }
+  json_builder_set_member_name (b, "clipboard");
+  json_builder_add_boolean_value (b, w->clipboard);
   json_builder_end_object (b);
   return builder_to_string (b);
 }

@@ -6,6 +6,7 @@
 
 #include "base/mode.h"
 #include "base/stats.h"
+#include "media/clipboard.h"
 #include "media/event.h"
 #include "media/pad.h"
 
@@ -30,6 +31,7 @@
 #define FH_PROTO_MIC_HEADER_SIZE 8
 #define FH_PROTO_MAX_MIC_PAYLOAD 1275 /* the largest Opus packet */
 #define FH_PROTO_MAX_PADS 4 /* a client's gamepads: numbers 0–3 */
+#define FH_PROTO_MAX_CLIPBOARD FH_CLIPBOARD_MAX_TEXT /* bytes of clipboard text */
 #define FH_PROTO_PAD_STATE_SIZE 16
 
 typedef enum {
@@ -75,6 +77,7 @@ typedef enum {
   FH_CLIENT_MESSAGE_CONSOLE,       /* first message of a console (no session) */
   FH_CLIENT_MESSAGE_MOONLIGHT_PIN, /* the PIN a waiting Moonlight client shows */
   FH_CLIENT_MESSAGE_ACK,           /* frames up to this one are decoded (or dropped) */
+  FH_CLIENT_MESSAGE_CLIPBOARD,     /* text the client's clipboard holds */
 } FhClientMessageType;
 
 typedef struct {
@@ -92,6 +95,7 @@ typedef struct {
   gboolean mic; /* the client will send its microphone */
   gboolean shared; /* "desktop": "shared": a view of the shared desktop */
   gboolean acks; /* the client acknowledges frames (ack messages) */
+  gboolean clipboard; /* the client shares its clipboard with the session */
   /* ack */
   guint ack_frame;
   /* ping */
@@ -100,6 +104,8 @@ typedef struct {
    * format (4 digits) is the host's to check, with an answer that does not
    * close the connection */
   char *pin;
+  /* clipboard: UTF-8, at most FH_PROTO_MAX_CLIPBOARD bytes */
+  char *text;
 } FhClientMessage;
 
 void fh_client_message_clear (FhClientMessage *msg);
@@ -143,6 +149,9 @@ gboolean fh_proto_parse_pad (const guint8 *data, gsize len, FhPadMessage *msg, G
 /* Serializes @msg into @out (FH_PROTO_PAD_STATE_SIZE bytes at least);
  * returns the length. For tests and the benchmark client. */
 gsize fh_proto_write_pad (const FhPadMessage *msg, guint8 *out);
+
+/* Host → client: an app of the session copied @text. */
+char *fh_proto_build_clipboard (const char *text, gsize len);
 
 /* Host → client: an app set the rumble of the client's pad @index. */
 char *fh_proto_build_rumble (guint index, const FhPadRumble *rumble);
@@ -206,6 +215,7 @@ typedef struct {
   const guint8 *background; /* [r, g, b] or NULL */
   gboolean audio; /* the session has a speaker (Opus, 48 kHz stereo, 10 ms) */
   gboolean mic; /* … and takes the client's microphone */
+  gboolean clipboard; /* the client shares the session's clipboard */
 } FhWelcome;
 
 char *fh_proto_build_welcome (const FhWelcome *welcome);

@@ -90,7 +90,7 @@ export class Client {
 
 /** Opens the client page; with `pin` it pairs, with `autoconnect` it connects.
  *  `params` go into the URL as they are. */
-export async function openClient(browser, host, name, params = {}, { viewport, initScript } = {}) {
+export async function openClient(browser, host, name, params = {}, { viewport, initScript, permissions } = {}) {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: viewport ?? { width: 1280, height: 720 },
@@ -98,6 +98,8 @@ export async function openClient(browser, host, name, params = {}, { viewport, i
   // Runs in the page before its own scripts (a scripted navigator.getGamepads).
   if (initScript)
     await context.addInitScript(initScript);
+  if (permissions)
+    await context.grantPermissions(permissions);
   const page = await context.newPage();
   const client = new Client(name, context, page);
   const query = new URLSearchParams(params).toString();
@@ -107,16 +109,18 @@ export async function openClient(browser, host, name, params = {}, { viewport, i
 }
 
 /** Pairs with `pin` and connects at `mode`; resolves once streaming. */
-export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, desktop }, opts = {}) {
+export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, clipboard, desktop }, opts = {}) {
   const params = { pin, name, width, height, refresh, autoconnect: 1 };
   if (bitrate)
     params.bitrate = bitrate;
   if (mic)
     params.mic = 1;
+  if (clipboard)
+    params.clipboard = 1;
   if (desktop)
     params.desktop = desktop;
   const client = await openClient(browser, host, name, params,
-    { viewport: opts.viewport ?? { width, height }, initScript: opts.initScript });
+    { viewport: opts.viewport ?? { width, height }, initScript: opts.initScript, permissions: opts.permissions });
   await client.waitFor((f) => f.state === 'streaming' && f.welcome, { what: 'streaming', timeout: 20000 });
   return client;
 }
