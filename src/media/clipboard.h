@@ -1,7 +1,7 @@
 /* A session's clipboard, text only, through wlr-data-control on the
  * session's own compositor (sway): what an app of the session copies comes
  * out through @changed, what a client sends becomes the session's
- * selection (Xwayland's too: sway hands it on). Main thread; it never
+ * selection (sway hands it on to Xwayland's apps). Main thread; it never
  * blocks on the session's apps (their pipes are read and written on the
  * main loop, bounded in size and time). */
 #pragma once
