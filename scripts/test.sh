@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, and run the
 # whole test suite (C unit tests, the PipeWire integration test, the browser
-# end-to-end tests), then all of it again in a sanitizer build (ASan, LSan,
-# UBSan), then every fuzzer for a bounded time. Prints one summary line at
-# the end.
+# end-to-end tests of timings), then all of it again in a sanitizer build
+# (ASan, LSan, UBSan) with the other browser tests, then every fuzzer for a
+# bounded time. Prints one summary line at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -32,8 +32,10 @@ fi
 ninja -C build-asan >&2
 
 status=0
-echo "funkhaus: running the tests in build/" >&2
-meson test -C build --print-errorlogs --no-suite package || status=1
+# The browser tests run once each: those whose figures are timings (and
+# the soak test's full counts) here, the rest under the sanitizers below.
+echo "funkhaus: running the tests in build/ (the browser tests of timings only)" >&2
+meson test -C build --print-errorlogs --no-suite package --no-suite e2e || status=1
 # The Debian package from a clean clone: build, apt install, check, purge
 # (a few minutes; skipped unless root).
 echo "funkhaus: building, installing and removing the Debian package" >&2
@@ -44,9 +46,10 @@ ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs \
   --suite unit --suite integration || status=1
 # LeakSanitizer cannot stop the host's threads when the host runs under the
 # browser tests ("does not work under ptrace"): memory errors only there.
-# The soak test's full counts ran in build/ above; under ASan (about 3
-# times slower) it checks memory errors over fewer rounds, and not the
-# resident memory, which ASan's quarantine of freed memory inflates.
+# Every browser test but the timing ones (tests/meson.build). The soak
+# test's full counts ran in build/ above; under ASan (about 3 times
+# slower) it checks memory errors over fewer rounds, and not the resident
+# memory, which ASan's quarantine of freed memory inflates.
 ASAN_OPTIONS=detect_leaks=0 FUNKHAUS_SOAK_REQUESTS=1000 FUNKHAUS_SOAK_CYCLES=40 \
   FUNKHAUS_SOAK_NO_RSS="ASan keeps freed memory in its quarantine" \
   meson test -C build-asan --print-errorlogs --suite e2e \
