@@ -83,7 +83,7 @@ function copyIn(session, text) {
   return p;
 }
 
-function e2e(name, fn, { timeout = 60000 } = {}) {
+function e2e(name, fn, { timeout = 120000 } = {}) {
   reportingTest(name, { timeout, skip }, () => [
     host && `--- host log ---\n${host.logs()}`,
     ...Object.values(clients).map((c) => c?.report()),
