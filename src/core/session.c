@@ -67,6 +67,14 @@ struct _FhSession {
    * number for each; the ones the seat had no room for (said once). */
   FhPad *pads[FH_PAD_LIMIT];
   guint32 pads_refused;
+
+  /* Its device's access (core/access.h), the level input was last judged
+   * by, the refusals said in the log so far (a bit per level and kind of
+   * input: each is said once), and the timer that tells of its expiry. */
+  FhAccess access;
+  FhAccessLevel judged;
+  guint refusals_said;
+  guint expiry_source;
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
@@ -302,6 +310,126 @@ remove_pads (FhSession *self)
   self->pads_refused = 0;
 }
 
+/* ---- access levels ---- */
+
+static gint64
+now_unix (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+/* Tells the bound peer the level that judges its input now. */
+static void
+tell_access (FhSession *self)
+{
+  FhAccess now = {
+    .level = self->judged,
+    .until = self->judged == FH_ACCESS_VIEW ? 0 : self->access.until,
+  };
+
+  if (self->peer_ops && self->peer_ops->access)
+    self->peer_ops->access (self->peer, &now);
+}
+
+/* The level now, against the one input was judged by so far: a change is
+ * said once, takes the pads away when they are no longer allowed, and is
+ * told to the peer (as is any change when @tell). */
+static void
+apply_access (FhSession *self, const char *why, gboolean tell)
+{
+  FhAccessLevel level = fh_access_effective (&self->access, now_unix ());
+
+  if (level != self->judged) {
+    g_message ("session %.8s: access %s → %s (%s)", self->id,
+               fh_access_level_to_string (self->judged), fh_access_level_to_string (level), why);
+    self->judged = level;
+    if (!fh_access_level_allows (level, FH_ACCESS_INPUT_PAD))
+      remove_pads (self);
+    tell = TRUE;
+  }
+  if (tell)
+    tell_access (self);
+}
+
+static gboolean
+on_access_expired (gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  self->expiry_source = 0;
+  apply_access (self, "its grant expired", FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* A timer for the expiry, so that the peer hears of it when it passes
+ * (the events themselves are judged by the clock whatever the timer). */
+static void
+schedule_expiry (FhSession *self)
+{
+  gint64 left_ms;
+
+  g_clear_handle_id (&self->expiry_source, g_source_remove);
+  if (self->access.until == 0 || self->access.level == FH_ACCESS_VIEW)
+    return;
+  left_ms = (self->access.until * G_USEC_PER_SEC - g_get_real_time ()) / 1000 + 1;
+  if (left_ms <= 0)
+    return;
+  self->expiry_source = g_timeout_add ((guint) MIN (left_ms, (gint64) G_MAXINT32),
+                                       on_access_expired, self);
+}
+
+/* Whether the session's level lets @input through now; a refusal is
+ * counted, and said once per level and kind of input. */
+static gboolean
+judge_input (FhSession *self, FhAccessInput input)
+{
+  FhAccessLevel level = fh_access_effective (&self->access, now_unix ());
+  guint reason;
+
+  if (level != self->judged)
+    apply_access (self, "its grant expired", FALSE);
+  if (fh_access_level_allows (level, input))
+    return TRUE;
+  self->counters.input_refused++;
+  reason = 1u << (level * 2 + input);
+  if (!(self->refusals_said & reason)) {
+    self->refusals_said |= reason;
+    g_message ("session %.8s: %s input refused: device %s has access level %s%s (said once; "
+               "funkhaus_session_input_refused_total counts them)",
+               self->id, input == FH_ACCESS_INPUT_PAD ? "gamepad" : "keyboard and mouse",
+               self->device, fh_access_level_to_string (level),
+               level != self->access.level ? ", its grant expired" : "");
+  }
+  return FALSE;
+}
+
+void
+fh_session_set_access (FhSession *self, const FhAccess *access)
+{
+  g_autofree char *until = access->until ? fh_access_format_time (access->until) : NULL;
+
+  self->access = *access;
+  if (self->state == FH_SESSION_STATE_STOPPED)
+    return;
+  g_message ("session %.8s: access level set to %s%s%s", self->id,
+             fh_access_level_to_string (access->level), until ? " until " : "",
+             until ? until : "");
+  schedule_expiry (self);
+  apply_access (self, "set on the host", TRUE);
+}
+
+const FhAccess *
+fh_session_get_access (FhSession *self)
+{
+  return &self->access;
+}
+
+FhAccessLevel
+fh_session_get_access_level (FhSession *self)
+{
+  return fh_access_effective (&self->access, now_unix ());
+}
+
 static void
 fail (FhSession *self, const char *reason)
 {
@@ -502,8 +630,12 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
     self->shared = TRUE;
     self->backend = fh_shared_desktop_get_backend (desktop);
   }
-  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s", self->id, self->device,
-             self->mode.width, self->mode.height, self->mode.refresh, self->bitrate_kbps);
+  fh_device_store_get_access (fh_core_get_devices (core), self->device, &self->access);
+  self->judged = fh_access_effective (&self->access, now_unix ());
+  schedule_expiry (self);
+  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s, access level %s", self->id,
+             self->device, self->mode.width, self->mode.height, self->mode.refresh,
+             self->bitrate_kbps, fh_access_level_to_string (self->judged));
 
   self->dir = g_build_filename (fh_core_get_sessions_dir (core), self->id, NULL);
   if (g_mkdir (self->dir, 0700) < 0) {
@@ -574,6 +706,7 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   }
   g_clear_handle_id (&self->grace_source, g_source_remove);
   g_clear_handle_id (&self->stats_source, g_source_remove);
+  g_clear_handle_id (&self->expiry_source, g_source_remove);
   if (peer_ops)
     peer_ops->closed (peer, reason, message ? message : "the session ended");
   remove_pads (self);
@@ -799,6 +932,8 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
     g_debug ("session %.8s: ignoring a key this host does not know", self->id);
     return;
   }
+  if (!judge_input (self, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
+    return;
   if (event->type == FH_INPUT_POINTER_MOTION) {
     FhInputEvent clamped = *event;
     clamped.motion.x = MIN (event->motion.x, self->mode.width - 1);
@@ -836,6 +971,8 @@ get_pad (FhSession *self, gpointer peer, guint index, FhPadKind kind)
 
   if (!self->peer_ops || self->peer != peer || index >= FH_PAD_LIMIT ||
       self->state != FH_SESSION_STATE_STREAMING || !self->output)
+    return NULL;
+  if (!judge_input (self, FH_ACCESS_INPUT_PAD))
     return NULL;
   if (self->pads[index])
     return self->pads[index];

@@ -109,7 +109,11 @@ static void
 send_welcome (FhClient *self, FhSession *session, gboolean resumed)
 {
   FhVirtualOutput *output = fh_session_get_output (session);
+  FhAccessLevel level = fh_session_get_access_level (session);
+  gint64 until = fh_session_get_access (session)->until;
   g_autofree char *text = NULL;
+  g_autofree char *until_text =
+    until && level != FH_ACCESS_VIEW ? fh_access_format_time (until) : NULL;
   FhWelcome welcome = {
     .session = fh_session_get_id (session),
     .resumed = resumed,
@@ -121,6 +125,8 @@ send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .background = output->has_background ? output->background : NULL,
     .audio = fh_session_has_speaker (session),
     .mic = fh_session_takes_mic (session),
+    .access_level = fh_access_level_to_string (level),
+    .access_until = until_text,
   };
 
   text = fh_proto_build_welcome (&welcome);
@@ -229,6 +235,15 @@ peer_rumble (gpointer peer, guint index, const FhPadRumble *rumble)
 }
 
 static void
+peer_access (gpointer peer, const FhAccess *access)
+{
+  g_autofree char *until = access->until ? fh_access_format_time (access->until) : NULL;
+  g_autofree char *text = fh_proto_build_access (fh_access_level_to_string (access->level), until);
+
+  fh_client_send_text (peer, text);
+}
+
+static void
 peer_closed (gpointer peer, FhEndReason reason, const char *message)
 {
   unbind (peer);
@@ -244,6 +259,7 @@ const FhSessionPeerOps fh_web_peer_ops = {
   .stats = peer_stats,
   .failed = peer_failed,
   .rumble = peer_rumble,
+  .access = peer_access,
   .closed = peer_closed,
 };
 
