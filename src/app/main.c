@@ -378,8 +378,9 @@ cmd_devices (int argc, char **argv)
 
   g_option_context_add_main_entries (options, entries, NULL);
   g_option_context_set_description (
-    options, "Levels: full (keyboard, mouse and gamepads), controller (gamepads only), view (no\n"
-             "input: the picture and sound only). A level that expires falls back to view.\n"
+    options, "Levels: full (keyboard, mouse, gamepads, microphone), controller (gamepads and\n"
+             "microphone: no keyboard or mouse), view (no input: the picture and sound only).\n"
+             "A level that expires falls back to view.\n"
              "A device paired from now on gets default-level= of config.ini (full).\n");
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error) || !fh_config_load (config, NULL, &error))

@@ -48,7 +48,8 @@ fh_access_level_allows (FhAccessLevel level, FhAccessInput input)
   case FH_ACCESS_FULL:
     return TRUE;
   case FH_ACCESS_CONTROLLER:
-    return input == FH_ACCESS_INPUT_PAD;
+    /* A player's voice goes with its pad (a game's voice chat). */
+    return input != FH_ACCESS_INPUT_KEYBOARD_MOUSE;
   case FH_ACCESS_VIEW:
     return FALSE;
   }

@@ -7,8 +7,8 @@
 #include <glib.h>
 
 typedef enum {
-  FH_ACCESS_FULL,       /* keyboard, mouse and gamepads */
-  FH_ACCESS_CONTROLLER, /* gamepads only */
+  FH_ACCESS_FULL,       /* keyboard, mouse, gamepads and microphone */
+  FH_ACCESS_CONTROLLER, /* gamepads (and the microphone): no keyboard or mouse */
   FH_ACCESS_VIEW,       /* no input at all: the picture and sound only */
 } FhAccessLevel;
 
@@ -16,6 +16,7 @@ typedef enum {
 typedef enum {
   FH_ACCESS_INPUT_KEYBOARD_MOUSE, /* keys, pointer, buttons, scroll */
   FH_ACCESS_INPUT_PAD,            /* a gamepad plugged in or moved */
+  FH_ACCESS_INPUT_MICROPHONE,     /* the client's microphone into the session's */
 } FhAccessInput;
 
 typedef struct {

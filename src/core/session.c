@@ -391,12 +391,15 @@ judge_input (FhSession *self, FhAccessInput input)
   if (fh_access_level_allows (level, input))
     return TRUE;
   self->counters.input_refused++;
-  reason = 1u << (level * 2 + input);
+  reason = 1u << (level * 3 + input);
   if (!(self->refusals_said & reason)) {
     self->refusals_said |= reason;
     g_message ("session %.8s: %s input refused: device %s has access level %s%s (said once; "
                "funkhaus_session_input_refused_total counts them)",
-               self->id, input == FH_ACCESS_INPUT_PAD ? "gamepad" : "keyboard and mouse",
+               self->id,
+               input == FH_ACCESS_INPUT_PAD          ? "gamepad"
+               : input == FH_ACCESS_INPUT_MICROPHONE ? "microphone"
+                                                     : "keyboard and mouse",
                self->device, fh_access_level_to_string (level),
                level != self->access.level ? ", its grant expired" : "");
   }
@@ -1074,6 +1077,9 @@ fh_session_feed_mic (FhSession *self, gpointer peer, const guint8 *data, gsize s
                            : "a microphone packet, but this host has no audio");
     return FALSE;
   }
+  /* Dropped, not refused: the client did nothing wrong. */
+  if (!judge_input (self, FH_ACCESS_INPUT_MICROPHONE))
+    return TRUE;
   if (!fh_mic_feeder_push (self->mic_feeder, data, size, &local)) {
     g_set_error_literal (error, FH_SESSION_ERROR, FH_SESSION_ERROR_BAD_DATA, local->message);
     return FALSE;

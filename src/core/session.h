@@ -159,7 +159,8 @@ const char *fh_session_get_audio_target (FhSession *session, gboolean playback);
 /* TRUE when @pid is one of the session's processes (by ancestry). */
 gboolean fh_session_owns_process (FhSession *session, int pid);
 /* One Opus packet from @peer's microphone. Fails (FH_SESSION_ERROR) when
- * @peer did not ask for the microphone or the packet does not decode. */
+ * @peer did not ask for the microphone or the packet does not decode; at
+ * view level it is dropped (and counted), which is no failure. */
 gboolean fh_session_feed_mic (FhSession *session, gpointer peer, const guint8 *data, gsize size,
                               GError **error);
 /* Keyboard and mouse input of the bound peer: injected when the

@@ -48,6 +48,9 @@ test_allows (void)
   g_assert_true (fh_access_level_allows (FH_ACCESS_CONTROLLER, FH_ACCESS_INPUT_PAD));
   g_assert_false (fh_access_level_allows (FH_ACCESS_VIEW, FH_ACCESS_INPUT_KEYBOARD_MOUSE));
   g_assert_false (fh_access_level_allows (FH_ACCESS_VIEW, FH_ACCESS_INPUT_PAD));
+  g_assert_true (fh_access_level_allows (FH_ACCESS_FULL, FH_ACCESS_INPUT_MICROPHONE));
+  g_assert_true (fh_access_level_allows (FH_ACCESS_CONTROLLER, FH_ACCESS_INPUT_MICROPHONE));
+  g_assert_false (fh_access_level_allows (FH_ACCESS_VIEW, FH_ACCESS_INPUT_MICROPHONE));
 }
 
 static void
