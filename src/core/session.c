@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "backends/pads.h"
 #include "backends/shared-desktop.h"
@@ -18,6 +19,8 @@
 #include "media/video-stream.h"
 
 #define STATS_WINDOW_US G_USEC_PER_SEC
+/* evdev codes of keys and buttons (KEY_MAX + 1). */
+#define HELD_CODES 0x300
 
 struct _FhSession {
   FhCore *core;
@@ -75,6 +78,11 @@ struct _FhSession {
   FhAccessLevel judged;
   guint refusals_said;
   guint expiry_source;
+  /* Keys and pointer buttons its input holds down now (evdev codes): let
+   * go when the level stops allowing them, so nothing stays pressed (or
+   * repeats) in an app after the grant ended. */
+  guint8 held_keys[HELD_CODES / 8];
+  guint8 held_buttons[HELD_CODES / 8];
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
@@ -331,6 +339,43 @@ tell_access (FhSession *self)
     self->peer_ops->access (self->peer, &now);
 }
 
+static void
+note_held (guint8 *held, guint32 code, gboolean pressed)
+{
+  if (code >= HELD_CODES)
+    return;
+  if (pressed)
+    held[code / 8] |= 1u << (code % 8);
+  else
+    held[code / 8] &= ~(1u << (code % 8));
+}
+
+/* Lets go of every key and button the peer's input holds down. */
+static void
+release_held (FhSession *self)
+{
+  guint released = 0;
+
+  for (guint code = 0; code < HELD_CODES; code++) {
+    gboolean key = self->held_keys[code / 8] & (1u << (code % 8));
+    gboolean button = self->held_buttons[code / 8] & (1u << (code % 8));
+    FhInputEvent up = { .type = FH_INPUT_KEY, .key = { code, FALSE } };
+    if (key && self->output && self->state == FH_SESSION_STATE_STREAMING) {
+      self->output->ops->inject (self->output, &up);
+      released++;
+    }
+    up = (FhInputEvent) { .type = FH_INPUT_POINTER_BUTTON, .button = { code, FALSE } };
+    if (button && self->output && self->state == FH_SESSION_STATE_STREAMING) {
+      self->output->ops->inject (self->output, &up);
+      released++;
+    }
+  }
+  memset (self->held_keys, 0, sizeof self->held_keys);
+  memset (self->held_buttons, 0, sizeof self->held_buttons);
+  if (released)
+    g_message ("session %.8s: let go of %u held key(s) and button(s)", self->id, released);
+}
+
 /* The level now, against the one input was judged by so far: a change is
  * said once, takes the pads away when they are no longer allowed, and is
  * told to the peer (as is any change when @tell). */
@@ -343,6 +388,8 @@ apply_access (FhSession *self, const char *why, gboolean tell)
     g_message ("session %.8s: access %s → %s (%s)", self->id,
                fh_access_level_to_string (self->judged), fh_access_level_to_string (level), why);
     self->judged = level;
+    if (!fh_access_level_allows (level, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
+      release_held (self);
     if (!fh_access_level_allows (level, FH_ACCESS_INPUT_PAD))
       remove_pads (self);
     tell = TRUE;
@@ -937,6 +984,10 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
   }
   if (!judge_input (self, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
     return;
+  if (event->type == FH_INPUT_KEY)
+    note_held (self->held_keys, event->key.code, event->key.pressed);
+  else if (event->type == FH_INPUT_POINTER_BUTTON)
+    note_held (self->held_buttons, event->button.button, event->button.pressed);
   if (event->type == FH_INPUT_POINTER_MOTION) {
     FhInputEvent clamped = *event;
     clamped.motion.x = MIN (event->motion.x, self->mode.width - 1);
