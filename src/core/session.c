@@ -398,6 +398,8 @@ apply_access (FhSession *self, const char *why, gboolean tell)
     tell_access (self);
 }
 
+static void schedule_expiry (FhSession *self);
+
 static gboolean
 on_access_expired (gpointer user_data)
 {
@@ -405,6 +407,10 @@ on_access_expired (gpointer user_data)
 
   self->expiry_source = 0;
   apply_access (self, "its grant expired", FALSE);
+  /* A timer runs on the monotonic clock and at most ~24 days at once: one
+   * that fired before the wall clock reached the expiry waits again. */
+  if (self->judged != FH_ACCESS_VIEW)
+    schedule_expiry (self);
   return G_SOURCE_REMOVE;
 }
 
