@@ -36,6 +36,7 @@ const ui = {
   statsButton: $('toggle-stats'), lockButton: $('pointer-lock'),
   fullscreenButton: $('fullscreen'), disconnectButton: $('disconnect'),
   stats: $('stats'),
+  access: $('access'),
 };
 
 // ---- test and automation hooks -------------------------------------------
@@ -56,6 +57,7 @@ const hooks = {
   keyframeRequests: 0,
   rumbles: [],       // every rumble message: {pad, strong, weak, played}
   clipboard: [],     // clipboard text that went either way: {dir: 'sent'|'received', text}
+  access: null,      // the host's word on this device's input: {level, until}
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -90,6 +92,19 @@ function setState(state) {
   const streaming = state === 'streaming' || state === 'reconnecting';
   ui.stage.hidden = !streaming && state !== 'connecting';
   ui.toolbar.hidden = !(streaming || state === 'connecting');
+}
+
+// What this device may do, as the host says (welcome, access): the host
+// drops what its level does not allow, this only tells the user why.
+function showAccess(access) {
+  hooks.access = access ?? null;
+  const level = access?.level ?? 'full';
+  const until = access?.until ? ` until ${new Date(access.until).toLocaleString()}` : '';
+  ui.access.hidden = level === 'full' && !until;
+  ui.access.dataset.level = level;
+  ui.access.textContent = level === 'view' ? 'view only: no keyboard, mouse or gamepad'
+    : level === 'controller' ? `gamepads only: no keyboard or mouse${until}`
+    : `full access${until}`;
 }
 
 function showPanel(which) {
@@ -340,6 +355,7 @@ function onText(c, text) {
     hooks.session = msg.session;
     resumeId = msg.session;
     sessionMode = msg.mode;
+    showAccess(msg.access);
     backoffMs = BACKOFF_MIN_MS;
     video.restart();
     input.forget();
@@ -354,6 +370,9 @@ function onText(c, text) {
     hideBanner();
     setState('streaming');
     startPing();
+    break;
+  case 'access':
+    showAccess(msg);
     break;
   case 'stats':
     hooks.hostStats = msg;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fh-config.h"
+#include "core/access.h"
 #include "media/pad.h"
 #include "planes/gamestream/nvhttp.h"
 #include "planes/web/plane.h"
@@ -49,6 +50,7 @@ fh_config_new (void)
   config->gamestream_video_port = FH_GS_DEFAULT_VIDEO_PORT;
   config->gamestream_control_port = FH_GS_DEFAULT_CONTROL_PORT;
   config->gamestream_audio_port = FH_GS_DEFAULT_AUDIO_PORT;
+  config->default_level = g_strdup ("full");
   return config;
 }
 
@@ -76,6 +78,7 @@ fh_config_free (FhConfig *config)
   g_free (config->audio);
   g_free (config->metrics);
   g_free (config->gamestream);
+  g_free (config->default_level);
   g_free (config->config_dir);
   g_free (config->runtime_dir);
   g_free (config->web_dir);
@@ -217,6 +220,7 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_UINT ("gamestream-video-port", gamestream_video_port);
   GET_UINT ("gamestream-control-port", gamestream_control_port);
   GET_UINT ("gamestream-audio-port", gamestream_audio_port);
+  GET_STRING ("default-level", default_level);
 #undef GET_UINT
 #undef GET_STRING
   default_homes_dir (config);
@@ -227,6 +231,7 @@ gboolean
 fh_config_check (const FhConfig *config, const char *path, GError **error)
 {
   FhWebMetricsAccess metrics;
+  FhAccessLevel level;
 
   if (!fh_web_metrics_access_from_string (config->metrics, &metrics)) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
@@ -247,6 +252,12 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: shared-join must be allow, ask or deny, not '%s'",
                  path ? path : "settings", config->shared_join ? config->shared_join : "");
+    return FALSE;
+  }
+  if (!fh_access_level_from_string (config->default_level, &level)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: default-level must be full, controller or view, not '%s'",
+                 path ? path : "settings", config->default_level ? config->default_level : "");
     return FALSE;
   }
   if (!config->sandbox ||

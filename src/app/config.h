@@ -74,6 +74,9 @@ typedef struct {
   guint gamestream_video_port;
   guint gamestream_control_port;
   guint gamestream_audio_port;
+  /* The access level of a newly paired device: "full", "controller"
+   * (gamepads only) or "view" (no input). */
+  char *default_level;
   /* Where things live (filled by fh_config_resolve_dirs). */
   char *config_dir; /* cert, key, devices.ini, config.ini */
   char *runtime_dir; /* control socket, session dirs */

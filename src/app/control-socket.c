@@ -32,6 +32,30 @@ request_free (FhControlRequest *r)
   g_free (r);
 }
 
+/* "level ID LEVEL [UNTIL]": UNTIL in Unix seconds (the command line
+ * turned --until or --for into it). */
+static char *
+set_level (FhCore *core, const char *args)
+{
+  g_auto (GStrv) words = g_strsplit (args, " ", -1);
+  guint n = g_strv_length (words);
+  g_autoptr (GError) error = NULL;
+  FhAccess access = { 0 };
+  char *end = NULL;
+  int applied;
+
+  if (n < 2 || n > 3 || !fh_access_level_from_string (words[1], &access.level))
+    return g_strdup ("error say 'level ID full|controller|view [UNTIL]'");
+  if (n == 3) {
+    access.until = g_ascii_strtoll (words[2], &end, 10);
+    if (!end || *end || access.until <= 0)
+      return g_strdup ("error UNTIL is a time in Unix seconds");
+  }
+  applied = fh_core_set_device_access (core, words[0], &access, &error);
+  return applied < 0 ? g_strdup_printf ("error %s", error->message)
+                     : g_strdup_printf ("level-set %d", applied);
+}
+
 static char *
 handle_command (FhControl *self, const char *line)
 {
@@ -55,6 +79,8 @@ handle_command (FhControl *self, const char *line)
     return ended < 0 ? g_strdup_printf ("error %s", error->message)
                      : g_strdup_printf ("revoked %d", ended);
   }
+  if (g_str_has_prefix (line, "level "))
+    return set_level (core, line + strlen ("level "));
   if (g_str_equal (line, "requests")) {
     g_autofree char *list = fh_prompts_list (fh_core_get_prompts (core), FH_PROMPT_JOIN);
     return g_strdup_printf ("requests %s", list);
@@ -73,8 +99,8 @@ handle_command (FhControl *self, const char *line)
              : g_strdup_printf ("error %s", error->message);
   }
   return g_strdup_printf (
-    "error unknown command (known: pair, moonlight-pin PIN, sessions, revoke ID, requests, "
-    "approve ID, deny ID)");
+    "error unknown command (known: pair, moonlight-pin PIN, sessions, revoke ID, "
+    "level ID LEVEL [UNTIL], requests, approve ID, deny ID)");
 }
 
 static void

@@ -168,6 +168,8 @@ fh_host_new (FhConfig *config, GError **error)
       .max_views = config->shared_max_views,
     },
   };
+  /* fh_config_check let only known words through. */
+  fh_access_level_from_string (config->default_level, &core.default_level);
   if (!fh_join_policy_from_string (config->shared_join, &core.shared_join)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "shared-join must be allow, ask or deny, not '%s'", config->shared_join);

@@ -27,8 +27,9 @@ static const char usage[] =
   "            RTSP " G_STRINGIFY (FH_GS_DEFAULT_RTSP_PORT) ", UDP 47998-48000; a session per client)\n"
   "  pair      make a new one-time pairing PIN on the running host; with\n"
   "            --moonlight PIN, enter the PIN a Moonlight client shows\n"
-  "  devices   list paired devices (browsers and Moonlight clients), or revoke\n"
-  "            one (list | revoke ID)\n"
+  "  devices   list paired devices (browsers and Moonlight clients) with their\n"
+  "            access levels, revoke one, or set one's level (list | revoke ID |\n"
+  "            level ID full|controller|view [--until TIME | --for DURATION])\n"
   "  approve   list requests to view the shared desktop, or let one in (approve ID)\n"
   "  deny      turn a request to view the shared desktop away (deny ID)\n"
   "\n"
@@ -63,7 +64,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   Serving serving;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
-  g_autofree char *gamestream = NULL, *pads = NULL;
+  g_autofree char *gamestream = NULL, *pads = NULL, *default_level = NULL;
   gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
   gint gs_rtsp_port = -1, gs_video_port = -1, gs_control_port = -1, gs_audio_port = -1;
   GOptionEntry entries[] = {
@@ -83,6 +84,9 @@ cmd_serve (int argc, char **argv)
     { "pads", 0, 0, G_OPTION_ARG_STRING, &pads,
       "gamepads per session: auto (kernel pads through /dev/uinput where it opens, else "
       "user-space pads; default), uinput, user or off", "MODE" },
+    { "default-level", 0, 0, G_OPTION_ARG_STRING, &default_level,
+      "access level of a newly paired device: full (default), controller (gamepads only) or "
+      "view (no input); 'funkhaus devices level' changes one's", "LEVEL" },
     { "gamestream", 0, 0, G_OPTION_ARG_STRING, &gamestream,
       "GameStream plane for Moonlight: auto (default; a port in use only warns), on or off",
       "MODE" },
@@ -129,6 +133,8 @@ cmd_serve (int argc, char **argv)
     g_free (config->gamestream), config->gamestream = g_steal_pointer (&gamestream);
   if (pads)
     g_free (config->pads), config->pads = g_steal_pointer (&pads);
+  if (default_level)
+    g_free (config->default_level), config->default_level = g_steal_pointer (&default_level);
   if (gs_http_port >= 0)
     config->gamestream_http_port = (guint) gs_http_port;
   if (gs_https_port >= 0)
@@ -269,19 +275,123 @@ print_identity_kept (const FhConfig *config, const char *device)
     printf ("its home %s is kept; 'rm -r %s' deletes it\n", home, home);
 }
 
+/* A device's level for the list: "full", "controller until TIME",
+ * "view (controller expired TIME)". */
+static char *
+describe_access (const FhAccess *access)
+{
+  g_autofree char *until = access->until ? fh_access_format_time (access->until) : NULL;
+  const char *level = fh_access_level_to_string (access->level);
+
+  if (!until)
+    return g_strdup (level);
+  if (fh_access_effective (access, g_get_real_time () / G_USEC_PER_SEC) != access->level)
+    return g_strdup_printf ("view (%s expired %s)", level, until);
+  return g_strdup_printf ("%s until %s", level, until);
+}
+
+/* devices level ID LEVEL [--until TIME | --for DURATION]: on the running
+ * host, which applies it to the device's live sessions at once; without
+ * one, in devices.ini. */
+static int
+set_level (const FhConfig *config, const char *id, const char *word, const char *until_text,
+           const char *for_text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhDeviceStore) store = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL, *shown = NULL;
+  FhAccess access = { 0 };
+  gint64 seconds;
+
+  if (!fh_access_level_from_string (word, &access.level)) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "'%s' is not a level: say full, controller (gamepads only) or view (no input)",
+                 word);
+    goto fail;
+  }
+  if (until_text && for_text) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "say --until or --for, not both");
+    goto fail;
+  }
+  if (until_text && !fh_access_parse_time (until_text, &access.until, &error))
+    goto fail;
+  if (for_text) {
+    if (!fh_access_parse_duration (for_text, &seconds, &error))
+      goto fail;
+    access.until = g_get_real_time () / G_USEC_PER_SEC + seconds;
+  }
+  if (access.until && access.until <= g_get_real_time () / G_USEC_PER_SEC) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "%s is already past", until_text);
+    goto fail;
+  }
+  shown = describe_access (&access);
+  path = control_socket_path (config);
+  command = access.until ? g_strdup_printf ("level %s %s %" G_GINT64_FORMAT, id, word, access.until)
+                         : g_strdup_printf ("level %s %s", id, word);
+  if (strchr (id, ' ') || strchr (id, '\n')) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "no paired device %s", id);
+    goto fail;
+  }
+  if ((answer = fh_control_request (path, command, NULL))) {
+    if (!g_str_has_prefix (answer, "level-set ")) {
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                   g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+      goto fail;
+    }
+    printf ("device %s: %s; %s of its sessions follow it now\n", id, shown,
+            answer + strlen ("level-set "));
+    return 0;
+  }
+  if (!(store = fh_device_store_new (config->config_dir, &error)) ||
+      !fh_device_store_set_access (store, id, &access, &error))
+    goto fail;
+  printf ("device %s: %s (no host was running)\n", id, shown);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus devices: %s\n", error->message);
+  return 1;
+}
+
 static int
 cmd_devices (int argc, char **argv)
 {
   g_autoptr (GOptionContext) options = g_option_context_new (
-    "list | revoke ID - the paired devices; revoking one ends its sessions on the running host");
+    "list | revoke ID | level ID full|controller|view - the paired devices; revoking one ends "
+    "its sessions on the running host, a level applies to them at once");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (FhDeviceStore) pairing = NULL;
   g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  g_autofree char *until = NULL, *duration = NULL;
+  GOptionEntry entries[] = {
+    { "until", 0, 0, G_OPTION_ARG_STRING, &until,
+      "with level: the level lasts until TIME (ISO 8601, e.g. 2026-12-24T18:00:00Z), then the "
+      "device may only view", "TIME" },
+    { "for", 0, 0, G_OPTION_ARG_STRING, &duration,
+      "with level: the level lasts this long (e.g. 45s, 30m, 2h, 1d), then the device may only "
+      "view", "DURATION" },
+    { NULL },
+  };
 
+  g_option_context_add_main_entries (options, entries, NULL);
+  g_option_context_set_description (
+    options, "Levels: full (keyboard, mouse, gamepads, microphone), controller (gamepads and\n"
+             "microphone: no keyboard or mouse), view (no input: the picture and sound only).\n"
+             "A level that expires falls back to view.\n"
+             "A device paired from now on gets default-level= of config.ini (full).\n");
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error) || !fh_config_load (config, NULL, &error))
     goto fail;
+  if (argc == 4 && g_str_equal (argv[1], "level"))
+    return set_level (config, argv[2], argv[3], until, duration);
+  if (until || duration) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--until and --for go with 'level ID LEVEL'");
+    goto fail;
+  }
   if (argc == 2 && g_str_equal (argv[1], "list")) {
     g_autoptr (GPtrArray) list = NULL;
     if (!(pairing = fh_device_store_new (config->config_dir, &error)))
@@ -291,15 +401,16 @@ cmd_devices (int argc, char **argv)
       printf ("no paired devices\n");
     for (guint i = 0; i < list->len; i++) {
       FhDevice *d = list->pdata[i];
+      g_autofree char *access = describe_access (&d->access);
       /* The kind last, as before: scripts read it there. */
-      printf ("%s  %-24s  paired %s  %s  %s\n", d->id, d->name ? d->name : "",
-              d->paired ? d->paired : "?", describe_identity (config, d->id), d->kind);
+      printf ("%s  %-24s  paired %s  %s  level %s  %s\n", d->id, d->name ? d->name : "",
+              d->paired ? d->paired : "?", describe_identity (config, d->id), access, d->kind);
     }
     return 0;
   }
   if (argc != 3 || !g_str_equal (argv[1], "revoke")) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "say 'list' or 'revoke ID' (see 'funkhaus devices --help')");
+                 "say 'list', 'revoke ID' or 'level ID LEVEL' (see 'funkhaus devices --help')");
     goto fail;
   }
   /* The running host forgets the device and ends its sessions at once;

@@ -75,6 +75,7 @@ fh_core_new (const FhCoreConfig *config, GError **error)
   self->metrics = fh_core_metrics_new (self);
   if (!(self->devices = fh_device_store_new (config->config_dir, error)))
     return NULL;
+  fh_device_store_set_default_level (self->devices, config->default_level);
   return g_steal_pointer (&self);
 }
 
@@ -527,4 +528,28 @@ fh_core_revoke_device (FhCore *self, const char *id, GError **error)
   }
   g_message ("device %s revoked; %u session(s) ended", id, doomed->len);
   return (int) doomed->len;
+}
+
+int
+fh_core_set_device_access (FhCore *self, const char *id, const FhAccess *access, GError **error)
+{
+  g_autoptr (GPtrArray) sessions = g_ptr_array_new ();
+  g_autofree char *until = access->until ? fh_access_format_time (access->until) : NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (!fh_device_store_set_access (self->devices, id, access, error))
+    return -1;
+  /* Taken first: a peer told of the change may end its session. */
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    if (g_str_equal (fh_session_get_device (value), id))
+      g_ptr_array_add (sessions, value);
+  }
+  for (guint i = 0; i < sessions->len; i++)
+    fh_session_set_access (sessions->pdata[i], access);
+  g_message ("device %s: access level %s%s%s; %u live session(s) follow it", id,
+             fh_access_level_to_string (access->level), until ? " until " : "",
+             until ? until : "", sessions->len);
+  return (int) sessions->len;
 }

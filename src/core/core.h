@@ -45,6 +45,8 @@ typedef struct {
   /* The shared desktop: .which "" = none. */
   FhSharedDesktopConfig shared_desktop;
   FhJoinPolicy shared_join;
+  /* The access level of a device paired from now on (core/access.h). */
+  FhAccessLevel default_level;
 } FhCoreConfig;
 
 /* Copies @config (not its strings: they must outlive the core). */
@@ -109,3 +111,11 @@ guint fh_core_next_serial (FhCore *core);
 /* Forgets paired device @id, ends its sessions and tells every plane.
  * Returns how many sessions ended, or -1 with @error. */
 int fh_core_revoke_device (FhCore *core, const char *id, GError **error);
+
+/* Sets the access level of paired device @id (stored in devices.ini) and
+ * applies it to its live sessions at once: their next input event is
+ * judged by it, and their peers are told. Whoever changes a level calls
+ * this (the control socket, an owner's page). Returns how many sessions
+ * it applied to, or -1 with @error. */
+int fh_core_set_device_access (FhCore *core, const char *id, const FhAccess *access,
+                               GError **error);

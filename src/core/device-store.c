@@ -25,6 +25,7 @@ struct _FhDeviceStore {
   guint wrong; /* wrong PINs against the current PIN, from anywhere */
   GHashTable *peers; /* address → FhPairingPeer */
   guint64 pair_attempts, pair_refusals; /* for metrics */
+  FhAccessLevel default_level; /* of a device paired from now on */
 };
 
 void
@@ -169,6 +170,8 @@ pair_with_pin (FhDeviceStore *self, const char *pin, const char *name, const cha
   g_key_file_set_string (self->devices, group, "name", name);
   g_key_file_set_string (self->devices, group, "token-sha256", hash);
   g_key_file_set_string (self->devices, group, "paired", now);
+  g_key_file_set_string (self->devices, group, "level",
+                         fh_access_level_to_string (self->default_level));
   if (!save (self, error)) {
     g_key_file_remove_group (self->devices, group, NULL);
     return FALSE;
@@ -210,6 +213,81 @@ fh_device_store_check (FhDeviceStore *self, const char *device, const char *toke
   return CRYPTO_memcmp (hash, stored, 64) == 0;
 }
 
+/* The access stored in @group: none stored is full (paired before levels
+ * existed), anything that does not parse is view. */
+static void
+read_access (FhDeviceStore *self, const char *group, FhAccess *access)
+{
+  g_autofree char *level = g_key_file_get_string (self->devices, group, "level", NULL);
+  g_autofree char *until = g_key_file_get_string (self->devices, group, "level-until", NULL);
+
+  *access = (FhAccess) { FH_ACCESS_FULL, 0 };
+  if (level && !fh_access_level_from_string (level, &access->level)) {
+    g_warning ("%s: [%s] level=%s is not full, controller or view: read as view", self->path,
+               group, level);
+    access->level = FH_ACCESS_VIEW;
+  }
+  if (until && *until && !fh_access_parse_time (until, &access->until, NULL)) {
+    g_warning ("%s: [%s] level-until=%s is not an ISO 8601 time: read as expired", self->path,
+               group, until);
+    access->until = 1;
+  }
+}
+
+void
+fh_device_store_set_default_level (FhDeviceStore *self, FhAccessLevel level)
+{
+  self->default_level = level;
+}
+
+gboolean
+fh_device_store_get_access (FhDeviceStore *self, const char *id, FhAccess *access)
+{
+  g_autofree char *group = g_strdup_printf ("device %s", id);
+
+  if (!g_key_file_has_group (self->devices, group)) {
+    *access = (FhAccess) { FH_ACCESS_VIEW, 0 };
+    return FALSE;
+  }
+  read_access (self, group, access);
+  return TRUE;
+}
+
+gboolean
+fh_device_store_set_access (FhDeviceStore *self, const char *id, const FhAccess *access,
+                            GError **error)
+{
+  g_autofree char *group = g_strdup_printf ("device %s", id);
+  g_autofree char *old_level = NULL, *old_until = NULL;
+
+  if (!g_key_file_has_group (self->devices, group)) {
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_UNKNOWN_DEVICE,
+                 "no paired device %s ('funkhaus devices list' shows them)", id);
+    return FALSE;
+  }
+  old_level = g_key_file_get_string (self->devices, group, "level", NULL);
+  old_until = g_key_file_get_string (self->devices, group, "level-until", NULL);
+  g_key_file_set_string (self->devices, group, "level", fh_access_level_to_string (access->level));
+  if (access->until) {
+    g_autofree char *until = fh_access_format_time (access->until);
+    g_key_file_set_string (self->devices, group, "level-until", until);
+  } else {
+    g_key_file_remove_key (self->devices, group, "level-until", NULL);
+  }
+  if (save (self, error))
+    return TRUE;
+  /* Not stored: memory stays what the file says. */
+  if (old_level)
+    g_key_file_set_string (self->devices, group, "level", old_level);
+  else
+    g_key_file_remove_key (self->devices, group, "level", NULL);
+  if (old_until)
+    g_key_file_set_string (self->devices, group, "level-until", old_until);
+  else
+    g_key_file_remove_key (self->devices, group, "level-until", NULL);
+  return FALSE;
+}
+
 GPtrArray *
 fh_device_store_list (FhDeviceStore *self)
 {
@@ -227,6 +305,7 @@ fh_device_store_list (FhDeviceStore *self)
     d->kind = g_key_file_get_string (self->devices, *g, "kind", NULL);
     if (!d->kind)
       d->kind = g_strdup ("browser");
+    read_access (self, *g, &d->access);
     g_ptr_array_add (list, d);
   }
   return list;
@@ -310,6 +389,8 @@ fh_device_store_add_certificate (FhDeviceStore *self, const char *name, const ch
   g_key_file_set_string (self->devices, group, "cert-sha256", hash);
   g_key_file_set_string (self->devices, group, "cert", cert_pem);
   g_key_file_set_string (self->devices, group, "paired", now);
+  g_key_file_set_string (self->devices, group, "level",
+                         fh_access_level_to_string (self->default_level));
   if (!save (self, error)) {
     g_key_file_remove_group (self->devices, group, NULL);
     return FALSE;

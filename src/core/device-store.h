@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "base/random.h"
+#include "core/access.h"
 
 typedef struct _FhDeviceStore FhDeviceStore;
 
@@ -34,6 +35,7 @@ typedef struct {
   char *name;
   char *paired; /* ISO 8601, UTC */
   char *kind;   /* "browser" or "moonlight" */
+  FhAccess access; /* as stored, expiry not applied */
 } FhDevice;
 
 void fh_device_free (FhDevice *device);
@@ -59,6 +61,20 @@ void fh_device_store_get_pair_counts (FhDeviceStore *pairing, guint64 *attempts,
 GPtrArray *fh_device_store_list (FhDeviceStore *pairing);
 /* Forgets device @id: its credential stops working at once. */
 gboolean fh_device_store_revoke (FhDeviceStore *pairing, const char *id, GError **error);
+
+/* Access levels (core/access.h), kept with each device as level= and
+ * level-until= (ISO 8601, UTC). A device paired before levels existed has
+ * none stored and keeps the full access it had; a value that does not
+ * parse is read as view. */
+
+/* The level a device paired from now on gets (the host's default-level). */
+void fh_device_store_set_default_level (FhDeviceStore *pairing, FhAccessLevel level);
+/* The stored access of device @id; FALSE (and view) for a device the
+ * store does not know. */
+gboolean fh_device_store_get_access (FhDeviceStore *pairing, const char *id, FhAccess *access);
+/* Stores @access for device @id. */
+gboolean fh_device_store_set_access (FhDeviceStore *pairing, const char *id, const FhAccess *access,
+                                     GError **error);
 
 /* TRUE when @token is the credential of paired device @device. */
 gboolean fh_device_store_check (FhDeviceStore *pairing, const char *device, const char *token);

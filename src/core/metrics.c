@@ -245,6 +245,7 @@ static double v_bitrate (FhSession *s, const FhSessionUsage *u) { return fh_sess
 static double v_target (FhSession *s, const FhSessionUsage *u) { return fh_session_get_target_bitrate (s) * 1000.0; }
 static double v_audio (FhSession *s, const FhSessionUsage *u) { return fh_session_get_counters (s)->audio_packets; }
 static double v_input (FhSession *s, const FhSessionUsage *u) { return fh_session_get_counters (s)->input_events; }
+static double v_refused (FhSession *s, const FhSessionUsage *u) { return fh_session_get_counters (s)->input_refused; }
 static double v_cpu (FhSession *s, const FhSessionUsage *u) { return u->cpu_seconds; }
 static double v_memory (FhSession *s, const FhSessionUsage *u) { return (double) u->memory_bytes; }
 static double v_encode_cpu (FhSession *s, const FhSessionUsage *u) { return u->encode_cpu_seconds; }
@@ -262,6 +263,7 @@ static const struct {
   { "funkhaus_session_target_bitrate_bits_per_second", "gauge", "What the encoder aims at now.", v_target },
   { "funkhaus_session_audio_packets_total", "counter", "Opus packets sent to the session's client.", v_audio },
   { "funkhaus_session_input_events_total", "counter", "Input events injected into the session's desktop.", v_input },
+  { "funkhaus_session_input_refused_total", "counter", "Input events dropped: its device's access level does not allow them.", v_refused },
   { "funkhaus_session_encode_thread_cpu_seconds_total", "counter", "CPU time of the session's encode thread in the host.", v_encode_cpu },
   { "funkhaus_session_cpu_seconds_total", "counter", "CPU time of the session's live processes (desktop, apps, its PipeWire).", v_cpu, TRUE },
   { "funkhaus_session_resident_memory_bytes", "gauge", "Resident memory of the session's live processes.", v_memory, TRUE },

@@ -4,8 +4,8 @@
 
 #include <gio/gio.h>
 #include <errno.h>
-#include <string.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "backends/pads.h"
 #include "backends/shared-desktop.h"
@@ -20,6 +20,8 @@
 #include "media/video-stream.h"
 
 #define STATS_WINDOW_US G_USEC_PER_SEC
+/* evdev codes of keys and buttons (KEY_MAX + 1). */
+#define HELD_CODES 0x300
 
 struct _FhSession {
   FhCore *core;
@@ -73,6 +75,18 @@ struct _FhSession {
   /* The session's clipboard, while the bound peer shares it. */
   gboolean clipboard_wanted;
   FhClipboard *clipboard;
+  /* Its device's access (core/access.h), the level input was last judged
+   * by, the refusals said in the log so far (a bit per level and kind of
+   * input: each is said once), and the timer that tells of its expiry. */
+  FhAccess access;
+  FhAccessLevel judged;
+  guint refusals_said;
+  guint expiry_source;
+  /* Keys and pointer buttons its input holds down now (evdev codes): let
+   * go when the level stops allowing them, so nothing stays pressed (or
+   * repeats) in an app after the grant ended. */
+  guint8 held_keys[HELD_CODES / 8];
+  guint8 held_buttons[HELD_CODES / 8];
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
@@ -308,6 +322,175 @@ remove_pads (FhSession *self)
   self->pads_refused = 0;
 }
 
+/* ---- access levels ---- */
+
+static gint64
+now_unix (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+/* Tells the bound peer the level that judges its input now. */
+static void
+tell_access (FhSession *self)
+{
+  FhAccess now = {
+    .level = self->judged,
+    .until = self->judged == FH_ACCESS_VIEW ? 0 : self->access.until,
+  };
+
+  if (self->peer_ops && self->peer_ops->access)
+    self->peer_ops->access (self->peer, &now);
+}
+
+static void
+note_held (guint8 *held, guint32 code, gboolean pressed)
+{
+  if (code >= HELD_CODES)
+    return;
+  if (pressed)
+    held[code / 8] |= 1u << (code % 8);
+  else
+    held[code / 8] &= ~(1u << (code % 8));
+}
+
+/* Lets go of every key and button the peer's input holds down. */
+static void
+release_held (FhSession *self)
+{
+  guint released = 0;
+
+  for (guint code = 0; code < HELD_CODES; code++) {
+    gboolean key = self->held_keys[code / 8] & (1u << (code % 8));
+    gboolean button = self->held_buttons[code / 8] & (1u << (code % 8));
+    FhInputEvent up = { .type = FH_INPUT_KEY, .key = { code, FALSE } };
+    if (key && self->output && self->state == FH_SESSION_STATE_STREAMING) {
+      self->output->ops->inject (self->output, &up);
+      released++;
+    }
+    up = (FhInputEvent) { .type = FH_INPUT_POINTER_BUTTON, .button = { code, FALSE } };
+    if (button && self->output && self->state == FH_SESSION_STATE_STREAMING) {
+      self->output->ops->inject (self->output, &up);
+      released++;
+    }
+  }
+  memset (self->held_keys, 0, sizeof self->held_keys);
+  memset (self->held_buttons, 0, sizeof self->held_buttons);
+  if (released)
+    g_message ("session %.8s: let go of %u held key(s) and button(s)", self->id, released);
+}
+
+/* The level now, against the one input was judged by so far: a change is
+ * said once, takes the pads away when they are no longer allowed, and is
+ * told to the peer (as is any change when @tell). */
+static void
+apply_access (FhSession *self, const char *why, gboolean tell)
+{
+  FhAccessLevel level = fh_access_effective (&self->access, now_unix ());
+
+  if (level != self->judged) {
+    g_message ("session %.8s: access %s → %s (%s)", self->id,
+               fh_access_level_to_string (self->judged), fh_access_level_to_string (level), why);
+    self->judged = level;
+    if (!fh_access_level_allows (level, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
+      release_held (self);
+    if (!fh_access_level_allows (level, FH_ACCESS_INPUT_PAD))
+      remove_pads (self);
+    tell = TRUE;
+  }
+  if (tell)
+    tell_access (self);
+}
+
+static void schedule_expiry (FhSession *self);
+
+static gboolean
+on_access_expired (gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  self->expiry_source = 0;
+  apply_access (self, "its grant expired", FALSE);
+  /* A timer runs on the monotonic clock and at most ~24 days at once: one
+   * that fired before the wall clock reached the expiry waits again. */
+  if (self->judged != FH_ACCESS_VIEW)
+    schedule_expiry (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* A timer for the expiry, so that the peer hears of it when it passes
+ * (the events themselves are judged by the clock whatever the timer). */
+static void
+schedule_expiry (FhSession *self)
+{
+  gint64 left_ms;
+
+  g_clear_handle_id (&self->expiry_source, g_source_remove);
+  if (self->access.until == 0 || self->access.level == FH_ACCESS_VIEW)
+    return;
+  left_ms = (self->access.until * G_USEC_PER_SEC - g_get_real_time ()) / 1000 + 1;
+  if (left_ms <= 0)
+    return;
+  self->expiry_source = g_timeout_add ((guint) MIN (left_ms, (gint64) G_MAXINT32),
+                                       on_access_expired, self);
+}
+
+/* Whether the session's level lets @input through now; a refusal is
+ * counted, and said once per level and kind of input. */
+static gboolean
+judge_input (FhSession *self, FhAccessInput input)
+{
+  FhAccessLevel level = fh_access_effective (&self->access, now_unix ());
+  guint reason;
+
+  if (level != self->judged)
+    apply_access (self, "its grant expired", FALSE);
+  if (fh_access_level_allows (level, input))
+    return TRUE;
+  self->counters.input_refused++;
+  reason = 1u << (level * 4 + input);
+  if (!(self->refusals_said & reason)) {
+    self->refusals_said |= reason;
+    g_message ("session %.8s: %s input refused: device %s has access level %s%s (said once; "
+               "funkhaus_session_input_refused_total counts them)",
+               self->id,
+               input == FH_ACCESS_INPUT_PAD          ? "gamepad"
+               : input == FH_ACCESS_INPUT_MICROPHONE ? "microphone"
+               : input == FH_ACCESS_INPUT_CLIPBOARD  ? "clipboard"
+                                                     : "keyboard and mouse",
+               self->device, fh_access_level_to_string (level),
+               level != self->access.level ? ", its grant expired" : "");
+  }
+  return FALSE;
+}
+
+void
+fh_session_set_access (FhSession *self, const FhAccess *access)
+{
+  g_autofree char *until = access->until ? fh_access_format_time (access->until) : NULL;
+
+  self->access = *access;
+  if (self->state == FH_SESSION_STATE_STOPPED)
+    return;
+  g_message ("session %.8s: access level set to %s%s%s", self->id,
+             fh_access_level_to_string (access->level), until ? " until " : "",
+             until ? until : "");
+  schedule_expiry (self);
+  apply_access (self, "set on the host", TRUE);
+}
+
+const FhAccess *
+fh_session_get_access (FhSession *self)
+{
+  return &self->access;
+}
+
+FhAccessLevel
+fh_session_get_access_level (FhSession *self)
+{
+  return fh_access_effective (&self->access, now_unix ());
+}
+
 static void
 fail (FhSession *self, const char *reason)
 {
@@ -389,7 +572,10 @@ on_clipboard_changed (const char *text, gsize len, gpointer user_data)
 {
   FhSession *self = user_data;
 
-  if (self->peer_ops && self->clipboard_wanted && self->peer_ops->clipboard)
+  /* The session's clipboard goes out to a client with full access only. */
+  if (self->peer_ops && self->clipboard_wanted && self->peer_ops->clipboard &&
+      fh_access_level_allows (fh_access_effective (&self->access, now_unix ()),
+                              FH_ACCESS_INPUT_CLIPBOARD))
     self->peer_ops->clipboard (self->peer, text, len);
 }
 
@@ -535,8 +721,12 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
     self->shared = TRUE;
     self->backend = fh_shared_desktop_get_backend (desktop);
   }
-  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s", self->id, self->device,
-             self->mode.width, self->mode.height, self->mode.refresh, self->bitrate_kbps);
+  fh_device_store_get_access (fh_core_get_devices (core), self->device, &self->access);
+  self->judged = fh_access_effective (&self->access, now_unix ());
+  schedule_expiry (self);
+  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s, access level %s", self->id,
+             self->device, self->mode.width, self->mode.height, self->mode.refresh,
+             self->bitrate_kbps, fh_access_level_to_string (self->judged));
 
   self->dir = g_build_filename (fh_core_get_sessions_dir (core), self->id, NULL);
   if (g_mkdir (self->dir, 0700) < 0) {
@@ -607,6 +797,7 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   }
   g_clear_handle_id (&self->grace_source, g_source_remove);
   g_clear_handle_id (&self->stats_source, g_source_remove);
+  g_clear_handle_id (&self->expiry_source, g_source_remove);
   if (peer_ops)
     peer_ops->closed (peer, reason, message ? message : "the session ended");
   remove_pads (self);
@@ -835,6 +1026,12 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
     g_debug ("session %.8s: ignoring a key this host does not know", self->id);
     return;
   }
+  if (!judge_input (self, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
+    return;
+  if (event->type == FH_INPUT_KEY)
+    note_held (self->held_keys, event->key.code, event->key.pressed);
+  else if (event->type == FH_INPUT_POINTER_BUTTON)
+    note_held (self->held_buttons, event->button.button, event->button.pressed);
   if (event->type == FH_INPUT_POINTER_MOTION) {
     FhInputEvent clamped = *event;
     clamped.motion.x = MIN (event->motion.x, self->mode.width - 1);
@@ -880,8 +1077,9 @@ fh_session_set_clipboard (FhSession *self, gpointer peer, const char *text, gsiz
                  FH_CLIPBOARD_MAX_TEXT);
     return FALSE;
   }
-  /* No clipboard (its compositor has none): nothing to do, not an error. */
-  if (self->clipboard)
+  /* No clipboard (its compositor has none), or a level that does not
+   * allow it: nothing to do, not an error. */
+  if (self->clipboard && judge_input (self, FH_ACCESS_INPUT_CLIPBOARD))
     fh_clipboard_set_text (self->clipboard, text, len);
   return TRUE;
 }
@@ -911,6 +1109,8 @@ get_pad (FhSession *self, gpointer peer, guint index, FhPadKind kind)
 
   if (!self->peer_ops || self->peer != peer || index >= FH_PAD_LIMIT ||
       self->state != FH_SESSION_STATE_STREAMING || !self->output)
+    return NULL;
+  if (!judge_input (self, FH_ACCESS_INPUT_PAD))
     return NULL;
   if (self->pads[index])
     return self->pads[index];
@@ -1012,6 +1212,9 @@ fh_session_feed_mic (FhSession *self, gpointer peer, const guint8 *data, gsize s
                            : "a microphone packet, but this host has no audio");
     return FALSE;
   }
+  /* Dropped, not refused: the client did nothing wrong. */
+  if (!judge_input (self, FH_ACCESS_INPUT_MICROPHONE))
+    return TRUE;
   if (!fh_mic_feeder_push (self->mic_feeder, data, size, &local)) {
     g_set_error_literal (error, FH_SESSION_ERROR, FH_SESSION_ERROR_BAD_DATA, local->message);
     return FALSE;

@@ -11,6 +11,7 @@
 #include "base/mode.h"
 #include "base/process.h"
 #include "base/stats.h"
+#include "core/access.h"
 #include "media/event.h"
 #include "media/pad.h"
 #include "media/speaker.h"
@@ -76,6 +77,11 @@ typedef struct {
   /* An app of the session copied @text (UTF-8, no NUL) while @peer shares
    * the clipboard (fh_session_enable_clipboard); may be NULL. */
   void (*clipboard) (gpointer peer, const char *text, gsize len);
+  /* The session's access level changed (the host's owner set it, or its
+   * expiry passed): @access->level is what it is now, @access->until when
+   * it falls back to view (0: never); may be NULL. The host judges every
+   * event itself: this is only for the peer to show. */
+  void (*access) (gpointer peer, const FhAccess *access);
   /* The session ended or gave @peer up (fh_session_stop): @peer is no
    * longer bound and must not call the session again. */
   void (*closed) (gpointer peer, FhEndReason reason, const char *message);
@@ -88,6 +94,7 @@ typedef struct {
   guint64 bytes_sent;
   guint64 audio_packets; /* Opus packets to its peer */
   guint64 input_events; /* injected into its desktop */
+  guint64 input_refused; /* dropped: its device's access level does not allow them */
   double bitrate_bps; /* video sent over the last second */
   FhHistogram encode_seconds; /* capture → encoded */
   FhHistogram capture_to_send_seconds; /* capture → handed to the peer */
@@ -155,12 +162,28 @@ const char *fh_session_get_audio_target (FhSession *session, gboolean playback);
 /* TRUE when @pid is one of the session's processes (by ancestry). */
 gboolean fh_session_owns_process (FhSession *session, int pid);
 /* One Opus packet from @peer's microphone. Fails (FH_SESSION_ERROR) when
- * @peer did not ask for the microphone or the packet does not decode. */
+ * @peer did not ask for the microphone or the packet does not decode; at
+ * view level it is dropped (and counted), which is no failure. */
 gboolean fh_session_feed_mic (FhSession *session, gpointer peer, const guint8 *data, gsize size,
                               GError **error);
+/* Keyboard and mouse input of the bound peer: injected when the
+ * session's access level allows it (full), else dropped and counted. */
 void fh_session_inject (FhSession *session, const FhInputEvent *event);
 
-/* Gamepads of the bound @peer, by the client's number for each (<
+/* The access of the session's device (core/access.h): read from the
+ * device store when the session is made, set anew by the core when the
+ * host's owner changes it (fh_core_set_device_access). Every input event
+ * is judged by it at the time it arrives; an expired level is view. A
+ * change (and an expiry) tells the bound peer; one that takes gamepads
+ * away unplugs the session's pads. */
+void fh_session_set_access (FhSession *session, const FhAccess *access);
+/* As set, the expiry not applied. */
+const FhAccess *fh_session_get_access (FhSession *session);
+/* The level that judges input now: view once the expiry passed. */
+FhAccessLevel fh_session_get_access_level (FhSession *session);
+
+/* Gamepads of the bound @peer (refused, and counted, at view level), by
+ * the client's number for each (<
  * FH_PAD_LIMIT): each becomes a pad of the session's own (backends/pads.h)
  * that only the session's apps see. A pad is plugged in when it connects
  * or on its first state; it leaves when the client says so or the peer

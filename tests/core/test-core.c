@@ -381,6 +381,7 @@ typedef enum {
   PEER_STATS = 1 << 2,
   PEER_FAILED = 1 << 3,
   PEER_CLOSED = 1 << 4,
+  PEER_ACCESS = 1 << 5,
   PEER_STREAM = PEER_WELCOME | PEER_VIDEO | PEER_STATS,
 } PeerCall;
 
@@ -405,6 +406,7 @@ typedef struct {
   char *failed;
   gboolean closed;
   FhEndReason end_reason;
+  guint accesses; /* access calls */
 } FakePeer;
 
 static void
@@ -524,7 +526,19 @@ peer_closed (gpointer data, FhEndReason reason, const char *message)
   peer->end_reason = reason;
 }
 
+static void
+peer_access (gpointer data, const FhAccess *access)
+{
+  FakePeer *peer = data;
+
+  check_call (peer, PEER_ACCESS, "access");
+  log_call (peer->fx, "%s: access %s%s", peer->name, fh_access_level_to_string (access->level),
+            access->until ? " until" : "");
+  peer->accesses++;
+}
+
 static const FhSessionPeerOps peer_ops = {
+  .access = peer_access,
   .describe = peer_describe,
   .welcome = peer_welcome,
   .video = peer_video,
@@ -1267,7 +1281,8 @@ static void
 test_input (Fixture *fx, gconstpointer data)
 {
   FakePeer *a = fake_peer_new (fx, "A"), *b = fake_peer_new (fx, "B");
-  FhSession *session = create_session (fx, "laptop");
+  g_autofree char *id = NULL, *token = NULL;
+  FhSession *session;
   FhInputEvent key = { .type = FH_INPUT_KEY, .key = { 30, TRUE } };
   FhInputEvent unknown_key = { .type = FH_INPUT_KEY, .key = { 0, TRUE } };
   FhInputEvent inside = { .type = FH_INPUT_POINTER_MOTION, .motion = { 10, 20 } };
@@ -1276,6 +1291,9 @@ test_input (Fixture *fx, gconstpointer data)
   FhInputEvent scroll = { .type = FH_INPUT_SCROLL, .scroll = { 0, -120 } };
   FhInputEvent relative = { .type = FH_INPUT_POINTER_RELATIVE, .relative = { -500, 700 } };
 
+  /* A paired device (full, the default level). */
+  pair (fx, "laptop", "192.0.2.1", &id, &token);
+  session = create_session (fx, id);
   /* STARTING: nowhere to go yet. */
   fh_session_inject (session, &key);
   attach (session, a, FALSE);
@@ -1306,6 +1324,83 @@ test_input (Fixture *fx, gconstpointer data)
   attach (session, b, TRUE);
   fh_session_inject (session, &beyond);
   ASSERT_LOG (fx, "B: welcome resumed=1\noutput 1: motion 63 63");
+}
+
+/* ---- 8b: access levels ---- */
+
+static void
+test_access (Fixture *fx, gconstpointer data)
+{
+  FakePeer *a = fake_peer_new (fx, "A"), *u = fake_peer_new (fx, "U");
+  g_autofree char *id = NULL, *token = NULL;
+  FhInputEvent key = { .type = FH_INPUT_KEY, .key = { 30, TRUE } };
+  FhInputEvent scroll = { .type = FH_INPUT_SCROLL, .scroll = { 0, -120 } };
+  FhPadState pad = { 0 };
+  FhAccess access = { FH_ACCESS_CONTROLLER, 0 };
+  const FhSessionCounters *counters;
+  FhSession *session, *unknown;
+  g_autoptr (GError) error = NULL;
+
+  pair (fx, "laptop", "192.0.2.1", &id, &token);
+  session = streaming_session (fx, a, id);
+  counters = fh_session_get_counters (session);
+  g_assert_cmpint (fh_session_get_access_level (session), ==, FH_ACCESS_FULL);
+  g_ptr_array_set_size (fx->log, 0);
+  fh_session_inject (session, &key);
+  ASSERT_LOG (fx, "output 1: key 30 KEY_A down");
+
+  /* Controller: keys and the mouse stop at once, pads get past the level
+   * (this session has no seat for them, which is another refusal). */
+  a->allowed |= PEER_ACCESS;
+  g_assert_cmpint (fh_core_set_device_access (fx->core, id, &access, &error), ==, 1);
+  g_assert_no_error (error);
+  /* The key A holds down is let go first: nothing stays pressed. */
+  ASSERT_LOG (fx, "output 1: key 30 KEY_A up\nA: access controller");
+  fh_session_inject (session, &key);
+  fh_session_inject (session, &scroll);
+  ASSERT_LOG (fx, "");
+  g_assert_cmpuint (counters->input_refused, ==, 2);
+  g_assert_false (fh_session_pad_connect (session, a, 0, FH_PAD_KIND_XBOX360));
+  g_assert_cmpuint (counters->input_refused, ==, 2);
+
+  /* View: pads too. */
+  access.level = FH_ACCESS_VIEW;
+  g_assert_cmpint (fh_core_set_device_access (fx->core, id, &access, &error), ==, 1);
+  ASSERT_LOG (fx, "A: access view");
+  fh_session_pad_update (session, a, 1, &pad);
+  fh_session_inject (session, &key);
+  g_assert_cmpuint (counters->input_refused, ==, 4);
+  ASSERT_LOG (fx, "");
+
+  /* Full for a second or two: input again at once, then the expiry ends it
+   * (the peer hears of it), and the next key is refused. */
+  access = (FhAccess) { FH_ACCESS_FULL, g_get_real_time () / G_USEC_PER_SEC + 2 };
+  g_assert_cmpint (fh_core_set_device_access (fx->core, id, &access, &error), ==, 1);
+  ASSERT_LOG (fx, "A: access full until");
+  fh_session_inject (session, &key);
+  ASSERT_LOG (fx, "output 1: key 30 KEY_A down");
+  WAIT_UNTIL (a->accesses == 4, 4000);
+  ASSERT_LOG (fx, "output 1: key 30 KEY_A up\nA: access view");
+  g_assert_cmpint (fh_session_get_access_level (session), ==, FH_ACCESS_VIEW);
+  fh_session_inject (session, &key);
+  ASSERT_LOG (fx, "");
+  g_assert_cmpuint (counters->input_refused, ==, 5);
+  g_assert_cmpuint (counters->input_events, ==, 2); /* the two keys at full */
+
+  /* Stored with the device. */
+  g_assert_true (fh_device_store_get_access (fh_core_get_devices (fx->core), id, &access));
+  g_assert_cmpint (access.level, ==, FH_ACCESS_FULL);
+  g_assert_cmpint (access.until, >, 0);
+  /* An unknown device is refused a level, and one the store does not know
+   * may only view. */
+  g_assert_cmpint (fh_core_set_device_access (fx->core, "nobody", &access, &error), ==, -1);
+  g_assert_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_UNKNOWN_DEVICE);
+  unknown = streaming_session (fx, u, "stranger");
+  g_assert_cmpint (fh_session_get_access_level (unknown), ==, FH_ACCESS_VIEW);
+  g_ptr_array_set_size (fx->log, 0);
+  fh_session_inject (unknown, &key);
+  ASSERT_LOG (fx, "");
+  g_assert_cmpuint (fh_session_get_counters (unknown)->input_refused, ==, 1);
 }
 
 /* ---- 9: what a session refuses ---- */
@@ -1641,6 +1736,7 @@ main (int argc, char **argv)
   ADD ("stop-after-the-loop", test_stop_after_the_loop, 30);
   ADD ("revoke", test_revoke, 30);
   ADD ("input", test_input, 30);
+  ADD ("access", test_access, 30);
   ADD ("refusals", test_refusals, 30);
   ADD ("sessions-observer", test_sessions_observer, 1);
   ADD ("prompts/pin", test_prompt_pin, 30);

@@ -539,6 +539,27 @@ test_builders (void)
     g_assert_cmpint (json_object_get_int_member (o, "strong"), ==, 16384);
     g_assert_cmpint (json_object_get_int_member (o, "weak"), ==, 65535);
   }
+  {
+    g_autofree char *access = fh_proto_build_access ("controller", "2026-12-24T18:00:00Z");
+    g_autofree char *forever = fh_proto_build_access ("view", NULL);
+    g_autofree char *with = NULL;
+    JsonObject *a;
+
+    o = parse_object (parser, access);
+    g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "access");
+    g_assert_cmpstr (json_object_get_string_member (o, "level"), ==, "controller");
+    g_assert_cmpstr (json_object_get_string_member (o, "until"), ==, "2026-12-24T18:00:00Z");
+    o = parse_object (parser, forever);
+    g_assert_true (json_object_get_null_member (o, "until"));
+    /* The welcome carries it as "access": {"level", "until"}; left out
+     * when no level is given. */
+    g_assert_false (json_object_has_member (parse_object (parser, welcome), "access"));
+    w.access_level = "view";
+    with = fh_proto_build_welcome (&w);
+    a = json_object_get_object_member (parse_object (parser, with), "access");
+    g_assert_cmpstr (json_object_get_string_member (a, "level"), ==, "view");
+    g_assert_true (json_object_get_null_member (a, "until"));
+  }
 }
 
 static void

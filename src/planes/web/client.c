@@ -110,7 +110,11 @@ static void
 send_welcome (FhClient *self, FhSession *session, gboolean resumed)
 {
   FhVirtualOutput *output = fh_session_get_output (session);
+  FhAccessLevel level = fh_session_get_access_level (session);
+  gint64 until = fh_session_get_access (session)->until;
   g_autofree char *text = NULL;
+  g_autofree char *until_text =
+    until && level != FH_ACCESS_VIEW ? fh_access_format_time (until) : NULL;
   FhWelcome welcome = {
     .session = fh_session_get_id (session),
     .resumed = resumed,
@@ -123,6 +127,8 @@ send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .audio = fh_session_has_speaker (session),
     .mic = fh_session_takes_mic (session),
     .clipboard = self->clipboard && fh_session_has_clipboard (session),
+    .access_level = fh_access_level_to_string (level),
+    .access_until = until_text,
   };
 
   text = fh_proto_build_welcome (&welcome);
@@ -238,6 +244,15 @@ peer_clipboard (gpointer peer, const char *text, gsize len)
 }
 
 static void
+peer_access (gpointer peer, const FhAccess *access)
+{
+  g_autofree char *until = access->until ? fh_access_format_time (access->until) : NULL;
+  g_autofree char *text = fh_proto_build_access (fh_access_level_to_string (access->level), until);
+
+  fh_client_send_text (peer, text);
+}
+
+static void
 peer_closed (gpointer peer, FhEndReason reason, const char *message)
 {
   unbind (peer);
@@ -254,6 +269,7 @@ const FhSessionPeerOps fh_web_peer_ops = {
   .failed = peer_failed,
   .rumble = peer_rumble,
   .clipboard = peer_clipboard,
+  .access = peer_access,
   .closed = peer_closed,
 };
 

@@ -871,6 +871,21 @@ add_mode (JsonBuilder *b, const FhMode *mode)
   json_builder_end_object (b);
 }
 
+/* {"level":…,"until":…|null} */
+static void
+add_access (JsonBuilder *b, const char *level, const char *until)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "level");
+  json_builder_add_string_value (b, level);
+  json_builder_set_member_name (b, "until");
+  if (until)
+    json_builder_add_string_value (b, until);
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+}
+
 char *
 fh_proto_build_welcome (const FhWelcome *w)
 {
@@ -919,6 +934,29 @@ fh_proto_build_welcome (const FhWelcome *w)
   }
   json_builder_set_member_name (b, "clipboard");
   json_builder_add_boolean_value (b, w->clipboard);
+  if (w->access_level) {
+    json_builder_set_member_name (b, "access");
+    add_access (b, w->access_level, w->access_until);
+  }
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_access (const char *level, const char *until)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "access");
+  json_builder_set_member_name (b, "level");
+  json_builder_add_string_value (b, level);
+  json_builder_set_member_name (b, "until");
+  if (until)
+    json_builder_add_string_value (b, until);
+  else
+    json_builder_add_null_value (b);
   json_builder_end_object (b);
   return builder_to_string (b);
 }

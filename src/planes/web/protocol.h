@@ -216,9 +216,15 @@ typedef struct {
   gboolean audio; /* the session has a speaker (Opus, 48 kHz stereo, 10 ms) */
   gboolean mic; /* … and takes the client's microphone */
   gboolean clipboard; /* the client shares the session's clipboard */
+  /* Its device's access level ("full", "controller", "view"; NULL = left
+   * out) and when it falls back to view (ISO 8601, NULL = never). */
+  const char *access_level;
+  const char *access_until;
 } FhWelcome;
 
 char *fh_proto_build_welcome (const FhWelcome *welcome);
+/* {"type":"access","level":…,"until":…|null}: the level changed. */
+char *fh_proto_build_access (const char *level, const char *until);
 
 
 char *fh_proto_build_stats (const FhStreamStats *stats);
