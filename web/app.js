@@ -28,7 +28,7 @@ const ui = {
   pairPanel: $('pair-panel'), pairForm: $('pair-form'), pin: $('pin'), name: $('device-name'),
   connectPanel: $('connect-panel'), connectForm: $('connect-form'),
   width: $('mode-width'), height: $('mode-height'), refresh: $('mode-refresh'),
-  bitrate: $('bitrate'), mic: $('use-mic'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
+  bitrate: $('bitrate'), mic: $('use-mic'), app: $('app'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
   deviceLabel: $('device-label'),
   stage: $('stage'), canvas: $('screen'),
   toolbar: $('toolbar'), status: $('status'),
@@ -54,6 +54,7 @@ const hooks = {
   keyframesReceived: 0,
   keyframeRequests: 0,
   rumbles: [],       // every rumble message: {pad, strong, weak, played}
+  apps: null,        // the host's app list, once the console heard it
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -77,6 +78,7 @@ window.funkhaus = hooks;
 const hostConsole = new HostConsole(() => loadCredential(), hooks);
 /** Sends a moonlight-pin as it is, past the form's own check (tests). */
 hooks.sendMoonlightPin = (pin) => hostConsole.sendPin(pin);
+hostConsole.onApps = fillApps;
 
 function setState(state) {
   if (hooks.state === state)
@@ -271,7 +273,7 @@ function openSocket(state) {
   hooks.socket = ws;
   // Joining the shared desktop may wait for the host's user to approve it.
   c.timer = setTimeout(() => dropConnection(c, 'no welcome from the host'),
-    target.desktop === 'shared' ? JOIN_TIMEOUT_MS : OPEN_TIMEOUT_MS);
+    target.desktop === 'shared' || target.appShared ? JOIN_TIMEOUT_MS : OPEN_TIMEOUT_MS);
 
   ws.onopen = () => {
     if (c.dead)
@@ -290,6 +292,8 @@ function openSocket(state) {
       hello.mic = true;
     if (target.desktop === 'shared')
       hello.desktop = 'shared';
+    if (target.app)
+      hello.app = target.app;
     if (resumeId)
       hello.resume = resumeId;
     // The keyboard layout of the session's virtual keyboard (?layout=de);
@@ -544,6 +548,8 @@ function fillConnectForm(params) {
   ui.bitrate.value = params.get('bitrate') ?? saved.bitrate ?? '';
   ui.mic.checked = (params.get('mic') ?? (saved.mic ? '1' : '0')) === '1';
   ui.desktop.value = params.get('desktop') === 'shared' ? 'shared' : 'own';
+  // The host's list comes later (the console): what to pick once it does.
+  ui.app.dataset.want = params.get('app') ?? saved.app ?? '';
   ui.mic.disabled = !MicSender.supported();
 }
 
@@ -554,9 +560,34 @@ function readConnectForm() {
     refresh: parseInt(ui.refresh.value, 10),
   };
   const bitrate = parseInt(ui.bitrate.value, 10);
+  const app = parseInt(ui.app.value || ui.app.dataset.want, 10);
+  const picked = ui.app.selectedOptions[0];
   return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked,
-    desktop: ui.desktop.value };
+    desktop: ui.desktop.value, app: app > 0 ? app : null,
+    appShared: picked?.dataset.shared === '1' };
 }
+
+// The host's apps (the console's "apps"): one that cannot start here is
+// shown with the reason and cannot be picked.
+function fillApps(apps) {
+  hooks.apps = apps;
+  const want = ui.app.value || ui.app.dataset.want || '';
+  ui.app.replaceChildren(new Option("the host's default", ''));
+  for (const a of apps) {
+    if (!Number.isInteger(a.id) || typeof a.name !== 'string')
+      continue;
+    const o = new Option(a.unavailable ? `${a.name} (${a.unavailable})` : a.name, String(a.id));
+    o.disabled = typeof a.unavailable === 'string';
+    o.dataset.shared = a.shared ? '1' : '';
+    ui.app.add(o);
+  }
+  ui.app.value = want;
+  if (ui.app.value !== want || ui.app.selectedOptions[0]?.disabled)
+    ui.app.value = '';
+  ui.app.dataset.want = ui.app.value; // gone from the list: the default
+}
+
+ui.app.addEventListener('change', () => { ui.app.dataset.want = ''; });
 
 ui.pairForm.addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -569,7 +600,8 @@ ui.pairForm.addEventListener('submit', async (e) => {
 ui.connectForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const settings = readConnectForm();
-  localStorage.setItem(SETTINGS_KEY, JSON.stringify({ bitrate: settings.bitrate, mic: settings.mic }));
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify({ bitrate: settings.bitrate, mic: settings.mic,
+    app: settings.app }));
   resumeId = null;
   connect(settings);
 });

@@ -107,7 +107,7 @@ export async function openClient(browser, host, name, params = {}, { viewport, i
 }
 
 /** Pairs with `pin` and connects at `mode`; resolves once streaming. */
-export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, desktop }, opts = {}) {
+export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, desktop, app }, opts = {}) {
   const params = { pin, name, width, height, refresh, autoconnect: 1 };
   if (bitrate)
     params.bitrate = bitrate;
@@ -115,6 +115,8 @@ export async function connectClient(browser, host, name, { pin, width, height, r
     params.mic = 1;
   if (desktop)
     params.desktop = desktop;
+  if (app)
+    params.app = app;
   const client = await openClient(browser, host, name, params,
     { viewport: opts.viewport ?? { width, height }, initScript: opts.initScript });
   await client.waitFor((f) => f.state === 'streaming' && f.welcome, { what: 'streaming', timeout: 20000 });
