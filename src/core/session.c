@@ -468,12 +468,24 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
 FhSession *
 fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
 {
-  FhSession *self = g_new0 (FhSession, 1);
   const FhCoreConfig *config = fh_core_get_config (core);
   const FhCoreApp *app;
   g_autoptr (GTask) task = NULL;
+  FhSession *self;
   FhCreateJob *job;
 
+  app = fh_core_lookup_app (core, request->app ? request->app : 1);
+  if (!app) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "this host has no app %u: pick one of its list", request->app);
+    return NULL;
+  }
+  if (app->unavailable && !request->shared) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "the app '%s' cannot start on this host: %s", app->name, app->unavailable);
+    return NULL;
+  }
+  self = g_new0 (FhSession, 1);
   self->core = core;
   self->id = fh_random_hex (16);
   self->serial = fh_core_next_serial (core);
@@ -486,19 +498,6 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
-  app = fh_core_lookup_app (core, request->app ? request->app : 1);
-  if (!app) {
-    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
-                 "this host has no app %u: pick one of its list", request->app);
-    fh_session_free (self);
-    return NULL;
-  }
-  if (app->unavailable && !request->shared) {
-    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
-                 "the app '%s' cannot start on this host: %s", app->name, app->unavailable);
-    fh_session_free (self);
-    return NULL;
-  }
   self->backend = app->backend;
   self->backend_config = app->backend_config;
   if (request->shared || !app->backend) {
