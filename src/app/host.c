@@ -103,9 +103,10 @@ choose_pads (FhHost *self, GError **error)
 }
 
 /* @backend's settings with @app (a command, or NULL: its default) in
- * them, or NULL for a backend that has none. */
+ * them (and a panel, where the backend has one), or NULL for a backend
+ * that has none. */
 static const FhBackendConfig *
-backend_config (FhHost *self, const FhDisplayBackend *backend, const char *app)
+backend_config (FhHost *self, const FhDisplayBackend *backend, const char *app, gboolean panel)
 {
   const FhConfig *config = self->config;
   HostBackendConfig *made;
@@ -133,6 +134,7 @@ backend_config (FhHost *self, const FhDisplayBackend *backend, const char *app)
     made->wlroots = (FhWlrootsConfig) {
       .base = { backend->name },
       .app = app,
+      .panel = panel,
       .sandbox = sandbox,
     };
   } else {
@@ -151,13 +153,13 @@ backend_config (FhHost *self, const FhDisplayBackend *backend, const char *app)
  * in the list, with the reason, for the clients to show. */
 static void
 add_app (FhHost *self, const char *name, const FhDisplayBackend *backend, const char *command,
-         const char *icon)
+         const char *icon, gboolean panel)
 {
   g_autoptr (GError) error = NULL;
   FhCoreApp app = {
     .name = name,
     .backend = backend,
-    .backend_config = backend_config (self, backend, command),
+    .backend_config = backend_config (self, backend, command, panel),
     .icon = icon && *icon ? icon : NULL,
   };
 
@@ -179,10 +181,11 @@ make_apps (FhHost *self, const FhDisplayBackend *host_backend, GError **error)
   g_autofree char *steam = NULL;
 
   if (config->apps->len == 0) {
-    add_app (self, "Desktop", host_backend, config->app, NULL);
+    /* On a bare box (no app=) the desktop gets a panel around its terminal. */
+    add_app (self, "Desktop", host_backend, config->app, NULL, config->app == NULL);
     if ((steam = g_find_program_in_path ("steam")))
       add_app (self, "Steam Big Picture", &fh_display_backend_gamescope, "steam -gamepadui",
-               NULL);
+               NULL, FALSE);
     return TRUE;
   }
   for (guint i = 0; i < config->apps->len; i++) {
@@ -194,7 +197,7 @@ make_apps (FhHost *self, const FhDisplayBackend *host_backend, GError **error)
       return FALSE;
     }
     add_app (self, entry->name, backend, entry->command ? entry->command : config->app,
-             entry->icon);
+             entry->icon, FALSE);
   }
   return TRUE;
 }
@@ -221,7 +224,7 @@ fh_host_new (FhConfig *config, GError **error)
     .config_dir = config->config_dir,
     .runtime_dir = config->runtime_dir,
     .backend = backend,
-    .backend_config = backend_config (self, backend, config->app),
+    .backend_config = backend_config (self, backend, config->app, config->app == NULL),
     .apps = (const FhCoreApp *) (gpointer) self->apps->data,
     .n_apps = self->apps->len,
     .grace_seconds = config->grace_seconds,
