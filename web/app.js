@@ -29,7 +29,7 @@ const ui = {
   pairPanel: $('pair-panel'), pairForm: $('pair-form'), pin: $('pin'), name: $('device-name'),
   connectPanel: $('connect-panel'), connectForm: $('connect-form'),
   width: $('mode-width'), height: $('mode-height'), refresh: $('mode-refresh'),
-  bitrate: $('bitrate'), mic: $('use-mic'), clipboard: $('share-clipboard'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
+  bitrate: $('bitrate'), mic: $('use-mic'), clipboard: $('share-clipboard'), app: $('app'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
   deviceLabel: $('device-label'),
   stage: $('stage'), canvas: $('screen'),
   toolbar: $('toolbar'), status: $('status'),
@@ -58,6 +58,7 @@ const hooks = {
   rumbles: [],       // every rumble message: {pad, strong, weak, played}
   clipboard: [],     // clipboard text that went either way: {dir: 'sent'|'received', text}
   access: null,      // the host's word on this device's input: {level, until}
+  apps: null,        // the host's app list, once the console heard it
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -81,6 +82,7 @@ window.funkhaus = hooks;
 const hostConsole = new HostConsole(() => loadCredential(), hooks);
 /** Sends a moonlight-pin as it is, past the form's own check (tests). */
 hooks.sendMoonlightPin = (pin) => hostConsole.sendPin(pin);
+hostConsole.onApps = fillApps;
 
 function setState(state) {
   if (hooks.state === state)
@@ -293,7 +295,7 @@ function openSocket(state) {
   hooks.socket = ws;
   // Joining the shared desktop may wait for the host's user to approve it.
   c.timer = setTimeout(() => dropConnection(c, 'no welcome from the host'),
-    target.desktop === 'shared' ? JOIN_TIMEOUT_MS : OPEN_TIMEOUT_MS);
+    target.desktop === 'shared' || target.appShared ? JOIN_TIMEOUT_MS : OPEN_TIMEOUT_MS);
 
   ws.onopen = () => {
     if (c.dead)
@@ -314,6 +316,8 @@ function openSocket(state) {
       hello.clipboard = true;
     if (target.desktop === 'shared')
       hello.desktop = 'shared';
+    if (target.app)
+      hello.app = target.app;
     if (resumeId)
       hello.resume = resumeId;
     // The keyboard layout of the session's virtual keyboard (?layout=de);
@@ -578,6 +582,8 @@ function fillConnectForm(params) {
   ui.bitrate.value = params.get('bitrate') ?? saved.bitrate ?? '';
   ui.mic.checked = (params.get('mic') ?? (saved.mic ? '1' : '0')) === '1';
   ui.desktop.value = params.get('desktop') === 'shared' ? 'shared' : 'own';
+  // The host's list comes later (the console): what to pick once it does.
+  ui.app.dataset.want = params.get('app') ?? saved.app ?? '';
   ui.mic.disabled = !MicSender.supported();
   ui.clipboard.checked = (params.get('clipboard') ?? (saved.clipboard ? '1' : '0')) === '1';
   ui.clipboard.disabled = !ClipboardSync.supported();
@@ -590,9 +596,34 @@ function readConnectForm() {
     refresh: parseInt(ui.refresh.value, 10),
   };
   const bitrate = parseInt(ui.bitrate.value, 10);
+  const app = parseInt(ui.app.value || ui.app.dataset.want, 10);
+  const picked = ui.app.selectedOptions[0];
   return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked,
-    clipboard: ui.clipboard.checked, desktop: ui.desktop.value };
+    clipboard: ui.clipboard.checked, desktop: ui.desktop.value, app: app > 0 ? app : null,
+    appShared: picked?.dataset.shared === '1' };
 }
+
+// The host's apps (the console's "apps"): one that cannot start here is
+// shown with the reason and cannot be picked.
+function fillApps(apps) {
+  hooks.apps = apps;
+  const want = ui.app.value || ui.app.dataset.want || '';
+  ui.app.replaceChildren(new Option("the host's default", ''));
+  for (const a of apps) {
+    if (!Number.isInteger(a.id) || typeof a.name !== 'string')
+      continue;
+    const o = new Option(a.unavailable ? `${a.name} (${a.unavailable})` : a.name, String(a.id));
+    o.disabled = typeof a.unavailable === 'string';
+    o.dataset.shared = a.shared ? '1' : '';
+    ui.app.add(o);
+  }
+  ui.app.value = want;
+  if (ui.app.value !== want || ui.app.selectedOptions[0]?.disabled)
+    ui.app.value = '';
+  ui.app.dataset.want = ui.app.value; // gone from the list: the default
+}
+
+ui.app.addEventListener('change', () => { ui.app.dataset.want = ''; });
 
 ui.pairForm.addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -606,7 +637,7 @@ ui.connectForm.addEventListener('submit', (e) => {
   e.preventDefault();
   const settings = readConnectForm();
   localStorage.setItem(SETTINGS_KEY, JSON.stringify({
-    bitrate: settings.bitrate, mic: settings.mic, clipboard: settings.clipboard,
+    bitrate: settings.bitrate, mic: settings.mic, clipboard: settings.clipboard, app: settings.app,
   }));
   resumeId = null;
   connect(settings);

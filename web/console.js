@@ -16,7 +16,8 @@ const $ = (id) => document.getElementById(id);
 
 export class HostConsole {
   /** `credential()` returns {device, token} or null; `hooks.moonlight` is
-   *  kept up to date for tests. */
+   *  kept up to date for tests; `onApps(apps)`, when set, hears the host's
+   *  app list. */
   constructor(credential, hooks) {
     this.credential = credential;
     this.hooks = hooks;
@@ -111,6 +112,8 @@ export class HostConsole {
       this.onState(msg);
     else if (msg.type === 'moonlight-pin-error')
       this.onPinError(msg);
+    else if (msg.type === 'apps' && Array.isArray(msg.apps))
+      this.onApps?.(msg.apps);
     // Anything else is for a later client.
   }
 

@@ -2,6 +2,7 @@
 #include "app/config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -12,10 +13,24 @@
 #include "planes/gamestream/nvhttp.h"
 #include "planes/web/plane.h"
 
+void
+fh_config_app_free (FhConfigApp *app)
+{
+  if (!app)
+    return;
+  g_free (app->name);
+  g_free (app->command);
+  g_free (app->backend);
+  g_free (app->icon);
+  g_free (app);
+}
+
 FhConfig *
 fh_config_new (void)
 {
   FhConfig *config = g_new0 (FhConfig, 1);
+
+  config->apps = g_ptr_array_new_with_free_func ((GDestroyNotify) fh_config_app_free);
 
   config->port = FH_DEFAULT_PORT;
   config->http_request_timeout_seconds = 10;
@@ -62,6 +77,7 @@ fh_config_free (FhConfig *config)
   g_free (config->backend);
   g_free (config->encoder_preset);
   g_free (config->app);
+  g_clear_pointer (&config->apps, g_ptr_array_unref);
   g_free (config->run_as);
   g_free (config->sandbox);
   g_free (config->homes_dir);
@@ -147,6 +163,50 @@ fh_config_resolve_dirs (FhConfig *config, GError **error)
   return TRUE;
 }
 
+/* The [app NAME] groups: the owner's list replaces the default one. A
+ * group written twice is one group (GKeyFile merges them). */
+static gboolean
+load_apps (FhConfig *config, GKeyFile *file, const char *path, GError **error)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (file, NULL);
+
+  g_ptr_array_set_size (config->apps, 0);
+
+  for (char **group = groups; *group; group++) {
+    g_autoptr (FhConfigApp) app = NULL;
+    const char *name;
+
+    if (!g_str_equal (*group, "app") && !g_str_has_prefix (*group, "app "))
+      continue;
+    name = *group + strlen ("app");
+    while (*name == ' ')
+      name++;
+    if (!*name || strlen (name) > 64) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [%s] needs a name of 1–64 characters, as in [app Desktop]", path,
+                   *group);
+      return FALSE;
+    }
+    app = g_new0 (FhConfigApp, 1);
+    app->name = g_strdup (name);
+    app->command = g_key_file_get_string (file, *group, "command", NULL);
+    app->backend = g_key_file_get_string (file, *group, "backend", NULL);
+    app->icon = g_key_file_get_string (file, *group, "icon", NULL);
+    if (app->command && !*g_strstrip (app->command))
+      g_clear_pointer (&app->command, g_free);
+    if (app->backend && !g_strv_contains ((const char *const[]) { "wlroots", "gamescope",
+                                                                  "synthetic", NULL },
+                                          app->backend)) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: [%s] backend must be wlroots or gamescope, not '%s'", path, *group,
+                   app->backend);
+      return FALSE;
+    }
+    g_ptr_array_add (config->apps, g_steal_pointer (&app));
+  }
+  return TRUE;
+}
+
 gboolean
 fh_config_load (FhConfig *config, const char *path, GError **error)
 {
@@ -223,6 +283,8 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("default-level", default_level);
 #undef GET_UINT
 #undef GET_STRING
+  if (!load_apps (config, file, path, error))
+    return FALSE;
   default_homes_dir (config);
   return fh_config_check (config, path, error);
 }

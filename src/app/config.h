@@ -8,6 +8,16 @@
  * $XDG_RUNTIME_DIR: the system service's (RuntimeDirectory=funkhaus). */
 #define FH_ROOT_RUNTIME_DIR "/run/funkhaus"
 
+/* An entry of the owner's app list ([app NAME] in config.ini). */
+typedef struct {
+  char *name;
+  char *command; /* NULL: the host's app=, else the backend's default */
+  char *backend; /* NULL: the host's backend= */
+  char *icon;    /* a PNG for Moonlight, or NULL */
+} FhConfigApp;
+
+void fh_config_app_free (FhConfigApp *app);
+
 typedef struct {
   guint port;
   /* The web port's limits (planes/web/server.c): how long a connection
@@ -20,7 +30,10 @@ typedef struct {
   guint bitrate_kbps;
   char *encoder_preset;
   guint encoder_threads;
-  char *app; /* the session's app; NULL = the backend's default */
+  char *app; /* the default app's command; NULL = the backend's default */
+  /* The owner's app list, in the file's order (FhConfigApp); empty: the
+   * default list (host.c). */
+  GPtrArray *apps;
   char *run_as; /* account for compositors and apps when run as root */
   /* Independent sessions' sandboxes (backends/sandbox.h): whether they have
    * walls ("on", "off"), where the devices' homes are ("" = the default:
@@ -89,7 +102,7 @@ void fh_config_free (FhConfig *config);
 /* Finds (and creates, 0700) the config and runtime directories. */
 gboolean fh_config_resolve_dirs (FhConfig *config, GError **error);
 
-/* Reads [host] of @path (or config.ini in the config dir when @path is
+/* Reads [host] and the [app NAME] groups of @path (or config.ini in the config dir when @path is
  * NULL; a missing default file is fine). */
 gboolean fh_config_load (FhConfig *config, const char *path, GError **error);
 
@@ -97,3 +110,4 @@ gboolean fh_config_load (FhConfig *config, const char *path, GError **error);
 gboolean fh_config_check (const FhConfig *config, const char *path, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhConfig, fh_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhConfigApp, fh_config_app_free)

@@ -14,16 +14,24 @@
 #include "planes/gamestream/plane.h"
 #include "planes/web/plane.h"
 
+/* One backend's settings, in its own struct. */
+typedef union {
+  FhBackendConfig base;
+  FhWlrootsConfig wlroots;
+  FhGamescopeConfig gamescope;
+} HostBackendConfig;
+
 struct _FhHost {
   FhConfig *config;
   FhCore *core;
   FhWebPlane *web;  /* owned by the core */
   FhGsPlane *gs;    /* owned by the core; NULL: gamestream=off */
-  union {
-    FhBackendConfig base;
-    FhWlrootsConfig wlroots;
-    FhGamescopeConfig gamescope;
-  } backend_config;
+  /* The apps (FhCoreApp), the settings of each app's backend with its
+   * command in them (HostBackendConfig), and why an app cannot start
+   * here (strings): all outlive the core. */
+  GArray *apps;
+  GPtrArray *backend_configs;
+  GPtrArray *reasons;
   char *control_path;
   FhControl *control;
   guint prompt_observer;
@@ -94,10 +102,14 @@ choose_pads (FhHost *self, GError **error)
   return TRUE;
 }
 
+/* @backend's settings with @app (a command, or NULL: its default) in
+ * them (and a panel, where the backend has one), or NULL for a backend
+ * that has none. */
 static const FhBackendConfig *
-backend_config (FhHost *self, const FhDisplayBackend *backend)
+backend_config (FhHost *self, const FhDisplayBackend *backend, const char *app, gboolean panel)
 {
   const FhConfig *config = self->config;
+  HostBackendConfig *made;
 
   FhSandboxConfig sandbox = {
     .homes_dir = config->homes_dir,
@@ -115,23 +127,79 @@ backend_config (FhHost *self, const FhDisplayBackend *backend)
     .pad_shim = self->pad_shim,
   };
 
+  if (backend != &fh_display_backend_wlroots && backend != &fh_display_backend_gamescope)
+    return NULL;
+  made = g_new0 (HostBackendConfig, 1);
   if (backend == &fh_display_backend_wlroots) {
-    self->backend_config.wlroots = (FhWlrootsConfig) {
+    made->wlroots = (FhWlrootsConfig) {
       .base = { backend->name },
-      .app = config->app,
-      .sandbox = sandbox,
-    };
-  } else if (backend == &fh_display_backend_gamescope) {
-    self->backend_config.gamescope = (FhGamescopeConfig) {
-      .base = { backend->name },
-      .command = config->gamescope,
-      .app = config->app,
+      .app = app,
+      .panel = panel,
       .sandbox = sandbox,
     };
   } else {
-    return NULL;
+    made->gamescope = (FhGamescopeConfig) {
+      .base = { backend->name },
+      .command = config->gamescope,
+      .app = app,
+      .sandbox = sandbox,
+    };
   }
-  return &self->backend_config.base;
+  g_ptr_array_add (self->backend_configs, made);
+  return &made->base;
+}
+
+/* Adds app @name: @command on @backend; one that cannot start here stays
+ * in the list, with the reason, for the clients to show. */
+static void
+add_app (FhHost *self, const char *name, const FhDisplayBackend *backend, const char *command,
+         const char *icon, gboolean panel)
+{
+  g_autoptr (GError) error = NULL;
+  FhCoreApp app = {
+    .name = name,
+    .backend = backend,
+    .backend_config = backend_config (self, backend, command, panel),
+    .icon = icon && *icon ? icon : NULL,
+  };
+
+  if (!fh_display_backend_check (backend, app.backend_config, &error)) {
+    app.unavailable = error->message;
+    g_ptr_array_add (self->reasons, g_steal_pointer (&error->message));
+    g_message ("app '%s' cannot start here: %s", name, app.unavailable);
+  }
+  g_array_append_val (self->apps, app);
+}
+
+/* The owner's list, else the default one: the desktop of today (the
+ * host's backend with app=), and Steam's Big Picture in gamescope where
+ * Steam is installed. The core adds the shared desktop where there is one. */
+static gboolean
+make_apps (FhHost *self, const FhDisplayBackend *host_backend, GError **error)
+{
+  const FhConfig *config = self->config;
+  g_autofree char *steam = NULL;
+
+  if (config->apps->len == 0) {
+    /* On a bare box (no app=) the desktop gets a panel around its terminal. */
+    add_app (self, "Desktop", host_backend, config->app, NULL, config->app == NULL);
+    if ((steam = g_find_program_in_path ("steam")))
+      add_app (self, "Steam Big Picture", &fh_display_backend_gamescope, "steam -gamepadui",
+               NULL, FALSE);
+    return TRUE;
+  }
+  for (guint i = 0; i < config->apps->len; i++) {
+    const FhConfigApp *entry = config->apps->pdata[i];
+    const FhDisplayBackend *backend =
+      fh_display_backend_lookup (entry->backend ? entry->backend : config->backend, error);
+    if (!backend) {
+      g_prefix_error (error, "app '%s': ", entry->name);
+      return FALSE;
+    }
+    add_app (self, entry->name, backend, entry->command ? entry->command : config->app,
+             entry->icon, FALSE);
+  }
+  return TRUE;
 }
 
 FhHost *
@@ -147,11 +215,18 @@ fh_host_new (FhConfig *config, GError **error)
     return NULL;
   if (!choose_pads (self, error))
     return NULL;
+  self->apps = g_array_new (FALSE, FALSE, sizeof (FhCoreApp));
+  self->backend_configs = g_ptr_array_new_with_free_func (g_free);
+  self->reasons = g_ptr_array_new_with_free_func (g_free);
+  if (!make_apps (self, backend, error))
+    return NULL;
   core = (FhCoreConfig) {
     .config_dir = config->config_dir,
     .runtime_dir = config->runtime_dir,
     .backend = backend,
-    .backend_config = backend_config (self, backend),
+    .backend_config = backend_config (self, backend, config->app, config->app == NULL),
+    .apps = (const FhCoreApp *) (gpointer) self->apps->data,
+    .n_apps = self->apps->len,
     .grace_seconds = config->grace_seconds,
     .bitrate_kbps = config->bitrate_kbps,
     .encoder_preset = config->encoder_preset,
@@ -219,6 +294,9 @@ fh_host_free (FhHost *self)
     return;
   fh_host_stop (self);
   g_clear_pointer (&self->core, fh_core_free);
+  g_clear_pointer (&self->apps, g_array_unref);
+  g_clear_pointer (&self->backend_configs, g_ptr_array_unref);
+  g_clear_pointer (&self->reasons, g_ptr_array_unref);
   g_free (self->control_path);
   g_free (self->pads_why);
   g_free (self->pad_shim);
@@ -273,11 +351,24 @@ fh_host_start (FhHost *self, GError **error)
   web->ops->describe (web, banner);
   fh_core_describe (self->core, banner);
   {
-    const FhDisplayBackend *backend = fh_core_get_config (self->core)->backend;
+    guint n_apps;
+    const FhCoreApp *apps = fh_core_get_apps (self->core, &n_apps);
+    g_string_append (banner, "  apps:");
+    for (guint i = 0; i < n_apps; i++)
+      g_string_append_printf (banner, "%s %u %s%s%s%s", i ? "," : "", i + 1, apps[i].name,
+                              apps[i].unavailable ? " (cannot start here: " : "",
+                              apps[i].unavailable ? apps[i].unavailable : "",
+                              apps[i].unavailable ? ")" : "");
+    g_string_append (banner, "\n");
+  }
+  {
+    /* Every app's backend has the same sandbox settings: the first's. */
+    const HostBackendConfig *first =
+      self->backend_configs->len ? self->backend_configs->pdata[0] : NULL;
     const FhSandboxConfig *sandbox =
-      backend == &fh_display_backend_wlroots    ? &self->backend_config.wlroots.sandbox
-      : backend == &fh_display_backend_gamescope ? &self->backend_config.gamescope.sandbox
-                                                 : NULL;
+      !first                                                      ? NULL
+      : g_str_equal (first->base.backend, fh_display_backend_wlroots.name) ? &first->wlroots.sandbox
+                                                                  : &first->gamescope.sandbox;
     if (sandbox) {
       g_autofree char *text = fh_sandbox_describe (sandbox);
       g_string_append_printf (banner, "  sandbox: %s\n", text);

@@ -70,7 +70,9 @@ cmd_serve (int argc, char **argv)
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
       "HTTPS port (default " G_STRINGIFY (FH_DEFAULT_PORT) "; 0 picks a free one)", "PORT" },
-    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend, "display backend: wlroots (default), gamescope or synthetic",
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend,
+      "display backend of the default app and of [app] entries that name none: wlroots "
+      "(default), gamescope or synthetic",
       "NAME" },
     { "grace", 'g', 0, G_OPTION_ARG_INT, &grace,
       "seconds a dropped client has to come back to its session (default 30)", "SECONDS" },

@@ -27,6 +27,13 @@ fh_display_backend_lookup (const char *name, GError **error)
   return NULL;
 }
 
+gboolean
+fh_display_backend_check (const FhDisplayBackend *backend, const FhBackendConfig *config,
+                          GError **error)
+{
+  return !backend->check || backend->check (config, error);
+}
+
 const FhBackendConfig *
 fh_backend_config_for (const FhBackendConfig *config, const FhDisplayBackend *backend)
 {

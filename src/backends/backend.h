@@ -113,10 +113,17 @@ typedef struct {
    * while (starting a compositor): the session calls it on a worker
    * thread, never on the main loop. */
   FhVirtualOutput *(*create_output) (const FhOutputRequest *request, GError **error);
+  /* Whether it can make outputs on this machine with @config (its own
+   * settings, or NULL), cheaply and before any client asks: FALSE with
+   * the reason a user reads. NULL: it always can. */
+  gboolean (*check) (const FhBackendConfig *config, GError **error);
 } FhDisplayBackend;
 
 /* The backend called @name, or NULL with an error that lists the known ones. */
 const FhDisplayBackend *fh_display_backend_lookup (const char *name, GError **error);
+/* @backend->check, or TRUE where it has none. */
+gboolean fh_display_backend_check (const FhDisplayBackend *backend, const FhBackendConfig *config,
+                                   GError **error);
 /* @config if it is @backend's own settings, else NULL (warns when it is
  * another backend's). */
 const FhBackendConfig *fh_backend_config_for (const FhBackendConfig *config,

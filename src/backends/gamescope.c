@@ -371,10 +371,52 @@ fail:
   return NULL;
 }
 
+/* gamescope renders with a GPU: without its program or a render node a
+ * session could only fail. A gamescope= command that is not gamescope
+ * itself (a wrapper, the tests' stand-in) is taken at its word: only that
+ * it exists is checked. */
+static gboolean
+gamescope_check (const FhBackendConfig *base, GError **error)
+{
+  const FhGamescopeConfig *config = (const FhGamescopeConfig *) base;
+  g_auto (GStrv) command = NULL;
+  g_autofree char *program = NULL, *base_name = NULL;
+  g_autoptr (GDir) dri = NULL;
+  const char *name;
+  gboolean render = FALSE;
+
+  if (!g_shell_parse_argv (config && config->command && *config->command ? config->command
+                                                                         : "gamescope",
+                           NULL, &command, error)) {
+    g_prefix_error (error, "cannot read the gamescope command: ");
+    return FALSE;
+  }
+  if (!(program = g_find_program_in_path (command[0]))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "%s is not installed: install gamescope (or set gamescope= in config.ini)",
+                 command[0]);
+    return FALSE;
+  }
+  base_name = g_path_get_basename (command[0]);
+  if (!g_str_equal (base_name, "gamescope"))
+    return TRUE;
+  if ((dri = g_dir_open ("/dev/dri", 0, NULL))) {
+    while (!render && (name = g_dir_read_name (dri)))
+      render = g_str_has_prefix (name, "renderD");
+  }
+  if (!render) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "gamescope needs a GPU, and this machine has no render node in /dev/dri");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 const FhDisplayBackend fh_display_backend_gamescope = {
   .name = "gamescope",
   .description = "one headless gamescope per session (needs a GPU), input through its own EIS "
                  "socket",
   .own_audio = TRUE,
   .create_output = gamescope_create_output,
+  .check = gamescope_check,
 };

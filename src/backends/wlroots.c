@@ -196,12 +196,42 @@ fh_wlroots_compositor_refresh_mhz (guint hz)
   return 1000000 / timer_ms;
 }
 
+/* The panel's lines of sway.conf (FhWlrootsConfig.panel): swaybar with a
+ * clock, a terminal and the first launcher this machine has. */
+static char *
+panel_config (void)
+{
+  static const char *const launchers[][2] = {
+    { "wmenu-run", "wmenu-run" },
+    { "bemenu-run", "bemenu-run" },
+    { "fuzzel", "fuzzel" },
+    { "wofi", "wofi --show drun" },
+    { "dmenu_run", "dmenu_run" },
+  };
+  g_autoptr (GString) text = g_string_new ("bar {\n"
+                                           "  position top\n"
+                                           "  status_command while date +'%a %H:%M'; do sleep 20; "
+                                           "done\n"
+                                           "}\n"
+                                           "bindsym Mod4+Return exec " DEFAULT_APP "\n");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (launchers); i++) {
+    g_autofree char *path = g_find_program_in_path (launchers[i][0]);
+    if (path) {
+      g_string_append_printf (text, "bindsym Mod4+d exec %s\n", launchers[i][1]);
+      break;
+    }
+  }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 /* sway starts the app (app.sh), so that it lives in the sway's sandbox
  * and gets its WAYLAND_DISPLAY and DISPLAY. */
 static char *
-sway_config (const FhOutputRequest *request, const char *app_script)
+sway_config (const FhOutputRequest *request, const char *app_script, gboolean panel)
 {
   guint mhz = fh_wlroots_compositor_refresh_mhz (request->mode.refresh);
+  g_autofree char *panel_lines = panel ? panel_config () : NULL;
 
   return g_strdup_printf ("# funkhaus session %s: made by the host, removed with the session\n"
                           "# asked for %u Hz: sway's timer runs a little faster, the host\n"
@@ -211,10 +241,11 @@ sway_config (const FhOutputRequest *request, const char *app_script)
                           "default_floating_border none\n"
                           "focus_follows_mouse no\n"
                           "xwayland enable\n"
+                          "%s"
                           "exec /bin/sh %s\n",
                           request->session_id, request->mode.refresh, request->mode.refresh,
                           request->mode.width, request->mode.height, mhz / 1000, mhz % 1000,
-                          app_script);
+                          panel_lines ? panel_lines : "", app_script);
 }
 
 /* app.sh: the session's app, its output in app.log beside it. */
@@ -264,7 +295,7 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request,
 {
   g_autofree char *sway = g_find_program_in_path ("sway");
   g_autofree char *app_script = g_build_filename (self->runtime_dir, "app.sh", NULL);
-  g_autofree char *sway_conf = sway_config (request, app_script);
+  g_autofree char *sway_conf = sway_config (request, app_script, config->panel);
   g_autofree char *config_path = g_build_filename (self->runtime_dir, "sway.conf", NULL);
   g_autofree char *serial = g_strdup_printf ("FUNKHAUS_SESSION_SERIAL=%u", request->serial);
   const char *app = config->app && *config->app ? config->app : DEFAULT_APP;

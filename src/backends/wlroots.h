@@ -9,6 +9,9 @@ typedef struct {
   FhBackendConfig base;    /* .backend = "wlroots" */
   const char *app;         /* the session's app, or NULL: foot */
   FhSandboxConfig sandbox; /* who compositor and app run as, and their walls */
+  /* A desktop a newcomer recognises: a swaybar (a clock), Super+Return for
+   * a terminal and Super+D for a launcher where one is installed. */
+  gboolean panel;
 } FhWlrootsConfig;
 
 /* The refresh (mHz) the backend asks sway for when a client wants @hz, so

@@ -28,6 +28,7 @@ struct _FhCore {
   FhSpeaker *shared_speaker;
   FhMic *shared_mic;
   FhCoreMetrics *metrics;
+  GArray *apps; /* FhCoreApp: the config's, then the shared desktop */
   gboolean started;
 };
 
@@ -73,6 +74,15 @@ fh_core_new (const FhCoreConfig *config, GError **error)
   self->prompts = fh_prompts_new ();
   self->sessions_dir = g_build_filename (config->runtime_dir, "sessions", NULL);
   self->metrics = fh_core_metrics_new (self);
+  self->apps = g_array_new (FALSE, FALSE, sizeof (FhCoreApp));
+  if (config->n_apps)
+    g_array_append_vals (self->apps, config->apps, config->n_apps);
+  else
+    g_array_append_val (self->apps, ((FhCoreApp) { .name = "Desktop",
+                                                    .backend = config->backend,
+                                                    .backend_config = config->backend_config }));
+  self->config.apps = NULL;
+  self->config.n_apps = 0;
   if (!(self->devices = fh_device_store_new (config->config_dir, error)))
     return NULL;
   fh_device_store_set_default_level (self->devices, config->default_level);
@@ -99,6 +109,7 @@ fh_core_free (FhCore *self)
   g_clear_pointer (&self->metrics, fh_core_metrics_free);
   g_clear_pointer (&self->devices, fh_device_store_free);
   g_clear_pointer (&self->main_context, g_main_context_unref);
+  g_clear_pointer (&self->apps, g_array_unref);
   g_free (self->sessions_dir);
   g_free (self);
 }
@@ -203,7 +214,26 @@ fh_core_start (FhCore *self, GError **error)
   }
   self->started = TRUE;
   fh_core_metrics_start (self->metrics);
-  return start_audio (self, error) && start_shared_desktop (self, error);
+  if (!start_audio (self, error) || !start_shared_desktop (self, error))
+    return FALSE;
+  if (self->shared)
+    g_array_append_val (self->apps, ((FhCoreApp) { .name = "Shared desktop" }));
+  return TRUE;
+}
+
+const FhCoreApp *
+fh_core_get_apps (FhCore *self, guint *n_apps)
+{
+  *n_apps = self->apps->len;
+  return (const FhCoreApp *) (gpointer) self->apps->data;
+}
+
+const FhCoreApp *
+fh_core_lookup_app (FhCore *self, guint id)
+{
+  if (id < 1 || id > self->apps->len)
+    return NULL;
+  return &g_array_index (self->apps, FhCoreApp, id - 1);
 }
 
 void

@@ -28,11 +28,28 @@ typedef enum {
 /* "allow", "ask", "deny"; FALSE for anything else. */
 gboolean fh_join_policy_from_string (const char *text, FhJoinPolicy *policy);
 
+/* An app a client may pick (docs/protocol.md "Apps", docs/gamestream.md):
+ * a session of its own that runs one app on a display backend, or a view
+ * of the shared desktop. Clients name it by its id, its place in the
+ * host's list counted from 1. */
+typedef struct {
+  const char *name;
+  const FhDisplayBackend *backend; /* NULL: a view of the shared desktop */
+  /* The backend's settings with this app's command in them, or NULL. */
+  const FhBackendConfig *backend_config;
+  const char *icon;        /* a PNG for Moonlight's box art, or NULL */
+  const char *unavailable; /* why it cannot start on this host, or NULL */
+} FhCoreApp;
+
 typedef struct {
   const char *config_dir;  /* devices.ini */
   const char *runtime_dir; /* sessions/<id>/ below it */
   const FhDisplayBackend *backend;
   const FhBackendConfig *backend_config; /* the backend's own settings, or NULL */
+  /* The owner's app list; none: one "Desktop" of .backend with
+   * .backend_config. The core adds "Shared desktop" where there is one. */
+  const FhCoreApp *apps;
+  guint n_apps;
   guint grace_seconds;
   guint bitrate_kbps; /* for a request that names none */
   const char *encoder_preset;
@@ -83,6 +100,11 @@ FhMic *fh_core_get_shared_mic (FhCore *core);
 /* Whether a client of any plane may view the shared desktop at once
  * without asking: there is one and shared-join=allow. */
 gboolean fh_core_shared_desktop_open_to_all (FhCore *core);
+
+/* The apps clients may pick, ids 1…@n_apps (complete once started). */
+const FhCoreApp *fh_core_get_apps (FhCore *core, guint *n_apps);
+/* App @id, or NULL when there is none of that id. */
+const FhCoreApp *fh_core_lookup_app (FhCore *core, guint id);
 
 /* Makes a session and registers it. */
 FhSession *fh_core_create_session (FhCore *core, const FhSessionRequest *request,

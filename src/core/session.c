@@ -40,6 +40,7 @@ struct _FhSession {
   FhVirtualOutput *output;
   FhVideoStream *stream;
   const FhDisplayBackend *backend;
+  const FhBackendConfig *backend_config; /* its app's settings */
   gboolean shared; /* a view of the shared desktop: holds a view there */
   FhSpeaker *speaker; /* NULL without PipeWire; the shared one for a view */
   FhMic *mic;
@@ -686,11 +687,24 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
 FhSession *
 fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
 {
-  FhSession *self = g_new0 (FhSession, 1);
   const FhCoreConfig *config = fh_core_get_config (core);
+  const FhCoreApp *app;
   g_autoptr (GTask) task = NULL;
+  FhSession *self;
   FhCreateJob *job;
 
+  app = fh_core_lookup_app (core, request->app ? request->app : 1);
+  if (!app) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "this host has no app %u: pick one of its list", request->app);
+    return NULL;
+  }
+  if (app->unavailable && !request->shared) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "the app '%s' cannot start on this host: %s", app->name, app->unavailable);
+    return NULL;
+  }
+  self = g_new0 (FhSession, 1);
   self->core = core;
   self->id = fh_random_hex (16);
   self->serial = fh_core_next_serial (core);
@@ -703,8 +717,9 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
-  self->backend = config->backend;
-  if (request->shared) {
+  self->backend = app->backend;
+  self->backend_config = app->backend_config;
+  if (request->shared || !app->backend) {
     FhSharedDesktop *desktop = fh_core_get_shared_desktop (core);
     if (!desktop) {
       g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
@@ -724,9 +739,10 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   fh_device_store_get_access (fh_core_get_devices (core), self->device, &self->access);
   self->judged = fh_access_effective (&self->access, now_unix ());
   schedule_expiry (self);
-  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s, access level %s", self->id,
-             self->device, self->mode.width, self->mode.height, self->mode.refresh,
-             self->bitrate_kbps, fh_access_level_to_string (self->judged));
+  g_message ("session %.8s: new for device %s at %ux%u@%u, %u kb/s, app '%s', access level %s",
+             self->id, self->device, self->mode.width, self->mode.height, self->mode.refresh,
+             self->bitrate_kbps, self->shared ? "Shared desktop" : app->name,
+             fh_access_level_to_string (self->judged));
 
   self->dir = g_build_filename (fh_core_get_sessions_dir (core), self->id, NULL);
   if (g_mkdir (self->dir, 0700) < 0) {
@@ -768,7 +784,7 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
     .app_env = (const char *const *) job->app_env,
     .speaker_name = job->speaker_name,
     .mic_name = job->mic_name,
-    .config = self->shared ? NULL : config->backend_config,
+    .config = self->shared ? NULL : self->backend_config,
     .pipewire = fh_core_get_pipewire (core),
     .shared_desktop = fh_core_get_shared_desktop (core),
     .on_failed = on_output_failed,

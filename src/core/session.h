@@ -48,6 +48,9 @@ typedef struct {
   guint bitrate_kbps; /* 0 = the host's default */
   const char *keyboard_layout; /* NULL = the host's default */
   gboolean shared; /* a view of the shared desktop, not a desktop of its own */
+  /* The app it runs: an id of fh_core_get_apps (a shared-desktop entry is
+   * as .shared); 0 = the first, the host's default. */
+  guint app;
   guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS */
   gboolean audio_constant_bitrate; /* every Opus packet one size (Moonlight) */
 } FhSessionRequest;

@@ -1710,6 +1710,51 @@ test_sessions_observer (Fixture *fx, gconstpointer data)
   fh_core_remove_sessions_observer (fx->core, observer);
 }
 
+/* ---- the app list ---- */
+
+/* Without a list the core offers one app, "Desktop": its backend; an id
+ * beyond the list makes no session and no output. */
+static void
+test_apps (Fixture *fx, gconstpointer data)
+{
+  FhSessionRequest request = {
+    .device = "laptop",
+    .mode = { MODE_WIDTH, MODE_HEIGHT, MODE_REFRESH },
+    .codec = FH_CODEC_H264,
+    .app = 2,
+  };
+  g_autoptr (GError) error = NULL;
+  guint n_apps;
+  const FhCoreApp *apps = fh_core_get_apps (fx->core, &n_apps);
+  FakePeer *a = fake_peer_new (fx, "A");
+  FhSession *session;
+
+  g_assert_cmpuint (n_apps, ==, 1);
+  g_assert_cmpstr (apps[0].name, ==, "Desktop");
+  g_assert_true (apps[0].backend == &fake_backend);
+  g_assert_true (apps[0].backend_config == &fx->backend_config.base);
+  g_assert_null (apps[0].unavailable);
+  g_assert_true (fh_core_lookup_app (fx->core, 1) == &apps[0]);
+  g_assert_null (fh_core_lookup_app (fx->core, 0));
+  g_assert_null (fh_core_lookup_app (fx->core, 2));
+
+  g_assert_null (fh_core_create_session (fx->core, &request, &error));
+  g_assert_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "no app 2"));
+  g_assert_cmpuint (fh_core_count_sessions (fx->core), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&fx->outputs_made), ==, 0);
+  g_clear_error (&error);
+
+  request.app = 1;
+  session = fh_core_create_session (fx->core, &request, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (session);
+  g_assert_cmpstr (fh_session_get_backend_name (session), ==, "fake");
+  attach (session, a, FALSE);
+  WAIT_UNTIL (a->welcomes > 0, STREAM_TIMEOUT_MS);
+  ASSERT_LOG (fx, "output 1: start\nA: welcome resumed=0");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1722,6 +1767,7 @@ main (int argc, char **argv)
   g_test_add ("/core/" path, Fixture, GUINT_TO_POINTER (grace), fixture_set_up, func,           \
               fixture_tear_down)
   ADD ("stream", test_stream, 30);
+  ADD ("apps", test_apps, 30);
   ADD ("resume", test_resume, 30);
   ADD ("takeover-starts-with-keyframe", test_takeover_starts_with_keyframe, 30);
   ADD ("detach-while-starting", test_detach_while_starting, 30);

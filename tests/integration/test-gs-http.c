@@ -324,6 +324,33 @@ test_plane (void)
   get (&h, &a, NULL, TRUE, "/appasset?appid=7", &r);
   assert_status (&r, 404, 404);
   gs_reply_clear (&r);
+  /* The host's list: every app by its id, its own icon where it has one. */
+  {
+    g_autofree char *icon_dir = g_dir_make_tmp ("fh-gs-icon-XXXXXX", NULL);
+    g_autofree char *icon = g_build_filename (icon_dir, "icon.png", NULL);
+    const FhGsApp apps[] = {
+      { .id = 1, .title = "Desktop" },
+      { .id = 3, .title = "Games & more", .icon = icon },
+    };
+
+    g_assert_true (g_file_set_contents (icon, "\x89PNG\r\n\x1a\nmine", 12, NULL));
+    fh_gs_http_set_apps (h.http, apps, G_N_ELEMENTS (apps));
+    get (&h, &a, NULL, TRUE, "/applist?uniqueid=" UNIQUEID, &r);
+    assert_status (&r, 200, 200);
+    g_assert_nonnull (strstr (r.body, "<AppTitle>Desktop</AppTitle><ID>1</ID>"));
+    g_assert_nonnull (strstr (r.body, "<AppTitle>Games &amp; more</AppTitle><ID>3</ID>"));
+    gs_reply_clear (&r);
+    get (&h, &a, NULL, TRUE, "/appasset?appid=3&AssetType=2&AssetIdx=0", &r);
+    g_assert_cmpuint (r.http_status, ==, 200);
+    g_assert_cmpmem (r.body, r.len, "\x89PNG\r\n\x1a\nmine", 12);
+    gs_reply_clear (&r);
+    get (&h, &a, NULL, TRUE, "/appasset?appid=2", &r);
+    assert_status (&r, 404, 404);
+    gs_reply_clear (&r);
+    g_unlink (icon);
+    g_rmdir (icon_dir);
+    fh_gs_http_set_apps (h.http, apps, 1);
+  }
 
   /* The stranger's certificate is refused where pairing is needed. */
   qbad = launch_query ("/launch", 1);

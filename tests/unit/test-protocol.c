@@ -31,7 +31,8 @@ test_hello_valid (void)
   FhClientMessage msg;
   g_autoptr (GError) error = NULL;
   const char *text =
-    HELLO (",\"bitrate_kbps\":6000,\"resume\":\"abc\",\"layout\":\"fr(bepo)\",\"future\":[1,2]");
+    HELLO (",\"bitrate_kbps\":6000,\"resume\":\"abc\",\"layout\":\"fr(bepo)\",\"app\":3,"
+           "\"future\":[1,2]");
 
   g_assert_true (fh_proto_parse_text (text, strlen (text), &msg, &error));
   g_assert_no_error (error);
@@ -45,6 +46,7 @@ test_hello_valid (void)
   g_assert_cmpuint (msg.bitrate_kbps, ==, 6000);
   g_assert_cmpstr (msg.resume, ==, "abc");
   g_assert_cmpstr (msg.layout, ==, "fr(bepo)");
+  g_assert_cmpuint (msg.app, ==, 3);
   fh_client_message_clear (&msg);
 }
 
@@ -73,6 +75,9 @@ test_hello_errors (void)
   expect_text_error (HELLO (",\"bitrate_kbps\":6000.5"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error (HELLO (",\"bitrate_kbps\":50"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error (HELLO (",\"resume\":7"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"app\":\"Desktop\""), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"app\":-1"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"app\":65536"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error (HELLO (",\"layout\":\"us; rm\""), -1, FH_PROTO_ERROR_BAD_MESSAGE);
   expect_text_error ("{\"type\":\"hello\",\"protocol\":2}", -1, FH_PROTO_ERROR_UNSUPPORTED);
   expect_text_error ("{\"type\":\"hello\",\"protocol\":1,\"credential\":\"x\"}", -1,
@@ -656,6 +661,36 @@ test_moonlight_pin (void)
 }
 
 static void
+test_apps_builder (void)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const FhProtoApp apps[] = {
+    { .id = 1, .name = "Desktop" },
+    { .id = 2, .name = "Steam \"BP\"", .unavailable = "no GPU" },
+    { .id = 3, .name = "Shared desktop", .shared = TRUE },
+  };
+  g_autofree char *text = fh_proto_build_apps (apps, G_N_ELEMENTS (apps));
+  JsonObject *o = parse_object (parser, text);
+  JsonArray *list;
+  JsonObject *a;
+
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "apps");
+  list = json_object_get_array_member (o, "apps");
+  g_assert_cmpuint (json_array_get_length (list), ==, 3);
+  a = json_array_get_object_element (list, 0);
+  g_assert_cmpint (json_object_get_int_member (a, "id"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (a, "name"), ==, "Desktop");
+  g_assert_false (json_object_has_member (a, "unavailable"));
+  g_assert_false (json_object_has_member (a, "shared"));
+  a = json_array_get_object_element (list, 1);
+  g_assert_cmpstr (json_object_get_string_member (a, "name"), ==, "Steam \"BP\"");
+  g_assert_cmpstr (json_object_get_string_member (a, "unavailable"), ==, "no GPU");
+  a = json_array_get_object_element (list, 2);
+  g_assert_cmpint (json_object_get_int_member (a, "id"), ==, 3);
+  g_assert_true (json_object_get_boolean_member (a, "shared"));
+}
+
+static void
 test_moonlight_builders (void)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -708,5 +743,6 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/console", test_console);
   g_test_add_func ("/protocol/moonlight-pin", test_moonlight_pin);
   g_test_add_func ("/protocol/moonlight-builders", test_moonlight_builders);
+  g_test_add_func ("/protocol/apps-builder", test_apps_builder);
   return g_test_run ();
 }

@@ -289,6 +289,7 @@ fh_gs_launch_play (FhGsLaunch *l, FhGsMediaSender *media, GError **error)
       /* Moonlight's audio FEC needs every packet of a block one size. */
       .audio_constant_bitrate = TRUE,
       .shared = l->shared,
+      .app = l->appid,
     };
     if (!(session = fh_core_create_session (l->launches->core, &request, error)))
       return FALSE;

@@ -28,7 +28,7 @@ struct _FhGsLaunch {
   guint width, height, fps; /* from mode=; the ANNOUNCE has the last word */
   GInetAddress *address;    /* where the request came from */
   gboolean encrypted_rtsp;  /* corever >= 1: it speaks rtspenc:// */
-  gboolean shared;          /* a view of the shared desktop (app 2) */
+  gboolean shared;          /* a view of the shared desktop (its app) */
   guint64 order;            /* launches from one address are served oldest first */
 
   /* What RTSP set up (rtsp-server.c); a resume starts it again. */

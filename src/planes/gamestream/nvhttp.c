@@ -65,8 +65,10 @@ struct _FhGsHttp {
   gpointer pair_event_data;
   guint64 next_launch;
   guint rtsp_port;
-  gboolean shared_app;
+  GArray *apps; /* FhGsApp, its strings owned */
 };
+
+static void app_clear (FhGsApp *app);
 
 static void
 attempt_free (FhGsAttempt *a)
@@ -563,18 +565,19 @@ static void
 handle_applist (FhGsHttp *self, SoupServerMessage *msg)
 {
   g_autofree char *device = require_paired (self, msg);
-  g_autofree char *fields = NULL;
+  g_autoptr (GString) fields = g_string_new (NULL);
 
   if (!device)
     return;
-  fields = g_strdup_printf ("<App><IsHdrSupported>0</IsHdrSupported><AppTitle>Desktop</AppTitle>"
-                            "<ID>%d</ID></App>%s",
-                            FH_GS_APP_DESKTOP,
-                            self->shared_app ? "<App><IsHdrSupported>0</IsHdrSupported>"
-                                               "<AppTitle>Shared desktop</AppTitle><ID>"
-                                               G_STRINGIFY (FH_GS_APP_SHARED_DESKTOP) "</ID></App>"
-                                             : "");
-  reply_ok (msg, fields);
+  for (guint i = 0; i < self->apps->len; i++) {
+    const FhGsApp *app = &g_array_index (self->apps, FhGsApp, i);
+    g_autofree char *title = g_markup_escape_text (app->title, -1);
+    g_string_append_printf (fields,
+                            "<App><IsHdrSupported>0</IsHdrSupported><AppTitle>%s</AppTitle>"
+                            "<ID>%u</ID></App>",
+                            title, app->id);
+  }
+  reply_ok (msg, fields->str);
 }
 
 static gboolean
@@ -583,27 +586,43 @@ parse_uint (const char *s, guint64 max, guint64 *out)
   return s && g_ascii_string_to_unsigned (s, 10, 0, max, out, NULL);
 }
 
-static gboolean
-has_app (FhGsHttp *self, guint64 appid)
+static const FhGsApp *
+find_app (FhGsHttp *self, guint64 appid)
 {
-  return appid == FH_GS_APP_DESKTOP || (appid == FH_GS_APP_SHARED_DESKTOP && self->shared_app);
+  for (guint i = 0; i < self->apps->len; i++) {
+    const FhGsApp *app = &g_array_index (self->apps, FhGsApp, i);
+    if (app->id == appid)
+      return app;
+  }
+  return NULL;
 }
 
 static void
 handle_appasset (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
 {
   g_autofree char *device = require_paired (self, msg);
+  g_autoptr (GError) error = NULL;
+  const FhGsApp *app;
+  char *icon = NULL;
+  gsize size;
   guint64 appid;
 
   if (!device)
     return;
-  if (!parse_uint (arg (query, "appid"), G_MAXUINT32, &appid) || !has_app (self, appid)) {
+  if (!parse_uint (arg (query, "appid"), G_MAXUINT32, &appid) || !(app = find_app (self, appid))) {
     reply_xml (msg, SOUP_STATUS_NOT_FOUND, 404, "no such app", NULL);
     return;
   }
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "image/png", SOUP_MEMORY_STATIC, (const char *) box_art_png,
-                                    sizeof box_art_png);
+  /* The owner's picture, read each time (it may change); one that is gone
+   * gives way to the built-in one. */
+  if (app->icon && !g_file_get_contents (app->icon, &icon, &size, &error))
+    g_warning ("gamestream: app '%s': cannot read its icon: %s", app->title, error->message);
+  if (icon)
+    soup_server_message_set_response (msg, "image/png", SOUP_MEMORY_TAKE, icon, size);
+  else
+    soup_server_message_set_response (msg, "image/png", SOUP_MEMORY_STATIC,
+                                      (const char *) box_art_png, sizeof box_art_png);
 }
 
 /* ---- /launch, /resume, /cancel ---- */
@@ -656,7 +675,7 @@ start_stream (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query, FhGsLau
   l->rikeyid = rikeyid;
   g_set_object (&l->address, address);
   l->encrypted_rtsp = encrypted;
-  l->shared = l->appid == FH_GS_APP_SHARED_DESKTOP;
+  l->shared = find_app (self, l->appid) && find_app (self, l->appid)->shared;
   return session_url (self, msg, encrypted);
 }
 
@@ -679,7 +698,7 @@ handle_launch (FhGsHttp *self, SoupServerMessage *msg, GHashTable *query)
     reply_error (msg, 400, "<gamesession>0</gamesession>", "appid is missing or not a number");
     return;
   }
-  if (!has_app (self, appid)) {
+  if (!find_app (self, appid)) {
     reply_error (msg, 404, "<gamesession>0</gamesession>", "no app %" G_GUINT64_FORMAT, appid);
     return;
   }
@@ -854,6 +873,9 @@ fh_gs_http_new (const FhGsHttpConfig *config, const FhGsIdentity *identity, FhDe
   self->announce = config->announce;
   self->announce_data = config->announce_data;
   self->rtsp_port = FH_GS_DEFAULT_RTSP_PORT;
+  self->apps = g_array_new (FALSE, FALSE, sizeof (FhGsApp));
+  g_array_set_clear_func (self->apps, (GDestroyNotify) app_clear);
+  fh_gs_http_set_apps (self, &(FhGsApp) { .id = 1, .title = "Desktop" }, 1);
   self->pair_event = config->pair_event;
   self->pair_event_data = config->pair_event_data;
   /* A stable id: from the identity certificate, made once and kept. */
@@ -925,10 +947,23 @@ fh_gs_http_get_hostname (FhGsHttp *self)
   return self->hostname;
 }
 
-void
-fh_gs_http_offer_shared_desktop (FhGsHttp *self, gboolean offer)
+static void
+app_clear (FhGsApp *app)
 {
-  self->shared_app = offer;
+  g_free ((char *) app->title);
+  g_free ((char *) app->icon);
+}
+
+void
+fh_gs_http_set_apps (FhGsHttp *self, const FhGsApp *apps, guint n_apps)
+{
+  g_array_set_size (self->apps, 0);
+  for (guint i = 0; i < n_apps; i++) {
+    FhGsApp copy = apps[i];
+    copy.title = g_strdup (apps[i].title);
+    copy.icon = g_strdup (apps[i].icon);
+    g_array_append_val (self->apps, copy);
+  }
 }
 
 void
@@ -954,6 +989,7 @@ fh_gs_http_free (FhGsHttp *self)
     soup_server_disconnect (self->soup);
     g_object_unref (self->soup);
   }
+  g_clear_pointer (&self->apps, g_array_unref);
   g_free (self->hostname);
   g_free (self->uniqueid);
   g_free (self);

@@ -24,10 +24,14 @@
 /* How long a /pair getservercert request waits for the PIN on the host. */
 #define FH_GS_PIN_TIMEOUT_S 120
 
-/* The apps we offer: a desktop of its own (a session of the host's display
- * backend), and a view of the shared desktop when the host offers it. */
-#define FH_GS_APP_DESKTOP 1
-#define FH_GS_APP_SHARED_DESKTOP 2
+/* An app Moonlight may launch (/applist, /appasset, /launch): the host's
+ * app of that id (core/core.h FhCoreApp). */
+typedef struct {
+  guint id;
+  const char *title;
+  const char *icon;  /* a PNG file for /appasset, or NULL: the built-in one */
+  gboolean shared;   /* a view of the shared desktop */
+} FhGsApp;
 
 typedef struct _FhGsHttp FhGsHttp;
 
@@ -89,5 +93,6 @@ gboolean fh_gs_http_submit_pin (FhGsHttp *http, const char *pin, GError **error)
 
 /* The RTSP port sessionUrl0 names (FH_GS_DEFAULT_RTSP_PORT until set). */
 void fh_gs_http_set_rtsp_port (FhGsHttp *http, guint rtsp_port);
-/* Lists (and launches) app 2, "Shared desktop". */
-void fh_gs_http_offer_shared_desktop (FhGsHttp *http, gboolean offer);
+/* The apps /applist lists and /launch starts (copied); until set, one:
+ * "Desktop", id 1. */
+void fh_gs_http_set_apps (FhGsHttp *http, const FhGsApp *apps, guint n_apps);

@@ -110,6 +110,27 @@ start_streaming (FhGsPlane *self, GError **error)
   return TRUE;
 }
 
+/* The host's apps that Moonlight can launch: one that cannot start here
+ * is left out (Moonlight has no way to show why), and so is the shared
+ * desktop unless views are let in at once: a Moonlight client cannot wait
+ * for a shared-join=ask answer. The ids stay the host's. */
+static void
+offer_apps (FhGsHttp *http, FhCore *core)
+{
+  g_autoptr (GArray) offer = g_array_new (FALSE, FALSE, sizeof (FhGsApp));
+  guint n_apps;
+  const FhCoreApp *apps = fh_core_get_apps (core, &n_apps);
+
+  for (guint i = 0; i < n_apps; i++) {
+    FhGsApp app = { .id = i + 1, .title = apps[i].name, .icon = apps[i].icon,
+                    .shared = apps[i].backend == NULL };
+    if (apps[i].unavailable || (app.shared && !fh_core_shared_desktop_open_to_all (core)))
+      continue;
+    g_array_append_val (offer, app);
+  }
+  fh_gs_http_set_apps (http, (const FhGsApp *) (gpointer) offer->data, offer->len);
+}
+
 /* Its HTTP and HTTPS ports, and the streaming ports. With gamestream=auto
  * a port in use only warns; with "on" it stops the host. */
 static gboolean
@@ -146,9 +167,7 @@ plane_start (FhPlane *plane, GError **error)
     return TRUE;
   }
   fh_gs_http_set_rtsp_port (self->http, fh_gs_rtsp_server_get_port (self->rtsp));
-  /* A Moonlight client cannot wait for a shared-join=ask answer, so it is
-   * offered the shared desktop only where views are let in at once. */
-  fh_gs_http_offer_shared_desktop (self->http, fh_core_shared_desktop_open_to_all (plane->core));
+  offer_apps (self->http, plane->core);
   fh_prompts_add_poster (fh_core_get_prompts (plane->core), FH_PROMPT_PIN,
                          "no Moonlight client is waiting for a PIN: start pairing in Moonlight "
                          "first");

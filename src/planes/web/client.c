@@ -311,6 +311,28 @@ check_credential (FhClient *self, const FhClientMessage *msg)
   return TRUE;
 }
 
+/* The host's apps, for the connect panel's choice; the shared desktop
+ * where this browser could view it. */
+static void
+send_apps (FhClient *self)
+{
+  FhCore *core = fh_web_plane_get_core (self->plane);
+  g_autoptr (GArray) list = g_array_new (FALSE, FALSE, sizeof (FhProtoApp));
+  g_autofree char *text = NULL;
+  guint n_apps;
+  const FhCoreApp *apps = fh_core_get_apps (core, &n_apps);
+
+  for (guint i = 0; i < n_apps; i++) {
+    FhProtoApp app = { .id = i + 1, .name = apps[i].name, .shared = apps[i].backend == NULL,
+                       .unavailable = apps[i].unavailable };
+    if (app.shared && fh_core_get_config (core)->shared_join == FH_JOIN_DENY)
+      app.unavailable = "this host lets no one join its shared desktop";
+    g_array_append_val (list, app);
+  }
+  text = fh_proto_build_apps ((const FhProtoApp *) (gpointer) list->data, list->len);
+  fh_client_send_text (self, text);
+}
+
 /* A paired browser's console page: no session; it hears about Moonlight
  * clients waiting for their PIN and may enter one. Only a credential that
  * passes here gets either, so an unpaired browser never learns that a
@@ -332,6 +354,7 @@ handle_console (FhClient *self, const FhClientMessage *msg)
   g_message ("client %s: console of device %s", self->peer, self->device);
   state = fh_web_plane_describe_moonlight (self->plane);
   fh_client_send_text (self, state);
+  send_apps (self);
 }
 
 static void
@@ -398,22 +421,33 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
     resumed = state == FH_SESSION_STATE_DISCONNECTED || state == FH_SESSION_STATE_STREAMING ||
               state == FH_SESSION_STATE_STARTING;
   }
+  /* A session runs the app it was made with: a resume that names another
+   * gets it as it is. */
   if (!resumed) {
+    const FhCoreApp *app = msg->app ? fh_core_lookup_app (core, msg->app) : NULL;
+    gboolean shared = msg->shared || (app && !app->backend);
     FhSessionRequest request = {
       .device = msg->device,
       .mode = msg->mode,
       .codec = FH_CODEC_H264,
       .bitrate_kbps = msg->bitrate_kbps, /* 0: the host's */
       .keyboard_layout = msg->layout,
-      .shared = msg->shared,
+      .shared = shared,
+      .app = msg->app,
     };
     FhJoinPolicy join = fh_core_get_config (core)->shared_join;
-    if (msg->shared && join == FH_JOIN_DENY) {
+    if (msg->app && !app) {
+      g_autofree char *why = g_strdup_printf ("this host has no app %u: pick one of its list",
+                                              msg->app);
+      fh_client_close_with_error (self, FH_PROTO_ERROR_UNSUPPORTED, why);
+      return;
+    }
+    if (shared && join == FH_JOIN_DENY) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
                                   "this host lets no one join its shared desktop");
       return;
     }
-    if (msg->shared && join == FH_JOIN_ASK && fh_core_get_shared_desktop (core)) {
+    if (shared && join == FH_JOIN_ASK && fh_core_get_shared_desktop (core)) {
       /* The welcome comes once the host's user says yes. */
       self->awaiting_approval = TRUE;
       fh_web_plane_ask_to_join (self->plane, self, &request, msg->mic);

@@ -248,6 +248,9 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
     }
     msg->shared = desktop && g_str_equal (desktop, "shared");
   }
+  /* Which app is the host's to check: it knows its list. */
+  if (!get_uint_member (root, "app", FALSE, G_MAXUINT16, &msg->app, error))
+    return FALSE;
   if (!get_string_member (root, "resume", FALSE, 64, &msg->resume, error) ||
       !get_string_member (root, "layout", FALSE, 32, &msg->layout, error))
     return FALSE;
@@ -853,6 +856,33 @@ fh_proto_build_moonlight_pin_error (const char *code, const char *message)
   add_string (b, "type", "moonlight-pin-error");
   add_string (b, "code", code);
   add_string (b, "message", message);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_apps (const FhProtoApp *apps, guint n_apps)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "apps");
+  json_builder_set_member_name (b, "apps");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n_apps; i++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, apps[i].id);
+    add_string (b, "name", apps[i].name);
+    if (apps[i].shared) {
+      json_builder_set_member_name (b, "shared");
+      json_builder_add_boolean_value (b, TRUE);
+    }
+    if (apps[i].unavailable)
+      add_string (b, "unavailable", apps[i].unavailable);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
   json_builder_end_object (b);
   return builder_to_string (b);
 }

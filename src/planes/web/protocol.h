@@ -94,6 +94,7 @@ typedef struct {
   char *layout; /* xkb keyboard layout, NULL = host default */
   gboolean mic; /* the client will send its microphone */
   gboolean shared; /* "desktop": "shared": a view of the shared desktop */
+  guint app; /* "app": an id of the host's app list; 0 = the host's default */
   gboolean acks; /* the client acknowledges frames (ack messages) */
   gboolean clipboard; /* the client shares its clipboard with the session */
   /* ack */
@@ -192,6 +193,15 @@ gboolean fh_proto_parse_video_header (const guint8 *data, gsize len, FhVideoHead
 char *fh_proto_build_error (FhProtoError code, const char *message);
 char *fh_proto_build_state (const char *state, const char *reason);
 char *fh_proto_build_pong (double t);
+
+/* Host → console: the apps a client may pick (docs/protocol.md, "Apps"). */
+typedef struct {
+  guint id;
+  const char *name;
+  gboolean shared;         /* a view of the shared desktop */
+  const char *unavailable; /* why it cannot start here, or NULL */
+} FhProtoApp;
+char *fh_proto_build_apps (const FhProtoApp *apps, guint n_apps);
 
 /* A console's view of Moonlight pairing: @state is "off", "idle",
  * "waiting", "checking" (PIN entered) or an FhGsPairEvent after it

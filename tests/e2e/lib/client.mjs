@@ -109,7 +109,7 @@ export async function openClient(browser, host, name, params = {}, { viewport, i
 }
 
 /** Pairs with `pin` and connects at `mode`; resolves once streaming. */
-export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, clipboard, desktop }, opts = {}) {
+export async function connectClient(browser, host, name, { pin, width, height, refresh, bitrate, mic, clipboard, desktop, app }, opts = {}) {
   const params = { pin, name, width, height, refresh, autoconnect: 1 };
   if (bitrate)
     params.bitrate = bitrate;
@@ -119,6 +119,8 @@ export async function connectClient(browser, host, name, { pin, width, height, r
     params.clipboard = 1;
   if (desktop)
     params.desktop = desktop;
+  if (app)
+    params.app = app;
   const client = await openClient(browser, host, name, params,
     { viewport: opts.viewport ?? { width, height }, initScript: opts.initScript, permissions: opts.permissions });
   await client.waitFor((f) => f.state === 'streaming' && f.welcome, { what: 'streaming', timeout: 20000 });
