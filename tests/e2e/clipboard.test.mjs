@@ -5,7 +5,7 @@
 // session's Wayland clipboard (wl-paste, run in the session as its
 // account), text copied in the session (wl-copy) arrives in the browser;
 // nothing arrives in the other session, and nothing moves for a client
-// that did not opt in. Each sharing client has a Chromium of its own: one
+// that did not opt in, or whose device is at the `view` level. Each sharing client has a Chromium of its own: one
 // browser has one clipboard, which two machines would not share.
 
 import { before, after } from 'node:test';
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { reportingTest } from './lib/report.mjs';
-import { startHost, poll, repoRoot } from './lib/host.mjs';
+import { startHost, poll, repoRoot, hostBinary } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
 import {
   accounts, copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionRuntimeDirs,
@@ -187,4 +187,27 @@ e2e('nothing moves for a client that does not share the clipboard', async () => 
     ws.send(JSON.stringify({ type: 'clipboard', text: 'sneaked' }));
   }));
   assert.equal(closed, 4002, 'a clipboard message without sharing is an unexpected message');
+});
+
+e2e('nothing moves for a device at the view level, though it asked to share', async () => {
+  const d = await open('D', await host.pair(), { clipboard: true });
+  assert.equal(d.welcome.clipboard, true);
+  const { device } = await d.c.get(() => JSON.parse(localStorage.getItem('funkhaus.credential')));
+  const { stdout } = await run(hostBinary, ['devices', 'level', device, 'view'], { env: host.env, timeout: 10000 });
+  assert.match(stdout, /view/);
+  await d.c.waitFor((f) => f.access?.level === 'view', { what: 'the view level at D', timeout: 10000 });
+
+  const text = 'from browser D at view';
+  await d.c.page.bringToFront();
+  await d.c.page.evaluate((t) => navigator.clipboard.writeText(t), text);
+  await d.c.waitFor((f, t) => f.clipboard.some((e) => e.dir === 'sent' && e.text === t),
+    { arg: text, what: 'D sent it (the host judges it)', timeout: 10000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.notEqual(await pasteIn(sessions.D), text, "D's text reached its session at view");
+  copyIn(sessions.D, 'from session D at view');
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(await pasteIn(sessions.D), 'from session D at view');
+  assert.ok(!(await d.c.get(() => window.funkhaus.clipboard)).some((e) => e.dir === 'received'),
+    "session D's text did not reach D");
+  assert.match(host.logs(), /clipboard input refused: device [0-9a-f]+ has access level view/);
 });
