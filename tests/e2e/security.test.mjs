@@ -3,9 +3,10 @@
 // until the address is locked out, then let in after the backoff;
 // oversized, truncated and undecodable binary messages, invalid UTF-8 (from a
 // bare WebSocket client, tests/e2e/lib/rawws.mjs), a
-// microphone packet nobody asked for; an input flood of 10 000 events a
-// second; a forged session id; a revoked device. Each case gets a clear
-// error and closes only its sender: the other client keeps its frame rate.
+// microphone packet nobody asked for; a forged session id; a revoked
+// device. Each case gets a clear error and closes only its sender: the
+// other client streams on. (An input flood is flood.test.mjs: its figures
+// are timings.)
 // (funkhaus.test.mjs covers missing and wrong credentials, malformed JSON
 // and a session id of another device.)
 
@@ -52,13 +53,6 @@ function pairFrom(page, pin) {
     const r = await fetch('/api/pair', { method: 'POST', body: JSON.stringify({ pin, name: 'guess' }) });
     return { status: r.status, retryAfter: r.headers.get('Retry-After'), body: await r.json() };
   }, pin);
-}
-
-/** Frames `c` decodes in `ms`. */
-async function framesIn(c, ms) {
-  const before = (await c.hooks()).framesDecoded;
-  await new Promise((r) => setTimeout(r, ms));
-  return (await c.hooks()).framesDecoded - before;
 }
 
 e2e('wrong PINs lock the address out; after the backoff the right PIN works', async () => {
@@ -130,50 +124,6 @@ e2e('hostile binary messages and invalid UTF-8 close only their sender', async (
   assert.ok([1007, 4000].includes(closed.code), `invalid UTF-8 closes with 1007 or 4000: ${JSON.stringify(closed)}`);
   await A.waitFrames(aBefore.framesDecoded + 10, { timeout: 10000 });
   assert.equal((await A.hooks()).closes.length, aBefore.closes.length);
-});
-
-e2e('an input flood of 10 000 events a second is cut off; another client keeps its frame rate', async () => {
-  assert.ok(A && B, 'needs the clients of the last test');
-  await B.waitFrames((await B.hooks()).framesDecoded + 30);
-  const normal = await framesIn(B, 3000);
-  const before = await A.hooks();
-  const bCloses = (await B.hooks()).closes.length;
-  // 100 motion events every 10 ms (10 000 a second) for 3 s, on whatever
-  // socket A has: cut off, it comes back and floods again.
-  const flood = A.page.evaluate(() => new Promise((resolve) => {
-    let sent = 0;
-    const t0 = performance.now();
-    const timer = setInterval(() => {
-      const s = window.funkhaus.socket;
-      if (performance.now() - t0 > 3000) {
-        clearInterval(timer);
-        resolve(sent);
-        return;
-      }
-      if (s?.readyState !== WebSocket.OPEN || !window.funkhaus.welcome)
-        return;
-      for (let i = 0; i < 100; i++, sent++)
-        s.send(new Uint8Array([0x11, 0, sent & 0xff, 0, 10, 0]));
-    }, 10);
-  }));
-  const during = await framesIn(B, 3000);
-  const sent = await flood;
-  console.log(`# flood: A sent ${sent} events; B decoded ${normal} frames in 3 s before, ${during} during`);
-  assert.ok(sent >= 1000, `the flood got going (${sent} events)`);
-  const closes = (await A.hooks()).closes.slice(before.closes.length);
-  assert.ok(closes.length >= 1 && closes.every((c) => c.code === 4006 && c.error === 'rate-limited'),
-    `A was cut off for flooding, each time: ${JSON.stringify(closes)}`);
-  // 0.7: on a 2-core machine the flooding browser itself takes CPU from
-  // B's decoder; a host that let the flood through would stall B outright.
-  // Under ASan (scripts/test.sh sets ASAN_OPTIONS for that run) the host is
-  // several times slower and A's reconnects (TLS, hello, a keyframe each)
-  // cost more: on this 2-core machine B kept 0.33–0.68 of its frames there,
-  // with the last host CI passed on (f31aa1e) as with this one; 0.25 still
-  // tells a held stream from a stalled one.
-  const bound = process.env.ASAN_OPTIONS !== undefined ? 0.25 : 0.7;
-  assert.ok(during >= bound * normal,
-    `B's frame rate held: ${during} frames during vs ${normal} before (bound ${bound})`);
-  assert.equal((await B.hooks()).closes.length, bCloses, 'B was not closed');
 });
 
 e2e('a forged session id resumes nothing', async () => {
