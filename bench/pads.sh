@@ -12,7 +12,7 @@
 # docs/performance.md.
 #
 # Usage: bench/pads.sh [--no-docs]     (as root: an account per device)
-# Environment: BENCH_SECONDS (measured, 10), BENCH_MODE (640x360@60),
+# Environment: BENCH_SECONDS (measured, 30), BENCH_MODE (640x360@60),
 #              BENCH_QUIET (cores busy that count as quiet, 0.15),
 #              BENCH_QUIET_WAIT (most seconds to wait for quiet, 60),
 #              BUILD_DIR (build).
@@ -26,7 +26,7 @@ source "$here/lib.sh"
 
 bench_parse_args "$@"
 
-seconds=${BENCH_SECONDS:-10}
+seconds=${BENCH_SECONDS:-30}
 mode=${BENCH_MODE:-640x360@60}
 quiet=${BENCH_QUIET:-0.15}
 quiet_wait=${BENCH_QUIET_WAIT:-60}

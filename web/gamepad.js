@@ -1,7 +1,9 @@
 // Gamepads (the Gamepad API's standard mapping) → pad messages for the
-// session on screen, and the session's rumble back to the pad. Pads are
-// polled at the session's frame rate, and a pad's state is sent only when
-// it changed: at most one message a frame per pad.
+// session on screen, and the session's rumble back to the pad. While a pad
+// is connected (from the browser's gamepadconnected on), pads are polled
+// at the session's frame rate, and a pad's state is sent only when it
+// changed: at most one message a frame per pad. Without a pad nothing is
+// polled.
 
 import { MAX_PADS, encodePadConnect, encodePadDisconnect, encodePadState } from './protocol.js';
 
@@ -61,7 +63,9 @@ export class GamepadSender {
     this.sent = new Map();     // pad index → last state sent
     this.rumbles = new Map();  // pad index → renew timer
     this.timer = 0;
+    this.running = false;
     this.warned = new Set();
+    this.onConnected = () => this.poll();
   }
 
   static supported() {
@@ -72,15 +76,14 @@ export class GamepadSender {
     this.stop();
     if (!GamepadSender.supported())
       return;
-    const tick = () => {
-      this.poll();
-      const hz = Math.max(1, Math.min(240, this.opts.frameRate() || 60));
-      this.timer = setTimeout(tick, 1000 / hz);
-    };
-    tick();
+    this.running = true;
+    window.addEventListener('gamepadconnected', this.onConnected);
+    this.poll(); // pads connected before this page listened
   }
 
   stop() {
+    this.running = false;
+    window.removeEventListener('gamepadconnected', this.onConnected);
     clearTimeout(this.timer);
     this.timer = 0;
   }
@@ -93,10 +96,19 @@ export class GamepadSender {
     this.rumbles.clear();
   }
 
+  /** Sends what changed; polls again a frame later while a pad is there. */
   poll() {
-    if (!this.opts.active())
+    clearTimeout(this.timer);
+    this.timer = 0;
+    if (!this.running)
       return;
     const pads = navigator.getGamepads() || [];
+    if (pads.some((gp) => gp && gp.connected) || this.sent.size) {
+      const hz = Math.max(1, Math.min(240, this.opts.frameRate() || 60));
+      this.timer = setTimeout(() => this.poll(), 1000 / hz);
+    }
+    if (!this.opts.active())
+      return;
     for (let i = 0; i < MAX_PADS; i++) {
       const gp = pads[i];
       const usable = gp && gp.connected && gp.mapping === 'standard';

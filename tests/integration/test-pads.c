@@ -204,8 +204,9 @@ test_raw (void)
 
   /* The shim only answers for /dev/input/event*: the client runs in a
    * mount namespace where the seat is /dev/input. */
-  const char *argv[] = { "bwrap", "--dev-bind", "/", "/", "--dev", "/dev", "--bind", T.seat_dir,
-                         "/dev/input", "--", T.self, "--raw", "/dev/input/event0", NULL };
+  const char *argv[] = { "bwrap", "--die-with-parent", "--dev-bind", "/", "/", "--dev", "/dev",
+                         "--bind", T.seat_dir, "/dev/input", "--", T.self, "--raw",
+                         "/dev/input/event0", NULL };
   /* Under ASan the client (this binary) would refuse a preload ahead of
    * its runtime. */
   const char *env[] = { "LD_PRELOAD", g_getenv ("FH_PAD_SHIM"), "ASAN_OPTIONS",
@@ -348,8 +349,11 @@ test_sdl (void)
   seat = fh_pad_seat_new (FH_PAD_METHOD_USER, T.seat_dir, getuid (), getgid (), 2, &error);
   g_assert_no_error (error);
 
-  const char *argv[] = { "bwrap", "--dev-bind", "/", "/", "--dev", "/dev", "--bind", T.seat_dir,
-                         "/dev/input", "--setenv", "LD_PRELOAD", g_getenv ("FH_PAD_SHIM"),
+  /* --die-with-parent: the SIGTERM below ends bwrap, and with it the app
+   * (bwrap does not pass signals on). */
+  const char *argv[] = { "bwrap", "--die-with-parent", "--dev-bind", "/", "/", "--dev", "/dev",
+                         "--bind", T.seat_dir, "/dev/input", "--setenv", "LD_PRELOAD",
+                         g_getenv ("FH_PAD_SHIM"),
                          "--setenv", "SDL_JOYSTICK_DISABLE_UDEV", "1",
                          "--", g_getenv ("FH_PAD_LOGGER"), log_path, NULL };
   child = spawn (argv, NULL, &out.fd);

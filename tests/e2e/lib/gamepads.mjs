@@ -38,9 +38,26 @@ export function scriptedGamepads() {
       },
     };
   };
+  // As a browser does: gamepadconnected when a pad appears, and
+  // gamepaddisconnected when it goes.
+  const tell = (type, gamepad) => {
+    const e = new Event(type);
+    e.gamepad = gamepad;
+    window.dispatchEvent(e);
+  };
   window.__fhPads = {
-    set(i, state) { pads[i] = make(i, state); },
-    unplug(i) { pads[i] = null; },
+    set(i, state) {
+      const fresh = !pads[i];
+      pads[i] = make(i, state);
+      if (fresh)
+        tell('gamepadconnected', pads[i]);
+    },
+    unplug(i) {
+      const was = pads[i];
+      pads[i] = null;
+      if (was)
+        tell('gamepaddisconnected', was);
+    },
     effects,
   };
   Object.defineProperty(Navigator.prototype, 'getGamepads', {
