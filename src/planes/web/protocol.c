@@ -901,11 +901,10 @@ add_mode (JsonBuilder *b, const FhMode *mode)
   json_builder_end_object (b);
 }
 
-/* {"level":…,"until":…|null} */
+/* "level":…, "until":…|null, into the object being built. */
 static void
-add_access (JsonBuilder *b, const char *level, const char *until)
+add_access_members (JsonBuilder *b, const char *level, const char *until)
 {
-  json_builder_begin_object (b);
   json_builder_set_member_name (b, "level");
   json_builder_add_string_value (b, level);
   json_builder_set_member_name (b, "until");
@@ -913,7 +912,6 @@ add_access (JsonBuilder *b, const char *level, const char *until)
     json_builder_add_string_value (b, until);
   else
     json_builder_add_null_value (b);
-  json_builder_end_object (b);
 }
 
 char *
@@ -966,7 +964,9 @@ fh_proto_build_welcome (const FhWelcome *w)
   json_builder_add_boolean_value (b, w->clipboard);
   if (w->access_level) {
     json_builder_set_member_name (b, "access");
-    add_access (b, w->access_level, w->access_until);
+    json_builder_begin_object (b);
+    add_access_members (b, w->access_level, w->access_until);
+    json_builder_end_object (b);
   }
   json_builder_end_object (b);
   return builder_to_string (b);
@@ -980,13 +980,7 @@ fh_proto_build_access (const char *level, const char *until)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "type");
   json_builder_add_string_value (b, "access");
-  json_builder_set_member_name (b, "level");
-  json_builder_add_string_value (b, level);
-  json_builder_set_member_name (b, "until");
-  if (until)
-    json_builder_add_string_value (b, until);
-  else
-    json_builder_add_null_value (b);
+  add_access_members (b, level, until);
   json_builder_end_object (b);
   return builder_to_string (b);
 }
