@@ -17,13 +17,13 @@ import { before, after } from 'node:test';
 import { reportingTest } from './lib/report.mjs';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, chmod, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, chmod, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, connectClient, openClient } from './lib/client.mjs';
 import { GS_CLIENT, startGsClient } from './lib/gs-client.mjs';
-import { makeHomesDir, removeDeviceAccounts, sandboxConfig } from './lib/sandbox.mjs';
+import { finishSandboxedHost, makeHomesDir, sandboxConfig } from './lib/sandbox.mjs';
 
 const MODE = { width: 320, height: 240, refresh: 30 };
 
@@ -87,16 +87,7 @@ after(async () => {
   for (const c of clients)
     await c.close().catch(() => {});
   await browser?.close();
-  if (host && !host.exit)
-    await host.stop().catch(() => {});
-  const problems = await removeDeviceAccounts(host);
-  await host?.cleanup();
-  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(dir, { recursive: true, force: true });
-  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(homesParent, { recursive: true, force: true });
-  if (problems.length)
-    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
+  await finishSandboxedHost(host, [dir, homesParent]);
 });
 
 /** The markers in the bind folder: [session id or prefix, tag]. */

@@ -25,13 +25,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHost, poll, repoRoot } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
 import {
-  copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionAudio, sessionRuntimeDirs,
+  copyIntoBind, finishSandboxedHost, makeHomesDir, sandboxConfig, sessionAudio, sessionRuntimeDirs,
 } from './lib/sandbox.mjs';
 
 const run = promisify(execFile);
@@ -124,16 +124,7 @@ after(async () => {
   await A?.close();
   await B?.close();
   await browser?.close();
-  if (host && !host.exit)
-    await host.stop().catch(() => {});
-  const problems = await removeDeviceAccounts(host);
-  await host?.cleanup();
-  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(dir, { recursive: true, force: true });
-  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(homesParent, { recursive: true, force: true });
-  if (problems.length)
-    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
+  await finishSandboxedHost(host, [dir, homesParent]);
 });
 
 e2e('each client hears only its own session (A 440 Hz, B 880 Hz)', async () => {

@@ -12,7 +12,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,7 @@ import { reportingTest } from './lib/report.mjs';
 import { startHost, poll, repoRoot, hostBinary } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
 import {
-  accounts, copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig, sessionRuntimeDirs,
+  accounts, copyIntoBind, finishSandboxedHost, makeHomesDir, sandboxConfig, sessionRuntimeDirs,
 } from './lib/sandbox.mjs';
 
 const run = promisify(execFile);
@@ -112,16 +112,7 @@ after(async () => {
     await c?.close();
   for (const b of browsers)
     await b.close();
-  if (host && !host.exit)
-    await host.stop().catch(() => {});
-  const problems = await removeDeviceAccounts(host);
-  await host?.cleanup();
-  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(dir, { recursive: true, force: true });
-  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(homesParent, { recursive: true, force: true });
-  if (problems.length)
-    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
+  await finishSandboxedHost(host, [dir, homesParent]);
 });
 
 async function open(name, pin, { clipboard }) {

@@ -17,7 +17,7 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { reportingTest } from './lib/report.mjs';
@@ -25,7 +25,9 @@ import { startHost, poll, repoRoot, hostBinary } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
 import { startGsClient } from './lib/gs-client.mjs';
 import { scriptedGamepads, padRecord } from './lib/gamepads.mjs';
-import { copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig } from './lib/sandbox.mjs';
+import {
+  copyIntoBind, finishSandboxedHost, makeHomesDir, removeDeviceAccounts, sandboxConfig,
+} from './lib/sandbox.mjs';
 
 const LOGGER = process.env.FUNKHAUS_PAD_LOGGER || join(repoRoot, 'build', 'tests', 'fh-pad-logger');
 const SHIM = process.env.FUNKHAUS_PAD_SHIM || join(dirname(hostBinary), 'backends', 'pad-shim', 'libfunkhaus-pad.so');
@@ -106,16 +108,7 @@ after(async () => {
   await A?.close();
   await B?.close();
   await browser?.close();
-  if (host && !host.exit)
-    await host.stop().catch(() => {});
-  const problems = await removeDeviceAccounts(host);
-  await host?.cleanup();
-  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(dir, { recursive: true, force: true });
-  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(homesParent, { recursive: true, force: true });
-  if (problems.length)
-    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
+  await finishSandboxedHost(host, [dir, homesParent]);
 });
 
 e2e('the host says which pads it makes, and why', async () => {

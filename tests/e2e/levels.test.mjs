@@ -14,7 +14,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,9 @@ import { startHost, poll, repoRoot, hostBinary } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
 import { startGsClient, GS_CLIENT } from './lib/gs-client.mjs';
 import { scriptedGamepads, padRecord } from './lib/gamepads.mjs';
-import { copyIntoBind, makeHomesDir, removeDeviceAccounts, sandboxConfig } from './lib/sandbox.mjs';
+import {
+  copyIntoBind, finishSandboxedHost, makeHomesDir, sandboxConfig,
+} from './lib/sandbox.mjs';
 
 const run = promisify(execFile);
 const RECORDER = process.env.FUNKHAUS_RECORDER || join(repoRoot, 'build', 'tests', 'fh-input-recorder');
@@ -148,16 +150,7 @@ after(async () => {
     M.proc.kill('SIGKILL');
   await V?.close();
   await browser?.close();
-  if (host && !host.exit)
-    await host.stop().catch(() => {});
-  const problems = await removeDeviceAccounts(host);
-  await host?.cleanup();
-  if (dir && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(dir, { recursive: true, force: true });
-  if (homesParent && !process.env.FUNKHAUS_KEEP_TMP)
-    await rm(homesParent, { recursive: true, force: true });
-  if (problems.length)
-    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
+  await finishSandboxedHost(host, [dir, homesParent]);
 });
 
 e2e("a view device's keys, clicks and pad never reach its app, and its picture streams", async () => {

@@ -170,3 +170,20 @@ export async function sessionProcesses(ids) {
   }
   return found;
 }
+
+/** The end of a test whose host runs sessions as device accounts: stops
+ *  the host if it still runs, removes the accounts it made and its
+ *  folders, and `dirs` (unless FUNKHAUS_KEEP_TMP); throws, naming them,
+ *  when accounts could not be removed. */
+export async function finishSandboxedHost(host, dirs = []) {
+  if (host && !host.exit)
+    await host.stop().catch(() => {});
+  const problems = await removeDeviceAccounts(host);
+  await host?.cleanup();
+  for (const d of dirs) {
+    if (d && !process.env.FUNKHAUS_KEEP_TMP)
+      await rm(d, { recursive: true, force: true });
+  }
+  if (problems.length)
+    throw new Error(`device accounts left behind: ${problems.join('; ')}`);
+}
