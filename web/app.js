@@ -13,6 +13,7 @@ import { InputCapture } from './input.js';
 import { GamepadSender } from './gamepad.js';
 import { ClipboardSync } from './clipboard.js';
 import { HostConsole } from './console.js';
+import { GuestPanel } from './guests.js';
 
 const CREDENTIAL_KEY = 'funkhaus.credential';
 const SETTINGS_KEY = 'funkhaus.settings';
@@ -29,7 +30,7 @@ const ui = {
   pairPanel: $('pair-panel'), pairForm: $('pair-form'), pin: $('pin'), name: $('device-name'),
   connectPanel: $('connect-panel'), connectForm: $('connect-form'),
   width: $('mode-width'), height: $('mode-height'), refresh: $('mode-refresh'),
-  bitrate: $('bitrate'), mic: $('use-mic'), clipboard: $('share-clipboard'), app: $('app'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
+  bitrate: $('bitrate'), join: $('join'), mic: $('use-mic'), clipboard: $('share-clipboard'), app: $('app'), desktop: $('desktop'), windowSize: $('use-window-size'), forget: $('forget-device'),
   deviceLabel: $('device-label'),
   stage: $('stage'), canvas: $('screen'),
   toolbar: $('toolbar'), status: $('status'),
@@ -58,6 +59,9 @@ const hooks = {
   rumbles: [],       // every rumble message: {pad, strong, weak, played}
   clipboard: [],     // clipboard text that went either way: {dir: 'sent'|'received', text}
   access: null,      // the host's word on this device's input: {level, until}
+  joinCode: null,    // the code a guest joins this session with (guests.js)
+  guests: [],        // this session's guests, as the host lists them
+  guestRequests: [], // devices waiting to be let in
   apps: null,        // the host's app list, once the console heard it
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
@@ -249,6 +253,8 @@ const clipboard = new ClipboardSync({
   onEvent: (e) => hooks.clipboard.push(e),
 });
 
+const guests = new GuestPanel((msg) => sendJson(msg), hooks);
+
 const speaker = new SpeakerPlayer(hooks);
 const mic = new MicSender(hooks, (bytes) => {
   if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
@@ -295,7 +301,8 @@ function openSocket(state) {
   hooks.socket = ws;
   // Joining the shared desktop may wait for the host's user to approve it.
   c.timer = setTimeout(() => dropConnection(c, 'no welcome from the host'),
-    target.desktop === 'shared' || target.appShared ? JOIN_TIMEOUT_MS : OPEN_TIMEOUT_MS);
+    target.desktop === 'shared' || target.appShared || target.join ? JOIN_TIMEOUT_MS
+      : OPEN_TIMEOUT_MS);
 
   ws.onopen = () => {
     if (c.dead)
@@ -318,7 +325,11 @@ function openSocket(state) {
       hello.desktop = 'shared';
     if (target.app)
       hello.app = target.app;
-    if (resumeId)
+    // A guest asks again with the code (its owner lets it in again); it
+    // has no session of its own to resume.
+    if (target.join)
+      hello.join = target.join;
+    else if (resumeId)
       hello.resume = resumeId;
     // The keyboard layout of the session's virtual keyboard (?layout=de);
     // without it the host's default applies.
@@ -357,9 +368,10 @@ function onText(c, text) {
     c.welcomed = true;
     hooks.welcome = msg;
     hooks.session = msg.session;
-    resumeId = msg.session;
+    resumeId = msg.guest ? null : msg.session;
     sessionMode = msg.mode;
     showAccess(msg.access);
+    guests.start(msg.join_code);
     backoffMs = BACKOFF_MIN_MS;
     video.restart();
     input.forget();
@@ -377,6 +389,12 @@ function onText(c, text) {
     break;
   case 'access':
     showAccess(msg);
+    break;
+  case 'guests':
+    guests.guests(msg);
+    break;
+  case 'guest-request':
+    guests.request(msg);
     break;
   case 'stats':
     hooks.hostStats = msg;
@@ -462,6 +480,7 @@ function onClosed(c, code, reason) {
   pads.stop();
   pads.forget();
   clipboard.stop();
+  guests.reset();
   video.restart();
   mic.stop();
   const err = c.error;
@@ -581,6 +600,7 @@ function fillConnectForm(params) {
   ui.refresh.value = params.get('refresh') ?? 60;
   ui.bitrate.value = params.get('bitrate') ?? saved.bitrate ?? '';
   ui.mic.checked = (params.get('mic') ?? (saved.mic ? '1' : '0')) === '1';
+  ui.join.value = /^\d{6}$/.test(params.get('join') ?? '') ? params.get('join') : '';
   ui.desktop.value = params.get('desktop') === 'shared' ? 'shared' : 'own';
   // The host's list comes later (the console): what to pick once it does.
   ui.app.dataset.want = params.get('app') ?? saved.app ?? '';
@@ -598,7 +618,9 @@ function readConnectForm() {
   const bitrate = parseInt(ui.bitrate.value, 10);
   const app = parseInt(ui.app.value || ui.app.dataset.want, 10);
   const picked = ui.app.selectedOptions[0];
+  const join = ui.join.value.trim();
   return { mode, bitrate: Number.isFinite(bitrate) ? bitrate : null, mic: ui.mic.checked,
+    join: /^\d{6}$/.test(join) ? join : null,
     clipboard: ui.clipboard.checked, desktop: ui.desktop.value, app: app > 0 ? app : null,
     appShared: picked?.dataset.shared === '1' };
 }

@@ -28,8 +28,9 @@ export const CLOSE_UNAUTHORIZED = 4001;
 export const CLOSE_UNSUPPORTED = 4003;
 export const CLOSE_SESSION_FAILED = 4004;
 export const CLOSE_REPLACED = 4009;
+export const CLOSE_REFUSED = 4011; // a guest: not let in, removed, or no such code
 export const FINAL_CLOSE_CODES = new Set([
-  CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, CLOSE_SESSION_FAILED, CLOSE_REPLACED,
+  CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, CLOSE_SESSION_FAILED, CLOSE_REPLACED, CLOSE_REFUSED,
 ]);
 
 /** Parses a kind 0x01 message; returns null when it is not a valid one. */

@@ -82,19 +82,22 @@ handle_command (FhControl *self, const char *line)
   if (g_str_has_prefix (line, "level "))
     return set_level (core, line + strlen ("level "));
   if (g_str_equal (line, "requests")) {
-    g_autofree char *list = fh_prompts_list (fh_core_get_prompts (core), FH_PROMPT_JOIN);
-    return g_strdup_printf ("requests %s", list);
+    g_autofree char *joins = fh_prompts_list (fh_core_get_prompts (core), FH_PROMPT_JOIN);
+    g_autofree char *guests = fh_prompts_list (fh_core_get_prompts (core), FH_PROMPT_GUEST);
+    return g_strdup_printf ("requests %s%s%s", joins, *joins && *guests ? "; " : "", guests);
   }
   if (g_str_has_prefix (line, "approve ") || g_str_has_prefix (line, "deny ")) {
     g_autoptr (GError) error = NULL;
     gboolean approve = g_str_has_prefix (line, "approve ");
-    const char *id = strchr (line, ' ') + 1;
+    g_auto (GStrv) words = g_strsplit (strchr (line, ' ') + 1, " ", 2);
+    const char *id = words[0];
+    const char *level = words[1]; /* a guest's, or NULL */
     FhPrompt *prompt = fh_prompts_lookup (fh_core_get_prompts (core), id);
-    if (!prompt || fh_prompt_get_kind (prompt) != FH_PROMPT_JOIN) {
-      return g_strdup_printf ("error no request %s to join the shared desktop ('funkhaus "
-                              "approve' lists them)", id);
+    if (!prompt || fh_prompt_get_kind (prompt) == FH_PROMPT_PIN) {
+      return g_strdup_printf ("error no request %s to join the shared desktop or a session "
+                              "('funkhaus approve' lists them)", id);
     }
-    return fh_prompt_answer (prompt, approve, NULL, &error)
+    return fh_prompt_answer (prompt, approve, level, &error)
              ? g_strdup_printf ("%s %s", approve ? "approved" : "denied", id)
              : g_strdup_printf ("error %s", error->message);
   }

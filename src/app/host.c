@@ -56,12 +56,21 @@ on_prompt (FhPrompt *prompt, FhPromptState state, const char *detail, gpointer d
 {
   const char *id = fh_prompt_get_id (prompt);
 
-  if (fh_prompt_get_kind (prompt) != FH_PROMPT_JOIN || state != FH_PROMPT_WAITING)
+  if (state != FH_PROMPT_WAITING)
     return;
-  printf ("device %s at %s asks to view the shared desktop: 'funkhaus approve %s' lets it in, "
-          "'funkhaus deny %s' does not (%u s)\n",
-          fh_prompt_get_who (prompt), fh_prompt_get_from (prompt), id, id,
-          fh_prompt_get_timeout (prompt));
+  if (fh_prompt_get_kind (prompt) == FH_PROMPT_JOIN)
+    printf ("device %s at %s asks to view the shared desktop: 'funkhaus approve %s' lets it in, "
+            "'funkhaus deny %s' does not (%u s)\n",
+            fh_prompt_get_who (prompt), fh_prompt_get_from (prompt), id, id,
+            fh_prompt_get_timeout (prompt));
+  else if (fh_prompt_get_kind (prompt) == FH_PROMPT_GUEST)
+    printf ("device %s at %s asks to join session %.8s as a guest: its client is asked; "
+            "'funkhaus approve %s [full|controller|view]' lets it in, 'funkhaus deny %s' does "
+            "not (%u s)\n",
+            fh_prompt_get_who (prompt), fh_prompt_get_from (prompt),
+            fh_prompt_get_about (prompt), id, id, fh_prompt_get_timeout (prompt));
+  else
+    return;
   fflush (stdout);
 }
 

@@ -30,8 +30,10 @@ static const char usage[] =
   "  devices   list paired devices (browsers and Moonlight clients) with their\n"
   "            access levels, revoke one, or set one's level (list | revoke ID |\n"
   "            level ID full|controller|view [--until TIME | --for DURATION])\n"
-  "  approve   list requests to view the shared desktop, or let one in (approve ID)\n"
-  "  deny      turn a request to view the shared desktop away (deny ID)\n"
+  "  approve   list requests to view the shared desktop or to join a session as a\n"
+  "            guest, or let one in (approve ID [LEVEL]: a guest's level, controller\n"
+  "            if none is said); deny ID refuses one\n"
+  "  deny      turn such a request away (deny ID)\n"
   "\n"
   "Run 'funkhaus COMMAND --help' for a command's options.\n"
   "  -h, --help       show this help\n"
@@ -441,7 +443,8 @@ fail:
   return 1;
 }
 
-/* approve [ID] | deny ID: answers on the running host's control socket. */
+/* approve [ID [LEVEL]] | deny ID: answers on the running host's control
+ * socket. */
 static int
 cmd_answer (int argc, char **argv)
 {
@@ -450,14 +453,17 @@ cmd_answer (int argc, char **argv)
   g_autofree char *path = NULL, *answer = NULL, *command = NULL;
   gboolean approve = g_str_equal (argv[0], "approve");
 
-  if (argc > 2 || (!approve && argc != 2) || (argc == 2 && g_str_has_prefix (argv[1], "-"))) {
-    fprintf (stderr, "usage: funkhaus approve [ID] | funkhaus deny ID\n");
+  if (argc > (approve ? 3 : 2) || (!approve && argc != 2) ||
+      (argc >= 2 && g_str_has_prefix (argv[1], "-"))) {
+    fprintf (stderr, "usage: funkhaus approve [ID [full|controller|view]] | funkhaus deny ID\n");
     return 2;
   }
   if (!fh_config_resolve_dirs (config, &error))
     goto fail;
   path = control_socket_path (config);
-  command = argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1]) : g_strdup ("requests");
+  command = argc == 3   ? g_strdup_printf ("%s %s %s", argv[0], argv[1], argv[2])
+            : argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1])
+                        : g_strdup ("requests");
   if (!(answer = fh_control_request (path, command, &error))) {
     g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
                             "user?): ", path);
@@ -468,7 +474,7 @@ cmd_answer (int argc, char **argv)
     goto fail;
   }
   if (g_str_has_prefix (answer, "requests "))
-    printf ("%s\n", answer[9] ? answer + 9 : "no requests to view the shared desktop");
+    printf ("%s\n", answer[9] ? answer + 9 : "no requests to view the shared desktop or to join a session");
   else
     printf ("%s\n", answer);
   return 0;

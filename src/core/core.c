@@ -451,6 +451,10 @@ fh_core_create_session (FhCore *self, const FhSessionRequest *request, GError **
 
   if (!session)
     return NULL;
+  /* Each live session's join code names it alone. */
+  while (fh_session_get_join_code (session) &&
+         fh_core_lookup_session_by_join_code (self, fh_session_get_join_code (session)))
+    fh_session_new_join_code (session);
   g_hash_table_insert (self->sessions, (gpointer) fh_session_get_id (session), session);
   notify_sessions (self);
   return session;
@@ -460,6 +464,21 @@ FhSession *
 fh_core_lookup_session (FhCore *self, const char *id)
 {
   return g_hash_table_lookup (self->sessions, id);
+}
+
+FhSession *
+fh_core_lookup_session_by_join_code (FhCore *self, const char *code)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    const char *mine = fh_session_get_join_code (value);
+    if (mine && g_str_equal (mine, code))
+      return value;
+  }
+  return NULL;
 }
 
 guint
@@ -549,6 +568,11 @@ fh_core_revoke_device (FhCore *self, const char *id, GError **error)
   for (guint i = 0; i < doomed->len; i++)
     fh_core_remove_session (self, doomed->pdata[i], FH_END_REASON_REVOKED,
                             "this device was revoked on the host");
+  /* … and so does every guest seat it has in other devices' sessions. */
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    fh_session_remove_guests_of (value, id, FH_END_REASON_REVOKED,
+                                 "this device was revoked on the host");
   /* Whatever else of it the planes hold (a launch, a console, a
    * WebSocket waiting to join the shared desktop) goes too. */
   for (guint i = 0; i < self->planes->len; i++) {
@@ -558,6 +582,16 @@ fh_core_revoke_device (FhCore *self, const char *id, GError **error)
   }
   g_message ("device %s revoked; %u session(s) ended", id, doomed->len);
   return (int) doomed->len;
+}
+
+static guint
+count_own (GPtrArray *sessions, const char *device)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < sessions->len; i++)
+    n += g_str_equal (fh_session_get_device (sessions->pdata[i]), device);
+  return n;
 }
 
 int
@@ -572,14 +606,17 @@ fh_core_set_device_access (FhCore *self, const char *id, const FhAccess *access,
     return -1;
   /* Taken first: a peer told of the change may end its session. */
   g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, &value)) {
-    if (g_str_equal (fh_session_get_device (value), id))
-      g_ptr_array_add (sessions, value);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (sessions, value);
+  for (guint i = 0; i < sessions->len; i++) {
+    FhSession *session = sessions->pdata[i];
+    /* Its guest seats in other devices' sessions follow it too. */
+    fh_session_set_guest_device_access (session, id, access);
+    if (g_str_equal (fh_session_get_device (session), id))
+      fh_session_set_access (session, access);
   }
-  for (guint i = 0; i < sessions->len; i++)
-    fh_session_set_access (sessions->pdata[i], access);
   g_message ("device %s: access level %s%s%s; %u live session(s) follow it", id,
              fh_access_level_to_string (access->level), until ? " until " : "",
-             until ? until : "", sessions->len);
-  return (int) sessions->len;
+             until ? until : "", count_own (sessions, id));
+  return (int) count_own (sessions, id);
 }

@@ -110,6 +110,8 @@ const FhCoreApp *fh_core_lookup_app (FhCore *core, guint id);
 FhSession *fh_core_create_session (FhCore *core, const FhSessionRequest *request,
                                    GError **error);
 FhSession *fh_core_lookup_session (FhCore *core, const char *id);
+/* The live session whose join code (fh_session_get_join_code) is @code. */
+FhSession *fh_core_lookup_session_by_join_code (FhCore *core, const char *code);
 /* Unregisters @session now and stops and frees it from an idle callback. */
 void fh_core_remove_session (FhCore *core, FhSession *session, FhEndReason reason,
                              const char *message);

@@ -10,6 +10,7 @@ struct _FhPrompt {
   FhPromptKind kind;
   char *who;
   char *from;
+  char *about; /* a guest's: the session it asks to join */
   guint timeout_s;
   FhPromptState state;
   FhPromptAnswerFunc answer;
@@ -29,7 +30,7 @@ struct _FhPrompts {
   GPtrArray *open;      /* FhPrompt, owned */
   GArray *observers;    /* FhPromptObserver */
   guint next_observer;
-  char *idle_message[2]; /* per FhPromptKind; NULL: nobody posts that kind */
+  char *idle_message[FH_PROMPT_GUEST + 1]; /* per FhPromptKind; NULL: nobody posts that kind */
 };
 
 const char *
@@ -60,6 +61,7 @@ prompt_free (FhPrompt *prompt)
   g_free (prompt->id);
   g_free (prompt->who);
   g_free (prompt->from);
+  g_free (prompt->about);
   g_free (prompt);
 }
 
@@ -152,6 +154,14 @@ FhPrompt *
 fh_prompts_post (FhPrompts *self, FhPromptKind kind, const char *who, const char *from,
                  guint timeout_s, FhPromptAnswerFunc answer, gpointer data)
 {
+  return fh_prompts_post_about (self, kind, who, from, NULL, timeout_s, answer, data);
+}
+
+FhPrompt *
+fh_prompts_post_about (FhPrompts *self, FhPromptKind kind, const char *who, const char *from,
+                       const char *about, guint timeout_s, FhPromptAnswerFunc answer,
+                       gpointer data)
+{
   FhPrompt *prompt = g_new0 (FhPrompt, 1);
 
   prompt->prompts = self;
@@ -159,6 +169,7 @@ fh_prompts_post (FhPrompts *self, FhPromptKind kind, const char *who, const char
   prompt->kind = kind;
   prompt->who = g_strdup (who);
   prompt->from = g_strdup (from);
+  prompt->about = g_strdup (about);
   prompt->timeout_s = timeout_s;
   prompt->state = FH_PROMPT_WAITING;
   prompt->answer = answer;
@@ -201,6 +212,8 @@ fh_prompts_list (FhPrompts *self, FhPromptKind kind)
       continue;
     g_string_append_printf (out, "%s%s device %s at %s", out->len ? "; " : "", p->id, p->who,
                             p->from ? p->from : "?");
+    if (p->about)
+      g_string_append_printf (out, " for session %.8s", p->about);
   }
   return g_string_free (out, FALSE);
 }
@@ -286,6 +299,12 @@ const char *
 fh_prompt_get_who (FhPrompt *self)
 {
   return self->who;
+}
+
+const char *
+fh_prompt_get_about (FhPrompt *self)
+{
+  return self->about;
 }
 
 const char *

@@ -15,6 +15,7 @@ typedef struct _FhPrompt FhPrompt;
 typedef enum {
   FH_PROMPT_PIN,  /* type the PIN a client shows */
   FH_PROMPT_JOIN, /* let a device join the shared desktop, or not */
+  FH_PROMPT_GUEST, /* let a device join another's session as a guest (at a level) */
 } FhPromptKind;
 
 typedef enum {
@@ -64,6 +65,12 @@ FhPrompt *fh_prompts_post (FhPrompts *prompts, FhPromptKind kind, const char *wh
                            const char *from, guint timeout_s, FhPromptAnswerFunc answer,
                            gpointer data);
 
+/* As fh_prompts_post, about something (a guest's: the id of the session
+ * it asks to join), which those who show it read with fh_prompt_get_about. */
+FhPrompt *fh_prompts_post_about (FhPrompts *prompts, FhPromptKind kind, const char *who,
+                                 const char *from, const char *about, guint timeout_s,
+                                 FhPromptAnswerFunc answer, gpointer data);
+
 /* The oldest prompt of @kind still WAITING, or NULL. */
 FhPrompt *fh_prompts_find_waiting (FhPrompts *prompts, FhPromptKind kind);
 FhPrompt *fh_prompts_lookup (FhPrompts *prompts, const char *id);
@@ -87,5 +94,6 @@ const char *fh_prompt_get_id (FhPrompt *prompt);
 FhPromptKind fh_prompt_get_kind (FhPrompt *prompt);
 const char *fh_prompt_get_who (FhPrompt *prompt);
 const char *fh_prompt_get_from (FhPrompt *prompt);
+const char *fh_prompt_get_about (FhPrompt *prompt); /* or NULL */
 guint fh_prompt_get_timeout (FhPrompt *prompt);
 FhPromptState fh_prompt_get_state (FhPrompt *prompt);

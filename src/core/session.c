@@ -23,6 +23,32 @@
 /* evdev codes of keys and buttons (KEY_MAX + 1). */
 #define HELD_CODES 0x300
 
+/* What one peer's input holds in the session: its gamepads in the
+ * session's seat, by the client's number for each (the ones the seat had
+ * no room for: said once), and the keys and pointer buttons it holds down
+ * now (evdev codes), let go when its level stops allowing them, so nothing
+ * stays pressed (or repeats) in an app after a grant ended. */
+typedef struct {
+  FhPad *pads[FH_PAD_LIMIT];
+  guint32 pads_refused;
+  guint8 held_keys[HELD_CODES / 8];
+  guint8 held_buttons[HELD_CODES / 8];
+} FhPeerInput;
+
+/* A device that joined the session (fh_session_add_guest). */
+typedef struct {
+  guint id;
+  char *device;
+  const FhSessionPeerOps *ops;
+  gpointer peer;
+  FhAccess device_access; /* its device's own, as stored */
+  FhAccessLevel granted;  /* what the session's owner grants */
+  FhAccessLevel judged;   /* what its input was last judged by */
+  guint refusals_said;
+  gboolean await_keyframe;
+  FhPeerInput input;
+} FhGuest;
+
 struct _FhSession {
   FhCore *core;
   char *id;
@@ -68,10 +94,11 @@ struct _FhSession {
   FhSessionCounters counters;
   const char *plane; /* of the last bound peer */
 
-  /* The bound peer's gamepads in the session's seat, by the client's
-   * number for each; the ones the seat had no room for (said once). */
-  FhPad *pads[FH_PAD_LIMIT];
-  guint32 pads_refused;
+  /* The bound peer's pads, keys and buttons; the guests' are their own. */
+  FhPeerInput input;
+  GPtrArray *guests; /* FhGuest, oldest first */
+  guint next_guest;
+  char *join_code; /* NULL for a shared view */
 
   /* The session's clipboard, while the bound peer shares it. */
   gboolean clipboard_wanted;
@@ -83,14 +110,14 @@ struct _FhSession {
   FhAccessLevel judged;
   guint refusals_said;
   guint expiry_source;
-  /* Keys and pointer buttons its input holds down now (evdev codes): let
-   * go when the level stops allowing them, so nothing stays pressed (or
-   * repeats) in an app after the grant ended. */
-  guint8 held_keys[HELD_CODES / 8];
-  guint8 held_buttons[HELD_CODES / 8];
 };
 
 G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
+
+static gboolean desktop_up (FhSession *self);
+static void guest_free (FhGuest *g);
+static void drop_guest (FhSession *self, FhGuest *g, gboolean close, FhEndReason reason,
+                        const char *message);
 
 const char *
 fh_session_state_to_string (FhSessionState state)
@@ -148,7 +175,27 @@ on_stats_tick (gpointer user_data)
   self->window_bytes = 0;
   if (self->peer_ops && self->peer_ops->stats)
     self->peer_ops->stats (self->peer, &stats);
+  for (guint i = self->guests->len; i-- > 0;) {
+    FhGuest *g = i < self->guests->len ? self->guests->pdata[i] : NULL;
+    if (g && g->ops->stats)
+      g->ops->stats (g->peer, &stats);
+  }
   return G_SOURCE_CONTINUE;
+}
+
+/* Every guest gets the frame (from its first keyframe on). Backwards: a
+ * guest that is closed from inside its video op leaves the list, and the
+ * ones before it stay where they are. */
+static void
+send_to_guests (FhSession *self, const FhVideoPacket *packet)
+{
+  for (guint i = self->guests->len; i-- > 0;) {
+    FhGuest *g = i < self->guests->len ? self->guests->pdata[i] : NULL;
+    if (!g || (g->await_keyframe && !packet->keyframe))
+      continue;
+    g->await_keyframe = FALSE;
+    g->ops->video (g->peer, packet);
+  }
 }
 
 static void
@@ -157,6 +204,8 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   FhSession *self = user_data;
   gint64 encode_us, send_us;
 
+  if (self->guests->len && desktop_up (self))
+    send_to_guests (self, packet);
   if (!self->peer_ops || self->state != FH_SESSION_STATE_STREAMING)
     return;
   /* Encoded before this peer was bound (a takeover): it could not decode
@@ -185,6 +234,13 @@ on_audio_packet (const FhAudioPacket *packet, gpointer user_data)
 {
   FhSession *self = user_data;
 
+  if (self->guests->len && desktop_up (self)) {
+    for (guint i = self->guests->len; i-- > 0;) {
+      FhGuest *g = i < self->guests->len ? self->guests->pdata[i] : NULL;
+      if (g)
+        g->ops->audio (g->peer, packet);
+    }
+  }
   if (!self->peer_ops || self->state != FH_SESSION_STATE_STREAMING)
     return;
   self->counters.audio_packets++;
@@ -304,23 +360,35 @@ audio_env (FhSession *self)
   return g_strv_builder_end (env);
 }
 
-/* Unplugs the bound peer's pad @index: the session's apps see it go. */
+/* Unplugs a peer's pad @index: the session's apps see it go. */
 static void
-unplug_pad (FhSession *self, guint index)
+unplug_pad (FhSession *self, FhPeerInput *input, guint index)
 {
-  if (!self->pads[index])
+  if (!input->pads[index])
     return;
-  g_message ("session %.8s: pad %u of its client left (event%u)", self->id, index,
-             fh_pad_get_index (self->pads[index]));
-  g_clear_pointer (&self->pads[index], fh_pad_remove);
+  g_message ("session %.8s: pad %u of %s left (event%u)", self->id, index,
+             input == &self->input ? "its client" : "a guest",
+             fh_pad_get_index (input->pads[index]));
+  g_clear_pointer (&input->pads[index], fh_pad_remove);
 }
 
 static void
-remove_pads (FhSession *self)
+remove_pads (FhSession *self, FhPeerInput *input)
 {
   for (guint i = 0; i < FH_PAD_LIMIT; i++)
-    unplug_pad (self, i);
-  self->pads_refused = 0;
+    unplug_pad (self, input, i);
+  input->pads_refused = 0;
+}
+
+static FhGuest *
+find_guest (FhSession *self, gpointer peer)
+{
+  for (guint i = 0; self->guests && i < self->guests->len; i++) {
+    FhGuest *g = self->guests->pdata[i];
+    if (g->peer == peer)
+      return g;
+  }
+  return NULL;
 }
 
 /* ---- access levels ---- */
@@ -355,28 +423,28 @@ note_held (guint8 *held, guint32 code, gboolean pressed)
     held[code / 8] &= ~(1u << (code % 8));
 }
 
-/* Lets go of every key and button the peer's input holds down. */
+/* Lets go of every key and button a peer's input holds down. */
 static void
-release_held (FhSession *self)
+release_held (FhSession *self, FhPeerInput *input)
 {
   guint released = 0;
 
   for (guint code = 0; code < HELD_CODES; code++) {
-    gboolean key = self->held_keys[code / 8] & (1u << (code % 8));
-    gboolean button = self->held_buttons[code / 8] & (1u << (code % 8));
+    gboolean key = input->held_keys[code / 8] & (1u << (code % 8));
+    gboolean button = input->held_buttons[code / 8] & (1u << (code % 8));
     FhInputEvent up = { .type = FH_INPUT_KEY, .key = { code, FALSE } };
-    if (key && self->output && self->state == FH_SESSION_STATE_STREAMING) {
+    if (key && desktop_up (self)) {
       self->output->ops->inject (self->output, &up);
       released++;
     }
     up = (FhInputEvent) { .type = FH_INPUT_POINTER_BUTTON, .button = { code, FALSE } };
-    if (button && self->output && self->state == FH_SESSION_STATE_STREAMING) {
+    if (button && desktop_up (self)) {
       self->output->ops->inject (self->output, &up);
       released++;
     }
   }
-  memset (self->held_keys, 0, sizeof self->held_keys);
-  memset (self->held_buttons, 0, sizeof self->held_buttons);
+  memset (input->held_keys, 0, sizeof input->held_keys);
+  memset (input->held_buttons, 0, sizeof input->held_buttons);
   if (released)
     g_message ("session %.8s: let go of %u held key(s) and button(s)", self->id, released);
 }
@@ -394,9 +462,9 @@ apply_access (FhSession *self, const char *why, gboolean tell)
                fh_access_level_to_string (self->judged), fh_access_level_to_string (level), why);
     self->judged = level;
     if (!fh_access_level_allows (level, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
-      release_held (self);
+      release_held (self, &self->input);
     if (!fh_access_level_allows (level, FH_ACCESS_INPUT_PAD))
-      remove_pads (self);
+      remove_pads (self, &self->input);
     tell = TRUE;
   }
   if (tell)
@@ -463,6 +531,123 @@ judge_input (FhSession *self, FhAccessInput input)
                level != self->access.level ? ", its grant expired" : "");
   }
   return FALSE;
+}
+
+/* ---- guests ---- */
+
+/* The desktop is up and streams: to its client, or to its guests while
+ * its client is away. */
+static gboolean
+desktop_up (FhSession *self)
+{
+  return self->output && self->stream &&
+         (self->state == FH_SESSION_STATE_STREAMING ||
+          self->state == FH_SESSION_STATE_DISCONNECTED);
+}
+
+/* A guest's level now: the stricter of what the session's owner grants
+ * and what its own device may do. */
+static FhAccessLevel
+guest_level (FhGuest *g)
+{
+  return MAX (fh_access_effective (&g->device_access, now_unix ()), g->granted);
+}
+
+static void
+tell_guest_access (FhGuest *g)
+{
+  FhAccess now = {
+    .level = g->judged,
+    .until = g->judged == FH_ACCESS_VIEW ? 0 : g->device_access.until,
+  };
+
+  if (g->ops->access)
+    g->ops->access (g->peer, &now);
+}
+
+/* The bound peer hears of its guests. */
+static void
+tell_guests (FhSession *self)
+{
+  if (self->peer_ops && self->peer_ops->guests)
+    self->peer_ops->guests (self->peer, self);
+}
+
+/* As apply_access, for a guest: its owner hears of a change too. */
+static void
+apply_guest_access (FhSession *self, FhGuest *g, const char *why, gboolean tell)
+{
+  FhAccessLevel level = guest_level (g);
+
+  if (level != g->judged) {
+    g_message ("session %.8s: guest %u (device %s) access %s → %s (%s)", self->id, g->id,
+               g->device, fh_access_level_to_string (g->judged), fh_access_level_to_string (level),
+               why);
+    g->judged = level;
+    if (!fh_access_level_allows (level, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
+      release_held (self, &g->input);
+    if (!fh_access_level_allows (level, FH_ACCESS_INPUT_PAD))
+      remove_pads (self, &g->input);
+    tell = TRUE;
+    tell_guests (self);
+  }
+  if (tell)
+    tell_guest_access (g);
+}
+
+/* As judge_input, for a guest's input. */
+static gboolean
+judge_guest (FhSession *self, FhGuest *g, FhAccessInput input)
+{
+  FhAccessLevel level = guest_level (g);
+  guint reason;
+
+  if (level != g->judged)
+    apply_guest_access (self, g, "its device's grant expired", FALSE);
+  if (fh_access_level_allows (level, input))
+    return TRUE;
+  self->counters.input_refused++;
+  reason = 1u << (level * 4 + input);
+  if (!(g->refusals_said & reason)) {
+    g->refusals_said |= reason;
+    g_message ("session %.8s: %s input of guest %u (device %s) refused: its level is %s (said "
+               "once)",
+               self->id, input == FH_ACCESS_INPUT_PAD ? "gamepad" : "keyboard and mouse", g->id,
+               g->device, fh_access_level_to_string (level));
+  }
+  return FALSE;
+}
+
+/* The input of @peer, the bound one or a guest; NULL for anyone else. */
+static FhPeerInput *
+input_of (FhSession *self, gpointer peer, FhGuest **guest)
+{
+  FhGuest *g = NULL;
+
+  if (guest)
+    *guest = NULL;
+  if (self->peer_ops && self->peer == peer)
+    return &self->input;
+  if (!(g = find_guest (self, peer)))
+    return NULL;
+  if (guest)
+    *guest = g;
+  return &g->input;
+}
+
+/* Judges @input of @peer by its level: its input state when it may, NULL
+ * when not (counted) or when @peer is a stranger. */
+static FhPeerInput *
+judge_peer (FhSession *self, gpointer peer, FhAccessInput input)
+{
+  FhGuest *g;
+  FhPeerInput *mine = input_of (self, peer, &g);
+
+  if (!mine)
+    return NULL;
+  if (g ? !judge_guest (self, g, input) : !judge_input (self, input))
+    return NULL;
+  return mine;
 }
 
 void
@@ -609,6 +794,8 @@ enter_streaming_or_wait (FhSession *self)
     fh_video_stream_set_paused (self->stream, FALSE);
     /* Last: the peer may detach (or be closed) from inside its welcome. */
     self->peer_ops->welcome (self->peer, self, self->peer_resumed);
+    if (self->guests->len)
+      tell_guests (self);
   } else {
     guint grace = fh_core_get_config (self->core)->grace_seconds;
     set_state (self, FH_SESSION_STATE_DISCONNECTED, "its client left while it started");
@@ -717,6 +904,7 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->guests = g_ptr_array_new ();
   self->backend = app->backend;
   self->backend_config = app->backend_config;
   if (request->shared || !app->backend) {
@@ -736,6 +924,8 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
     self->shared = TRUE;
     self->backend = fh_shared_desktop_get_backend (desktop);
   }
+  if (!self->shared)
+    fh_session_new_join_code (self);
   fh_device_store_get_access (fh_core_get_devices (core), self->device, &self->access);
   self->judged = fh_access_effective (&self->access, now_unix ());
   schedule_expiry (self);
@@ -816,7 +1006,13 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   g_clear_handle_id (&self->expiry_source, g_source_remove);
   if (peer_ops)
     peer_ops->closed (peer, reason, message ? message : "the session ended");
-  remove_pads (self);
+  remove_pads (self, &self->input);
+  while (self->guests->len) {
+    FhGuest *g = g_ptr_array_steal_index (self->guests, self->guests->len - 1);
+    remove_pads (self, &g->input);
+    g->ops->closed (g->peer, reason, message ? message : "the session ended");
+    guest_free (g);
+  }
   g_clear_pointer (&self->clipboard, fh_clipboard_free);
   /* Reverse order of setup: the thread that reads the output goes first. */
   if (self->stream)
@@ -852,6 +1048,8 @@ fh_session_free (FhSession *self)
   fh_session_stop (self, FH_END_REASON_HOST_STOPPING, NULL);
   g_array_unref (self->encode_us);
   g_array_unref (self->send_us);
+  g_ptr_array_unref (self->guests);
+  g_free (self->join_code);
   g_free (self->dir);
   g_free (self->device);
   g_free (self->id);
@@ -994,10 +1192,16 @@ fh_session_enable_mic (FhSession *self, gpointer peer, GError **error)
 void
 fh_session_forget_peer (FhSession *self, gpointer peer)
 {
+  FhGuest *g = find_guest (self, peer);
+
+  if (g) {
+    drop_guest (self, g, FALSE, FH_END_REASON_CANCELLED, NULL);
+    return;
+  }
   if (!self->peer_ops || self->peer != peer)
     return;
   /* Its pads leave with it: nothing of a client stays plugged in. */
-  remove_pads (self);
+  remove_pads (self, &self->input);
   self->clipboard_wanted = FALSE;
   g_clear_pointer (&self->clipboard, fh_clipboard_free);
   self->mic_wanted = FALSE;
@@ -1012,6 +1216,10 @@ fh_session_detach_peer (FhSession *self, gpointer peer)
 {
   guint grace = fh_core_get_config (self->core)->grace_seconds;
 
+  if (find_guest (self, peer)) {
+    fh_session_forget_peer (self, peer);
+    return;
+  }
   if (!self->peer_ops || self->peer != peer)
     return;
   /* Whatever the state, the peer is never called again. STARTING: the
@@ -1019,8 +1227,11 @@ fh_session_detach_peer (FhSession *self, gpointer peer)
   fh_session_forget_peer (self, peer);
   if (self->state != FH_SESSION_STATE_STREAMING)
     return;
-  g_clear_handle_id (&self->stats_source, g_source_remove);
-  fh_video_stream_set_paused (self->stream, TRUE);
+  /* Its guests watch on while it is away. */
+  if (!self->guests->len) {
+    g_clear_handle_id (&self->stats_source, g_source_remove);
+    fh_video_stream_set_paused (self->stream, TRUE);
+  }
   set_state (self, FH_SESSION_STATE_DISCONNECTED, NULL);
   g_message ("session %.8s: waiting %u s for its client to come back", self->id, grace);
   self->grace_source = g_timeout_add_seconds (grace, on_grace_expired, self);
@@ -1033,6 +1244,8 @@ fh_session_request_keyframe (FhSession *self)
     fh_video_stream_request_keyframe (self->stream);
 }
 
+static void inject (FhSession *self, FhPeerInput *input, const FhInputEvent *event);
+
 void
 fh_session_inject (FhSession *self, const FhInputEvent *event)
 {
@@ -1044,10 +1257,34 @@ fh_session_inject (FhSession *self, const FhInputEvent *event)
   }
   if (!judge_input (self, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
     return;
+  inject (self, &self->input, event);
+}
+
+void
+fh_session_inject_from (FhSession *self, gpointer peer, const FhInputEvent *event)
+{
+  FhGuest *g;
+  FhPeerInput *input = input_of (self, peer, &g);
+
+  if (!g) {
+    if (input)
+      fh_session_inject (self, event);
+    return;
+  }
+  if (!desktop_up (self) || (event->type == FH_INPUT_KEY && event->key.code == 0))
+    return;
+  if (judge_guest (self, g, FH_ACCESS_INPUT_KEYBOARD_MOUSE))
+    inject (self, input, event);
+}
+
+/* Injects @event of a peer whose level allows it. */
+static void
+inject (FhSession *self, FhPeerInput *input, const FhInputEvent *event)
+{
   if (event->type == FH_INPUT_KEY)
-    note_held (self->held_keys, event->key.code, event->key.pressed);
+    note_held (input->held_keys, event->key.code, event->key.pressed);
   else if (event->type == FH_INPUT_POINTER_BUTTON)
-    note_held (self->held_buttons, event->button.button, event->button.pressed);
+    note_held (input->held_buttons, event->button.button, event->button.pressed);
   if (event->type == FH_INPUT_POINTER_MOTION) {
     FhInputEvent clamped = *event;
     clamped.motion.x = MIN (event->motion.x, self->mode.width - 1);
@@ -1106,47 +1343,61 @@ on_pad_rumble (FhPad *pad, const FhPadRumble *rumble, gpointer user_data)
   FhSession *self = user_data;
 
   for (guint i = 0; i < FH_PAD_LIMIT; i++) {
-    if (self->pads[i] != pad)
+    if (self->input.pads[i] != pad)
       continue;
     g_debug ("session %.8s: rumble %u/%u on pad %u", self->id, rumble->strong, rumble->weak, i);
     if (self->peer_ops && self->peer_ops->rumble)
       self->peer_ops->rumble (self->peer, i, rumble);
     return;
   }
+  for (guint k = 0; k < self->guests->len; k++) {
+    FhGuest *g = self->guests->pdata[k];
+    for (guint i = 0; i < FH_PAD_LIMIT; i++) {
+      if (g->input.pads[i] != pad)
+        continue;
+      g_debug ("session %.8s: rumble %u/%u on pad %u of guest %u", self->id, rumble->strong,
+               rumble->weak, i, g->id);
+      if (g->ops->rumble)
+        g->ops->rumble (g->peer, i, rumble);
+      return;
+    }
+  }
 }
 
-/* The bound peer's pad @index, plugged in when it is new. NULL (said
- * once per pad) when the session takes no pads or has no room. */
+/* The pad @index of @peer (the bound peer or a guest), plugged in when it
+ * is new. NULL (said once per pad) when the session takes no pads or has
+ * no room. */
 static FhPad *
 get_pad (FhSession *self, gpointer peer, guint index, FhPadKind kind)
 {
   FhPadSeat *seat;
+  FhPeerInput *input;
   g_autoptr (GError) error = NULL;
 
-  if (!self->peer_ops || self->peer != peer || index >= FH_PAD_LIMIT ||
-      self->state != FH_SESSION_STATE_STREAMING || !self->output)
+  if (index >= FH_PAD_LIMIT || !desktop_up (self) || !input_of (self, peer, NULL))
     return NULL;
-  if (!judge_input (self, FH_ACCESS_INPUT_PAD))
+  if (!(input = judge_peer (self, peer, FH_ACCESS_INPUT_PAD)))
     return NULL;
-  if (self->pads[index])
-    return self->pads[index];
-  if (self->pads_refused & (1u << index))
+  if (input->pads[index])
+    return input->pads[index];
+  if (input->pads_refused & (1u << index))
     return NULL;
   seat = self->output->pads;
   if (!seat)
     g_set_error (&error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
                  "the session takes no gamepads (pads are off, or it has no sandbox)");
   else
-    self->pads[index] = fh_pad_seat_add (seat, kind, on_pad_rumble, self, &error);
-  if (!self->pads[index]) {
-    g_message ("session %.8s: pad %u of its client not plugged in: %s", self->id, index,
-               error->message);
-    self->pads_refused |= 1u << index;
+    input->pads[index] = fh_pad_seat_add (seat, kind, on_pad_rumble, self, &error);
+  if (!input->pads[index]) {
+    g_message ("session %.8s: pad %u of %s not plugged in: %s", self->id, index,
+               input == &self->input ? "its client" : "a guest", error->message);
+    input->pads_refused |= 1u << index;
     return NULL;
   }
-  g_message ("session %.8s: pad %u of its client arrived (%s, event%u)", self->id, index,
-             fh_pad_kind_to_string (kind), fh_pad_get_index (self->pads[index]));
-  return self->pads[index];
+  g_message ("session %.8s: pad %u of %s arrived (%s, event%u)", self->id, index,
+             input == &self->input ? "its client" : "a guest", fh_pad_kind_to_string (kind),
+             fh_pad_get_index (input->pads[index]));
+  return input->pads[index];
 }
 
 gboolean
@@ -1169,10 +1420,12 @@ fh_session_pad_update (FhSession *self, gpointer peer, guint index, const FhPadS
 void
 fh_session_pad_disconnect (FhSession *self, gpointer peer, guint index)
 {
-  if (!self->peer_ops || self->peer != peer || index >= FH_PAD_LIMIT)
+  FhPeerInput *input = input_of (self, peer, NULL);
+
+  if (!input || index >= FH_PAD_LIMIT)
     return;
-  self->pads_refused &= ~(1u << index);
-  unplug_pad (self, index);
+  input->pads_refused &= ~(1u << index);
+  unplug_pad (self, input, index);
 }
 
 guint
@@ -1181,7 +1434,12 @@ fh_session_count_pads (FhSession *self)
   guint n = 0;
 
   for (guint i = 0; i < FH_PAD_LIMIT; i++)
-    n += self->pads[i] != NULL;
+    n += self->input.pads[i] != NULL;
+  for (guint k = 0; k < self->guests->len; k++) {
+    FhGuest *g = self->guests->pdata[k];
+    for (guint i = 0; i < FH_PAD_LIMIT; i++)
+      n += g->input.pads[i] != NULL;
+  }
   return n;
 }
 
@@ -1280,4 +1538,211 @@ fh_session_read_usage (FhSession *self, FhProcessTable *table, FhSessionUsage *u
   fh_process_table_usage (table, self->output->root_pids, G_N_ELEMENTS (self->output->root_pids),
                           self->id, &usage->cpu_seconds, &usage->memory_bytes);
   usage->known = TRUE;
+}
+
+/* ---- guests ---- */
+
+static void
+guest_free (FhGuest *g)
+{
+  g_free (g->device);
+  g_free (g);
+}
+
+/* @g leaves: its pads and held keys go, its peer is closed when @close
+ * (else it left by itself), and the session's client hears of it. A
+ * session whose client is away and that has no guest left pauses. */
+static void
+drop_guest (FhSession *self, FhGuest *g, gboolean close, FhEndReason reason,
+            const char *message)
+{
+  g_ptr_array_remove (self->guests, g);
+  g_message ("session %.8s: guest %u (device %s) %s%s%s", self->id, g->id, g->device,
+             close ? "removed" : "left", message ? ": " : "", message ? message : "");
+  release_held (self, &g->input);
+  remove_pads (self, &g->input);
+  if (close)
+    g->ops->closed (g->peer, reason, message ? message : "removed from the session");
+  guest_free (g);
+  if (!self->guests->len && self->state == FH_SESSION_STATE_DISCONNECTED && self->stream) {
+    g_clear_handle_id (&self->stats_source, g_source_remove);
+    fh_video_stream_set_paused (self->stream, TRUE);
+  }
+  tell_guests (self);
+}
+
+const char *
+fh_session_get_join_code (FhSession *self)
+{
+  return self->join_code;
+}
+
+void
+fh_session_new_join_code (FhSession *self)
+{
+  g_autofree char *hex = fh_random_hex (4);
+
+  g_free (self->join_code);
+  self->join_code =
+    g_strdup_printf ("%06u", (guint) (g_ascii_strtoull (hex, NULL, 16) % 1000000u));
+}
+
+static FhGuest *
+lookup_guest (FhSession *self, guint id)
+{
+  for (guint i = 0; i < self->guests->len; i++) {
+    FhGuest *g = self->guests->pdata[i];
+    if (g->id == id)
+      return g;
+  }
+  return NULL;
+}
+
+guint
+fh_session_add_guest (FhSession *self, const FhSessionPeerOps *ops, gpointer peer,
+                      const char *device, FhAccessLevel granted, GError **error)
+{
+  FhGuest *g;
+
+  if (self->shared || !self->join_code) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "a view of the shared desktop takes no guests");
+    return 0;
+  }
+  if (self->state == FH_SESSION_STATE_STOPPED || self->state == FH_SESSION_STATE_FAILED) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE, "the session ended");
+    return 0;
+  }
+  if (g_str_equal (device, self->device)) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "this device's own session: connect to it, not as a guest");
+    return 0;
+  }
+  if (self->guests->len >= FH_SESSION_MAX_GUESTS) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 "the session has all the guests it takes (%d)", FH_SESSION_MAX_GUESTS);
+    return 0;
+  }
+  g = g_new0 (FhGuest, 1);
+  g->id = ++self->next_guest;
+  g->device = g_strdup (device);
+  g->ops = ops;
+  g->peer = peer;
+  g->granted = granted;
+  g->await_keyframe = TRUE;
+  fh_device_store_get_access (fh_core_get_devices (self->core), device, &g->device_access);
+  g->judged = guest_level (g);
+  g_ptr_array_add (self->guests, g);
+  g_message ("session %.8s: guest %u (device %s, %s) joined at level %s (granted %s)", self->id,
+             g->id, device, ops->describe (peer), fh_access_level_to_string (g->judged),
+             fh_access_level_to_string (granted));
+  if (desktop_up (self)) {
+    /* A session whose client is away streams again for its guest. */
+    fh_video_stream_set_paused (self->stream, FALSE);
+    on_stats_tick_start (self);
+    fh_video_stream_request_keyframe (self->stream);
+    g->ops->welcome (g->peer, self, FALSE);
+  }
+  /* The welcome may have closed it. */
+  if (lookup_guest (self, g->id) == g)
+    tell_guests (self);
+  return lookup_guest (self, g->id) == g ? g->id : 0;
+}
+
+gboolean
+fh_session_set_guest_level (FhSession *self, guint id, FhAccessLevel granted)
+{
+  FhGuest *g = lookup_guest (self, id);
+
+  if (!g)
+    return FALSE;
+  g->granted = granted;
+  g_message ("session %.8s: its owner grants guest %u %s", self->id, id,
+             fh_access_level_to_string (granted));
+  apply_guest_access (self, g, "its owner changed it", TRUE);
+  return TRUE;
+}
+
+gboolean
+fh_session_remove_guest (FhSession *self, guint id, const char *message)
+{
+  FhGuest *g = lookup_guest (self, id);
+
+  if (!g)
+    return FALSE;
+  drop_guest (self, g, TRUE, FH_END_REASON_REMOVED, message);
+  return TRUE;
+}
+
+void
+fh_session_remove_guests_of (FhSession *self, const char *device, FhEndReason reason,
+                             const char *message)
+{
+  for (guint i = self->guests->len; i-- > 0;) {
+    FhGuest *g = i < self->guests->len ? self->guests->pdata[i] : NULL;
+    if (g && g_str_equal (g->device, device))
+      drop_guest (self, g, TRUE, reason, message);
+  }
+}
+
+void
+fh_session_set_guest_device_access (FhSession *self, const char *device, const FhAccess *access)
+{
+  for (guint i = 0; i < self->guests->len; i++) {
+    FhGuest *g = self->guests->pdata[i];
+    if (!g_str_equal (g->device, device))
+      continue;
+    g->device_access = *access;
+    apply_guest_access (self, g, "its device's level changed", TRUE);
+  }
+}
+
+GArray *
+fh_session_list_guests (FhSession *self)
+{
+  GArray *list = g_array_new (FALSE, FALSE, sizeof (FhSessionGuest));
+
+  for (guint i = 0; i < self->guests->len; i++) {
+    FhGuest *g = self->guests->pdata[i];
+    FhSessionGuest info = {
+      .id = g->id,
+      .device = g->device,
+      .plane = g->ops->plane,
+      .granted = g->granted,
+      .level = guest_level (g),
+    };
+    g_array_append_val (list, info);
+  }
+  return list;
+}
+
+guint
+fh_session_count_guests (FhSession *self)
+{
+  return self->guests->len;
+}
+
+gboolean
+fh_session_is_guest (FhSession *self, gpointer peer)
+{
+  return find_guest (self, peer) != NULL;
+}
+
+FhAccessLevel
+fh_session_get_peer_level (FhSession *self, gpointer peer, gint64 *until)
+{
+  FhGuest *g = find_guest (self, peer);
+  FhAccessLevel level = FH_ACCESS_VIEW;
+  gint64 ends = 0;
+
+  if (g) {
+    level = guest_level (g);
+    ends = g->device_access.until;
+  } else if (self->peer_ops && self->peer == peer) {
+    level = fh_session_get_access_level (self);
+    ends = self->access.until;
+  }
+  if (until)
+    *until = level == FH_ACCESS_VIEW ? 0 : ends;
+  return level;
 }

@@ -85,8 +85,13 @@ typedef struct {
    * it falls back to view (0: never); may be NULL. The host judges every
    * event itself: this is only for the peer to show. */
   void (*access) (gpointer peer, const FhAccess *access);
-  /* The session ended or gave @peer up (fh_session_stop): @peer is no
-   * longer bound and must not call the session again. */
+  /* The session's guests changed (one joined, left, or its level
+   * changed): for the bound peer to show (fh_session_list_guests); may be
+   * NULL. Never called on a guest. */
+  void (*guests) (gpointer peer, FhSession *session);
+  /* The session ended or gave @peer up (fh_session_stop), or the session's
+   * owner removed @peer as a guest: @peer is no longer bound and must not
+   * call the session again. */
   void (*closed) (gpointer peer, FhEndReason reason, const char *message);
 } FhSessionPeerOps;
 
@@ -172,6 +177,9 @@ gboolean fh_session_feed_mic (FhSession *session, gpointer peer, const guint8 *d
 /* Keyboard and mouse input of the bound peer: injected when the
  * session's access level allows it (full), else dropped and counted. */
 void fh_session_inject (FhSession *session, const FhInputEvent *event);
+/* … of @peer, the bound one or a guest (judged by the guest's level);
+ * from anyone else it is dropped. */
+void fh_session_inject_from (FhSession *session, gpointer peer, const FhInputEvent *event);
 
 /* The access of the session's device (core/access.h): read from the
  * device store when the session is made, set anew by the core when the
@@ -210,6 +218,57 @@ gboolean fh_session_has_clipboard (FhSession *session);
  * a NUL or is longer than FH_CLIPBOARD_MAX_TEXT. */
 gboolean fh_session_set_clipboard (FhSession *session, gpointer peer, const char *text, gsize len,
                                    GError **error);
+
+/* ---- Guests (docs/protocol.md "Guests") ----
+ * A device may join another device's independent session as a guest: it
+ * gets the session's picture and sound, and its input (keyboard and mouse,
+ * gamepads: extra players in the session's seat) is judged by the level
+ * the session's owner grants it, never more than its own device's level
+ * allows. No microphone and no clipboard for a guest. A guest is bound as
+ * a peer too (its ops get welcome, video, audio, stats, rumble, access and
+ * closed); fh_session_detach_peer and fh_session_forget_peer unbind one
+ * that leaves. While guests watch, the session streams on even when its
+ * own client is gone (its grace period runs as before). */
+#define FH_SESSION_MAX_GUESTS 8
+
+typedef struct {
+  guint id;              /* the session's number for it, from 1 */
+  const char *device;    /* its paired device */
+  const char *plane;
+  FhAccessLevel granted; /* what the session's owner grants */
+  FhAccessLevel level;   /* what judges its input now */
+} FhSessionGuest;
+
+/* The code a device names to ask to join (six digits; unique among live
+ * sessions, the core sees to it), or NULL for a view of the shared
+ * desktop, which takes no guests. */
+const char *fh_session_get_join_code (FhSession *session);
+/* Draws another code (the core, when one is taken). */
+void fh_session_new_join_code (FhSession *session);
+/* Binds @peer of @device as a guest at @granted: its welcome comes at
+ * once when the desktop is up. Returns the guest's id, or 0 with
+ * FH_SESSION_ERROR_UNAVAILABLE (a shared view, a session that ended, no
+ * room, the session's own device). */
+guint fh_session_add_guest (FhSession *session, const FhSessionPeerOps *ops, gpointer peer,
+                            const char *device, FhAccessLevel granted, GError **error);
+/* The session's owner changes what guest @id may do; FALSE: no such guest. */
+gboolean fh_session_set_guest_level (FhSession *session, guint id, FhAccessLevel granted);
+/* The session's owner removes guest @id: its peer is closed with
+ * FH_END_REASON_REMOVED. FALSE: no such guest. */
+gboolean fh_session_remove_guest (FhSession *session, guint id, const char *message);
+/* Every guest seat of @device goes (closed with @reason): it was revoked. */
+void fh_session_remove_guests_of (FhSession *session, const char *device, FhEndReason reason,
+                                  const char *message);
+/* The stored access of @device changed: its guest seats follow at once. */
+void fh_session_set_guest_device_access (FhSession *session, const char *device,
+                                         const FhAccess *access);
+/* The guests now, oldest first (FhSessionGuest; strings borrowed). */
+GArray *fh_session_list_guests (FhSession *session);
+guint fh_session_count_guests (FhSession *session);
+gboolean fh_session_is_guest (FhSession *session, gpointer peer);
+/* The level that judges @peer's input now (the bound peer's, or a
+ * guest's), and when it falls back to view (0: never); view for a stranger. */
+FhAccessLevel fh_session_get_peer_level (FhSession *session, gpointer peer, gint64 *until);
 
 /* Tears everything down (→ STOPPED); safe to call twice. The bound peer,
  * if any, is closed with @reason and @message. */

@@ -382,6 +382,7 @@ typedef enum {
   PEER_FAILED = 1 << 3,
   PEER_CLOSED = 1 << 4,
   PEER_ACCESS = 1 << 5,
+  PEER_GUESTS = 1 << 6,
   PEER_STREAM = PEER_WELCOME | PEER_VIDEO | PEER_STATS,
 } PeerCall;
 
@@ -407,6 +408,8 @@ typedef struct {
   gboolean closed;
   FhEndReason end_reason;
   guint accesses; /* access calls */
+  gboolean guest; /* bound as a guest */
+  guint guests_told; /* guests calls */
 } FakePeer;
 
 static void
@@ -435,7 +438,8 @@ peer_welcome (gpointer data, FhSession *session, gboolean resumed)
 
   check_call (peer, PEER_WELCOME, "welcome");
   log_call (peer->fx, "%s: welcome resumed=%d", peer->name, resumed);
-  g_assert_true (fh_session_get_peer (session, &peer_ops) == peer);
+  g_assert_true (peer->guest ? fh_session_is_guest (session, peer)
+                             : fh_session_get_peer (session, &peer_ops) == peer);
   peer->session = session;
   peer->welcomes++;
   peer->welcomed_us = g_get_monotonic_time ();
@@ -537,8 +541,28 @@ peer_access (gpointer data, const FhAccess *access)
   peer->accesses++;
 }
 
+static void
+peer_guests (gpointer data, FhSession *session)
+{
+  FakePeer *peer = data;
+  g_autoptr (GArray) guests = fh_session_list_guests (session);
+  GString *line = g_string_new (NULL);
+
+  check_call (peer, PEER_GUESTS, "guests");
+  g_assert_false (peer->guest);
+  for (guint i = 0; i < guests->len; i++) {
+    FhSessionGuest *g = &g_array_index (guests, FhSessionGuest, i);
+    g_string_append_printf (line, " %u:%s:%s", g->id, g->device,
+                            fh_access_level_to_string (g->level));
+  }
+  log_call (peer->fx, "%s: guests%s", peer->name, line->len ? line->str : " none");
+  g_string_free (line, TRUE);
+  peer->guests_told++;
+}
+
 static const FhSessionPeerOps peer_ops = {
   .access = peer_access,
+  .guests = peer_guests,
   .describe = peer_describe,
   .welcome = peer_welcome,
   .video = peer_video,
@@ -1403,6 +1427,131 @@ test_access (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (fh_session_get_counters (unknown)->input_refused, ==, 1);
 }
 
+/* ---- 8c: guests ---- */
+
+static void
+test_guests (Fixture *fx, gconstpointer data)
+{
+  FakePeer *a = fake_peer_new (fx, "A"), *g = fake_peer_new (fx, "G"), *h = fake_peer_new (fx, "H");
+  g_autofree char *id_a = NULL, *token_a = NULL, *id_g = NULL, *token_g = NULL;
+  g_autofree char *id_h = NULL, *token_h = NULL;
+  FhInputEvent key = { .type = FH_INPUT_KEY, .key = { 30, TRUE } };
+  FhAccess view = { FH_ACCESS_VIEW, 0 };
+  FhSession *session;
+  const char *code;
+  guint guest, packets, other;
+  g_autoptr (GError) error = NULL;
+
+  pair (fx, "laptop", "192.0.2.1", &id_a, &token_a);
+  pair (fx, "guest", "192.0.2.2", &id_g, &token_g);
+  pair (fx, "third", "192.0.2.3", &id_h, &token_h);
+  session = streaming_session (fx, a, id_a);
+  code = fh_session_get_join_code (session);
+  g_assert_nonnull (code);
+  g_assert_cmpuint (strlen (code), ==, 6);
+  g_assert_true (fh_core_lookup_session_by_join_code (fx->core, code) == session);
+  g_assert_null (fh_core_lookup_session_by_join_code (fx->core, "x"));
+
+  /* The session's own device is no guest of it. */
+  g_assert_cmpuint (fh_session_add_guest (session, &peer_ops, g, id_a, FH_ACCESS_FULL, &error), ==, 0);
+  g_assert_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE);
+  g_clear_error (&error);
+
+  /* G joins at controller: its welcome, then frames from a keyframe on;
+   * A hears of it. */
+  g_ptr_array_set_size (fx->log, 0);
+  g->guest = TRUE;
+  g->allowed = PEER_STREAM;
+  a->allowed |= PEER_GUESTS | PEER_ACCESS;
+  guest = fh_session_add_guest (session, &peer_ops, g, id_g, FH_ACCESS_CONTROLLER, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (guest, ==, 1);
+  g_assert_true (fh_session_is_guest (session, g));
+  g_assert_false (fh_session_is_guest (session, a));
+  g_autofree char *want = g_strdup_printf ("G: welcome resumed=0\nA: guests 1:%s:controller", id_g);
+  ASSERT_LOG (fx, want);
+  WAIT_UNTIL (g->packets >= 3, STREAM_TIMEOUT_MS);
+  g_assert_true (g->first_was_keyframe);
+
+  /* Its keys are judged by its level; A's are not. */
+  fh_session_inject_from (session, g, &key);
+  g_assert_cmpuint (fh_session_get_counters (session)->input_refused, ==, 1);
+  ASSERT_LOG (fx, "");
+  fh_session_inject_from (session, h, &key); /* a stranger: dropped, not counted */
+  g_assert_cmpuint (fh_session_get_counters (session)->input_refused, ==, 1);
+  ASSERT_LOG (fx, "");
+  g->allowed |= PEER_ACCESS;
+  g_assert_true (fh_session_set_guest_level (session, guest, FH_ACCESS_FULL));
+  g_free (want);
+  want = g_strdup_printf ("A: guests 1:%s:full\nG: access full", id_g);
+  ASSERT_LOG (fx, want);
+  fh_session_inject_from (session, g, &key);
+  ASSERT_LOG (fx, "output 1: key 30 KEY_A down");
+  g_assert_cmpint (fh_session_get_peer_level (session, g, NULL), ==, FH_ACCESS_FULL);
+
+  /* Its own device's level caps what it is granted, at once: the key it
+   * holds is let go. */
+  g_assert_cmpint (fh_core_set_device_access (fx->core, id_g, &view, &error), ==, 0);
+  g_assert_no_error (error);
+  g_free (want);
+  want = g_strdup_printf ("output 1: key 30 KEY_A up\nA: guests 1:%s:view\nG: access view", id_g);
+  ASSERT_LOG (fx, want);
+  fh_session_inject_from (session, g, &key);
+  ASSERT_LOG (fx, "");
+
+  /* A leaves: the session waits for it and streams on for its guest. */
+  detach (session, a);
+  g_assert_cmpint (fh_session_get_state (session), ==, FH_SESSION_STATE_DISCONNECTED);
+  packets = g->packets;
+  WAIT_UNTIL (g->packets >= packets + 3, STREAM_TIMEOUT_MS);
+  /* Back: it hears of its guest after its welcome. */
+  a->allowed = PEER_STREAM | PEER_GUESTS;
+  fh_session_attach_peer (session, &peer_ops, a, TRUE);
+  WAIT_UNTIL (a->welcomes == 2, STREAM_TIMEOUT_MS);
+  g_free (want);
+  want = g_strdup_printf ("A: welcome resumed=1\nA: guests 1:%s:view", id_g);
+  ASSERT_LOG (fx, want);
+
+  /* A second guest; A removes the first, which is closed as removed; the
+   * second leaves by itself (no closed for it). */
+  h->guest = TRUE;
+  h->allowed = PEER_STREAM;
+  other = fh_session_add_guest (session, &peer_ops, h, id_h, FH_ACCESS_VIEW, &error);
+  g_assert_cmpuint (other, ==, 2);
+  g->allowed |= PEER_CLOSED;
+  g_assert_true (fh_session_remove_guest (session, guest, "bye"));
+  g_assert_true (g->closed);
+  g_assert_cmpint (g->end_reason, ==, FH_END_REASON_REMOVED);
+  g_assert_false (fh_session_remove_guest (session, guest, "again"));
+  g_assert_cmpuint (fh_session_count_guests (session), ==, 1);
+  h->allowed = 0;
+  fh_session_detach_peer (session, h);
+  g_assert_cmpuint (fh_session_count_guests (session), ==, 0);
+  g_assert_cmpint (fh_session_get_state (session), ==, FH_SESSION_STATE_STREAMING);
+
+  /* Revoking a guest's device takes its seat; ending the session closes
+   * the guests with it. */
+  g->closed = FALSE;
+  g->allowed = PEER_STREAM | PEER_CLOSED;
+  g->welcomes = g->packets = 0;
+  g_assert_cmpuint (fh_session_add_guest (session, &peer_ops, g, id_g, FH_ACCESS_FULL, &error), ==, 3);
+  h->closed = FALSE;
+  h->allowed = PEER_STREAM | PEER_CLOSED;
+  h->welcomes = h->packets = 0;
+  g_assert_cmpuint (fh_session_add_guest (session, &peer_ops, h, id_h, FH_ACCESS_FULL, &error), ==, 4);
+  for (guint i = 0; i < G_N_ELEMENTS (fx->planes); i++)
+    fx->planes[i]->allowed |= PLANE_DEVICE_REVOKED;
+  g_assert_cmpint (fh_core_revoke_device (fx->core, id_g, &error), ==, 0);
+  g_assert_true (g->closed);
+  g_assert_cmpint (g->end_reason, ==, FH_END_REASON_REVOKED);
+  g_assert_false (h->closed);
+  a->allowed |= PEER_CLOSED;
+  fh_session_stop (session, FH_END_REASON_CANCELLED, "done");
+  g_assert_true (h->closed);
+  g_assert_cmpint (h->end_reason, ==, FH_END_REASON_CANCELLED);
+  g_assert_true (a->closed);
+}
+
 /* ---- 9: what a session refuses ---- */
 
 static void
@@ -1783,6 +1932,7 @@ main (int argc, char **argv)
   ADD ("revoke", test_revoke, 30);
   ADD ("input", test_input, 30);
   ADD ("access", test_access, 30);
+  ADD ("guests", test_guests, 30);
   ADD ("refusals", test_refusals, 30);
   ADD ("sessions-observer", test_sessions_observer, 1);
   ADD ("prompts/pin", test_prompt_pin, 30);

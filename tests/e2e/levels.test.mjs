@@ -14,7 +14,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,7 +25,7 @@ import { launchBrowser, connectClient } from './lib/client.mjs';
 import { startGsClient, GS_CLIENT } from './lib/gs-client.mjs';
 import { scriptedGamepads, padRecord } from './lib/gamepads.mjs';
 import {
-  copyIntoBind, finishSandboxedHost, makeHomesDir, sandboxConfig,
+  copyIntoBind, finishSandboxedHost, makeHomesDir, recordLines, sandboxConfig,
 } from './lib/sandbox.mjs';
 
 const run = promisify(execFile);
@@ -56,16 +56,7 @@ let V = null;       // the browser device, one session throughout
 let M = null;       // the Moonlight client
 const v = {};       // V's session and device
 
-/** The recorder's lines of `session` (key, motion, button, axis, ready). */
-async function inputRecord(session) {
-  try {
-    return (await readFile(join(dir, `${session}.log`), 'utf8')).split('\n').filter(Boolean);
-  } catch (e) {
-    if (e.code === 'ENOENT')
-      return [];
-    throw e;
-  }
-}
+const inputRecord = (session) => recordLines(dir, session);
 const padsOf = (session) => padRecord(join(dir, `pads-${session}.log`));
 // Keys, buttons and scrolling; the pointer's moves are checked apart: the
 // recorder logs the pointer's entering its window as a motion, and sway

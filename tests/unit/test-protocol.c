@@ -660,6 +660,77 @@ test_moonlight_pin (void)
   expect_text_error (too_long, -1, FH_PROTO_ERROR_BAD_MESSAGE);
 }
 
+/* Guests: hello's join code, the session's client's answer and its
+ * management of a guest; the messages it is told. */
+static void
+test_guests (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  const char *join = HELLO (",\"join\":\"048213\"");
+  const char *answer = "{\"type\":\"guest-answer\",\"request\":\"a1b2c3\",\"approve\":true,"
+                       "\"level\":\"controller\"}";
+  const char *no = "{\"type\":\"guest-answer\",\"request\":\"a1b2c3\",\"approve\":false}";
+  const char *level = "{\"type\":\"guest\",\"guest\":2,\"level\":\"full\"}";
+  const char *remove = "{\"type\":\"guest\",\"guest\":2,\"remove\":true}";
+  g_autofree char *guests = NULL, *request = NULL;
+  FhProtoGuest list[] = { { 1, "dev1", "Laptop", "controller", "full" }, { 2, "dev2", NULL, "view", "view" } };
+
+  g_assert_true (fh_proto_parse_text (join, strlen (join), &msg, &error));
+  g_assert_cmpstr (msg.join, ==, "048213");
+  fh_client_message_clear (&msg);
+  g_assert_null (msg.join);
+  g_assert_true (fh_proto_parse_text (answer, strlen (answer), &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_GUEST_ANSWER);
+  g_assert_cmpstr (msg.request, ==, "a1b2c3");
+  g_assert_true (msg.approve);
+  g_assert_cmpstr (msg.level, ==, "controller");
+  fh_client_message_clear (&msg);
+  g_assert_true (fh_proto_parse_text (no, strlen (no), &msg, &error));
+  g_assert_false (msg.approve);
+  g_assert_null (msg.level);
+  fh_client_message_clear (&msg);
+  g_assert_true (fh_proto_parse_text (level, strlen (level), &msg, &error));
+  g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_GUEST);
+  g_assert_cmpuint (msg.guest, ==, 2);
+  g_assert_false (msg.remove);
+  g_assert_cmpstr (msg.level, ==, "full");
+  fh_client_message_clear (&msg);
+  g_assert_true (fh_proto_parse_text (remove, strlen (remove), &msg, &error));
+  g_assert_true (msg.remove);
+  fh_client_message_clear (&msg);
+  g_assert_no_error (error);
+
+  expect_text_error (HELLO (",\"join\":\"12ab56\""), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"join\":\"1234567\""), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"join\":\"\""), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (HELLO (",\"join\":123456"), -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"guest-answer\",\"approve\":true,\"level\":\"full\"}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  /* Letting in needs a level; only the three names. */
+  expect_text_error ("{\"type\":\"guest-answer\",\"request\":\"a\",\"approve\":true}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"guest-answer\",\"request\":\"a\",\"approve\":true,"
+                     "\"level\":\"owner\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"guest\",\"guest\":0,\"remove\":true}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"guest\",\"guest\":1}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"guest\",\"guest\":\"1\",\"remove\":true}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+
+  guests = fh_proto_build_guests (list, G_N_ELEMENTS (list));
+  g_assert_cmpstr (guests, ==,
+                   "{\"type\":\"guests\",\"guests\":[{\"id\":1,\"device\":\"dev1\",\"name\":"
+                   "\"Laptop\",\"level\":\"controller\",\"granted\":\"full\"},{\"id\":2,\"device\":"
+                   "\"dev2\",\"name\":null,\"level\":\"view\",\"granted\":\"view\"}]}");
+  request = fh_proto_build_guest_request ("a1b2c3", "dev1", "Laptop \"2\"", "waiting");
+  g_assert_cmpstr (request, ==,
+                   "{\"type\":\"guest-request\",\"request\":\"a1b2c3\",\"device\":\"dev1\","
+                   "\"name\":\"Laptop \\\"2\\\"\",\"state\":\"waiting\"}");
+  g_assert_cmpstr (fh_proto_error_to_string (FH_PROTO_ERROR_REFUSED), ==, "refused");
+  g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_REFUSED), ==, 4011);
+}
+
 static void
 test_apps_builder (void)
 {
@@ -744,5 +815,6 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/moonlight-pin", test_moonlight_pin);
   g_test_add_func ("/protocol/moonlight-builders", test_moonlight_builders);
   g_test_add_func ("/protocol/apps-builder", test_apps_builder);
+  g_test_add_func ("/protocol/guests", test_guests);
   return g_test_run ();
 }

@@ -24,7 +24,8 @@ struct _FhClient {
   guint hello_timeout;
   guint remove_source;
   gboolean closing;
-  gboolean awaiting_approval; /* asked to join the shared desktop */
+  gboolean awaiting_approval; /* asked to join the shared desktop, or as a guest */
+  gboolean guest; /* bound to another device's session as its guest */
   gboolean acks; /* it acknowledges frames (hello) */
   gboolean clipboard; /* it shares its clipboard with its session (hello) */
   FhWebFlow flow; /* its video in flight: set up when bound to a session */
@@ -110,11 +111,10 @@ static void
 send_welcome (FhClient *self, FhSession *session, gboolean resumed)
 {
   FhVirtualOutput *output = fh_session_get_output (session);
-  FhAccessLevel level = fh_session_get_access_level (session);
-  gint64 until = fh_session_get_access (session)->until;
+  gint64 until = 0;
+  FhAccessLevel level = fh_session_get_peer_level (session, self, &until);
   g_autofree char *text = NULL;
-  g_autofree char *until_text =
-    until && level != FH_ACCESS_VIEW ? fh_access_format_time (until) : NULL;
+  g_autofree char *until_text = until ? fh_access_format_time (until) : NULL;
   FhWelcome welcome = {
     .session = fh_session_get_id (session),
     .resumed = resumed,
@@ -125,10 +125,12 @@ send_welcome (FhClient *self, FhSession *session, gboolean resumed)
     .backend = fh_session_get_backend_name (session),
     .background = output->has_background ? output->background : NULL,
     .audio = fh_session_has_speaker (session),
-    .mic = fh_session_takes_mic (session),
-    .clipboard = self->clipboard && fh_session_has_clipboard (session),
+    .mic = !self->guest && fh_session_takes_mic (session),
+    .clipboard = !self->guest && self->clipboard && fh_session_has_clipboard (session),
     .access_level = fh_access_level_to_string (level),
     .access_until = until_text,
+    .join_code = self->guest ? NULL : fh_session_get_join_code (session),
+    .guest = self->guest,
   };
 
   text = fh_proto_build_welcome (&welcome);
@@ -183,7 +185,9 @@ peer_video (gpointer peer, const FhVideoPacket *packet)
     verdict = fh_web_flow_frame (&self->flow, g_get_monotonic_time (), packet->frame,
                                  packet->size, packet->keyframe, queued_bytes (self),
                                  &ask_keyframe, &kbps);
-  if (kbps && self->session)
+  /* The session's own client sets its bitrate; a guest's link only
+   * skips frames. */
+  if (kbps && self->session && !self->guest)
     fh_session_set_target_bitrate (self->session, kbps);
   if (ask_keyframe && self->session)
     fh_session_request_keyframe (self->session);
@@ -252,6 +256,33 @@ peer_access (gpointer peer, const FhAccess *access)
   fh_client_send_text (peer, text);
 }
 
+/* The session's guests, with their devices' names, for its own client. */
+static void
+peer_guests (gpointer peer, FhSession *session)
+{
+  FhClient *self = peer;
+  g_autoptr (GArray) guests = fh_session_list_guests (session);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (FhProtoGuest));
+  g_autofree char *text = NULL;
+
+  for (guint i = 0; i < guests->len; i++) {
+    FhSessionGuest *g = &g_array_index (guests, FhSessionGuest, i);
+    char *name = fh_web_plane_device_name (self->plane, g->device);
+    FhProtoGuest p = {
+      .id = g->id,
+      .device = g->device,
+      .name = name,
+      .level = fh_access_level_to_string (g->level),
+      .granted = fh_access_level_to_string (g->granted),
+    };
+    g_ptr_array_add (names, name);
+    g_array_append_val (out, p);
+  }
+  text = fh_proto_build_guests ((const FhProtoGuest *) (gpointer) out->data, out->len);
+  fh_client_send_text (self, text);
+}
+
 static void
 peer_closed (gpointer peer, FhEndReason reason, const char *message)
 {
@@ -270,6 +301,7 @@ const FhSessionPeerOps fh_web_peer_ops = {
   .rumble = peer_rumble,
   .clipboard = peer_clipboard,
   .access = peer_access,
+  .guests = peer_guests,
   .closed = peer_closed,
 };
 
@@ -381,6 +413,32 @@ handle_moonlight_pin (FhClient *self, const FhClientMessage *msg)
   fh_client_send_text (self, text);
 }
 
+/* hello with a join code: ask the session's own client (or the host's
+ * owner) to let this device in as a guest. */
+static void
+ask_to_be_guest (FhClient *self, const FhClientMessage *msg)
+{
+  FhCore *core = fh_web_plane_get_core (self->plane);
+  FhSession *session = fh_core_lookup_session_by_join_code (core, msg->join);
+
+  if (!session) {
+    g_autofree char *why = g_strdup_printf ("no session has the join code %s: ask its owner for "
+                                            "the code their screen shows", msg->join);
+    fh_client_close_with_error (self, FH_PROTO_ERROR_REFUSED, why);
+    return;
+  }
+  if (g_str_equal (fh_session_get_device (session), self->device)) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_REFUSED,
+                                "that is this device's own session: connect to it, not as a "
+                                "guest");
+    return;
+  }
+  g_message ("client %s: device %s asks to join session %.8s as a guest", self->peer,
+             self->device, fh_session_get_id (session));
+  self->awaiting_approval = TRUE;
+  fh_web_plane_ask_to_be_guest (self->plane, self, session);
+}
+
 static void
 handle_hello (FhClient *self, const FhClientMessage *msg)
 {
@@ -403,6 +461,10 @@ handle_hello (FhClient *self, const FhClientMessage *msg)
   if (!(msg->codecs & FH_CODEC_H264)) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_UNSUPPORTED,
                                 "no codec in common: this host sends h264");
+    return;
+  }
+  if (msg->join) {
+    ask_to_be_guest (self, msg);
     return;
   }
 
@@ -468,6 +530,80 @@ fh_client_bind (FhClient *self, FhSession *session, gboolean mic)
 {
   self->awaiting_approval = FALSE;
   attach (self, session, FALSE, mic);
+}
+
+void
+fh_client_bind_guest (FhClient *self, FhSession *session, FhAccessLevel level)
+{
+  g_autoptr (GError) error = NULL;
+
+  self->awaiting_approval = FALSE;
+  if (self->closing)
+    return;
+  /* Its welcome may come at once: the flow is ready before. */
+  self->session = session;
+  self->guest = TRUE;
+  fh_web_flow_init (&self->flow, self->acks, fh_session_get_bitrate (session),
+                    g_get_monotonic_time ());
+  self->flow_ready = TRUE;
+  if (!fh_session_add_guest (session, &fh_web_peer_ops, self, self->device, level, &error) &&
+      error) {
+    self->session = NULL;
+    g_prefix_error (&error, "cannot join the session: ");
+    fh_client_close_with_error (self, FH_PROTO_ERROR_REFUSED, error->message);
+  }
+}
+
+/* The session's own client answers a guest's request. */
+static void
+handle_guest_answer (FhClient *self, const FhClientMessage *msg)
+{
+  FhPrompt *prompt = fh_prompts_lookup (fh_core_get_prompts (fh_web_plane_get_core (self->plane)),
+                                        msg->request);
+  const char *about = prompt ? fh_prompt_get_about (prompt) : NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (self->guest) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+                                "a guest does not let others in");
+    return;
+  }
+  if (!prompt) {
+    g_message ("client %s: answer to guest request %s, which is no longer waiting", self->peer,
+               msg->request);
+    return;
+  }
+  if (fh_prompt_get_kind (prompt) != FH_PROMPT_GUEST || !about ||
+      !g_str_equal (about, fh_session_get_id (self->session))) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_UNAUTHORIZED,
+                                "that request is not one to join this client's session");
+    return;
+  }
+  if (fh_prompt_get_state (prompt) == FH_PROMPT_WAITING &&
+      !fh_prompt_answer (prompt, msg->approve, msg->level, &error))
+    g_message ("client %s: guest request %s: %s", self->peer, msg->request, error->message);
+}
+
+/* The session's own client changes a guest's level, or removes it. */
+static void
+handle_guest (FhClient *self, const FhClientMessage *msg)
+{
+  FhAccessLevel level = FH_ACCESS_VIEW;
+  gboolean known;
+
+  if (self->guest) {
+    fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+                                "a guest does not manage others");
+    return;
+  }
+  if (msg->remove)
+    known = fh_session_remove_guest (self->session, msg->guest,
+                                     "the session's owner removed this guest");
+  else
+    known = fh_access_level_from_string (msg->level, &level) &&
+            fh_session_set_guest_level (self->session, msg->guest, level);
+  if (!known)
+    g_message ("client %s: no guest %u in its session (it left?)", self->peer, msg->guest);
 }
 
 /* One binary message's worth of the client's budget; FALSE when it is
@@ -548,6 +684,10 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       fh_client_send_text (self, pong);
     } else if (msg.type == FH_CLIENT_MESSAGE_ACK && self->flow_ready) {
       fh_web_flow_ack (&self->flow, g_get_monotonic_time (), msg.ack_frame);
+    } else if (msg.type == FH_CLIENT_MESSAGE_GUEST_ANSWER) {
+      handle_guest_answer (self, &msg);
+    } else if (msg.type == FH_CLIENT_MESSAGE_GUEST) {
+      handle_guest (self, &msg);
     } else if (msg.type == FH_CLIENT_MESSAGE_CLIPBOARD &&
                !fh_session_set_clipboard (self->session, self, msg.text, strlen (msg.text),
                                           &error)) {
@@ -579,7 +719,7 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
     } else if (pad) {
       handle_pad (self, &pad_msg);
     } else if (!mic) {
-      fh_session_inject (self->session, &event);
+      fh_session_inject_from (self->session, self, &event);
     } else if (!fh_session_feed_mic (self->session, self, packet.data, packet.size, &error)) {
       if (g_error_matches (error, FH_SESSION_ERROR, FH_SESSION_ERROR_BAD_DATA))
         g_prefix_error (&error, "microphone packet %u: ", packet.sequence);

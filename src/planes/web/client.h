@@ -37,3 +37,6 @@ extern const FhSessionPeerOps fh_web_peer_ops;
 
 /* Binds @client to @session (approved to join the shared desktop). */
 void fh_client_bind (FhClient *client, FhSession *session, gboolean mic);
+/* … as a guest of @session at @level (the session's client let it in);
+ * closed with the reason when the session takes it not. */
+void fh_client_bind_guest (FhClient *client, FhSession *session, FhAccessLevel level);

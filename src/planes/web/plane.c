@@ -35,6 +35,7 @@ typedef struct {
   FhSessionRequest request; /* its strings point into the fields above */
   gboolean mic;
   guint timeout;
+  char *session_id; /* a guest's: the session it asks to join; NULL: the shared desktop */
 } FhJoinRequest;
 
 FhProtoError
@@ -45,6 +46,8 @@ fh_web_error_for_end (FhEndReason reason)
     return FH_PROTO_ERROR_SESSION_FAILED;
   case FH_END_REASON_REVOKED:
     return FH_PROTO_ERROR_UNAUTHORIZED;
+  case FH_END_REASON_REMOVED:
+    return FH_PROTO_ERROR_REFUSED;
   case FH_END_REASON_HOST_STOPPING:
   case FH_END_REASON_GRACE_OVER:
   case FH_END_REASON_CANCELLED:
@@ -79,6 +82,7 @@ join_request_free (FhJoinRequest *r)
   g_clear_handle_id (&r->timeout, g_source_remove);
   g_free (r->device);
   g_free (r->layout);
+  g_free (r->session_id);
   g_free (r);
 }
 
@@ -125,6 +129,14 @@ on_join_timeout (gpointer data)
 
   r->timeout = 0;
   g_ptr_array_remove (r->plane->join_requests, r);
+  if (r->session_id) {
+    g_message ("session %.8s: guest request %s was not answered in %d s: refused",
+               r->session_id, fh_prompt_get_id (r->prompt), JOIN_TIMEOUT_S);
+    fh_client_close_with_error (r->client, FH_PROTO_ERROR_REFUSED,
+                                "nobody let this device into the session in time");
+    join_request_end (r, FH_PROMPT_TIMED_OUT);
+    return G_SOURCE_REMOVE;
+  }
   g_message ("shared desktop: request %s was not answered in %d s: denied",
              fh_prompt_get_id (r->prompt), JOIN_TIMEOUT_S);
   fh_client_close_with_error (r->client, FH_PROTO_ERROR_UNAUTHORIZED,
@@ -151,6 +163,68 @@ fh_web_plane_ask_to_join (FhWebPlane *self, FhClient *client, const FhSessionReq
   g_ptr_array_add (self->join_requests, r);
   r->prompt = fh_prompts_post (fh_core_get_prompts (self->base.core), FH_PROMPT_JOIN, r->device,
                                fh_client_get_peer (client), JOIN_TIMEOUT_S, on_join_answer, r);
+}
+
+/* A guest's request answered by the session's client or the host's
+ * owner: @value is the level granted (controller when none is said). */
+static gboolean
+on_guest_answer (FhPrompt *prompt, gboolean approve, const char *value, gpointer data,
+                 GError **error)
+{
+  FhJoinRequest *r = data;
+  FhSession *session = fh_core_lookup_session (r->plane->base.core, r->session_id);
+  FhAccessLevel level = FH_ACCESS_CONTROLLER;
+
+  if (approve && value && !fh_access_level_from_string (value, &level)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "'%s' is not a level: say full, controller or view", value);
+    return FALSE;
+  }
+  /* Out of the list first: closing its client must not end it again. */
+  g_ptr_array_remove (r->plane->join_requests, r);
+  g_message ("session %.8s: guest request %s from device %s %s%s%s", r->session_id,
+             fh_prompt_get_id (prompt), r->device, approve ? "approved at " : "refused",
+             approve ? fh_access_level_to_string (level) : "", session ? "" : " (the session ended)");
+  if (!approve || !session) {
+    fh_client_close_with_error (r->client, FH_PROTO_ERROR_REFUSED,
+                                !approve ? "the session's owner did not let this device join"
+                                         : "the session ended");
+    join_request_end (r, !approve ? FH_PROMPT_REFUSED : FH_PROMPT_FAILED);
+    return TRUE;
+  }
+  fh_client_bind_guest (r->client, session, level);
+  join_request_end (r, fh_session_is_guest (session, r->client) ? FH_PROMPT_DONE
+                                                                 : FH_PROMPT_FAILED);
+  return TRUE;
+}
+
+void
+fh_web_plane_ask_to_be_guest (FhWebPlane *self, FhClient *client, FhSession *session)
+{
+  FhJoinRequest *r = g_new0 (FhJoinRequest, 1);
+
+  r->plane = self;
+  r->client = client;
+  r->device = g_strdup (fh_client_get_device (client));
+  r->session_id = g_strdup (fh_session_get_id (session));
+  r->timeout = g_timeout_add_seconds (JOIN_TIMEOUT_S, on_join_timeout, r);
+  g_ptr_array_add (self->join_requests, r);
+  r->prompt = fh_prompts_post_about (fh_core_get_prompts (self->base.core), FH_PROMPT_GUEST,
+                                     r->device, fh_client_get_peer (client), r->session_id,
+                                     JOIN_TIMEOUT_S, on_guest_answer, r);
+}
+
+char *
+fh_web_plane_device_name (FhWebPlane *self, const char *id)
+{
+  g_autoptr (GPtrArray) devices = fh_device_store_list (fh_core_get_devices (self->base.core));
+
+  for (guint i = 0; i < devices->len; i++) {
+    FhDevice *d = devices->pdata[i];
+    if (g_str_equal (d->id, id))
+      return g_strdup (d->name);
+  }
+  return NULL;
 }
 
 void
@@ -187,12 +261,31 @@ moonlight_state (FhPromptState state)
 
 /* A PIN prompt moved on: every console hears it (WebSockets of paired
  * browsers that asked for the host's console, never session-only ones). */
+/* A guest's request moved on: the session's own client hears it, if it
+ * is a browser (a Moonlight client's is answered by the host's owner). */
+static void
+tell_guest_request (FhWebPlane *self, FhPrompt *prompt, FhPromptState state)
+{
+  FhSession *session = fh_core_lookup_session (self->base.core, fh_prompt_get_about (prompt));
+  FhClient *owner = session ? fh_session_get_peer (session, &fh_web_peer_ops) : NULL;
+  g_autofree char *name = NULL, *text = NULL;
+
+  if (!owner)
+    return;
+  name = fh_web_plane_device_name (self, fh_prompt_get_who (prompt));
+  text = fh_proto_build_guest_request (fh_prompt_get_id (prompt), fh_prompt_get_who (prompt),
+                                       name, fh_prompt_state_to_string (state));
+  fh_client_send_text (owner, text);
+}
+
 static void
 on_prompt (FhPrompt *prompt, FhPromptState state, const char *detail, gpointer data)
 {
   FhWebPlane *self = data;
   g_autofree char *text = NULL;
 
+  if (fh_prompt_get_kind (prompt) == FH_PROMPT_GUEST)
+    tell_guest_request (self, prompt, state);
   if (fh_prompt_get_kind (prompt) != FH_PROMPT_PIN)
     return;
   text = fh_proto_build_moonlight (moonlight_state (state), fh_prompt_get_who (prompt),

@@ -49,7 +49,13 @@ void fh_web_plane_remove_client (FhWebPlane *plane, FhClient *client);
 void fh_web_plane_ask_to_join (FhWebPlane *plane, FhClient *client,
                                const FhSessionRequest *request, gboolean mic);
 /* @client went away: its request, if any, goes too. */
+/* @client asks to join @session as a guest: a prompt its own client (or
+ * the host's owner, 'funkhaus approve ID') answers within 60 s, else it is
+ * refused. */
+void fh_web_plane_ask_to_be_guest (FhWebPlane *plane, FhClient *client, FhSession *session);
 void fh_web_plane_forget_requests_of (FhWebPlane *plane, FhClient *client);
+/* The name paired device @id was given, or NULL (free it). */
+char *fh_web_plane_device_name (FhWebPlane *plane, const char *id);
 /* The moonlight message a new console gets: whether a client waits for
  * its PIN now (and its name), or nothing here pairs by PIN. */
 char *fh_web_plane_describe_moonlight (FhWebPlane *plane);

@@ -27,6 +27,7 @@ static const struct {
   [FH_PROTO_ERROR_RATE_LIMITED] = { "rate-limited", 4006 },
   [FH_PROTO_ERROR_HOST_SHUTDOWN] = { "host-shutdown", 1001 },
   [FH_PROTO_ERROR_TOO_SLOW] = { "too-slow", 4010 },
+  [FH_PROTO_ERROR_REFUSED] = { "refused", 4011 },
 };
 
 const char *
@@ -54,6 +55,9 @@ fh_client_message_clear (FhClientMessage *msg)
   g_free (msg->layout);
   g_free (msg->pin);
   g_free (msg->text);
+  g_free (msg->join);
+  g_free (msg->request);
+  g_free (msg->level);
   memset (msg, 0, sizeof *msg);
 }
 
@@ -252,8 +256,19 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
   if (!get_uint_member (root, "app", FALSE, G_MAXUINT16, &msg->app, error))
     return FALSE;
   if (!get_string_member (root, "resume", FALSE, 64, &msg->resume, error) ||
-      !get_string_member (root, "layout", FALSE, 32, &msg->layout, error))
+      !get_string_member (root, "layout", FALSE, 32, &msg->layout, error) ||
+      !get_string_member (root, "join", FALSE, FH_PROTO_MAX_JOIN_CODE, &msg->join, error))
     return FALSE;
+  for (const char *c = msg->join; c && *c; c++) {
+    if (!g_ascii_isdigit (*c)) {
+      bad (error, "'join' is a code of digits");
+      return FALSE;
+    }
+  }
+  if (msg->join && !*msg->join) {
+    bad (error, "'join' is empty");
+    return FALSE;
+  }
   /* An xkb layout name ("us", "de", "fr(bepo)"): it ends up in a keymap
    * compiler, so only the characters such names use. */
   for (const char *c = msg->layout; c && *c; c++) {
@@ -261,6 +276,21 @@ parse_hello (JsonObject *root, FhClientMessage *msg, GError **error)
       bad (error, "'layout' may hold only letters, digits and ()_-+:");
       return FALSE;
     }
+  }
+  return TRUE;
+}
+
+/* "level": one of the three names. */
+static gboolean
+get_level_member (JsonObject *obj, gboolean required, char **out, GError **error)
+{
+  if (!get_string_member (obj, "level", required, 16, out, error))
+    return FALSE;
+  if (*out && !g_str_equal (*out, "full") && !g_str_equal (*out, "controller") &&
+      !g_str_equal (*out, "view")) {
+    bad (error, "'level' must be \"full\", \"controller\" or \"view\"");
+    g_clear_pointer (out, g_free);
+    return FALSE;
   }
   return TRUE;
 }
@@ -350,6 +380,25 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
   } else if (g_str_equal (type, "moonlight-pin")) {
     msg->type = FH_CLIENT_MESSAGE_MOONLIGHT_PIN;
     return get_string_member (root, "pin", TRUE, FH_PROTO_MAX_MOONLIGHT_PIN, &msg->pin, error);
+  } else if (g_str_equal (type, "guest-answer")) {
+    msg->type = FH_CLIENT_MESSAGE_GUEST_ANSWER;
+    if (!get_string_member (root, "request", TRUE, FH_PROTO_MAX_REQUEST_ID, &msg->request,
+                            error) ||
+        !get_bool_member (root, "approve", &msg->approve, error) ||
+        !get_level_member (root, msg->approve, &msg->level, error))
+      return FALSE;
+    return TRUE;
+  } else if (g_str_equal (type, "guest")) {
+    msg->type = FH_CLIENT_MESSAGE_GUEST;
+    if (!get_uint_member (root, "guest", TRUE, G_MAXUINT16, &msg->guest, error) ||
+        !get_bool_member (root, "remove", &msg->remove, error) ||
+        !get_level_member (root, !msg->remove, &msg->level, error))
+      return FALSE;
+    if (msg->guest == 0) {
+      bad (error, "'guest' starts at 1");
+      return FALSE;
+    }
+    return TRUE;
   }
   bad (error, "unknown message type '%s'", type);
   return FALSE;
@@ -968,6 +1017,64 @@ fh_proto_build_welcome (const FhWelcome *w)
     add_access_members (b, w->access_level, w->access_until);
     json_builder_end_object (b);
   }
+  if (w->join_code) {
+    json_builder_set_member_name (b, "join_code");
+    json_builder_add_string_value (b, w->join_code);
+  }
+  json_builder_set_member_name (b, "guest");
+  json_builder_add_boolean_value (b, w->guest);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+static void
+add_string_or_null (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+char *
+fh_proto_build_guests (const FhProtoGuest *guests, guint n_guests)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "guests");
+  json_builder_set_member_name (b, "guests");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n_guests; i++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, guests[i].id);
+    add_string_or_null (b, "device", guests[i].device);
+    add_string_or_null (b, "name", guests[i].name);
+    add_string_or_null (b, "level", guests[i].level);
+    add_string_or_null (b, "granted", guests[i].granted);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_guest_request (const char *request, const char *device, const char *name,
+                              const char *state)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "guest-request");
+  add_string_or_null (b, "request", request);
+  add_string_or_null (b, "device", device);
+  add_string_or_null (b, "name", name);
+  add_string_or_null (b, "state", state);
   json_builder_end_object (b);
   return builder_to_string (b);
 }

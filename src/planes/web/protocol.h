@@ -19,6 +19,8 @@
 #define FH_PROTO_MAX_CODECS 16
 #define FH_PROTO_MAX_NAME 64
 #define FH_PROTO_MAX_MOONLIGHT_PIN 16 /* the PIN is 4 digits; the host says so */
+#define FH_PROTO_MAX_JOIN_CODE 6
+#define FH_PROTO_MAX_REQUEST_ID 16
 /* Binary messages (input, microphone) a client may send: a sustained rate
  * and a burst on top. A 1000 Hz mouse and a fast typist stay far below. */
 #define FH_PROTO_MAX_INPUT_RATE 2000
@@ -59,6 +61,7 @@ typedef enum {
   FH_PROTO_ERROR_RATE_LIMITED,
   FH_PROTO_ERROR_HOST_SHUTDOWN,
   FH_PROTO_ERROR_TOO_SLOW, /* took no frame for FH_PROTO_TOO_SLOW_S seconds */
+  FH_PROTO_ERROR_REFUSED,  /* a guest: no such join code, not let in, or removed */
 } FhProtoError;
 
 #define FH_PROTO_ERROR (fh_proto_error_quark ())
@@ -78,6 +81,8 @@ typedef enum {
   FH_CLIENT_MESSAGE_MOONLIGHT_PIN, /* the PIN a waiting Moonlight client shows */
   FH_CLIENT_MESSAGE_ACK,           /* frames up to this one are decoded (or dropped) */
   FH_CLIENT_MESSAGE_CLIPBOARD,     /* text the client's clipboard holds */
+  FH_CLIENT_MESSAGE_GUEST_ANSWER,  /* a session's client lets a guest in, or not */
+  FH_CLIENT_MESSAGE_GUEST,         /* … changes a guest's level, or removes it */
 } FhClientMessageType;
 
 typedef struct {
@@ -107,6 +112,17 @@ typedef struct {
   char *pin;
   /* clipboard: UTF-8, at most FH_PROTO_MAX_CLIPBOARD bytes */
   char *text;
+  /* hello: the join code of another device's session to join as a guest
+   * (digits, at most FH_PROTO_MAX_JOIN_CODE); NULL = a session of its own */
+  char *join;
+  /* guest-answer: the request, whether to let it in, at which level */
+  char *request;
+  gboolean approve;
+  /* guest-answer and guest: "full", "controller" or "view" (NULL: left out) */
+  char *level;
+  /* guest: which guest (> 0), and whether to remove it */
+  guint guest;
+  gboolean remove;
 } FhClientMessage;
 
 void fh_client_message_clear (FhClientMessage *msg);
@@ -230,9 +246,27 @@ typedef struct {
    * out) and when it falls back to view (ISO 8601, NULL = never). */
   const char *access_level;
   const char *access_until;
+  /* The code another device names to join as a guest (NULL: none, or
+   * this client is a guest itself), and whether it is one. */
+  const char *join_code;
+  gboolean guest;
 } FhWelcome;
 
 char *fh_proto_build_welcome (const FhWelcome *welcome);
+
+/* Host → a session's client: its guests, and a device that asks to join
+ * (@state "waiting", or how the request ended: "done", "refused", "gone",
+ * "timed-out"). Names may be NULL. */
+typedef struct {
+  guint id;
+  const char *device;
+  const char *name;
+  const char *level;   /* what judges its input now */
+  const char *granted; /* what the session's client grants */
+} FhProtoGuest;
+char *fh_proto_build_guests (const FhProtoGuest *guests, guint n_guests);
+char *fh_proto_build_guest_request (const char *request, const char *device, const char *name,
+                                    const char *state);
 /* {"type":"access","level":…,"until":…|null}: the level changed. */
 char *fh_proto_build_access (const char *level, const char *until);
 

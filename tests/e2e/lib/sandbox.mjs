@@ -187,3 +187,16 @@ export async function finishSandboxedHost(host, dirs = []) {
   if (problems.length)
     throw new Error(`device accounts left behind: ${problems.join('; ')}`);
 }
+
+/** The lines of the record the input recorder of `session` writes in
+ *  `dir` (`<session>.log`: key, motion, button, axis, ready); none before
+ *  it wrote any. */
+export async function recordLines(dir, session) {
+  try {
+    return (await readFile(join(dir, `${session}.log`), 'utf8')).split('\n').filter(Boolean);
+  } catch (e) {
+    if (e.code === 'ENOENT')
+      return [];
+    throw e;
+  }
+}
