@@ -24,7 +24,25 @@ struct _FhCoreMetrics {
   guint measured_sessions;
   double idle_cores; /* over the last sample's window; -1: not known yet */
   guint desktops_started, desktops_failed, failures_in_a_row;
+  /* Moonlight clients' PIN pairings: the PIN entered, and refused. */
+  guint64 pin_attempts, pin_refusals;
 };
+
+/* A pairing by the PIN a client shows (Moonlight) moved on: a PIN entered
+ * is an attempt, one that did not work a refusal. The prompts go before
+ * the metrics (fh_core_free), which never remove this observer. */
+static void
+on_prompt (FhPrompt *prompt, FhPromptState state, const char *detail, gpointer data)
+{
+  FhCoreMetrics *self = data;
+
+  if (fh_prompt_get_kind (prompt) != FH_PROMPT_PIN)
+    return;
+  if (state == FH_PROMPT_ANSWERED)
+    self->pin_attempts++;
+  else if (state == FH_PROMPT_FAILED)
+    self->pin_refusals++;
+}
 
 FhCoreMetrics *
 fh_core_metrics_new (FhCore *core)
@@ -34,6 +52,7 @@ fh_core_metrics_new (FhCore *core)
   self->core = core;
   self->session_cpu = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->idle_cores = -1;
+  fh_prompts_add_observer (fh_core_get_prompts (core), on_prompt, self);
   return self;
 }
 
@@ -326,11 +345,17 @@ fh_core_render_metrics (FhCore *core)
 
   fh_device_store_get_pair_counts (fh_core_get_devices (core), &attempts, &refusals);
   fh_prom_family (out, "funkhaus_pairing_attempts_total", "counter",
-                  "PIN pairings tried since the host started.");
-  fh_prom_sample (out, "funkhaus_pairing_attempts_total", NULL, attempts);
+                  "Pairings tried since the host started, by the kind of client.");
+  fh_prom_sample (out, "funkhaus_pairing_attempts_total", (const char *[]) { "kind", "browser", NULL },
+                  attempts);
+  fh_prom_sample (out, "funkhaus_pairing_attempts_total",
+                  (const char *[]) { "kind", "moonlight", NULL }, self->pin_attempts);
   fh_prom_family (out, "funkhaus_pairing_refusals_total", "counter",
-                  "PIN pairings refused (wrong, expired or locked out).");
-  fh_prom_sample (out, "funkhaus_pairing_refusals_total", NULL, refusals);
+                  "Pairings refused (a wrong, expired or missing PIN, a locked-out address).");
+  fh_prom_sample (out, "funkhaus_pairing_refusals_total", (const char *[]) { "kind", "browser", NULL },
+                  refusals);
+  fh_prom_sample (out, "funkhaus_pairing_refusals_total",
+                  (const char *[]) { "kind", "moonlight", NULL }, self->pin_refusals);
   fh_prom_family (out, "funkhaus_desktop_starts_total", "counter",
                   "Session desktops made, by result.");
   fh_prom_sample (out, "funkhaus_desktop_starts_total", (const char *[]) { "result", "ok", NULL },

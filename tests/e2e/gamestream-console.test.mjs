@@ -124,6 +124,12 @@ e2e('a wrong PIN typed in the browser ends the attempt as failed', async () => {
   assert.match(await paired.page.textContent('#moonlight-result'), /Pairing ‘laptop’ failed/);
   const list = await funkhaus('devices', 'list');
   assert.ok(!list.stdout.includes('laptop'), list.stdout);
+  // /metrics counts Moonlight pairings apart from the browsers' PINs: the
+  // right PIN of the test before and this wrong one, which was refused.
+  const text = await host.metrics();
+  const sample = (name) => Number(new RegExp(`^${name}\\{kind="moonlight"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  assert.equal(sample('funkhaus_pairing_attempts_total'), 2, text);
+  assert.equal(sample('funkhaus_pairing_refusals_total'), 1, text);
 });
 
 e2e('an unpaired browser neither sees a waiting client nor enters its PIN', async () => {

@@ -15,7 +15,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readdir } from 'node:fs/promises';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -80,20 +79,9 @@ async function devices(...args) {
   return stdout;
 }
 
-function metrics() {
-  return new Promise((resolve, reject) => {
-    https.get({ host: 'localhost', port: host.port, path: '/metrics', rejectUnauthorized: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics: ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-}
-
 /** funkhaus_session_input_refused_total of the session whose id starts with `prefix`. */
 async function refused(prefix) {
-  const m = new RegExp(`^funkhaus_session_input_refused_total\\{session="${prefix}[0-9a-f]*"[^}]*\\} (\\S+)$`, 'm').exec(await metrics());
+  const m = new RegExp(`^funkhaus_session_input_refused_total\\{session="${prefix}[0-9a-f]*"[^}]*\\} (\\S+)$`, 'm').exec(await host.metrics());
   return m ? Number(m[1]) : NaN;
 }
 

@@ -97,6 +97,18 @@ export class Host {
   /** A new one-time PIN from `funkhaus pair` (over the control socket). */
   /** A device credential {device, token} (POST /api/pair with a fresh
    *  PIN from `funkhaus pair`), as a browser pairs. */
+  /** The host's /metrics, from this machine (metrics=localhost). */
+  metrics() {
+    return new Promise((resolve, reject) => {
+      https.get({ host: 'localhost', port: this.port, path: '/metrics', rejectUnauthorized: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics: ${res.statusCode}`))));
+      }).on('error', reject);
+    });
+  }
+
   async pairDevice(name) {
     const pin = await this.pair();
     const body = JSON.stringify({ pin, name });
