@@ -15,6 +15,8 @@ fh_end_reason_to_string (FhEndReason reason)
     return "failed";
   case FH_END_REASON_REVOKED:
     return "revoked";
+  case FH_END_REASON_ENDED:
+    return "ended";
   }
   return "unknown";
 }
