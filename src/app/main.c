@@ -400,7 +400,7 @@ static int
 cmd_devices (int argc, char **argv)
 {
   g_autoptr (GOptionContext) options = g_option_context_new (
-    "list | revoke ID | level ID full|controller|view | owner ID - the paired devices; "
+    "list | revoke ID | level ID full|controller|view | owner ID [--off] - the paired devices; "
     "revoking one ends its sessions on the running host, a level applies to them at once");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
