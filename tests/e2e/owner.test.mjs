@@ -5,7 +5,8 @@
 // back, B streams on) and revokes A (its next hello is refused). A
 // non-owner N's console socket sending the same requests is closed as
 // unauthorized and touches nothing; so is an owner message on a socket that
-// proved no device. `funkhaus sessions` lists the live sessions and
+// proved no device, or on a session's (hello) socket of the owner's own
+// device. `funkhaus sessions` lists the live sessions and
 // `funkhaus sessions end ID` ends one through the same core call; taking
 // the right away (--off) hides O's page and refuses its next request.
 
@@ -231,6 +232,21 @@ e2e('`funkhaus sessions` lists the live sessions and `funkhaus sessions end ID` 
   const after = await funkhaus('sessions');
   assert.match(after.stdout, /no live sessions/);
   await O.waitFor((f) => f.owner.state.sessions.length === 0, { what: 'no sessions on the page' });
+});
+
+e2e("an owner's session socket (hello) is no console: its owner request is refused", async () => {
+  const credential = await credentialOf(O);
+  const ws = await rawWebSocket(host.port);
+  ws.send(1, JSON.stringify({ type: 'hello', protocol: 1, credential, mode: MODE, codecs: ['h264'] }));
+  await poll(() => ws.messages.some((m) => m.type === 'welcome'), { what: "O's session" });
+  ws.send(1, JSON.stringify({ type: 'owner', op: 'state' }));
+  assert.equal((await ws.closed).code, 4001);
+  assert.ok(!ws.messages.some((m) => m.type === 'owner-state'));
+  // Its page goes on as before, and shows that session in its grace period.
+  assert.ok((await O.hooks()).owner.shown);
+  const session = ws.messages.find((m) => m.type === 'welcome').session;
+  await O.waitFor((f, id) => f.owner.state.sessions.some((x) => x.id === id && x.state === 'disconnected'),
+    { arg: session, what: "O's own session, disconnected, on the page" });
 });
 
 e2e('taking the right away (--off) hides the page and refuses the next request', async () => {
