@@ -88,7 +88,8 @@ set_owner (FhCore *core, const char *args)
   g_auto (GStrv) words = g_strsplit (args, " ", -1);
   g_autoptr (GError) error = NULL;
 
-  if (g_strv_length (words) != 2 || (!g_str_equal (words[1], "on") && !g_str_equal (words[1], "off")))
+  if (g_strv_length (words) != 2 ||
+      (!g_str_equal (words[1], "on") && !g_str_equal (words[1], "off")))
     return g_strdup ("error say 'owner ID on|off'");
   if (!fh_core_set_device_owner (core, words[0], g_str_equal (words[1], "on"), &error))
     return g_strdup_printf ("error %s", error->message);
