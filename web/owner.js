@@ -233,6 +233,8 @@ export class OwnerPage {
           this.request(msg);
         } }),
       el('button', { type: 'button', textContent: 'Deny', className: 'deny',
+        // A Moonlight client cannot be turned away, only left to time out.
+        hidden: r.kind === 'pin',
         onclick: () => this.request({ op: 'deny', request: r.id }) }));
     cells.push(buttons);
     return el('tr', { dataset: { request: r.id, kind: r.kind } }, ...cells);

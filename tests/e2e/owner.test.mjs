@@ -8,16 +8,22 @@
 // proved no device, or on a session's (hello) socket of the owner's own
 // device. `funkhaus sessions` lists the live sessions and
 // `funkhaus sessions end ID` ends one through the same core call; taking
-// the right away (--off) hides O's page and refuses its next request.
+// the right away (--off) hides O's page and refuses its next request. A
+// Moonlight client waiting for its PIN shows as a request that O answers
+// on the page.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { reportingTest } from './lib/report.mjs';
 import { startHost, hostBinary, poll } from './lib/host.mjs';
 import { launchBrowser, openClient, connectClient } from './lib/client.mjs';
 import { rawWebSocket } from './lib/rawws.mjs';
+import { MoonlightClient } from './lib/moonlight.mjs';
 
 const run = promisify(execFile);
 const MODE = { width: 320, height: 240, refresh: 30 };
@@ -29,6 +35,7 @@ let B = null; // streams throughout (until the command line ends it)
 let O = null; // the owner's page
 const ids = {}; // device and session ids
 let N = null; // a paired non-owner's credential
+let tmp = null; // the Moonlight client's key and certificate
 
 function e2e(name, fn, { timeout = 60000 } = {}) {
   reportingTest(name, { timeout }, () => [
@@ -64,8 +71,9 @@ async function openConsole(credential) {
 }
 
 before(async () => {
-  host = await startHost({ grace: 30 });
+  host = await startHost({ grace: 30, gamestream: true });
   browser = await launchBrowser();
+  tmp = await mkdtemp(join(tmpdir(), 'funkhaus-owner-'));
 });
 
 after(async () => {
@@ -73,6 +81,8 @@ after(async () => {
     await c?.close();
   await browser?.close();
   await host?.cleanup();
+  if (tmp)
+    await rm(tmp, { recursive: true, force: true });
 });
 
 e2e('three devices pair; `funkhaus devices owner` makes O the owner and its page shows', async () => {
@@ -87,7 +97,7 @@ e2e('three devices pair; `funkhaus devices owner` makes O the owner and its page
   ids.bSession = (await B.hooks()).session;
 
   // O's console is open; until the right is given it hears nothing of it.
-  await O.waitFor((f) => f.moonlight?.state === 'off', { what: "O's console" });
+  await O.waitFor((f) => f.moonlight?.state === 'idle', { what: "O's console" });
   assert.equal((await O.hooks()).owner.shown, false);
   assert.ok(!(await O.page.isVisible('#owner')));
 
@@ -181,6 +191,28 @@ e2e('O revokes A on the page (two clicks): A\'s next hello is refused', async ()
   ws.send(1, JSON.stringify({ type: 'hello', protocol: 1, credential, mode: MODE, codecs: ['h264'] }));
   assert.equal((await ws.closed).code, 4001);
   assert.deepEqual(ws.messages.map((m) => m.code), ['unauthorized']);
+  await bStreamsOn();
+});
+
+e2e("a Moonlight client waiting for its PIN is a request on O's page; O pairs it there", async () => {
+  const deck = await MoonlightClient.create(tmp, 'Deck');
+  const attempt = deck.pair(host.gamestream.httpPort);
+  await O.waitFor((f) => f.owner.state.requests.some((r) => r.kind === 'pin' && r.who === 'Deck'),
+    { what: 'the pin request on the page' });
+  const request = (await O.hooks()).owner.state.requests.find((r) => r.who === 'Deck');
+  const row = `#owner-requests tr[data-request="${request.id}"]`;
+  assert.match(await O.page.textContent(row), /Moonlight client ‘Deck’ wants to pair/);
+  assert.equal(await O.page.isVisible(`${row} button.deny`), false, 'a PIN request has no Deny');
+  // A request id that names nothing: an answer, the page stays.
+  await O.page.evaluate(() => window.funkhaus.sendOwner({ op: 'deny', request: 'nosuch' }));
+  await O.waitFor((f) => f.owner.errors.some((e) => e.op === 'deny'), { what: 'deny error' });
+
+  await O.page.fill(`${row} input.value`, attempt.pin);
+  await O.page.click(`${row} button.approve`);
+  assert.deepEqual(await attempt.result, { paired: true, hostKnewPin: true });
+  await O.waitFor((f) => f.owner.state.requests.length === 0 &&
+    f.owner.state.devices.some((d) => d.kind === 'moonlight' && d.name === 'Deck'),
+  { what: 'Deck paired, no request left' });
   await bStreamsOn();
 });
 
