@@ -1,9 +1,11 @@
 // The console of a paired browser (docs/protocol.md, "Console"): a second
 // WebSocket that asks for no session and hears whether a Moonlight client
 // waits for its PIN; the user types that PIN here. The host says nothing on
-// it before the device credential checks out.
+// it before the device credential checks out. A device with the owner right
+// also gets the owner's page (owner.js) on it.
 
 import { PROTOCOL_VERSION, CLOSE_UNAUTHORIZED } from './protocol.js';
+import { OwnerPage } from './owner.js';
 
 const RETRY_MS = 3000;
 const PIN_RE = /^\d{4}$/;
@@ -28,6 +30,8 @@ export class HostConsole {
       client: $('moonlight-client'), pin: $('moonlight-pin'), result: $('moonlight-result'),
     };
     hooks.moonlight = { state: null, client: null, message: null, device: null, error: null };
+    // The owner's page, when the host says this device holds the right.
+    this.owner = new OwnerPage((msg) => this.sendOwner(msg), hooks);
     this.ui.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.submitPin(this.ui.pin.value.trim());
@@ -61,6 +65,7 @@ export class HostConsole {
       this.ws = null;
       this.ui.section.hidden = true;
       this.hooks.moonlight.state = null;
+      this.owner.hide();
       if (ev.code === CLOSE_UNAUTHORIZED || ev.code === CLOSE_BAD_MESSAGE ||
           ev.code === CLOSE_UNSUPPORTED || ev.code === 1000)
         return;
@@ -74,6 +79,7 @@ export class HostConsole {
     const ws = this.ws;
     this.ws = null;
     this.ui.section.hidden = true;
+    this.owner.hide();
     if (ws)
       try { ws.close(1000, 'bye'); } catch { /* already closing */ }
   }
@@ -96,6 +102,14 @@ export class HostConsole {
     return true;
   }
 
+  /** An owner message (owner.js); false when the console is not open. */
+  sendOwner(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN)
+      return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
   showResult(kind, text) {
     this.ui.section.dataset.result = kind ?? '';
     this.ui.result.textContent = text;
@@ -114,6 +128,8 @@ export class HostConsole {
       this.onPinError(msg);
     else if (msg.type === 'apps' && Array.isArray(msg.apps))
       this.onApps?.(msg.apps);
+    else
+      this.owner.onMessage(msg);
     // Anything else is for a later client.
   }
 

@@ -23,14 +23,17 @@ export const MAX_MIC_PAYLOAD = 1275;
 const VIDEO_FLAG_KEYFRAME = 0x01;
 
 // Close codes the client must not answer by reconnecting: the same hello
-// would fail the same way (or, for 4009, fight another tab for the session).
+// would fail the same way (or, for 4009, fight another tab for the session;
+// for 4012, bring back a session the host's owner ended).
 export const CLOSE_UNAUTHORIZED = 4001;
 export const CLOSE_UNSUPPORTED = 4003;
 export const CLOSE_SESSION_FAILED = 4004;
 export const CLOSE_REPLACED = 4009;
 export const CLOSE_REFUSED = 4011; // a guest: not let in, removed, or no such code
+export const CLOSE_ENDED = 4012; // the host's owner ended the session
 export const FINAL_CLOSE_CODES = new Set([
   CLOSE_UNAUTHORIZED, CLOSE_UNSUPPORTED, CLOSE_SESSION_FAILED, CLOSE_REPLACED, CLOSE_REFUSED,
+  CLOSE_ENDED,
 ]);
 
 /** Parses a kind 0x01 message; returns null when it is not a valid one. */

@@ -56,6 +56,47 @@ set_level (FhCore *core, const char *args)
                      : g_strdup_printf ("level-set %d", applied);
 }
 
+/* "sessions-list": one "key=value …" group per live session, "; "
+ * between them (no value holds a space). */
+static char *
+list_sessions (FhCore *core)
+{
+  g_autoptr (GPtrArray) sessions = fh_core_list_sessions (core);
+  GString *out = g_string_new ("sessions-list ");
+
+  for (guint i = 0; i < sessions->len; i++) {
+    FhSession *s = sessions->pdata[i];
+    const FhMode *mode = fh_session_get_mode (s);
+    const FhSessionCounters *counters = fh_session_get_counters (s);
+    const char *plane = fh_session_get_plane (s);
+    g_string_append_printf (out,
+                            "%sid=%s device=%s mode=%ux%u@%u fps=%.0f kbps=%.0f backend=%s "
+                            "plane=%s state=%s guests=%u",
+                            i ? "; " : "", fh_session_get_id (s), fh_session_get_device (s),
+                            mode->width, mode->height, mode->refresh, counters->fps,
+                            counters->bitrate_bps / 1000.0, fh_session_get_backend_name (s),
+                            plane && *plane ? plane : "-",
+                            fh_session_state_to_string (fh_session_get_state (s)),
+                            fh_session_count_guests (s));
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* "owner ID on|off". */
+static char *
+set_owner (FhCore *core, const char *args)
+{
+  g_auto (GStrv) words = g_strsplit (args, " ", -1);
+  g_autoptr (GError) error = NULL;
+
+  if (g_strv_length (words) != 2 ||
+      (!g_str_equal (words[1], "on") && !g_str_equal (words[1], "off")))
+    return g_strdup ("error say 'owner ID on|off'");
+  if (!fh_core_set_device_owner (core, words[0], g_str_equal (words[1], "on"), &error))
+    return g_strdup_printf ("error %s", error->message);
+  return g_strdup_printf ("owner-set %s %s", words[0], words[1]);
+}
+
 static char *
 handle_command (FhControl *self, const char *line)
 {
@@ -71,8 +112,20 @@ handle_command (FhControl *self, const char *line)
              ? g_strdup_printf ("pin-entered %s", client)
              : g_strdup_printf ("error %s", error->message);
   }
+  /* "sessions" stays a count: the host's own probe of a running host and
+   * older scripts ask it. */
   if (g_str_equal (line, "sessions"))
     return g_strdup_printf ("sessions %u", fh_core_count_sessions (core));
+  if (g_str_equal (line, "sessions-list"))
+    return list_sessions (core);
+  if (g_str_has_prefix (line, "end ")) {
+    g_autoptr (GError) error = NULL;
+    const char *id = line + strlen ("end ");
+    return fh_core_end_session (core, id, &error) ? g_strdup_printf ("ended %s", id)
+                                                  : g_strdup_printf ("error %s", error->message);
+  }
+  if (g_str_has_prefix (line, "owner "))
+    return set_owner (core, line + strlen ("owner "));
   if (g_str_has_prefix (line, "revoke ")) {
     g_autoptr (GError) error = NULL;
     int ended = fh_core_revoke_device (core, line + strlen ("revoke "), &error);
@@ -102,8 +155,8 @@ handle_command (FhControl *self, const char *line)
              : g_strdup_printf ("error %s", error->message);
   }
   return g_strdup_printf (
-    "error unknown command (known: pair, moonlight-pin PIN, sessions, revoke ID, "
-    "level ID LEVEL [UNTIL], requests, approve ID, deny ID)");
+    "error unknown command (known: pair, moonlight-pin PIN, sessions, sessions-list, end ID, "
+    "revoke ID, level ID LEVEL [UNTIL], owner ID on|off, requests, approve ID, deny ID)");
 }
 
 static void

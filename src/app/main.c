@@ -29,10 +29,12 @@ static const char usage[] =
   "            --moonlight PIN, enter the PIN a Moonlight client shows\n"
   "  devices   list paired devices (browsers and Moonlight clients) with their\n"
   "            access levels, revoke one, or set one's level (list | revoke ID |\n"
-  "            level ID full|controller|view [--until TIME | --for DURATION])\n"
+  "            level ID full|controller|view [--until TIME | --for DURATION] |\n"
+  "            owner ID [--off]: give a device the owner's page, or take it)\n"
+  "  sessions  list the live sessions of the running host, or end one (end ID)\n"
   "  approve   list requests to view the shared desktop or to join a session as a\n"
   "            guest, or let one in (approve ID [LEVEL]: a guest's level, controller\n"
-  "            if none is said); deny ID refuses one\n"
+  "            if none is said)\n"
   "  deny      turn such a request away (deny ID)\n"
   "\n"
   "Run 'funkhaus COMMAND --help' for a command's options.\n"
@@ -359,17 +361,55 @@ fail:
   return 1;
 }
 
+/* devices owner ID [--off]: on the running host, whose consoles of that
+ * device show or hide the owner's page at once; without one, in
+ * devices.ini. */
+static int
+set_owner (const FhConfig *config, const char *id, gboolean owner)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhDeviceStore) store = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  const char *what = owner ? "holds the owner right" : "no longer holds the owner right";
+
+  if (strchr (id, ' ') || strchr (id, '\n')) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "no paired device %s", id);
+    goto fail;
+  }
+  path = control_socket_path (config);
+  command = g_strdup_printf ("owner %s %s", id, owner ? "on" : "off");
+  if ((answer = fh_control_request (path, command, NULL))) {
+    if (!g_str_has_prefix (answer, "owner-set ")) {
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                   g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+      goto fail;
+    }
+    printf ("device %s %s\n", id, what);
+    return 0;
+  }
+  if (!(store = fh_device_store_new (config->config_dir, &error)) ||
+      !fh_device_store_set_owner (store, id, owner, &error))
+    goto fail;
+  printf ("device %s %s (no host was running)\n", id, what);
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus devices: %s\n", error->message);
+  return 1;
+}
+
 static int
 cmd_devices (int argc, char **argv)
 {
   g_autoptr (GOptionContext) options = g_option_context_new (
-    "list | revoke ID | level ID full|controller|view - the paired devices; revoking one ends "
-    "its sessions on the running host, a level applies to them at once");
+    "list | revoke ID | level ID full|controller|view | owner ID [--off] - the paired devices; "
+    "revoking one ends its sessions on the running host, a level applies to them at once");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (FhDeviceStore) pairing = NULL;
   g_autofree char *path = NULL, *answer = NULL, *command = NULL;
   g_autofree char *until = NULL, *duration = NULL;
+  gboolean off = FALSE;
   GOptionEntry entries[] = {
     { "until", 0, 0, G_OPTION_ARG_STRING, &until,
       "with level: the level lasts until TIME (ISO 8601, e.g. 2026-12-24T18:00:00Z), then the "
@@ -377,6 +417,8 @@ cmd_devices (int argc, char **argv)
     { "for", 0, 0, G_OPTION_ARG_STRING, &duration,
       "with level: the level lasts this long (e.g. 45s, 30m, 2h, 1d), then the device may only "
       "view", "DURATION" },
+    { "off", 0, 0, G_OPTION_ARG_NONE, &off,
+      "with owner: take the owner right away instead of giving it", NULL },
     { NULL },
   };
 
@@ -385,12 +427,21 @@ cmd_devices (int argc, char **argv)
     options, "Levels: full (keyboard, mouse, gamepads, microphone), controller (gamepads and\n"
              "microphone: no keyboard or mouse), view (no input: the picture and sound only).\n"
              "A level that expires falls back to view.\n"
-             "A device paired from now on gets default-level= of config.ini (full).\n");
+             "A device paired from now on gets default-level= of config.ini (full).\n"
+             "The owner right (owner ID; --off takes it away): that browser's page shows the\n"
+             "live sessions, the paired devices and the waiting requests, and may end a\n"
+             "session, revoke a device, set a level, make a PIN and answer requests.\n");
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error) || !fh_config_load (config, NULL, &error))
     goto fail;
   if (argc == 4 && g_str_equal (argv[1], "level"))
     return set_level (config, argv[2], argv[3], until, duration);
+  if (argc == 3 && g_str_equal (argv[1], "owner"))
+    return set_owner (config, argv[2], !off);
+  if (off) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--off goes with 'owner ID'");
+    goto fail;
+  }
   if (until || duration) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--until and --for go with 'level ID LEVEL'");
@@ -407,14 +458,16 @@ cmd_devices (int argc, char **argv)
       FhDevice *d = list->pdata[i];
       g_autofree char *access = describe_access (&d->access);
       /* The kind last, as before: scripts read it there. */
-      printf ("%s  %-24s  paired %s  %s  level %s  %s\n", d->id, d->name ? d->name : "",
-              d->paired ? d->paired : "?", describe_identity (config, d->id), access, d->kind);
+      printf ("%s  %-24s  paired %s  %s  level %s%s  %s\n", d->id, d->name ? d->name : "",
+              d->paired ? d->paired : "?", describe_identity (config, d->id), access,
+              d->owner ? "  owner" : "", d->kind);
     }
     return 0;
   }
   if (argc != 3 || !g_str_equal (argv[1], "revoke")) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "say 'list', 'revoke ID' or 'level ID LEVEL' (see 'funkhaus devices --help')");
+                 "say 'list', 'revoke ID', 'level ID LEVEL' or 'owner ID' (see 'funkhaus devices "
+                 "--help')");
     goto fail;
   }
   /* The running host forgets the device and ends its sessions at once;
@@ -440,6 +493,73 @@ cmd_devices (int argc, char **argv)
 
 fail:
   fprintf (stderr, "funkhaus devices: %s\n", error->message);
+  return 1;
+}
+
+/* sessions [end ID]: the running host's live sessions. */
+static int
+cmd_sessions (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) options = g_option_context_new (
+    "[end ID] - list the running host's live sessions, or end one (its client is told that "
+    "the host's owner ended it)");
+  g_autoptr (FhConfig) config = fh_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  g_auto (GStrv) sessions = NULL;
+
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !fh_config_resolve_dirs (config, &error))
+    goto fail;
+  if (!(argc == 1 || (argc == 3 && g_str_equal (argv[1], "end"))) ||
+      (argc == 3 && (strchr (argv[2], ' ') || strchr (argv[2], '\n')))) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "say 'funkhaus sessions' or 'funkhaus sessions end ID'");
+    goto fail;
+  }
+  path = control_socket_path (config);
+  command = argc == 3 ? g_strdup_printf ("end %s", argv[2]) : g_strdup ("sessions-list");
+  if (!(answer = fh_control_request (path, command, &error))) {
+    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
+                            "user?): ", path);
+    goto fail;
+  }
+  if (g_str_has_prefix (answer, "error ") ||
+      !g_str_has_prefix (answer, argc == 3 ? "ended " : "sessions-list")) {
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                 g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+    goto fail;
+  }
+  if (argc == 3) {
+    printf ("session %s ended\n", argv[2]);
+    return 0;
+  }
+  sessions = g_strsplit (answer + strlen ("sessions-list"), ";", -1);
+  if (!sessions[0] || !*g_strstrip (sessions[0])) {
+    printf ("no live sessions\n");
+    return 0;
+  }
+  printf ("%-32s  %-16s  %-14s  %5s  %6s  %-10s  %-10s  %-12s  %s\n", "ID", "DEVICE", "MODE",
+          "FPS", "KBPS", "BACKEND", "PLANE", "STATE", "GUESTS");
+  for (char **s = sessions; *s; s++) {
+    g_auto (GStrv) fields = g_strsplit (g_strstrip (*s), " ", -1);
+    const char *v[9] = { "?", "?", "?", "?", "?", "?", "?", "?", "?" };
+    static const char *const keys[9] = { "id", "device", "mode", "fps", "kbps", "backend",
+                                         "plane", "state", "guests" };
+    for (char **f = fields; *f; f++) {
+      for (guint k = 0; k < G_N_ELEMENTS (keys); k++) {
+        gsize n = strlen (keys[k]);
+        if (strncmp (*f, keys[k], n) == 0 && (*f)[n] == '=')
+          v[k] = *f + n + 1;
+      }
+    }
+    printf ("%-32s  %-16s  %-14s  %5s  %6s  %-10s  %-10s  %-12s  %s\n", v[0], v[1], v[2], v[3],
+            v[4], v[5], v[6], v[7], v[8]);
+  }
+  return 0;
+
+fail:
+  fprintf (stderr, "funkhaus sessions: %s\n", error->message);
   return 1;
 }
 
@@ -508,6 +628,8 @@ main (int argc, char **argv)
     return cmd_devices (argc - 1, argv + 1);
   if (g_str_equal (argv[1], "approve") || g_str_equal (argv[1], "deny"))
     return cmd_answer (argc - 1, argv + 1);
+  if (g_str_equal (argv[1], "sessions"))
+    return cmd_sessions (argc - 1, argv + 1);
   fprintf (stderr, "funkhaus: unknown command '%s'\n\n%s", argv[1], usage);
   return 2;
 }

@@ -17,6 +17,8 @@ fh_end_reason_to_string (FhEndReason reason)
     return "revoked";
   case FH_END_REASON_REMOVED:
     return "removed";
+  case FH_END_REASON_ENDED:
+    return "ended";
   }
   return "unknown";
 }

@@ -12,6 +12,7 @@ typedef enum {
   FH_END_REASON_FAILED,        /* its desktop or encoder died */
   FH_END_REASON_REVOKED,       /* its device was revoked on the host */
   FH_END_REASON_REMOVED,       /* a guest: the session's owner removed it */
+  FH_END_REASON_ENDED,         /* the host's owner ended it */
 } FhEndReason;
 
 const char *fh_end_reason_to_string (FhEndReason reason);

@@ -594,6 +594,36 @@ count_own (GPtrArray *sessions, const char *device)
   return n;
 }
 
+gboolean
+fh_core_end_session (FhCore *self, const char *id, GError **error)
+{
+  FhSession *session = fh_core_lookup_session (self, id);
+
+  if (!session) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no live session %s ('funkhaus sessions' lists them)", id);
+    return FALSE;
+  }
+  g_message ("session %.8s of device %s: ended by the host's owner", id,
+             fh_session_get_device (session));
+  fh_core_remove_session (self, session, FH_END_REASON_ENDED, "ended by the host's owner");
+  return TRUE;
+}
+
+gboolean
+fh_core_set_device_owner (FhCore *self, const char *id, gboolean owner, GError **error)
+{
+  if (!fh_device_store_set_owner (self->devices, id, owner, error))
+    return FALSE;
+  g_message ("device %s: owner right %s", id, owner ? "given" : "taken away");
+  for (guint i = 0; i < self->planes->len; i++) {
+    FhPlane *plane = self->planes->pdata[i];
+    if (plane->ops->device_owner_changed)
+      plane->ops->device_owner_changed (plane, id, owner);
+  }
+  return TRUE;
+}
+
 int
 fh_core_set_device_access (FhCore *self, const char *id, const FhAccess *access, GError **error)
 {

@@ -136,6 +136,17 @@ guint fh_core_next_serial (FhCore *core);
  * Returns how many sessions ended, or -1 with @error. */
 int fh_core_revoke_device (FhCore *core, const char *id, GError **error);
 
+/* Ends session @id at once, for the host's owner (its command line or an
+ * owner's page): its client hears FH_END_REASON_ENDED. FALSE with
+ * G_IO_ERROR_NOT_FOUND when no session has that id. */
+gboolean fh_core_end_session (FhCore *core, const char *id, GError **error);
+
+/* Gives paired device @id the owner right, or takes it (stored in
+ * devices.ini); every plane hears it at once (a console shows or hides
+ * the owner's page). Whoever acts as the owner is checked against the
+ * store on every request, so taking the right applies to the next one. */
+gboolean fh_core_set_device_owner (FhCore *core, const char *id, gboolean owner, GError **error);
+
 /* Sets the access level of paired device @id (stored in devices.ini) and
  * applies it to its live sessions at once: their next input event is
  * judged by it, and their peers are told. Whoever changes a level calls

@@ -288,6 +288,42 @@ fh_device_store_set_access (FhDeviceStore *self, const char *id, const FhAccess 
   return FALSE;
 }
 
+gboolean
+fh_device_store_get_owner (FhDeviceStore *self, const char *id)
+{
+  g_autofree char *group = g_strdup_printf ("device %s", id);
+
+  /* Anything but a stored true (none, a typo) is no right. */
+  return g_key_file_has_group (self->devices, group) &&
+         g_key_file_get_boolean (self->devices, group, "owner", NULL);
+}
+
+gboolean
+fh_device_store_set_owner (FhDeviceStore *self, const char *id, gboolean owner, GError **error)
+{
+  g_autofree char *group = g_strdup_printf ("device %s", id);
+  gboolean was;
+
+  if (!g_key_file_has_group (self->devices, group)) {
+    g_set_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_UNKNOWN_DEVICE,
+                 "no paired device %s ('funkhaus devices list' shows them)", id);
+    return FALSE;
+  }
+  was = g_key_file_get_boolean (self->devices, group, "owner", NULL);
+  if (owner)
+    g_key_file_set_boolean (self->devices, group, "owner", TRUE);
+  else
+    g_key_file_remove_key (self->devices, group, "owner", NULL);
+  if (save (self, error))
+    return TRUE;
+  /* Not stored: memory stays what the file says. */
+  if (was)
+    g_key_file_set_boolean (self->devices, group, "owner", TRUE);
+  else
+    g_key_file_remove_key (self->devices, group, "owner", NULL);
+  return FALSE;
+}
+
 GPtrArray *
 fh_device_store_list (FhDeviceStore *self)
 {
@@ -306,6 +342,7 @@ fh_device_store_list (FhDeviceStore *self)
     if (!d->kind)
       d->kind = g_strdup ("browser");
     read_access (self, *g, &d->access);
+    d->owner = g_key_file_get_boolean (self->devices, *g, "owner", NULL);
     g_ptr_array_add (list, d);
   }
   return list;

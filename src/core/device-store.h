@@ -36,6 +36,7 @@ typedef struct {
   char *paired; /* ISO 8601, UTC */
   char *kind;   /* "browser" or "moonlight" */
   FhAccess access; /* as stored, expiry not applied */
+  gboolean owner;  /* holds the owner right (owner=true) */
 } FhDevice;
 
 void fh_device_free (FhDevice *device);
@@ -75,6 +76,13 @@ gboolean fh_device_store_get_access (FhDeviceStore *pairing, const char *id, FhA
 /* Stores @access for device @id. */
 gboolean fh_device_store_set_access (FhDeviceStore *pairing, const char *id, const FhAccess *access,
                                      GError **error);
+
+/* The owner right (owner=true): a device that holds it may see and run
+ * the host from its console (docs/security.md). Only the host's user gives
+ * it ('funkhaus devices owner ID'), or a device that holds it already. */
+gboolean fh_device_store_get_owner (FhDeviceStore *pairing, const char *id);
+gboolean fh_device_store_set_owner (FhDeviceStore *pairing, const char *id, gboolean owner,
+                                    GError **error);
 
 /* TRUE when @token is the credential of paired device @device. */
 gboolean fh_device_store_check (FhDeviceStore *pairing, const char *device, const char *token);

@@ -26,6 +26,9 @@ typedef struct {
    * each. May be NULL. */
   void (*describe) (FhPlane *plane, GString *banner);
   void (*free) (FhPlane *plane);
+  /* Paired device @id was given the owner right, or lost it
+   * (fh_core_set_device_owner). May be NULL. */
+  void (*device_owner_changed) (FhPlane *plane, const char *id, gboolean owner);
 } FhPlaneOps;
 
 /* The base of every plane's struct. */

@@ -324,3 +324,30 @@ fh_prompt_get_state (FhPrompt *self)
 {
   return self->state;
 }
+
+const char *
+fh_prompt_kind_to_string (FhPromptKind kind)
+{
+  switch (kind) {
+  case FH_PROMPT_PIN:
+    return "pin";
+  case FH_PROMPT_JOIN:
+    return "join";
+  case FH_PROMPT_GUEST:
+    return "guest";
+  }
+  return "unknown";
+}
+
+GPtrArray *
+fh_prompts_list_waiting (FhPrompts *self)
+{
+  GPtrArray *list = g_ptr_array_new ();
+
+  for (guint i = 0; i < self->open->len; i++) {
+    FhPrompt *p = self->open->pdata[i];
+    if (p->state == FH_PROMPT_WAITING && !p->ended)
+      g_ptr_array_add (list, p);
+  }
+  return list;
+}

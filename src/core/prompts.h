@@ -97,3 +97,9 @@ const char *fh_prompt_get_from (FhPrompt *prompt);
 const char *fh_prompt_get_about (FhPrompt *prompt); /* or NULL */
 guint fh_prompt_get_timeout (FhPrompt *prompt);
 FhPromptState fh_prompt_get_state (FhPrompt *prompt);
+
+/* "pin", "join": how a page or a command line names a kind. */
+const char *fh_prompt_kind_to_string (FhPromptKind kind);
+/* Every prompt still WAITING, of any kind, oldest first (container only:
+ * the prompts stay @prompts'; use them before anything can end one). */
+GPtrArray *fh_prompts_list_waiting (FhPrompts *prompts);

@@ -170,6 +170,7 @@ on_stats_tick (gpointer user_data)
     g_debug ("session %.8s: %" G_GUINT64_FORMAT " frames dropped so far", self->id, dropped);
   self->dropped_reported = dropped;
   self->counters.bitrate_bps = self->window_bytes * 8.0;
+  self->counters.fps = stats.fps;
   g_array_set_size (self->encode_us, 0);
   g_array_set_size (self->send_us, 0);
   self->window_bytes = 0;

@@ -104,6 +104,7 @@ typedef struct {
   guint64 input_events; /* injected into its desktop */
   guint64 input_refused; /* dropped: its device's access level does not allow them */
   double bitrate_bps; /* video sent over the last second */
+  double fps; /* frames sent over the last second */
   FhHistogram encode_seconds; /* capture → encoded */
   FhHistogram capture_to_send_seconds; /* capture → handed to the peer */
 } FhSessionCounters;

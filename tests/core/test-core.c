@@ -612,6 +612,7 @@ typedef enum {
   PLANE_CLOSE_CLIENTS = 1 << 1,
   PLANE_STOP = 1 << 2,
   PLANE_DEVICE_REVOKED = 1 << 3,
+  PLANE_DEVICE_OWNER = 1 << 4,
 } PlaneCall;
 
 typedef struct _FakePlane {
@@ -674,6 +675,15 @@ plane_device_revoked (FhPlane *plane, const char *id)
 }
 
 static void
+plane_device_owner_changed (FhPlane *plane, const char *id, gboolean owner)
+{
+  FakePlane *self = (FakePlane *) plane;
+
+  check_plane_call (self, PLANE_DEVICE_OWNER, "device-owner");
+  log_call (self->fx, "%s: device-owner %s %s", self->name, id, owner ? "on" : "off");
+}
+
+static void
 plane_free (FhPlane *plane)
 {
   FakePlane *self = (FakePlane *) plane;
@@ -689,6 +699,7 @@ static const FhPlaneOps plane_ops = {
   .stop = plane_stop,
   .device_revoked = plane_device_revoked,
   .free = plane_free,
+  .device_owner_changed = plane_device_owner_changed,
 };
 
 /* ---- the fixture ---- */
@@ -1299,6 +1310,87 @@ test_revoke (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (fh_core_count_sessions (fx->core), ==, 1);
 }
 
+/* The host's owner ends one session: its peer hears why, the other
+ * streams on, the device stays paired; an id that names nothing is an
+ * error and changes nothing. */
+static void
+test_end_session (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *id_a = NULL, *token_a = NULL, *id_b = NULL, *token_b = NULL;
+  g_autofree char *session_a = NULL;
+  FakePeer *a = fake_peer_new (fx, "A"), *b = fake_peer_new (fx, "B");
+  g_autoptr (GError) error = NULL;
+  FhSession *sb;
+  guint b_packets;
+
+  pair (fx, "laptop", "192.0.2.1", &id_a, &token_a);
+  pair (fx, "phone", "192.0.2.2", &id_b, &token_b);
+  session_a = g_strdup (fh_session_get_id (streaming_session (fx, a, id_a)));
+  sb = streaming_session (fx, b, id_b);
+  g_ptr_array_set_size (fx->log, 0);
+
+  a->allowed |= PEER_CLOSED;
+  g_assert_true (fh_core_end_session (fx->core, session_a, &error));
+  g_assert_no_error (error);
+  g_assert_null (fh_core_lookup_session (fx->core, session_a));
+  g_assert_cmpuint (fh_core_count_sessions (fx->core), ==, 1);
+  WAIT_UNTIL (a->closed, 5000);
+  g_assert_cmpint (a->end_reason, ==, FH_END_REASON_ENDED);
+  ASSERT_LOG (fx, "A: closed ended: ended by the host's owner\noutput 1: destroy");
+  g_assert_true (fh_device_store_check (fh_core_get_devices (fx->core), id_a, token_a));
+
+  b_packets = b->packets;
+  WAIT_UNTIL (b->packets >= b_packets + 10, STREAM_TIMEOUT_MS);
+  g_assert_cmpint (fh_session_get_state (sb), ==, FH_SESSION_STATE_STREAMING);
+
+  g_assert_false (fh_core_end_session (fx->core, session_a, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpuint (fh_core_count_sessions (fx->core), ==, 1);
+}
+
+/* The owner right is stored with the device, read back on every look-up
+ * (a fresh store of the same file too), and every plane hears a change. */
+static void
+test_owner (Fixture *fx, gconstpointer data)
+{
+  FhDeviceStore *devices = fh_core_get_devices (fx->core);
+  g_autofree char *id = NULL, *token = NULL, *expected = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhDeviceStore) reread = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+
+  pair (fx, "laptop", "192.0.2.1", &id, &token);
+  g_assert_false (fh_device_store_get_owner (devices, id));
+  g_assert_false (fh_device_store_get_owner (devices, "nobody"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (fx->planes); i++)
+    fx->planes[i]->allowed = PLANE_DEVICE_OWNER;
+  g_assert_true (fh_core_set_device_owner (fx->core, id, TRUE, &error));
+  g_assert_no_error (error);
+  expected = g_strdup_printf ("P1: device-owner %s on\nP2: device-owner %s on", id, id);
+  ASSERT_LOG (fx, expected);
+  g_assert_true (fh_device_store_get_owner (devices, id));
+  list = fh_device_store_list (devices);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_true (((FhDevice *) list->pdata[0])->owner);
+  reread = fh_device_store_new (fx->config_dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (fh_device_store_get_owner (reread, id));
+
+  g_assert_true (fh_core_set_device_owner (fx->core, id, FALSE, &error));
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf ("P1: device-owner %s off\nP2: device-owner %s off", id, id);
+  ASSERT_LOG (fx, expected);
+  g_assert_false (fh_device_store_get_owner (devices, id));
+
+  /* Nobody to give it to: an error, and no plane hears anything. */
+  for (guint i = 0; i < G_N_ELEMENTS (fx->planes); i++)
+    fx->planes[i]->allowed = 0;
+  g_assert_false (fh_core_set_device_owner (fx->core, "nobody", TRUE, &error));
+  g_assert_error (error, FH_DEVICE_STORE_ERROR, FH_DEVICE_STORE_ERROR_UNKNOWN_DEVICE);
+  ASSERT_LOG (fx, "");
+}
+
 /* ---- 8: input ---- */
 
 static void
@@ -1777,11 +1869,25 @@ test_prompt_list (Fixture *fx, gconstpointer data)
   expected = g_strdup_printf ("%s device Laptop at ?", fh_prompt_get_id (laptop));
   g_assert_cmpstr (second, ==, expected);
 
+  {
+    /* Every kind, the answered one left out, oldest first. */
+    g_autoptr (GPtrArray) waiting = fh_prompts_list_waiting (prompts);
+    g_assert_cmpuint (waiting->len, ==, 2);
+    g_assert_true (waiting->pdata[0] == laptop);
+    g_assert_true (waiting->pdata[1] == guest);
+    g_assert_cmpstr (fh_prompt_kind_to_string (fh_prompt_get_kind (laptop)), ==, "pin");
+    g_assert_cmpstr (fh_prompt_kind_to_string (fh_prompt_get_kind (guest)), ==, "join");
+  }
+
   fh_prompt_end (deck, FH_PROMPT_FAILED, "wrong PIN");
   fh_prompt_end (laptop, FH_PROMPT_GONE, NULL);
   fh_prompt_end (guest, FH_PROMPT_TIMED_OUT, NULL);
   after = fh_prompts_list (prompts, FH_PROMPT_PIN);
   g_assert_cmpstr (after, ==, "");
+  {
+    g_autoptr (GPtrArray) none = fh_prompts_list_waiting (prompts);
+    g_assert_cmpuint (none->len, ==, 0);
+  }
   ASSERT_LOG (fx, "answer: Deck approve 1111");
 }
 
@@ -1930,6 +2036,8 @@ main (int argc, char **argv)
   ADD ("stop-while-starting", test_stop_while_starting, 30);
   ADD ("stop-after-the-loop", test_stop_after_the_loop, 30);
   ADD ("revoke", test_revoke, 30);
+  ADD ("end-session", test_end_session, 30);
+  ADD ("owner", test_owner, 30);
   ADD ("input", test_input, 30);
   ADD ("access", test_access, 30);
   ADD ("guests", test_guests, 30);

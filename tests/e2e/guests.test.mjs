@@ -127,6 +127,9 @@ e2e("a guest joins A's session with A's approval: A's picture and A's sound", as
   const listed = (await A.hooks()).guests[0];
   assert.equal(listed.name, 'Guest laptop');
   assert.equal(listed.granted, 'controller');
+  // The host's owner sees it too.
+  const line = (await funkhaus('sessions')).split('\n').find((l) => l.startsWith(a.session));
+  assert.match(line ?? '', /streaming\s+1$/, 'one guest in `funkhaus sessions`');
 
   // A's picture: frames decode at A's mode. A's sound: its 440 Hz tone.
   await G.waitFrames(10, { timeout: 15000 });

@@ -23,6 +23,8 @@ expect_text_error (const char *text, gssize len, FhProtoError code)
   g_assert_null (msg.token);
   g_assert_null (msg.resume);
   g_assert_null (msg.pin);
+  g_assert_null (msg.owner_device);
+  g_assert_null (msg.owner_session);
 }
 
 static void
@@ -786,6 +788,186 @@ test_moonlight_builders (void)
   g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "4 digits");
 }
 
+static void
+test_owner (void)
+{
+  FhClientMessage msg;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *long_id = g_strnfill (FH_PROTO_MAX_ID + 1, 'a');
+  g_autofree char *long_session =
+    g_strdup_printf ("{\"type\":\"owner\",\"op\":\"end-session\",\"session\":\"%s\"}", long_id);
+  g_autofree char *long_device = g_strnfill (FH_PROTO_MAX_CREDENTIAL + 1, 'd');
+  g_autofree char *long_revoke =
+    g_strdup_printf ("{\"type\":\"owner\",\"op\":\"revoke\",\"device\":\"%s\"}", long_device);
+  struct {
+    const char *text;
+    FhOwnerOp op;
+  } valid[] = {
+    { "{\"type\":\"owner\",\"op\":\"state\"}", FH_OWNER_OP_STATE },
+    { "{\"type\":\"owner\",\"op\":\"new-pin\"}", FH_OWNER_OP_NEW_PIN },
+    { "{\"type\":\"owner\",\"op\":\"end-session\",\"session\":\"s1\"}", FH_OWNER_OP_END_SESSION },
+    { "{\"type\":\"owner\",\"op\":\"revoke\",\"device\":\"d1\"}", FH_OWNER_OP_REVOKE },
+    { "{\"type\":\"owner\",\"op\":\"owner\",\"device\":\"d1\",\"owner\":true}", FH_OWNER_OP_OWNER },
+    { "{\"type\":\"owner\",\"op\":\"level\",\"device\":\"d1\",\"level\":\"view\"}",
+      FH_OWNER_OP_LEVEL },
+    { "{\"type\":\"owner\",\"op\":\"approve\",\"request\":\"r1\",\"value\":\"1234\"}",
+      FH_OWNER_OP_APPROVE },
+    { "{\"type\":\"owner\",\"op\":\"deny\",\"request\":\"r1\"}", FH_OWNER_OP_DENY },
+  };
+  const char *level = "{\"type\":\"owner\",\"op\":\"level\",\"device\":\"d1\",\"level\":"
+                      "\"controller\",\"until\":\"2026-12-24T18:00:00Z\"}";
+  const char *level_for = "{\"type\":\"owner\",\"op\":\"level\",\"device\":\"d1\",\"level\":"
+                          "\"full\",\"until\":null,\"for\":\"2h\"}";
+
+  for (guint i = 0; i < G_N_ELEMENTS (valid); i++) {
+    g_assert_true (fh_proto_parse_text (valid[i].text, strlen (valid[i].text), &msg, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (msg.type, ==, FH_CLIENT_MESSAGE_OWNER);
+    g_assert_cmpint (msg.owner_op, ==, valid[i].op);
+    {
+      g_autofree char *op = g_strdup_printf ("\"op\":\"%s\"", fh_owner_op_to_string (msg.owner_op));
+      g_assert_nonnull (strstr (valid[i].text, op));
+    }
+    fh_client_message_clear (&msg);
+  }
+
+  g_assert_true (fh_proto_parse_text (valid[2].text, strlen (valid[2].text), &msg, &error));
+  g_assert_cmpstr (msg.owner_session, ==, "s1");
+  g_assert_null (msg.owner_device);
+  fh_client_message_clear (&msg);
+  g_assert_null (msg.owner_session);
+
+  g_assert_true (fh_proto_parse_text (valid[4].text, strlen (valid[4].text), &msg, &error));
+  g_assert_cmpstr (msg.owner_device, ==, "d1");
+  g_assert_true (msg.owner_right);
+  fh_client_message_clear (&msg);
+
+  g_assert_true (fh_proto_parse_text (valid[6].text, strlen (valid[6].text), &msg, &error));
+  g_assert_cmpstr (msg.owner_request, ==, "r1");
+  g_assert_cmpstr (msg.owner_value, ==, "1234");
+  fh_client_message_clear (&msg);
+
+  g_assert_true (fh_proto_parse_text (level, strlen (level), &msg, &error));
+  g_assert_cmpstr (msg.owner_level, ==, "controller");
+  g_assert_cmpstr (msg.owner_until, ==, "2026-12-24T18:00:00Z");
+  g_assert_null (msg.owner_for);
+  fh_client_message_clear (&msg);
+
+  g_assert_true (fh_proto_parse_text (level_for, strlen (level_for), &msg, &error));
+  g_assert_cmpstr (msg.owner_level, ==, "full");
+  g_assert_null (msg.owner_until);
+  g_assert_cmpstr (msg.owner_for, ==, "2h");
+  fh_client_message_clear (&msg);
+
+  expect_text_error ("{\"type\":\"owner\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"reboot\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":7}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"end-session\"}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"end-session\",\"session\":1}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"revoke\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"owner\",\"device\":\"d1\"}", -1,
+                     FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"owner\",\"device\":\"d1\",\"owner\":\"yes\"}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"level\",\"device\":\"d1\",\"level\":\"root\"}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"level\",\"device\":\"d1\",\"level\":\"view\","
+                     "\"until\":\"2026-12-24T18:00:00Z\",\"for\":\"2h\"}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"level\",\"device\":\"d1\",\"level\":\"view\","
+                     "\"for\":\"12345678901234567\"}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"approve\"}", -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error ("{\"type\":\"owner\",\"op\":\"approve\",\"request\":\"r1\","
+                     "\"value\":\"12345678901234567\"}",
+                     -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (long_session, -1, FH_PROTO_ERROR_BAD_MESSAGE);
+  expect_text_error (long_revoke, -1, FH_PROTO_ERROR_BAD_MESSAGE);
+}
+
+static void
+test_owner_builders (void)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  const char *const guests[] = { "g1", NULL };
+  const FhProtoOwnerSession sessions[] = {
+    { .id = "s1", .device = "d1", .device_name = "Deck \"1\"", .mode = { 1280, 720, 60 },
+      .fps = 59.944, .kbps = 812.5, .backend = "synthetic", .plane = "web", .state = "streaming" },
+    { .id = "s2", .device = "d2", .mode = { 640, 480, 30 }, .backend = "wlroots", .plane = "",
+      .state = "starting", .guests = guests },
+  };
+  const FhProtoOwnerDevice devices[] = {
+    { .id = "d1", .name = "Deck", .kind = "browser", .level = "controller",
+      .until = "2026-12-24T17:00:00Z", .owner = TRUE },
+    { .id = "d2", .kind = "moonlight", .level = "full" },
+  };
+  const FhProtoOwnerRequest requests[] = {
+    { .id = "r1", .kind = "join", .who = "d2", .from = "127.0.0.1", .timeout_s = 60 },
+  };
+  g_autofree char *state = fh_proto_build_owner_state (sessions, 2, devices, 2, requests, 1);
+  g_autofree char *empty = fh_proto_build_owner_state (NULL, 0, NULL, 0, NULL, 0);
+  g_autofree char *owner = fh_proto_build_owner (TRUE);
+  g_autofree char *done = fh_proto_build_owner_done (FH_OWNER_OP_END_SESSION);
+  g_autofree char *failed = fh_proto_build_owner_error (FH_OWNER_OP_REVOKE, "no paired device x");
+  g_autofree char *pin = fh_proto_build_owner_pin ("012345");
+  JsonObject *o, *e;
+  JsonArray *list;
+
+  o = parse_object (parser, state);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "owner-state");
+  list = json_object_get_array_member (o, "sessions");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  e = json_array_get_object_element (list, 0);
+  g_assert_cmpstr (json_object_get_string_member (e, "id"), ==, "s1");
+  g_assert_cmpstr (json_object_get_string_member (e, "device_name"), ==, "Deck \"1\"");
+  g_assert_cmpfloat (json_object_get_double_member (e, "fps"), ==, 59.94);
+  g_assert_cmpfloat (json_object_get_double_member (e, "kbps"), ==, 812.5);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (e, "mode"), "width"),
+                   ==, 1280);
+  g_assert_cmpstr (json_object_get_string_member (e, "backend"), ==, "synthetic");
+  g_assert_cmpstr (json_object_get_string_member (e, "plane"), ==, "web");
+  g_assert_cmpstr (json_object_get_string_member (e, "state"), ==, "streaming");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (e, "guests")), ==, 0);
+  e = json_array_get_object_element (list, 1);
+  g_assert_true (json_object_get_null_member (e, "device_name"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (e, "guests")), ==, 1);
+  list = json_object_get_array_member (o, "devices");
+  e = json_array_get_object_element (list, 0);
+  g_assert_cmpstr (json_object_get_string_member (e, "level"), ==, "controller");
+  g_assert_cmpstr (json_object_get_string_member (e, "until"), ==, "2026-12-24T17:00:00Z");
+  g_assert_true (json_object_get_boolean_member (e, "owner"));
+  e = json_array_get_object_element (list, 1);
+  g_assert_true (json_object_get_null_member (e, "name"));
+  g_assert_true (json_object_get_null_member (e, "until"));
+  g_assert_false (json_object_get_boolean_member (e, "owner"));
+  list = json_object_get_array_member (o, "requests");
+  e = json_array_get_object_element (list, 0);
+  g_assert_cmpstr (json_object_get_string_member (e, "kind"), ==, "join");
+  g_assert_cmpstr (json_object_get_string_member (e, "from"), ==, "127.0.0.1");
+  g_assert_cmpint (json_object_get_int_member (e, "timeout_s"), ==, 60);
+
+  o = parse_object (parser, empty);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "sessions")), ==, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "requests")), ==, 0);
+
+  o = parse_object (parser, owner);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "owner");
+  g_assert_true (json_object_get_boolean_member (o, "owner"));
+  o = parse_object (parser, done);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "owner-done");
+  g_assert_cmpstr (json_object_get_string_member (o, "op"), ==, "end-session");
+  o = parse_object (parser, failed);
+  g_assert_cmpstr (json_object_get_string_member (o, "type"), ==, "owner-error");
+  g_assert_cmpstr (json_object_get_string_member (o, "op"), ==, "revoke");
+  g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "no paired device x");
+  o = parse_object (parser, pin);
+  g_assert_cmpstr (json_object_get_string_member (o, "pin"), ==, "012345");
+  g_assert_cmpstr (fh_proto_error_to_string (FH_PROTO_ERROR_ENDED), ==, "ended");
+  g_assert_cmpuint (fh_proto_error_close_code (FH_PROTO_ERROR_ENDED), ==, 4012);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -816,5 +998,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/moonlight-builders", test_moonlight_builders);
   g_test_add_func ("/protocol/apps-builder", test_apps_builder);
   g_test_add_func ("/protocol/guests", test_guests);
+  g_test_add_func ("/protocol/owner", test_owner);
+  g_test_add_func ("/protocol/owner-builders", test_owner_builders);
   return g_test_run ();
 }

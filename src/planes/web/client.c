@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "planes/web/flow.h"
+#include "planes/web/owner.h"
 #include "planes/web/plane.h"
 
 #define HELLO_TIMEOUT_S 10
@@ -387,6 +388,7 @@ handle_console (FhClient *self, const FhClientMessage *msg)
   state = fh_web_plane_describe_moonlight (self->plane);
   fh_client_send_text (self, state);
   send_apps (self);
+  fh_web_owner_greet (self->plane, self);
 }
 
 static void
@@ -674,6 +676,10 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       /* Any WebSocket that proved a paired device: a console, or a
        * session's own. */
       handle_moonlight_pin (self, &msg);
+    } else if (msg.type == FH_CLIENT_MESSAGE_OWNER) {
+      /* Checked there: a console of a device with the owner right, or
+       * closed. */
+      fh_web_owner_handle (self->plane, self, &msg);
     } else if (!self->session) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                   "the first message must be hello");

@@ -48,6 +48,8 @@ fh_web_error_for_end (FhEndReason reason)
     return FH_PROTO_ERROR_UNAUTHORIZED;
   case FH_END_REASON_REMOVED:
     return FH_PROTO_ERROR_REFUSED;
+  case FH_END_REASON_ENDED:
+    return FH_PROTO_ERROR_ENDED;
   case FH_END_REASON_HOST_STOPPING:
   case FH_END_REASON_GRACE_OVER:
   case FH_END_REASON_CANCELLED:
@@ -375,6 +377,20 @@ plane_device_revoked (FhPlane *plane, const char *id)
   }
 }
 
+/* Its consoles show the owner's page, or hide it. */
+static void
+plane_device_owner_changed (FhPlane *plane, const char *id, gboolean owner)
+{
+  FhWebPlane *self = (FhWebPlane *) plane;
+  g_autofree char *text = fh_proto_build_owner (owner);
+
+  for (guint i = 0; i < self->clients->len; i++) {
+    FhClient *client = self->clients->pdata[i];
+    if (fh_client_is_console (client) && g_strcmp0 (fh_client_get_device (client), id) == 0)
+      fh_client_send_text (client, text);
+  }
+}
+
 static void
 plane_describe (FhPlane *plane, GString *banner)
 {
@@ -416,6 +432,7 @@ static const FhPlaneOps web_plane_ops = {
   .device_revoked = plane_device_revoked,
   .describe = plane_describe,
   .free = plane_free,
+  .device_owner_changed = plane_device_owner_changed,
 };
 
 gboolean

@@ -28,7 +28,27 @@ static const struct {
   [FH_PROTO_ERROR_HOST_SHUTDOWN] = { "host-shutdown", 1001 },
   [FH_PROTO_ERROR_TOO_SLOW] = { "too-slow", 4010 },
   [FH_PROTO_ERROR_REFUSED] = { "refused", 4011 },
+  [FH_PROTO_ERROR_ENDED] = { "ended", 4012 },
 };
+
+static const char *const owner_ops[] = {
+  [FH_OWNER_OP_STATE] = "state",
+  [FH_OWNER_OP_END_SESSION] = "end-session",
+  [FH_OWNER_OP_REVOKE] = "revoke",
+  [FH_OWNER_OP_LEVEL] = "level",
+  [FH_OWNER_OP_OWNER] = "owner",
+  [FH_OWNER_OP_NEW_PIN] = "new-pin",
+  [FH_OWNER_OP_APPROVE] = "approve",
+  [FH_OWNER_OP_DENY] = "deny",
+};
+
+const char *
+fh_owner_op_to_string (FhOwnerOp op)
+{
+  if ((guint) op >= G_N_ELEMENTS (owner_ops))
+    return "unknown";
+  return owner_ops[op];
+}
 
 const char *
 fh_proto_error_to_string (FhProtoError code)
@@ -58,6 +78,13 @@ fh_client_message_clear (FhClientMessage *msg)
   g_free (msg->join);
   g_free (msg->request);
   g_free (msg->level);
+  g_free (msg->owner_session);
+  g_free (msg->owner_device);
+  g_free (msg->owner_request);
+  g_free (msg->owner_value);
+  g_free (msg->owner_level);
+  g_free (msg->owner_until);
+  g_free (msg->owner_for);
   memset (msg, 0, sizeof *msg);
 }
 
@@ -295,6 +322,67 @@ get_level_member (JsonObject *obj, gboolean required, char **out, GError **error
   return TRUE;
 }
 
+/* An owner request: the op, then exactly the members it needs. Whether
+ * this device may ask is the host's to check, not the parser's. */
+static gboolean
+parse_owner (JsonObject *root, FhClientMessage *msg, GError **error)
+{
+  g_autofree char *op = NULL;
+  guint i;
+
+  if (!get_string_member (root, "op", TRUE, 32, &op, error))
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (owner_ops); i++) {
+    if (g_str_equal (op, owner_ops[i]))
+      break;
+  }
+  if (i == G_N_ELEMENTS (owner_ops)) {
+    bad (error, "unknown owner op '%s'", op);
+    return FALSE;
+  }
+  msg->owner_op = (FhOwnerOp) i;
+  switch (msg->owner_op) {
+  case FH_OWNER_OP_STATE:
+  case FH_OWNER_OP_NEW_PIN:
+    return TRUE;
+  case FH_OWNER_OP_END_SESSION:
+    return get_string_member (root, "session", TRUE, FH_PROTO_MAX_ID, &msg->owner_session, error);
+  case FH_OWNER_OP_REVOKE:
+    return get_string_member (root, "device", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->owner_device,
+                              error);
+  case FH_OWNER_OP_OWNER: {
+    JsonNode *node = json_object_get_member (root, "owner");
+    if (!node) {
+      bad (error, "'owner' is missing");
+      return FALSE;
+    }
+    return get_string_member (root, "device", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->owner_device,
+                              error) &&
+           get_bool_member (root, "owner", &msg->owner_right, error);
+  }
+  case FH_OWNER_OP_LEVEL:
+    if (!get_string_member (root, "device", TRUE, FH_PROTO_MAX_CREDENTIAL, &msg->owner_device,
+                            error) ||
+        !get_level_member (root, TRUE, &msg->owner_level, error) ||
+        !get_string_member (root, "until", FALSE, FH_PROTO_MAX_TIME, &msg->owner_until, error) ||
+        !get_string_member (root, "for", FALSE, FH_PROTO_MAX_DURATION, &msg->owner_for, error))
+      return FALSE;
+    if (msg->owner_until && msg->owner_for) {
+      bad (error, "say 'until' or 'for', not both");
+      return FALSE;
+    }
+    return TRUE;
+  case FH_OWNER_OP_APPROVE:
+    if (!get_string_member (root, "value", FALSE, FH_PROTO_MAX_MOONLIGHT_PIN, &msg->owner_value,
+                            error))
+      return FALSE;
+    G_GNUC_FALLTHROUGH;
+  case FH_OWNER_OP_DENY:
+    return get_string_member (root, "request", TRUE, FH_PROTO_MAX_ID, &msg->owner_request, error);
+  }
+  g_assert_not_reached ();
+}
+
 static gboolean
 parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
 {
@@ -399,6 +487,9 @@ parse_text (const char *data, gsize len, FhClientMessage *msg, GError **error)
       return FALSE;
     }
     return TRUE;
+  } else if (g_str_equal (type, "owner")) {
+    msg->type = FH_CLIENT_MESSAGE_OWNER;
+    return parse_owner (root, msg, error);
   }
   bad (error, "unknown message type '%s'", type);
   return FALSE;
@@ -1027,6 +1118,7 @@ fh_proto_build_welcome (const FhWelcome *w)
   return builder_to_string (b);
 }
 
+/* A string member, or null for NULL. */
 static void
 add_string_or_null (JsonBuilder *b, const char *name, const char *value)
 {
@@ -1122,5 +1214,125 @@ fh_proto_build_stats (const FhStreamStats *s)
   json_builder_add_int_value (b, (gint64) s->skipped);
   json_builder_end_object (b);
 #undef NUM
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_owner (gboolean owner)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "owner");
+  json_builder_set_member_name (b, "owner");
+  json_builder_add_boolean_value (b, owner);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+static void
+add_number (JsonBuilder *b, const char *name, double value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_double_value (b, round (value * 100.0) / 100.0);
+}
+
+char *
+fh_proto_build_owner_state (const FhProtoOwnerSession *sessions, guint n_sessions,
+                            const FhProtoOwnerDevice *devices, guint n_devices,
+                            const FhProtoOwnerRequest *requests, guint n_requests)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "owner-state");
+  json_builder_set_member_name (b, "sessions");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n_sessions; i++) {
+    const FhProtoOwnerSession *s = &sessions[i];
+    json_builder_begin_object (b);
+    add_string (b, "id", s->id);
+    add_string (b, "device", s->device);
+    add_string_or_null (b, "device_name", s->device_name);
+    add_mode (b, &s->mode);
+    add_number (b, "fps", s->fps);
+    add_number (b, "kbps", s->kbps);
+    add_string (b, "backend", s->backend);
+    add_string (b, "plane", s->plane);
+    add_string (b, "state", s->state);
+    json_builder_set_member_name (b, "guests");
+    json_builder_begin_array (b);
+    for (const char *const *g = s->guests; g && *g; g++)
+      json_builder_add_string_value (b, *g);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "devices");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n_devices; i++) {
+    const FhProtoOwnerDevice *d = &devices[i];
+    json_builder_begin_object (b);
+    add_string (b, "id", d->id);
+    add_string_or_null (b, "name", d->name);
+    add_string (b, "kind", d->kind);
+    add_access_members (b, d->level, d->until);
+    json_builder_set_member_name (b, "owner");
+    json_builder_add_boolean_value (b, d->owner);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "requests");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n_requests; i++) {
+    const FhProtoOwnerRequest *r = &requests[i];
+    json_builder_begin_object (b);
+    add_string (b, "id", r->id);
+    add_string (b, "kind", r->kind);
+    add_string (b, "who", r->who);
+    add_string_or_null (b, "from", r->from);
+    json_builder_set_member_name (b, "timeout_s");
+    json_builder_add_int_value (b, r->timeout_s);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_owner_done (FhOwnerOp op)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "owner-done");
+  add_string (b, "op", fh_owner_op_to_string (op));
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_owner_error (FhOwnerOp op, const char *message)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "owner-error");
+  add_string (b, "op", fh_owner_op_to_string (op));
+  add_string (b, "message", message);
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+fh_proto_build_owner_pin (const char *pin)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "type", "owner-pin");
+  add_string (b, "pin", pin);
+  json_builder_end_object (b);
   return builder_to_string (b);
 }

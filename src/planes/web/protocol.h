@@ -21,6 +21,9 @@
 #define FH_PROTO_MAX_MOONLIGHT_PIN 16 /* the PIN is 4 digits; the host says so */
 #define FH_PROTO_MAX_JOIN_CODE 6
 #define FH_PROTO_MAX_REQUEST_ID 16
+#define FH_PROTO_MAX_ID 64 /* a session's or a prompt's id in an owner request */
+#define FH_PROTO_MAX_TIME 40 /* an ISO 8601 time in an owner request */
+#define FH_PROTO_MAX_DURATION 16 /* a duration ("2h") in an owner request */
 /* Binary messages (input, microphone) a client may send: a sustained rate
  * and a burst on top. A 1000 Hz mouse and a fast typist stay far below. */
 #define FH_PROTO_MAX_INPUT_RATE 2000
@@ -62,6 +65,7 @@ typedef enum {
   FH_PROTO_ERROR_HOST_SHUTDOWN,
   FH_PROTO_ERROR_TOO_SLOW, /* took no frame for FH_PROTO_TOO_SLOW_S seconds */
   FH_PROTO_ERROR_REFUSED,  /* a guest: no such join code, not let in, or removed */
+  FH_PROTO_ERROR_ENDED, /* the host's owner ended the session */
 } FhProtoError;
 
 #define FH_PROTO_ERROR (fh_proto_error_quark ())
@@ -83,7 +87,23 @@ typedef enum {
   FH_CLIENT_MESSAGE_CLIPBOARD,     /* text the client's clipboard holds */
   FH_CLIENT_MESSAGE_GUEST_ANSWER,  /* a session's client lets a guest in, or not */
   FH_CLIENT_MESSAGE_GUEST,         /* … changes a guest's level, or removes it */
+  FH_CLIENT_MESSAGE_OWNER,         /* a request of the owner's page (console) */
 } FhClientMessageType;
+
+/* What an owner message asks for (docs/protocol.md, "Owner"). */
+typedef enum {
+  FH_OWNER_OP_STATE,       /* the sessions, devices and requests now */
+  FH_OWNER_OP_END_SESSION, /* session */
+  FH_OWNER_OP_REVOKE,      /* device */
+  FH_OWNER_OP_LEVEL,       /* device, level, until or for */
+  FH_OWNER_OP_OWNER,       /* device, owner */
+  FH_OWNER_OP_NEW_PIN,     /* a pairing PIN for a browser */
+  FH_OWNER_OP_APPROVE,     /* request [, value] */
+  FH_OWNER_OP_DENY,        /* request */
+} FhOwnerOp;
+
+/* "state", "end-session", …: as on the wire. */
+const char *fh_owner_op_to_string (FhOwnerOp op);
 
 typedef struct {
   FhClientMessageType type;
@@ -123,6 +143,17 @@ typedef struct {
   /* guest: which guest (> 0), and whether to remove it */
   guint guest;
   gboolean remove;
+  /* owner: what the members that go with the op hold (NULL: not sent).
+   * The ids are only checked for length: the host looks them up. */
+  FhOwnerOp owner_op;
+  char *owner_session; /* end-session */
+  char *owner_device;  /* revoke, level, owner */
+  char *owner_request; /* approve, deny */
+  char *owner_value;   /* approve: the PIN a pin request needs */
+  char *owner_level;   /* level: "full", "controller" or "view" */
+  char *owner_until;   /* level: ISO 8601 (the host parses it), or NULL */
+  char *owner_for;     /* level: a duration ("2h"), or NULL; not with until */
+  gboolean owner_right; /* owner: give the right (TRUE) or take it */
 } FhClientMessage;
 
 void fh_client_message_clear (FhClientMessage *msg);
@@ -272,3 +303,45 @@ char *fh_proto_build_access (const char *level, const char *until);
 
 
 char *fh_proto_build_stats (const FhStreamStats *stats);
+
+/* Host → an owner's console (docs/protocol.md, "Owner"). */
+
+/* {"type":"owner","owner":…}: this device holds the owner right (or lost it). */
+char *fh_proto_build_owner (gboolean owner);
+
+typedef struct {
+  const char *id;
+  const char *device;
+  const char *device_name; /* NULL: left null */
+  FhMode mode;
+  double fps;  /* frames sent over the last second */
+  double kbps; /* video sent over the last second */
+  const char *backend;
+  const char *plane; /* "" before a peer was bound */
+  const char *state;
+  const char *const *guests; /* NULL-terminated, or NULL for none */
+} FhProtoOwnerSession;
+
+typedef struct {
+  const char *id;
+  const char *name; /* NULL: left null */
+  const char *kind;
+  const char *level; /* effective now */
+  const char *until; /* ISO 8601, NULL = never */
+  gboolean owner;
+} FhProtoOwnerDevice;
+
+typedef struct {
+  const char *id;
+  const char *kind; /* "pin", "join", … */
+  const char *who;
+  const char *from; /* NULL: left null */
+  guint timeout_s;
+} FhProtoOwnerRequest;
+
+char *fh_proto_build_owner_state (const FhProtoOwnerSession *sessions, guint n_sessions,
+                                  const FhProtoOwnerDevice *devices, guint n_devices,
+                                  const FhProtoOwnerRequest *requests, guint n_requests);
+char *fh_proto_build_owner_done (FhOwnerOp op);
+char *fh_proto_build_owner_error (FhOwnerOp op, const char *message);
+char *fh_proto_build_owner_pin (const char *pin);
