@@ -297,7 +297,7 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
 
   if (!fh_web_metrics_access_from_string (config->metrics, &metrics)) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: metrics must be localhost, devices or off, not '%s'",
+                 "%s: metrics must be localhost, owners or off, not '%s'",
                  path ? path : "settings", config->metrics ? config->metrics : "");
     return FALSE;
   }

@@ -74,7 +74,8 @@ typedef struct {
    * a private PipeWire stack) or "off" (no speaker, no microphone). */
   char *audio;
   /* Who may read /metrics and /healthz on the web port: "localhost",
-   * "devices" (a paired device's credential) or "off". */
+   * "owners" (the credential of a device with the owner right; "devices"
+   * is its older name) or "off". */
   char *metrics;
   /* The GameStream plane for Moonlight clients: "auto" (on, but a port
    * in use only warns), "on" (a port in use stops the host) or "off"; its

@@ -1,14 +1,19 @@
 // /metrics and /healthz (docs/operations.md): a two-session run scraped
-// from localhost, a peer that is not allowed, and metrics=devices with a
-// wrong and a right credential. Synthetic sessions, bare WebSocket clients.
+// from localhost, a peer that is not allowed, and metrics=owners with a
+// wrong credential, a non-owner's and an owner's. Synthetic sessions, bare
+// WebSocket clients.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { networkInterfaces } from 'node:os';
-import { startHost, poll } from './lib/host.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startHost, poll, hostBinary } from './lib/host.mjs';
 import { rawWebSocket } from './lib/rawws.mjs';
 import { reportingTest } from './lib/report.mjs';
+
+const run = promisify(execFile);
 
 let host = null;
 let devicesHost = null;
@@ -17,7 +22,7 @@ const clients = [];
 function e2e(name, fn, { timeout = 60000 } = {}) {
   reportingTest(name, { timeout }, async () => [
     host && `--- host log ---\n${host.logs()}`,
-    devicesHost && `--- host log (metrics=devices) ---\n${devicesHost.logs()}`,
+    devicesHost && `--- host log (metrics=owners) ---\n${devicesHost.logs()}`,
   ], fn);
 }
 
@@ -150,16 +155,28 @@ e2e('metrics=localhost refuses a peer from another address', async (t) => {
   assert.equal((await get(host, '/healthz', { address })).status, 403);
 });
 
-e2e('metrics=devices wants a paired device: none or a wrong token is 401', async () => {
-  devicesHost = await startHost({ backend: 'synthetic', grace: 0, config: '[host]\nmetrics=devices\n' });
+e2e("metrics=owners wants an owner's device: none or a wrong token is 401, a non-owner's 403", async () => {
+  devicesHost = await startHost({ backend: 'synthetic', grace: 0, config: '[host]\nmetrics=owners\n' });
   const credential = await devicesHost.pairDevice('scraper');
   assert.equal((await get(devicesHost, '/metrics')).status, 401);
   assert.equal((await get(devicesHost, '/metrics', {
     headers: { Authorization: `Bearer ${credential.device}:${'0'.repeat(credential.token.length)}` } })).status, 401);
   assert.equal((await get(devicesHost, '/metrics', {
     headers: { Authorization: `Bearer nosuchdevice:${credential.token}` } })).status, 401);
-  const ok = await get(devicesHost, '/metrics', {
+  const scrape = () => get(devicesHost, '/metrics', {
     headers: { Authorization: `Bearer ${credential.device}:${credential.token}` } });
+  const refused = await scrape();
+  assert.equal(refused.status, 403, refused.text);
+  assert.match(refused.text, /owner right/);
+  await owner(credential.device, []);
+  const ok = await scrape();
   assert.equal(ok.status, 200, ok.text);
-  assert.equal(value(parse(ok.text), 'funkhaus_pairing_attempts_total'), 1);
+  assert.equal(value(parse(ok.text), 'funkhaus_pairing_attempts_total', { kind: 'browser' }), 1);
+  await owner(credential.device, ['--off']);
+  assert.equal((await scrape()).status, 403, 'the right taken away holds at once');
 });
+
+/** `funkhaus devices owner ID [--off]` against the metrics=owners host. */
+async function owner(id, extra) {
+  await run(hostBinary, ['devices', 'owner', id, ...extra], { env: devicesHost.env, timeout: 10000 });
+}

@@ -36,6 +36,7 @@ static gboolean
 allowed (FhWebPlane *plane, SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  FhDeviceStore *devices = fh_core_get_devices (fh_web_plane_get_core (plane));
   const char *auth;
   g_auto (GStrv) credential = NULL;
 
@@ -49,19 +50,25 @@ allowed (FhWebPlane *plane, SoupServerMessage *msg)
       return TRUE;
     refuse (msg, SOUP_STATUS_FORBIDDEN, "only from this machine (metrics=localhost)\n");
     return FALSE;
-  case FH_WEB_METRICS_DEVICES:
+  case FH_WEB_METRICS_OWNERS:
     break;
   }
   auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                        "Authorization");
   if (auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0)
     credential = g_strsplit (auth + 7, ":", 2);
-  if (credential && credential[0] && credential[1] &&
-      fh_device_store_check (fh_core_get_devices (fh_web_plane_get_core (plane)), credential[0],
-                             credential[1]))
-    return TRUE;
+  if (credential && credential[0] && credential[1] && fh_device_store_check (devices, credential[0],
+                                                                               credential[1])) {
+    /* Read on every request: taking the right away holds at once. */
+    if (fh_device_store_get_owner (devices, credential[0]))
+      return TRUE;
+    refuse (msg, SOUP_STATUS_FORBIDDEN,
+            "only a device with the owner right ('funkhaus devices owner ID') (metrics=owners)\n");
+    return FALSE;
+  }
   refuse (msg, SOUP_STATUS_UNAUTHORIZED,
-          "a paired device's credential is needed: Authorization: Bearer DEVICE:TOKEN\n");
+          "the credential of a device with the owner right is needed: Authorization: Bearer "
+          "DEVICE:TOKEN\n");
   return FALSE;
 }
 

@@ -440,8 +440,8 @@ fh_web_metrics_access_from_string (const char *text, FhWebMetricsAccess *access)
 {
   if (g_strcmp0 (text, "localhost") == 0)
     *access = FH_WEB_METRICS_LOCALHOST;
-  else if (g_strcmp0 (text, "devices") == 0)
-    *access = FH_WEB_METRICS_DEVICES;
+  else if (g_strcmp0 (text, "owners") == 0 || g_strcmp0 (text, "devices") == 0)
+    *access = FH_WEB_METRICS_OWNERS;
   else if (g_strcmp0 (text, "off") == 0)
     *access = FH_WEB_METRICS_OFF;
   else

@@ -13,11 +13,12 @@ typedef struct _FhClient FhClient;
 /* Who may read /metrics and /healthz (docs/operations.md). */
 typedef enum {
   FH_WEB_METRICS_LOCALHOST, /* requests from 127.0.0.1 or ::1 only */
-  FH_WEB_METRICS_DEVICES,   /* a paired device's credential, from anywhere */
+  FH_WEB_METRICS_OWNERS,    /* the credential of a device with the owner right, from anywhere */
   FH_WEB_METRICS_OFF,       /* nobody: 404 */
 } FhWebMetricsAccess;
 
-/* "localhost", "devices", "off"; FALSE for anything else. */
+/* "localhost", "owners" ("devices", its older name), "off"; FALSE for
+ * anything else. */
 gboolean fh_web_metrics_access_from_string (const char *text, FhWebMetricsAccess *access);
 
 typedef struct {
