@@ -3,7 +3,9 @@
 // input recorder (every key and pointer event its window gets) and the
 // SDL2 pad logger (tests/apps/fh-levels-app.sh). One browser device goes
 // view → controller → full → full for 3 s on one live session, its level
-// set with `funkhaus devices level` against the running host; a Moonlight
+// set with `funkhaus devices level` against the running host, and raised to
+// full on the owner's page of another browser (given the owner right with
+// `funkhaus devices owner`); a Moonlight
 // client (fh-gs-client) stays at view. Checked from the apps' records: what
 // the level does not allow never reaches the app (while the picture
 // streams on), what it allows does, a change applies to the next event
@@ -20,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { reportingTest } from './lib/report.mjs';
 import { startHost, poll, repoRoot, hostBinary } from './lib/host.mjs';
-import { launchBrowser, connectClient } from './lib/client.mjs';
+import { launchBrowser, connectClient, openClient } from './lib/client.mjs';
 import { startGsClient, GS_CLIENT } from './lib/gs-client.mjs';
 import { scriptedGamepads, padRecord } from './lib/gamepads.mjs';
 import {
@@ -53,6 +55,7 @@ let host = null;
 let browser = null;
 let V = null;       // the browser device, one session throughout
 let M = null;       // the Moonlight client
+let O = null;       // the host owner's browser (its owner's page)
 const v = {};       // V's session and device
 
 const inputRecord = (session) => recordLines(dir, session);
@@ -100,6 +103,7 @@ function e2e(name, fn, { timeout = 60000 } = {}) {
     host && `--- host log ---\n${host.logs()}`,
     V?.report(),
     M?.report(),
+    O?.report(),
     ...(v.session ? [`--- records of ${v.session} ---\n${(await inputRecord(v.session)).join('\n')}\n` +
       (await padsOf(v.session)).map((e) => e.line).join('\n')] : []),
   ], fn);
@@ -128,6 +132,7 @@ after(async () => {
   if (M && !M.exit)
     M.proc.kill('SIGKILL');
   await V?.close();
+  await O?.close();
   await browser?.close();
   await finishSandboxedHost(host, [dir, homesParent]);
 });
@@ -188,9 +193,18 @@ e2e('a controller device: its pad arrives, its keys do not', async () => {
   assert.deepEqual(keyLines(await inputRecord(v.session), 46), [], 'no key reached the app');
 });
 
-e2e("raising the level to full lets its next key through without reconnecting", async () => {
+e2e("raising the level to full on the owner's page lets its next key through without reconnecting", async () => {
   assert.ok(v.session, 'needs the session of the last test');
-  assert.match(await devices('level', v.device, 'full'), /full; 1 of its sessions follow it now/);
+  // The host's owner: another browser, given the right on the command line.
+  O = await openClient(browser, host, 'O', { pin: await host.pair(), name: 'O' });
+  const owner = await O.get(() => JSON.parse(localStorage.getItem('funkhaus.credential')).device);
+  await devices('owner', owner);
+  await O.waitFor((f) => f.owner.shown, { what: "O's owner page", timeout: 10000 });
+  const row = `#owner-devices tr[data-device="${v.device}"]`;
+  await O.waitFor((f, id) => f.owner.state?.devices.some((d) => d.id === id && d.level === 'controller'),
+    { arg: v.device, what: "V at controller on O's page" });
+  await O.page.selectOption(`${row} select.level`, 'full');
+  await O.page.click(`${row} button.set-level`);
   await V.waitFor((f) => f.access?.level === 'full', { what: 'the access message', timeout: 10000 });
   assert.equal(await V.page.locator('#access').isVisible(), false, 'no note at full');
   await V.page.keyboard.type('d', { delay: 30 });
