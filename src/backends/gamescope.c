@@ -34,6 +34,8 @@
 #include "media/ei-injector.h"
 
 #define START_TIMEOUT_US (20 * G_USEC_PER_SEC)
+/* How long a stopping gamescope may take before it is killed. */
+#define REAP_TIMEOUT_MS 3000
 /* How long to wait for gamescope's log line naming its video node before
  * looking for the node in PipeWire's registry instead. */
 #define NODE_LOG_TIMEOUT_US (5 * G_USEC_PER_SEC)
@@ -88,8 +90,9 @@ gamescope_destroy (FhVirtualOutput *output)
   if (self->pid > 0)
     kill (-self->pid, SIGTERM);
   g_clear_pointer (&self->sandbox, fh_sandbox_free);
-  if (self->gamescope)
-    g_subprocess_wait (self->gamescope, NULL, NULL);
+  if (self->gamescope && !fh_process_reap (self->gamescope, REAP_TIMEOUT_MS))
+    g_warning ("session %.8s: gamescope did not stop within %d ms: killed", output->session_id,
+               REAP_TIMEOUT_MS);
   if (self->log_path)
     g_unlink (self->log_path);
   g_clear_object (&self->gamescope);

@@ -27,6 +27,8 @@
 #include "media/wlr-injector.h"
 
 #define START_TIMEOUT_US (15 * G_USEC_PER_SEC)
+/* How long a stopping compositor may take before it is killed. */
+#define REAP_TIMEOUT_MS 3000
 #define DEFAULT_APP "foot"
 
 typedef struct {
@@ -95,8 +97,9 @@ wlroots_destroy (FhVirtualOutput *output)
   if (self->account)
     fh_launch_stop_session (output->session_id, self->account);
   /* Reap our direct child now, so nothing is left behind as a zombie. */
-  if (self->compositor)
-    g_subprocess_wait (self->compositor, NULL, NULL);
+  if (self->compositor && !fh_process_reap (self->compositor, REAP_TIMEOUT_MS))
+    g_warning ("session %.8s: the compositor did not stop within %d ms: killed",
+               output->session_id, REAP_TIMEOUT_MS);
 
   /* Xwayland's sockets, should the compositor not have had the chance. */
   if (self->x_display >= 0 && self->compositor_pid > 0 &&

@@ -119,6 +119,29 @@ fh_process_signal_session (const char *session_id, uid_t uid, int sig)
 }
 
 gboolean
+fh_process_reap (GSubprocess *process, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  const char *id;
+  pid_t pid;
+
+  /* GLib's worker reaps the child and then forgets its identifier. */
+  while ((id = g_subprocess_get_identifier (process)) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  if (!(id = g_subprocess_get_identifier (process))) {
+    g_subprocess_wait (process, NULL, NULL);
+    return TRUE;
+  }
+  pid = (pid_t) g_ascii_strtoll (id, NULL, 10);
+  if (pid > 0) {
+    kill (-pid, SIGKILL);
+    kill (pid, SIGKILL);
+  }
+  g_subprocess_wait (process, NULL, NULL);
+  return FALSE;
+}
+
+gboolean
 fh_remove_tree (const char *path)
 {
   g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);

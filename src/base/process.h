@@ -4,7 +4,7 @@
  * FUNKHAUS_SESSION marker in its environment or an ancestor's. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <sys/types.h>
 
 /* The parent of @pid, or -1 when it is gone. */
@@ -30,6 +30,13 @@ guint fh_process_signal_session (const char *session_id, uid_t uid, int sig);
 /* Removes @path and everything below it (symlinks are not followed).
  * TRUE when it is gone. */
 gboolean fh_remove_tree (const char *path);
+
+/* Reaps @process, already told to stop (SIGTERM to its process group):
+ * waits up to @timeout_ms for it to exit, then kills its process group
+ * and waits for that. FALSE when it had to be killed. A stop that waits
+ * on a child that never exits would hold its session's teardown (and the
+ * host's stop) for ever. */
+gboolean fh_process_reap (GSubprocess *process, guint timeout_ms);
 
 /* CPU time (user + system, seconds) and resident memory (bytes) from a
  * /proc stat file: /proc/PID/stat for a process, /proc/self/task/TID/stat
