@@ -7,6 +7,10 @@
 #   bench/run.sh      the host against its own encoder (## Results)
 #   bench/audio.sh    speaker and microphone per session (## Audio (issue 4))
 #   bench/wlroots.sh  wlroots sessions sustained (## wlroots sessions (issue 3))
+#   bench/refresh.sh  wlroots sessions at 30 to 144 Hz, alone and beside
+#                     others (## Refresh rates (issue 17))
+#   bench/latency.sh  capture to decoded in Chromium, on loopback and behind
+#                     a 5 Mbit/s link (## Latency in the browser (issue 17))
 #   bench/sandbox.sh  the sessions' sandboxes: a noisy neighbour and their
 #                     cost (## Sandboxes (issue 16))
 #   bench/pads.sh     a pad's press from the client to the app's SDL event
@@ -22,7 +26,7 @@
 # itself in bounded time. The side-by-side figures print last. About 20
 # minutes on 2 cores.
 #
-# Usage: bench/all.sh [--no-docs] [--only compare|run|audio|wlroots|sandbox|pads|soak]...
+# Usage: bench/all.sh [--no-docs] [--only compare|run|audio|wlroots|refresh|latency|sandbox|pads|soak]...
 #        (as root, or with sudo: it installs packages; apps and compositors
 #        run as `funkhaus`)
 # Environment: BUILD_DIR (build); each script's own BENCH_* settings (see
@@ -40,8 +44,8 @@ while (( $# )); do
   case $1 in
     --no-docs) docs=(--no-docs) ;;
     --only)
-      [[ ${2:-} =~ ^(compare|run|audio|wlroots|sandbox|pads|soak)$ ]] || {
-        echo "bench/all.sh: --only takes compare, run, audio, wlroots, sandbox, pads or soak" >&2; exit 2; }
+      [[ ${2:-} =~ ^(compare|run|audio|wlroots|refresh|latency|sandbox|pads|soak)$ ]] || {
+        echo "bench/all.sh: --only takes compare, run, audio, wlroots, refresh, latency, sandbox, pads or soak" >&2; exit 2; }
       only+=("$2"); shift ;;
     -h|--help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -50,7 +54,7 @@ while (( $# )); do
   esac
   shift
 done
-(( ${#only[@]} )) || only=(run audio wlroots sandbox pads compare)
+(( ${#only[@]} )) || only=(run audio wlroots refresh latency sandbox pads compare)
 build=${BUILD_DIR:-build}
 say() { printf '== bench/all.sh: %s\n' "$*" >&2; }
 started=$SECONDS
@@ -90,7 +94,7 @@ ninja -C "$build" >&2
 # 3. The benchmarks; the side by side last, so that its figures end the
 # output.
 status=0
-for b in run audio wlroots sandbox pads soak compare; do
+for b in run audio wlroots refresh latency sandbox pads soak compare; do
   [[ " ${only[*]} " == *" $b "* ]] || continue
   say "bench/$b.sh (started after $(( SECONDS - started )) s)"
   if ! BUILD_DIR=$build BENCH_COMMAND="$invocation" \

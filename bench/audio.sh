@@ -9,15 +9,8 @@
 # Usage: bench/audio.sh [--no-docs]      (as root: apps run as `funkhaus`)
 # Environment: BENCH_SECONDS (measured per part, default 5),
 #              BENCH_AUDIO_SESSIONS (default 4), BUILD_DIR (build).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 seconds=${BENCH_SECONDS:-5}
 many=${BENCH_AUDIO_SESSIONS:-4}
 build=${BUILD_DIR:-build}

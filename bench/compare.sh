@@ -21,15 +21,8 @@
 #              BENCH_WLROOTS_MODE (1280x720@30), BENCH_MAX_SESSIONS (16),
 #              BENCH_SESSION_SECONDS (3), BENCH_RUN_AS (funkhaus), BUILD_DIR (build),
 #              BENCH_COMMAND (how the run was started, for the docs).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-4}
@@ -70,7 +63,7 @@ cleanup() {
   for p in "${child_pids[@]}"; do stop_pid "$p" TERM 100; done
   stop_host
   kill_sessions
-  bench_remove_accounts "$tmp"/*/host/config/funkhaus/devices.ini
+  bench_remove_accounts "$tmp"/*/host.*/config/funkhaus/devices.ini
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -93,32 +86,15 @@ parse() { # $1 = array name, $2 = prefix, $3 = file
   done < "$3"
 }
 
-# Starts `funkhaus serve` with $1 = backend; sets host_pid, port, pin.
+# Starts `funkhaus serve` with $2 = backend in a new folder below $1 (a
+# count tried again gets a host of its own); sets host_pid, port, pin.
+host_runs=0
 start_host() {
-  local dir=$1/host
-  mkdir -m 0700 "$dir" "$dir/home" "$dir/config" "$dir/runtime" "$dir/state"
-  printf '[host]\napp=%s\nrun-as=%s\nencoder-threads=%s\n%s\n' "$app" "$run_as" "$threads" \
-    "$bench_sandbox_config" \
-    > "$dir/config.ini"
-  HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_RUNTIME_DIR=$dir/runtime \
-    XDG_STATE_HOME=$dir/state \
-    "$build/src/funkhaus" serve --port 0 --backend "$2" --config "$dir/config.ini" \
-    --bitrate "$bitrate" --encoder-preset "$preset" --grace 1 \
-    > "$dir/host.out" 2> "$dir/host.err" &
-  host_pid=$!
-  port= pin=
-  for _ in $(seq 100); do
-    port=$(sed -n 's|^funkhaus .*: serving https://[^:]*:\([0-9]*\)/.*|\1|p' "$dir/host.out")
-    pin=$(sed -n 's/.*pairing PIN: \([0-9]\{6\}\).*/\1/p' "$dir/host.out")
-    [[ -n $port && -n $pin ]] && break
-    kill -0 "$host_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z $port || -z $pin ]]; then
-    echo "bench/compare.sh: the host did not come up; its output:" >&2
-    cat "$dir/host.out" "$dir/host.err" >&2
-    exit 1
-  fi
+  host_runs=$(( host_runs + 1 ))
+  bench_start_host "$1/host.$host_runs" "$(printf '[host]\napp=%s\nrun-as=%s\nencoder-threads=%s\n%s' \
+    "$app" "$run_as" "$threads" "$bench_sandbox_config")" --backend "$2" --bitrate "$bitrate" \
+    --encoder-preset "$preset" --grace 1
+  port=$host_port pin=$host_pin
 }
 
 # One run of pipeline $2 on input $1 ("synthetic:WxH@F" or "wlroots:WxH@F")
@@ -132,6 +108,7 @@ run_one() {
   local secs=$seconds
   (( n > 1 )) && secs=$session_seconds
   mkdir -p "$dir"
+  wait_quiet
   if [[ $p == funkhaus ]]; then
     local backend=synthetic
     [[ $src == wlroots ]] && backend=wlroots
@@ -531,7 +508,7 @@ short() { # synthetic:1280x720@60 → synthetic-720p60
   done
 } > "$tmp/sessions.dat"
 
-if (( write_docs )); then
+if bench_may_publish; then
   doc=docs/performance.md
   mkdir -p docs/img
   if command -v gnuplot > /dev/null; then

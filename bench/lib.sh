@@ -1,4 +1,12 @@
-# Shared by the bench/*.sh scripts (sourced, not run).
+# Shared by the bench/*.sh scripts (sourced, not run): each starts with
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+# which sets bash's strict mode, $here (bench/) and $root (the tree, the
+# working directory from then on), and reads the options every bench
+# script takes (bench_parse_args).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+cd "$root"
 
 # Replaces the section under heading $1 (up to the next "## " heading) in
 # $3 with the contents of file $2, or appends it; keeps everything else.
@@ -41,21 +49,45 @@ busy_cores() {
 # Waits until nothing else keeps the machine busy (a shared machine: a
 # build or a browser test would take the CPU the sessions need), at most
 # what is left of BENCH_QUIET_WAIT ($quiet_wait s in all; quiet means at
-# most $quiet cores busy); the last figure goes into $last_busy.
+# most $quiet cores busy, BENCH_QUIET); the last figure goes into
+# $last_busy. A measurement it could not wait for marks the run as taken
+# under load ($bench_loaded, the busiest figure in $bench_busiest), whose
+# figures bench_may_publish keeps out of docs/performance.md.
+quiet=${quiet:-${BENCH_QUIET:-0.15}}
+quiet_wait=${quiet_wait:-${BENCH_QUIET_WAIT:-60}}
 quiet_waited=0
 last_busy=
+bench_loaded=0
+bench_busiest=0
 wait_quiet() {
   while :; do
     last_busy=$(busy_cores)
     awk -v b="$last_busy" -v q="$quiet" 'BEGIN { exit !(b <= q) }' && return 0
     if (( quiet_waited >= quiet_wait )); then
-      echo "   the machine is still busy ($last_busy cores besides us); measuring anyway" >&2
+      echo "   the machine is still busy ($last_busy cores besides us); measuring anyway," \
+        "these figures will not be published" >&2
+      bench_loaded=1
+      bench_busiest=$(awk -v a="$bench_busiest" -v b="$last_busy" 'BEGIN { print (b > a) ? b : a }')
       return 0
     fi
     (( quiet_waited == 0 )) && echo "   waiting for the machine to go quiet ($last_busy cores busy)" >&2
     sleep 1
     quiet_waited=$(( quiet_waited + 2 ))
   done
+}
+
+# Whether this run's figures may go into docs/performance.md: not with
+# --no-docs, and not when a measurement was taken on a busy machine (it
+# says so: a figure taken under load is not a figure).
+bench_may_publish() {
+  (( write_docs )) || return 1
+  if (( bench_loaded )); then
+    echo "bench/$(basename "$0"): NOT writing docs/performance.md: a measurement ran while" \
+      "the machine was busy (up to $bench_busiest cores besides this benchmark, more than" \
+      "BENCH_QUIET=$quiet); stop what else runs and try again" >&2
+    return 1
+  fi
+  return 0
 }
 
 # ---- the host and its sessions -------------------------------------------
@@ -96,6 +128,33 @@ stop_pid() { # $1 = pid, $2 = signal; SIGKILL after $3 tenths of a second
   kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
+# Starts `funkhaus serve --port 0` (the build in $build) with its own home,
+# config, runtime and state dirs in the new folder $1 and config.ini lines
+# $2, and the further serve options given; sets $host_pid, $host_port and
+# $host_pin, or prints the host's output and exits.
+bench_start_host() { # $1 = folder, $2 = config.ini lines, then options
+  local dir=$1 config=$2
+  shift 2
+  mkdir -m 0700 "$dir" "$dir/home" "$dir/config" "$dir/runtime" "$dir/state"
+  printf '%s\n' "$config" > "$dir/config.ini"
+  HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_RUNTIME_DIR=$dir/runtime \
+    XDG_STATE_HOME=$dir/state \
+    "$build/src/funkhaus" serve --port 0 --config "$dir/config.ini" "$@" \
+    > "$dir/host.out" 2> "$dir/host.err" &
+  host_pid=$!
+  host_port= host_pin=
+  for _ in $(seq 100); do
+    host_port=$(sed -n 's|^funkhaus .*: serving https://[^:]*:\([0-9]*\)/.*|\1|p' "$dir/host.out")
+    host_pin=$(sed -n 's/.*pairing PIN: \([0-9]\{6\}\).*/\1/p' "$dir/host.out")
+    [[ -n $host_port && -n $host_pin ]] && return 0
+    kill -0 "$host_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench/$(basename "$0"): the host did not come up; its output:" >&2
+  cat "$dir/host.out" "$dir/host.err" >&2
+  exit 1
+}
+
 stop_host() {
   [[ -n $host_pid ]] || return 0
   remember_sessions
@@ -136,3 +195,5 @@ bench_remove_accounts() { # devices.ini files
   done
   return 0
 }
+
+bench_parse_args "$@"

@@ -16,20 +16,11 @@
 #              BENCH_QUIET (cores busy that count as quiet, 0.15),
 #              BENCH_QUIET_WAIT (most seconds to wait for quiet, 60),
 #              BUILD_DIR (build).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 seconds=${BENCH_SECONDS:-30}
 mode=${BENCH_MODE:-640x360@60}
-quiet=${BENCH_QUIET:-0.15}
-quiet_wait=${BENCH_QUIET_WAIT:-60}
 build=${BUILD_DIR:-build}
 if [[ ! $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]; then
   echo "bench/pads.sh: BENCH_MODE must look like 640x360@60" >&2
@@ -169,7 +160,7 @@ letting go every 50 ms for ${seconds} s:
 EOF
 )
 
-if (( write_docs )); then
+if bench_may_publish; then
   doc=docs/performance.md
   printf '%s\n' "$results" > "$tmp/section"
   replace_section "## Gamepads (issue 18)" "$tmp/section" "$doc" > "$tmp/doc"

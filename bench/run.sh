@@ -10,15 +10,8 @@
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (measured per run,
 #              default 5), BENCH_WARMUP (1), BENCH_MODE (1920x1080@60),
 #              BENCH_BITRATE (8000), BENCH_PRESET (ultrafast), BUILD_DIR (build).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-5}

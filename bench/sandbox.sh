@@ -30,15 +30,8 @@
 #              busy that count as quiet, 0.15), BENCH_QUIET_WAIT (most
 #              seconds to wait for quiet in all, 60), BENCH_RUN_AS
 #              (funkhaus), BUILD_DIR (build).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 seconds=${BENCH_SECONDS:-8}
 warmup=${BENCH_WARMUP:-3}
@@ -50,8 +43,6 @@ mode=${BENCH_MODE:-1280x720@30}
 bitrate=${BENCH_BITRATE:-8000}
 preset=${BENCH_PRESET:-ultrafast}
 time_limit=${BENCH_TIME_LIMIT:-300}
-quiet=${BENCH_QUIET:-0.15}
-quiet_wait=${BENCH_QUIET_WAIT:-60}
 run_as=${BENCH_RUN_AS:-funkhaus}
 build=${BUILD_DIR:-build}
 if [[ ! $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]; then
@@ -523,7 +514,7 @@ $cost_table
 EOF
 )
 
-if (( write_docs )); then
+if bench_may_publish; then
   doc=docs/performance.md
   mkdir -p docs
   [[ -f $doc ]] || printf '# Performance\n' > "$doc"

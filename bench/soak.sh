@@ -18,15 +18,8 @@
 # Environment: BENCH_REQUESTS (50000), BENCH_CYCLES (1000), BENCH_WORKERS
 #              (4), BENCH_TIME_LIMIT (the test's limit, 3600 s), BUILD_DIR
 #              (build).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 requests=${BENCH_REQUESTS:-50000}
 cycles=${BENCH_CYCLES:-1000}

@@ -20,15 +20,8 @@
 #              BENCH_QUIET (cores busy that count as quiet, 0.15),
 #              BENCH_QUIET_WAIT (most seconds to wait for quiet in all, 60),
 #              BENCH_RUN_AS (funkhaus), BUILD_DIR (build).
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
 # shellcheck source=bench/lib.sh
-source "$here/lib.sh"
-
-bench_parse_args "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 max_sessions=${BENCH_MAX_SESSIONS:-8}
 seconds=${BENCH_SECONDS:-5}
@@ -39,8 +32,6 @@ preset=${BENCH_PRESET:-ultrafast}
 capture_seconds=${BENCH_CAPTURE_SECONDS:-4}
 capture_rounds=${BENCH_CAPTURE_ROUNDS:-2}
 time_limit=${BENCH_TIME_LIMIT:-300}
-quiet=${BENCH_QUIET:-0.15}
-quiet_wait=${BENCH_QUIET_WAIT:-60}
 run_as=${BENCH_RUN_AS:-funkhaus}
 build=${BUILD_DIR:-build}
 if [[ ! $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]; then
@@ -132,34 +123,16 @@ parse cap "" "$tmp/capture.out"
 
 # 2. Sessions, 1 … max, a fresh host for each count.
 run_count() { # $1 = sessions, $2 = try; returns 1 when not sustained
-  local n=$1 t=$2 dir=$tmp/host.$1.$2 port= pin= rc=0
+  local n=$1 t=$2 dir=$tmp/host.$1.$2 rc=0
   echo "== $n session(s) at ${width}x${height}@${fps}, try $t (${warmup} s warm-up + ${seconds} s)" >&2
   wait_quiet
   res[busy_before.$n.$t]=$last_busy
-  mkdir -m 0700 "$dir" "$dir/home" "$dir/config" "$dir/runtime" "$dir/state"
-  printf '[host]\napp=%s\nrun-as=%s\n%s\n' "$session_app" "$run_as" "$bench_sandbox_config" \
-    > "$dir/config.ini"
-  HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_RUNTIME_DIR=$dir/runtime \
-    XDG_STATE_HOME=$dir/state \
-    "$build/src/funkhaus" serve --port 0 --backend wlroots --config "$dir/config.ini" \
-    --bitrate "$bitrate" --encoder-preset "$preset" --grace 1 \
-    > "$dir/host.out" 2> "$dir/host.err" &
-  host_pid=$!
-  for _ in $(seq 100); do
-    port=$(sed -n 's|^funkhaus .*: serving https://[^:]*:\([0-9]*\)/.*|\1|p' "$dir/host.out")
-    pin=$(sed -n 's/.*pairing PIN: \([0-9]\{6\}\).*/\1/p' "$dir/host.out")
-    [[ -n $port && -n $pin ]] && break
-    kill -0 "$host_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z $port || -z $pin ]]; then
-    echo "bench/wlroots.sh: the host did not come up; its output:" >&2
-    cat "$dir/host.out" "$dir/host.err" >&2
-    exit 1
-  fi
+  bench_start_host "$dir" "$(printf '[host]\napp=%s\nrun-as=%s\n%s' "$session_app" "$run_as" \
+    "$bench_sandbox_config")" --backend wlroots --bitrate "$bitrate" --encoder-preset "$preset" \
+    --grace 1
   run "$tmp/client.$n.$t.out" "$tmp/client.$n.$t.err" \
     timeout -k 5 $(( warmup + seconds + 3 * n + 30 )) \
-    "$build/bench/fh-bench-client" --port "$port" --pin "$pin" --host-pid "$host_pid" \
+    "$build/bench/fh-bench-client" --port "$host_port" --pin "$host_pin" --host-pid "$host_pid" \
     --width "$width" --height "$height" --fps "$fps" --sessions "$n" \
     --seconds "$seconds" --warmup "$warmup" || rc=$?
   stop_host
@@ -397,7 +370,7 @@ EOF
 )
 
 
-if (( write_docs )); then
+if bench_may_publish; then
   doc=docs/performance.md
   mkdir -p docs
   [[ -f $doc ]] || printf '# Performance\n' > "$doc"

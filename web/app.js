@@ -63,6 +63,9 @@ const hooks = {
   guests: [],        // this session's guests, as the host lists them
   guestRequests: [], // devices waiting to be let in
   apps: null,        // the host's app list, once the console heard it
+  // The last decoded frames: [capture µs on the host's monotonic clock,
+  // the wall-clock ms it left the decoder] (bench/latency.mjs).
+  decodedAt: [],
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -208,6 +211,9 @@ const video = new VideoPipeline(ui.canvas, {
   onFrame(info) {
     hooks.framesDecoded++;
     hooks.lastFrameSize = { width: info.width, height: info.height };
+    hooks.decodedAt.push([info.timestamp, performance.timeOrigin + performance.now()]);
+    if (hooks.decodedAt.length > 1200)
+      hooks.decodedAt.splice(0, 600);
     rx.decoded++;
     if (info.decodeMs !== null)
       rx.decodeMs += info.decodeMs;

@@ -1,7 +1,10 @@
 /* The synthetic backend: no compositor, a generated picture at exactly the
  * session's mode (a background colour of its own, a moving square, a frame
  * counter) and a record of the input that reaches it. It exists for tests
- * and benchmarks, and runs anywhere. */
+ * and benchmarks, and runs anywhere. With FUNKHAUS_SYNTHETIC_NOISE=1 in the
+ * host's environment the lower quarter of the picture is new noise every
+ * frame: a picture that takes all the bits the encoder is given, for
+ * benchmarks of a link (bench/latency.sh). */
 #include "backends/backend.h"
 
 #include <errno.h>
@@ -14,6 +17,7 @@
 typedef struct {
   FhVirtualOutput base;
   guint8 yuv[3]; /* background in BT.709 limited range */
+  guint32 noise; /* xorshift state; 0: no noise */
   char *record_path;
   FILE *record; /* input.log of the session */
 } FhSyntheticOutput;
@@ -108,6 +112,22 @@ draw_counter (FhFrame *f, guint64 n)
     draw_digit (f, pad * 2 + i * (dw + gap), pad * 2, dw, dh, t, text[i] - '0');
 }
 
+/* The lower quarter's luma, new noise (xorshift32), four bytes at a time. */
+static void
+fill_noise (FhFrame *f, guint32 *state)
+{
+  guint32 s = *state;
+
+  for (guint row = f->height - f->height / 4; row < f->height; row++) {
+    guint8 *p = f->data[0] + (gsize) row * f->stride[0];
+    for (guint x = 0; x + 4 <= f->width; x += 4) {
+      s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+      memcpy (p + x, &s, 4);
+    }
+  }
+  *state = s;
+}
+
 static gboolean
 synthetic_capture (FhVirtualOutput *output, FhFrame *f, guint64 frame_number, gint64 deadline_us,
                    gint64 *timestamp_us, GError **error)
@@ -124,6 +144,8 @@ synthetic_capture (FhVirtualOutput *output, FhFrame *f, guint64 frame_number, gi
   fill_rect (f, 0, 0, f->width, f->height, self->yuv);
   fill_rect (f, x, f->height / 2, side, side, white);
   draw_counter (f, frame_number);
+  if (self->noise)
+    fill_noise (f, &self->noise);
   return TRUE; /* every frame differs: the counter moves */
 }
 
@@ -168,6 +190,8 @@ synthetic_create_output (const FhOutputRequest *request, GError **error)
   output->has_background = TRUE;
   background_for_serial (request->serial, output->background);
   rgb_to_yuv709 (output->background, self->yuv);
+  if (g_strcmp0 (g_getenv ("FUNKHAUS_SYNTHETIC_NOISE"), "1") == 0)
+    self->noise = 0x9e3779b9u ^ request->serial;
 
   if (request->session_dir) {
     self->record_path = g_build_filename (request->session_dir, "input.log", NULL);

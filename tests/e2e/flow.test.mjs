@@ -11,13 +11,14 @@
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHost, poll } from './lib/host.mjs';
 import { launchBrowser, connectClient } from './lib/client.mjs';
 import { rawWebSocket } from './lib/rawws.mjs';
+import { makeLinkedNamespace } from './lib/netns.mjs';
 import { reportingTest } from './lib/report.mjs';
 
 const MODE = { width: 320, height: 240, refresh: 30 };
@@ -107,30 +108,18 @@ e2e('a client that stops reading is skipped and cut off, and another client stre
   assert.equal((await B.hooks()).closes.length, 0, "B's WebSocket stayed open");
 }, { timeout: 90000 });
 
-/** Runs `ip`/`tc` with `args`. */
-const sh = (cmd, ...args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
 e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and it climbs back', async () => {
-  const ns = `fhflow${process.pid}`;
-  const veth = `fhv${process.pid}`.slice(0, 15);
-  const peer = `fhp${process.pid}`.slice(0, 15);
   const ASKED = 1000;
   shaped = await startHost({ backend: 'synthetic', grace: 0 });
   const credential = await shaped.pairDevice('shaped');
   let client = null;
+  let link = null;
   try {
-    sh('ip', 'netns', 'add', ns);
-    sh('ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', peer);
-    sh('ip', 'link', 'set', peer, 'netns', ns);
-    sh('ip', 'addr', 'add', '10.199.0.1/30', 'dev', veth);
-    sh('ip', 'link', 'set', veth, 'up');
-    sh('ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', '10.199.0.2/30', 'dev', peer);
-    sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up');
-    sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+    link = makeLinkedNamespace('flow', 199);
     // The host's direction (video) at 200 kbit/s, below what the stream
     // needs even at the lowest bitrate the host goes to.
-    sh('tc', 'qdisc', 'add', 'dev', veth, 'root', 'tbf', 'rate', '200kbit', 'burst', '8kb', 'latency', '100ms');
-    client = spawn('ip', ['netns', 'exec', ns, process.execPath, FLOW_CLIENT, '10.199.0.1', String(shaped.port),
+    link.shape('200kbit', '8kb', '100ms');
+    client = spawn('ip', ['netns', 'exec', link.ns, process.execPath, FLOW_CLIENT, link.hostIp, String(shaped.port),
       JSON.stringify(credential), '40', String(ASKED)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let rest = '';
     client.stdout.setEncoding('utf8');
@@ -154,15 +143,14 @@ e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and i
     assert.ok(under.at(-1).stats?.skipped > 0, `frames were skipped: ${JSON.stringify(under.at(-1).stats)}`);
     assert.ok(under.slice(3).every((x) => x.frames > 0), `frames kept coming: ${under.map((x) => x.frames).join(' ')}`);
     // The limit goes: within 15 s the bitrate is back to what was asked.
-    sh('tc', 'qdisc', 'del', 'dev', veth, 'root');
+    link.unshape();
     const lifted = samples().length;
     const back = await poll(() => samples().slice(lifted).find((x) => x.stats?.target_kbps === ASKED),
       { timeout: 15000, what: `the bitrate back at ${ASKED} kb/s` });
     console.log(`# back at ${ASKED} kb/s ${back.t - under.length} s after the limit went`);
   } finally {
     client?.kill('SIGKILL');
-    try { sh('ip', 'netns', 'del', ns); } catch { /* not made */ }
-    try { sh('ip', 'link', 'del', veth); } catch { /* gone with the namespace */ }
+    link?.remove();
   }
 }, { timeout: 90000, skip: shapeSkip });
 

@@ -12,12 +12,14 @@ try {
   throw new Error(`playwright-core is missing: run 'npm ci' in tests/e2e (${e.message})`);
 }
 
-/** `extraArgs`: more Chromium flags (a fake microphone, say). */
-export async function launchBrowser(extraArgs = []) {
+/** `extraArgs`: more Chromium flags (a fake microphone, say);
+ *  `executablePath`: what starts Chromium (a wrapper that runs it in a
+ *  network namespace, say). */
+export async function launchBrowser(extraArgs = [], { executablePath = CHROMIUM } = {}) {
   if (!existsSync(CHROMIUM))
     throw new Error(`no Chromium at ${CHROMIUM}: install the chromium package or set FUNKHAUS_CHROMIUM`);
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
