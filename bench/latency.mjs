@@ -103,6 +103,10 @@ async function link(host) {
     const wrapper = join(dir, 'chromium-in-ns');
     await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${net.ns} ${CHROMIUM} "$@"\n`);
     await chmod(wrapper, 0o755);
+    // The new namespace's addresses settle for a moment (IPv6 on the
+    // veth): a Chromium started at once sees the network change under its
+    // first page load (ERR_NETWORK_CHANGED) and the page never runs.
+    await sleep(3000);
     browser = await launchBrowser([], { executablePath: wrapper });
     const remote = { url: `https://${net.hostIp}:${host.port}/` };
     const c = await openClient(browser, remote, 'link', {

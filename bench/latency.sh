@@ -42,12 +42,6 @@ FUNKHAUS_BIN="$root/$build/src/funkhaus" FUNKHAUS_WEB_DIR="$root/web" \
   > "$tmp/latency.json"
 elapsed=$(( SECONDS - started ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-# The load over the run itself: one CPU-bound neighbour is enough to
-# spoil a latency figure.
-if awk -v a="${load_after%% *}" -v n="$(nproc)" 'BEGIN { exit !(a > n) }'; then
-  echo "   the load average rose to ${load_after%% *} during the run" >&2
-  bench_loaded=1 bench_busiest=${load_after%% *}
-fi
 
 table=$(node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -8,9 +8,15 @@
  *   of itself, or to 85 % of what the link was seen to carry when that is
  *   lower (but at most to half at once), never below the minimum;
  * - clear for CLEAR_HOLD_US after the last drop and the last rise: it
- *   rises by a quarter (at least 100 kb/s), never above what the client
- *   asked for. From a quarter of the asked rate back to all of it: about
- *   7 s.
+ *   rises, never above what the client asked for. By a quarter (at least
+ *   100 kb/s) up to 85 % of the rate the link carried when it was last
+ *   congested (its ceiling), then by a twelfth: near the ceiling it probes
+ *   gently, so a link that holds at its rate is not overrun by a quarter
+ *   every few seconds (each overrun a burst of latency). Three rises above
+ *   the ceiling without congestion, to at least 7/5 of it: the link got
+ *   faster, the ceiling is forgotten and it rises by a third. From the
+ *   rate of a link that was just lifted (a quarter of the asked rate)
+ *   back to all of it: about 9 s.
  *
  * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
 #pragma once
@@ -22,6 +28,8 @@
 typedef struct {
   guint max_kbps;
   guint target_kbps;
+  guint ceiling_kbps; /* what the link carried when last congested; 0: none known */
+  guint rises_above;  /* rises above the ceiling since the last congestion */
   gint64 last_drop_us;
   gint64 last_rise_us;
 } FhRateControl;

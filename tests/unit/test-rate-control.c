@@ -55,6 +55,40 @@ test_climbs_back (void)
   g_assert_cmpuint (rc.target_kbps, ==, 20000);
 }
 
+/* A link that carries 5000 kb/s, congested whenever the target has been
+ * over it for a second (the backlog it takes to see it), and seen to carry
+ * a fifth less while congested (as a client's acks show it): once the
+ * target found the link, it stays within a fifth of it, and overruns it
+ * seldom. */
+static void
+test_holds_near_a_link (void)
+{
+  const guint link = 5000;
+  FhRateControl rc;
+  gint64 over_since = -1;
+  guint highest = 0, congestions = 0;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  for (gint64 t = 0; t < 60 * S; t += S / 10) {
+    if (rc.target_kbps <= link)
+      over_since = -1;
+    else if (over_since < 0)
+      over_since = t;
+    if (over_since >= 0 && t - over_since >= S) {
+      congestions += fh_rate_control_congested (&rc, t, link * 4 / 5);
+      over_since = -1;
+    } else {
+      fh_rate_control_clear (&rc, t);
+    }
+    if (t >= 20 * S)
+      highest = MAX (highest, rc.target_kbps);
+  }
+  g_test_message ("60 s on a %u kb/s link: %u congestions, at most %u kb/s after 20 s", link,
+                  congestions, highest);
+  g_assert_cmpuint (highest, <=, link * 6 / 5);
+  g_assert_cmpuint (congestions, <=, 15);
+}
+
 static void
 test_low_max (void)
 {
@@ -72,6 +106,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rate-control/drops-and-holds", test_drops_and_holds);
   g_test_add_func ("/rate-control/climbs-back", test_climbs_back);
+  g_test_add_func ("/rate-control/holds-near-a-link", test_holds_near_a_link);
   g_test_add_func ("/rate-control/low-max", test_low_max);
   return g_test_run ();
 }

@@ -45,6 +45,32 @@ test_keeps_up (void)
   fh_web_flow_clear (&f.flow);
 }
 
+/* A link overrun by a little: every frame acked 80 ms after it went, a
+ * backlog over the low mark and under the high one that does not go
+ * away. The bitrate goes down within FH_WEB_FLOW_STANDING_US (and once a
+ * hold after that), and nothing is skipped. */
+static void
+test_standing_queue (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  gint64 start = f.now, dropped_at = 0;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  for (int i = 0; i < 60; i++) {
+    g_assert_cmpint (next (&f, i == 0, -1), ==, FH_WEB_FLOW_SEND);
+    if (f.kbps && !dropped_at)
+      dropped_at = f.now;
+    /* Acks of the frames sent 80 ms ago. */
+    if (i >= 5)
+      fh_web_flow_ack (&f.flow, f.now, f.frame - 6);
+  }
+  g_assert_cmpuint (f.flow.skipped, ==, 0);
+  g_assert_cmpint (dropped_at, >, 0);
+  g_assert_cmpint (dropped_at - start, <=, FH_WEB_FLOW_STANDING_US + 200 * MS);
+  g_assert_cmpuint (f.flow.rate.target_kbps, <, 8000);
+  fh_web_flow_clear (&f.flow);
+}
+
 static void
 test_falls_behind_and_resumes_at_a_keyframe (void)
 {
@@ -139,6 +165,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/web-flow/keeps-up", test_keeps_up);
+  g_test_add_func ("/web-flow/standing-queue", test_standing_queue);
   g_test_add_func ("/web-flow/falls-behind-and-resumes-at-a-keyframe",
                    test_falls_behind_and_resumes_at_a_keyframe);
   g_test_add_func ("/web-flow/cut-off", test_cut_off);

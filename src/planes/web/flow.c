@@ -74,6 +74,16 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   }
   if (backlog <= FH_WEB_FLOW_HIGH_US)
     self->behind_since_us = 0;
+  /* A standing queue: the link is overrun by a little. */
+  if (backlog < FH_WEB_FLOW_LOW_US) {
+    self->queued_since_us = 0;
+  } else if (!self->queued_since_us) {
+    self->queued_since_us = now_us;
+  } else if (now_us - self->queued_since_us >= FH_WEB_FLOW_STANDING_US) {
+    if (fh_rate_control_congested (&self->rate, now_us, self->delivered_kbps))
+      *new_kbps = self->rate.target_kbps;
+    self->queued_since_us = now_us;
+  }
   if (self->skipping) {
     /* What it missed broke the chain of frames: resume at a keyframe,
      * asked for once the backlog is small. */

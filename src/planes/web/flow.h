@@ -8,7 +8,11 @@
  * slow link) makes the client skip frames until the backlog is under
  * FH_WEB_FLOW_LOW_US again, then resume at a keyframe it asks for; each
  * congestion lowers the session's bitrate, and a link that keeps up raises
- * it again (core/rate-control.h).
+ * it again (core/rate-control.h). A backlog that stands over
+ * FH_WEB_FLOW_LOW_US for FH_WEB_FLOW_STANDING_US is congestion too (the
+ * bitrate goes down, nothing is skipped): a link overrun by a little
+ * fills its queue slowly, and would otherwise reach FH_WEB_FLOW_HIGH_US
+ * only after seconds of growing latency.
  *
  * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
 #pragma once
@@ -20,6 +24,7 @@
 #define FH_WEB_FLOW_HIGH_US (150 * 1000)
 #define FH_WEB_FLOW_LOW_US (50 * 1000)
 #define FH_WEB_FLOW_PERSIST_US (100 * 1000)
+#define FH_WEB_FLOW_STANDING_US (500 * 1000)
 
 typedef enum {
   FH_WEB_FLOW_SEND,
@@ -34,6 +39,7 @@ typedef struct {
   gboolean skipping;
   gboolean keyframe_asked;
   gint64 behind_since_us; /* 0: not behind */
+  gint64 queued_since_us;  /* backlog over FH_WEB_FLOW_LOW_US since; 0: not */
   guint64 skipped;
   /* What the link carried: acknowledged bytes over the current window. */
   gint64 window_start_us;
