@@ -91,7 +91,8 @@ measure() {
     return 0
   fi
   while read -r k v; do
-    [[ $k =~ ^(fps|fps_min|machine_busy_cores|total_cpu_cores|dropped)$ ]] && res[$k.$key]=$v
+    [[ $k =~ ^(fps|fps_min|machine_busy_cores|total_cpu_cores|dropped|host_runtime_cores|session_processes_cpu_cores_sway)$ ]] &&
+      res[$k.$key]=$v
   done < "$tmp/client.$runs.out"
   echo "   fps min ${res[fps_min.$key]:-–}, mean ${res[fps.$key]:-–}; machine ${res[machine_busy_cores.$key]:-–} cores busy" >&2
 }
@@ -121,13 +122,16 @@ cell() { # $1 = key (WxH@Hz.n), $2 = Hz
       if (f < 0.98 * hz && busy >= sat * cores) s = s ", CPU saturated"
       print s }'
 }
+cpu_cell() { # $1 = key: "machine / host / sway"
+  echo "${res[machine_busy_cores.$1]:-–} / ${res[host_runtime_cores.$1]:-–} / ${res[session_processes_cpu_cores_sway.$1]:-–}"
+}
 table=$(
-  echo "| mode asked for | alone: delivered fps (share of the rate) | machine busy, cores | with $others other sessions: slowest session's fps (share), mean | machine busy, cores |"
+  echo "| mode asked for | alone: delivered fps (share of the rate) | machine busy / host / sway, cores | with $others other sessions: slowest session's fps (share), mean | machine busy / host / every sway, cores |"
   echo "|---|---|---:|---|---:|"
   for mode in $modes; do
     for hz in $rates; do
       a=$mode@$hz.1 b=$mode@$hz.$(( 1 + others ))
-      echo "| ${mode}@${hz} | $(cell "$a" "$hz") | ${res[machine_busy_cores.$a]:-–} | $(cell "$b" "$hz") | ${res[machine_busy_cores.$b]:-–} |"
+      echo "| ${mode}@${hz} | $(cell "$a" "$hz") | $(cpu_cell "$a") | $(cell "$b" "$hz") | $(cpu_cell "$b") |"
     done
   done
 )
@@ -146,8 +150,10 @@ period and captures at exactly the rate asked for
 (\`fh_wlroots_compositor_refresh_mhz\`); the target is at least 98 % of
 the rate alone wherever the CPU is not saturated. "CPU saturated": the
 rate was missed while at least ${saturated} of the machine's ${cores}
-cores were busy (sway renders with pixman, on the CPU, and every frame is
-encoded with x264 ${preset}).
+cores were busy. sway renders with pixman, on the CPU, in one thread: a
+sway near 1.0 core is the compositor's own limit, whatever the rest of
+the machine does; every frame is encoded with x264 ${preset} on the
+session's encode thread in the host.
 
 $table
 
