@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "backends/backend.h"
+#include "backends/wlroots.h"
 #include "media/video-encoder.h"
 #include "fh-bench-common.h"
 
@@ -534,6 +535,7 @@ main (int argc, char **argv)
   FhPipeline self = { 0 };
   FhVirtualOutput *output = NULL;
   FhOutputRequest request = { 0 };
+  FhWlrootsConfig wlroots_config;
   gint64 period_us, start_us, next, cpu0 = 0, cpu1, wall0 = 0, wall1, sess0 = 0, sess1;
   guint64 frame = 0, captured = 0, skipped = 0, unchanged = 0, rss = 0, pss = 0;
   gboolean measuring = FALSE, wlroots;
@@ -578,8 +580,9 @@ main (int argc, char **argv)
     if (!(session_dir = g_dir_make_tmp ("fh-bench-pipeline-XXXXXX", &error)))
       goto out;
     request.session_dir = session_dir;
-    request.app = app;
-    request.run_as = run_as ? run_as : "funkhaus";
+    wlroots_config = (FhWlrootsConfig) { { "wlroots" }, app,
+                                         { .run_as = run_as ? run_as : "funkhaus" } };
+    request.config = &wlroots_config.base;
     /* The script that runs us stops this session's processes by its id
      * should we die. */
     printf ("session %s\n", session_id);
