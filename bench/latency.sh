@@ -89,11 +89,7 @@ EOF
 )
 
 if bench_may_publish; then
-  doc=docs/performance.md
-  printf '%s\n' "$results" > "$tmp/section"
-  replace_section "## Latency in the browser (issue 17)" "$tmp/section" "$doc" > "$tmp/doc"
-  cp "$tmp/doc" "$doc"
-  echo "== wrote $doc" >&2
+  bench_write_section "## Latency in the browser (issue 17)" "$results"
 fi
 echo
 printf '%s\n' "$results"

@@ -20,6 +20,20 @@ replace_section() {
     END { if (!done) { if (last != "") print ""; emit() } }' "$3"
 }
 
+# Writes $2 as the section under heading $1 of docs/performance.md (made
+# when missing): replaces that section, or appends it.
+bench_write_section() { # $1 = heading, $2 = the section's text
+  local doc=docs/performance.md dir
+  dir=$(mktemp -d)
+  mkdir -p docs
+  [[ -f $doc ]] || printf '# Performance\n' > "$doc"
+  printf '%s\n' "$2" > "$dir/section"
+  replace_section "$1" "$dir/section" "$doc" > "$dir/doc"
+  cp "$dir/doc" "$doc"
+  rm -rf "$dir"
+  echo "== wrote $doc" >&2
+}
+
 # The options every bench script takes: --no-docs (sets write_docs=0) and
 # --help (prints the script's leading comment).
 bench_parse_args() {

@@ -161,11 +161,7 @@ EOF
 )
 
 if bench_may_publish; then
-  doc=docs/performance.md
-  printf '%s\n' "$results" > "$tmp/section"
-  replace_section "## Gamepads (issue 18)" "$tmp/section" "$doc" > "$tmp/doc"
-  cp "$tmp/doc" "$doc"
-  echo "== wrote $doc" >&2
+  bench_write_section "## Gamepads (issue 18)" "$results"
 fi
 
 echo

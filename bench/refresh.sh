@@ -166,11 +166,7 @@ EOF
 )
 
 if bench_may_publish; then
-  doc=docs/performance.md
-  printf '%s\n' "$results" > "$tmp/section"
-  replace_section "## Refresh rates (issue 17)" "$tmp/section" "$doc" > "$tmp/doc"
-  cp "$tmp/doc" "$doc"
-  echo "== wrote $doc" >&2
+  bench_write_section "## Refresh rates (issue 17)" "$results"
 fi
 echo
 printf '%s\n' "$results"

@@ -515,13 +515,7 @@ EOF
 )
 
 if bench_may_publish; then
-  doc=docs/performance.md
-  mkdir -p docs
-  [[ -f $doc ]] || printf '# Performance\n' > "$doc"
-  printf '%s\n' "$results" > "$tmp/section"
-  replace_section "## Sandboxes (issue 16)" "$tmp/section" "$doc" > "$tmp/doc"
-  cp "$tmp/doc" "$doc"
-  echo "== wrote $doc" >&2
+  bench_write_section "## Sandboxes (issue 16)" "$results"
 fi
 
 echo

@@ -123,12 +123,8 @@ $tables
 EOF
 )
 
-if (( write_docs )); then
-  doc=docs/performance.md
-  printf '%s\n' "$results" > "$tmp/section"
-  replace_section "## Long run (issue 20)" "$tmp/section" "$doc" > "$tmp/doc"
-  cp "$tmp/doc" "$doc"
-  echo "== wrote $doc" >&2
+if bench_may_publish; then
+  bench_write_section "## Long run (issue 20)" "$results"
 fi
 
 echo
