@@ -50,7 +50,7 @@ ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs \
 # test's full counts ran in build/ above; under ASan (about 3 times
 # slower) it checks memory errors over fewer rounds, and not the resident
 # memory, which ASan's quarantine of freed memory inflates.
-ASAN_OPTIONS=detect_leaks=0 FUNKHAUS_SOAK_REQUESTS=1000 FUNKHAUS_SOAK_CYCLES=40 \
+ASAN_OPTIONS=detect_leaks=0 FUNKHAUS_SOAK_REQUESTS=500 FUNKHAUS_SOAK_CYCLES=20 \
   FUNKHAUS_SOAK_NO_RSS="ASan keeps freed memory in its quarantine" \
   meson test -C build-asan --print-errorlogs --suite e2e \
   --logbase testlog-e2e || status=1

@@ -1604,14 +1604,18 @@ fh_session_add_guest (FhSession *self, const FhSessionPeerOps *ops, gpointer pee
                       const char *device, FhAccessLevel granted, GError **error)
 {
   FhGuest *g;
+  guint id;
 
   if (self->shared || !self->join_code) {
     g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
                  "a view of the shared desktop takes no guests");
     return 0;
   }
-  if (self->state == FH_SESSION_STATE_STOPPED || self->state == FH_SESSION_STATE_FAILED) {
-    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE, "the session ended");
+  if (!desktop_up (self)) {
+    g_set_error (error, FH_SESSION_ERROR, FH_SESSION_ERROR_UNAVAILABLE,
+                 self->state == FH_SESSION_STATE_STOPPED || self->state == FH_SESSION_STATE_FAILED
+                   ? "the session ended"
+                   : "the session's desktop is not up yet: ask again in a moment");
     return 0;
   }
   if (g_str_equal (device, self->device)) {
@@ -1625,7 +1629,7 @@ fh_session_add_guest (FhSession *self, const FhSessionPeerOps *ops, gpointer pee
     return 0;
   }
   g = g_new0 (FhGuest, 1);
-  g->id = ++self->next_guest;
+  g->id = id = ++self->next_guest;
   g->device = g_strdup (device);
   g->ops = ops;
   g->peer = peer;
@@ -1637,17 +1641,16 @@ fh_session_add_guest (FhSession *self, const FhSessionPeerOps *ops, gpointer pee
   g_message ("session %.8s: guest %u (device %s, %s) joined at level %s (granted %s)", self->id,
              g->id, device, ops->describe (peer), fh_access_level_to_string (g->judged),
              fh_access_level_to_string (granted));
-  if (desktop_up (self)) {
-    /* A session whose client is away streams again for its guest. */
-    fh_video_stream_set_paused (self->stream, FALSE);
-    on_stats_tick_start (self);
-    fh_video_stream_request_keyframe (self->stream);
-    g->ops->welcome (g->peer, self, FALSE);
-  }
-  /* The welcome may have closed it. */
-  if (lookup_guest (self, g->id) == g)
-    tell_guests (self);
-  return lookup_guest (self, g->id) == g ? g->id : 0;
+  /* A session whose client is away streams again for its guest. */
+  fh_video_stream_set_paused (self->stream, FALSE);
+  on_stats_tick_start (self);
+  fh_video_stream_request_keyframe (self->stream);
+  g->ops->welcome (g->peer, self, FALSE);
+  /* The welcome may have closed it (and freed @g). */
+  if (!lookup_guest (self, id))
+    return 0;
+  tell_guests (self);
+  return id;
 }
 
 gboolean

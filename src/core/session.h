@@ -247,9 +247,10 @@ const char *fh_session_get_join_code (FhSession *session);
 /* Draws another code (the core, when one is taken). */
 void fh_session_new_join_code (FhSession *session);
 /* Binds @peer of @device as a guest at @granted: its welcome comes at
- * once when the desktop is up. Returns the guest's id, or 0 with
- * FH_SESSION_ERROR_UNAVAILABLE (a shared view, a session that ended, no
- * room, the session's own device). */
+ * once. Returns the guest's id, or 0 with FH_SESSION_ERROR_UNAVAILABLE (a
+ * shared view, a session whose desktop is not up or that ended, no room,
+ * the session's own device), or 0 without an error when its welcome
+ * closed it. */
 guint fh_session_add_guest (FhSession *session, const FhSessionPeerOps *ops, gpointer peer,
                             const char *device, FhAccessLevel granted, GError **error);
 /* The session's owner changes what guest @id may do; FALSE: no such guest. */
