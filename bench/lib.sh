@@ -169,6 +169,27 @@ bench_start_host() { # $1 = folder, $2 = config.ini lines, then options
   exit 1
 }
 
+# For a script that starts hosts ($host_pid) and a program in the
+# background ($child_pid), its files in $tmp: on exit (and on Ctrl-C) it
+# stops them and what is left of their sessions, removes the device
+# accounts of the devices.ini files matching the patterns given (quoted:
+# matched at exit, when the hosts made them) and $tmp.
+bench_clean_up_at_exit() { # devices.ini patterns
+  bench_devices_ini=("$@")
+  trap bench_clean_up EXIT
+  trap 'exit 130' INT TERM
+}
+bench_clean_up() {
+  # SIGTERM: a background job of a script ignores SIGINT, and timeout
+  # passes it on to the program.
+  [[ -z ${child_pid:-} ]] || stop_pid "$child_pid" TERM 150
+  stop_host
+  kill_sessions
+  # shellcheck disable=SC2068 # the patterns are matched here
+  bench_remove_accounts ${bench_devices_ini[@]}
+  rm -rf "$tmp"
+}
+
 stop_host() {
   [[ -n $host_pid ]] || return 0
   remember_sessions

@@ -51,15 +51,7 @@ mkdir -m 1777 "$tmp/records"
 mkdir -m 0700 "$tmp/config" "$tmp/home" "$tmp/runtime" "$tmp/state"
 host_pid=
 child_pid=
-cleanup() {
-  [[ -z $child_pid ]] || stop_pid "$child_pid" TERM 150
-  stop_host
-  kill_sessions
-  bench_remove_accounts "$tmp/config/funkhaus/devices.ini"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_clean_up_at_exit "$tmp/config/funkhaus/devices.ini"
 
 echo "== build" >&2
 [[ -f $build/build.ninja ]] || meson setup "$build" >&2

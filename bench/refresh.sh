@@ -48,15 +48,7 @@ command -v sway > /dev/null || { echo "bench/refresh.sh: sway not found: apt-get
 tmp=$(mktemp -d -t funkhaus-bench-refresh.XXXXXX)
 host_pid=
 child_pid=
-cleanup() {
-  [[ -z $child_pid ]] || stop_pid "$child_pid" TERM 150
-  stop_host
-  kill_sessions
-  bench_remove_accounts "$tmp"/host.*/config/funkhaus/devices.ini
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_clean_up_at_exit "$tmp/host.*/config/funkhaus/devices.ini"
 
 echo "== build" >&2
 [[ -f $build/build.ninja ]] || meson setup "$build" >&2

@@ -57,18 +57,7 @@ started=$SECONDS
 tmp=$(mktemp -d -t funkhaus-bench-wlroots.XXXXXX)
 host_pid=
 child_pid=
-
-cleanup() {
-  # SIGTERM: a background job of a script ignores SIGINT, and timeout
-  # passes it on to the program.
-  [[ -z $child_pid ]] || stop_pid "$child_pid" TERM 150
-  stop_host
-  kill_sessions
-  bench_remove_accounts "$tmp"/host.*/config/funkhaus/devices.ini
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_clean_up_at_exit "$tmp/host.*/config/funkhaus/devices.ini"
 
 # Runs a program in the background and waits, so a signal to this script
 # is handled at once (cleanup stops the program).

@@ -200,6 +200,29 @@ control_socket_path (const FhConfig *config)
   return g_steal_pointer (&path);
 }
 
+/* Sends @command to the running host over its control socket and returns
+ * its answer, or NULL with @error: the host cannot be reached, it answered
+ * "error …" (@error holds the rest), or the answer does not start with
+ * @expected (NULL: any answer but an error). */
+static char *
+ask_host (const FhConfig *config, const char *command, const char *expected, GError **error)
+{
+  g_autofree char *path = control_socket_path (config);
+  g_autofree char *answer = fh_control_request (path, command, error);
+
+  if (!answer) {
+    g_prefix_error (error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
+                           "user?): ", path);
+    return NULL;
+  }
+  if (g_str_has_prefix (answer, "error ") || (expected && !g_str_has_prefix (answer, expected))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                 g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
+    return NULL;
+  }
+  return g_steal_pointer (&answer);
+}
+
 static int
 cmd_pair (int argc, char **argv)
 {
@@ -207,7 +230,7 @@ cmd_pair (int argc, char **argv)
     g_option_context_new ("- make a new one-time pairing PIN on the running host");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL, *answer = NULL, *moonlight = NULL, *command = NULL;
+  g_autofree char *answer = NULL, *moonlight = NULL, *command = NULL;
   GOptionEntry entries[] = {
     { "moonlight", 'm', 0, G_OPTION_ARG_STRING, &moonlight,
       "instead, enter the 4-digit PIN a Moonlight client shows while it pairs", "PIN" },
@@ -218,28 +241,18 @@ cmd_pair (int argc, char **argv)
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !fh_config_resolve_dirs (config, &error))
     goto fail;
-  path = control_socket_path (config);
   if (moonlight && strchr (moonlight, '\n')) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "the PIN is 4 digits");
     goto fail;
   }
   command = moonlight ? g_strdup_printf ("moonlight-pin %s", moonlight) : g_strdup ("pair");
-  answer = fh_control_request (path, command, &error);
-  if (!answer) {
-    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
-                            "user?): ", path);
+  if (!(answer = ask_host (config, command, moonlight ? "pin-entered " : "pin ", &error)))
     goto fail;
-  }
-  if (moonlight && g_str_has_prefix (answer, "pin-entered ")) {
+  if (moonlight) {
     printf ("PIN entered for Moonlight client '%s': it finishes pairing now (a wrong PIN fails "
             "there)\n",
             answer + strlen ("pin-entered "));
     return 0;
-  }
-  if (moonlight || !g_str_has_prefix (answer, "pin ")) {
-    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
-                 g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
-    goto fail;
   }
   printf ("pairing PIN: %s (pairs one device)\n", answer + 4);
   return 0;
@@ -505,7 +518,7 @@ cmd_sessions (int argc, char **argv)
     "the host's owner ended it)");
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  g_autofree char *answer = NULL, *command = NULL;
   g_auto (GStrv) sessions = NULL;
 
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
@@ -517,19 +530,9 @@ cmd_sessions (int argc, char **argv)
                  "say 'funkhaus sessions' or 'funkhaus sessions end ID'");
     goto fail;
   }
-  path = control_socket_path (config);
   command = argc == 3 ? g_strdup_printf ("end %s", argv[2]) : g_strdup ("sessions-list");
-  if (!(answer = fh_control_request (path, command, &error))) {
-    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
-                            "user?): ", path);
+  if (!(answer = ask_host (config, command, argc == 3 ? "ended " : "sessions-list", &error)))
     goto fail;
-  }
-  if (g_str_has_prefix (answer, "error ") ||
-      !g_str_has_prefix (answer, argc == 3 ? "ended " : "sessions-list")) {
-    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
-                 g_str_has_prefix (answer, "error ") ? answer + 6 : answer);
-    goto fail;
-  }
   if (argc == 3) {
     printf ("session %s ended\n", argv[2]);
     return 0;
@@ -570,7 +573,7 @@ cmd_answer (int argc, char **argv)
 {
   g_autoptr (FhConfig) config = fh_config_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL, *answer = NULL, *command = NULL;
+  g_autofree char *answer = NULL, *command = NULL;
   gboolean approve = g_str_equal (argv[0], "approve");
 
   if (argc > (approve ? 3 : 2) || (!approve && argc != 2) ||
@@ -580,19 +583,11 @@ cmd_answer (int argc, char **argv)
   }
   if (!fh_config_resolve_dirs (config, &error))
     goto fail;
-  path = control_socket_path (config);
   command = argc == 3   ? g_strdup_printf ("%s %s %s", argv[0], argv[1], argv[2])
             : argc == 2 ? g_strdup_printf ("%s %s", argv[0], argv[1])
                         : g_strdup ("requests");
-  if (!(answer = fh_control_request (path, command, &error))) {
-    g_prefix_error (&error, "cannot reach the host at %s (is 'funkhaus serve' running as this "
-                            "user?): ", path);
+  if (!(answer = ask_host (config, command, NULL, &error)))
     goto fail;
-  }
-  if (g_str_has_prefix (answer, "error ")) {
-    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", answer + 6);
-    goto fail;
-  }
   if (g_str_has_prefix (answer, "requests "))
     printf ("%s\n", answer[9] ? answer + 9 : "no requests to view the shared desktop or to join a session");
   else
