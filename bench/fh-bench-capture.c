@@ -121,7 +121,7 @@ capture_for (FhVirtualOutput *output, FhVideoEncoder *encoder, gint64 period_us,
     }
     next += period_us;
 
-    if (!fh_video_encoder_get_input (encoder, &input, error))
+    if (!fh_video_encoder_get_input (encoder, 0, &input, error))
       return FALSE;
     wall0 = g_get_monotonic_time ();
     cpu0 = thread_cpu_us ();

@@ -50,7 +50,7 @@ typedef struct {
   gint64 process_cpu_us;
   guint processes;
   guint64 rss_kib, pss_kib;
-  /* The host's encode thread of this session. */
+  /* The host's capture and encode threads of this session. */
   gint64 thread_cpu0, thread_cpu_us;
 } FhBenchSession;
 
@@ -175,14 +175,16 @@ snapshot_session_processes (FhBenchClient *self, gboolean end)
   }
 }
 
-/* CPU time of the host's encode threads, one per session (capture,
- * conversion and libx264's share that runs on the calling thread): each is
- * named "fh-enc-" and the first 8 characters of its session's id. */
+/* CPU time of the host's video threads, two per session: its capture
+ * thread (capture and conversion), "fh-cap-", and its encode thread
+ * (libx264's share that runs on the calling thread), "fh-enc-", each
+ * followed by the first 8 characters of its session's id. */
 static void
 snapshot_encode_threads (FhBenchClient *self, gboolean end)
 {
   g_autofree char *task = g_strdup_printf ("/proc/%d/task", (int) self->host_pid);
   g_autoptr (GDir) dir = g_dir_open (task, 0, NULL);
+  g_autofree gint64 *sums = g_new0 (gint64, self->sessions->len);
   const char *name;
 
   while (dir && (name = g_dir_read_name (dir))) {
@@ -190,19 +192,23 @@ snapshot_encode_threads (FhBenchClient *self, gboolean end)
     g_autofree char *comm = fh_bench_comm (path);
     gint64 cpu;
 
-    if (!g_str_has_prefix (comm, "fh-enc-") || strlen (comm) < strlen ("fh-enc-") + 8 ||
-        (cpu = fh_bench_thread_runtime_us (path)) < 0)
+    if ((!g_str_has_prefix (comm, "fh-enc-") && !g_str_has_prefix (comm, "fh-cap-")) ||
+        strlen (comm) < strlen ("fh-enc-") + 8 || (cpu = fh_bench_thread_runtime_us (path)) < 0)
       continue;
     for (guint i = 0; i < self->sessions->len; i++) {
       FhBenchSession *s = g_ptr_array_index (self->sessions, i);
 
-      if (!s->session_id || !g_str_has_prefix (s->session_id, comm + strlen ("fh-enc-")))
-        continue;
-      if (end)
-        s->thread_cpu_us = cpu - s->thread_cpu0;
-      else
-        s->thread_cpu0 = cpu;
+      if (s->session_id && g_str_has_prefix (s->session_id, comm + strlen ("fh-enc-")))
+        sums[i] += cpu;
     }
+  }
+  for (guint i = 0; i < self->sessions->len; i++) {
+    FhBenchSession *s = g_ptr_array_index (self->sessions, i);
+
+    if (end)
+      s->thread_cpu_us = sums[i] - s->thread_cpu0;
+    else
+      s->thread_cpu0 = sums[i];
   }
 }
 

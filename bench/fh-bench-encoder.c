@@ -143,13 +143,13 @@ main (int argc, char **argv)
     }
     next += period_us;
 
-    if (!fh_video_encoder_get_input (encoder, &input, &error) ||
+    if (!fh_video_encoder_get_input (encoder, 0, &input, &error) ||
         (!output->ops->capture (output, &input, frame, next, &capture_us, &error) && error)) {
       fprintf (stderr, "fh-bench-encoder: %s\n", error->message);
       return 1;
     }
     rendered_us = g_get_monotonic_time ();
-    if (!fh_video_encoder_encode (encoder, (gint64) frame, frame == 0, on_encoded, &note,
+    if (!fh_video_encoder_encode (encoder, 0, (gint64) frame, frame == 0, on_encoded, &note,
                                   &error)) {
       fprintf (stderr, "fh-bench-encoder: %s\n", error->message);
       return 1;

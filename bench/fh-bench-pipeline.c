@@ -143,7 +143,7 @@ encoder_open (FhPipeline *self, const FhPipelineSettings *s, GError **error)
 static gboolean
 encoder_get_input (FhPipeline *self, FhFrame *frame, GError **error)
 {
-  return fh_video_encoder_get_input (self->encoder, frame, error);
+  return fh_video_encoder_get_input (self->encoder, 0, frame, error);
 }
 
 static gboolean
@@ -152,7 +152,7 @@ encoder_submit (FhPipeline *self, gint64 frame, gint64 capture_us, gboolean keyf
 {
   FhEncodeNote note = { self, capture_us };
 
-  return fh_video_encoder_encode (self->encoder, frame, keyframe, on_encoded, &note, error);
+  return fh_video_encoder_encode (self->encoder, 0, frame, keyframe, on_encoded, &note, error);
 }
 
 static void

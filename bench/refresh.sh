@@ -144,8 +144,9 @@ the rate alone wherever the CPU is not saturated. "CPU saturated": the
 rate was missed while at least ${saturated} of the machine's ${cores}
 cores were busy. sway renders with pixman, on the CPU, in one thread: a
 sway near 1.0 core is the compositor's own limit, whatever the rest of
-the machine does; every frame is encoded with x264 ${preset} on the
-session's encode thread in the host.
+the machine does; every frame is captured and converted on the session's
+capture thread in the host and encoded with x264 ${preset} on its encode
+thread, the next frame's capture overlapping the last one's encoding.
 
 $table
 

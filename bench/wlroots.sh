@@ -227,7 +227,7 @@ if [[ -n $best ]]; then
     echo "|---|---:|"
     echo "| CPU, all of it (host share + its processes), cores | $(calc 'printf "%.3f", c / n' "c=$(r total_cpu_cores "$best")" "n=$bn") |"
     echo "| … host (\`funkhaus serve\`), cores | $(calc 'printf "%.3f", c / n' "c=$(r host_runtime_cores "$best")" "n=$bn") |"
-    echo "| … of which its encode thread (capture, conversion, x264's calling thread), cores | $(calc 'printf "%.3f", c / n' "c=$(awk '$1 ~ /^s[0-9]+_encode_thread_cpu_cores$/ { s += $2 } END { print s + 0 }' "$tmp/client.$best.out")" "n=$bn") |"
+    echo "| … of which its capture and encode threads (capture, conversion, x264's calling thread), cores | $(calc 'printf "%.3f", c / n' "c=$(awk '$1 ~ /^s[0-9]+_encode_thread_cpu_cores$/ { s += $2 } END { print s + 0 }' "$tmp/client.$best.out")" "n=$bn") |"
     for k in $(printf '%s\n' "${!res[@]}" | sed -n "s/^session_processes_cpu_cores_\([a-z0-9_]*\)\.$bn\.[12]\$/\1/p" | sort -u); do
       v=${res[session_processes_cpu_cores_$k.$best]:-}
       [[ -n $v ]] && echo "| … \`$(echo "$k" | tr _ -)\`, cores | $(calc 'printf "%.3f", c / n' "c=$v" "n=$bn") |"

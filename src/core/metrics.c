@@ -276,14 +276,14 @@ static const struct {
 } session_families[] = {
   { "funkhaus_session_frames_sent_total", "counter", "Video frames sent to the session's client.", v_frames },
   { "funkhaus_session_frames_skipped_total", "counter", "Frames its client's link could not take.", v_skipped },
-  { "funkhaus_session_frames_dropped_total", "counter", "Frames the encode thread dropped (it fell behind or too many were in flight).", v_dropped },
+  { "funkhaus_session_frames_dropped_total", "counter", "Frames the capture thread dropped (it fell behind or too many were in flight).", v_dropped },
   { "funkhaus_session_sent_bytes_total", "counter", "Encoded video bytes sent.", v_bytes },
   { "funkhaus_session_bitrate_bits_per_second", "gauge", "Video sent over the last second.", v_bitrate },
   { "funkhaus_session_target_bitrate_bits_per_second", "gauge", "What the encoder aims at now.", v_target },
   { "funkhaus_session_audio_packets_total", "counter", "Opus packets sent to the session's client.", v_audio },
   { "funkhaus_session_input_events_total", "counter", "Input events injected into the session's desktop.", v_input },
   { "funkhaus_session_input_refused_total", "counter", "Input events dropped: its device's access level does not allow them.", v_refused },
-  { "funkhaus_session_encode_thread_cpu_seconds_total", "counter", "CPU time of the session's encode thread in the host.", v_encode_cpu },
+  { "funkhaus_session_encode_thread_cpu_seconds_total", "counter", "CPU time of the session's capture and encode threads in the host.", v_encode_cpu },
   { "funkhaus_session_cpu_seconds_total", "counter", "CPU time of the session's live processes (desktop, apps, its PipeWire).", v_cpu, TRUE },
   { "funkhaus_session_resident_memory_bytes", "gauge", "Resident memory of the session's live processes.", v_memory, TRUE },
 };

@@ -8,7 +8,7 @@
 
 struct _FhVideoEncoder {
   AVCodecContext *ctx;
-  AVFrame *frame;
+  AVFrame *frames[FH_VIDEO_ENCODER_INPUTS];
   AVPacket *packet;
 };
 
@@ -67,13 +67,15 @@ fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
     return NULL;
   }
 
-  self->frame = av_frame_alloc ();
-  self->frame->format = AV_PIX_FMT_YUV420P;
-  self->frame->width = (int) config->width;
-  self->frame->height = (int) config->height;
-  if ((ret = av_frame_get_buffer (self->frame, 0)) < 0) {
-    av_failed (ret, "cannot allocate an encoder frame", error);
-    return NULL;
+  for (guint i = 0; i < FH_VIDEO_ENCODER_INPUTS; i++) {
+    AVFrame *frame = self->frames[i] = av_frame_alloc ();
+    frame->format = AV_PIX_FMT_YUV420P;
+    frame->width = (int) config->width;
+    frame->height = (int) config->height;
+    if ((ret = av_frame_get_buffer (frame, 0)) < 0) {
+      av_failed (ret, "cannot allocate an encoder frame", error);
+      return NULL;
+    }
   }
   self->packet = av_packet_alloc ();
   return g_steal_pointer (&self);
@@ -98,38 +100,43 @@ fh_video_encoder_free (FhVideoEncoder *self)
   if (!self)
     return;
   av_packet_free (&self->packet);
-  av_frame_free (&self->frame);
+  for (guint i = 0; i < FH_VIDEO_ENCODER_INPUTS; i++)
+    av_frame_free (&self->frames[i]);
   avcodec_free_context (&self->ctx);
   g_free (self);
 }
 
 gboolean
-fh_video_encoder_get_input (FhVideoEncoder *self, FhFrame *frame, GError **error)
+fh_video_encoder_get_input (FhVideoEncoder *self, guint input, FhFrame *frame, GError **error)
 {
+  AVFrame *av = self->frames[input];
   int ret;
 
+  g_return_val_if_fail (input < FH_VIDEO_ENCODER_INPUTS, FALSE);
   /* libx264 copies the picture inside avcodec_send_frame(), so the buffer
    * is ours again once encode() returned: this is normally a no-op. */
-  if ((ret = av_frame_make_writable (self->frame)) < 0)
+  if ((ret = av_frame_make_writable (av)) < 0)
     return av_failed (ret, "encoder frame not writable", error);
   for (int i = 0; i < 3; i++) {
-    frame->data[i] = self->frame->data[i];
-    frame->stride[i] = self->frame->linesize[i];
+    frame->data[i] = av->data[i];
+    frame->stride[i] = av->linesize[i];
   }
-  frame->width = (guint) self->frame->width;
-  frame->height = (guint) self->frame->height;
+  frame->width = (guint) av->width;
+  frame->height = (guint) av->height;
   return TRUE;
 }
 
 gboolean
-fh_video_encoder_encode (FhVideoEncoder *self, gint64 pts, gboolean keyframe,
+fh_video_encoder_encode (FhVideoEncoder *self, guint input, gint64 pts, gboolean keyframe,
                          FhEncodedFunc func, gpointer user_data, GError **error)
 {
+  AVFrame *av = self->frames[input];
   int ret;
 
-  self->frame->pts = pts;
-  self->frame->pict_type = keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-  if ((ret = avcodec_send_frame (self->ctx, self->frame)) < 0)
+  g_return_val_if_fail (input < FH_VIDEO_ENCODER_INPUTS, FALSE);
+  av->pts = pts;
+  av->pict_type = keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+  if ((ret = avcodec_send_frame (self->ctx, av)) < 0)
     return av_failed (ret, "encoding a frame failed", error);
 
   for (;;) {

@@ -17,6 +17,10 @@ typedef struct {
 
 typedef struct _FhVideoEncoder FhVideoEncoder;
 
+/* Input pictures of one encoder: one can be written (captured into) while
+ * another is encoded. */
+#define FH_VIDEO_ENCODER_INPUTS 2
+
 /* Called for each encoded access unit (Annex B); @data is valid only
  * during the call. */
 typedef void (*FhEncodedFunc) (const guint8 *data, gsize size, gboolean keyframe,
@@ -25,13 +29,17 @@ typedef void (*FhEncodedFunc) (const guint8 *data, gsize size, gboolean keyframe
 FhVideoEncoder *fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error);
 void fh_video_encoder_free (FhVideoEncoder *encoder);
 
-/* The encoder's own input picture, writable: capture straight into it. */
-gboolean fh_video_encoder_get_input (FhVideoEncoder *encoder, FhFrame *frame, GError **error);
+/* The encoder's own input picture @input (below FH_VIDEO_ENCODER_INPUTS),
+ * writable: capture straight into it. Any thread, while that picture is
+ * not being encoded. */
+gboolean fh_video_encoder_get_input (FhVideoEncoder *encoder, guint input, FhFrame *frame,
+                                     GError **error);
 
-/* Encodes the input picture as frame @pts (in frames); an IDR frame when
- * @keyframe. */
-gboolean fh_video_encoder_encode (FhVideoEncoder *encoder, gint64 pts, gboolean keyframe,
-                                  FhEncodedFunc func, gpointer user_data, GError **error);
+/* Encodes input picture @input as frame @pts (in frames); an IDR frame
+ * when @keyframe. One thread encodes. */
+gboolean fh_video_encoder_encode (FhVideoEncoder *encoder, guint input, gint64 pts,
+                                  gboolean keyframe, FhEncodedFunc func, gpointer user_data,
+                                  GError **error);
 
 /* The average bitrate from the next frame on (libx264 reconfigures
  * itself, no new keyframe); the VBV follows it (one frame's worth). The

@@ -1,4 +1,7 @@
-/* One encode thread per session. */
+/* Two threads per session: one paces and captures into one of the
+ * encoder's input pictures while the other encodes the picture captured
+ * before, so a frame's capture and conversion overlap the last one's
+ * encoding. */
 #include "media/video-stream.h"
 
 #include <string.h>
@@ -32,16 +35,26 @@ struct _FhVideoStream {
   FhStreamLink *link;
   gint64 period_us;
 
-  GThread *thread;
+  GThread *thread; /* paces, captures */
+  GThread *encode_thread;
   GMutex lock;
   GCond cond;
   gboolean stopping; /* under lock */
   gboolean paused; /* under lock */
+  gboolean failed; /* under lock: one thread failed and reported it */
+  /* The hand-off between the two, under lock: the input picture captured
+   * and waiting for the encoder (-1: none), and the one it encodes now. */
+  gint ready_input;
+  gint encoding_input;
+  guint32 ready_frame;
+  gint64 ready_capture_us;
+  gboolean ready_keyframe;
+  gint64 last_sent_us; /* under lock: when the last frame was handed over */
   gint keyframe_requested; /* atomic */
   guint bitrate_kbps; /* atomic: what the encoder should aim at */
   guint encoder_kbps; /* encode thread: what it aims at */
   guint64 dropped; /* under lock */
-  gint thread_id; /* atomic: the encode thread's tid, for its CPU time */
+  gint thread_ids[2]; /* atomic: both threads' tids, for their CPU time */
 };
 
 typedef struct {
@@ -148,35 +161,62 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   post_to_main (self, deliver_packet, d, delivery_free);
 }
 
+/* Either thread: the first failure is reported and ends both threads. */
 static void
 report_failure (FhVideoStream *self, GError *error)
 {
-  FhFailureDelivery *d = g_new0 (FhFailureDelivery, 1);
+  FhFailureDelivery *d;
+  gboolean first;
 
+  g_mutex_lock (&self->lock);
+  first = !self->failed;
+  self->failed = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  if (!first) {
+    g_error_free (error);
+    return;
+  }
+  d = g_new0 (FhFailureDelivery, 1);
   d->link = g_rc_box_acquire (self->link);
   d->error = error;
   post_to_main (self, deliver_failure, d, failure_free);
 }
 
+/* Hands input picture @input to the encode thread as frame @frame. */
+static void
+hand_over (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, gboolean keyframe)
+{
+  g_mutex_lock (&self->lock);
+  self->ready_input = input;
+  self->ready_frame = frame;
+  self->ready_capture_us = capture_us;
+  self->ready_keyframe = keyframe;
+  self->last_sent_us = g_get_monotonic_time ();
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
 static gpointer
-encode_thread (gpointer data)
+capture_thread (gpointer data)
 {
   FhVideoStream *self = data;
   gint64 next = g_get_monotonic_time ();
   guint32 frame = 0;
   gboolean was_paused = FALSE;
-  gint64 last_sent_us = 0;
+  gint newest = -1; /* the input picture with the newest capture */
 
-  g_atomic_int_set (&self->thread_id, (gint) syscall (SYS_gettid));
+  g_atomic_int_set (&self->thread_ids[0], (gint) syscall (SYS_gettid));
   for (;;) {
     g_autoptr (GError) error = NULL;
     FhFrame input;
-    FhEncodeJob job = { .self = self };
+    gint64 capture_us = 0, now, last_sent_us;
+    gint into = newest < 0 ? 0 : (newest + 1) % FH_VIDEO_ENCODER_INPUTS;
     gboolean keyframe, changed;
-    gint64 now;
 
     g_mutex_lock (&self->lock);
-    while (!self->stopping && (self->paused || g_get_monotonic_time () < next)) {
+    while (!self->stopping && !self->failed &&
+           (self->paused || g_get_monotonic_time () < next)) {
       if (self->paused) {
         was_paused = TRUE;
         g_cond_wait (&self->cond, &self->lock);
@@ -184,7 +224,12 @@ encode_thread (gpointer data)
         g_cond_wait_until (&self->cond, &self->lock, next);
       }
     }
-    if (self->stopping) {
+    /* The picture to capture into is neither waiting for the encoder nor
+     * being encoded (with two, the encoder is still on the one before). */
+    while (!self->stopping && !self->failed &&
+           (self->ready_input == into || self->encoding_input == into))
+      g_cond_wait (&self->cond, &self->lock);
+    if (self->stopping || self->failed) {
       g_mutex_unlock (&self->lock);
       break;
     }
@@ -204,30 +249,71 @@ encode_thread (gpointer data)
       g_mutex_unlock (&self->lock);
       continue;
     }
+    last_sent_us = self->last_sent_us;
     g_mutex_unlock (&self->lock);
 
-    job.frame = frame;
-    if (!fh_video_encoder_get_input (self->encoder, &input, &error)) {
+    if (!fh_video_encoder_get_input (self->encoder, (guint) into, &input, &error)) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
-    changed = self->source.capture (self->source.source, &input, frame, next, &job.capture_us,
+    changed = self->source.capture (self->source.source, &input, frame, next, &capture_us,
                                     &error);
     if (error) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
     keyframe = g_atomic_int_get (&self->keyframe_requested) || frame == 0;
-    if (!changed) {
+    if (changed) {
+      newest = into;
+    } else {
       /* Nothing new on the desktop: send nothing, but for a keyframe that
-       * was asked for and a keep-alive now and then. The encoder's input
-       * still holds the last picture. */
+       * was asked for and a keep-alive now and then, of the newest
+       * picture again (the encoder only reads it). */
       now = g_get_monotonic_time ();
-      if (frame == 0 || (!keyframe && now - last_sent_us < KEEPALIVE_US))
+      if (newest < 0 || (!keyframe && now - last_sent_us < KEEPALIVE_US))
         continue;
-      job.capture_us = now;
+      g_mutex_lock (&self->lock);
+      if (self->ready_input >= 0) { /* it is on its way already */
+        g_mutex_unlock (&self->lock);
+        continue;
+      }
+      g_mutex_unlock (&self->lock);
+      capture_us = now;
     }
     g_atomic_int_set (&self->keyframe_requested, 0);
+    hand_over (self, newest, frame, capture_us, keyframe);
+    frame++;
+  }
+  return NULL;
+}
+
+static gpointer
+encode_thread (gpointer data)
+{
+  FhVideoStream *self = data;
+
+  g_atomic_int_set (&self->thread_ids[1], (gint) syscall (SYS_gettid));
+  for (;;) {
+    g_autoptr (GError) error = NULL;
+    FhEncodeJob job = { .self = self };
+    gboolean keyframe;
+    gint input;
+
+    g_mutex_lock (&self->lock);
+    while (!self->stopping && !self->failed && self->ready_input < 0)
+      g_cond_wait (&self->cond, &self->lock);
+    if (self->stopping || self->failed) {
+      g_mutex_unlock (&self->lock);
+      break;
+    }
+    input = self->encoding_input = self->ready_input;
+    self->ready_input = -1;
+    job.frame = self->ready_frame;
+    job.capture_us = self->ready_capture_us;
+    keyframe = self->ready_keyframe;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+
     {
       guint kbps = (guint) g_atomic_int_get (&self->bitrate_kbps);
       if (kbps != self->encoder_kbps) {
@@ -235,12 +321,15 @@ encode_thread (gpointer data)
         self->encoder_kbps = kbps;
       }
     }
-    if (!fh_video_encoder_encode (self->encoder, frame, keyframe, on_encoded, &job, &error)) {
+    if (!fh_video_encoder_encode (self->encoder, (guint) input, job.frame, keyframe, on_encoded,
+                                  &job, &error)) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
-    last_sent_us = g_get_monotonic_time ();
-    frame++;
+    g_mutex_lock (&self->lock);
+    self->encoding_input = -1;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
   }
   return NULL;
 }
@@ -266,6 +355,7 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   self->link = g_rc_box_new0 (FhStreamLink);
   self->link->stream = self;
   self->paused = TRUE; /* until a client is attached */
+  self->ready_input = self->encoding_input = -1;
 
   /* Opened here, not on the thread, so a bad setting fails the session's
    * creation with a readable error. */
@@ -273,7 +363,12 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
     return NULL;
 
   name = g_strdup_printf ("fh-enc-%.8s", source->name ? source->name : "");
-  self->thread = g_thread_try_new (name, encode_thread, self, error);
+  self->encode_thread = g_thread_try_new (name, encode_thread, self, error);
+  if (!self->encode_thread)
+    return NULL;
+  g_free (name);
+  name = g_strdup_printf ("fh-cap-%.8s", source->name ? source->name : "");
+  self->thread = g_thread_try_new (name, capture_thread, self, error);
   if (!self->thread)
     return NULL;
   return g_steal_pointer (&self);
@@ -290,7 +385,7 @@ fh_video_stream_set_paused (FhVideoStream *self, gboolean paused)
 {
   g_mutex_lock (&self->lock);
   self->paused = paused;
-  g_cond_signal (&self->cond);
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 }
 
@@ -303,15 +398,21 @@ fh_video_stream_set_bitrate (FhVideoStream *self, guint kbps)
 double
 fh_video_stream_get_thread_cpu (FhVideoStream *self)
 {
-  gint tid = g_atomic_int_get (&self->thread_id);
-  g_autofree char *path = NULL;
-  double cpu = 0;
-  guint64 rss;
+  double sum = 0;
 
-  if (tid <= 0)
-    return 0;
-  path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
-  return fh_process_read_usage (path, &cpu, &rss) ? cpu : 0;
+  for (guint i = 0; i < G_N_ELEMENTS (self->thread_ids); i++) {
+    gint tid = g_atomic_int_get (&self->thread_ids[i]);
+    g_autofree char *path = NULL;
+    double cpu = 0;
+    guint64 rss;
+
+    if (tid <= 0)
+      continue;
+    path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
+    if (fh_process_read_usage (path, &cpu, &rss))
+      sum += cpu;
+  }
+  return sum;
 }
 
 guint64
@@ -328,15 +429,18 @@ fh_video_stream_get_dropped (FhVideoStream *self)
 void
 fh_video_stream_stop (FhVideoStream *self)
 {
-  if (!self->thread)
+  if (!self->thread && !self->encode_thread)
     return;
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
-  g_cond_signal (&self->cond);
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->thread, g_thread_join);
-  g_atomic_int_set (&self->thread_id, 0);
-  self->link->stream = NULL;
+  g_clear_pointer (&self->encode_thread, g_thread_join);
+  for (guint i = 0; i < G_N_ELEMENTS (self->thread_ids); i++)
+    g_atomic_int_set (&self->thread_ids[i], 0);
+  if (self->link)
+    self->link->stream = NULL;
 }
 
 void

@@ -1,7 +1,8 @@
-/* The capture-to-wire pipeline of one session: its own encode thread
- * captures from a frame source straight into the encoder's input at the
- * session's rate, encodes, and hands each access unit to the main loop,
- * with room in front of it for a plane's own framing. */
+/* The capture-to-wire pipeline of one session: its capture thread
+ * captures from a frame source straight into one of the encoder's inputs
+ * at the session's rate while its encode thread encodes the input
+ * captured before and hands each access unit to the main loop, with room
+ * in front of it for a plane's own framing. */
 #pragma once
 
 #include <glib.h>
@@ -28,10 +29,11 @@ typedef struct {
   gint64 encoded_us; /* … and when the access unit was out */
 } FhVideoPacket;
 
-/* Encode thread: writes the source's current picture into @frame (the
- * stream's size), waiting at most until @deadline_us for one that differs
- * from the last. Returns FALSE when nothing changed by then (@frame still
- * holds the last picture); sets @error when capture failed.
+/* Capture thread: writes the source's current picture, whole, into
+ * @frame (the stream's size; it may hold any older picture), waiting at
+ * most until @deadline_us for one that differs from the last. Returns
+ * FALSE when nothing changed by then (@frame need not have been written);
+ * sets @error when capture failed.
  * @timestamp_us: when the picture was made (g_get_monotonic_time). */
 typedef gboolean (*FhFrameCaptureFunc) (gpointer source, FhFrame *frame, guint64 frame_number,
                                         gint64 deadline_us, gint64 *timestamp_us,
@@ -40,13 +42,13 @@ typedef gboolean (*FhFrameCaptureFunc) (gpointer source, FhFrame *frame, guint64
 typedef struct {
   FhFrameCaptureFunc capture;
   gpointer source;
-  const char *name; /* names the encode thread (fh-enc-NAME), or NULL */
+  const char *name; /* names the threads (fh-cap-NAME, fh-enc-NAME), or NULL */
 } FhFrameSource;
 
 /* Main thread. @packet is borrowed; its headroom may be written. */
 typedef void (*FhVideoPacketFunc) (FhVideoStream *stream, const FhVideoPacket *packet,
                                    gpointer user_data);
-/* Main thread, once: capture or encoding failed; the thread has ended. */
+/* Main thread, once: capture or encoding failed; the threads have ended. */
 typedef void (*FhVideoFailedFunc) (FhVideoStream *stream, const GError *error,
                                    gpointer user_data);
 
@@ -67,8 +69,9 @@ void fh_video_stream_set_bitrate (FhVideoStream *stream, guint kbps);
 /* Frames the stream skipped since it started (fell behind, or the main
  * loop had not sent the previous ones yet). */
 guint64 fh_video_stream_get_dropped (FhVideoStream *stream);
-/* CPU seconds the encode thread has used (0 before it runs or once it is
- * joined). The encoder's own worker threads, if any, are not in it. */
+/* CPU seconds the capture and encode threads have used (0 before they
+ * run or once they are joined). The encoder's own worker threads, if any,
+ * are not in it. */
 double fh_video_stream_get_thread_cpu (FhVideoStream *stream);
 
 /* Joins the thread; no callback runs after it returns. Safe to call twice. */

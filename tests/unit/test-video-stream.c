@@ -1,8 +1,11 @@
 /* The capture-to-wire pipeline with the synthetic backend and the real
  * libx264 encoder: frames come out at the mode, keyframes when asked, each
  * with room for a plane's header in front (the web's is written there and
- * read back), and stop() ends everything. */
+ * read back), a frame's capture overlaps the last one's encoding, and
+ * stop() ends everything. */
 #include <string.h>
+
+#include <libavcodec/avcodec.h>
 
 #include "backends/backend.h"
 #include "media/video-stream.h"
@@ -128,6 +131,116 @@ test_stream (void)
   g_main_loop_unref (r.loop);
 }
 
+#define OVERLAP_FRAMES 30
+
+typedef struct {
+  GMainLoop *loop;
+  FhVirtualOutput *output;
+  guint packets;
+  guint overlapped;
+  gint64 last_encoded_us;
+  /* The luma the capture wrote at a few places of each frame, and what
+   * the decoder reads there. */
+  guint8 written[OVERLAP_FRAMES * 2][4];
+  AVCodecContext *decoder;
+  AVPacket *packet;
+  AVFrame *picture;
+  guint decoded;
+} Overlap;
+
+/* The synthetic picture's counter (top left) and moving square change
+ * with every frame. */
+static const guint probe[4][2] = { { 20, 20 }, { 44, 20 }, { 68, 20 }, { 92, 20 } };
+
+/* A source that takes 8 ms for every picture (a compositor's copy, a
+ * conversion), stamped when it begins. */
+static gboolean
+slow_capture (gpointer source, FhFrame *frame, guint64 frame_number, gint64 deadline_us,
+              gint64 *timestamp_us, GError **error)
+{
+  Overlap *o = source;
+  gint64 began = g_get_monotonic_time ();
+  gboolean changed;
+
+  changed = o->output->ops->capture (o->output, frame, frame_number, deadline_us, timestamp_us,
+                                     error);
+  if (frame_number < G_N_ELEMENTS (o->written)) {
+    for (guint i = 0; i < G_N_ELEMENTS (probe); i++)
+      o->written[frame_number][i] = frame->data[0][probe[i][1] * frame->stride[0] + probe[i][0]];
+  }
+  g_usleep (8000);
+  *timestamp_us = began;
+  return changed;
+}
+
+static void
+on_overlap_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_data)
+{
+  Overlap *o = user_data;
+
+  /* This frame's capture began before the last one was encoded. */
+  if (o->packets > 0 && packet->capture_us < o->last_encoded_us)
+    o->overlapped++;
+  o->last_encoded_us = packet->encoded_us;
+  /* Each access unit is the picture captured as its frame: the one
+   * written while the other input was encoded is not mixed up with it. */
+  g_assert_cmpint (av_new_packet (o->packet, (int) packet->size), ==, 0);
+  memcpy (o->packet->data, packet->data, packet->size);
+  g_assert_cmpint (avcodec_send_packet (o->decoder, o->packet), ==, 0);
+  av_packet_unref (o->packet);
+  while (avcodec_receive_frame (o->decoder, o->picture) == 0) {
+    g_assert_cmpuint (packet->frame, <, G_N_ELEMENTS (o->written));
+    for (guint i = 0; i < G_N_ELEMENTS (probe); i++) {
+      guint8 y = o->picture->data[0][probe[i][1] * o->picture->linesize[0] + probe[i][0]];
+      g_assert_cmpint (ABS ((int) y - (int) o->written[packet->frame][i]), <=, 12);
+    }
+    o->decoded++;
+    av_frame_unref (o->picture);
+  }
+  if (++o->packets == OVERLAP_FRAMES)
+    g_main_loop_quit (o->loop);
+}
+
+/* Asked for more frames than capture and encoding one after the other
+ * could make: the next capture runs while the last frame is encoded. One
+ * after the other, no capture would begin before the last frame was out. */
+static void
+test_capture_overlaps_encoding (void)
+{
+  FhOutputRequest request = { .mode = { 1280, 720, 240 }, .session_id = "overlap", .serial = 3 };
+  FhVideoEncoderConfig config = { 1280, 720, 240, 50000, "ultrafast", 1 };
+  g_autoptr (GError) error = NULL;
+  Overlap o = { .loop = g_main_loop_new (NULL, FALSE) };
+  g_autoptr (FhVideoStream) stream = NULL;
+  FhFrameSource source = { slow_capture, &o, "overlap" };
+  guint timeout;
+
+  o.output = fh_display_backend_synthetic.create_output (&request, &error);
+  g_assert_no_error (error);
+  o.decoder = avcodec_alloc_context3 (avcodec_find_decoder (AV_CODEC_ID_H264));
+  g_assert_cmpint (avcodec_open2 (o.decoder, NULL, NULL), ==, 0);
+  o.packet = av_packet_alloc ();
+  o.picture = av_frame_alloc ();
+  stream = fh_video_stream_new (&source, &config, g_main_context_default (), on_overlap_packet,
+                                on_failed, &o, &error);
+  g_assert_no_error (error);
+  fh_video_stream_set_paused (stream, FALSE);
+  timeout = g_timeout_add_seconds (20, on_timeout, NULL);
+  g_main_loop_run (o.loop);
+  g_source_remove (timeout);
+  fh_video_stream_stop (stream);
+  g_test_message ("%u of %u frames captured while the one before was encoded", o.overlapped,
+                  o.packets - 1);
+  g_assert_cmpuint (o.overlapped, >=, (o.packets - 1) / 2);
+  g_assert_cmpuint (o.decoded, ==, o.packets);
+  avcodec_free_context (&o.decoder);
+  av_packet_free (&o.packet);
+  av_frame_free (&o.picture);
+  g_clear_pointer (&stream, fh_video_stream_free);
+  fh_virtual_output_destroy (o.output);
+  g_main_loop_unref (o.loop);
+}
+
 static void
 test_bad_encoder_settings (void)
 {
@@ -150,6 +263,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/video-stream/frames-and-keyframes", test_stream);
+  g_test_add_func ("/video-stream/capture-overlaps-encoding", test_capture_overlaps_encoding);
   g_test_add_func ("/video-stream/bad-settings", test_bad_encoder_settings);
   return g_test_run ();
 }
