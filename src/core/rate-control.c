@@ -49,6 +49,26 @@ fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbp
 }
 
 gboolean
+fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
+{
+  guint target;
+
+  if (now_us - rc->last_drop_us < CONGESTION_HOLD_US)
+    return FALSE;
+  rc->last_drop_us = now_us;
+  rc->ceiling_kbps = delivered_kbps > 0 ? MIN (delivered_kbps, rc->target_kbps) : rc->target_kbps;
+  rc->rises_above = 0;
+  target = rc->target_kbps * 85 / 100;
+  if (delivered_kbps > 0)
+    target = MAX (MIN (target, delivered_kbps * 95 / 100), rc->target_kbps * 7 / 10);
+  target = MAX (target, FH_RATE_CONTROL_MIN_KBPS);
+  if (target == rc->target_kbps)
+    return FALSE;
+  rc->target_kbps = target;
+  return TRUE;
+}
+
+gboolean
 fh_rate_control_clear (FhRateControl *rc, gint64 now_us)
 {
   guint target;

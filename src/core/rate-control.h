@@ -6,7 +6,9 @@
  *
  * - congested: at most every CONGESTION_HOLD_US, the target drops to 70 %
  *   of itself, or to 85 % of what the link was seen to carry when that is
- *   lower (but at most to half at once), never below the minimum;
+ *   lower (but at most to half at once), never below the minimum; a queue
+ *   that stands (a link overrun by a little) drops it less (see
+ *   fh_rate_control_queued);
  * - clear for CLEAR_HOLD_US after the last drop and the last rise: it
  *   rises, never above what the client asked for. By a quarter (at least
  *   100 kb/s) up to 85 % of the rate the link carried when it was last
@@ -40,6 +42,12 @@ void fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us);
 /* The link is congested at @now_us; it was seen to carry @delivered_kbps
  * lately (0: not known). Returns TRUE when the target changed. */
 gboolean fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbps);
+
+/* A queue stands on the link at @now_us (it is overrun by a little): like
+ * fh_rate_control_congested, but the target drops only to 85 % of itself
+ * or 95 % of what the link carried, whichever is lower, and never below
+ * 70 % at once. Returns TRUE when the target changed. */
+gboolean fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps);
 
 /* The link keeps up at @now_us. Returns TRUE when the target changed. */
 gboolean fh_rate_control_clear (FhRateControl *rc, gint64 now_us);

@@ -31,6 +31,26 @@ test_drops_and_holds (void)
   g_assert_false (fh_rate_control_congested (&rc, 40 * S, 0));
 }
 
+/* A queue that stands: a gentler drop than congestion's, capped by what
+ * the link carried but never below 70 % at once, once a hold. */
+static void
+test_queued (void)
+{
+  FhRateControl rc;
+
+  fh_rate_control_init (&rc, 10000, 0);
+  g_assert_true (fh_rate_control_queued (&rc, 1 * S, 0));
+  g_assert_cmpuint (rc.target_kbps, ==, 8500);
+  g_assert_false (fh_rate_control_queued (&rc, 1 * S + S / 10, 0));
+  g_assert_true (fh_rate_control_queued (&rc, 2 * S, 8000));
+  g_assert_cmpuint (rc.target_kbps, ==, 7225); /* 85 % (7600 is 95 % of 8000) */
+  g_assert_true (fh_rate_control_queued (&rc, 3 * S, 6000));
+  g_assert_cmpuint (rc.target_kbps, ==, 5700); /* 95 % of 6000 */
+  g_assert_true (fh_rate_control_queued (&rc, 4 * S, 1000));
+  g_assert_cmpuint (rc.target_kbps, ==, 3990); /* at most 70 % at once */
+  g_assert_cmpuint (rc.ceiling_kbps, ==, 1000);
+}
+
 static void
 test_climbs_back (void)
 {
@@ -105,6 +125,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rate-control/drops-and-holds", test_drops_and_holds);
+  g_test_add_func ("/rate-control/queued", test_queued);
   g_test_add_func ("/rate-control/climbs-back", test_climbs_back);
   g_test_add_func ("/rate-control/holds-near-a-link", test_holds_near_a_link);
   g_test_add_func ("/rate-control/low-max", test_low_max);

@@ -71,6 +71,70 @@ test_standing_queue (void)
   fh_web_flow_clear (&f.flow);
 }
 
+/* Frames acked @delay after they went: the acks of the frames sent up to
+ * @delay before the next frame goes. */
+static FhWebFlowVerdict
+next_acked (Fixture *f, gint64 *sent, gint64 delay)
+{
+  gint64 at = f->now + PERIOD;
+  FhWebFlowVerdict v;
+  gint64 newest = -1;
+
+  for (guint32 i = 0; i < f->frame; i++) {
+    if (sent[i] && sent[i] <= at - delay)
+      newest = i;
+  }
+  if (newest >= 0)
+    fh_web_flow_ack (&f->flow, at, (guint32) newest);
+  v = next (f, f->frame == 0, -1);
+  if (v == FH_WEB_FLOW_SEND)
+    sent[f->frame - 1] = f->now;
+  return v;
+}
+
+/* A link probed a little past its rate: the acks take 10 ms while nothing
+ * waits, then 1 ms more with every frame (a queue growing by 60 ms a
+ * second). The bitrate rises while nothing waits, stops rising once the
+ * queue stands (a window after it passed FH_WEB_FLOW_GROWING_US), and drops while the queue is still short: well before the
+ * old rule (over 50 ms for half a second) would see it. */
+static void
+test_growing_queue (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  g_autofree gint64 *sent = g_new0 (gint64, 4096);
+  guint risen_to = 0, dropped_at_delay = 0;
+  gint64 delay = 10 * MS;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  g_assert_true (fh_rate_control_congested (&f.flow.rate, f.now, 0));
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 5600);
+  /* Nothing waits for three seconds: it rises. */
+  for (int i = 0; i < 3000 / 16; i++) {
+    g_assert_cmpint (next_acked (&f, sent, delay), ==, FH_WEB_FLOW_SEND);
+    if (f.kbps)
+      risen_to = f.kbps;
+  }
+  g_assert_cmpuint (risen_to, >, 5600);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, risen_to);
+  /* The queue grows. */
+  for (int i = 0; i < 2000 / 16 && !dropped_at_delay; i++) {
+    delay += MS;
+    g_assert_cmpint (next_acked (&f, sent, delay), ==, FH_WEB_FLOW_SEND);
+    if (f.kbps > risen_to) {
+      /* Up only before the queue stood: in the first window of it. */
+      g_assert_cmpint (delay, <, 10 * MS + FH_WEB_FLOW_GROWING_US + 16 * MS);
+      risen_to = f.kbps;
+    } else if (f.kbps) {
+      dropped_at_delay = (guint) (delay / MS);
+    }
+  }
+  g_test_message ("dropped with acks %u ms late", dropped_at_delay);
+  g_assert_cmpuint (dropped_at_delay, >, 0);
+  g_assert_cmpuint (dropped_at_delay, <, 60);
+  g_assert_cmpuint (f.flow.skipped, ==, 0);
+  fh_web_flow_clear (&f.flow);
+}
+
 static void
 test_falls_behind_and_resumes_at_a_keyframe (void)
 {
@@ -166,6 +230,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/web-flow/keeps-up", test_keeps_up);
   g_test_add_func ("/web-flow/standing-queue", test_standing_queue);
+  g_test_add_func ("/web-flow/growing-queue", test_growing_queue);
   g_test_add_func ("/web-flow/falls-behind-and-resumes-at-a-keyframe",
                    test_falls_behind_and_resumes_at_a_keyframe);
   g_test_add_func ("/web-flow/cut-off", test_cut_off);

@@ -23,6 +23,12 @@ fh_web_flow_init (FhWebFlow *self, gboolean acks, guint max_kbps, gint64 now_us)
   self->acks = acks;
   self->in_flight = g_array_new (FALSE, FALSE, sizeof (FhWebFlowFrame));
   self->window_start_us = now_us;
+  self->started_us = now_us;
+  self->min_window = now_us / FH_WEB_FLOW_WINDOW_US;
+  self->min_now_us = self->min_last_us = -1;
+  self->floor_second = now_us / G_USEC_PER_SEC;
+  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++)
+    self->floor_us[i] = -1;
   fh_rate_control_init (&self->rate, max_kbps, now_us);
 }
 
@@ -46,15 +52,57 @@ fh_web_flow_backlog_us (FhWebFlow *self, gint64 now_us, gssize queued_bytes)
   return (gint64) queued_bytes * 8 * 1000 / MAX (self->rate.target_kbps, 1u);
 }
 
+/* Keeps the smallest backlogs: of this window and the last, and of each
+ * of the last seconds. */
+static void
+note_backlog (FhWebFlow *self, gint64 now_us, gint64 backlog)
+{
+  gint64 window = now_us / FH_WEB_FLOW_WINDOW_US;
+  gint64 second = now_us / G_USEC_PER_SEC;
+  gint64 *floor;
+
+  if (window != self->min_window) {
+    /* A window without frames in between says nothing. */
+    self->min_last_us = window == self->min_window + 1 ? self->min_now_us : -1;
+    self->min_now_us = -1;
+    self->min_window = window;
+  }
+  if (self->min_now_us < 0 || backlog < self->min_now_us)
+    self->min_now_us = backlog;
+  for (gint64 s = self->floor_second + 1; s <= second && s <= self->floor_second + FH_WEB_FLOW_FLOOR_S; s++)
+    self->floor_us[s % FH_WEB_FLOW_FLOOR_S] = -1;
+  self->floor_second = MAX (self->floor_second, second);
+  floor = &self->floor_us[second % FH_WEB_FLOW_FLOOR_S];
+  if (*floor < 0 || backlog < *floor)
+    *floor = backlog;
+}
+
+gint64
+fh_web_flow_standing_us (FhWebFlow *self)
+{
+  gint64 floor = -1;
+
+  if (self->min_last_us < 0)
+    return -1;
+  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++) {
+    if (self->floor_us[i] >= 0 && (floor < 0 || self->floor_us[i] < floor))
+      floor = self->floor_us[i];
+  }
+  return MAX (self->min_last_us - MAX (floor, 0), 0);
+}
+
 FhWebFlowVerdict
 fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gboolean keyframe,
                    gssize queued_bytes, gboolean *ask_keyframe, guint *new_kbps)
 {
   gint64 backlog = fh_web_flow_backlog_us (self, now_us, queued_bytes);
+  gint64 standing;
   FhWebFlowFrame sent = { frame, (guint32) MIN (size, G_MAXUINT32), now_us };
 
   *ask_keyframe = FALSE;
   *new_kbps = 0;
+  note_backlog (self, now_us, backlog);
+  standing = fh_web_flow_standing_us (self);
   if (backlog > FH_WEB_FLOW_HIGH_US) {
     if (!self->behind_since_us)
       self->behind_since_us = now_us;
@@ -74,15 +122,21 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   }
   if (backlog <= FH_WEB_FLOW_HIGH_US)
     self->behind_since_us = 0;
-  /* A standing queue: the link is overrun by a little. */
-  if (backlog < FH_WEB_FLOW_LOW_US) {
+  /* A queue that stands: the link is overrun by a little. */
+  if (backlog < FH_WEB_FLOW_LOW_US)
     self->queued_since_us = 0;
-  } else if (!self->queued_since_us) {
+  else if (!self->queued_since_us)
     self->queued_since_us = now_us;
-  } else if (now_us - self->queued_since_us >= FH_WEB_FLOW_STANDING_US) {
+  if (self->queued_since_us && now_us - self->queued_since_us >= FH_WEB_FLOW_STANDING_US) {
     if (fh_rate_control_congested (&self->rate, now_us, self->delivered_kbps))
       *new_kbps = self->rate.target_kbps;
     self->queued_since_us = now_us;
+  } else if (standing > FH_WEB_FLOW_QUEUE_US && now_us - self->started_us >= G_USEC_PER_SEC) {
+    /* Not in the first second: a client that starts (its page, its
+     * decoder) acks late without its link being full, and the floor is
+     * not known yet. */
+    if (fh_rate_control_queued (&self->rate, now_us, self->delivered_kbps))
+      *new_kbps = self->rate.target_kbps;
   }
   if (self->skipping) {
     /* What it missed broke the chain of frames: resume at a keyframe,
@@ -98,7 +152,10 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     self->skipping = FALSE;
     self->keyframe_asked = FALSE;
   }
-  if (backlog < FH_WEB_FLOW_LOW_US && fh_rate_control_clear (&self->rate, now_us))
+  /* More only while nothing waits: a queue that grows, however slowly,
+   * says the link is full. */
+  if (backlog < FH_WEB_FLOW_LOW_US && standing <= FH_WEB_FLOW_GROWING_US &&
+      fh_rate_control_clear (&self->rate, now_us))
     *new_kbps = self->rate.target_kbps;
   if (self->acks)
     g_array_append_val (self->in_flight, sent);

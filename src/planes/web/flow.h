@@ -8,11 +8,18 @@
  * slow link) makes the client skip frames until the backlog is under
  * FH_WEB_FLOW_LOW_US again, then resume at a keyframe it asks for; each
  * congestion lowers the session's bitrate, and a link that keeps up raises
- * it again (core/rate-control.h). A backlog that stands over
- * FH_WEB_FLOW_LOW_US for FH_WEB_FLOW_STANDING_US is congestion too (the
- * bitrate goes down, nothing is skipped): a link overrun by a little
- * fills its queue slowly, and would otherwise reach FH_WEB_FLOW_HIGH_US
- * only after seconds of growing latency.
+ * it again (core/rate-control.h).
+ *
+ * A queue that stands is congestion too, before it reaches
+ * FH_WEB_FLOW_HIGH_US (a link overrun by a little fills its queue slowly):
+ * the smallest backlog of the last FH_WEB_FLOW_WINDOW_US, less the
+ * smallest of the last FH_WEB_FLOW_FLOOR_S seconds (what the link's round
+ * trip takes when nothing waits), is the queue
+ * that does not drain. Over FH_WEB_FLOW_QUEUE_US (from the flow's second
+ * second on) the bitrate goes down a little (fh_rate_control_queued);
+ * over FH_WEB_FLOW_LOW_US for FH_WEB_FLOW_STANDING_US whatever the floor,
+ * as for congestion; nothing is skipped. Over FH_WEB_FLOW_GROWING_US it
+ * does not go up: the link is full.
  *
  * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
 #pragma once
@@ -25,6 +32,10 @@
 #define FH_WEB_FLOW_LOW_US (50 * 1000)
 #define FH_WEB_FLOW_PERSIST_US (100 * 1000)
 #define FH_WEB_FLOW_STANDING_US (500 * 1000)
+#define FH_WEB_FLOW_WINDOW_US (250 * 1000)
+#define FH_WEB_FLOW_FLOOR_S 8
+#define FH_WEB_FLOW_QUEUE_US (30 * 1000)
+#define FH_WEB_FLOW_GROWING_US (15 * 1000)
 
 typedef enum {
   FH_WEB_FLOW_SEND,
@@ -40,6 +51,15 @@ typedef struct {
   gboolean keyframe_asked;
   gint64 behind_since_us; /* 0: not behind */
   gint64 queued_since_us;  /* backlog over FH_WEB_FLOW_LOW_US since; 0: not */
+  /* The smallest backlog in the current FH_WEB_FLOW_WINDOW_US and in the
+   * one before (-1: no frame in it) … */
+  gint64 min_window;
+  gint64 min_now_us;
+  gint64 min_last_us;
+  /* … and in each of the last FH_WEB_FLOW_FLOOR_S seconds (-1: none). */
+  gint64 floor_second;
+  gint64 floor_us[FH_WEB_FLOW_FLOOR_S];
+  gint64 started_us;
   guint64 skipped;
   /* What the link carried: acknowledged bytes over the current window. */
   gint64 window_start_us;
@@ -64,3 +84,6 @@ void fh_web_flow_ack (FhWebFlow *flow, gint64 now_us, guint32 frame);
 
 /* The backlog at @now_us, in µs (as fh_web_flow_frame sees it). */
 gint64 fh_web_flow_backlog_us (FhWebFlow *flow, gint64 now_us, gssize queued_bytes);
+
+/* The queue that stands (see above), in µs; -1 while not known. */
+gint64 fh_web_flow_standing_us (FhWebFlow *flow);
