@@ -8,7 +8,9 @@
 //           the client asks for BITRATE (20 Mbit/s), the link carries
 //           LIMIT (5 Mbit/s) from LIMIT_AT s to LIFT_AT s; per second:
 //           frames decoded, capture → decoded p50/p99, what arrived, the
-//           bitrate the host aims at.
+//           bitrate the host aims at; twice: with the host's bitrate
+//           adaptation, and against a second host without it
+//           (--bitrate-adaptation off: only the skipping of frames).
 //
 // Capture times are the host's CLOCK_MONOTONIC (the video header's
 // capture_us, the decoder's chunk timestamp); the page records when each
@@ -91,13 +93,13 @@ async function glass(host, browser, offsetUs) {
   };
 }
 
-async function link(host) {
+async function link(host, name) {
   const dir = await mkdtemp(join(tmpdir(), 'fh-latency-'));
   let browser = null;
   let net = null;
   const seconds = [];
   try {
-    net = makeLinkedNamespace('lat', 198);
+    net = makeLinkedNamespace(name, name === 'lat' ? 198 : 197);
     // Chromium in the namespace: Playwright talks to it over a pipe, which
     // the exec keeps.
     const wrapper = join(dir, 'chromium-in-ns');
@@ -109,8 +111,8 @@ async function link(host) {
     await sleep(3000);
     browser = await launchBrowser([], { executablePath: wrapper });
     const remote = { url: `https://${net.hostIp}:${host.port}/` };
-    const c = await openClient(browser, remote, 'link', {
-      pin: await host.pair(), name: 'link', ...MODE, bitrate: BITRATE, autoconnect: 1,
+    const c = await openClient(browser, remote, name, {
+      pin: await host.pair(), name, ...MODE, bitrate: BITRATE, autoconnect: 1,
     }, { viewport: { width: MODE.width, height: MODE.height } });
     await c.waitFor((f) => f.state === 'streaming' && f.framesDecoded > 30, { what: 'streaming', timeout: 30000 });
     const offsetUs = monotonicToWall();
@@ -168,8 +170,17 @@ try {
   } finally {
     await browser.close();
   }
-  out.link = process.getuid?.() === 0 ? await link(host) : { skipped: 'needs root (a network namespace and tc)' };
+  out.link = process.getuid?.() === 0 ? await link(host, 'lat') : { skipped: 'needs root (a network namespace and tc)' };
 } finally {
   await host.cleanup();
+}
+if (!out.link.skipped) {
+  const fixed = await startHost({ backend: 'synthetic', grace: 5, bitrate: BITRATE,
+    args: ['--bitrate-adaptation', 'off'] });
+  try {
+    out.fixed = await link(fixed, 'latfix');
+  } finally {
+    await fixed.cleanup();
+  }
 }
 console.log(JSON.stringify(out));

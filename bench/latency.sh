@@ -7,10 +7,11 @@
 #   - behind a shaped link (as root: Chromium in a network namespace, tbf
 #     on the host's end of its veth): the client asks for 20 Mbit/s, the
 #     link carries 5 Mbit/s from 5 s to 25 s; capture → decoded p50/p99,
-#     what arrived and the bitrate the host aimed at, each second.
+#     what arrived and the bitrate the host aimed at, each second; with the
+#     host's bitrate adaptation and, against a second host, without it.
 # Waits for a quiet machine first and publishes nothing taken under load.
 # Prints its figures last and writes them into docs/performance.md (its
-# "## Latency in the browser (issue 17)" section). About 1.5 minutes.
+# "## Latency in the browser (issue 17)" section). About 2.5 minutes.
 #
 # Usage: bench/latency.sh [--no-docs]
 # Environment: BENCH_GLASS_SECONDS (10), BENCH_LINK_SECONDS (40),
@@ -51,18 +52,24 @@ table=$(node -e '
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   console.log(`| ${r.mode} | ${g.frames} | ${f(g.fps)} | ${f(g.p50_ms)} | ${f(g.p99_ms)} | ${f(g.max_ms)} | ${f(g.decode_ms)} | ${f(g.frame_interval_ms)} |`);
   console.log("");
-  const l = r.link;
+  const l = r.link, x = r.fixed;
+  const summary = (k, back) => `worst p99 from 5 s into the limit on ${f(k.worst_p99_after_5s_ms)} ms, ` +
+    `${k.seconds_without_frames} seconds without a frame` + (!back ? "" :
+    `, the host aims at 90 % of the asked rate again ${k.back_up_after_s === null ? "not within the run" : k.back_up_after_s + " s"} after the limit is lifted`);
   if (l.skipped) {
     console.log(`The shaped link was not measured: ${l.skipped}.`);
   } else {
-    console.log(`Behind a ${l.limit} link from ${l.limit_at} s to ${l.lift_at} s, the client asking for ${l.asked_kbps} kb/s: ` +
-      `worst p99 from 5 s into the limit on: ${f(l.worst_p99_after_5s_ms)} ms; seconds without a frame: ${l.seconds_without_frames}; ` +
-      `the host aims at 90 % of the asked rate again ${l.back_up_after_s === null ? "not within the run" : l.back_up_after_s + " s"} after the limit is lifted.`);
+    console.log(`Behind a ${l.limit} link from ${l.limit_at} s to ${l.lift_at} s, the client asking for ${l.asked_kbps} kb/s:`);
+    console.log(`- with bitrate adaptation: ${summary(l, true)};`);
+    console.log(`- without it (\`--bitrate-adaptation off\`, a host of its own; frames are still skipped): ${summary(x, false)}.`);
     console.log("");
-    console.log("| s | link | frames | capture → decoded p50, ms | p99, ms | arrived, kb/s | host aims at, kb/s |");
-    console.log("|---:|---|---:|---:|---:|---:|---:|");
-    for (const s of l.seconds)
-      console.log(`| ${s.t} | ${s.limited ? l.limit : "free"} | ${s.frames} | ${f(s.p50_ms)} | ${f(s.p99_ms)} | ${s.received_kbps} | ${f(s.target_kbps)} |`);
+    console.log("| s | link | with: frames | p50, ms | p99, ms | arrived, kb/s | host aims at, kb/s | without: frames | p50, ms | p99, ms | arrived, kb/s |");
+    console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    l.seconds.forEach((s, i) => {
+      const o = x.seconds[i] ?? {};
+      console.log(`| ${s.t} | ${s.limited ? l.limit : "free"} | ${s.frames} | ${f(s.p50_ms)} | ${f(s.p99_ms)} | ${s.received_kbps} | ${f(s.target_kbps)} | ` +
+        `${f(o.frames)} | ${f(o.p50_ms)} | ${f(o.p99_ms)} | ${f(o.received_kbps)} |`);
+    });
   }' "$tmp/latency.json")
 
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -78,7 +85,8 @@ clock; \`bench/latency.mjs\` measures the offset between the two clocks on
 this one machine). The drawing on the page (the next animation frame) is
 not in it. The shaped link: Chromium runs in a network namespace; \`tbf\`
 on the host's end of its veth carries the limit; the host's flow control
-(acknowledged frames) and rate control do the rest.
+(acknowledged frames) and rate control do the rest. Without adaptation, a second host started with
+\`--bitrate-adaptation off\` keeps 20 Mbit/s and only skips frames.
 
 $table
 

@@ -38,6 +38,7 @@ fh_config_new (void)
   config->backend = g_strdup ("wlroots");
   config->grace_seconds = 30;
   config->bitrate_kbps = 8000;
+  config->bitrate_adaptation = g_strdup ("on");
   config->encoder_preset = g_strdup ("ultrafast");
   config->encoder_threads = 0;
   config->run_as = g_strdup ("funkhaus");
@@ -76,6 +77,7 @@ fh_config_free (FhConfig *config)
     return;
   g_free (config->backend);
   g_free (config->encoder_preset);
+  g_free (config->bitrate_adaptation);
   g_free (config->app);
   g_clear_pointer (&config->apps, g_ptr_array_unref);
   g_free (config->run_as);
@@ -247,6 +249,7 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   GET_STRING ("backend", backend);
   GET_UINT ("grace-seconds", grace_seconds);
   GET_UINT ("bitrate-kbps", bitrate_kbps);
+  GET_STRING ("bitrate-adaptation", bitrate_adaptation);
   GET_STRING ("encoder-preset", encoder_preset);
   GET_UINT ("encoder-threads", encoder_threads);
   GET_STRING ("app", app);
@@ -320,6 +323,13 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: default-level must be full, controller or view, not '%s'",
                  path ? path : "settings", config->default_level ? config->default_level : "");
+    return FALSE;
+  }
+  if (!config->bitrate_adaptation ||
+      !g_strv_contains ((const char *const[]) { "on", "off", NULL }, config->bitrate_adaptation)) {
+    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                 "%s: bitrate-adaptation must be on or off, not '%s'", path ? path : "settings",
+                 config->bitrate_adaptation ? config->bitrate_adaptation : "");
     return FALSE;
   }
   if (!config->sandbox ||

@@ -28,6 +28,7 @@ typedef struct {
   char *backend;
   guint grace_seconds;
   guint bitrate_kbps;
+  char *bitrate_adaptation; /* "on" | "off" */
   char *encoder_preset;
   guint encoder_threads;
   char *app; /* the default app's command; NULL = the backend's default */

@@ -238,6 +238,7 @@ fh_host_new (FhConfig *config, GError **error)
     .n_apps = self->apps->len,
     .grace_seconds = config->grace_seconds,
     .bitrate_kbps = config->bitrate_kbps,
+    .fixed_bitrate = g_strcmp0 (config->bitrate_adaptation, "off") == 0,
     .encoder_preset = config->encoder_preset,
     .encoder_threads = config->encoder_threads,
     .keyboard_layout = config->keyboard_layout,

@@ -68,7 +68,7 @@ cmd_serve (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   Serving serving;
   g_autofree char *config_file = NULL, *backend = NULL, *preset = NULL, *audio = NULL;
-  g_autofree char *gamestream = NULL, *pads = NULL, *default_level = NULL;
+  g_autofree char *gamestream = NULL, *pads = NULL, *default_level = NULL, *adaptation = NULL;
   gint port = -1, grace = -1, bitrate = -1, gs_http_port = -1, gs_https_port = -1;
   gint gs_rtsp_port = -1, gs_video_port = -1, gs_control_port = -1, gs_audio_port = -1;
   GOptionEntry entries[] = {
@@ -84,6 +84,10 @@ cmd_serve (int argc, char **argv)
       "video bitrate when the client names none (default 8000)", "KBPS" },
     { "encoder-preset", 0, 0, G_OPTION_ARG_STRING, &preset,
       "x264 preset (default ultrafast)", "PRESET" },
+    { "bitrate-adaptation", 0, 0, G_OPTION_ARG_STRING, &adaptation,
+      "on (default): each session's bitrate follows what its client's link carries; off: it "
+      "stays at what the client asked for (frames a link cannot take are still skipped)",
+      "on|off" },
     { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
       "speaker and microphone per session: auto (the running PipeWire, else a private one; "
       "default), private (always a private PipeWire) or off", "MODE" },
@@ -133,6 +137,9 @@ cmd_serve (int argc, char **argv)
     config->bitrate_kbps = (guint) bitrate;
   if (preset)
     g_free (config->encoder_preset), config->encoder_preset = g_steal_pointer (&preset);
+  if (adaptation)
+    g_free (config->bitrate_adaptation),
+      config->bitrate_adaptation = g_steal_pointer (&adaptation);
   if (audio)
     g_free (config->audio), config->audio = g_steal_pointer (&audio);
   if (gamestream)

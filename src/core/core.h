@@ -52,6 +52,9 @@ typedef struct {
   guint n_apps;
   guint grace_seconds;
   guint bitrate_kbps; /* for a request that names none */
+  /* Every session keeps the bitrate its client asked for, whatever its
+   * link carries (the planes still skip frames a link cannot take). */
+  gboolean fixed_bitrate;
   const char *encoder_preset;
   guint encoder_threads;
   const char *keyboard_layout; /* for a request that names none */

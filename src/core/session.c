@@ -1097,6 +1097,8 @@ void
 fh_session_set_target_bitrate (FhSession *self, guint kbps)
 {
   kbps = CLAMP (kbps, MIN (FH_RATE_CONTROL_MIN_KBPS, self->bitrate_kbps), self->bitrate_kbps);
+  if (fh_core_get_config (self->core)->fixed_bitrate)
+    kbps = self->bitrate_kbps;
   if (kbps == self->target_kbps)
     return;
   g_message ("session %.8s: bitrate %u → %u kb/s (its client's link)", self->id,

@@ -1,4 +1,7 @@
-/* Unit tests of config.ini: the owner's app list ([app NAME] groups). */
+/* Unit tests of config.ini: the owner's app list ([app NAME] groups), and
+ * bitrate-adaptation. */
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "app/config.h"
@@ -77,6 +80,24 @@ test_bad_apps (void)
   }
 }
 
+static void
+test_bitrate_adaptation (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhConfig) defaults = load ("[host]\n", &error);
+  g_autoptr (FhConfig) off = NULL, bad = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (defaults->bitrate_adaptation, ==, "on");
+  off = load ("[host]\nbitrate-adaptation=off\n", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (off->bitrate_adaptation, ==, "off");
+  bad = load ("[host]\nbitrate-adaptation=sometimes\n", &error);
+  g_assert_null (bad);
+  g_assert_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE);
+  g_assert_nonnull (strstr (error->message, "bitrate-adaptation must be on or off"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -84,5 +105,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/no-apps", test_no_apps);
   g_test_add_func ("/config/apps-in-order", test_apps_in_order);
   g_test_add_func ("/config/bad-apps", test_bad_apps);
+  g_test_add_func ("/config/bitrate-adaptation", test_bitrate_adaptation);
   return g_test_run ();
 }
