@@ -280,7 +280,9 @@ capture_thread (gpointer data)
       g_mutex_unlock (&self->lock);
       capture_us = now;
     }
-    g_atomic_int_set (&self->keyframe_requested, 0);
+    /* Taken, not just cleared: a request that came meanwhile is this
+     * frame's too, one that comes after is the next one's. */
+    keyframe = g_atomic_int_exchange (&self->keyframe_requested, 0) || keyframe;
     hand_over (self, newest, frame, capture_us, keyframe);
     frame++;
   }
