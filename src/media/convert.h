@@ -1,7 +1,8 @@
 /* Packed RGB (one of the 32-bit layouts compositors hand out) into the
  * encoder's input (I420, BT.709 limited range, what the encoder signals),
- * in one libswscale pass, never scaled. One converter per capture: it keeps
- * its libswscale context between frames. */
+ * in one libswscale pass, never scaled, in slices on up to four threads
+ * (one per core). One converter per capture: it keeps its libswscale
+ * context (and its threads) between frames. */
 #pragma once
 
 #include <gio/gio.h>
