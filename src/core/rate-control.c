@@ -7,8 +7,9 @@
 #define RISE_MIN_KBPS 100
 /* Rises above the ceiling without congestion, the last at least 7/5 of it,
  * after which it is forgotten: what a link was seen to carry while it was
- * congested reads low (up to a fifth here), so only a clear excess shows
- * that the link got faster. */
+ * congested reads low, so only a clear excess shows that the link got
+ * faster (a rise needs a link without a growing queue, see
+ * planes/web/flow.h). */
 #define RISES_TO_FORGET 3
 
 void
@@ -56,7 +57,8 @@ fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
   if (now_us - rc->last_drop_us < CONGESTION_HOLD_US)
     return FALSE;
   rc->last_drop_us = now_us;
-  rc->ceiling_kbps = delivered_kbps > 0 ? MIN (delivered_kbps, rc->target_kbps) : rc->target_kbps;
+  /* The rate that overran the link by a little: it carries just under. */
+  rc->ceiling_kbps = rc->target_kbps;
   rc->rises_above = 0;
   target = rc->target_kbps * 85 / 100;
   if (delivered_kbps > 0)

@@ -46,7 +46,8 @@ gboolean fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint deli
 /* A queue stands on the link at @now_us (it is overrun by a little): like
  * fh_rate_control_congested, but the target drops only to 85 % of itself
  * or 95 % of what the link carried, whichever is lower, and never below
- * 70 % at once. Returns TRUE when the target changed. */
+ * 70 % at once; the ceiling is the target that overran the link. Returns
+ * TRUE when the target changed. */
 gboolean fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps);
 
 /* The link keeps up at @now_us. Returns TRUE when the target changed. */
