@@ -23,25 +23,25 @@ fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
   rc->last_rise_us = now_us;
 }
 
-gboolean
-fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
+/* One drop per hold: the backlog that made the first one takes a while to
+ * drain, and is not news. The target goes to @own per cent of itself, or
+ * to @link per cent of what the link carried (@delivered_kbps) when that is
+ * lower, but never below @least per cent at once nor the minimum; the
+ * link's ceiling is now @ceiling_kbps. */
+static gboolean
+drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps, guint own,
+      guint link, guint least)
 {
   guint target;
 
-  /* One drop per hold: the backlog that made the first one takes a while
-   * to drain, and is not news. */
   if (now_us - rc->last_drop_us < CONGESTION_HOLD_US)
     return FALSE;
   rc->last_drop_us = now_us;
-  /* The link's ceiling: what it carried, else the rate that overran it. */
-  rc->ceiling_kbps = delivered_kbps > 0 ? MIN (delivered_kbps, rc->target_kbps) : rc->target_kbps;
+  rc->ceiling_kbps = ceiling_kbps;
   rc->rises_above = 0;
-  target = rc->target_kbps * 7 / 10;
-  /* What the link carried, when that is lower; never below half at once:
-   * a client that stalled for a moment carried little without the link
-   * being that slow. */
+  target = rc->target_kbps * own / 100;
   if (delivered_kbps > 0)
-    target = MAX (MIN (target, delivered_kbps * 85 / 100), rc->target_kbps / 2);
+    target = MAX (MIN (target, delivered_kbps * link / 100), rc->target_kbps * least / 100);
   target = MAX (target, FH_RATE_CONTROL_MIN_KBPS);
   if (target == rc->target_kbps)
     return FALSE;
@@ -50,24 +50,21 @@ fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbp
 }
 
 gboolean
+fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
+{
+  /* The link's ceiling: what it carried, else the rate that overran it.
+   * Never below half at once: a client that stalled for a moment carried
+   * little without the link being that slow. */
+  return drop (rc, now_us, delivered_kbps,
+               delivered_kbps > 0 ? MIN (delivered_kbps, rc->target_kbps) : rc->target_kbps, 70,
+               85, 50);
+}
+
+gboolean
 fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
 {
-  guint target;
-
-  if (now_us - rc->last_drop_us < CONGESTION_HOLD_US)
-    return FALSE;
-  rc->last_drop_us = now_us;
   /* The rate that overran the link by a little: it carries just under. */
-  rc->ceiling_kbps = rc->target_kbps;
-  rc->rises_above = 0;
-  target = rc->target_kbps * 85 / 100;
-  if (delivered_kbps > 0)
-    target = MAX (MIN (target, delivered_kbps * 95 / 100), rc->target_kbps * 7 / 10);
-  target = MAX (target, FH_RATE_CONTROL_MIN_KBPS);
-  if (target == rc->target_kbps)
-    return FALSE;
-  rc->target_kbps = target;
-  return TRUE;
+  return drop (rc, now_us, delivered_kbps, rc->target_kbps, 85, 95, 70);
 }
 
 gboolean
