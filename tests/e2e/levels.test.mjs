@@ -197,6 +197,9 @@ e2e("raising the level to full on the owner's page lets its next key through wit
   assert.ok(v.session, 'needs the session of the last test');
   // The host's owner: another browser, given the right on the command line.
   O = await openClient(browser, host, 'O', { pin: await host.pair(), name: 'O' });
+  // Paired once the page stored its credential (slow under ASan).
+  await O.page.waitForFunction(() => localStorage.getItem('funkhaus.credential') !== null, null,
+    { timeout: 20000, polling: 100 });
   const owner = await O.get(() => JSON.parse(localStorage.getItem('funkhaus.credential')).device);
   await devices('owner', owner);
   await O.waitFor((f) => f.owner.shown, { what: "O's owner page", timeout: 10000 });
