@@ -109,10 +109,11 @@ fh_video_encoder_free (FhVideoEncoder *self)
 gboolean
 fh_video_encoder_get_input (FhVideoEncoder *self, guint input, FhFrame *frame, GError **error)
 {
-  AVFrame *av = self->frames[input];
+  AVFrame *av;
   int ret;
 
   g_return_val_if_fail (input < FH_VIDEO_ENCODER_INPUTS, FALSE);
+  av = self->frames[input];
   /* libx264 copies the picture inside avcodec_send_frame(), so the buffer
    * is ours again once encode() returned: this is normally a no-op. */
   if ((ret = av_frame_make_writable (av)) < 0)
@@ -130,10 +131,11 @@ gboolean
 fh_video_encoder_encode (FhVideoEncoder *self, guint input, gint64 pts, gboolean keyframe,
                          FhEncodedFunc func, gpointer user_data, GError **error)
 {
-  AVFrame *av = self->frames[input];
+  AVFrame *av;
   int ret;
 
   g_return_val_if_fail (input < FH_VIDEO_ENCODER_INPUTS, FALSE);
+  av = self->frames[input];
   av->pts = pts;
   av->pict_type = keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
   if ((ret = avcodec_send_frame (self->ctx, av)) < 0)

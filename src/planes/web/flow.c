@@ -77,8 +77,9 @@ note_backlog (FhWebFlow *self, gint64 now_us, gint64 backlog)
     *floor = backlog;
 }
 
-gint64
-fh_web_flow_standing_us (FhWebFlow *self)
+/* The queue that stands (flow.h), in µs; -1 while not known. */
+static gint64
+standing_us (FhWebFlow *self)
 {
   gint64 floor = -1;
 
@@ -102,7 +103,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   *ask_keyframe = FALSE;
   *new_kbps = 0;
   note_backlog (self, now_us, backlog);
-  standing = fh_web_flow_standing_us (self);
+  standing = standing_us (self);
   if (backlog > FH_WEB_FLOW_HIGH_US) {
     if (!self->behind_since_us)
       self->behind_since_us = now_us;

@@ -84,6 +84,3 @@ void fh_web_flow_ack (FhWebFlow *flow, gint64 now_us, guint32 frame);
 
 /* The backlog at @now_us, in µs (as fh_web_flow_frame sees it). */
 gint64 fh_web_flow_backlog_us (FhWebFlow *flow, gint64 now_us, gssize queued_bytes);
-
-/* The queue that stands (see above), in µs; -1 while not known. */
-gint64 fh_web_flow_standing_us (FhWebFlow *flow);
