@@ -292,6 +292,25 @@ fh_config_load (FhConfig *config, const char *path, GError **error)
   return fh_config_check (config, path, error);
 }
 
+/* @value (the setting @key) is one of @choices; else @error says which it
+ * must be ("KEY must be a, b or c, not 'VALUE'"). */
+static gboolean
+check_choice (const char *path, const char *key, const char *value,
+              const char *const *choices, GError **error)
+{
+  g_autoptr (GString) list = NULL;
+
+  if (value && g_strv_contains (choices, value))
+    return TRUE;
+  list = g_string_new (choices[0]);
+  for (guint i = 1; choices[i]; i++)
+    g_string_append_printf (list, "%s%s", choices[i + 1] ? ", " : " or ", choices[i]);
+  g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+               "%s: %s must be %s, not '%s'", path ? path : "settings", key, list->str,
+               value ? value : "");
+  return FALSE;
+}
+
 gboolean
 fh_config_check (const FhConfig *config, const char *path, GError **error)
 {
@@ -304,41 +323,24 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
                  path ? path : "settings", config->metrics ? config->metrics : "");
     return FALSE;
   }
-  if (!config->audio || !g_strv_contains ((const char *const[]) { "auto", "private", "off", NULL },
-                                          config->audio)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: audio must be auto, private or off, not '%s'", path ? path : "settings",
-                 config->audio ? config->audio : "");
+  if (!check_choice (path, "audio", config->audio,
+                     (const char *const[]) { "auto", "private", "off", NULL }, error))
     return FALSE;
-  }
-  if (!config->shared_join ||
-      !g_strv_contains ((const char *const[]) { "allow", "ask", "deny", NULL },
-                        config->shared_join)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: shared-join must be allow, ask or deny, not '%s'",
-                 path ? path : "settings", config->shared_join ? config->shared_join : "");
+  if (!check_choice (path, "shared-join", config->shared_join,
+                     (const char *const[]) { "allow", "ask", "deny", NULL }, error))
     return FALSE;
-  }
   if (!fh_access_level_from_string (config->default_level, &level)) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: default-level must be full, controller or view, not '%s'",
                  path ? path : "settings", config->default_level ? config->default_level : "");
     return FALSE;
   }
-  if (!config->bitrate_adaptation ||
-      !g_strv_contains ((const char *const[]) { "on", "off", NULL }, config->bitrate_adaptation)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: bitrate-adaptation must be on or off, not '%s'", path ? path : "settings",
-                 config->bitrate_adaptation ? config->bitrate_adaptation : "");
+  if (!check_choice (path, "bitrate-adaptation", config->bitrate_adaptation,
+                     (const char *const[]) { "on", "off", NULL }, error))
     return FALSE;
-  }
-  if (!config->sandbox ||
-      !g_strv_contains ((const char *const[]) { "on", "off", NULL }, config->sandbox)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: sandbox must be on or off, not '%s'", path ? path : "settings",
-                 config->sandbox ? config->sandbox : "");
+  if (!check_choice (path, "sandbox", config->sandbox,
+                     (const char *const[]) { "on", "off", NULL }, error))
     return FALSE;
-  }
   if (config->http_request_timeout_seconds < 1 || config->http_request_timeout_seconds > 3600) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: http-request-timeout-seconds must be 1–3600, not %u",
@@ -357,40 +359,27 @@ fh_config_check (const FhConfig *config, const char *path, GError **error)
                  "%s: app-nice must be 0–19, not %u", path ? path : "settings", config->app_nice);
     return FALSE;
   }
-  if (!config->session_cgroups ||
-      !g_strv_contains ((const char *const[]) { "on", "off", NULL }, config->session_cgroups)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: session-cgroups must be on or off, not '%s'", path ? path : "settings",
-                 config->session_cgroups ? config->session_cgroups : "");
+  if (!check_choice (path, "session-cgroups", config->session_cgroups,
+                     (const char *const[]) { "on", "off", NULL }, error))
     return FALSE;
-  }
   if (config->session_cpu_weight < 1 || config->session_cpu_weight > 10000) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: session-cpu-weight must be 1–10000, not %u", path ? path : "settings",
                  config->session_cpu_weight);
     return FALSE;
   }
-  if (!config->pads || !g_strv_contains ((const char *const[]) { "auto", "uinput", "user", "off",
-                                                                  NULL },
-                                           config->pads)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: pads must be auto, uinput, user or off, not '%s'", path ? path : "settings",
-                 config->pads ? config->pads : "");
+  if (!check_choice (path, "pads", config->pads,
+                     (const char *const[]) { "auto", "uinput", "user", "off", NULL }, error))
     return FALSE;
-  }
   if (config->session_pads > FH_PAD_LIMIT) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                  "%s: session-pads must be 0–%u, not %u", path ? path : "settings", FH_PAD_LIMIT,
                  config->session_pads);
     return FALSE;
   }
-  if (!config->gamestream ||
-      !g_strv_contains ((const char *const[]) { "auto", "on", "off", NULL }, config->gamestream)) {
-    g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                 "%s: gamestream must be auto, on or off, not '%s'", path ? path : "settings",
-                 config->gamestream ? config->gamestream : "");
+  if (!check_choice (path, "gamestream", config->gamestream,
+                     (const char *const[]) { "auto", "on", "off", NULL }, error))
     return FALSE;
-  }
   if (config->gamestream_http_port > 65535 || config->gamestream_https_port > 65535 ||
       (config->gamestream_http_port && config->gamestream_http_port == config->gamestream_https_port)) {
     g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
