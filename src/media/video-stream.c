@@ -256,8 +256,11 @@ capture_thread (gpointer data)
       report_failure (self, g_steal_pointer (&error));
       break;
     }
-    changed = self->source.capture (self->source.source, &input, frame, next, &capture_us,
-                                    &error);
+    /* Until half a frame past the next tick rather than to it: a
+     * compositor frame that comes just after the tick would otherwise cost
+     * a whole frame. */
+    changed = self->source.capture (self->source.source, &input, frame,
+                                    next + self->period_us / 2, &capture_us, &error);
     if (error) {
       report_failure (self, g_steal_pointer (&error));
       break;
