@@ -1,8 +1,10 @@
 /* Packed RGB (one of the 32-bit layouts compositors hand out) into the
  * encoder's input (I420, BT.709 limited range, what the encoder signals),
- * in one libswscale pass, never scaled, in slices on up to four threads
- * (one per core). One converter per capture: it keeps its libswscale
- * context (and its threads) between frames. */
+ * never scaled: at even sizes in one vectorised pass of our own (Y from
+ * each pixel, U and V from each 2x2 block), otherwise in one libswscale
+ * pass in slices on up to four threads (one per core). One converter per
+ * capture: it keeps its libswscale context (and its threads) between
+ * frames. */
 #pragma once
 
 #include <gio/gio.h>
