@@ -186,8 +186,8 @@ static const FhVirtualOutputOps wlroots_ops = {
  * down, between a frame and the next frame event, and only after sway has
  * rendered: at 75 Hz a frame came every 13 ms + render time (about 70
  * fps). Asking for a timer RENDER_BUDGET_MS shorter than the period lets
- * sway render at a little above @hz; the host's encode thread still
- * captures at exactly @hz, taking the newest picture each time. */
+ * sway render at a little above @hz; the host's capture thread still
+ * captures at exactly @hz, taking sway's next picture each time. */
 #define RENDER_BUDGET_MS 2
 guint
 fh_wlroots_compositor_refresh_mhz (guint hz)

@@ -1,6 +1,6 @@
 /* wlr-screencopy client: captures one output of a wlroots compositor into
  * shared memory, damage-driven, and converts it into the encoder's input.
- * Used by one thread only (the session's encode thread). */
+ * Used by one thread only (the session's capture thread). */
 #pragma once
 
 #include <gio/gio.h>
