@@ -38,7 +38,12 @@ struct _FhVideoStream {
   GThread *thread; /* paces, captures */
   GThread *encode_thread;
   GMutex lock;
-  GCond cond;
+  /* Each thread waits on its own condition, so neither wakes the other
+   * for nothing: the capture thread sleeps to the next tick through the
+   * encode thread's every hand-off. */
+  GCond capture_cond;
+  GCond encode_cond;
+  gboolean capture_waits; /* under lock: for a free input picture */
   gboolean stopping; /* under lock */
   gboolean paused; /* under lock */
   gboolean failed; /* under lock: one thread failed and reported it */
@@ -161,6 +166,14 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   post_to_main (self, deliver_packet, d, delivery_free);
 }
 
+/* Under lock. */
+static void
+wake_both (FhVideoStream *self)
+{
+  g_cond_broadcast (&self->capture_cond);
+  g_cond_broadcast (&self->encode_cond);
+}
+
 /* Either thread: the first failure is reported and ends both threads. */
 static void
 report_failure (FhVideoStream *self, GError *error)
@@ -171,7 +184,7 @@ report_failure (FhVideoStream *self, GError *error)
   g_mutex_lock (&self->lock);
   first = !self->failed;
   self->failed = TRUE;
-  g_cond_broadcast (&self->cond);
+  wake_both (self);
   g_mutex_unlock (&self->lock);
   if (!first) {
     g_error_free (error);
@@ -193,7 +206,7 @@ hand_over (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, gb
   self->ready_capture_us = capture_us;
   self->ready_keyframe = keyframe;
   self->last_sent_us = g_get_monotonic_time ();
-  g_cond_broadcast (&self->cond);
+  g_cond_signal (&self->encode_cond);
   g_mutex_unlock (&self->lock);
 }
 
@@ -219,16 +232,19 @@ capture_thread (gpointer data)
            (self->paused || g_get_monotonic_time () < next)) {
       if (self->paused) {
         was_paused = TRUE;
-        g_cond_wait (&self->cond, &self->lock);
+        g_cond_wait (&self->capture_cond, &self->lock);
       } else {
-        g_cond_wait_until (&self->cond, &self->lock, next);
+        g_cond_wait_until (&self->capture_cond, &self->lock, next);
       }
     }
     /* The picture to capture into is neither waiting for the encoder nor
      * being encoded (with two, the encoder is still on the one before). */
     while (!self->stopping && !self->failed &&
-           (self->ready_input == into || self->encoding_input == into))
-      g_cond_wait (&self->cond, &self->lock);
+           (self->ready_input == into || self->encoding_input == into)) {
+      self->capture_waits = TRUE;
+      g_cond_wait (&self->capture_cond, &self->lock);
+    }
+    self->capture_waits = FALSE;
     if (self->stopping || self->failed) {
       g_mutex_unlock (&self->lock);
       break;
@@ -306,7 +322,7 @@ encode_thread (gpointer data)
 
     g_mutex_lock (&self->lock);
     while (!self->stopping && !self->failed && self->ready_input < 0)
-      g_cond_wait (&self->cond, &self->lock);
+      g_cond_wait (&self->encode_cond, &self->lock);
     if (self->stopping || self->failed) {
       g_mutex_unlock (&self->lock);
       break;
@@ -316,7 +332,8 @@ encode_thread (gpointer data)
     job.frame = self->ready_frame;
     job.capture_us = self->ready_capture_us;
     keyframe = self->ready_keyframe;
-    g_cond_broadcast (&self->cond);
+    if (self->capture_waits)
+      g_cond_signal (&self->capture_cond);
     g_mutex_unlock (&self->lock);
 
     {
@@ -333,7 +350,8 @@ encode_thread (gpointer data)
     }
     g_mutex_lock (&self->lock);
     self->encoding_input = -1;
-    g_cond_broadcast (&self->cond);
+    if (self->capture_waits)
+      g_cond_signal (&self->capture_cond);
     g_mutex_unlock (&self->lock);
   }
   return NULL;
@@ -348,7 +366,8 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   g_autofree char *name = NULL;
 
   g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
+  g_cond_init (&self->capture_cond);
+  g_cond_init (&self->encode_cond);
   self->source = *source;
   self->source.name = NULL; /* borrowed: used below only */
   self->main_context = g_main_context_ref (main_context);
@@ -390,7 +409,7 @@ fh_video_stream_set_paused (FhVideoStream *self, gboolean paused)
 {
   g_mutex_lock (&self->lock);
   self->paused = paused;
-  g_cond_broadcast (&self->cond);
+  wake_both (self);
   g_mutex_unlock (&self->lock);
 }
 
@@ -438,7 +457,7 @@ fh_video_stream_stop (FhVideoStream *self)
     return;
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
-  g_cond_broadcast (&self->cond);
+  wake_both (self);
   g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->thread, g_thread_join);
   g_clear_pointer (&self->encode_thread, g_thread_join);
@@ -461,6 +480,7 @@ fh_video_stream_free (FhVideoStream *self)
   fh_video_encoder_free (self->encoder);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
+  g_cond_clear (&self->capture_cond);
+  g_cond_clear (&self->encode_cond);
   g_free (self);
 }
