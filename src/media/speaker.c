@@ -45,11 +45,55 @@ struct _FhSpeaker {
   guint reconnects;
 
   GPtrArray *encodings; /* FhSpeakerEncoding, one per format in use */
+  guint cycle_ms; /* the PipeWire cycle the capture asks for */
   guint next_listener;
   gboolean processing; /* inside on_capture_process: encodings stay put */
 };
 
 static void connect_capture (FhSpeaker *self);
+
+/* The capture's PipeWire cycle: as long as the shortest packet a listener
+ * takes (5 ms for Moonlight, 10 for a browser), no longer than
+ * FH_AUDIO_FRAME_MS. PipeWire rounds it down to a power of two: 128
+ * samples (2.7 ms) for 5 ms, 256 (5.3 ms) for 10. A packet leaves with
+ * the cycle its last sample came in, half a cycle later on average; a
+ * browser's session, which asked for 5 ms before too, now wakes the host
+ * half as often for 1.3 ms more on its packets. */
+static guint
+wanted_cycle_ms (FhSpeaker *self)
+{
+  guint ms = FH_AUDIO_FRAME_MS;
+
+  for (guint i = 0; i < self->encodings->len; i++) {
+    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i);
+    if (e->listeners->len > 0)
+      ms = MIN (ms, e->format.frame_ms);
+  }
+  return ms;
+}
+
+static void
+latency_property (guint ms, char *buffer, gsize size)
+{
+  g_snprintf (buffer, size, "%u/%u", FH_AUDIO_RATE * ms / 1000, FH_AUDIO_RATE);
+}
+
+/* After the listeners changed: a capture already running is told. */
+static void
+update_cycle (FhSpeaker *self)
+{
+  guint ms = wanted_cycle_ms (self);
+  char latency[32];
+  struct spa_dict_item item;
+
+  /* Without a capture yet, connect_capture() asks for it. */
+  if (!self->capture || ms == self->cycle_ms)
+    return;
+  self->cycle_ms = ms;
+  latency_property (ms, latency, sizeof latency);
+  item = SPA_DICT_ITEM_INIT (PW_KEY_NODE_LATENCY, latency);
+  pw_stream_update_properties (self->capture, &SPA_DICT_INIT (&item, 1));
+}
 
 static void
 encoding_free (FhSpeakerEncoding *e)
@@ -152,6 +196,7 @@ on_capture_process (void *data)
       g_ptr_array_remove_index (self->encodings, i - 1);
   }
   pw_stream_queue_buffer (self->capture, buffer);
+  update_cycle (self);
 }
 
 static gboolean
@@ -208,6 +253,7 @@ connect_capture (FhSpeaker *self)
   struct spa_pod_builder builder = SPA_POD_BUILDER_INIT (pod_buffer, sizeof pod_buffer);
   const struct spa_pod *params[1];
   struct pw_properties *props;
+  char latency[32];
 
   if (self->capture) {
     spa_hook_remove (&self->capture_listener);
@@ -219,7 +265,10 @@ connect_capture (FhSpeaker *self)
   props = pw_properties_new (PW_KEY_MEDIA_TYPE, "Audio", PW_KEY_MEDIA_CATEGORY, "Capture",
                              PW_KEY_NODE_NAME, capture_name, PW_KEY_TARGET_OBJECT, self->name,
                              PW_KEY_STREAM_CAPTURE_SINK, "true", PW_KEY_NODE_DONT_RECONNECT,
-                             "true", PW_KEY_NODE_LATENCY, "240/48000", NULL);
+                             "true", NULL);
+  self->cycle_ms = wanted_cycle_ms (self);
+  latency_property (self->cycle_ms, latency, sizeof latency);
+  pw_properties_set (props, PW_KEY_NODE_LATENCY, latency);
   self->capture = pw_stream_new (fh_pipewire_get_core (self->pw), capture_name, props);
   pw_stream_add_listener (self->capture, &self->capture_listener, &capture_events, self);
   params[0] = fh_pipewire_build_audio_format (&builder, CHANNELS);
@@ -327,6 +376,7 @@ fh_speaker_add_listener_with_format (FhSpeaker *self, const FhAudioFormat *forma
   }
   listener.id = ++self->next_listener;
   g_array_append_val (e->listeners, listener);
+  update_cycle (self);
   return listener.id;
 }
 
@@ -348,6 +398,8 @@ fh_speaker_remove_listener (FhSpeaker *self, guint id)
         g_array_remove_index (e->listeners, j);
         if (e->listeners->len == 0 && !self->processing)
           g_ptr_array_remove_index (self->encodings, i);
+        if (!self->processing)
+          update_cycle (self);
         return;
       }
     }

@@ -7,6 +7,9 @@
  *     sink, is moved into its own session;
  *   - Opus packets fed into A's microphone reach a recorder in A; recorders
  *     in B (one of them naming A's microphone) hear silence;
+ *   - a 5 ms listener (a Moonlight client's packets) that joins A's speaker,
+ *     which ran at a browser's PipeWire cycle, gets a cycle as short as
+ *     its packets: none is older than 9 ms as it leaves;
  *   - when the sessions end, no funkhaus-speaker/mic node is left. */
 #include <gio/gio.h>
 #include <math.h>
@@ -186,6 +189,44 @@ test_own_tones (void)
                           play (&T.sessions[1], b880, FALSE, NULL));
 }
 
+/* How old each packet's first sample is as the packet leaves: the
+ * packet's length plus what came after it in the same PipeWire cycle. */
+static void
+on_timed_packet (const FhAudioPacket *packet, gpointer user_data)
+{
+  gint64 age_us = g_get_monotonic_time () - packet->capture_us;
+
+  g_array_append_val ((GArray *) user_data, age_us);
+}
+
+static void
+test_cycle_follows_listeners (void)
+{
+  const FhAudioFormat five = { .frame_ms = 5, .constant_bitrate = TRUE };
+  g_autoptr (GArray) ages = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GError) error = NULL;
+  gint64 oldest = 0;
+  guint id;
+
+  /* Nothing plays: the speaker's capture is all there is in its graph
+   * (an app could ask for a shorter cycle of its own). */
+  id = fh_speaker_add_listener_with_format (T.sessions[0].speaker, &five, on_timed_packet, ages,
+                                            &error);
+  g_assert_no_error (error);
+  run_for (500);
+  g_array_set_size (ages, 0);
+  run_for (1000);
+  fh_speaker_remove_listener (T.sessions[0].speaker, id);
+  for (guint i = 0; i < ages->len; i++)
+    oldest = MAX (oldest, g_array_index (ages, gint64, i));
+  g_test_message ("%u packets of 5 ms in a second, the oldest %.1f ms old as it left",
+                  ages->len, oldest / 1000.0);
+  g_assert_cmpuint (ages->len, >=, 150);
+  /* PipeWire rounds a cycle down to a power of two: 5 ms asks for 128
+   * samples (5 + 2.7 ms at most); a browser's 10 ms, 256 (up to 10.3). */
+  g_assert_cmpint (oldest, <, 9000);
+}
+
 static void
 test_stray_apps_are_moved (void)
 {
@@ -360,6 +401,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/audio/own-tones", test_own_tones);
   g_test_add_func ("/audio/stray-apps-are-moved", test_stray_apps_are_moved);
+  g_test_add_func ("/audio/cycle-follows-listeners", test_cycle_follows_listeners);
   g_test_add_func ("/audio/mic", test_mic);
   g_test_add_func ("/audio/nothing-left", test_nothing_left);
   result = g_test_run ();
