@@ -392,11 +392,11 @@ synthetic inputs every pipeline gets its frames from the same drawing code
 as the host's synthetic backend (\`src/display/synthetic.c\`, first
 session's background), rendered straight into that pipeline's own input
 buffer (an \`AVFrame\`, or a \`GstBuffer\` from a pool) and paced at the
-mode's rate the way the host's encode thread paces — the same pictures bit
+mode's rate the way the host's capture thread paces — the same pictures bit
 for bit, no copy and no pipe in between. On the wlroots input every run
 starts its own headless sway through the host's \`wlroots\` backend with the
 same animated app (\`fh-input-recorder --animate\`, full damage every
-frame) and captures it with the host's own wlr-screencopy + swscale path
+frame) and captures it with the host's own wlr-screencopy + conversion path
 into the pipeline's input: the same app and the same capture code, but not
 bit-identical frames, since each sway renders its own. Rounds alternate
 the four pipelines and rotate who goes first, so a machine that slows down

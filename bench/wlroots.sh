@@ -320,9 +320,9 @@ $per_session
 
 **Capture alone** (\`bench/fh-bench-capture\`): one sway made by the
 wlroots backend exactly as for a session, captured through the backend's
-capture op (wlr-screencopy \`copy_with_damage\` into shm, then one swscale
-XRGB → I420 pass into an encoder's input buffer) at ${fps} Hz, paced as the
-host's encode thread paces it, with no encoding and no network. "Host CPU"
+capture op (wlr-screencopy \`copy_with_damage\` into shm, then one
+XRGB → I420 conversion pass into an encoder's input buffer) at ${fps} Hz, paced as the
+host's capture thread paces it, with no encoding and no network. "Host CPU"
 is the capturing thread's CPU time per call (\`CLOCK_THREAD_CPUTIME_ID\`:
 Wayland dispatch and the conversion; waiting costs nothing). The
 compositor's share of a capture (its copy into our buffer) cannot be timed
