@@ -26,12 +26,12 @@
 #define Y_R 11966
 #define Y_G 40254
 #define Y_B 4064
-#define U_R -6596
-#define U_G -22189
+#define U_R (-6596)
+#define U_G (-22189)
 #define U_B 28785
 #define V_R 28784
-#define V_G -26145
-#define V_B -2639
+#define V_G (-26145)
+#define V_B (-2639)
 
 /* Slices of one picture converted at once: at 1080p two threads take the
  * conversion from about 3 ms to 1.5 ms on this project's machines. */
@@ -102,7 +102,8 @@ rows (const guint32 *restrict top, const guint32 *restrict bottom, guint8 *restr
      * even, green (byte 1) in odd. */
     guint32 even = (a & 0x00ff00ff) + (b & 0x00ff00ff) + (c & 0x00ff00ff) + (d & 0x00ff00ff);
     guint32 odd = ((a >> 8) & 0xff) + ((b >> 8) & 0xff) + ((c >> 8) & 0xff) + ((d >> 8) & 0xff);
-    int r = (int) ((even >> r_shift) & 0xffff), g = (int) odd, bl = (int) ((even >> b_shift) & 0xffff);
+    int r = (int) ((even >> r_shift) & 0xffff), g = (int) odd;
+    int bl = (int) ((even >> b_shift) & 0xffff);
 
     u[x] = (guint8) ((U_R * r + U_G * g + U_B * bl + (128 << 18) + (1 << 17)) >> 18);
     v[x] = (guint8) ((V_R * r + V_G * g + V_B * bl + (128 << 18) + (1 << 17)) >> 18);
