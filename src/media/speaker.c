@@ -56,9 +56,9 @@ static void connect_capture (FhSpeaker *self);
  * takes (5 ms for Moonlight, 10 for a browser), no longer than
  * FH_AUDIO_FRAME_MS. PipeWire rounds it down to a power of two: 128
  * samples (2.7 ms) for 5 ms, 256 (5.3 ms) for 10. A packet leaves with
- * the cycle its last sample came in, half a cycle later on average; a
- * browser's session, which asked for 5 ms before too, now wakes the host
- * half as often for 1.3 ms more on its packets. */
+ * the cycle its last sample came in, half a cycle later on average: a
+ * browser's session wakes the host half as often as at Moonlight's cycle,
+ * for 1.3 ms more on its packets. */
 static guint
 wanted_cycle_ms (FhSpeaker *self)
 {
@@ -176,7 +176,7 @@ on_capture_process (void *data)
   struct pw_buffer *buffer = pw_stream_dequeue_buffer (self->capture);
   struct spa_data *d;
   const float *samples;
-  guint n_frames;
+  guint n_frames, n_encodings;
   gint64 now = g_get_monotonic_time ();
 
   if (!buffer)
@@ -190,13 +190,15 @@ on_capture_process (void *data)
   for (guint i = 0; i < self->encodings->len; i++)
     encode (self, g_ptr_array_index (self->encodings, i), samples, n_frames, now);
   self->processing = FALSE;
+  n_encodings = self->encodings->len;
   for (guint i = self->encodings->len; i > 0; i--) {
     FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i - 1);
     if (e->listeners->len == 0)
       g_ptr_array_remove_index (self->encodings, i - 1);
   }
   pw_stream_queue_buffer (self->capture, buffer);
-  update_cycle (self);
+  if (self->encodings->len != n_encodings)
+    update_cycle (self);
 }
 
 static gboolean

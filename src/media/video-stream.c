@@ -38,9 +38,9 @@ struct _FhVideoStream {
   GThread *thread; /* paces, captures */
   GThread *encode_thread;
   GMutex lock;
-  /* Each thread waits on its own condition, so neither wakes the other
-   * for nothing: the capture thread sleeps to the next tick through the
-   * encode thread's every hand-off. */
+  /* Each thread waits on a condition of its own, so neither wakes the
+   * other for nothing: the capture thread sleeps to its next tick while
+   * the encode thread takes and finishes pictures. */
   GCond capture_cond;
   GCond encode_cond;
   gboolean capture_waits; /* under lock: for a free input picture */
