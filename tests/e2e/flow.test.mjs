@@ -7,7 +7,9 @@
 // is the real one in headless Chromium. Then, as root, a client behind a
 // shaped link (a network namespace, a veth pair and tbf; its client is
 // tests/e2e/lib/flow-client.mjs): the host lowers the bitrate, frames keep
-// coming, and the bitrate climbs back once the shaping is gone.
+// coming, and the bitrate climbs back once the shaping is gone; a host
+// started with --bitrate-adaptation off keeps the bitrate asked for behind
+// the same link and only skips frames.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,6 +110,26 @@ e2e('a client that stops reading is skipped and cut off, and another client stre
   assert.equal((await B.hooks()).closes.length, 0, "B's WebSocket stayed open");
 }, { timeout: 90000 });
 
+/** The flow client in @link's namespace against @h for @seconds, asking
+ *  for @asked kb/s; its lines (one JSON object a second) go into
+ *  shapedLines. Returns the process and a reader of the parsed lines. */
+function shapedClient(h, link, credential, seconds, asked) {
+  shapedLines = [];
+  const client = spawn('ip', ['netns', 'exec', link.ns, process.execPath, FLOW_CLIENT, link.hostIp, String(h.port),
+    JSON.stringify(credential), String(seconds), String(asked)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let rest = '';
+  client.stdout.setEncoding('utf8');
+  client.stdout.on('data', (d) => {
+    rest += d;
+    const lines = rest.split('\n');
+    rest = lines.pop();
+    shapedLines.push(...lines);
+  });
+  client.stderr.on('data', (d) => shapedLines.push(`stderr: ${d}`));
+  const samples = () => shapedLines.map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+  return { client, samples };
+}
+
 e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and it climbs back', async () => {
   const ASKED = 1000;
   shaped = await startHost({ backend: 'synthetic', grace: 0 });
@@ -119,18 +141,8 @@ e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and i
     // The host's direction (video) at 200 kbit/s, below what the stream
     // needs even at the lowest bitrate the host goes to.
     link.shape('200kbit', '8kb', '100ms');
-    client = spawn('ip', ['netns', 'exec', link.ns, process.execPath, FLOW_CLIENT, link.hostIp, String(shaped.port),
-      JSON.stringify(credential), '40', String(ASKED)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let rest = '';
-    client.stdout.setEncoding('utf8');
-    client.stdout.on('data', (d) => {
-      rest += d;
-      const lines = rest.split('\n');
-      rest = lines.pop();
-      shapedLines.push(...lines);
-    });
-    client.stderr.on('data', (d) => shapedLines.push(`stderr: ${d}`));
-    const samples = () => shapedLines.map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+    let samples;
+    ({ client, samples } = shapedClient(shaped, link, credential, 40, ASKED));
     // Under the limit: the bitrate goes down, frames are skipped, and
     // frames still arrive every second.
     await poll(() => samples().length >= 12, { timeout: 30000, what: '12 s of the shaped client' });
@@ -153,6 +165,34 @@ e2e('behind a shaped link the host lowers the bitrate, frames keep coming, and i
     link?.remove();
   }
 }, { timeout: 90000, skip: shapeSkip });
+
+e2e('with --bitrate-adaptation off the bitrate stays as asked behind a shaped link, and frames are skipped', async () => {
+  const ASKED = 1000;
+  await shaped?.cleanup();
+  shaped = await startHost({ backend: 'synthetic', grace: 0, args: ['--bitrate-adaptation', 'off'] });
+  const credential = await shaped.pairDevice('fixed');
+  let client = null;
+  let link = null;
+  try {
+    link = makeLinkedNamespace('flowoff', 198);
+    link.shape('200kbit', '8kb', '100ms');
+    let samples;
+    ({ client, samples } = shapedClient(shaped, link, credential, 12, ASKED));
+    await poll(() => samples().length >= 8, { timeout: 30000, what: '8 s of the shaped client' });
+    const under = samples().slice(0, 8);
+    console.log(`# adaptation off, under 200 kbit/s: frames a second ${under.map((x) => x.frames).join(' ')}; ` +
+      `target kb/s ${under.map((x) => x.stats?.target_kbps ?? '-').join(' ')}`);
+    assert.ok(!under.some((x) => x.error), `the client streamed: ${shapedLines.join(' | ')}`);
+    const targets = under.map((x) => x.stats?.target_kbps).filter((t) => t !== undefined);
+    assert.ok(targets.length >= 5 && targets.every((t) => t === ASKED),
+      `the target stayed at ${ASKED} kb/s: ${targets.join(' ')}`);
+    assert.ok(under.at(-1).stats?.skipped > 0, `frames were skipped: ${JSON.stringify(under.at(-1).stats)}`);
+    assert.ok(under.slice(3).every((x) => x.frames > 0), `frames kept coming: ${under.map((x) => x.frames).join(' ')}`);
+  } finally {
+    client?.kill('SIGKILL');
+    link?.remove();
+  }
+}, { timeout: 60000, skip: shapeSkip });
 
 e2e('Ctrl-C with a client that does not read ends the host within 2 s', async () => {
   await stuckClient(host, 'T');
