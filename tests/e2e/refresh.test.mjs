@@ -71,7 +71,7 @@ after(async () => {
 // the frames that went to this client), five seconds running, after
 // @warmFrames; what the browser decoded in that time is printed beside it
 // (a page's own one-second windows jitter by a few frames). Returns the
-// median.
+// five counts and their median.
 async function sentPerSecond(client, hz, warmFrames) {
   // Steady state: past the start and the first keyframe.
   await client.waitFrames(warmFrames, { timeout: 15000 });
