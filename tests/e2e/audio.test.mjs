@@ -166,10 +166,13 @@ e2e("A's microphone reaches only A's session", async () => {
     `660 Hz ${level.toFixed(3)}; B's recorder ${b.length} samples, rms ${rms(b).toFixed(5)}`);
   assert.ok(tail.length >= RATE / 2, `A's recorder recorded (${a.length} samples)`);
   // The browser's own processing (gain control, noise suppression) sets the
-  // loudness; what matters is that it is the 660 Hz tone: nearly all of the
-  // signal's energy is at that frequency.
+  // loudness; what matters is that it is the 660 Hz tone: most of the
+  // signal's energy is at that frequency. Under ASan on 2 cores the tone's
+  // share of the amplitude measured 0.69-0.96 from run to run (0.69 once in
+  // CI, against a bar of 0.7 then), so the bar is 0.6: a wrong tone or
+  // noise is far below it.
   assert.ok(level > 0.01, `A's recorder hears 660 Hz (level ${level})`);
-  assert.ok(level > 0.7 * Math.SQRT2 * rms(tail),
+  assert.ok(level > 0.6 * Math.SQRT2 * rms(tail),
     `A's recorder hears mostly 660 Hz (level ${level}, rms ${rms(tail)})`);
   assert.ok(b.length >= RATE / 2, `B's recorder recorded (${b.length} samples)`);
   assert.ok(rms(b) < 0.001, `B's recorder hears silence (rms ${rms(b)})`);
