@@ -1,6 +1,7 @@
 /* A browser client's video in flight (planes/web/flow.c): frames go out
  * while the client keeps up; behind, they are skipped and the bitrate
- * drops; caught up, the client resumes at a keyframe it asked for; a
+ * drops; caught up, the client resumes at a keyframe it asked for (and asks
+ * again while none comes); a
  * client that takes nothing is cut off; without acks the kernel's queue is
  * the measure. */
 #include <glib.h>
@@ -167,6 +168,39 @@ test_falls_behind_and_resumes_at_a_keyframe (void)
   fh_web_flow_clear (&f.flow);
 }
 
+/* The keyframe asked for never comes (a request lost on a loaded host):
+ * it is asked for again every FH_WEB_FLOW_REASK_US, not skipped forever. */
+static void
+test_asks_again_for_a_lost_keyframe (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  guint32 last_sent = 0;
+  gint64 asked_at = 0;
+  int asks = 0;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  for (int i = 0; i < 20; i++) {
+    if (next (&f, i == 0, -1) == FH_WEB_FLOW_SEND)
+      last_sent = f.frame - 1;
+  }
+  g_assert_true (f.flow.skipping);
+  fh_web_flow_ack (&f.flow, f.now, last_sent);
+  /* Two seconds of frames that are not keyframes. */
+  for (int i = 0; i < 2000 / 16; i++) {
+    g_assert_cmpint (next (&f, FALSE, -1), ==, FH_WEB_FLOW_SKIP);
+    if (!f.ask)
+      continue;
+    if (asks++)
+      g_assert_cmpint (f.now - asked_at, >=, FH_WEB_FLOW_REASK_US);
+    asked_at = f.now;
+  }
+  g_assert_cmpint (asks, >=, 2000 * MS / FH_WEB_FLOW_REASK_US);
+  g_assert_cmpint (asks, <=, 2000 * MS / FH_WEB_FLOW_REASK_US + 1);
+  g_assert_cmpint (next (&f, TRUE, -1), ==, FH_WEB_FLOW_SEND);
+  g_assert_false (f.flow.skipping);
+  fh_web_flow_clear (&f.flow);
+}
+
 static void
 test_cut_off (void)
 {
@@ -233,6 +267,7 @@ main (int argc, char **argv)
   g_test_add_func ("/web-flow/growing-queue", test_growing_queue);
   g_test_add_func ("/web-flow/falls-behind-and-resumes-at-a-keyframe",
                    test_falls_behind_and_resumes_at_a_keyframe);
+  g_test_add_func ("/web-flow/asks-again-for-a-lost-keyframe", test_asks_again_for_a_lost_keyframe);
   g_test_add_func ("/web-flow/cut-off", test_cut_off);
   g_test_add_func ("/web-flow/kernel-queue-without-acks", test_kernel_queue_without_acks);
   g_test_add_func ("/web-flow/rate-climbs-back", test_rate_climbs_back);

@@ -117,7 +117,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     if (fh_rate_control_congested (&self->rate, now_us, self->delivered_kbps))
       *new_kbps = self->rate.target_kbps;
     self->skipping = TRUE;
-    self->keyframe_asked = FALSE;
+    self->keyframe_asked_us = 0;
     self->skipped++;
     return FH_WEB_FLOW_SKIP;
   }
@@ -141,17 +141,18 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   }
   if (self->skipping) {
     /* What it missed broke the chain of frames: resume at a keyframe,
-     * asked for once the backlog is small. */
+     * asked for once the backlog is small, and again if none came. */
     if (!keyframe) {
-      if (backlog < FH_WEB_FLOW_LOW_US && !self->keyframe_asked) {
+      if (backlog < FH_WEB_FLOW_LOW_US &&
+          (!self->keyframe_asked_us || now_us - self->keyframe_asked_us >= FH_WEB_FLOW_REASK_US)) {
         *ask_keyframe = TRUE;
-        self->keyframe_asked = TRUE;
+        self->keyframe_asked_us = now_us;
       }
       self->skipped++;
       return FH_WEB_FLOW_SKIP;
     }
     self->skipping = FALSE;
-    self->keyframe_asked = FALSE;
+    self->keyframe_asked_us = 0;
   }
   /* More only while nothing waits: a queue that grows, however slowly,
    * says the link is full. */

@@ -6,7 +6,9 @@
  * holds for its socket at the session's bitrate. A backlog over
  * FH_WEB_FLOW_HIGH_US for FH_WEB_FLOW_PERSIST_US (one late ack is not a
  * slow link) makes the client skip frames until the backlog is under
- * FH_WEB_FLOW_LOW_US again, then resume at a keyframe it asks for; each
+ * FH_WEB_FLOW_LOW_US again, then resume at a keyframe it asks for (again
+ * every FH_WEB_FLOW_REASK_US while none comes: a request can be lost on a
+ * loaded host, and nothing but a keyframe ends the skipping); each
  * congestion lowers the session's bitrate, and a link that keeps up raises
  * it again (core/rate-control.h).
  *
@@ -36,6 +38,7 @@
 #define FH_WEB_FLOW_FLOOR_S 8
 #define FH_WEB_FLOW_QUEUE_US (30 * 1000)
 #define FH_WEB_FLOW_GROWING_US (15 * 1000)
+#define FH_WEB_FLOW_REASK_US (500 * 1000)
 
 typedef enum {
   FH_WEB_FLOW_SEND,
@@ -48,7 +51,7 @@ typedef struct {
   FhRateControl rate;
   GArray *in_flight; /* FhWebFlowFrame: sent, not acknowledged */
   gboolean skipping;
-  gboolean keyframe_asked;
+  gint64 keyframe_asked_us; /* while skipping: when a keyframe was asked for; 0: not */
   gint64 behind_since_us; /* 0: not behind */
   gint64 queued_since_us;  /* backlog over FH_WEB_FLOW_LOW_US since; 0: not */
   /* The smallest backlog in the current FH_WEB_FLOW_WINDOW_US and in the
