@@ -196,11 +196,18 @@ report_failure (FhVideoStream *self, GError *error)
   post_to_main (self, deliver_failure, d, failure_free);
 }
 
-/* Hands input picture @input to the encode thread as frame @frame. */
+/* Hands input picture @input to the encode thread as frame @frame. A
+ * picture still waiting (the encode thread did not get the CPU for a whole
+ * capture) is replaced by the newer one, and its keyframe goes with it: a
+ * client that skips frames until a keyframe comes would wait for good. */
 static void
 hand_over (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, gboolean keyframe)
 {
   g_mutex_lock (&self->lock);
+  if (self->ready_input >= 0) {
+    keyframe = keyframe || self->ready_keyframe;
+    self->dropped++;
+  }
   self->ready_input = input;
   self->ready_frame = frame;
   self->ready_capture_us = capture_us;
