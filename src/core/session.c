@@ -60,6 +60,7 @@ struct _FhSession {
   guint target_kbps; /* what the encoder aims at: its peer's rate control */
   guint audio_frame_ms;
   gboolean audio_constant_bitrate;
+  gboolean audio_gapless;
   char *dir;
   FhSessionState state;
 
@@ -256,6 +257,7 @@ listen_to_speaker (FhSession *self)
   FhAudioFormat format = {
     .frame_ms = self->audio_frame_ms ? self->audio_frame_ms : FH_AUDIO_FRAME_MS,
     .constant_bitrate = self->audio_constant_bitrate,
+    .gapless = self->audio_gapless,
   };
 
   self->speaker_listener =
@@ -263,7 +265,9 @@ listen_to_speaker (FhSession *self)
   if (!self->speaker_listener) {
     g_warning ("session %.8s: %s; sending %u ms packets", self->id, error->message,
                FH_AUDIO_FRAME_MS);
-    self->speaker_listener = fh_speaker_add_listener (self->speaker, on_audio_packet, self);
+    format.frame_ms = FH_AUDIO_FRAME_MS;
+    self->speaker_listener =
+      fh_speaker_add_listener_with_format (self->speaker, &format, on_audio_packet, self, NULL);
   }
 }
 
@@ -903,6 +907,7 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   self->target_kbps = self->bitrate_kbps;
   self->audio_frame_ms = request->audio_frame_ms;
   self->audio_constant_bitrate = request->audio_constant_bitrate;
+  self->audio_gapless = request->audio_gapless;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->guests = g_ptr_array_new ();

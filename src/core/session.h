@@ -53,6 +53,7 @@ typedef struct {
   guint app;
   guint audio_frame_ms; /* Opus packet length: 0 = FH_AUDIO_FRAME_MS */
   gboolean audio_constant_bitrate; /* every Opus packet one size (Moonlight) */
+  gboolean audio_gapless; /* packets while nothing plays too (Moonlight) */
 } FhSessionRequest;
 
 /* Who watches a session: a connection of one of the planes (a browser's

@@ -46,6 +46,13 @@ typedef struct {
 } FhPwClient;
 
 typedef struct {
+  guint id;
+  guint32 node;
+  FhPipeWireInputsFunc func;
+  gpointer user_data;
+} FhPwInputWatch;
+
+typedef struct {
   FhPipeWire *pw;
   struct pw_stream *stream;
   struct spa_hook listener;
@@ -70,6 +77,9 @@ struct _FhPipeWire {
   GHashTable *video_sources; /* Video/Source node id → its client id */
   GHashTable *session_nodes; /* a session's (or the shared) speaker or mic: id → node.name */
   GPtrArray *dying; /* FhPwDyingStream: given up, still connecting */
+  GHashTable *links; /* every link's id → the id of the node it leads into */
+  GArray *input_watches; /* FhPwInputWatch */
+  guint next_input_watch;
   struct pw_proxy *blackhole_sink;
   struct pw_proxy *blackhole_source;
   gboolean core_error;
@@ -336,6 +346,55 @@ guard_link (FhPipeWire *self, guint32 id, const struct spa_dict *props)
   pw_registry_destroy (self->registry, id);
 }
 
+/* ---- links into a node -------------------------------------------------- */
+
+static guint
+count_inputs (FhPipeWire *self, guint32 node)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->links);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    n += GPOINTER_TO_UINT (value) == node;
+  return n;
+}
+
+static void
+tell_inputs (FhPipeWire *self, guint32 node)
+{
+  guint n = count_inputs (self, node);
+
+  for (guint i = 0; i < self->input_watches->len; i++) {
+    FhPwInputWatch *w = &g_array_index (self->input_watches, FhPwInputWatch, i);
+    if (w->node == node)
+      w->func (n, w->user_data);
+  }
+}
+
+guint
+fh_pipewire_watch_inputs (FhPipeWire *self, guint32 node_id, FhPipeWireInputsFunc func,
+                          gpointer user_data)
+{
+  FhPwInputWatch w = { ++self->next_input_watch, node_id, func, user_data };
+
+  g_array_append_val (self->input_watches, w);
+  func (count_inputs (self, node_id), user_data);
+  return w.id;
+}
+
+void
+fh_pipewire_unwatch_inputs (FhPipeWire *self, guint watch)
+{
+  for (guint i = 0; i < self->input_watches->len; i++) {
+    if (g_array_index (self->input_watches, FhPwInputWatch, i).id == watch) {
+      g_array_remove_index (self->input_watches, i);
+      return;
+    }
+  }
+}
+
 static void
 registry_global (void *data, uint32_t id, uint32_t permissions, const char *type,
                  uint32_t version, const struct spa_dict *props)
@@ -356,6 +415,18 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
       set_session_defaults (self);
     return;
   }
+  if (g_str_equal (type, PW_TYPE_INTERFACE_Link)) {
+    const char *in = spa_dict_lookup (props, PW_KEY_LINK_INPUT_NODE);
+
+    if (in) {
+      g_hash_table_replace (self->links, GUINT_TO_POINTER (id),
+                            GUINT_TO_POINTER ((guint32) atoi (in)));
+      tell_inputs (self, (guint32) atoi (in));
+    }
+    if (!self->session_stack)
+      guard_link (self, id, props);
+    return;
+  }
   if (self->session_stack)
     return;
   if (g_str_equal (type, PW_TYPE_INTERFACE_Client)) {
@@ -369,10 +440,6 @@ registry_global (void *data, uint32_t id, uint32_t permissions, const char *type
     pw_client_add_listener ((struct pw_client *) client->proxy, &client->listener,
                             &client_events, client);
     g_hash_table_replace (self->clients, GUINT_TO_POINTER (id), client);
-    return;
-  }
-  if (g_str_equal (type, PW_TYPE_INTERFACE_Link)) {
-    guard_link (self, id, props);
     return;
   }
   if (!g_str_equal (type, PW_TYPE_INTERFACE_Node))
@@ -417,7 +484,10 @@ static void
 registry_global_remove (void *data, uint32_t id)
 {
   FhPipeWire *self = data;
+  gpointer node;
 
+  if (g_hash_table_steal_extended (self->links, GUINT_TO_POINTER (id), NULL, &node))
+    tell_inputs (self, GPOINTER_TO_UINT (node));
   g_hash_table_remove (self->streams, GUINT_TO_POINTER (id));
   g_hash_table_remove (self->clients, GUINT_TO_POINTER (id));
   g_hash_table_remove (self->video_sources, GUINT_TO_POINTER (id));
@@ -724,6 +794,8 @@ pipewire_alloc (GError **error)
   self->clients = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) client_free);
   self->video_sources = g_hash_table_new (NULL, NULL);
   self->session_nodes = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->links = g_hash_table_new (NULL, NULL);
+  self->input_watches = g_array_new (FALSE, FALSE, sizeof (FhPwInputWatch));
   self->loop = pw_loop_new (NULL);
   pw_loop_enter (self->loop);
   self->context = pw_context_new (self->loop,
@@ -887,6 +959,8 @@ fh_pipewire_free (FhPipeWire *self)
   g_clear_pointer (&self->clients, g_hash_table_unref);
   g_clear_pointer (&self->video_sources, g_hash_table_unref);
   g_clear_pointer (&self->session_nodes, g_hash_table_unref);
+  g_clear_pointer (&self->links, g_hash_table_unref);
+  g_clear_pointer (&self->input_watches, g_array_unref);
   g_free (self->private_dir);
   g_free (self->remote);
   g_free (self->default_sink);

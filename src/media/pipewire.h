@@ -79,6 +79,14 @@ void fh_pipewire_set_router (FhPipeWire *pw, FhAudioRouteFunc func, gpointer use
  * session's). */
 guint32 fh_pipewire_find_video_source (FhPipeWire *pw, const int *roots, guint n_roots);
 
+/* Main thread: the number of links into node @node_id (for a sink: two for
+ * each stereo stream that plays into it), told at once and whenever it
+ * changes. @func must not add or remove a watch. */
+typedef void (*FhPipeWireInputsFunc) (guint n_links, gpointer user_data);
+guint fh_pipewire_watch_inputs (FhPipeWire *pw, guint32 node_id, FhPipeWireInputsFunc func,
+                                gpointer user_data);
+void fh_pipewire_unwatch_inputs (FhPipeWire *pw, guint watch);
+
 /* Runs the loop until @done returns TRUE or @timeout_ms passes (startup and
  * tests only: never from a callback). */
 gboolean fh_pipewire_run_until (FhPipeWire *pw, gboolean (*done) (gpointer), gpointer data,

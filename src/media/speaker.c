@@ -1,8 +1,11 @@
 /* A null sink, the capture of its monitor, and an Opus encoder per packet
  * format its listeners ask for (a browser: 10 ms, variable bitrate; a
  * Moonlight client: 5 ms, constant bitrate), all fed the same samples.
- * Every callback runs on the main thread (the PipeWire loop is a GSource
- * there). */
+ * The capture is active only while something plays into the sink (or a
+ * listener wants packets without gaps): a null sink's monitor with nothing
+ * linked gives silence, and capturing it woke the host and PipeWire about
+ * 600 times a second per session for nothing. Every callback runs on the
+ * main thread (the PipeWire loop is a GSource there). */
 #include "media/speaker.h"
 
 #include <gio/gio.h>
@@ -19,6 +22,7 @@ typedef struct {
   guint id;
   FhAudioPacketFunc func;
   gpointer user_data;
+  gboolean gapless;
 } FhSpeakerListener;
 
 /* One packet format and the listeners that take it. */
@@ -41,6 +45,9 @@ struct _FhSpeaker {
   struct pw_stream *capture;
   struct spa_hook capture_listener;
   gboolean capturing;
+  gboolean active; /* the capture runs (or will, once connected) */
+  guint inputs_watch; /* links into the sink, once its id is known */
+  guint n_inputs;
   guint reconnect_source;
   guint reconnects;
 
@@ -93,6 +100,24 @@ update_cycle (FhSpeaker *self)
   latency_property (ms, latency, sizeof latency);
   item = SPA_DICT_ITEM_INIT (PW_KEY_NODE_LATENCY, latency);
   pw_stream_update_properties (self->capture, &SPA_DICT_INIT (&item, 1));
+}
+
+/* Whether the capture should run: someone listens, and something plays or
+ * a listener wants packets all the same. */
+static gboolean
+wanted_active (FhSpeaker *self)
+{
+  gboolean listened = FALSE;
+
+  for (guint i = 0; i < self->encodings->len; i++) {
+    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i);
+    for (guint j = 0; j < e->listeners->len; j++) {
+      if (g_array_index (e->listeners, FhSpeakerListener, j).gapless)
+        return TRUE;
+      listened = TRUE;
+    }
+  }
+  return listened && self->n_inputs > 0;
 }
 
 static void
@@ -169,6 +194,68 @@ encode (FhSpeaker *self, FhSpeakerEncoding *e, const float *samples, guint n_fra
   }
 }
 
+static void update_active (FhSpeaker *self);
+
+/* After packets went out: the encodings whose last listener went inside
+ * its callback go now. */
+static void
+after_packets (FhSpeaker *self)
+{
+  guint n_encodings = self->encodings->len;
+
+  for (guint i = self->encodings->len; i > 0; i--) {
+    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i - 1);
+    if (e->listeners->len == 0)
+      g_ptr_array_remove_index (self->encodings, i - 1);
+  }
+  if (self->encodings->len != n_encodings)
+    update_cycle (self);
+  update_active (self);
+}
+
+/* The capture stops: what is pending leaves now, padded with silence
+ * (the end of a sound, not to be kept for the next one). */
+static void
+flush (FhSpeaker *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->processing = TRUE;
+  for (guint i = 0; i < self->encodings->len; i++) {
+    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i);
+    guint pending = e->n_pending;
+
+    if (!pending)
+      continue;
+    memset (e->pending + pending * CHANNELS, 0,
+            (e->frame_samples - pending) * CHANNELS * sizeof (float));
+    e->n_pending = 0;
+    if (e->listeners->len > 0)
+      emit_packet (self, e, now - (gint64) pending * G_USEC_PER_SEC / FH_AUDIO_RATE);
+  }
+  self->processing = FALSE;
+}
+
+/* After the listeners or the links into the sink changed. Not while
+ * packets go out (on_capture_process looks again after them). */
+static void
+update_active (FhSpeaker *self)
+{
+  gboolean active = wanted_active (self);
+
+  if (active == self->active || self->processing)
+    return;
+  self->active = active;
+  if (!self->capture)
+    return; /* connect_capture() connects it so */
+  g_debug ("audio: %s capture %s", self->name, active ? "runs" : "rests: nothing plays");
+  pw_stream_set_active (self->capture, active);
+  if (!active) {
+    flush (self);
+    after_packets (self);
+  }
+}
+
 static void
 on_capture_process (void *data)
 {
@@ -176,7 +263,7 @@ on_capture_process (void *data)
   struct pw_buffer *buffer = pw_stream_dequeue_buffer (self->capture);
   struct spa_data *d;
   const float *samples;
-  guint n_frames, n_encodings;
+  guint n_frames;
   gint64 now = g_get_monotonic_time ();
 
   if (!buffer)
@@ -190,15 +277,8 @@ on_capture_process (void *data)
   for (guint i = 0; i < self->encodings->len; i++)
     encode (self, g_ptr_array_index (self->encodings, i), samples, n_frames, now);
   self->processing = FALSE;
-  n_encodings = self->encodings->len;
-  for (guint i = self->encodings->len; i > 0; i--) {
-    FhSpeakerEncoding *e = g_ptr_array_index (self->encodings, i - 1);
-    if (e->listeners->len == 0)
-      g_ptr_array_remove_index (self->encodings, i - 1);
-  }
   pw_stream_queue_buffer (self->capture, buffer);
-  if (self->encodings->len != n_encodings)
-    update_cycle (self);
+  after_packets (self);
 }
 
 static gboolean
@@ -220,9 +300,10 @@ on_capture_state (void *data, enum pw_stream_state old, enum pw_stream_state sta
   g_debug ("audio: %s capture: %s → %s", self->name, pw_stream_state_as_string (old),
            pw_stream_state_as_string (state));
   if (state == PW_STREAM_STATE_STREAMING || state == PW_STREAM_STATE_PAUSED) {
-    if (!self->capturing && state == PW_STREAM_STATE_STREAMING)
+    /* Paused: linked, and resting while nothing plays. */
+    if (!self->capturing)
       g_message ("audio: capturing %s", self->name);
-    self->capturing = state == PW_STREAM_STATE_STREAMING || self->capturing;
+    self->capturing = TRUE;
     return;
   }
   if (state != PW_STREAM_STATE_ERROR && !(state == PW_STREAM_STATE_UNCONNECTED &&
@@ -269,13 +350,25 @@ connect_capture (FhSpeaker *self)
                              PW_KEY_STREAM_CAPTURE_SINK, "true", PW_KEY_NODE_DONT_RECONNECT,
                              "true", NULL);
   self->cycle_ms = wanted_cycle_ms (self);
+  self->active = wanted_active (self);
   latency_property (self->cycle_ms, latency, sizeof latency);
   pw_properties_set (props, PW_KEY_NODE_LATENCY, latency);
   self->capture = pw_stream_new (fh_pipewire_get_core (self->pw), capture_name, props);
   pw_stream_add_listener (self->capture, &self->capture_listener, &capture_events, self);
   params[0] = fh_pipewire_build_audio_format (&builder, CHANNELS);
   pw_stream_connect (self->capture, PW_DIRECTION_INPUT, PW_ID_ANY,
-                     PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
+                     PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS |
+                       (self->active ? 0 : PW_STREAM_FLAG_INACTIVE),
+                     params, 1);
+}
+
+static void
+on_sink_inputs (guint n_links, gpointer user_data)
+{
+  FhSpeaker *self = user_data;
+
+  self->n_inputs = n_links;
+  update_active (self);
 }
 
 static void
@@ -283,6 +376,8 @@ on_sink_info (void *data, const struct pw_node_info *info)
 {
   FhSpeaker *self = data;
 
+  if (!self->inputs_watch)
+    self->inputs_watch = fh_pipewire_watch_inputs (self->pw, info->id, on_sink_inputs, self);
   /* Its monitor ports exist once the session manager has set it up:
    * linking before that would find no target. */
   if (!self->capture && info->n_output_ports >= CHANNELS)
@@ -328,6 +423,8 @@ fh_speaker_free (FhSpeaker *self)
   if (!self)
     return;
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
+  if (self->inputs_watch)
+    fh_pipewire_unwatch_inputs (self->pw, self->inputs_watch);
   if (self->capture) {
     spa_hook_remove (&self->capture_listener);
     fh_pipewire_destroy_stream (self->pw, g_steal_pointer (&self->capture));
@@ -357,7 +454,7 @@ guint
 fh_speaker_add_listener_with_format (FhSpeaker *self, const FhAudioFormat *format,
                                      FhAudioPacketFunc func, gpointer user_data, GError **error)
 {
-  FhSpeakerListener listener = { 0, func, user_data };
+  FhSpeakerListener listener = { 0, func, user_data, format->gapless };
   FhSpeakerEncoding *e = NULL;
 
   if (format->frame_ms != 5 && format->frame_ms != 10 && format->frame_ms != 20) {
@@ -379,6 +476,7 @@ fh_speaker_add_listener_with_format (FhSpeaker *self, const FhAudioFormat *forma
   listener.id = ++self->next_listener;
   g_array_append_val (e->listeners, listener);
   update_cycle (self);
+  update_active (self);
   return listener.id;
 }
 
@@ -402,6 +500,7 @@ fh_speaker_remove_listener (FhSpeaker *self, guint id)
           g_ptr_array_remove_index (self->encodings, i);
         if (!self->processing)
           update_cycle (self);
+        update_active (self);
         return;
       }
     }

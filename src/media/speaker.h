@@ -31,7 +31,10 @@ void fh_speaker_free (FhSpeaker *speaker);
 
 const char *fh_speaker_get_sink_name (FhSpeaker *speaker);
 
-/* TRUE once the sink exists and its monitor is being captured. */
+/* TRUE once the sink exists and the capture of its monitor is linked to
+ * it. The capture runs only while it has a listener and something plays
+ * into the sink (a stream linked to it), or a listener wants packets
+ * without gaps: a silent session costs no wake-ups. */
 gboolean fh_speaker_is_capturing (FhSpeaker *speaker);
 
 /* What a listener takes: Opus packets of @frame_ms (5, 10 or 20), at a
@@ -41,9 +44,13 @@ gboolean fh_speaker_is_capturing (FhSpeaker *speaker);
 typedef struct {
   guint frame_ms;
   gboolean constant_bitrate;
+  /* Packets (of silence) also while nothing plays into the sink, as
+   * Moonlight's audio stream expects; otherwise none come then. */
+  gboolean gapless;
 } FhAudioFormat;
 
-/* FH_AUDIO_FRAME_MS, variable bitrate. Returns the listener's id (> 0). */
+/* FH_AUDIO_FRAME_MS, variable bitrate, packets only while something
+ * plays. Returns the listener's id (> 0). */
 guint fh_speaker_add_listener (FhSpeaker *speaker, FhAudioPacketFunc func, gpointer user_data);
 /* 0 with @error for a length the speaker cannot make. */
 guint fh_speaker_add_listener_with_format (FhSpeaker *speaker, const FhAudioFormat *format,

@@ -7,6 +7,10 @@
  *     sink, is moved into its own session;
  *   - Opus packets fed into A's microphone reach a recorder in A; recorders
  *     in B (one of them naming A's microphone) hear silence;
+ *   - a speaker whose sink nothing plays into sends nothing to a browser's
+ *     listener (its capture rests), sends again as soon as an app plays, and
+ *     rests again when the app is gone; a listener that wants packets
+ *     without gaps (Moonlight's) gets them all the time;
  *   - a 5 ms listener (a Moonlight client's packets) that joins A's speaker,
  *     which ran at a browser's PipeWire cycle, gets a cycle as short as
  *     its packets: hardly any is older than 8 ms as it leaves;
@@ -202,7 +206,7 @@ on_timed_packet (const FhAudioPacket *packet, gpointer user_data)
 static void
 test_cycle_follows_listeners (void)
 {
-  const FhAudioFormat five = { .frame_ms = 5, .constant_bitrate = TRUE };
+  const FhAudioFormat five = { .frame_ms = 5, .constant_bitrate = TRUE, .gapless = TRUE };
   g_autoptr (GArray) ages = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GError) error = NULL;
   gint64 oldest = 0;
@@ -230,6 +234,78 @@ test_cycle_follows_listeners (void)
    * 10 ms, 256 (up to 10.3 ms, and over 8 ms for more than a third of
    * the packets). A packet preempted on its way out may be older. */
   g_assert_cmpuint (old, <, ages->len / 5);
+}
+
+static void
+on_counted_packet (const FhAudioPacket *packet, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* Packets to A's browser listener over @ms. */
+static guint
+packets_in (guint ms)
+{
+  guint before = T.sessions[0].packets;
+
+  run_for (ms);
+  return T.sessions[0].packets - before;
+}
+
+static void
+test_rests_while_nothing_plays (void)
+{
+  const FhAudioFormat moonlight = { .frame_ms = 5, .constant_bitrate = TRUE, .gapless = TRUE };
+  g_autofree char *a440 = write_tone (440, 4);
+  g_autoptr (GError) error = NULL;
+  TestSession *a = &T.sessions[0];
+  GSubprocess *app;
+  guint gapless = 0, id, n;
+  gint64 started;
+
+  /* The apps of the tests before are gone. */
+  run_for (300);
+  n = packets_in (1000);
+  g_test_message ("nothing plays: %u packets in a second", n);
+  g_assert_cmpuint (n, ==, 0);
+  g_assert_true (fh_speaker_is_capturing (a->speaker));
+
+  /* An app plays: packets at once, with its tone. */
+  g_array_set_size (a->samples, 0);
+  started = g_get_monotonic_time ();
+  app = play (a, a440, FALSE, NULL);
+  while (a->samples->len == 0 && g_get_monotonic_time () - started < 5 * G_USEC_PER_SEC)
+    run_for (1);
+  g_test_message ("the first packet %.0f ms after the app started",
+                  (g_get_monotonic_time () - started) / 1000.0);
+  g_assert_cmpuint (a->samples->len, >, 0);
+  run_for (500);
+  g_array_set_size (a->samples, 0);
+  n = packets_in (1000);
+  g_assert_cmpuint (n, >=, 90);
+  assert_heard (a, 440, 880);
+
+  /* It is gone: the capture rests again. */
+  stop (app);
+  run_for (300);
+  n = packets_in (1000);
+  g_test_message ("the app gone: %u packets in a second", n);
+  g_assert_cmpuint (n, ==, 0);
+
+  /* A listener that wants packets without gaps gets them, silence, and
+   * so does the other listener meanwhile. */
+  id = fh_speaker_add_listener_with_format (a->speaker, &moonlight, on_counted_packet, &gapless,
+                                            &error);
+  g_assert_no_error (error);
+  run_for (300);
+  gapless = 0;
+  n = packets_in (1000);
+  g_test_message ("with a gapless listener: %u and %u packets in a second", gapless, n);
+  g_assert_cmpuint (gapless, >=, 180);
+  g_assert_cmpuint (n, >=, 90);
+  fh_speaker_remove_listener (a->speaker, id);
+  run_for (300);
+  g_assert_cmpuint (packets_in (1000), ==, 0);
 }
 
 static void
@@ -406,6 +482,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/audio/own-tones", test_own_tones);
   g_test_add_func ("/audio/stray-apps-are-moved", test_stray_apps_are_moved);
+  g_test_add_func ("/audio/rests-while-nothing-plays", test_rests_while_nothing_plays);
   g_test_add_func ("/audio/cycle-follows-listeners", test_cycle_follows_listeners);
   g_test_add_func ("/audio/mic", test_mic);
   g_test_add_func ("/audio/nothing-left", test_nothing_left);

@@ -288,6 +288,7 @@ fh_gs_launch_play (FhGsLaunch *l, FhGsMediaSender *media, GError **error)
       .audio_frame_ms = st->audio_packet_ms ? st->audio_packet_ms : 5,
       /* Moonlight's audio FEC needs every packet of a block one size. */
       .audio_constant_bitrate = TRUE,
+      .audio_gapless = TRUE,
       .shared = l->shared,
       .app = l->appid,
     };
