@@ -10,7 +10,7 @@
 # all at the same preset, bitrate and thread/slice count, then finds how
 # many synthetic sessions of each the machine sustains (every one at
 # >= 95 % of its frame rate, nothing dropped; a failing count is tried
-# twice). Prints its figures last and
+# twice) and what a frame costs at that count. Prints its figures last and
 # writes a table into docs/performance.md (its "## Side by side with other
 # hosts (issue 8)" section) and a plot into docs/img/side-by-side.png.
 #
@@ -192,6 +192,17 @@ sustained_try() { # $1 = input, $2 = pipeline, $3 = n; 0 when sustained
   if [[ $p != funkhaus ]] && (( $(cat "$base".*.out 2>/dev/null | grep -c '^frames ') < n )); then
     ok=1
   fi
+  # CPU per frame at this count, all instances together (funkhaus: the
+  # host's on-CPU time over every session's frames; the others: the mean
+  # of their processes' own figure).
+  (( ok )) || busy_cpu[$input.$p.$n]=$(
+    if [[ $p == funkhaus ]]; then
+      awk '$1 == "total_cpu_cores" { c = $2 } $1 == "window_s" { w = $2 } $1 == "frames" { f = $2 }
+        END { if (c != "" && f > 0) printf "%.3f\n", c * w * 1000 / f }' "$base.out"
+    else
+      awk '$1 == "total_cpu_ms_per_frame" { s += $2; k++ } END { if (k) printf "%.3f\n", s / k }' \
+        "$base".*.out
+    fi)
   return $ok
 }
 
@@ -201,7 +212,7 @@ sustained_twice() {
   sustained_try "$@" || { echo "   … once more" >&2; sustained_try "$@"; }
 }
 
-declare -A sustained
+declare -A sustained busy_cpu
 session_inputs=("synthetic:1280x720@60" "synthetic:1920x1080@60")
 echo "== sessions sustained (each try ${warmup} s + ${session_seconds} s)" >&2
 for input in "${session_inputs[@]}"; do
@@ -286,6 +297,20 @@ ratio() {
   done | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "–"; exit }
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'
 }
+# The count at which funkhaus and the encoder alone are compared busy: the
+# larger both sustained.
+busy_count() { # $1 = input
+  local a=${sustained[$1.funkhaus]:-0} b=${sustained[$1.encoder]:-0}
+  echo $(( a < b ? a : b ))
+}
+busy_fig() { # $1 = input, $2 = pipeline: CPU per frame at busy_count, or –
+  local v=${busy_cpu[$1.$2.$(busy_count "$1")]:-}
+  [[ -n $v ]] && echo "$v" || echo "–"
+}
+busy_ratio() { # $1 = input, $2 = pipeline
+  awk -v a="$(busy_fig "$1" funkhaus)" -v b="$(busy_fig "$1" "$2")" \
+    'BEGIN { if (a != "–" && b != "–" && b > 0) printf "%.2f", a / b; else print "–" }'
+}
 sratio() { # sessions: funkhaus / $2 on input $1
   awk -v a="${sustained[$1.funkhaus]:-0}" -v b="${sustained[$1.$2]:-0}" \
     'BEGIN { if (b > 0) printf "%.2f", a / b; else print "–" }'
@@ -326,6 +351,10 @@ table=$(
       "${sustained[$input.funkhaus]}" "${sustained[$input.wolf]}" "${sustained[$input.sunshine]}" \
       "${sustained[$input.encoder]}" "$(sratio "$input" wolf)" "$(sratio "$input" sunshine)" \
       "$(sratio "$input" encoder)"
+    printf '| %s | CPU time per frame with %s at once, ms | %s | %s | %s | %s | %s | %s | %s |\n' \
+      "$(label "$input")" "$(busy_count "$input")" "$(busy_fig "$input" funkhaus)" \
+      "$(busy_fig "$input" wolf)" "$(busy_fig "$input" sunshine)" "$(busy_fig "$input" encoder)" \
+      "$(busy_ratio "$input" wolf)" "$(busy_ratio "$input" sunshine)" "$(busy_ratio "$input" encoder)"
   done
 )
 
@@ -421,6 +450,11 @@ of its frame rate with nothing dropped: one host with N sessions and one
 client for funkhaus, N processes for the others, found by starting near
 what one instance's CPU predicts and stepping by one (a count that
 fails gets a second try), the four pipelines taking turns try by try.
+**CPU time per frame with N at once** is the CPU per frame of that
+sustained try, all instances together, at N = the smaller of funkhaus's
+and the encoder alone's counts (a pipeline that did not sustain N in a
+try of its own shows –): the cost per frame when the machine is busy,
+one try each, so it moves more from run to run than the rounds above.
 
 Where the comparison leans, and which way:
 
