@@ -361,15 +361,20 @@ count_inputs (FhPipeWire *self, guint32 node)
   return n;
 }
 
+/* Counted only for a node somebody watches: links come and go all over
+ * the graph, most of them nobody's concern. */
 static void
 tell_inputs (FhPipeWire *self, guint32 node)
 {
-  guint n = count_inputs (self, node);
+  gint n = -1;
 
   for (guint i = 0; i < self->input_watches->len; i++) {
     FhPwInputWatch *w = &g_array_index (self->input_watches, FhPwInputWatch, i);
-    if (w->node == node)
-      w->func (n, w->user_data);
+    if (w->node != node)
+      continue;
+    if (n < 0)
+      n = (gint) count_inputs (self, node);
+    w->func ((guint) n, w->user_data);
   }
 }
 

@@ -196,10 +196,11 @@ encode (FhSpeaker *self, FhSpeakerEncoding *e, const float *samples, guint n_fra
 
 static void update_active (FhSpeaker *self);
 
-/* After packets went out: the encodings whose last listener went inside
- * its callback go now. */
+/* After listeners went (at once, or inside a packet's callback, where
+ * their encodings stay put until the packets are out): the encodings left
+ * without one go, and the cycle and the capture follow. */
 static void
-after_packets (FhSpeaker *self)
+settle (FhSpeaker *self)
 {
   guint n_encodings = self->encodings->len;
 
@@ -252,7 +253,7 @@ update_active (FhSpeaker *self)
   pw_stream_set_active (self->capture, active);
   if (!active) {
     flush (self);
-    after_packets (self);
+    settle (self);
   }
 }
 
@@ -278,7 +279,7 @@ on_capture_process (void *data)
     encode (self, g_ptr_array_index (self->encodings, i), samples, n_frames, now);
   self->processing = FALSE;
   pw_stream_queue_buffer (self->capture, buffer);
-  after_packets (self);
+  settle (self);
 }
 
 static gboolean
@@ -496,11 +497,8 @@ fh_speaker_remove_listener (FhSpeaker *self, guint id)
     for (guint j = 0; j < e->listeners->len; j++) {
       if (g_array_index (e->listeners, FhSpeakerListener, j).id == id) {
         g_array_remove_index (e->listeners, j);
-        if (e->listeners->len == 0 && !self->processing)
-          g_ptr_array_remove_index (self->encodings, i);
         if (!self->processing)
-          update_cycle (self);
-        update_active (self);
+          settle (self);
         return;
       }
     }
