@@ -1,7 +1,8 @@
 /* Two threads per session: one paces and captures into one of the
  * encoder's input pictures while the other encodes the picture captured
  * before, so a frame's capture and conversion overlap the last one's
- * encoding. */
+ * encoding. A frame that fits in half a period is encoded on the capture
+ * thread without a hand-over. */
 #include "media/video-stream.h"
 
 #include <string.h>
@@ -55,9 +56,13 @@ struct _FhVideoStream {
   gint64 ready_capture_us;
   gboolean ready_keyframe;
   gint64 last_sent_us; /* under lock: when the last frame was handed over */
+  /* Under lock: how long a capture and an encoding take, averaged over the
+   * last few frames (µs), for the choice of thread (capture_thread()). */
+  gint64 capture_avg_us;
+  gint64 encode_avg_us;
   gint keyframe_requested; /* atomic */
   guint bitrate_kbps; /* atomic: what the encoder should aim at */
-  guint encoder_kbps; /* encode thread: what it aims at */
+  guint encoder_kbps; /* the thread that encodes: what it aims at */
   guint64 dropped; /* under lock */
   gint thread_ids[2]; /* atomic: both threads' tids, for their CPU time */
 };
@@ -217,6 +222,32 @@ hand_over (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, gb
   g_mutex_unlock (&self->lock);
 }
 
+/* Encodes input picture @input as frame @frame on whichever thread owns
+ * it (encoding_input, set under lock), then gives it back. */
+static gboolean
+encode_one (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, gboolean keyframe,
+            GError **error)
+{
+  FhEncodeJob job = { .self = self, .frame = frame, .capture_us = capture_us };
+  guint kbps = (guint) g_atomic_int_get (&self->bitrate_kbps);
+  gint64 start = g_get_monotonic_time ();
+  gboolean ok;
+
+  if (kbps != self->encoder_kbps) {
+    fh_video_encoder_set_bitrate (self->encoder, kbps);
+    self->encoder_kbps = kbps;
+  }
+  ok = fh_video_encoder_encode (self->encoder, (guint) input, frame, keyframe, on_encoded, &job,
+                                error);
+  g_mutex_lock (&self->lock);
+  self->encoding_input = -1;
+  self->encode_avg_us = (3 * self->encode_avg_us + g_get_monotonic_time () - start) / 4;
+  if (self->capture_waits)
+    g_cond_signal (&self->capture_cond);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
 static gpointer
 capture_thread (gpointer data)
 {
@@ -230,9 +261,9 @@ capture_thread (gpointer data)
   for (;;) {
     g_autoptr (GError) error = NULL;
     FhFrame input;
-    gint64 capture_us = 0, now, last_sent_us;
+    gint64 capture_us = 0, now, last_sent_us, started_us, took_us;
     gint into = newest < 0 ? 0 : (newest + 1) % FH_VIDEO_ENCODER_INPUTS;
-    gboolean keyframe, changed;
+    gboolean keyframe, changed, here;
 
     g_mutex_lock (&self->lock);
     while (!self->stopping && !self->failed &&
@@ -282,12 +313,14 @@ capture_thread (gpointer data)
     /* Until half a frame past the next tick rather than to it: a
      * compositor frame that comes just after the tick would otherwise cost
      * a whole frame. */
+    started_us = g_get_monotonic_time ();
     changed = self->source.capture (self->source.source, &input, frame,
                                     next + self->period_us / 2, &capture_us, &error);
     if (error) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
+    took_us = g_get_monotonic_time () - started_us;
     keyframe = g_atomic_int_get (&self->keyframe_requested) || frame == 0;
     if (changed) {
       newest = into;
@@ -309,7 +342,26 @@ capture_thread (gpointer data)
     /* Taken, not just cleared: a request that came meanwhile is this
      * frame's too, one that comes after is the next one's. */
     keyframe = g_atomic_int_exchange (&self->keyframe_requested, 0) || keyframe;
-    hand_over (self, newest, frame, capture_us, keyframe);
+    /* A frame whose capture and encoding fit in half a period together
+     * gains nothing from the encode thread: it is encoded here, without a
+     * hand-over (a wake-up of the other thread, the picture read on
+     * another core). Only a longer one goes there, to overlap the next
+     * capture. */
+    g_mutex_lock (&self->lock);
+    self->capture_avg_us = (3 * self->capture_avg_us + took_us) / 4;
+    here = self->ready_input < 0 && self->encoding_input < 0 &&
+           2 * (self->capture_avg_us + self->encode_avg_us) < self->period_us;
+    if (here) {
+      self->encoding_input = newest;
+      self->last_sent_us = g_get_monotonic_time ();
+    }
+    g_mutex_unlock (&self->lock);
+    if (!here) {
+      hand_over (self, newest, frame, capture_us, keyframe);
+    } else if (!encode_one (self, newest, frame, capture_us, keyframe, &error)) {
+      report_failure (self, g_steal_pointer (&error));
+      break;
+    }
     frame++;
   }
   return NULL;
@@ -323,7 +375,8 @@ encode_thread (gpointer data)
   g_atomic_int_set (&self->thread_ids[1], (gint) syscall (SYS_gettid));
   for (;;) {
     g_autoptr (GError) error = NULL;
-    FhEncodeJob job = { .self = self };
+    guint32 frame;
+    gint64 capture_us;
     gboolean keyframe;
     gint input;
 
@@ -336,30 +389,17 @@ encode_thread (gpointer data)
     }
     input = self->encoding_input = self->ready_input;
     self->ready_input = -1;
-    job.frame = self->ready_frame;
-    job.capture_us = self->ready_capture_us;
+    frame = self->ready_frame;
+    capture_us = self->ready_capture_us;
     keyframe = self->ready_keyframe;
     if (self->capture_waits)
       g_cond_signal (&self->capture_cond);
     g_mutex_unlock (&self->lock);
 
-    {
-      guint kbps = (guint) g_atomic_int_get (&self->bitrate_kbps);
-      if (kbps != self->encoder_kbps) {
-        fh_video_encoder_set_bitrate (self->encoder, kbps);
-        self->encoder_kbps = kbps;
-      }
-    }
-    if (!fh_video_encoder_encode (self->encoder, (guint) input, job.frame, keyframe, on_encoded,
-                                  &job, &error)) {
+    if (!encode_one (self, input, frame, capture_us, keyframe, &error)) {
       report_failure (self, g_steal_pointer (&error));
       break;
     }
-    g_mutex_lock (&self->lock);
-    self->encoding_input = -1;
-    if (self->capture_waits)
-      g_cond_signal (&self->capture_cond);
-    g_mutex_unlock (&self->lock);
   }
   return NULL;
 }

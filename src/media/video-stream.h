@@ -1,8 +1,10 @@
 /* The capture-to-wire pipeline of one session: its capture thread
  * captures from a frame source straight into one of the encoder's inputs
  * at the session's rate while its encode thread encodes the input
- * captured before and hands each access unit to the main loop, with room
- * in front of it for a plane's own framing. */
+ * captured before (a frame whose capture and encoding fit in half a
+ * period is encoded on the capture thread instead), and each access unit
+ * goes to the main loop with room in front of it for a plane's own
+ * framing. */
 #pragma once
 
 #include <glib.h>

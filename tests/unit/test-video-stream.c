@@ -1,8 +1,10 @@
 /* The capture-to-wire pipeline with the synthetic backend and the real
  * libx264 encoder: frames come out at the mode, keyframes when asked, each
  * with room for a plane's header in front (the web's is written there and
- * read back), a frame's capture overlaps the last one's encoding, and
- * stop() ends everything. */
+ * read back), a frame's capture overlaps the last one's encoding when
+ * the two do not fit in a period one after the other, a frame that fits
+ * is encoded without waking the encode thread, and stop() ends
+ * everything. */
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -75,6 +77,32 @@ on_failed (FhVideoStream *stream, const GError *error, gpointer user_data)
   g_error ("stream failed: %s", error->message);
 }
 
+/* How often thread @name of this process went to sleep and woke (its
+ * voluntary context switches), or -1 when there is no such thread. */
+static gint64
+thread_wake_ups (const char *name)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir))) {
+    g_autofree char *comm_path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+    g_autofree char *status_path = g_strdup_printf ("/proc/self/task/%s/status", tid);
+    g_autofree char *comm = NULL, *status = NULL;
+    const char *line;
+
+    if (!g_file_get_contents (comm_path, &comm, NULL, NULL) ||
+        !g_str_equal (g_strchomp (comm), name) ||
+        !g_file_get_contents (status_path, &status, NULL, NULL))
+      continue;
+    line = strstr (status, "voluntary_ctxt_switches:");
+    g_assert_nonnull (line);
+    return g_ascii_strtoll (line + strlen ("voluntary_ctxt_switches:"), NULL, 10);
+  }
+  return -1;
+}
+
 static gboolean
 on_timeout (gpointer user_data)
 {
@@ -100,6 +128,7 @@ test_stream (void)
   Recorder r = { .want = 40, .last_frame = -1, .in_order = TRUE };
   FhVirtualOutput *output = fh_display_backend_synthetic.create_output (&request, &error);
   g_autoptr (FhVideoStream) stream = NULL;
+  gint64 wake_ups;
   guint timeout;
 
   g_assert_no_error (error);
@@ -118,6 +147,14 @@ test_stream (void)
   g_assert_true (r.in_order);
   g_assert_true (r.key_after_request);
   g_assert_cmpuint (r.keyframes, ==, 2); /* the first and the requested one, no more */
+  /* A small picture at 60 Hz fits in half a period: the capture thread
+   * encoded the frames, and the encode thread did not wake for them (a
+   * loaded machine may send it one now and then). */
+  wake_ups = thread_wake_ups ("fh-enc-test");
+  g_test_message ("the encode thread woke %" G_GINT64_FORMAT " times in %u frames", wake_ups,
+                  r.packets);
+  g_assert_cmpint (wake_ups, >=, 0);
+  g_assert_cmpint (wake_ups, <, r.packets / 4);
 
   fh_video_stream_stop (stream);
   fh_video_stream_stop (stream); /* twice is fine */
@@ -213,6 +250,7 @@ test_capture_overlaps_encoding (void)
   Overlap o = { .loop = g_main_loop_new (NULL, FALSE) };
   g_autoptr (FhVideoStream) stream = NULL;
   FhFrameSource source = { slow_capture, &o, "overlap" };
+  gint64 wake_ups;
   guint timeout;
 
   o.output = fh_display_backend_synthetic.create_output (&request, &error);
@@ -228,7 +266,12 @@ test_capture_overlaps_encoding (void)
   timeout = g_timeout_add_seconds (20, on_timeout, NULL);
   g_main_loop_run (o.loop);
   g_source_remove (timeout);
+  /* The encode thread took the frames: it woke for them. */
+  wake_ups = thread_wake_ups ("fh-enc-overlap");
   fh_video_stream_stop (stream);
+  g_test_message ("the encode thread woke %" G_GINT64_FORMAT " times in %u frames", wake_ups,
+                  o.packets);
+  g_assert_cmpint (wake_ups, >=, (o.packets - 1) / 2);
   g_test_message ("%u of %u frames captured while the one before was encoded", o.overlapped,
                   o.packets - 1);
   g_assert_cmpuint (o.overlapped, >=, (o.packets - 1) / 2);
