@@ -9,7 +9,10 @@
  * after which it is forgotten: what a link was seen to carry while it was
  * congested reads low, so only a clear excess shows that the link got
  * faster (a rise needs a link without a growing queue, see
- * planes/web/flow.h). */
+ * planes/web/flow.h). Above a ceiling that is a rate which overran the
+ * link, each of these rises is twice the one before (a twelfth, a sixth,
+ * a third: 1.68 times the ceiling after three): going above it without
+ * congestion already says that the link got faster. */
 #define RISES_TO_FORGET 3
 
 void
@@ -18,6 +21,7 @@ fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
   rc->max_kbps = MAX (max_kbps, FH_RATE_CONTROL_MIN_KBPS);
   rc->target_kbps = rc->max_kbps;
   rc->ceiling_kbps = 0;
+  rc->ceiling_overran = FALSE;
   rc->rises_above = 0;
   rc->last_drop_us = now_us - CONGESTION_HOLD_US;
   rc->last_rise_us = now_us;
@@ -27,10 +31,11 @@ fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
  * drain, and is not news. The target goes to @own per cent of itself, or
  * to @link per cent of what the link carried (@delivered_kbps) when that is
  * lower, but never below @least per cent at once nor the minimum; the
- * link's ceiling is now @ceiling_kbps. */
+ * link's ceiling is now @ceiling_kbps (@overran: a rate that overran the
+ * link, not what it carried). */
 static gboolean
-drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps, guint own,
-      guint link, guint least)
+drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps,
+      gboolean overran, guint own, guint link, guint least)
 {
   guint target;
 
@@ -38,6 +43,7 @@ drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps
     return FALSE;
   rc->last_drop_us = now_us;
   rc->ceiling_kbps = ceiling_kbps;
+  rc->ceiling_overran = overran;
   rc->rises_above = 0;
   target = rc->target_kbps * own / 100;
   if (delivered_kbps > 0)
@@ -55,16 +61,17 @@ fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint delivered_kbp
   /* The link's ceiling: what it carried, else the rate that overran it.
    * Never below half at once: a client that stalled for a moment carried
    * little without the link being that slow. */
-  return drop (rc, now_us, delivered_kbps,
-               delivered_kbps > 0 ? MIN (delivered_kbps, rc->target_kbps) : rc->target_kbps, 70,
-               85, 50);
+  gboolean carried = delivered_kbps > 0 && delivered_kbps < rc->target_kbps;
+
+  return drop (rc, now_us, delivered_kbps, carried ? delivered_kbps : rc->target_kbps, !carried,
+               70, 85, 50);
 }
 
 gboolean
 fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
 {
   /* The rate that overran the link by a little: it carries just under. */
-  return drop (rc, now_us, delivered_kbps, rc->target_kbps, 85, 95, 70);
+  return drop (rc, now_us, delivered_kbps, rc->target_kbps, TRUE, 85, 95, 70);
 }
 
 gboolean
@@ -76,14 +83,22 @@ fh_rate_control_clear (FhRateControl *rc, gint64 now_us)
       now_us - rc->last_rise_us < CLEAR_HOLD_US)
     return FALSE;
   rc->last_rise_us = now_us;
-  if (rc->ceiling_kbps && rc->target_kbps > rc->ceiling_kbps &&
-      ++rc->rises_above >= RISES_TO_FORGET && rc->target_kbps >= rc->ceiling_kbps * 7 / 5)
+  /* At a ceiling that overran the link, from 95 % of it: what overran
+   * the link by a little was detected a little late. */
+  if (rc->ceiling_kbps &&
+      (rc->ceiling_overran ? (guint64) rc->target_kbps * 20 >= (guint64) rc->ceiling_kbps * 19
+                           : rc->target_kbps >= rc->ceiling_kbps) &&
+      ++rc->rises_above >= RISES_TO_FORGET + (rc->ceiling_overran ? 1 : 0) &&
+      rc->target_kbps >= rc->ceiling_kbps * 7 / 5)
     rc->ceiling_kbps = 0; /* the link got faster */
   if (!rc->ceiling_kbps)
     target = rc->target_kbps + MAX (rc->target_kbps / 3, RISE_MIN_KBPS);
   else if (rc->target_kbps < rc->ceiling_kbps * 85 / 100)
     target = MIN (rc->target_kbps + MAX (rc->target_kbps / 4, RISE_MIN_KBPS),
                   rc->ceiling_kbps * 85 / 100);
+  else if (rc->ceiling_overran && rc->rises_above > 0)
+    target = rc->target_kbps + MAX (rc->target_kbps / 12 << MIN (rc->rises_above - 1, 2u),
+                                    RISE_MIN_KBPS);
   else
     target = rc->target_kbps + MAX (rc->target_kbps / 12, RISE_MIN_KBPS);
   rc->target_kbps = MIN (target, rc->max_kbps);

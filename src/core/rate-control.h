@@ -18,7 +18,12 @@
  *   the ceiling without congestion, to at least 7/5 of it: the link got
  *   faster, the ceiling is forgotten and it rises by a third. From the
  *   rate of a link that was just lifted (a quarter of the asked rate)
- *   back to all of it: about 9 s.
+ *   back to all of it: about 9 s. A ceiling that is a rate which overran
+ *   the link (a queue that stood, or congestion with nothing known of
+ *   what it carried) says more: from 95 % of it each rise without
+ *   congestion is twice the one before (a twelfth, a sixth, a third), and
+ *   after three the ceiling is forgotten; back to 90 % of the asked rate
+ *   in about 8 s.
  *
  * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
 #pragma once
@@ -31,7 +36,8 @@ typedef struct {
   guint max_kbps;
   guint target_kbps;
   guint ceiling_kbps; /* what the link carried when last congested; 0: none known */
-  guint rises_above;  /* rises above the ceiling since the last congestion */
+  gboolean ceiling_overran; /* the ceiling is a rate that overran the link */
+  guint rises_above;  /* rises from the ceiling or above since the last congestion */
   gint64 last_drop_us;
   gint64 last_rise_us;
 } FhRateControl;

@@ -109,6 +109,42 @@ test_holds_near_a_link (void)
   g_assert_cmpuint (congestions, <=, 15);
 }
 
+/* The same link, seen through a queue that stands (the web's flow
+ * control): half a second over the link and a queue stands; the ceiling
+ * is then the rate that overran it. The target stays within a fifth of
+ * the link while it holds, and once the link is lifted, rises above that
+ * ceiling without congestion say so at once: back to 90 % of the asked
+ * rate well within the 10 s that issue 17 asks for. */
+static void
+test_lifted_after_a_queue (void)
+{
+  const guint link = 5000;
+  FhRateControl rc;
+  gint64 over_since = -1, t, lifted = 30 * S;
+  guint highest = 0;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  for (t = 0; t < 60 * S && !(t > lifted && rc.target_kbps >= 18000); t += S / 10) {
+    if (t >= lifted || rc.target_kbps <= link)
+      over_since = -1;
+    else if (over_since < 0)
+      over_since = t;
+    if (over_since >= 0 && t - over_since >= S / 2) {
+      fh_rate_control_queued (&rc, t, link * 19 / 20);
+      over_since = -1;
+    } else {
+      fh_rate_control_clear (&rc, t);
+    }
+    if (t >= 10 * S && t < lifted)
+      highest = MAX (highest, rc.target_kbps);
+  }
+  g_test_message ("on a %u kb/s link at most %u kb/s after 10 s; lifted: at 18000 kb/s after "
+                  "%.1f s",
+                  link, highest, (double) (t - lifted) / S);
+  g_assert_cmpuint (highest, <=, link * 6 / 5);
+  g_assert_cmpint (t - lifted, <=, 8 * S);
+}
+
 static void
 test_low_max (void)
 {
@@ -128,6 +164,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rate-control/queued", test_queued);
   g_test_add_func ("/rate-control/climbs-back", test_climbs_back);
   g_test_add_func ("/rate-control/holds-near-a-link", test_holds_near_a_link);
+  g_test_add_func ("/rate-control/lifted-after-a-queue", test_lifted_after_a_queue);
   g_test_add_func ("/rate-control/low-max", test_low_max);
   return g_test_run ();
 }
