@@ -7,8 +7,11 @@
 #   wolf       fh-bench-pipeline -p wolf: GStreamer x264enc set as Wolf sets it
 #   sunshine   fh-bench-pipeline -p sunshine: libx264 as Sunshine opens it
 #   encoder    fh-bench-pipeline -p encoder: the host's encoder alone (the floor)
-# all at the same preset, bitrate and thread/slice count, then finds how
-# many synthetic sessions of each the machine sustains (every one at
+# all at the same preset, bitrate and thread/slice count; then, on the
+# synthetic inputs, funkhaus and the encoder alone at the same time, round
+# by round (the ratio of their CPU per frame, taken under the same machine,
+# holds from one run to the next where the alternating rounds move by a
+# tenth); then finds how many synthetic sessions of each the machine sustains (every one at
 # >= 95 % of its frame rate, nothing dropped; a failing count is tried
 # twice) and what a frame costs at that count. Prints its figures last and
 # writes a table into docs/performance.md (its "## Side by side with other
@@ -141,6 +144,37 @@ run_one() {
   return $rc
 }
 
+# funkhaus (one session) and the encoder alone (one process) at the same
+# time on synthetic input $1; outputs $2.funkhaus.out, $2.encoder.out. The
+# encoder's window begins a second later than its start, about when the
+# client has paired and warmed up. Returns non-zero when one failed.
+run_pair() {
+  local input=$1 base=$2 mode=${1#*:} w h f rc=0 enc_pid
+  [[ $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]
+  w=${BASH_REMATCH[1]} h=${BASH_REMATCH[2]} f=${BASH_REMATCH[3]}
+  mkdir -p "$base.d"
+  wait_quiet
+  start_host "$base.d" synthetic
+  timeout -k 5 $(( warmup + seconds + 40 )) \
+    "$build/bench/fh-bench-pipeline" -p encoder -W "$w" -H "$h" -r "$f" --bitrate "$bitrate" \
+    --encoder-preset "$preset" --threads "$threads" --serial 1 --seconds "$seconds" \
+    --warmup $(( warmup + 1 )) > "$base.encoder.out" 2> "$base.encoder.err" &
+  enc_pid=$!
+  child_pids=("$enc_pid")
+  timeout -k 5 $(( warmup + seconds + 40 )) \
+    "$build/bench/fh-bench-client" --port "$port" --pin "$pin" --host-pid "$host_pid" \
+    --width "$w" --height "$h" --fps "$f" --sessions 1 --seconds "$seconds" \
+    --warmup "$warmup" > "$base.funkhaus.out" 2> "$base.funkhaus.err" || rc=$?
+  wait "$enc_pid" || rc=$?
+  child_pids=()
+  stop_host
+  if (( rc != 0 )); then
+    echo "bench/compare.sh: funkhaus and the encoder alone at once on $input failed (status $rc):" >&2
+    grep -hv '^\[libx264\|^x264 \[' "$base".*.err 2>/dev/null | tail -n 15 >&2 || true
+  fi
+  return $rc
+}
+
 inputs=("synthetic:1280x720@60" "synthetic:1920x1080@60" "wlroots:$wl_mode")
 pipelines=(funkhaus wolf sunshine encoder)
 runs=$(( ${#inputs[@]} * rounds * ${#pipelines[@]} ))
@@ -161,6 +195,19 @@ for input in "${inputs[@]}"; do
         parse res "$input.$p.$r." "$base.out"
       fi
     done
+  done
+done
+
+# --- funkhaus and the encoder alone at the same time ---
+pair_inputs=("synthetic:1280x720@60" "synthetic:1920x1080@60")
+echo "== funkhaus and the encoder alone at the same time: ${#pair_inputs[@]} inputs × $rounds rounds" >&2
+for input in "${pair_inputs[@]}"; do
+  for r in $(seq "$rounds"); do
+    echo "   $input round $r" >&2
+    if run_pair "$input" "$tmp/pair.${input//[:@]/_}.$r"; then
+      parse res "pair.$input.funkhaus.$r." "$tmp/pair.${input//[:@]/_}.$r.funkhaus.out"
+      parse res "pair.$input.encoder.$r." "$tmp/pair.${input//[:@]/_}.$r.encoder.out"
+    fi
   done
 done
 
@@ -307,6 +354,19 @@ busy_fig() { # $1 = input, $2 = pipeline: CPU per frame at busy_count, or –
   local v=${busy_cpu[$1.$2.$(busy_count "$1")]:-}
   [[ -n $v ]] && echo "$v" || echo "–"
 }
+# funkhaus and the encoder alone at the same time on input $1: the
+# per-round ratios of their CPU per frame, then the median.
+pair_ratios() {
+  local r
+  for r in $(seq "$rounds"); do
+    awk -v a="$(cpu_ms "pair.$1.funkhaus.$r.")" -v b="$(cpu_ms "pair.$1.encoder.$r.")" \
+      'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f\n", a / b }'
+  done
+}
+pair_fig() { # $1 = input, $2 = pipeline: median CPU per frame over rounds
+  local r
+  for r in $(seq "$rounds"); do cpu_ms "pair.$1.$2.$r."; done | grep . | median
+}
 busy_ratio() { # $1 = input, $2 = pipeline
   awk -v a="$(busy_fig "$1" funkhaus)" -v b="$(busy_fig "$1" "$2")" \
     'BEGIN { if (a != "–" && b != "–" && b > 0) printf "%.2f", a / b; else print "–" }'
@@ -345,6 +405,11 @@ table=$(
       "$(fig "$input" funkhaus rss)" "$(fig "$input" wolf rss)" "$(fig "$input" sunshine rss)" \
       "$(fig "$input" encoder rss)" "$(ratio "$input" wolf rss)" "$(ratio "$input" sunshine rss)" \
       "$(ratio "$input" encoder rss)"
+  done
+  for input in "${pair_inputs[@]}"; do
+    printf '| %s | CPU time per frame, funkhaus and the encoder alone at the same time, ms | %s | – | – | %s | – | – | %s |\n' \
+      "$(label "$input")" "$(pair_fig "$input" funkhaus)" "$(pair_fig "$input" encoder)" \
+      "$(pair_ratios "$input" | median | awk '{ if ($1 == "–") print; else printf "%.2f", $1 }')"
   done
   for input in "${session_inputs[@]}"; do
     printf '| %s | sessions sustained | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$input")" \
@@ -455,6 +520,16 @@ sustained try, all instances together, at N = the smaller of funkhaus's
 and the encoder alone's counts (a pipeline that did not sustain N in a
 try of its own shows –): the cost per frame when the machine is busy,
 one try each, so it moves more from run to run than the rounds above.
+**CPU time per frame, funkhaus and the encoder alone at the same time**:
+the alternating rounds above put one contender on the machine at a time,
+and on this virtual machine the same run costs up to a fifth more or less
+from one half-minute to the next, so their funkhaus / encoder ratio moves
+by a tenth from one \`bench/compare.sh\` to the next. Here funkhaus (one
+session and its client) and the encoder alone (one process) run at the
+same time, on the same synthetic input, each in $rounds rounds of its own
+host and process: together they keep well under the machine's
+$(nproc) cores busy, and whatever the machine does falls on both; the
+ratio is the median of the per-round ratios (the notes give them all).
 
 Where the comparison leans, and which way:
 
@@ -510,6 +585,8 @@ $table
   $client_cpu (not counted in funkhaus's CPU)
 - wlroots input: CPU of the session's sway and app, cores (counted in every pipeline's
   CPU per frame): $wl_sessions
+- funkhaus and the encoder alone at the same time, CPU per frame funkhaus / encoder per
+  round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - sessions sustained: the first count that failed — $first_failed
 EOF
 )
