@@ -160,13 +160,15 @@ fh_remove_tree (const char *path)
 }
 
 
-gboolean
-fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_bytes)
+/* fh_process_read_usage(), and the parent (@ppid) from the same read. */
+static gboolean
+read_stat (const char *stat_path, pid_t *ppid, double *cpu_seconds, guint64 *rss_bytes)
 {
   g_autofree char *text = NULL;
   const char *p;
   unsigned long utime = 0, stime = 0;
   long rss = 0;
+  int parent = 0;
   long ticks = sysconf (_SC_CLK_TCK);
 
   if (!g_file_get_contents (stat_path, &text, NULL, NULL))
@@ -174,14 +176,24 @@ fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_
   /* pid (comm) state …: comm may hold spaces and parentheses. */
   if (!(p = strrchr (text, ')')))
     return FALSE;
-  /* Fields 3 (state) … 24 (rss), counted from 1; utime is 14, stime 15. */
-  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
+  /* Fields 3 (state) … 24 (rss), counted from 1; ppid is 4, utime 14,
+   * stime 15. */
+  if (sscanf (p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
                      "%*u %*u %ld",
-              &utime, &stime, &rss) != 3)
+              &parent, &utime, &stime, &rss) != 4)
     return FALSE;
+  *ppid = (pid_t) parent;
   *cpu_seconds = (double) (utime + stime) / (double) (ticks > 0 ? ticks : 100);
   *rss_bytes = (guint64) MAX (rss, 0) * (guint64) sysconf (_SC_PAGESIZE);
   return TRUE;
+}
+
+gboolean
+fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_bytes)
+{
+  pid_t ppid;
+
+  return read_stat (stat_path, &ppid, cpu_seconds, rss_bytes);
 }
 
 typedef struct {
@@ -220,9 +232,11 @@ fh_process_table_new (void)
     if (pid <= 0 || pid == getpid ())
       continue;
     stat_path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-    if (!fh_process_read_usage (stat_path, &e.cpu, &e.rss))
+    /* One read for the parent, CPU and memory; kernel threads (kthreadd,
+     * 2, and its children) belong to no session and have no environment
+     * to read. */
+    if (!read_stat (stat_path, &e.ppid, &e.cpu, &e.rss) || pid == 2 || e.ppid == 2)
       continue;
-    e.ppid = fh_process_get_parent (pid);
     e.session = fh_process_get_env (pid, "FUNKHAUS_SESSION");
     g_hash_table_insert (self->entries, GINT_TO_POINTER (pid), g_memdup2 (&e, sizeof e));
   }

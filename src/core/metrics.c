@@ -13,6 +13,14 @@
 struct _FhCoreMetrics {
   FhCore *core;
   guint sample_source;
+  /* The walk of /proc for a timed sample runs on a thread of its own: on
+   * a box with a thousand processes it takes tens of milliseconds, which
+   * on the main loop would hold every session's frames back. */
+  GMainContext *context;
+  GThread *scan_thread; /* walking, or done and not joined yet */
+  GMutex scan_lock;
+  FhProcessTable *scanned; /* under scan_lock: the walk's table */
+  GSource *scanned_source; /* under scan_lock: brings it to the main loop */
   gint64 sampled_us; /* 0: never */
   /* /proc/stat's "cpu" line and the host's own CPU time at the last sample. */
   guint64 stat_total, stat_idle;
@@ -52,6 +60,7 @@ fh_core_metrics_new (FhCore *core)
   self->core = core;
   self->session_cpu = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->idle_cores = -1;
+  g_mutex_init (&self->scan_lock);
   fh_prompts_add_observer (fh_core_get_prompts (core), on_prompt, self);
   return self;
 }
@@ -63,6 +72,8 @@ fh_core_metrics_free (FhCoreMetrics *self)
     return;
   fh_core_metrics_stop (self);
   g_hash_table_unref (self->session_cpu);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->scan_lock);
   g_free (self);
 }
 
@@ -108,17 +119,17 @@ is_streaming (FhSession *session)
   return fh_session_get_state (session) == FH_SESSION_STATE_STREAMING;
 }
 
-void
-fh_core_metrics_sample (FhCoreMetrics *self)
+/* A sample with @table, a walk of /proc (NULL when there are no
+ * sessions). */
+static void
+sample_with (FhCoreMetrics *self, GPtrArray *sessions, FhProcessTable *table)
 {
-  g_autoptr (GPtrArray) sessions = fh_core_list_sessions (self->core);
   g_autoptr (GHashTable) now_cpu = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   gint64 now = g_get_monotonic_time ();
   double dt = self->sampled_us ? (now - self->sampled_us) / 1e6 : 0;
   double host = host_cpu_seconds (), session_rates = 0, mpixels = 0;
   guint64 total = 0, idle = 0;
   guint measured = 0;
-  g_autoptr (FhProcessTable) table = sessions->len ? fh_process_table_new () : NULL;
 
   if (read_proc_stat (&total, &idle)) {
     if (self->sampled_us && total > self->stat_total)
@@ -158,10 +169,61 @@ fh_core_metrics_sample (FhCoreMetrics *self)
   self->sampled_us = now;
 }
 
+void
+fh_core_metrics_sample (FhCoreMetrics *self)
+{
+  g_autoptr (GPtrArray) sessions = fh_core_list_sessions (self->core);
+  g_autoptr (FhProcessTable) table = sessions->len ? fh_process_table_new () : NULL;
+
+  sample_with (self, sessions, table);
+}
+
+static gboolean
+on_scanned (gpointer data)
+{
+  FhCoreMetrics *self = data;
+  g_autoptr (GPtrArray) sessions = fh_core_list_sessions (self->core);
+  g_autoptr (FhProcessTable) table = NULL;
+
+  g_clear_pointer (&self->scan_thread, g_thread_join);
+  g_mutex_lock (&self->scan_lock);
+  table = g_steal_pointer (&self->scanned);
+  g_clear_pointer (&self->scanned_source, g_source_unref);
+  g_mutex_unlock (&self->scan_lock);
+  sample_with (self, sessions, table);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+scan_thread (gpointer data)
+{
+  FhCoreMetrics *self = data;
+  FhProcessTable *table = fh_process_table_new ();
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, on_scanned, self, NULL);
+  g_source_set_static_name (source, "fh-metrics-scanned");
+  g_mutex_lock (&self->scan_lock);
+  self->scanned = table;
+  self->scanned_source = source;
+  g_source_attach (source, self->context);
+  g_mutex_unlock (&self->scan_lock);
+  return NULL;
+}
+
 static gboolean
 on_sample (gpointer data)
 {
-  fh_core_metrics_sample (data);
+  FhCoreMetrics *self = data;
+  g_autoptr (GPtrArray) sessions = NULL;
+
+  if (self->scan_thread)
+    return G_SOURCE_CONTINUE; /* the last walk is not back yet */
+  sessions = fh_core_list_sessions (self->core);
+  if (!sessions->len)
+    sample_with (self, sessions, NULL);
+  else if (!(self->scan_thread = g_thread_try_new ("fh-metrics", scan_thread, self, NULL)))
+    fh_core_metrics_sample (self); /* no thread to be had: here, then */
   return G_SOURCE_CONTINUE;
 }
 
@@ -170,6 +232,8 @@ fh_core_metrics_start (FhCoreMetrics *self)
 {
   if (self->sample_source)
     return;
+  if (!self->context)
+    self->context = g_main_context_ref_thread_default ();
   fh_core_metrics_sample (self);
   self->sample_source = g_timeout_add_seconds (FH_METRICS_SAMPLE_S, on_sample, self);
 }
@@ -178,6 +242,12 @@ void
 fh_core_metrics_stop (FhCoreMetrics *self)
 {
   g_clear_handle_id (&self->sample_source, g_source_remove);
+  /* A walk under way is waited for and its result dropped. */
+  g_clear_pointer (&self->scan_thread, g_thread_join);
+  if (self->scanned_source)
+    g_source_destroy (self->scanned_source);
+  g_clear_pointer (&self->scanned_source, g_source_unref);
+  g_clear_pointer (&self->scanned, fh_process_table_free);
 }
 
 void
