@@ -13,20 +13,44 @@
 
 #define MAX_DEPTH 64 /* more than any real process tree; ends loops */
 
+/* /proc/PID/stat: the parent, CPU time and memory in one read (see
+ * fh_process_read_usage()). */
+static gboolean
+read_stat (const char *stat_path, pid_t *ppid, double *cpu_seconds, guint64 *rss_bytes)
+{
+  g_autofree char *text = NULL;
+  const char *p;
+  unsigned long utime = 0, stime = 0;
+  long rss = 0;
+  int parent = 0;
+  long ticks = sysconf (_SC_CLK_TCK);
+
+  if (!g_file_get_contents (stat_path, &text, NULL, NULL))
+    return FALSE;
+  /* pid (comm) state …: comm may hold spaces and parentheses. */
+  if (!(p = strrchr (text, ')')))
+    return FALSE;
+  /* Fields 3 (state) … 24 (rss), counted from 1; ppid is 4, utime 14,
+   * stime 15. */
+  if (sscanf (p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
+                     "%*u %*u %ld",
+              &parent, &utime, &stime, &rss) != 4)
+    return FALSE;
+  *ppid = (pid_t) parent;
+  *cpu_seconds = (double) (utime + stime) / (double) (ticks > 0 ? ticks : 100);
+  *rss_bytes = (guint64) MAX (rss, 0) * (guint64) sysconf (_SC_PAGESIZE);
+  return TRUE;
+}
+
 pid_t
 fh_process_get_parent (pid_t pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *text = NULL;
-  char *after;
+  pid_t ppid;
+  double cpu;
+  guint64 rss;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return -1;
-  /* "pid (comm) state ppid …"; comm may hold spaces and parentheses. */
-  after = strrchr (text, ')');
-  if (!after || strlen (after) < 5)
-    return -1;
-  return (pid_t) strtol (after + 4, NULL, 10);
+  return read_stat (path, &ppid, &cpu, &rss) ? ppid : -1;
 }
 
 char *
@@ -159,34 +183,6 @@ fh_remove_tree (const char *path)
   return g_rmdir (path) == 0 || errno == ENOENT;
 }
 
-
-/* fh_process_read_usage(), and the parent (@ppid) from the same read. */
-static gboolean
-read_stat (const char *stat_path, pid_t *ppid, double *cpu_seconds, guint64 *rss_bytes)
-{
-  g_autofree char *text = NULL;
-  const char *p;
-  unsigned long utime = 0, stime = 0;
-  long rss = 0;
-  int parent = 0;
-  long ticks = sysconf (_SC_CLK_TCK);
-
-  if (!g_file_get_contents (stat_path, &text, NULL, NULL))
-    return FALSE;
-  /* pid (comm) state …: comm may hold spaces and parentheses. */
-  if (!(p = strrchr (text, ')')))
-    return FALSE;
-  /* Fields 3 (state) … 24 (rss), counted from 1; ppid is 4, utime 14,
-   * stime 15. */
-  if (sscanf (p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d "
-                     "%*u %*u %ld",
-              &parent, &utime, &stime, &rss) != 4)
-    return FALSE;
-  *ppid = (pid_t) parent;
-  *cpu_seconds = (double) (utime + stime) / (double) (ticks > 0 ? ticks : 100);
-  *rss_bytes = (guint64) MAX (rss, 0) * (guint64) sysconf (_SC_PAGESIZE);
-  return TRUE;
-}
 
 gboolean
 fh_process_read_usage (const char *stat_path, double *cpu_seconds, guint64 *rss_bytes)
