@@ -82,8 +82,10 @@ Headless Chromium with the web client (\`web/\`) against \`funkhaus serve
 header's \`capture_us\`, the host's monotonic clock) to the frame leaving
 the browser's \`VideoDecoder\` (\`window.funkhaus.decodedAt\`, the wall
 clock; \`bench/latency.mjs\` measures the offset between the two clocks on
-this one machine). The drawing on the page (the next animation frame) is
-not in it. The shaped link: Chromium runs in a network namespace; \`tbf\`
+this one machine). The drawing is not in it: the client hands each
+decoded frame to a worker that draws it on the canvas
+(\`web/draw-worker.js\`), so the page's main thread, which receives the
+frames, does not convert pictures to RGB. The shaped link: Chromium runs in a network namespace; \`tbf\`
 on the host's end of its veth carries the limit; the host's flow control
 (acknowledged frames) and rate control do the rest. Without adaptation, a second host started with
 \`--bitrate-adaptation off\` keeps 20 Mbit/s and only skips frames.

@@ -66,6 +66,10 @@ const hooks = {
   // The last decoded frames: [capture µs on the host's monotonic clock,
   // the wall-clock ms it left the decoder] (bench/latency.mjs).
   decodedAt: [],
+  // Pictures drawn on the canvas so far, and by whom: 'worker' (decoder.js
+  // hands the canvas to draw-worker.js where the browser can) or 'page'.
+  get framesDrawn() { return video.framesDrawn; },
+  get drawnBy() { return video.worker ? 'worker' : 'page'; },
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -74,7 +78,7 @@ const hooks = {
   async sampleColor(x, y) {
     const deadline = performance.now() + 5000;
     for (;;) {
-      const rgb = video.sample(x, y);
+      const rgb = await video.sample(x, y);
       if (rgb)
         return rgb;
       if (performance.now() > deadline)

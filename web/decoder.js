@@ -1,6 +1,13 @@
 // Video: H.264 access units → WebCodecs VideoDecoder → the newest frame on a
-// canvas, once per animation frame. Superseded frames are closed at once so
-// the decoder never runs out of output buffers.
+// canvas. Superseded frames are closed at once so the decoder never runs out
+// of output buffers.
+//
+// The canvas is drawn by a worker (draw-worker.js) where the browser can
+// hand it over: a 2D canvas converts each picture to RGB in software, 13-16
+// ms a frame at 1280x720 in headless Chromium, and on the page's main thread
+// the next frame's message waited behind it. The worker gets one frame at a
+// time; the newest decoded one waits here until it has drawn. Elsewhere the
+// page draws the newest frame once per animation frame.
 
 import { h264CodecString } from './protocol.js';
 
@@ -16,10 +23,15 @@ export class VideoPipeline {
    */
   constructor(canvas, cb) {
     this.canvas = canvas;
+    this.cb = cb;
+    this.worker = VideoPipeline.startWorker(canvas, (m) => this.onWorker(m));
+    this.workerBusy = false;   // a frame is with the worker
+    this.samples = new Map();  // sample id → resolve
+    this.sampleId = 0;
     // willReadFrequently keeps the canvas in CPU memory: cheap pixel reads
     // (sampleColor) and no GPU round trip with --disable-gpu anyway.
-    this.ctx = canvas.getContext('2d', { alpha: false, willReadFrequently: true });
-    this.cb = cb;
+    this.ctx = this.worker ? null
+      : canvas.getContext('2d', { alpha: false, willReadFrequently: true });
     this.decoder = null;
     this.codec = null;
     this.waitingForKey = true;
@@ -29,6 +41,25 @@ export class VideoPipeline {
     this.framesDrawn = 0;
     this.generation = 0;       // bumps on reset, so stale outputs are dropped
     this.keyRequestedAt = null;
+  }
+
+  /** The draw worker, with the canvas handed to it; null where the
+   *  browser cannot (the page draws then). */
+  static startWorker(canvas, onMessage) {
+    if (typeof canvas.transferControlToOffscreen !== 'function' || typeof Worker !== 'function')
+      return null;
+    let worker;
+    try {
+      worker = new Worker(new URL('./draw-worker.js', import.meta.url));
+    } catch (e) {
+      console.warn(`funkhaus: no draw worker, drawing on the page: ${e.message}`);
+      return null;
+    }
+    worker.onmessage = (ev) => onMessage(ev.data);
+    worker.onerror = (ev) => console.warn(`funkhaus: draw worker: ${ev.message}`);
+    const offscreen = canvas.transferControlToOffscreen();
+    worker.postMessage({ canvas: offscreen }, [offscreen]);
+    return worker;
   }
 
   static supported() {
@@ -112,8 +143,31 @@ export class VideoPipeline {
     if (this.pending)
       this.pending.close();
     this.pending = frame;
-    if (!this.rafId)
+    if (this.worker) {
+      if (!this.workerBusy)
+        this.toWorker();
+    } else if (!this.rafId) {
       this.rafId = requestAnimationFrame(() => this.draw());
+    }
+  }
+
+  toWorker() {
+    const frame = this.pending;
+    this.pending = null;
+    this.workerBusy = true;
+    this.worker.postMessage({ frame }, [frame]);
+  }
+
+  onWorker(m) {
+    if (m.drawn !== undefined) {
+      this.framesDrawn = m.drawn;
+      this.workerBusy = false;
+      if (this.pending)
+        this.toWorker();
+    } else if (m.sampled !== undefined) {
+      this.samples.get(m.sampled)?.(m.rgb);
+      this.samples.delete(m.sampled);
+    }
   }
 
   draw() {
@@ -173,10 +227,19 @@ export class VideoPipeline {
     this.pending = null;
   }
 
+  /** The colour drawn at (x, y): a promise of [r, g, b], or of null before
+   *  the first frame is drawn. */
   sample(x, y) {
     if (this.framesDrawn === 0)
-      return null;
+      return Promise.resolve(null);
+    if (this.worker) {
+      const id = ++this.sampleId;
+      return new Promise((resolve) => {
+        this.samples.set(id, resolve);
+        this.worker.postMessage({ sample: [x, y], id });
+      });
+    }
     const px = this.ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
-    return [px[0], px[1], px[2]];
+    return Promise.resolve([px[0], px[1], px[2]]);
   }
 }

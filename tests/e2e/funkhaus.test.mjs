@@ -89,6 +89,11 @@ e2e('two clients stream at once, each at its own mode with its own picture', asy
     assert.deepEqual(size, { width: mode.width, height: mode.height }, `${c.name}: decoded picture size`);
     const canvas = await c.get(() => [document.getElementById('screen').width, document.getElementById('screen').height]);
     assert.deepEqual(canvas, [mode.width, mode.height], `${c.name}: canvas size`);
+    // Chromium can hand the canvas to a worker: the page's main thread does
+    // not draw (decoder.js).
+    const drawn = await c.get(() => [window.funkhaus.drawnBy, window.funkhaus.framesDrawn]);
+    assert.equal(drawn[0], 'worker', `${c.name}: who draws`);
+    assert.ok(drawn[1] > 0, `${c.name}: frames drawn: ${drawn[1]}`);
     const bg = w.display.background;
     assert.equal(bg.length, 3);
     for (const [x, y] of backgroundPoints(mode)) {
