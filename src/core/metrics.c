@@ -21,6 +21,9 @@ struct _FhCoreMetrics {
   GMutex scan_lock;
   FhProcessTable *scanned; /* under scan_lock: the walk's table */
   GSource *scanned_source; /* under scan_lock: brings it to the main loop */
+  /* The last sample's walk, which /metrics reads too: a scrape walks
+   * nothing. NULL: there were no sessions. */
+  FhProcessTable *table;
   gint64 sampled_us; /* 0: never */
   /* /proc/stat's "cpu" line and the host's own CPU time at the last sample. */
   guint64 stat_total, stat_idle;
@@ -71,6 +74,7 @@ fh_core_metrics_free (FhCoreMetrics *self)
   if (!self)
     return;
   fh_core_metrics_stop (self);
+  g_clear_pointer (&self->table, fh_process_table_free);
   g_hash_table_unref (self->session_cpu);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->scan_lock);
@@ -120,7 +124,7 @@ is_streaming (FhSession *session)
 }
 
 /* A sample with @table, a walk of /proc (NULL when there are no
- * sessions). */
+ * sessions), which it keeps. */
 static void
 sample_with (FhCoreMetrics *self, GPtrArray *sessions, FhProcessTable *table)
 {
@@ -167,15 +171,16 @@ sample_with (FhCoreMetrics *self, GPtrArray *sessions, FhProcessTable *table)
   self->session_cpu = g_steal_pointer (&now_cpu);
   self->host_cpu = host;
   self->sampled_us = now;
+  g_clear_pointer (&self->table, fh_process_table_free);
+  self->table = table;
 }
 
 void
 fh_core_metrics_sample (FhCoreMetrics *self)
 {
   g_autoptr (GPtrArray) sessions = fh_core_list_sessions (self->core);
-  g_autoptr (FhProcessTable) table = sessions->len ? fh_process_table_new () : NULL;
 
-  sample_with (self, sessions, table);
+  sample_with (self, sessions, sessions->len ? fh_process_table_new () : NULL);
 }
 
 static gboolean
@@ -183,7 +188,7 @@ on_scanned (gpointer data)
 {
   FhCoreMetrics *self = data;
   g_autoptr (GPtrArray) sessions = fh_core_list_sessions (self->core);
-  g_autoptr (FhProcessTable) table = NULL;
+  FhProcessTable *table;
 
   g_clear_pointer (&self->scan_thread, g_thread_join);
   g_mutex_lock (&self->scan_lock);
@@ -358,11 +363,14 @@ static const struct {
   { "funkhaus_session_resident_memory_bytes", "gauge", "Resident memory of the session's live processes.", v_memory, TRUE },
 };
 
+/* The processes' CPU and memory are those of the last sample's walk
+ * (@table, at most FH_METRICS_SAMPLE_S old): on a box with a thousand
+ * processes a walk takes tens of milliseconds, which a scrape on the main
+ * loop would take from every session's frames. */
 static void
-render_session_families (GString *out, GPtrArray *sessions)
+render_session_families (GString *out, GPtrArray *sessions, FhProcessTable *table)
 {
   g_autofree FhSessionUsage *usage = g_new0 (FhSessionUsage, MAX (sessions->len, 1));
-  g_autoptr (FhProcessTable) table = sessions->len ? fh_process_table_new () : NULL;
 
   for (guint i = 0; i < sessions->len; i++)
     fh_session_read_usage (sessions->pdata[i], table, &usage[i]);
@@ -411,7 +419,7 @@ fh_core_render_metrics (FhCore *core)
   int capacity = fh_core_capacity (core, &mode);
 
   render_sessions (out, sessions);
-  render_session_families (out, sessions);
+  render_session_families (out, sessions, self->table);
 
   fh_device_store_get_pair_counts (fh_core_get_devices (core), &attempts, &refusals);
   fh_prom_family (out, "funkhaus_pairing_attempts_total", "counter",

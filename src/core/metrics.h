@@ -27,7 +27,9 @@ void fh_core_metrics_note_desktop (FhCoreMetrics *metrics, gboolean ok);
 /* Samples now (tests; the timer does it otherwise). */
 void fh_core_metrics_sample (FhCoreMetrics *metrics);
 
-/* The Prometheus text (FH_PROM_CONTENT_TYPE). */
+/* The Prometheus text (FH_PROM_CONTENT_TYPE). The sessions' processes'
+ * CPU and memory are those of the last sample; it reads no /proc of
+ * theirs itself. */
 char *fh_core_render_metrics (FhCore *core);
 /* /healthz's JSON; @healthy says whether it is 200 or 503. @mode: the mode
  * capacity is asked for (NULL: 1920x1080@60). */

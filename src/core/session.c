@@ -1541,7 +1541,7 @@ fh_session_read_usage (FhSession *self, FhProcessTable *table, FhSessionUsage *u
   if (self->stream)
     usage->encode_cpu_seconds = fh_video_stream_get_thread_cpu (self->stream);
   /* A view of the shared desktop has no processes of its own. */
-  if (!self->output || self->shared)
+  if (!self->output || self->shared || !table)
     return;
   fh_process_table_usage (table, self->output->root_pids, G_N_ELEMENTS (self->output->root_pids),
                           self->id, &usage->cpu_seconds, &usage->memory_bytes);

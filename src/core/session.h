@@ -141,7 +141,7 @@ gboolean fh_session_has_peer (FhSession *session);
 const FhSessionCounters *fh_session_get_counters (FhSession *session);
 guint64 fh_session_get_frames_dropped (FhSession *session);
 /* From @table, a snapshot of /proc (base/process.h) shared by every
- * session read at one time. */
+ * session read at one time; NULL: none (usage->known stays FALSE). */
 void fh_session_read_usage (FhSession *session, FhProcessTable *table, FhSessionUsage *usage);
 
 /* Binds @peer, which gets its welcome once the desktop is up (at once for

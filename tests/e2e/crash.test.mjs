@@ -160,13 +160,23 @@ e2e('after kill -9 with live sessions, the next host removes everything the dead
     `in the private PipeWire, ${before.sessions.length} of the sessions; cgroups: ${cgroups.join(' ') || 'none'}`);
   assert.ok(before.audio.length > 0, 'the private PipeWire runs');
   assert.ok(before.sessions.length > 0, 'the sessions have processes');
-  // While they live, /metrics knows their processes' CPU time and memory.
-  const metrics = await get(crashed, '/metrics');
+  // While they live, /metrics knows their processes' CPU time and memory,
+  // from the host's sample every 5 s (a scrape walks no /proc itself).
+  const usage = (metrics, id) => [
+    new RegExp(`^funkhaus_session_cpu_seconds_total\\{session="${id}"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1],
+    new RegExp(`^funkhaus_session_resident_memory_bytes\\{session="${id}"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1],
+  ].map(Number);
+  const metrics = await poll(async () => {
+    const text = await get(crashed, '/metrics');
+    return ids.every((id) => usage(text, id).every((v) => v > 0)) && text;
+  }, { timeout: 12000, interval: 500, what: "the sessions' CPU and memory in /metrics" }).catch(async (e) => {
+    e.message += `\n${await get(crashed, '/metrics')}`;
+    throw e;
+  });
   for (const id of ids) {
-    const cpu = new RegExp(`^funkhaus_session_cpu_seconds_total\\{session="${id}"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1];
-    const rss = new RegExp(`^funkhaus_session_resident_memory_bytes\\{session="${id}"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1];
+    const [cpu, rss] = usage(metrics, id);
     console.log(`# session ${id.slice(0, 8)}: ${cpu} CPU seconds, ${rss} bytes resident`);
-    assert.ok(Number(cpu) > 0 && Number(rss) > 1e6, `CPU and memory of session ${id} in /metrics`);
+    assert.ok(cpu > 0 && rss > 1e6, `CPU and memory of session ${id} in /metrics`);
   }
 
   crashed.proc.kill('SIGKILL');
