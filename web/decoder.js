@@ -167,6 +167,8 @@ export class VideoPipeline {
     } else if (m.sampled !== undefined) {
       this.samples.get(m.sampled)?.(m.rgb);
       this.samples.delete(m.sampled);
+    } else if (m.error) {
+      this.cb.onError?.(m.error);
     }
   }
 

@@ -8,7 +8,8 @@
 // next once this worker says "drawn".
 //
 // From the page: {canvas} once; {frame}; {sample: [x, y], id}.
-// To the page: {drawn: count}; {sampled: id, rgb: [r, g, b] | null}.
+// To the page: {drawn: count}; {sampled: id, rgb: [r, g, b] | null};
+// {error: message}.
 
 let ctx = null;
 let drawn = 0;
@@ -39,7 +40,12 @@ self.onmessage = (ev) => {
     // (sample) and no GPU round trip with --disable-gpu anyway.
     ctx = m.canvas.getContext('2d', { alpha: false, willReadFrequently: true });
   } else if (m.frame) {
-    draw(m.frame);
+    // "drawn" whatever happened: the page sends the next frame only then.
+    try {
+      draw(m.frame);
+    } catch (e) {
+      self.postMessage({ error: `cannot draw a frame: ${e.message}` });
+    }
     self.postMessage({ drawn });
   } else if (m.sample) {
     let rgb = null;
