@@ -66,10 +66,7 @@ const hooks = {
   // The last decoded frames: [capture µs on the host's monotonic clock,
   // the wall-clock ms it left the decoder] (bench/latency.mjs).
   decodedAt: [],
-  // Pictures drawn on the canvas so far, and by whom: 'worker' (decoder.js
-  // hands the canvas to draw-worker.js where the browser can) or 'page'.
-  get framesDrawn() { return video.framesDrawn; },
-  get drawnBy() { return video.worker ? 'worker' : 'page'; },
+  // framesDrawn, drawnBy: below, once the video pipeline is there.
   socket: null,
   /** Drops the decoder as after a decode error: asks for a keyframe. */
   resetDecoder() {
@@ -230,6 +227,12 @@ const video = new VideoPipeline(ui.canvas, {
   onError(message) {
     console.warn(`funkhaus: ${message}`);
   },
+});
+// Pictures drawn on the canvas so far, and by whom: 'worker' (decoder.js
+// hands the canvas to draw-worker.js where the browser can) or 'page'.
+Object.defineProperties(hooks, {
+  framesDrawn: { get: () => video.framesDrawn, enumerable: true },
+  drawnBy: { get: () => (video.worker ? 'worker' : 'page'), enumerable: true },
 });
 
 const input = new InputCapture(ui.canvas, {
