@@ -15,6 +15,7 @@ import { h264CodecString } from './protocol.js';
 // the next keyframe rather than show ever older pictures.
 const MAX_DECODE_QUEUE = 24;
 const KEYFRAME_RETRY_MS = 1000;
+const SAMPLE_TIMEOUT_MS = 1000;
 
 export class VideoPipeline {
   /**
@@ -239,6 +240,11 @@ export class VideoPipeline {
       return new Promise((resolve) => {
         this.samples.set(id, resolve);
         this.worker.postMessage({ sample: [x, y], id });
+        // A worker that died answers nothing: null, as before a frame.
+        setTimeout(() => {
+          if (this.samples.delete(id))
+            resolve(null);
+        }, SAMPLE_TIMEOUT_MS);
       });
     }
     const px = this.ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
