@@ -228,7 +228,7 @@ on_sample (gpointer data)
   if (!sessions->len)
     sample_with (self, sessions, NULL);
   else if (!(self->scan_thread = g_thread_try_new ("fh-metrics", scan_thread, self, NULL)))
-    fh_core_metrics_sample (self); /* no thread to be had: here, then */
+    sample_with (self, sessions, fh_process_table_new ()); /* no thread to be had: here */
   return G_SOURCE_CONTINUE;
 }
 
