@@ -10,6 +10,7 @@
 // page draws the newest frame once per animation frame.
 
 import { h264CodecString } from './protocol.js';
+import { context2d, paint, pixel } from './paint.js';
 
 // More chunks than this waiting in the decoder means we are behind: drop to
 // the next keyframe rather than show ever older pictures.
@@ -29,10 +30,7 @@ export class VideoPipeline {
     this.workerBusy = false;   // a frame is with the worker
     this.samples = new Map();  // sample id → resolve
     this.sampleId = 0;
-    // willReadFrequently keeps the canvas in CPU memory: cheap pixel reads
-    // (sampleColor) and no GPU round trip with --disable-gpu anyway.
-    this.ctx = this.worker ? null
-      : canvas.getContext('2d', { alpha: false, willReadFrequently: true });
+    this.ctx = this.worker ? null : context2d(canvas);
     this.decoder = null;
     this.codec = null;
     this.waitingForKey = true;
@@ -51,7 +49,7 @@ export class VideoPipeline {
       return null;
     let worker;
     try {
-      worker = new Worker(new URL('./draw-worker.js', import.meta.url));
+      worker = new Worker(new URL('./draw-worker.js', import.meta.url), { type: 'module' });
     } catch (e) {
       console.warn(`funkhaus: no draw worker, drawing on the page: ${e.message}`);
       return null;
@@ -179,15 +177,7 @@ export class VideoPipeline {
     this.pending = null;
     if (!frame)
       return;
-    // The picture is displayWidth × displayHeight; codedHeight carries the
-    // encoder's padding (738 for 720p).
-    const w = frame.displayWidth, h = frame.displayHeight;
-    if (this.canvas.width !== w || this.canvas.height !== h) {
-      this.canvas.width = w;
-      this.canvas.height = h;
-    }
-    this.ctx.drawImage(frame, 0, 0, w, h);
-    frame.close();
+    paint(this.ctx, frame);
     this.framesDrawn++;
   }
 
@@ -247,7 +237,6 @@ export class VideoPipeline {
         }, SAMPLE_TIMEOUT_MS);
       });
     }
-    const px = this.ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
-    return Promise.resolve([px[0], px[1], px[2]]);
+    return Promise.resolve(pixel(this.ctx, x, y));
   }
 }
