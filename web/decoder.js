@@ -6,8 +6,12 @@
 // hand it over: a 2D canvas converts each picture to RGB in software, 13-16
 // ms a frame at 1280x720 in headless Chromium, and on the page's main thread
 // the next frame's message waited behind it. The worker gets one frame at a
-// time; the newest decoded one waits here until it has drawn. Elsewhere the
-// page draws the newest frame once per animation frame.
+// time; the newest decoded one waits here until it has drawn. The canvas is
+// handed over only once the worker says it runs: a browser that cannot run
+// it (no module workers, the script refused or not loaded) gets the page's
+// drawing instead of a canvas nobody draws on. There, and where the browser
+// cannot hand a canvas over at all, the page draws the newest frame once per
+// animation frame.
 
 import { h264CodecString } from './protocol.js';
 import { context2d, paint, pixel } from './paint.js';
@@ -17,6 +21,8 @@ import { context2d, paint, pixel } from './paint.js';
 const MAX_DECODE_QUEUE = 24;
 const KEYFRAME_RETRY_MS = 1000;
 const SAMPLE_TIMEOUT_MS = 1000;
+// A draw worker that has not said it runs by then is given up.
+const WORKER_START_MS = 3000;
 
 export class VideoPipeline {
   /**
@@ -26,7 +32,8 @@ export class VideoPipeline {
   constructor(canvas, cb) {
     this.canvas = canvas;
     this.cb = cb;
-    this.worker = VideoPipeline.startWorker(canvas, (m) => this.onWorker(m));
+    this.worker = this.startWorker();
+    this.workerReady = false;  // it runs and has the canvas
     this.workerBusy = false;   // a frame is with the worker
     this.samples = new Map();  // sample id → resolve
     this.sampleId = 0;
@@ -42,10 +49,11 @@ export class VideoPipeline {
     this.keyRequestedAt = null;
   }
 
-  /** The draw worker, with the canvas handed to it; null where the
-   *  browser cannot (the page draws then). */
-  static startWorker(canvas, onMessage) {
-    if (typeof canvas.transferControlToOffscreen !== 'function' || typeof Worker !== 'function')
+  /** The draw worker, starting (it gets the canvas once it says it runs);
+   *  null where the browser cannot hand a canvas over (the page draws). */
+  startWorker() {
+    if (typeof this.canvas.transferControlToOffscreen !== 'function' ||
+        typeof Worker !== 'function')
       return null;
     let worker;
     try {
@@ -54,11 +62,32 @@ export class VideoPipeline {
       console.warn(`funkhaus: no draw worker, drawing on the page: ${e.message}`);
       return null;
     }
-    worker.onmessage = (ev) => onMessage(ev.data);
-    worker.onerror = (ev) => console.warn(`funkhaus: draw worker: ${ev.message}`);
-    const offscreen = canvas.transferControlToOffscreen();
-    worker.postMessage({ canvas: offscreen }, [offscreen]);
+    worker.onmessage = (ev) => this.onWorker(ev.data);
+    worker.onerror = (ev) => {
+      if (this.workerReady)
+        console.warn(`funkhaus: draw worker: ${ev.message}`);
+      else
+        this.drawOnPage(`the draw worker did not start: ${ev.message || 'an error'}`);
+    };
+    this.workerTimer = setTimeout(() => {
+      if (!this.workerReady)
+        this.drawOnPage(`the draw worker did not start within ${WORKER_START_MS} ms`);
+    }, WORKER_START_MS);
     return worker;
+  }
+
+  /** Gives up a draw worker that did not start: the page draws. The canvas
+   *  was not handed over, so the page can still draw on it. */
+  drawOnPage(reason) {
+    if (!this.worker || this.workerReady)
+      return;
+    console.warn(`funkhaus: ${reason}; drawing on the page`);
+    clearTimeout(this.workerTimer);
+    this.worker.terminate();
+    this.worker = null;
+    this.ctx = context2d(this.canvas);
+    if (this.pending && !this.rafId)
+      this.rafId = requestAnimationFrame(() => this.draw());
   }
 
   static supported() {
@@ -143,7 +172,7 @@ export class VideoPipeline {
       this.pending.close();
     this.pending = frame;
     if (this.worker) {
-      if (!this.workerBusy)
+      if (this.workerReady && !this.workerBusy)
         this.toWorker();
     } else if (!this.rafId) {
       this.rafId = requestAnimationFrame(() => this.draw());
@@ -158,7 +187,22 @@ export class VideoPipeline {
   }
 
   onWorker(m) {
-    if (m.drawn !== undefined) {
+    if (m.ready) {
+      if (!this.worker || this.workerReady)
+        return;
+      let offscreen;
+      try {
+        offscreen = this.canvas.transferControlToOffscreen();
+      } catch (e) {
+        this.drawOnPage(`cannot hand the canvas to the draw worker: ${e.message}`);
+        return;
+      }
+      clearTimeout(this.workerTimer);
+      this.worker.postMessage({ canvas: offscreen }, [offscreen]);
+      this.workerReady = true;
+      if (this.pending)
+        this.toWorker();
+    } else if (m.drawn !== undefined) {
       this.framesDrawn = m.drawn;
       this.workerBusy = false;
       if (this.pending)

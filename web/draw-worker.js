@@ -8,6 +8,8 @@
 // is an OffscreenCanvas that decoder.js handed over; the page sends one
 // VideoFrame at a time and the next once this worker says "drawn".
 //
+// To the page first: {ready: true} (the page hands the canvas over only
+// then, and draws itself where this worker cannot run).
 // From the page: {canvas} once; {frame}; {sample: [x, y], id}.
 // To the page: {drawn: count}; {sampled: id, rgb: [r, g, b] | null};
 // {error: message}.
@@ -39,3 +41,5 @@ self.onmessage = (ev) => {
     self.postMessage({ sampled: m.id, rgb });
   }
 };
+
+self.postMessage({ ready: true });

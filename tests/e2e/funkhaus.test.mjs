@@ -386,6 +386,33 @@ e2e('a newer socket of the same device takes the session over (4009)', async () 
   await A.page.evaluate(() => window.takeover.close());
 });
 
+e2e('a browser whose draw worker cannot start still shows the picture: the page draws it', async () => {
+  // Every worker this page makes runs a script that throws at once, as
+  // where a browser cannot run the module or its script is refused: the
+  // canvas must not have been handed to it.
+  const initScript = () => {
+    const Real = window.Worker;
+    const broken = URL.createObjectURL(new Blob(['throw new Error("no workers here");'], { type: 'text/javascript' }));
+    window.Worker = class extends Real {
+      constructor(url, opts) { super(broken, opts); }
+    };
+  };
+  const mode = { width: 640, height: 480, refresh: 30 };
+  const C = await connectClient(browser, host, 'C', { pin: await host.pair(), ...mode }, { initScript });
+  extraClients.push(C);
+  const w = await C.get(() => window.funkhaus.welcome);
+  await C.waitFrames(30, { timeout: 60000 });
+  await C.waitFor((f) => f.drawnBy === 'page' && f.framesDrawn > 0,
+    { what: 'the page drawing after the worker failed', timeout: 10000 });
+  const bg = w.display.background;
+  for (const [x, y] of backgroundPoints(mode)) {
+    const rgb = await C.sampleColor(x, y);
+    assert.ok(colorClose(rgb, bg, TOLERANCE), `C: colour at (${x}, ${y}) is ${rgb}, its background is ${bg}`);
+  }
+  const canvas = await C.get(() => [document.getElementById('screen').width, document.getElementById('screen').height]);
+  assert.deepEqual(canvas, [mode.width, mode.height], 'C: canvas size');
+});
+
 e2e('SIGINT stops the host cleanly', async () => {
   const children = await host.descendants();
   const res = await host.stop({ timeout: 5000 });
