@@ -72,8 +72,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ninja -C "$build" bench/fh-bench-client bench/fh-bench-pipeline src/funkhaus \
+ninja -C "$build" bench/fh-bench-client bench/fh-bench-pipeline bench/fh-bench-speed src/funkhaus \
   tests/fh-input-recorder >&2
+# How fast the machine was before each measurement (bench/fh-bench-speed).
+speeds=()
 recorder=$(realpath "$build/tests/fh-input-recorder")
 # wlroots sessions are sandboxed: the app from a folder they see.
 bench_sandbox_setup "$tmp" "$build"
@@ -112,6 +114,7 @@ run_one() {
   (( n > 1 )) && secs=$session_seconds
   mkdir -p "$dir"
   wait_quiet
+  speeds+=("$(bench_machine_speed)")
   if [[ $p == funkhaus ]]; then
     local backend=synthetic
     [[ $src == wlroots ]] && backend=wlroots
@@ -154,6 +157,7 @@ run_pair() {
   w=${BASH_REMATCH[1]} h=${BASH_REMATCH[2]} f=${BASH_REMATCH[3]}
   mkdir -p "$base.d"
   wait_quiet
+  speeds+=("$(bench_machine_speed)")
   start_host "$base.d" synthetic
   timeout -k 5 $(( warmup + seconds + 40 )) \
     "$build/bench/fh-bench-pipeline" -p encoder -W "$w" -H "$h" -r "$f" --bitrate "$bitrate" \
@@ -302,6 +306,12 @@ for input in "${session_inputs[@]}"; do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( SECONDS - started ))
+# "0.74-0.81 ms, median 0.76 (62 measurements)": the pipelines take turns,
+# so a slower spell of the machine falls on all of them.
+speed_range=$(printf '%s\n' "${speeds[@]}" | awk '/^[0-9.]+$/' | sort -g | awk '
+  { v[NR] = $1 } END { if (!NR) { print "not measured"; exit }
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+  printf "%s-%s ms, median %.2f (%d measurements)", v[1], v[NR], m, NR }')
 
 # --- figures ---
 # value of $3 for input $1, pipeline $2: the median over rounds
@@ -572,7 +582,9 @@ $table
 - software: GStreamer ${gst_version:-?} (x264enc from gstreamer1.0-plugins-ugly), libavcodec
   $avcodec, libx264 $x264_version
 - when and how: $when, commit $commit, \`$command_line\` ($settings); the
-  side-by-side part took ${elapsed} s; load average before $load_before, after $load_after
+  side-by-side part took ${elapsed} s; load average before $load_before, after $load_after;
+  the machine's speed before each measurement, one conversion of a 1920x1080 picture
+  (\`bench/fh-bench-speed\`): $speed_range
 - all pipelines: preset \`$preset\`, tune \`zerolatency\`, no B-frames, $bitrate kb/s,
   $threads encoder threads with one slice each (sliced threads), I420 BT.709 limited range in
 - **funkhaus**: \`funkhaus serve --encoder-preset $preset --bitrate $bitrate\`, config

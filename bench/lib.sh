@@ -90,6 +90,16 @@ wait_quiet() {
   done
 }
 
+# This machine's speed now (bench/fh-bench-speed: ms for one conversion of
+# a 1920x1080 picture), or – where it cannot tell: a virtual machine's
+# speed moves while it is idle, which wait_quiet cannot see. Needs
+# $build/bench/fh-bench-speed built.
+bench_machine_speed() {
+  local out
+  out=$("$build/bench/fh-bench-speed" 2>/dev/null) || true
+  awk '$1 == "convert_1080p_ms" { print $2; found = 1 } END { if (!found) print "–" }' <<< "$out"
+}
+
 # Whether this run's figures may go into docs/performance.md: not with
 # --no-docs, and not when a measurement was taken on a busy machine (it
 # says so: a figure taken under load is not a figure).

@@ -8,7 +8,9 @@
 # (the slowest session's, and the mean) against the rate asked for, and
 # how busy the whole machine was: a rate that is missed while the CPU is
 # saturated (BENCH_SATURATED of its cores busy) is the machine's limit, not
-# the host's. Waits for a quiet machine before each measurement and
+# the host's, and how fast the machine was right before (bench/fh-bench-
+# speed: a virtual machine's speed moves while it is idle, by a third on
+# the test machine). Waits for a quiet machine before each measurement and
 # publishes nothing taken under load. Prints its figures last and writes
 # them into docs/performance.md (its "## Refresh rates (issue 17)"
 # section). About 5 minutes on 2 cores with the defaults.
@@ -52,7 +54,7 @@ bench_clean_up_at_exit "$tmp/host.*/config/funkhaus/devices.ini"
 
 echo "== build" >&2
 [[ -f $build/build.ninja ]] || meson setup "$build" >&2
-ninja -C "$build" bench/fh-bench-client src/funkhaus tests/fh-input-recorder >&2
+ninja -C "$build" bench/fh-bench-client bench/fh-bench-speed src/funkhaus tests/fh-input-recorder >&2
 bench_sandbox_setup "$tmp" "$build"
 config=$(printf '[host]\napp=%s /dev/null --animate\nrun-as=%s\n%s' "$bench_recorder" "$run_as" \
   "$bench_sandbox_config")
@@ -67,6 +69,7 @@ measure() {
   echo "== ${mode}@${hz}, $n session(s) (${warmup} s warm-up + ${seconds} s)" >&2
   wait_quiet
   res[busy_before.$key]=$last_busy
+  res[speed.$key]=$(bench_machine_speed)
   bench_start_host "$tmp/host.$runs" "$config" --backend wlroots --bitrate "$bitrate" \
     --encoder-preset "$preset" --grace 1
   "$build/bench/fh-bench-client" --port "$host_port" --pin "$host_pin" --host-pid "$host_pid" \
@@ -86,7 +89,8 @@ measure() {
     [[ $k =~ ^(fps|fps_min|machine_busy_cores|total_cpu_cores|dropped|host_runtime_cores|session_processes_cpu_cores_sway)$ ]] &&
       res[$k.$key]=$v
   done < "$tmp/client.$runs.out"
-  echo "   fps min ${res[fps_min.$key]:-–}, mean ${res[fps.$key]:-–}; machine ${res[machine_busy_cores.$key]:-–} cores busy" >&2
+  echo "   fps min ${res[fps_min.$key]:-–}, mean ${res[fps.$key]:-–}; machine ${res[machine_busy_cores.$key]:-–} cores busy;" \
+    "a 1080p conversion took ${res[speed.$key]} ms before" >&2
 }
 
 started=$SECONDS
@@ -118,12 +122,12 @@ cpu_cell() { # $1 = key: "machine / host / sway"
   echo "${res[machine_busy_cores.$1]:-–} / ${res[host_runtime_cores.$1]:-–} / ${res[session_processes_cpu_cores_sway.$1]:-–}"
 }
 table=$(
-  echo "| mode asked for | alone: delivered fps (share of the rate) | machine busy / host / sway, cores | with $others other sessions: slowest session's fps (share), mean | machine busy / host / every sway, cores |"
-  echo "|---|---|---:|---|---:|"
+  echo "| mode asked for | alone: delivered fps (share of the rate) | machine busy / host / sway, cores | with $others other sessions: slowest session's fps (share), mean | machine busy / host / every sway, cores | the machine's speed: a 1080p conversion, ms, alone / with others |"
+  echo "|---|---|---:|---|---:|---:|"
   for mode in $modes; do
     for hz in $rates; do
       a=$mode@$hz.1 b=$mode@$hz.$(( 1 + others ))
-      echo "| ${mode}@${hz} | $(cell "$a" "$hz") | $(cpu_cell "$a") | $(cell "$b" "$hz") | $(cpu_cell "$b") |"
+      echo "| ${mode}@${hz} | $(cell "$a" "$hz") | $(cpu_cell "$a") | $(cell "$b" "$hz") | $(cpu_cell "$b") | ${res[speed.$a]:-–} / ${res[speed.$b]:-–} |"
     done
   done
 )
@@ -147,6 +151,11 @@ sway near 1.0 core is the compositor's own limit, whatever the rest of
 the machine does; every frame is captured and converted on the session's
 capture thread in the host and encoded with x264 ${preset} on its encode
 thread, the next frame's capture overlapping the last one's encoding.
+The last column is how fast the machine was right before each
+measurement: one conversion of a 1920x1080 picture on one thread
+(\`bench/fh-bench-speed\`, the host's own conversion), the median over
+0.4 s; on this virtual machine it moves by a third while the machine is
+idle, and a rate missed where it is high was missed on a slower machine.
 
 $table
 
