@@ -89,6 +89,7 @@ async function glass(host, browser, offsetUs) {
     p99_ms: round1(percentile(l, 0.99)),
     max_ms: round1(percentile(l, 1)),
     decode_ms: round1(h.clientStats?.decodeMs ?? null),
+    drawn_by: h.drawnBy ?? null,
     frame_interval_ms: round1(1000 / MODE.refresh),
   };
 }

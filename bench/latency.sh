@@ -52,6 +52,8 @@ table=$(node -e '
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   console.log(`| ${r.mode} | ${g.frames} | ${f(g.fps)} | ${f(g.p50_ms)} | ${f(g.p99_ms)} | ${f(g.max_ms)} | ${f(g.decode_ms)} | ${f(g.frame_interval_ms)} |`);
   console.log("");
+  console.log(`The pictures were drawn by the ${g.drawn_by === "worker" ? "draw worker" : g.drawn_by === "page" ? "page itself (no draw worker)" : "client (it did not say who)"}.`);
+  console.log("");
   const l = r.link, x = r.fixed;
   const summary = (k, back) => `worst p99 from 5 s into the limit on ${f(k.worst_p99_after_5s_ms)} ms, ` +
     `${k.seconds_without_frames} seconds without a frame` + (!back ? "" :
