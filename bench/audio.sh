@@ -65,7 +65,7 @@ $(row "microphone: host CPU, cores" mic_host_cores_per_session)
 $(row "microphone: PipeWire daemons' CPU, cores" mic_pipewire_cores_per_session)
 
 - machine: $(nproc) CPUs ($cpu), PipeWire $(pkg-config --modversion libpipewire-0.3 2>/dev/null || echo '?'), libopus $(pkg-config --modversion opus 2>/dev/null || echo '?')
-- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(changed=$(for d in src bench tests; do [[ -z $(git status --porcelain -- "$d" 2>/dev/null) ]] || printf '%s/ ' "$d"; done); [[ -z $changed ]] || echo " + uncommitted changes in ${changed% }"), \`bench/audio.sh\` (BENCH_SECONDS=$seconds BENCH_AUDIO_SESSIONS=$many)
+- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(bench_commit), \`bench/audio.sh\` (BENCH_SECONDS=$seconds BENCH_AUDIO_SESSIONS=$many)
 EOF
 
 

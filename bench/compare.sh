@@ -463,10 +463,7 @@ os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME" || echo "?")
 gst_version=$(gst-inspect-1.0 --version 2>/dev/null | sed -n 's/^GStreamer //p' | head -n 1)
 x264_version=$(dpkg-query -W -f '${Version}' 'libx264-[0-9]*' 2>/dev/null | head -c 40 || echo "?")
 avcodec=$(pkg-config --modversion libavcodec 2>/dev/null || echo "?")
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
-changed=$(for d in src bench tests; do
-  [[ -z $(git status --porcelain -- "$d" 2>/dev/null) ]] || printf '%s/ ' "$d"; done)
-[[ -z $changed ]] || commit="$commit + uncommitted changes in ${changed% }"
+commit=$(bench_commit)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 settings="BENCH_ROUNDS=$rounds BENCH_SECONDS=$seconds BENCH_WARMUP=$warmup BENCH_PRESET=$preset BENCH_THREADS=$threads BENCH_BITRATE=$bitrate BENCH_WLROOTS_MODE=$wl_mode BENCH_MAX_SESSIONS=$max_sessions BENCH_SESSION_SECONDS=$session_seconds"
 

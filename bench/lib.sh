@@ -100,6 +100,18 @@ bench_machine_speed() {
   awk '$1 == "convert_1080p_ms" { print $2; found = 1 } END { if (!found) print "–" }' <<< "$out"
 }
 
+# The commit measured, for a section's notes: "abc1234", with " + uncommitted
+# changes in src/ bench/" where what is measured (src/, bench/, tests/)
+# differs from it; the docs a bench just wrote are not such a change.
+bench_commit() {
+  local commit changed
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+  changed=$(for d in src bench tests; do
+    [[ -z $(git status --porcelain -- "$d" 2>/dev/null) ]] || printf '%s/ ' "$d"; done)
+  [[ -z $changed ]] || commit="$commit + uncommitted changes in ${changed% }"
+  echo "$commit"
+}
+
 # Whether this run's figures may go into docs/performance.md: not with
 # --no-docs, and not when a measurement was taken on a busy machine (it
 # says so: a figure taken under load is not a figure).

@@ -423,10 +423,7 @@ sway_version=$(sway --version 2>/dev/null | sed 's/^sway version //' || echo "?"
 bwrap_version=$(bwrap --version 2>/dev/null | sed 's/^bubblewrap //' || echo "?")
 slirp_version=$(slirp4netns --version 2>/dev/null | sed -n "s/^slirp4netns version //p" || echo "?")
 pipewire_version=$(pipewire --version 2>/dev/null | sed -n 's/.*libpipewire \([0-9.]*\).*/\1/p' | head -n 1)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
-changed=$(for d in src bench tests; do
-  [[ -z $(git status --porcelain -- "$d" 2>/dev/null) ]] || printf '%s/ ' "$d"; done)
-[[ -z $changed ]] || commit="$commit + uncommitted changes in ${changed% }"
+commit=$(bench_commit)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 settings="BENCH_SECONDS=$seconds BENCH_WARMUP=$warmup BENCH_BUSY_LOOPS=$busy_loops BENCH_REPEATS=$repeats BENCH_COST_SECONDS=$cost_seconds BENCH_COST_WARMUP=$cost_warmup BENCH_MODE=$mode BENCH_BITRATE=$bitrate BENCH_PRESET=$preset BENCH_TIME_LIMIT=$time_limit BENCH_QUIET=$quiet BENCH_QUIET_WAIT=$quiet_wait"
 busy_list=$(for run in a b c "${cost_runs[@]}"; do printf '%s: %s, ' "$run" "${res[busy_before.$run]:-–}"; done | sed 's/, $//')

@@ -55,10 +55,7 @@ verdict=$([[ $status -eq 0 ]] && echo "within the test's bounds" || echo "**outs
 nproc_=$(nproc)
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
-changed=$(for d in src bench tests; do
-  [[ -z $(git status --porcelain -- "$d" 2>/dev/null) ]] || printf '%s/ ' "$d"; done)
-[[ -z $changed ]] || commit="$commit + uncommitted changes in ${changed% }"
+commit=$(bench_commit)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 settings="BENCH_REQUESTS=$requests BENCH_CYCLES=$cycles BENCH_WORKERS=$workers BENCH_TIME_LIMIT=$time_limit"
 

@@ -264,10 +264,7 @@ kernel=$(uname -r)
 sway_version=$(sway --version 2>/dev/null | sed 's/^sway version //' || echo "?")
 wlroots_version=$(dpkg-query -W -f '${Version}' 'libwlroots*' 2>/dev/null | head -c 40 || echo "?")
 avcodec=$(pkg-config --modversion libavcodec 2>/dev/null || echo "?")
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
-changed=$(for d in src bench tests; do
-  [[ -z $(git status --porcelain -- "$d" 2>/dev/null) ]] || printf '%s/ ' "$d"; done)
-[[ -z $changed ]] || commit="$commit + uncommitted changes in ${changed% }"
+commit=$(bench_commit)
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 settings="BENCH_MAX_SESSIONS=$max_sessions BENCH_SECONDS=$seconds BENCH_WARMUP=$warmup BENCH_MODE=$mode BENCH_BITRATE=$bitrate BENCH_PRESET=$preset BENCH_CAPTURE_SECONDS=$capture_seconds BENCH_CAPTURE_ROUNDS=$capture_rounds BENCH_TIME_LIMIT=$time_limit BENCH_QUIET=$quiet BENCH_QUIET_WAIT=$quiet_wait"
 if [[ -n $first_failed ]]; then
