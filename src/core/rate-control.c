@@ -22,6 +22,8 @@ fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
   rc->target_kbps = rc->max_kbps;
   rc->ceiling_kbps = 0;
   rc->ceiling_overran = FALSE;
+  rc->link_kbps = 0;
+  rc->faster = 0;
   rc->rises_above = 0;
   rc->last_drop_us = now_us - CONGESTION_HOLD_US;
   rc->last_rise_us = now_us;
@@ -45,6 +47,9 @@ drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps
   rc->ceiling_kbps = ceiling_kbps;
   rc->ceiling_overran = overran;
   rc->rises_above = 0;
+  rc->faster = 0;
+  if (delivered_kbps > 0)
+    rc->link_kbps = delivered_kbps;
   target = rc->target_kbps * own / 100;
   if (delivered_kbps > 0)
     target = MAX (MIN (target, delivered_kbps * link / 100), rc->target_kbps * least / 100);
@@ -74,8 +79,36 @@ fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
   return drop (rc, now_us, delivered_kbps, rc->target_kbps, TRUE, 85, 95, 70);
 }
 
+/* A rise on a link known by what it carried (rate-control.h). FALSE: the
+ * link got faster, and only the target-only rules are left. */
+static gboolean
+rise_on_link (FhRateControl *rc, guint delivered_kbps)
+{
+  guint64 carried = (guint64) delivered_kbps * 100, link = rc->link_kbps;
+  guint64 most;
+
+  /* One reading of 110 % can be acks that bunched, or a link's rate
+   * read low when it was congested; two in a row, or 125 %, cannot. */
+  rc->faster = carried >= link * 110 ? rc->faster + 1 : 0;
+  if (carried >= link * 125 || rc->faster >= 2) {
+    rc->link_kbps = rc->ceiling_kbps = 0;
+    rc->faster = 0;
+    return FALSE;
+  }
+  if (carried >= link * 90) {
+    most = rc->target_kbps + MAX (rc->target_kbps / 12, RISE_MIN_KBPS);
+  } else {
+    /* What carries 95 % of the link, at the encoder's present ratio of
+     * what it makes to what it aims at. */
+    most = MIN ((guint64) rc->target_kbps + MAX (rc->target_kbps / 4, RISE_MIN_KBPS),
+                (guint64) rc->target_kbps * link * 95 / carried);
+  }
+  rc->target_kbps = (guint) CLAMP (most, rc->target_kbps, rc->max_kbps);
+  return TRUE;
+}
+
 gboolean
-fh_rate_control_clear (FhRateControl *rc, gint64 now_us)
+fh_rate_control_clear (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
 {
   guint target;
 
@@ -83,6 +116,8 @@ fh_rate_control_clear (FhRateControl *rc, gint64 now_us)
       now_us - rc->last_rise_us < CLEAR_HOLD_US)
     return FALSE;
   rc->last_rise_us = now_us;
+  if (rc->link_kbps && delivered_kbps && rise_on_link (rc, delivered_kbps))
+    return TRUE;
   /* At a ceiling that overran the link, from 95 % of it: what overran
    * the link by a little was detected a little late. */
   if (rc->ceiling_kbps &&

@@ -25,6 +25,21 @@
  *   after three the ceiling is forgotten; back to 90 % of the asked rate
  *   in about 8 s.
  *
+ * A plane that knows what its client's link carries (the web's acks, see
+ * planes/web/flow.h) says so: the rate it was seen to carry when it was
+ * last congested is the link's, in the bytes that reached the client,
+ * which the rules above cannot know (an encoder makes less than it aims
+ * at, by a fifth or more on simple pictures, so a target says little of
+ * what goes on the link). While the link carries less than 90 % of that,
+ * each rise is a quarter, but never to more than would carry 95 % of it
+ * (the target scaled by what it carries now); from 90 % each rise is a
+ * twelfth (it overruns the link by a few per cent, which the flow sees
+ * within a tenth of a second); at 110 % on two rises in a row, or 125 %
+ * once, the link got faster: what was known of it is forgotten and the
+ * target rises by a third. Without that knowledge (a plane that tells
+ * only of losses, or before the first congestion) the target-only rules
+ * above apply.
+ *
  * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
 #pragma once
 
@@ -36,6 +51,8 @@ typedef struct {
   guint max_kbps;
   guint target_kbps;
   guint ceiling_kbps; /* what the link carried when last congested; 0: none known */
+  guint link_kbps; /* the same in what reached the client, as the plane measured it; 0: not known */
+  guint faster; /* rises in a row at which the link carried 110 % of link_kbps */
   gboolean ceiling_overran; /* the ceiling is a rate that overran the link */
   guint rises_above;  /* rises from the ceiling or above since the last congestion */
   gint64 last_drop_us;
@@ -56,5 +73,6 @@ gboolean fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint deli
  * TRUE when the target changed. */
 gboolean fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps);
 
-/* The link keeps up at @now_us. Returns TRUE when the target changed. */
-gboolean fh_rate_control_clear (FhRateControl *rc, gint64 now_us);
+/* The link keeps up at @now_us, carrying @delivered_kbps of what reached
+ * the client lately (0: not known). Returns TRUE when the target changed. */
+gboolean fh_rate_control_clear (FhRateControl *rc, gint64 now_us, guint delivered_kbps);

@@ -63,15 +63,15 @@ test_climbs_back (void)
   g_assert_true (fh_rate_control_congested (&rc, 2 * S, 5000));
   g_assert_cmpuint (rc.target_kbps, ==, 5000);
   /* Clear right after a drop: not yet. */
-  g_assert_false (fh_rate_control_clear (&rc, 2 * S + S / 2));
+  g_assert_false (fh_rate_control_clear (&rc, 2 * S + S / 2, 0));
   for (t = 2 * S; rc.target_kbps < 20000 && t < 60 * S; t += S / 10)
-    fh_rate_control_clear (&rc, t);
+    fh_rate_control_clear (&rc, t, 0);
   seconds = (int) ((t - 2 * S) / S);
   g_test_message ("from 5000 to 20000 kb/s in %d s", seconds);
   g_assert_cmpuint (rc.target_kbps, ==, 20000);
   g_assert_cmpint (seconds, <=, 10);
   /* Never above what was asked for. */
-  g_assert_false (fh_rate_control_clear (&rc, t + 5 * S));
+  g_assert_false (fh_rate_control_clear (&rc, t + 5 * S, 0));
   g_assert_cmpuint (rc.target_kbps, ==, 20000);
 }
 
@@ -98,7 +98,7 @@ test_holds_near_a_link (void)
       congestions += fh_rate_control_congested (&rc, t, link * 4 / 5);
       over_since = -1;
     } else {
-      fh_rate_control_clear (&rc, t);
+      fh_rate_control_clear (&rc, t, 0);
     }
     if (t >= 20 * S)
       highest = MAX (highest, rc.target_kbps);
@@ -133,7 +133,7 @@ test_lifted_after_a_queue (void)
       fh_rate_control_queued (&rc, t, link * 19 / 20);
       over_since = -1;
     } else {
-      fh_rate_control_clear (&rc, t);
+      fh_rate_control_clear (&rc, t, 0);
     }
     if (t >= 10 * S && t < lifted)
       highest = MAX (highest, rc.target_kbps);
@@ -143,6 +143,56 @@ test_lifted_after_a_queue (void)
                   link, highest, (double) (t - lifted) / S);
   g_assert_cmpuint (highest, <=, link * 6 / 5);
   g_assert_cmpint (t - lifted, <=, 8 * S);
+}
+
+/* A link known by what reached the client (the web's acks): it carried
+ * 5000 kb/s when congested. Below 90 % of that a rise is a quarter, but
+ * not past what would carry 95 % of it; from 90 % a twelfth, whatever
+ * the target-only ceiling would allow; 110 % once is not enough to
+ * forget it (acks that bunched), twice in a row is, and 125 % once. */
+static void
+test_known_link (void)
+{
+  FhRateControl rc;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  g_assert_true (fh_rate_control_congested (&rc, 1 * S, 5000));
+  g_assert_true (fh_rate_control_congested (&rc, 2 * S, 5000));
+  g_assert_cmpuint (rc.target_kbps, ==, 5000);
+  g_assert_cmpuint (rc.link_kbps, ==, 5000);
+  /* It carries 3000: a quarter more (7916 would carry 95 %). */
+  g_assert_true (fh_rate_control_clear (&rc, 4 * S, 3000));
+  g_assert_cmpuint (rc.target_kbps, ==, 6250);
+  /* It carries 4000: 7421 carries 95 %, short of a quarter more. */
+  g_assert_true (fh_rate_control_clear (&rc, 5 * S, 4000));
+  g_assert_cmpuint (rc.target_kbps, ==, 7421);
+  /* From 90 %: a twelfth. */
+  g_assert_true (fh_rate_control_clear (&rc, 6 * S, 4600));
+  g_assert_cmpuint (rc.target_kbps, ==, 8039);
+  /* 110 % once: still a twelfth; 100 % in between starts the count again. */
+  g_assert_true (fh_rate_control_clear (&rc, 7 * S, 5600));
+  g_assert_cmpuint (rc.target_kbps, ==, 8708);
+  g_assert_true (fh_rate_control_clear (&rc, 8 * S, 5000));
+  g_assert_cmpuint (rc.target_kbps, ==, 9433);
+  g_assert_true (fh_rate_control_clear (&rc, 9 * S, 5600));
+  g_assert_cmpuint (rc.target_kbps, ==, 10219);
+  g_assert_cmpuint (rc.link_kbps, ==, 5000);
+  /* Twice in a row: the link got faster; a third more. */
+  g_assert_true (fh_rate_control_clear (&rc, 10 * S, 5700));
+  g_assert_cmpuint (rc.link_kbps, ==, 0);
+  g_assert_cmpuint (rc.target_kbps, ==, 13625);
+
+  /* 125 % once is enough. */
+  g_assert_true (fh_rate_control_queued (&rc, 11 * S, 5000));
+  g_assert_cmpuint (rc.link_kbps, ==, 5000);
+  g_assert_true (fh_rate_control_clear (&rc, 13 * S, 6250));
+  g_assert_cmpuint (rc.link_kbps, ==, 0);
+  /* Where what it carried is not known, the target-only rules. */
+  fh_rate_control_init (&rc, 20000, 0);
+  g_assert_true (fh_rate_control_congested (&rc, 1 * S, 5000));
+  g_assert_true (fh_rate_control_congested (&rc, 2 * S, 5000));
+  g_assert_true (fh_rate_control_clear (&rc, 4 * S, 0));
+  g_assert_cmpuint (rc.target_kbps, ==, 5416); /* at its ceiling: a twelfth */
 }
 
 static void
@@ -165,6 +215,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rate-control/climbs-back", test_climbs_back);
   g_test_add_func ("/rate-control/holds-near-a-link", test_holds_near_a_link);
   g_test_add_func ("/rate-control/lifted-after-a-queue", test_lifted_after_a_queue);
+  g_test_add_func ("/rate-control/known-link", test_known_link);
   g_test_add_func ("/rate-control/low-max", test_low_max);
   return g_test_run ();
 }

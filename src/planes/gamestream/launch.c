@@ -192,7 +192,7 @@ gs_video (gpointer peer, const FhVideoPacket *packet)
     return FALSE;
   }
   /* No loss reported lately: the rate may climb back. */
-  if (l->bound && fh_rate_control_clear (&l->rate, g_get_monotonic_time ()))
+  if (l->bound && fh_rate_control_clear (&l->rate, g_get_monotonic_time (), 0))
     fh_session_set_target_bitrate (l->bound, l->rate.target_kbps);
   return TRUE;
 }

@@ -157,7 +157,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   /* More only while nothing waits: a queue that grows, however slowly,
    * says the link is full. */
   if (backlog < FH_WEB_FLOW_LOW_US && standing <= FH_WEB_FLOW_GROWING_US &&
-      fh_rate_control_clear (&self->rate, now_us))
+      fh_rate_control_clear (&self->rate, now_us, self->delivered_kbps))
     *new_kbps = self->rate.target_kbps;
   if (self->acks)
     g_array_append_val (self->in_flight, sent);
