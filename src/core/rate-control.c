@@ -86,6 +86,7 @@ rise_on_link (FhRateControl *rc, guint delivered_kbps)
 {
   guint64 carried = (guint64) delivered_kbps * 100, link = rc->link_kbps;
   guint64 most;
+  guint step;
 
   /* One reading of 110 % can be acks that bunched, or a link's rate
    * read low when it was congested; two in a row, or 125 %, cannot. */
@@ -96,7 +97,10 @@ rise_on_link (FhRateControl *rc, guint delivered_kbps)
     return FALSE;
   }
   if (carried >= link * 90) {
-    most = rc->target_kbps + MAX (rc->target_kbps / 12, RISE_MIN_KBPS);
+    /* Near the link: a twelfth, then a sixth once a twelfth did not
+     * overrun it. */
+    step = rc->target_kbps / (rc->rises_above++ ? 6 : 12);
+    most = rc->target_kbps + MAX (step, RISE_MIN_KBPS);
   } else {
     /* What carries 95 % of the link, at the encoder's present ratio of
      * what it makes to what it aims at. */

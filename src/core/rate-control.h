@@ -32,13 +32,13 @@
  * at, by a fifth or more on simple pictures, so a target says little of
  * what goes on the link). While the link carries less than 90 % of that,
  * each rise is a quarter, but never to more than would carry 95 % of it
- * (the target scaled by what it carries now); from 90 % each rise is a
- * twelfth (it overruns the link by a few per cent, which the flow sees
- * within a tenth of a second); at 110 % on two rises in a row, or 125 %
- * once, the link got faster: what was known of it is forgotten and the
- * target rises by a third. Without that knowledge (a plane that tells
- * only of losses, or before the first congestion) the target-only rules
- * above apply.
+ * (the target scaled by what it carries now); from 90 % a rise is a
+ * twelfth, then a sixth while none overran it (an overrun of a few per
+ * cent the flow sees within a tenth of a second); at 110 % on two rises
+ * in a row, or 125 % once, the link got faster: what was known of it is
+ * forgotten and the target rises by a third. Without that knowledge (a
+ * plane that tells only of losses, or before the first congestion) the
+ * target-only rules above apply.
  *
  * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
 #pragma once
@@ -54,7 +54,9 @@ typedef struct {
   guint link_kbps; /* the same in what reached the client, as the plane measured it; 0: not known */
   guint faster; /* rises in a row at which the link carried 110 % of link_kbps */
   gboolean ceiling_overran; /* the ceiling is a rate that overran the link */
-  guint rises_above;  /* rises from the ceiling or above since the last congestion */
+  /* Rises from the ceiling or above (from 90 % of link_kbps, where that is
+   * known) since the last congestion. */
+  guint rises_above;
   gint64 last_drop_us;
   gint64 last_rise_us;
 } FhRateControl;
