@@ -97,9 +97,9 @@ rise_on_link (FhRateControl *rc, guint delivered_kbps)
     return FALSE;
   }
   if (carried >= link * 90) {
-    /* Near the link: a twelfth, then a sixth once a twelfth did not
-     * overrun it. */
-    step = rc->target_kbps / (rc->rises_above++ ? 6 : 12);
+    /* Near the link: a twelfth, twice (a link that holds at its rate is
+     * overrun by then), then a sixth. */
+    step = rc->target_kbps / (rc->rises_above++ >= 2 ? 6 : 12);
     most = rc->target_kbps + MAX (step, RISE_MIN_KBPS);
   } else {
     /* What carries 95 % of the link, at the encoder's present ratio of

@@ -33,12 +33,13 @@
  * what goes on the link). While the link carries less than 90 % of that,
  * each rise is a quarter, but never to more than would carry 95 % of it
  * (the target scaled by what it carries now); from 90 % a rise is a
- * twelfth, then a sixth while none overran it (an overrun of a few per
- * cent the flow sees within a tenth of a second); at 110 % on two rises
- * in a row, or 125 % once, the link got faster: what was known of it is
- * forgotten and the target rises by a third. Without that knowledge (a
- * plane that tells only of losses, or before the first congestion) the
- * target-only rules above apply.
+ * twelfth, twice, then a sixth while none overran it (a link that holds
+ * at its rate is overrun by a few per cent by the second, which the flow
+ * sees within a tenth of a second); at 110 % on two rises in a row, or
+ * 125 % once, the link got faster: what was known of it is forgotten and
+ * the target rises by a third. Without that knowledge (a plane that
+ * tells only of losses, or before the first congestion) the target-only
+ * rules above apply.
  *
  * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
 #pragma once
