@@ -10,7 +10,18 @@ struct _FhVideoEncoder {
   AVCodecContext *ctx;
   AVFrame *frames[FH_VIDEO_ENCODER_INPUTS];
   AVPacket *packet;
+  gint64 pending_max_rate; /* a lower VBV maximum for the next frame; 0: none */
 };
+
+/* The VBV: a maximum of @bitrate and about one frame of buffer. */
+static void
+set_vbv (FhVideoEncoder *self, gint64 bitrate)
+{
+  int fps = self->ctx->framerate.num > 0 ? self->ctx->framerate.num : 30;
+
+  self->ctx->rc_max_rate = bitrate;
+  self->ctx->rc_buffer_size = (int) MAX (bitrate / fps, 1);
+}
 
 static gboolean
 av_failed (int ret, const char *what, GError **error)
@@ -47,8 +58,7 @@ fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
   self->ctx->bit_rate = bitrate;
   /* A VBV of about one frame keeps every frame close to the average size,
    * which is what keeps a constant-rate stream's latency flat. */
-  self->ctx->rc_max_rate = bitrate;
-  self->ctx->rc_buffer_size = (int) MAX (bitrate / config->fps, 1);
+  set_vbv (self, bitrate);
   self->ctx->max_b_frames = 0;
   self->ctx->gop_size = (int) config->fps * 60; /* IDR on join and on request */
   self->ctx->thread_count = (int) config->threads;
@@ -85,13 +95,19 @@ void
 fh_video_encoder_set_bitrate (FhVideoEncoder *self, guint kbps)
 {
   gint64 bitrate = (gint64) kbps * 1000;
-  int fps = self->ctx->framerate.num > 0 ? self->ctx->framerate.num : 30;
 
   /* libavcodec's libx264 wrapper compares these with its parameters
-   * before each frame and calls x264_encoder_reconfig when they differ. */
+   * before each frame and calls x264_encoder_reconfig when they differ:
+   * the VBV first, then the average. A lower maximum before the lower
+   * average is a maximum under the average, which x264 logs ("max bitrate
+   * less than average bitrate, assuming CBR") at every drop: going down,
+   * the maximum follows a frame later. */
   self->ctx->bit_rate = bitrate;
-  self->ctx->rc_max_rate = bitrate;
-  self->ctx->rc_buffer_size = (int) MAX (bitrate / fps, 1);
+  self->pending_max_rate = 0;
+  if (bitrate < self->ctx->rc_max_rate)
+    self->pending_max_rate = bitrate;
+  else
+    set_vbv (self, bitrate);
 }
 
 void
@@ -140,6 +156,12 @@ fh_video_encoder_encode (FhVideoEncoder *self, guint input, gint64 pts, gboolean
   av->pict_type = keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
   if ((ret = avcodec_send_frame (self->ctx, av)) < 0)
     return av_failed (ret, "encoding a frame failed", error);
+  if (self->pending_max_rate) {
+    /* This frame took the lower average: the next one takes the maximum
+     * (see fh_video_encoder_set_bitrate). */
+    set_vbv (self, self->pending_max_rate);
+    self->pending_max_rate = 0;
+  }
 
   for (;;) {
     ret = avcodec_receive_packet (self->ctx, self->packet);

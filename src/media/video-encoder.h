@@ -42,8 +42,8 @@ gboolean fh_video_encoder_encode (FhVideoEncoder *encoder, guint input, gint64 p
                                   GError **error);
 
 /* The average bitrate from the next frame on (libx264 reconfigures
- * itself, no new keyframe); the VBV follows it (one frame's worth). The
- * thread that encodes calls it. */
+ * itself, no new keyframe); the VBV follows it (one frame's worth), a
+ * frame later when it goes down. The thread that encodes calls it. */
 void fh_video_encoder_set_bitrate (FhVideoEncoder *encoder, guint kbps);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhVideoEncoder, fh_video_encoder_free)

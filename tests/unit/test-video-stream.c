@@ -3,13 +3,16 @@
  * with room for a plane's header in front (the web's is written there and
  * read back), a frame's capture overlaps the last one's encoding when
  * the two do not fit in a period one after the other, a frame that fits
- * is encoded without waking the encode thread, and stop() ends
- * everything. */
+ * is encoded without waking the encode thread, stop() ends everything,
+ * and the encoder follows a bitrate that goes down and up without
+ * libx264 warning of it. */
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
 
 #include "backends/backend.h"
+#include "media/video-encoder.h"
 #include "media/video-stream.h"
 #include "planes/web/protocol.h"
 
@@ -301,6 +304,90 @@ test_bad_encoder_settings (void)
   fh_virtual_output_destroy (output);
 }
 
+/* libx264 logs through av_log: what it warned of, while the callback is
+ * ours. */
+static GPtrArray *av_warnings;
+
+static void
+on_av_log (void *avcl, int level, const char *fmt, va_list args)
+{
+  char line[512];
+
+  if (level > AV_LOG_WARNING || !av_warnings)
+    return;
+  g_vsnprintf (line, sizeof line, fmt, args);
+  g_ptr_array_add (av_warnings, g_strchomp (g_strdup (line)));
+}
+
+static void
+count_bytes (const guint8 *data, gsize size, gboolean keyframe, gpointer user_data)
+{
+  *(gsize *) user_data += size;
+}
+
+/* Encodes @n frames of noise from @pts on; returns their bytes. */
+static gsize
+encode_noise (FhVideoEncoder *encoder, GRand *rand, gint64 pts, guint n)
+{
+  gsize bytes = 0;
+
+  for (guint i = 0; i < n; i++) {
+    g_autoptr (GError) error = NULL;
+    guint input = i % FH_VIDEO_ENCODER_INPUTS;
+    FhFrame frame;
+
+    g_assert_true (fh_video_encoder_get_input (encoder, input, &frame, &error));
+    for (guint p = 0; p < 3; p++) {
+      guint rows = p ? frame.height / 2 : frame.height;
+
+      for (guint y = 0; y < rows; y++)
+        for (int x = 0; x < frame.stride[p]; x++)
+          frame.data[p][y * frame.stride[p] + x] = (guint8) g_rand_int (rand);
+    }
+    g_assert_true (fh_video_encoder_encode (encoder, input, pts + i, pts + i == 0, count_bytes,
+                                            &bytes, &error));
+  }
+  return bytes;
+}
+
+/* The bitrate goes down and up while frames are encoded (the rate
+ * control): the frames follow it, and libx264 warns of nothing (it did at
+ * every drop, "max bitrate less than average bitrate, assuming CBR", when
+ * the VBV's maximum went down before the average). */
+static void
+test_bitrate_changes_quietly (void)
+{
+  FhVideoEncoderConfig config = { 320, 240, 30, 2000, "ultrafast", 1 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (17);
+  FhVideoEncoder *encoder = fh_video_encoder_new (&config, &error);
+  gsize high, low;
+
+  g_assert_no_error (error);
+  av_warnings = g_ptr_array_new_with_free_func (g_free);
+  av_log_set_callback (on_av_log);
+  encode_noise (encoder, rand, 0, 10);
+  high = encode_noise (encoder, rand, 10, 30);
+  fh_video_encoder_set_bitrate (encoder, 500);
+  encode_noise (encoder, rand, 40, 10);
+  low = encode_noise (encoder, rand, 50, 30);
+  fh_video_encoder_set_bitrate (encoder, 1500);
+  encode_noise (encoder, rand, 80, 10);
+  fh_video_encoder_set_bitrate (encoder, 300);
+  fh_video_encoder_set_bitrate (encoder, 800); /* before a frame: the last one counts */
+  encode_noise (encoder, rand, 90, 10);
+  av_log_set_callback (av_log_default_callback);
+  g_test_message ("30 frames at 2000 kb/s: %" G_GSIZE_FORMAT " bytes; at 500 kb/s: %"
+                  G_GSIZE_FORMAT, high, low);
+  for (guint i = 0; i < av_warnings->len; i++)
+    g_test_message ("libav warned: %s", (char *) av_warnings->pdata[i]);
+  g_assert_cmpuint (av_warnings->len, ==, 0);
+  /* About 250 and 62 kB a second: the lower rate took. */
+  g_assert_cmpuint (low * 2, <, high);
+  g_clear_pointer (&av_warnings, g_ptr_array_unref);
+  fh_video_encoder_free (encoder);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -308,5 +395,6 @@ main (int argc, char **argv)
   g_test_add_func ("/video-stream/frames-and-keyframes", test_stream);
   g_test_add_func ("/video-stream/capture-overlaps-encoding", test_capture_overlaps_encoding);
   g_test_add_func ("/video-stream/bad-settings", test_bad_encoder_settings);
+  g_test_add_func ("/video-stream/bitrate-changes-quietly", test_bitrate_changes_quietly);
   return g_test_run ();
 }
