@@ -368,7 +368,8 @@ shared_create_output (const FhOutputRequest *request, GError **error)
     goto fail;
   }
   if (!(self->name = add_output (self->desktop, &request->mode, &self->rect, error)) ||
-      !(self->capture = fh_screencopy_new (self->desktop->wayland_socket, self->name, error)))
+      !(self->capture = fh_screencopy_new (self->desktop->wayland_socket, self->name,
+                                            request->mode.refresh, error)))
     goto fail;
   return output;
 

@@ -341,7 +341,8 @@ start_compositor (FhWlrootsOutput *self, const FhOutputRequest *request,
       return FALSE;
     }
     if (g_file_test (self->socket_path, G_FILE_TEST_EXISTS) &&
-        (self->capture = fh_screencopy_new (self->socket_path, NULL, &connect_error)))
+        (self->capture = fh_screencopy_new (self->socket_path, NULL, request->mode.refresh,
+                                            &connect_error)))
       break;
     if (g_get_monotonic_time () > deadline) {
       g_autofree char *tail = fh_launch_log_tail (self->log_path);

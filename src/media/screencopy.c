@@ -1,6 +1,16 @@
-/* wlr-screencopy into wl_shm, then one conversion pass (libswscale) from
- * the compositor's XRGB into the encoder's I420 input: the only copy
- * between the two. */
+/* wlr-screencopy into wl_shm, then one conversion pass from the
+ * compositor's XRGB into the encoder's I420 input: the only copy between
+ * the two.
+ *
+ * A capture asks for a copy and waits for the compositor's next picture:
+ * on a headless sway that is up to one of its frame timers, plus its
+ * rendering. Where that wait and the conversion together take most of a
+ * frame period (1920x1080 from 60 Hz on the 2-core test machine), a capture
+ * that came late lost the next tick, so the copy is then asked for ahead:
+ * right after a picture is converted, not at the next tick. The
+ * compositor renders and copies while the capture thread waits for its
+ * tick, and the next capture finds the picture there or close. The price
+ * is age: a picture that came before the tick waits for it. */
 #include "media/screencopy.h"
 
 #include <errno.h>
@@ -40,6 +50,15 @@ struct _FhScreencopy {
   gint64 ready_us;
   gboolean copied_once; /* later copies wait for damage */
   guint failures;
+  gint64 copy_asked_us; /* g_get_monotonic_time () */
+
+  /* Whether to ask ahead, learnt from the last pictures: how long the
+   * compositor took from the copy asked for to the picture, and the
+   * conversion, against the period of the capture thread's ticks. */
+  gint64 period_us; /* 0: never ahead */
+  guint pictures;
+  gint64 wait_avg_us, convert_avg_us;
+  gboolean ahead;
 
   /* The shm buffer, reused while the layout stays the same. */
   struct wl_buffer *buffer;
@@ -216,10 +235,12 @@ pick_output (FhScreencopy *self, GError **error)
 }
 
 FhScreencopy *
-fh_screencopy_new (const char *socket_path, const char *output_name, GError **error)
+fh_screencopy_new (const char *socket_path, const char *output_name, guint refresh_hz,
+                   GError **error)
 {
   g_autoptr (FhScreencopy) self = g_new0 (FhScreencopy, 1);
 
+  self->period_us = refresh_hz ? G_USEC_PER_SEC / refresh_hz : 0;
   self->converter = fh_converter_new ();
   self->want_output = g_strdup (output_name);
   self->outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) screencopy_output_free);
@@ -341,8 +362,9 @@ av_format_for (guint32 shm_format)
   }
 }
 
+/* @y_invert: of this picture (the next one's request resets the flag). */
 static gboolean
-convert (FhScreencopy *self, FhFrame *frame, GError **error)
+convert (FhScreencopy *self, gboolean y_invert, FhFrame *frame, GError **error)
 {
   int format = av_format_for (self->format);
   const guint8 *data = self->data;
@@ -354,7 +376,7 @@ convert (FhScreencopy *self, FhFrame *frame, GError **error)
                  self->format);
     return FALSE;
   }
-  if (self->y_invert) {
+  if (y_invert) {
     data += (gsize) self->stride * (self->height - 1);
     stride = -stride;
   }
@@ -390,6 +412,107 @@ dispatch_until (FhScreencopy *self, gint64 deadline_us)
   return wl_display_dispatch_pending (self->display) >= 0;
 }
 
+/* Asks for the next picture: the compositor answers with its layout. */
+static void
+request_frame (FhScreencopy *self)
+{
+  self->have_shm_info = FALSE;
+  self->y_invert = FALSE;
+  self->frame = zwlr_screencopy_manager_v1_capture_output (self->manager, 1, self->output);
+  zwlr_screencopy_frame_v1_add_listener (self->frame, &frame_listener, self);
+  self->state = FH_COPY_WAIT_BUFFER;
+}
+
+/* Once the layout is known: the copy, into the buffer. */
+static gboolean
+start_copy (FhScreencopy *self, GError **error)
+{
+  if (!ensure_buffer (self, error))
+    return FALSE;
+  if (self->copied_once && self->manager_version >= 2)
+    zwlr_screencopy_frame_v1_copy_with_damage (self->frame, self->buffer);
+  else
+    zwlr_screencopy_frame_v1_copy (self->frame, self->buffer);
+  self->copy_asked_us = g_get_monotonic_time ();
+  self->state = FH_COPY_COPYING;
+  return TRUE;
+}
+
+gboolean
+fh_screencopy_decide_ahead (gboolean ahead, gint64 wait_avg_us, gint64 convert_avg_us,
+                            gint64 period_us)
+{
+  gint64 both = wait_avg_us + convert_avg_us;
+
+  if (period_us <= 0)
+    return FALSE;
+  return ahead ? both * 100 >= period_us * 40 : both * 100 > period_us * 70;
+}
+
+/* Learns from a picture whose conversion took @convert_us, once the
+ * first LEARN_AFTER pictures (a cold start) are past. A wait counts for at
+ * most a period: an unchanged desktop waits for good. */
+#define LEARN_AFTER 16
+static void
+learn (FhScreencopy *self, gint64 convert_us)
+{
+  gint64 wait_us = CLAMP (self->ready_us - self->copy_asked_us, 0, self->period_us);
+  gboolean ahead;
+
+  if (!self->period_us || ++self->pictures < LEARN_AFTER)
+    return;
+  if (self->pictures == LEARN_AFTER) {
+    self->wait_avg_us = wait_us;
+    self->convert_avg_us = convert_us;
+  }
+  self->wait_avg_us += (wait_us - self->wait_avg_us) / 16;
+  self->convert_avg_us += (convert_us - self->convert_avg_us) / 16;
+  ahead = fh_screencopy_decide_ahead (self->ahead, self->wait_avg_us, self->convert_avg_us,
+                                      self->period_us);
+  if (ahead == self->ahead)
+    return;
+  self->ahead = ahead;
+  g_debug ("screencopy: the compositor's wait (%" G_GINT64_FORMAT " µs) and the conversion "
+           "(%" G_GINT64_FORMAT " µs) take %" G_GINT64_FORMAT " %% of the period: copies "
+           "are %s",
+           self->wait_avg_us, self->convert_avg_us,
+           (self->wait_avg_us + self->convert_avg_us) * 100 / self->period_us,
+           self->ahead ? "asked for ahead" : "asked for at each tick");
+}
+
+/* The picture came: converts it into @frame, asking for the next one
+ * first when ahead, and its copy right after. */
+static gboolean
+take_picture (FhScreencopy *self, FhFrame *frame, gint64 *timestamp_us, GError **error)
+{
+  gboolean y_invert = self->y_invert;
+  gint64 started_us;
+  gboolean ok;
+
+  g_clear_pointer (&self->frame, zwlr_screencopy_frame_v1_destroy);
+  self->state = FH_COPY_IDLE;
+  self->copied_once = TRUE;
+  self->failures = 0;
+  *timestamp_us = self->ready_us;
+  if (self->ahead) {
+    request_frame (self);
+    wl_display_flush (self->display);
+  }
+  started_us = g_get_monotonic_time ();
+  ok = convert (self, y_invert, frame, error);
+  learn (self, g_get_monotonic_time () - started_us);
+  if (!ok || self->state != FH_COPY_WAIT_BUFFER)
+    return ok;
+  /* The layout came during the conversion, most likely. A broken
+   * connection shows at the next capture. */
+  if (dispatch_until (self, 0) && self->have_shm_info) {
+    if (!start_copy (self, error))
+      return FALSE;
+    wl_display_flush (self->display);
+  }
+  return TRUE;
+}
+
 gboolean
 fh_screencopy_capture (FhScreencopy *self, FhFrame *frame, gint64 deadline_us,
                        gint64 *timestamp_us, GError **error)
@@ -397,32 +520,18 @@ fh_screencopy_capture (FhScreencopy *self, FhFrame *frame, gint64 deadline_us,
   for (;;) {
     switch (self->state) {
     case FH_COPY_IDLE:
-      self->have_shm_info = FALSE;
-      self->y_invert = FALSE;
-      self->frame = zwlr_screencopy_manager_v1_capture_output (self->manager, 1, self->output);
-      zwlr_screencopy_frame_v1_add_listener (self->frame, &frame_listener, self);
-      self->state = FH_COPY_WAIT_BUFFER;
+      request_frame (self);
       break;
     case FH_COPY_WAIT_BUFFER:
       if (!self->have_shm_info)
         break;
-      if (!ensure_buffer (self, error))
+      if (!start_copy (self, error))
         return FALSE;
-      if (self->copied_once && self->manager_version >= 2)
-        zwlr_screencopy_frame_v1_copy_with_damage (self->frame, self->buffer);
-      else
-        zwlr_screencopy_frame_v1_copy (self->frame, self->buffer);
-      self->state = FH_COPY_COPYING;
       break;
     case FH_COPY_COPYING:
       break;
     case FH_COPY_READY:
-      g_clear_pointer (&self->frame, zwlr_screencopy_frame_v1_destroy);
-      self->state = FH_COPY_IDLE;
-      self->copied_once = TRUE;
-      self->failures = 0;
-      *timestamp_us = self->ready_us;
-      return convert (self, frame, error);
+      return take_picture (self, frame, timestamp_us, error);
     case FH_COPY_FAILED:
       g_clear_pointer (&self->frame, zwlr_screencopy_frame_v1_destroy);
       self->state = FH_COPY_IDLE;
