@@ -14,6 +14,7 @@
 #include "app/control-socket.h"
 #include "app/log-writer.h"
 #include "app/notify.h"
+#include "media/video-encoder.h"
 #include "planes/gamestream/nvhttp.h"
 
 static const char usage[] =
@@ -611,6 +612,7 @@ main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
   fh_log_writer_install ();
+  fh_video_encoder_log_to_glib ();
   /* A client that vanishes mid-write must not kill the host. */
   signal (SIGPIPE, SIG_IGN);
 

@@ -852,6 +852,7 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
     start_own_audio (self, output->pipewire_remote);
 
   {
+    g_autofree char *name = g_strdup_printf ("session %.8s", self->id);
     FhVideoEncoderConfig encoder = {
       .width = self->mode.width,
       .height = self->mode.height,
@@ -859,6 +860,7 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
       .bitrate_kbps = self->bitrate_kbps,
       .preset = config->encoder_preset,
       .threads = config->encoder_threads,
+      .name = name,
     };
     FhFrameSource frames = {
       .capture = capture_output,

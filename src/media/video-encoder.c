@@ -1,12 +1,16 @@
 /* libavcodec H.264 encoder wrapper. */
 #include "media/video-encoder.h"
 
+#include <string.h>
+
 #include <gio/gio.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 
 struct _FhVideoEncoder {
+  char *name; /* its log lines begin with it, or NULL */
   AVCodecContext *ctx;
   AVFrame *frames[FH_VIDEO_ENCODER_INPUTS];
   AVPacket *packet;
@@ -49,7 +53,9 @@ fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
     return NULL;
   }
 
+  self->name = g_strdup (config->name);
   self->ctx = avcodec_alloc_context3 (codec);
+  self->ctx->opaque = self; /* whose lines libx264 logs (log_to_glib) */
   self->ctx->width = (int) config->width;
   self->ctx->height = (int) config->height;
   self->ctx->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -118,7 +124,8 @@ fh_video_encoder_free (FhVideoEncoder *self)
   av_packet_free (&self->packet);
   for (guint i = 0; i < FH_VIDEO_ENCODER_INPUTS; i++)
     av_frame_free (&self->frames[i]);
-  avcodec_free_context (&self->ctx);
+  avcodec_free_context (&self->ctx); /* libx264 logs its statistics here */
+  g_free (self->name);
   g_free (self);
 }
 
@@ -173,4 +180,61 @@ fh_video_encoder_encode (FhVideoEncoder *self, guint input, gint64 pts, gboolean
           (self->packet->flags & AV_PKT_FLAG_KEY) != 0, user_data);
     av_packet_unref (self->packet);
   }
+}
+
+static void
+free_line (gpointer line)
+{
+  g_string_free (line, TRUE);
+}
+
+/* The line a thread's libav calls are writing: a line may come in pieces. */
+static GPrivate log_line = G_PRIVATE_INIT (free_line);
+
+static GLogLevelFlags
+glib_level (int level)
+{
+  if (level <= AV_LOG_ERROR)
+    return G_LOG_LEVEL_WARNING;
+  if (level <= AV_LOG_WARNING)
+    return G_LOG_LEVEL_MESSAGE;
+  if (level <= AV_LOG_INFO)
+    return G_LOG_LEVEL_INFO;
+  return G_LOG_LEVEL_DEBUG;
+}
+
+static void
+log_to_glib (void *avcl, int level, const char *fmt, va_list args)
+{
+  const AVClass *av_class = avcl ? *(const AVClass **) avcl : NULL;
+  const FhVideoEncoder *encoder = NULL;
+  GString *line = g_private_get (&log_line);
+  char *end;
+
+  if (level > av_log_get_level ())
+    return;
+  if (!line) {
+    line = g_string_new (NULL);
+    g_private_set (&log_line, line);
+  }
+  g_string_append_vprintf (line, fmt, args);
+  if (!line->len || line->str[line->len - 1] != '\n')
+    return;
+  if (av_class && g_strcmp0 (av_class->class_name, "AVCodecContext") == 0)
+    encoder = ((const AVCodecContext *) avcl)->opaque;
+  /* One GLib line for each of libav's. */
+  for (char *start = line->str; (end = strchr (start, '\n')); start = end + 1) {
+    *end = '\0';
+    if (*start)
+      g_log ("libav", glib_level (level), "%s%s%s: %s",
+             encoder && encoder->name ? encoder->name : "", encoder && encoder->name ? ": " : "",
+             av_class ? av_class->item_name (avcl) : "libav", start);
+  }
+  g_string_truncate (line, 0);
+}
+
+void
+fh_video_encoder_log_to_glib (void)
+{
+  av_log_set_callback (log_to_glib);
 }

@@ -13,6 +13,7 @@ typedef struct {
   guint bitrate_kbps;
   const char *preset; /* x264 preset, "ultrafast" … */
   guint threads; /* 0 = libx264 decides */
+  const char *name; /* what its log lines begin with ("session 1a2b3c4d"), or NULL */
 } FhVideoEncoderConfig;
 
 typedef struct _FhVideoEncoder FhVideoEncoder;
@@ -45,5 +46,13 @@ gboolean fh_video_encoder_encode (FhVideoEncoder *encoder, guint input, gint64 p
  * itself, no new keyframe); the VBV follows it (one frame's worth), a
  * frame later when it goes down. The thread that encodes calls it. */
 void fh_video_encoder_set_bitrate (FhVideoEncoder *encoder, guint kbps);
+
+/* From now on libav's log lines (libx264's among them) go through GLib, in
+ * the log domain "libav", one GLib line for each of theirs: "libx264: …",
+ * after the encoder's name where an encoder logs. Errors become warnings,
+ * warnings messages, the rest info and debug (shown with
+ * G_MESSAGES_DEBUG=libav); libav's own level (av_log_set_level) still
+ * decides which are made. Once, before the first encoder. */
+void fh_video_encoder_log_to_glib (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FhVideoEncoder, fh_video_encoder_free)

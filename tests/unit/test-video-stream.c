@@ -388,6 +388,85 @@ test_bitrate_changes_quietly (void)
   fh_video_encoder_free (encoder);
 }
 
+typedef struct {
+  GLogLevelFlags level;
+  char *message;
+} FhLoggedLine;
+
+static void
+logged_line_free (gpointer data)
+{
+  FhLoggedLine *l = data;
+
+  g_free (l->message);
+  g_free (l);
+}
+
+static void
+on_glib_log (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  FhLoggedLine *l = g_new0 (FhLoggedLine, 1);
+
+  l->level = level & G_LOG_LEVEL_MASK;
+  l->message = g_strdup (message);
+  g_ptr_array_add (data, l);
+}
+
+/* Whether @lines has one at @level that begins with @prefix. */
+static gboolean
+logged (GPtrArray *lines, GLogLevelFlags level, const char *prefix)
+{
+  for (guint i = 0; i < lines->len; i++) {
+    FhLoggedLine *l = lines->pdata[i];
+    if (l->level == level && g_str_has_prefix (l->message, prefix))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* libav's lines go through GLib (fh_video_encoder_log_to_glib), as the
+ * host's do, in the domain "libav": libx264's begin with the encoder's
+ * name, so a session's reach its journal field; a line written in pieces
+ * is one line; errors are warnings, warnings messages, information info;
+ * what libav's level leaves out stays out. */
+static void
+test_libav_logs_through_glib (void)
+{
+  FhVideoEncoderConfig config = { 320, 240, 30, 1000, "ultrafast", 1, "session 0123abcd" };
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (logged_line_free);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  FhVideoEncoder *encoder;
+  GLogLevelFlags fatal;
+  guint handler;
+
+  /* g_test_init () makes every warning fatal; here they are expected. */
+  fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  handler = g_log_set_handler ("libav", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL, on_glib_log, lines);
+  fh_video_encoder_log_to_glib ();
+  encoder = fh_video_encoder_new (&config, &error);
+  g_assert_no_error (error);
+  encode_noise (encoder, rand, 0, 10);
+  fh_video_encoder_free (encoder); /* libx264's statistics */
+  av_log (NULL, AV_LOG_ERROR, "written in %s ", "pieces");
+  av_log (NULL, AV_LOG_ERROR, "and ended\n");
+  av_log (NULL, AV_LOG_WARNING, "a warning\n");
+  av_log (NULL, AV_LOG_DEBUG, "left out at libav's level\n");
+  av_log_set_callback (av_log_default_callback);
+  g_log_remove_handler ("libav", handler);
+  g_log_set_always_fatal (fatal);
+
+  for (guint i = 0; i < lines->len; i++)
+    g_test_message ("%d %s", ((FhLoggedLine *) lines->pdata[i])->level,
+                    ((FhLoggedLine *) lines->pdata[i])->message);
+  g_assert_true (logged (lines, G_LOG_LEVEL_INFO, "session 0123abcd: libx264: frame I:1 "));
+  g_assert_true (logged (lines, G_LOG_LEVEL_WARNING, "libav: written in pieces and ended"));
+  g_assert_true (logged (lines, G_LOG_LEVEL_MESSAGE, "libav: a warning"));
+  g_assert_false (logged (lines, G_LOG_LEVEL_DEBUG, "libav: left out"));
+  for (guint i = 0; i < lines->len; i++)
+    g_assert_null (strchr (((FhLoggedLine *) lines->pdata[i])->message, '\n'));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -396,5 +475,6 @@ main (int argc, char **argv)
   g_test_add_func ("/video-stream/capture-overlaps-encoding", test_capture_overlaps_encoding);
   g_test_add_func ("/video-stream/bad-settings", test_bad_encoder_settings);
   g_test_add_func ("/video-stream/bitrate-changes-quietly", test_bitrate_changes_quietly);
+  g_test_add_func ("/video-stream/libav-logs-through-glib", test_libav_logs_through_glib);
   return g_test_run ();
 }
