@@ -373,6 +373,24 @@ pair_ratios() {
       'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f\n", a / b }'
   done
 }
+# funkhaus's main thread in those rounds, CPU per frame (ms), and funkhaus
+# without it against the encoder alone, per round.
+pair_main() {
+  local r pre
+  for r in $(seq "$rounds"); do
+    pre=pair.$1.funkhaus.$r.
+    awk -v c="${res[${pre}host_main_thread_cores]:-}" -v w="${res[${pre}window_s]:-}" \
+      -v n="${res[${pre}frames]:-}" 'BEGIN { if (c != "" && n > 0) printf "%.3f\n", c * w * 1000 / n }'
+  done
+}
+pair_rest_ratios() {
+  local r
+  for r in $(seq "$rounds"); do
+    awk -v a="$(cpu_ms "pair.$1.funkhaus.$r.")" -v m="$(pair_main "$1" | sed -n "${r}p")" \
+      -v b="$(cpu_ms "pair.$1.encoder.$r.")" \
+      'BEGIN { if (a != "" && m != "" && b != "" && b > 0) printf "%.2f\n", (a - m) / b }'
+  done
+}
 pair_fig() { # $1 = input, $2 = pipeline: median CPU per frame over rounds
   local r
   for r in $(seq "$rounds"); do cpu_ms "pair.$1.$2.$r."; done | grep . | median
@@ -536,7 +554,9 @@ session and its client) and the encoder alone (one process) run at the
 same time, on the same synthetic input, each in $rounds rounds of its own
 host and process: together they keep well under the machine's
 $(nproc) cores busy, and whatever the machine does falls on both; the
-ratio is the median of the per-round ratios (the notes give them all).
+ratio is the median of the per-round ratios (the notes give them all,
+and split funkhaus's figure: its main thread, which hands each frame on and
+sends it over TLS, and the rest, against the encoder alone).
 
 Where the comparison leans, and which way:
 
@@ -596,6 +616,10 @@ $table
   CPU per frame): $wl_sessions
 - funkhaus and the encoder alone at the same time, CPU per frame funkhaus / encoder per
   round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
+- in those rounds, funkhaus's main thread (its main loop: each frame's hand-over from the
+  capture thread and its TLS WebSocket send, which the encoder alone does not do), CPU per
+  frame, ms: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_main "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g');
+  funkhaus without it / encoder per round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_rest_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - sessions sustained: the first count that failed — $first_failed
 EOF
 )

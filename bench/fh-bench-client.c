@@ -80,6 +80,7 @@ struct _FhBenchClient {
   gboolean done;
   gint64 host_cpu0, host_cpu1; /* µs, utime + stime */
   gint64 host_runtime0, host_runtime1; /* µs, the scheduler's count */
+  gint64 host_main0, host_main1; /* the same, of its main thread */
   gint64 self_cpu0, self_cpu1;
   gint64 machine_busy0, machine_busy1; /* every process on the machine, µs */
   gint64 wall0, wall1;
@@ -212,6 +213,17 @@ snapshot_encode_threads (FhBenchClient *self, gboolean end)
   }
 }
 
+/* The host's main thread (its main loop: every client's messages, each
+ * frame's hand-over from the capture or encode thread and its send). */
+static gint64
+main_thread_runtime_us (FhBenchClient *self)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d", (int) self->host_pid,
+                                           (int) self->host_pid);
+
+  return fh_bench_thread_runtime_us (path);
+}
+
 static gboolean
 accept_any_certificate (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors,
                         gpointer user_data)
@@ -243,6 +255,7 @@ start_window (FhBenchClient *self, gint64 now)
   self->wall0 = now;
   self->host_cpu0 = fh_bench_process_cpu_us (self->host_pid);
   self->host_runtime0 = fh_bench_process_runtime_us (self->host_pid);
+  self->host_main0 = main_thread_runtime_us (self);
   self->self_cpu0 = fh_bench_self_cpu_us ();
   self->machine_busy0 = fh_bench_machine_busy_us ();
   snapshot_encode_threads (self, FALSE);
@@ -255,6 +268,7 @@ end_window (FhBenchClient *self, gint64 now)
   self->wall1 = now;
   self->host_cpu1 = fh_bench_process_cpu_us (self->host_pid);
   self->host_runtime1 = fh_bench_process_runtime_us (self->host_pid);
+  self->host_main1 = main_thread_runtime_us (self);
   self->self_cpu1 = fh_bench_self_cpu_us ();
   self->machine_busy1 = fh_bench_machine_busy_us ();
   self->measuring = FALSE;
@@ -654,6 +668,7 @@ print_results (FhBenchClient *self)
   /* On-CPU time as the scheduler counts it (ns), as for the sessions'
    * processes; cpu_cores above is utime + stime, in 10 ms ticks. */
   printf ("host_runtime_cores %.3f\n", host_runtime_us / 1e6 / window_s);
+  printf ("host_main_thread_cores %.3f\n", (self->host_main1 - self->host_main0) / 1e6 / window_s);
   printf ("total_cpu_cores    %.3f\n", (host_runtime_us + process_cpu_us) / 1e6 / window_s);
   /* Everything that ran on the machine meanwhile, this client and anything
    * else included: what the figures above compete with. */
