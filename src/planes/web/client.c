@@ -182,10 +182,12 @@ peer_video (gpointer peer, const FhVideoPacket *packet)
   };
   g_autoptr (GBytes) message = NULL;
 
+  /* A client that acks tells its backlog itself: no system call for it. */
   if (self->flow_ready)
     verdict = fh_web_flow_frame (&self->flow, g_get_monotonic_time (), packet->frame,
-                                 packet->size, packet->keyframe, queued_bytes (self),
-                                 &ask_keyframe, &kbps);
+                                 packet->size, packet->keyframe,
+                                 self->flow.acks ? -1 : queued_bytes (self), &ask_keyframe,
+                                 &kbps);
   /* The session's own client sets its bitrate; a guest's link only
    * skips frames. */
   if (kbps && self->session && !self->guest)
