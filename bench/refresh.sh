@@ -143,7 +143,9 @@ second each session delivered over ${seconds} s after ${warmup} s of
 warm-up, alone and beside ${others} more sessions of the same mode. The
 host asks sway for a frame timer 2 ms shorter than the
 period and captures at exactly the rate asked for
-(\`fh_wlroots_compositor_refresh_mhz\`); the target is at least 98 % of
+(\`fh_wlroots_compositor_refresh_mhz\`), asking sway for the next copy
+right after the last picture where sway's wait and the conversion take
+more than 70 % of the period (\`src/media/screencopy.c\`); the target is at least 98 % of
 the rate alone wherever the CPU is not saturated. "CPU saturated": the
 rate was missed while at least ${saturated} of the machine's ${cores}
 cores were busy. sway renders with pixman, on the CPU, in one thread: a
