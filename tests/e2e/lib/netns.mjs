@@ -9,7 +9,11 @@ import { execFileSync } from 'node:child_process';
 export const sh = (cmd, ...args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 /** Makes namespace `fh<tag><pid>` with a veth pair on 10.<net>.0.0/30:
- *  {ns, veth, hostIp, nsIp, shape(rate, burst, latency), unshape(), remove()}. */
+ *  {ns, veth, hostIp, nsIp, shape(rate, burst, latency), unshape(), remove()}.
+ *  unshape() lifts the limit as a link that gets faster does: the tbf's
+ *  rate goes to 10 Gbit/s and what it holds drains at once. Deleting the
+ *  qdisc would drop it (up to its latency's worth), and TCP's recovery of
+ *  those packets would show as a late frame that the link did not cause. */
 export function makeLinkedNamespace(tag, net) {
   const link = {
     ns: `fh${tag}${process.pid}`,
@@ -19,7 +23,8 @@ export function makeLinkedNamespace(tag, net) {
     nsIp: `10.${net}.0.2`,
     shape: (rate, burst, latency) => sh('tc', 'qdisc', 'add', 'dev', link.veth, 'root', 'tbf', 'rate', rate,
       'burst', burst, 'latency', latency),
-    unshape: () => sh('tc', 'qdisc', 'del', 'dev', link.veth, 'root'),
+    unshape: () => sh('tc', 'qdisc', 'change', 'dev', link.veth, 'root', 'tbf', 'rate', '10gbit',
+      'burst', '1mb', 'latency', '400ms'),
     remove: () => {
       try { sh('ip', 'netns', 'del', link.ns); } catch { /* not made */ }
       try { sh('ip', 'link', 'del', link.veth); } catch { /* gone with the namespace */ }
