@@ -88,7 +88,8 @@ this one machine). The drawing is not in it: the client hands each
 decoded frame to a worker that draws it on the canvas
 (\`web/draw-worker.js\`), so the page's main thread, which receives the
 frames, does not convert pictures to RGB. The shaped link: Chromium runs in a network namespace; \`tbf\`
-on the host's end of its veth carries the limit; the host's flow control
+on the host's end of its veth carries the limit, which is lifted by raising the tbf's
+rate to 10 Gbit/s (what it holds drains, as on a link that gets faster); the host's flow control
 (acknowledged frames) and rate control do the rest. Without adaptation, a second host started with
 \`--bitrate-adaptation off\` keeps 20 Mbit/s and only skips frames.
 
