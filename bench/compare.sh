@@ -217,11 +217,15 @@ done
 
 # --- sessions sustained: synthetic sessions, 1 … at once ---
 # CPU a frame takes, all of it, ms (funkhaus: the host's on-CPU time).
+# A funkhaus run's cores figure $2 (total_cpu_cores, …) as ms a frame.
+cores_ms() { # $1 = prefix "input.funkhaus.round.", $2 = key
+  awk -v c="${res[$1$2]:-}" -v w="${res[${1}window_s]:-}" -v n="${res[${1}frames]:-}" \
+    'BEGIN { if (c != "" && n > 0) printf "%.3f\n", c * w * 1000 / n }'
+}
 cpu_ms() { # $1 = prefix "input.pipeline.round."
   local pre=$1
   if [[ $pre == *.funkhaus.* ]]; then
-    awk -v c="${res[${pre}total_cpu_cores]:-}" -v w="${res[${pre}window_s]:-}" \
-      -v n="${res[${pre}frames]:-}" 'BEGIN { if (c != "" && n > 0) printf "%.3f\n", c * w * 1000 / n }'
+    cores_ms "$pre" total_cpu_cores
   else
     echo "${res[${pre}total_cpu_ms_per_frame]:-}"
   fi
@@ -376,17 +380,14 @@ pair_ratios() {
 # funkhaus's main thread in those rounds, CPU per frame (ms), and funkhaus
 # without it against the encoder alone, per round.
 pair_main() {
-  local r pre
-  for r in $(seq "$rounds"); do
-    pre=pair.$1.funkhaus.$r.
-    awk -v c="${res[${pre}host_main_thread_cores]:-}" -v w="${res[${pre}window_s]:-}" \
-      -v n="${res[${pre}frames]:-}" 'BEGIN { if (c != "" && n > 0) printf "%.3f\n", c * w * 1000 / n }'
-  done
+  local r
+  for r in $(seq "$rounds"); do cores_ms "pair.$1.funkhaus.$r." host_main_thread_cores; done
 }
 pair_rest_ratios() {
   local r
   for r in $(seq "$rounds"); do
-    awk -v a="$(cpu_ms "pair.$1.funkhaus.$r.")" -v m="$(pair_main "$1" | sed -n "${r}p")" \
+    awk -v a="$(cpu_ms "pair.$1.funkhaus.$r.")" \
+      -v m="$(cores_ms "pair.$1.funkhaus.$r." host_main_thread_cores)" \
       -v b="$(cpu_ms "pair.$1.encoder.$r.")" \
       'BEGIN { if (a != "" && m != "" && b != "" && b > 0) printf "%.2f\n", (a - m) / b }'
   done
