@@ -106,9 +106,10 @@ every tenth of the run and at the end; the bounds hold the end to the
 first tenth (the first sessions still grow what the host keeps). malloc
 keeps what the host freed on its threads (encoders, TLS) in its arenas, so
 the raw RSS grows over a run although nothing leaks; the bound is on the
-RSS after the host gave that back (gdb calls \`malloc_trim(0)\` in it). The
-raw RSS is read just before each trim, and each trim lowers the raw
-figures after it.
+RSS after the host gave that back (gdb calls \`malloc_trim(0)\` in it).
+What malloc_trim cannot give back, the top of each thread arena, stays
+small because the host keeps to 4 arenas. The raw RSS is read just before
+each trim, and each trim lowers the raw figures after it.
 
 Result: $verdict; the host still answered.
 
