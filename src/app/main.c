@@ -60,7 +60,7 @@ on_signal (gpointer user_data)
 }
 
 /* How many malloc arenas the host's threads share. glibc gives threads up
- * to 8 per core, and malloc_trim() never gives back the top of an arena
+ * to 8 arenas a core, and malloc_trim() never gives back the top of an arena
  * other than the main one: each arena a session's threads (capture,
  * encoder, x264's, TLS) once touched keeps up to a MiB resident for the
  * rest of the host's life, so a long-running host grew by 5-6 MiB over

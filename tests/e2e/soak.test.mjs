@@ -41,7 +41,7 @@ const WARMUP_REQUESTS = 200;
 // sessions' encoders and TLS on several threads), 20 MiB and more after
 // 100 sessions and 2500 requests; malloc_trim() gives back all of it but
 // the top of each thread arena, which the host bounds to a few arenas
-// (src/app/main.c: with glibc's 8 a core, the arenas its threads touched
+// (src/app/main.c: with glibc's 8 arenas a core, the arenas its threads touched
 // one after the other grew the trimmed RSS by 5-6 MiB over 200 sessions,
 // and once past this bound). So the RSS compared is the one after the
 // host (through gdb) called malloc_trim(0), a tenth into the run and at
