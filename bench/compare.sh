@@ -216,12 +216,12 @@ for input in "${pair_inputs[@]}"; do
 done
 
 # --- sessions sustained: synthetic sessions, 1 … at once ---
-# CPU a frame takes, all of it, ms (funkhaus: the host's on-CPU time).
 # A funkhaus run's cores figure $2 (total_cpu_cores, …) as ms a frame.
 cores_ms() { # $1 = prefix "input.funkhaus.round.", $2 = key
   awk -v c="${res[$1$2]:-}" -v w="${res[${1}window_s]:-}" -v n="${res[${1}frames]:-}" \
     'BEGIN { if (c != "" && n > 0) printf "%.3f\n", c * w * 1000 / n }'
 }
+# CPU a frame takes, all of it, ms (funkhaus: the host's on-CPU time).
 cpu_ms() { # $1 = prefix "input.pipeline.round."
   local pre=$1
   if [[ $pre == *.funkhaus.* ]]; then
