@@ -339,6 +339,11 @@ value() { # $1 = input, $2 = pipeline, $3 = figure, $4 = round
     p99) echo "${res[$pre$(lat_key "$2" 99)]:-}" ;;
     dropped) echo "${res[${pre}dropped]:-}" ;;
     rss) awk -v k="${res[$pre$(rss_key "$2")]:-}" 'BEGIN { if (k != "") printf "%.1f\n", k / 1024 }' ;;
+    # funkhaus only: the host before its client came, and what the
+    # session added to it.
+    idle_rss) awk -v k="${res[${pre}host_idle_rss_kib]:-}" 'BEGIN { if (k != "") printf "%.1f\n", k / 1024 }' ;;
+    rss_growth) awk -v a="${res[${pre}host_rss_kib]:-}" -v b="${res[${pre}host_idle_rss_kib]:-}" \
+      'BEGIN { if (a != "" && b != "") printf "%.1f\n", (a - b) / 1024 }' ;;
   esac
 }
 fig() { # median over rounds
@@ -434,6 +439,8 @@ table=$(
       "$(fig "$input" funkhaus rss)" "$(fig "$input" wolf rss)" "$(fig "$input" sunshine rss)" \
       "$(fig "$input" encoder rss)" "$(ratio "$input" wolf rss)" "$(ratio "$input" sunshine rss)" \
       "$(ratio "$input" encoder rss)"
+    printf '| %s | … funkhaus: the host before its client came / what the session added, MiB | %s / %s | – | – | – | – | – | – |\n' \
+      "$l" "$(fig "$input" funkhaus idle_rss)" "$(fig "$input" funkhaus rss_growth)"
   done
   for input in "${pair_inputs[@]}"; do
     printf '| %s | CPU time per frame, funkhaus and the encoder alone at the same time, ms | %s | – | – | %s | – | – | %s |\n' \
@@ -535,7 +542,13 @@ unit leaving the encoder (per frame; for Wolf at the \`fakesink\`, the
 capture time riding along as a reference-timestamp meta). **Frames
 dropped** are frames captured or due but never encoded or sent. **Resident
 memory** is the RSS of that one process at the window's end (the sway and
-app of a wlroots session not included). **Sessions sustained** is the
+app of a wlroots session not included). For funkhaus the row below it
+splits that RSS into the host before its client came (its libraries —
+TLS, HTTP, PipeWire, libei, mDNS — and its own state, which every session
+shares) and what the session added (its capture, encoder and buffers): a
+second session adds about as much again (a little less, the encoder's
+library being loaded already), not the whole RSS.
+**Sessions sustained** is the
 largest number of instances at once of which every one keeps at least 95 %
 of its frame rate with nothing dropped: one host with N sessions and one
 client for funkhaus, N processes for the others, found by starting near
