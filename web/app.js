@@ -5,7 +5,7 @@
 
 import {
   PROTOCOL_VERSION, KIND_VIDEO, FINAL_CLOSE_CODES, CLOSE_UNAUTHORIZED,
-  CLOSE_SESSION_FAILED, KIND_AUDIO, parseVideo, parseAudio,
+  CLOSE_SESSION_FAILED, KIND_AUDIO, parseVideo, parseAudio, encodeAck,
 } from './protocol.js';
 import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
@@ -457,7 +457,7 @@ function onBinary(buffer) {
   // Received: the host bounds what is in flight on the link by these
   // (docs/protocol.md, "Flow control"); the decoder's own queue is ours.
   if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
-    conn.ws.send(`{"type":"ack","frame":${v.frame}}`);
+    conn.ws.send(encodeAck(v.frame));
   video.push(v);
 }
 

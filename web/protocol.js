@@ -14,6 +14,7 @@ export const KIND_SCROLL = 0x13;
 export const KIND_PAD_STATE = 0x14;
 export const KIND_PAD_CONNECT = 0x15;
 export const KIND_PAD_DISCONNECT = 0x16;
+export const KIND_ACK = 0x30;
 export const MAX_PADS = 4;
 
 export const VIDEO_HEADER_SIZE = 20;
@@ -113,6 +114,15 @@ export function encodeMotion(x, y) {
   msg[0] = KIND_MOTION;
   view.setUint16(2, clampU16(x), true);
   view.setUint16(4, clampU16(y), true);
+  return msg;
+}
+
+/** Every video frame up to `frame` (its header's number) has arrived:
+ *  five bytes rather than a JSON text the host must parse each frame. */
+export function encodeAck(frame) {
+  const msg = new Uint8Array(5);
+  msg[0] = KIND_ACK;
+  new DataView(msg.buffer).setUint32(1, frame >>> 0, true);
   return msg;
 }
 

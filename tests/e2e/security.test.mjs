@@ -1,8 +1,9 @@
 // Hostile clients against `funkhaus serve --backend synthetic` (with its
 // speaker and microphone: a private PipeWire when run as root): wrong PINs
 // until the address is locked out, then let in after the backoff;
-// oversized, truncated and undecodable binary messages, invalid UTF-8 (from a
-// bare WebSocket client, tests/e2e/lib/rawws.mjs), a
+// oversized, truncated and undecodable binary messages, a burst of acks
+// (not input: nobody is closed), invalid UTF-8 and an ack before hello
+// (from a bare WebSocket client, tests/e2e/lib/rawws.mjs), a
 // microphone packet nobody asked for; a forged session id; a revoked
 // device. Each case gets a clear error and closes only its sender: the
 // other client streams on. (An input flood is flood.test.mjs: its figures
@@ -91,6 +92,7 @@ e2e('hostile binary messages and invalid UTF-8 close only their sender', async (
     ['a microphone packet that is not Opus', A, { bytes: [...header, 0x03, 0x00] }, 4000, 'bad-message'],
     ['reserved bytes set in a microphone packet', A, { bytes: [0x20, 1, 0, 0, 1, 0, 0, 0, 0xf8] }, 4000, 'bad-message'],
     ["a microphone packet from a client that did not ask", B, { bytes: [...header, 0xf8, 0xff, 0xfe] }, 4002, 'unexpected-message'],
+    ['an ack one byte short', A, { bytes: [0x30, 1, 0, 0] }, 4000, 'bad-message'],
   ];
   for (const [what, sender, msg, closeCode, errorCode] of cases) {
     const other = sender === A ? B : A;
@@ -114,6 +116,16 @@ e2e('hostile binary messages and invalid UTF-8 close only their sender', async (
   }
   assert.equal(await A.get(() => window.funkhaus.session), sa, 'A is still in its own session');
 
+  // Acks are not input: 3000 at once (past the input limit's burst of
+  // 1000) close nobody.
+  const bBefore = await B.hooks();
+  await B.page.evaluate(() => {
+    for (let i = 0; i < 3000; i++)
+      window.funkhaus.socket.send(new Uint8Array([0x30, 0, 0, 0, 0]));
+  });
+  await B.waitFrames(bBefore.framesDecoded + 15, { timeout: 10000 });
+  assert.equal((await B.hooks()).closes.length, bBefore.closes.length, 'a burst of acks closed nobody');
+
   // A text frame that is not UTF-8 (no browser sends one): from a bare
   // client, closed with its own error; A and B stream on.
   const aBefore = await A.hooks();
@@ -124,6 +136,12 @@ e2e('hostile binary messages and invalid UTF-8 close only their sender', async (
   assert.ok([1007, 4000].includes(closed.code), `invalid UTF-8 closes with 1007 or 4000: ${JSON.stringify(closed)}`);
   await A.waitFrames(aBefore.framesDecoded + 10, { timeout: 10000 });
   assert.equal((await A.hooks()).closes.length, aBefore.closes.length);
+
+  // An ack before hello, from a bare client: unexpected.
+  const early = await rawWebSocket(host.port);
+  early.send(0x2, Buffer.from([0x30, 0, 0, 0, 0]));
+  const earlyClosed = await early.closed;
+  assert.equal(earlyClosed.code, 4002, `an ack before hello: ${JSON.stringify(earlyClosed)}`);
 });
 
 e2e('a forged session id resumes nothing', async () => {

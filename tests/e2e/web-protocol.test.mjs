@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 const source = readFileSync(new URL('../../web/protocol.js', import.meta.url), 'utf8');
 const {
   parseVideo, findNal, h264CodecString, encodeKey, encodeMotion, encodeButton,
-  encodeScroll, wheelToUnits, encodePadConnect, encodePadDisconnect, encodePadState,
+  encodeScroll, wheelToUnits, encodePadConnect, encodePadDisconnect, encodePadState, encodeAck,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 // x264 Annex B: AUD, SPS (High, level 3.2), PPS, then a slice.
@@ -63,6 +63,11 @@ test('input messages', () => {
   assert.equal(encodeButton(5, true), null);
   assert.deepEqual([...encodeScroll(-120, 240)], [0x13, 0, 0x88, 0xff, 0xf0, 0x00]);
   assert.deepEqual([...encodeScroll(0, 1e6)].slice(4), [0xff, 0x7f], 'clamped to i16');
+});
+
+test('ack: kind 0x30, the frame little-endian', () => {
+  assert.deepEqual([...encodeAck(0xdeadbeef)], [0x30, 0xef, 0xbe, 0xad, 0xde]);
+  assert.deepEqual([...encodeAck(7)], [0x30, 7, 0, 0, 0]);
 });
 
 test('wheel deltas: one notch is 120', () => {

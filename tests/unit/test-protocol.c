@@ -437,6 +437,31 @@ test_mic_packet (void)
 }
 
 static void
+test_ack (void)
+{
+  guint8 data[FH_PROTO_ACK_SIZE + 1];
+  g_autoptr (GError) error = NULL;
+  guint32 frame = 1;
+
+  fh_proto_write_ack (0xdeadbeef, data);
+  g_assert_cmpmem (data, FH_PROTO_ACK_SIZE, "\x30\xef\xbe\xad\xde", FH_PROTO_ACK_SIZE);
+  g_assert_true (fh_proto_parse_ack (data, FH_PROTO_ACK_SIZE, &frame, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (frame, ==, 0xdeadbeef);
+
+  /* Too short, too long, another kind. */
+  g_assert_false (fh_proto_parse_ack (data, FH_PROTO_ACK_SIZE - 1, &frame, &error));
+  g_assert_error (error, FH_PROTO_ERROR, FH_PROTO_ERROR_BAD_MESSAGE);
+  g_assert_cmpuint (frame, ==, 0);
+  g_clear_error (&error);
+  data[FH_PROTO_ACK_SIZE] = 0;
+  g_assert_false (fh_proto_parse_ack (data, FH_PROTO_ACK_SIZE + 1, &frame, NULL));
+  data[0] = FH_PROTO_KIND_MIC;
+  g_assert_false (fh_proto_parse_ack (data, FH_PROTO_ACK_SIZE, &frame, NULL));
+  g_assert_false (fh_proto_parse_ack (data, 0, &frame, NULL));
+}
+
+static void
 test_audio_packet (void)
 {
   g_autoptr (GBytes) message =
@@ -988,6 +1013,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/hello/desktop", test_hello_desktop);
   g_test_add_func ("/protocol/mic-packet", test_mic_packet);
   g_test_add_func ("/protocol/audio-packet", test_audio_packet);
+  g_test_add_func ("/protocol/ack", test_ack);
   g_test_add_func ("/protocol/clipboard", test_clipboard);
   g_test_add_func ("/protocol/pad", test_pad);
   g_test_add_func ("/protocol/pad-errors", test_pad_errors);

@@ -704,6 +704,18 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       return;
     }
     fh_client_message_clear (&msg);
+  } else if (len > 0 && data[0] == FH_PROTO_KIND_ACK) {
+    /* Not input: one a frame, outside the input rate limit (at 144 Hz
+     * with a 1000 Hz mouse the two together would come near it). */
+    guint32 frame;
+
+    if (!fh_proto_parse_ack (data, len, &frame, &error))
+      close_with_gerror (self, error);
+    else if (!self->session)
+      fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
+                                  "the first message must be hello");
+    else if (self->flow_ready)
+      fh_web_flow_ack (&self->flow, g_get_monotonic_time (), frame);
   } else if (!take_token (self)) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_RATE_LIMITED,
                                 "more than " G_STRINGIFY (FH_PROTO_MAX_INPUT_RATE)

@@ -808,6 +808,27 @@ fh_proto_write_video_header (const FhVideoHeader *header, guint8 out[FH_PROTO_VI
 }
 
 gboolean
+fh_proto_parse_ack (const guint8 *data, gsize len, guint32 *frame, GError **error)
+{
+  *frame = 0;
+  if (len < 1 || data[0] != FH_PROTO_KIND_ACK) {
+    bad (error, "not an ack");
+    return FALSE;
+  }
+  if (!check_size (data, len, FH_PROTO_ACK_SIZE, "ack", error))
+    return FALSE;
+  *frame = read_u32 (data + 1);
+  return TRUE;
+}
+
+void
+fh_proto_write_ack (guint32 frame, guint8 out[FH_PROTO_ACK_SIZE])
+{
+  out[0] = FH_PROTO_KIND_ACK;
+  write_u32 (out + 1, frame);
+}
+
+gboolean
 fh_proto_parse_mic (const guint8 *data, gsize len, FhMicPacket *packet, GError **error)
 {
   memset (packet, 0, sizeof *packet);

@@ -38,6 +38,7 @@
 #define FH_PROTO_MAX_PADS 4 /* a client's gamepads: numbers 0–3 */
 #define FH_PROTO_MAX_CLIPBOARD FH_CLIPBOARD_MAX_TEXT /* bytes of clipboard text */
 #define FH_PROTO_PAD_STATE_SIZE 16
+#define FH_PROTO_ACK_SIZE 5
 
 typedef enum {
   FH_PROTO_KIND_VIDEO = 0x01,
@@ -50,6 +51,7 @@ typedef enum {
   FH_PROTO_KIND_PAD_CONNECT = 0x15,
   FH_PROTO_KIND_PAD_DISCONNECT = 0x16,
   FH_PROTO_KIND_MIC = 0x20,
+  FH_PROTO_KIND_ACK = 0x30,
 } FhProtoKind;
 
 typedef enum {
@@ -215,6 +217,12 @@ typedef struct {
 gboolean fh_proto_parse_mic (const guint8 *data, gsize len, FhMicPacket *packet, GError **error);
 /* The binary mic message for @packet (tests and the benchmark client). */
 GBytes *fh_proto_build_mic (const FhMicPacket *packet);
+
+/* Parses a binary message of kind FH_PROTO_KIND_ACK: every video frame
+ * up to @frame has arrived (the text `ack`'s meaning, without its JSON). */
+gboolean fh_proto_parse_ack (const guint8 *data, gsize len, guint32 *frame, GError **error);
+/* The binary ack of @frame into @out (tests and the benchmark client). */
+void fh_proto_write_ack (guint32 frame, guint8 out[FH_PROTO_ACK_SIZE]);
 
 /* Host → client audio: one Opus packet of the session's speaker. */
 GBytes *fh_proto_build_audio (guint32 sequence, guint64 capture_us, const guint8 *data,
