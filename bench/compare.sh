@@ -13,7 +13,8 @@
 # holds from one run to the next where the alternating rounds move by a
 # tenth); then finds how many synthetic sessions of each the machine sustains (every one at
 # >= 95 % of its frame rate, nothing dropped; a failing count is tried
-# twice) and what a frame costs at that count. Prints its figures last and
+# twice) and what a frame costs at that count (funkhaus and the encoder
+# alone in alternating rounds at the count both sustain). Prints its figures last and
 # writes a table into docs/performance.md (its "## Side by side with other
 # hosts (issue 8)" section) and a plot into docs/img/side-by-side.png.
 #
@@ -234,6 +235,19 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "–"; exit 
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
   s = sprintf ("%.3f", m); sub (/\.?0+$/, "", s); print s }'; }
 
+# CPU per frame of run $2 of pipeline $1 with several instances at once,
+# all of them together (funkhaus: the host's on-CPU time over every
+# session's frames; the others: the mean of their processes' own figure).
+busy_cpu_of() {
+  if [[ $1 == funkhaus ]]; then
+    awk '$1 == "total_cpu_cores" { c = $2 } $1 == "window_s" { w = $2 } $1 == "frames" { f = $2 }
+      END { if (c != "" && f > 0) printf "%.3f\n", c * w * 1000 / f }' "$2.out"
+  else
+    awk '$1 == "total_cpu_ms_per_frame" { s += $2; k++ } END { if (k) printf "%.3f\n", s / k }' \
+      "$2".*.out
+  fi
+}
+
 sustained_try() { # $1 = input, $2 = pipeline, $3 = n; 0 when sustained
   local input=$1 p=$2 n=$3 f=${1##*@} base=$tmp/s.$2.${1//[:@]/_}.$3 ok=0
   echo "   $p: $n at once on $input" >&2
@@ -247,17 +261,7 @@ sustained_try() { # $1 = input, $2 = pipeline, $3 = n; 0 when sustained
   if [[ $p != funkhaus ]] && (( $(cat "$base".*.out 2>/dev/null | grep -c '^frames ') < n )); then
     ok=1
   fi
-  # CPU per frame at this count, all instances together (funkhaus: the
-  # host's on-CPU time over every session's frames; the others: the mean
-  # of their processes' own figure).
-  (( ok )) || busy_cpu[$input.$p.$n]=$(
-    if [[ $p == funkhaus ]]; then
-      awk '$1 == "total_cpu_cores" { c = $2 } $1 == "window_s" { w = $2 } $1 == "frames" { f = $2 }
-        END { if (c != "" && f > 0) printf "%.3f\n", c * w * 1000 / f }' "$base.out"
-    else
-      awk '$1 == "total_cpu_ms_per_frame" { s += $2; k++ } END { if (k) printf "%.3f\n", s / k }' \
-        "$base".*.out
-    fi)
+  (( ok )) || busy_cpu[$input.$p.$n]=$(busy_cpu_of "$p" "$base")
   return $ok
 }
 
@@ -306,6 +310,31 @@ for input in "${session_inputs[@]}"; do
   for p in "${pipelines[@]}"; do
     sustained[$input.$p]=${best[$p]}
     sustained[$input.$p.failed]=${worst[$p]:-"> $max_sessions"}
+  done
+done
+
+# --- funkhaus and the encoder alone busy: rounds at the count both sustain ---
+# One try each at that count moved by a tenth from one run to the next;
+# the ratio is the median of alternating rounds, as above.
+busy_count() { # $1 = input: the larger count both sustained
+  local a=${sustained[$1.funkhaus]:-0} b=${sustained[$1.encoder]:-0}
+  echo $(( a < b ? a : b ))
+}
+declare -A busy_round
+echo "== funkhaus and the encoder alone at the count both sustain: $rounds rounds" >&2
+for input in "${session_inputs[@]}"; do
+  c=$(busy_count "$input")
+  (( c > 0 )) || continue
+  for r in $(seq "$rounds"); do
+    order=(funkhaus encoder)
+    (( r % 2 )) || order=(encoder funkhaus)
+    for p in "${order[@]}"; do
+      base=$tmp/b.$p.${input//[:@]/_}.$r
+      echo "   $input round $r: $p, $c at once" >&2
+      if run_one "$input" "$p" "$c" "$base"; then
+        busy_round[$input.$p.$r]=$(busy_cpu_of "$p" "$base")
+      fi
+    done
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -363,14 +392,15 @@ ratio() {
   done | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "–"; exit }
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'
 }
-# The count at which funkhaus and the encoder alone are compared busy: the
-# larger both sustained.
-busy_count() { # $1 = input
-  local a=${sustained[$1.funkhaus]:-0} b=${sustained[$1.encoder]:-0}
-  echo $(( a < b ? a : b ))
-}
-busy_fig() { # $1 = input, $2 = pipeline: CPU per frame at busy_count, or –
-  local v=${busy_cpu[$1.$2.$(busy_count "$1")]:-}
+# CPU per frame at busy_count: funkhaus and the encoder alone the median
+# of their rounds there, Wolf and Sunshine their one sustained try (or –).
+busy_fig() { # $1 = input, $2 = pipeline
+  local v r
+  if [[ $2 == funkhaus || $2 == encoder ]]; then
+    for r in $(seq "$rounds"); do echo "${busy_round[$1.$2.$r]:-}"; done | grep . | median
+    return
+  fi
+  v=${busy_cpu[$1.$2.$(busy_count "$1")]:-}
   [[ -n $v ]] && echo "$v" || echo "–"
 }
 # funkhaus and the encoder alone at the same time on input $1: the
@@ -401,7 +431,15 @@ pair_fig() { # $1 = input, $2 = pipeline: median CPU per frame over rounds
   local r
   for r in $(seq "$rounds"); do cpu_ms "pair.$1.$2.$r."; done | grep . | median
 }
-busy_ratio() { # $1 = input, $2 = pipeline
+busy_ratio() { # $1 = input, $2 = pipeline; against the encoder alone the median of the per-round ratios
+  local r
+  if [[ $2 == encoder ]]; then
+    for r in $(seq "$rounds"); do
+      awk -v a="${busy_round[$1.funkhaus.$r]:-}" -v b="${busy_round[$1.encoder.$r]:-}" \
+        'BEGIN { if (a != "" && b != "" && b > 0) printf "%.4f\n", a / b }'
+    done | median | awk '{ if ($1 == "–") print; else printf "%.2f", $1 }'
+    return
+  fi
   awk -v a="$(busy_fig "$1" funkhaus)" -v b="$(busy_fig "$1" "$2")" \
     'BEGIN { if (a != "–" && b != "–" && b > 0) printf "%.2f", a / b; else print "–" }'
 }
@@ -503,7 +541,9 @@ pipelines people use today, in the same run, on the same frames, with the
 same encoder settings where the other host lets them be the same:
 
 - **funkhaus**: \`funkhaus serve\` with one session, received by
-  \`bench/fh-bench-client\` over its TLS WebSocket, as a browser would.
+  \`bench/fh-bench-client\` over its TLS WebSocket, as a browser would
+  (acking each frame as it arrives, as the web client does: the host's main
+  loop reads one ack a frame besides sending the frame).
 - **Wolf**: GStreamer with \`x264enc\` set exactly as Wolf's default config
   sets its software H.264 encoder, and Wolf's software video params in front
   of it (\`videoconvertscale ! videorate ! caps\`), fed by an \`appsrc\` that
@@ -554,11 +594,14 @@ of its frame rate with nothing dropped: one host with N sessions and one
 client for funkhaus, N processes for the others, found by starting near
 what one instance's CPU predicts and stepping by one (a count that
 fails gets a second try), the four pipelines taking turns try by try.
-**CPU time per frame with N at once** is the CPU per frame of that
-sustained try, all instances together, at N = the smaller of funkhaus's
-and the encoder alone's counts (a pipeline that did not sustain N in a
-try of its own shows –): the cost per frame when the machine is busy,
-one try each, so it moves more from run to run than the rounds above.
+**CPU time per frame with N at once** is the CPU per frame, all
+instances together, at N = the smaller of funkhaus's and the encoder
+alone's counts: the cost per frame when the machine is busy. For funkhaus
+and the encoder alone it is the median of \`$rounds\` alternating rounds at
+N after the search (one try each moved by a tenth from one run to the
+next), their ratio the median of the per-round ratios; for Wolf and
+Sunshine it is their one sustained try at N (– where they did not sustain
+N).
 **CPU time per frame, funkhaus and the encoder alone at the same time**:
 the alternating rounds above put one contender on the machine at a time,
 and on this virtual machine the same run costs up to a fifth more or less
@@ -569,16 +612,18 @@ same time, on the same synthetic input, each in $rounds rounds of its own
 host and process: together they keep well under the machine's
 $(nproc) cores busy, and whatever the machine does falls on both; the
 ratio is the median of the per-round ratios (the notes give them all,
-and split funkhaus's figure: its main thread, which hands each frame on and
-sends it over TLS, and the rest, against the encoder alone).
+and split funkhaus's figure: its main thread, which hands each frame on,
+sends it over TLS and reads the client's ack of it, and the rest, against
+the encoder alone).
 
 Where the comparison leans, and which way:
 
 - The references stop at the encoder's output: no packetizing, FEC,
   encryption or network send (Wolf's \`rtpmoonlightpay_video\` + UDP,
   Sunshine's RTP/FEC/AES), while funkhaus's figures include its TLS
-  WebSocket send, and its sessions-sustained runs share the 2 cores with
-  the client that decrypts every stream. Both make funkhaus look worse than
+  WebSocket send and the reading of an ack a frame, and its
+  sessions-sustained runs share the 2 cores with the client that decrypts
+  every stream. Both make funkhaus look worse than
   it is, never better.
 - Sunshine's own capture and its colour conversion (BGR0 → YUV420P with
   swscale Lanczos + accurate rounding) do not run: it gets I420 like
@@ -631,10 +676,12 @@ $table
 - funkhaus and the encoder alone at the same time, CPU per frame funkhaus / encoder per
   round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - in those rounds, funkhaus's main thread (its main loop: each frame's hand-over from the
-  capture thread and its TLS WebSocket send, which the encoder alone does not do), CPU per
+  capture thread, its TLS WebSocket send and the client's ack, which the encoder alone does not do), CPU per
   frame, ms: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_main "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g');
   funkhaus without it / encoder per round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_rest_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - sessions sustained: the first count that failed — $first_failed
+- funkhaus and the encoder alone at the count both sustain, CPU per frame funkhaus / encoder
+  per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(for r in $(seq "$rounds"); do awk -v a="${busy_round[$input.funkhaus.$r]:-}" -v b="${busy_round[$input.encoder.$r]:-}" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f\n", a / b; else print "–" }'; done | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 EOF
 )
 

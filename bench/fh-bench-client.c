@@ -1,5 +1,6 @@
 /* A benchmark client for `funkhaus serve`: pairs with a PIN, opens one or
- * several sessions over WebSockets like browsers would, receives video for
+ * several sessions over WebSockets like browsers would (acking each frame
+ * as it arrives, as the web client does), receives video for
  * a bounded time and reports the host's CPU time per frame and its latency;
  * with a wlroots backend also each session's frame rate, latency, time from
  * hello to its first frame, drops, and the CPU and memory of its processes.
@@ -66,6 +67,7 @@ struct _FhBenchClient {
   SoupSession *http;
   char *ws_url;
   gboolean one_by_one; /* each hello after the previous session's welcome */
+  gboolean no_acks; /* no acks: the host measures the backlog in the kernel */
 
   /* --pad-log: session 1's pad presses A, then lets go, once a tick in the
    * window; when each state went out (CLOCK_REALTIME µs, the clock of
@@ -415,6 +417,13 @@ on_binary (FhBenchSession *s, const guint8 *data, gsize len, gint64 now)
     return;
   }
   self->frames_total++;
+  /* As the web client: on arrival, before anything else is done with it. */
+  if (!self->no_acks && soup_websocket_connection_get_state (s->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+    guint8 ack[FH_PROTO_ACK_SIZE];
+
+    fh_proto_write_ack (header.frame, ack);
+    soup_websocket_connection_send_binary (s->ws, ack, sizeof ack);
+  }
   if (!s->first_frame_us)
     s->first_frame_us = now;
   if (self->measuring) {
@@ -733,7 +742,7 @@ main (int argc, char **argv)
   gint port = 0, width = 1920, height = 1080, fps = 60, bitrate = 0, host_pid = 0;
   gint sessions = 1;
   double seconds = 10.0, warmup = 2.0;
-  gboolean verbose = FALSE, one_by_one = FALSE;
+  gboolean verbose = FALSE, one_by_one = FALSE, no_acks = FALSE;
   g_autofree char *pin = NULL, *host = NULL, *credential = NULL, *pad_log = NULL;
   GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "the host's HTTPS port", "PORT" },
@@ -754,6 +763,10 @@ main (int argc, char **argv)
     { "one-by-one", 0, 0, G_OPTION_ARG_NONE, &one_by_one,
       "send each session's hello only after the previous one's welcome, so that the host "
       "numbers them (FUNKHAUS_SESSION_SERIAL) as we do; otherwise all at once",
+      NULL },
+    { "no-acks", 0, 0, G_OPTION_ARG_NONE, &no_acks,
+      "do not ack frames (the web client acks each one): the host then judges the backlog by "
+      "what its kernel still holds",
       NULL },
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "measured time (default 10)", "S" },
     { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &warmup,
@@ -800,6 +813,7 @@ main (int argc, char **argv)
   self.warmup_s = warmup;
   self.verbose = verbose;
   self.one_by_one = one_by_one;
+  self.no_acks = no_acks;
   self.pad_log = pad_log;
   self.pad_sent_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self.loop = g_main_loop_new (NULL, FALSE);
@@ -840,17 +854,19 @@ main (int argc, char **argv)
     s->hello = g_strdup_printf (
       "{\"type\": \"hello\", \"protocol\": 1, \"credential\": {\"device\": \"%s\", \"token\": "
       "\"%s\"}, \"mode\": {\"width\": %d, \"height\": %d, \"refresh\": %d}, \"codecs\": "
-      "[\"h264\"]%s}",
-      device, token, width, height, fps, bitrate_field ? bitrate_field : "");
+      "[\"h264\"]%s%s}",
+      device, token, width, height, fps, bitrate_field ? bitrate_field : "",
+      no_acks ? "" : ", \"acks\": true");
     g_ptr_array_add (self.sessions, s);
   }
   for (guint i = 0; i < (one_by_one ? 1 : self.sessions->len); i++)
     open_session (g_ptr_array_index (self.sessions, i));
 
   printf ("client: %d session%s%s at %dx%d@%d against %s, host pid %d, %.0f s warm-up + %.0f s "
-          "measured\n",
+          "measured, %s\n",
           sessions, sessions == 1 ? "" : "s", one_by_one && sessions > 1 ? " one by one" : "",
-          width, height, fps, base, host_pid, warmup, seconds);
+          width, height, fps, base, host_pid, warmup, seconds,
+          no_acks ? "no acks" : "acking each frame");
   fflush (stdout);
   self.timeout_source = g_timeout_add (50, on_tick, &self);
   /* Bounded no matter what: 10 s (and 3 s more per further session, for
