@@ -704,38 +704,34 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       return;
     }
     fh_client_message_clear (&msg);
-  } else if (len > 0 && data[0] == FH_PROTO_KIND_ACK) {
-    /* Not input: one a frame, outside the input rate limit (at 144 Hz
-     * with a 1000 Hz mouse the two together would come near it). */
-    guint32 frame;
-
-    if (!fh_proto_parse_ack (data, len, &frame, &error))
-      close_with_gerror (self, error);
-    else if (!self->session)
-      fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
-                                  "the first message must be hello");
-    else if (self->flow_ready)
-      fh_web_flow_ack (&self->flow, g_get_monotonic_time (), frame);
-  } else if (!take_token (self)) {
-    fh_client_close_with_error (self, FH_PROTO_ERROR_RATE_LIMITED,
-                                "more than " G_STRINGIFY (FH_PROTO_MAX_INPUT_RATE)
-                                " input messages a second");
   } else {
-    /* Parsed before its order is checked: a malformed message is a
+    /* An ack is not input: one a frame, outside the input rate limit (at
+     * 144 Hz with a 1000 Hz mouse the two together would come near it).
+     * Parsed before its order is checked: a malformed message is a
      * bad-message wherever it comes. */
+    gboolean ack = len > 0 && data[0] == FH_PROTO_KIND_ACK;
     gboolean mic = len > 0 && data[0] == FH_PROTO_KIND_MIC;
     gboolean pad = fh_proto_is_pad (data, len);
+    guint32 ack_frame;
     FhMicPacket packet;
     FhInputEvent event;
     FhPadMessage pad_msg;
 
-    if (mic   ? !fh_proto_parse_mic (data, len, &packet, &error)
-        : pad ? !fh_proto_parse_pad (data, len, &pad_msg, &error)
-              : !fh_proto_parse_input (data, len, &event, &error)) {
+    if (!ack && !take_token (self)) {
+      fh_client_close_with_error (self, FH_PROTO_ERROR_RATE_LIMITED,
+                                  "more than " G_STRINGIFY (FH_PROTO_MAX_INPUT_RATE)
+                                  " input messages a second");
+    } else if (ack   ? !fh_proto_parse_ack (data, len, &ack_frame, &error)
+               : mic ? !fh_proto_parse_mic (data, len, &packet, &error)
+               : pad ? !fh_proto_parse_pad (data, len, &pad_msg, &error)
+                     : !fh_proto_parse_input (data, len, &event, &error)) {
       close_with_gerror (self, error);
     } else if (!self->session) {
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                   "the first message must be hello");
+    } else if (ack) {
+      if (self->flow_ready)
+        fh_web_flow_ack (&self->flow, g_get_monotonic_time (), ack_frame);
     } else if (pad) {
       handle_pad (self, &pad_msg);
     } else if (!mic) {
