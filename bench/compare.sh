@@ -431,13 +431,18 @@ pair_fig() { # $1 = input, $2 = pipeline: median CPU per frame over rounds
   local r
   for r in $(seq "$rounds"); do cpu_ms "pair.$1.$2.$r."; done | grep . | median
 }
-busy_ratio() { # $1 = input, $2 = pipeline; against the encoder alone the median of the per-round ratios
+# funkhaus and the encoder alone at busy_count on input $1: the per-round
+# ratios of their CPU per frame.
+busy_ratios() {
   local r
+  for r in $(seq "$rounds"); do
+    awk -v a="${busy_round[$1.funkhaus.$r]:-}" -v b="${busy_round[$1.encoder.$r]:-}" \
+      'BEGIN { if (a != "" && b != "" && b > 0) printf "%.4f\n", a / b }'
+  done
+}
+busy_ratio() { # $1 = input, $2 = pipeline; against the encoder alone the median of the per-round ratios
   if [[ $2 == encoder ]]; then
-    for r in $(seq "$rounds"); do
-      awk -v a="${busy_round[$1.funkhaus.$r]:-}" -v b="${busy_round[$1.encoder.$r]:-}" \
-        'BEGIN { if (a != "" && b != "" && b > 0) printf "%.4f\n", a / b }'
-    done | median | awk '{ if ($1 == "–") print; else printf "%.2f", $1 }'
+    busy_ratios "$1" | median | awk '{ if ($1 == "–") print; else printf "%.2f", $1 }'
     return
   fi
   awk -v a="$(busy_fig "$1" funkhaus)" -v b="$(busy_fig "$1" "$2")" \
@@ -681,7 +686,7 @@ $table
   funkhaus without it / encoder per round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_rest_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - sessions sustained: the first count that failed — $first_failed
 - funkhaus and the encoder alone at the count both sustain, CPU per frame funkhaus / encoder
-  per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(for r in $(seq "$rounds"); do awk -v a="${busy_round[$input.funkhaus.$r]:-}" -v b="${busy_round[$input.encoder.$r]:-}" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f\n", a / b; else print "–" }'; done | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
+  per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(busy_ratios "$input" | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 EOF
 )
 
