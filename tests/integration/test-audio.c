@@ -284,7 +284,8 @@ test_rests_while_nothing_plays (void)
   n = packets_in (1000);
   /* Flowing: a second holds 100 packets of 10 ms, fewer when the machine
    * stalls the audio graph for a while (under ASan, beside other tests,
-   * 89 once): over half says it flows, the tone says what. */
+   * 89 once in the second below): over half says it flows, the tone says
+   * what. */
   g_assert_cmpuint (n, >=, 50);
   assert_heard (a, 440, 880);
 
