@@ -5,7 +5,8 @@
 // socket of its port sits in CLOSE-WAIT, and it still answers. libsoup 3.2
 // never closed an idle keep-alive connection that its client closed, so
 // before the fix each request left one descriptor behind until the host ran
-// out of them.
+// out of them. And a WebSocket upgrade that offers compression, as every
+// browser's does, is answered without it.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,4 +91,20 @@ e2e('many short HTTPS connections leave no descriptor and no CLOSE-WAIT socket b
   assert.ok(fdsAfter <= fdsBefore + FD_SLACK,
     `the host holds ${fdsAfter} descriptors after ${ROUNDS * 5} requests, ${fdsBefore} before`);
   assert.equal((await request('/api/host')).status, 200, 'the host still answers');
+});
+
+// Every browser offers permessage-deflate (Chromium's offer below); the
+// host declines it, so video goes out as the encoder made it, with no
+// zlib on the host's main thread for each frame, ack and input event.
+e2e('a WebSocket that offers permessage-deflate gets no extension', async () => {
+  const ws = await rawWebSocket(host.port, '/ws',
+    { extensions: 'permessage-deflate; client_max_window_bits' });
+  try {
+    assert.ok(ws.headers['sec-websocket-accept'], 'the answer is an upgrade');
+    assert.equal(ws.headers['sec-websocket-extensions'], undefined,
+      `the host accepted an extension: ${ws.headers['sec-websocket-extensions']}`);
+  } finally {
+    ws.send(0x8, Buffer.from([0x03, 0xe8]));
+    await ws.closed;
+  }
 });

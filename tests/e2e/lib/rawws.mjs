@@ -8,14 +8,16 @@ import crypto from 'node:crypto';
 /** Connects to wss://`host`:`port``path`; resolves once upgraded. The
  *  socket is `ws.sock` (pause it to stop reading); it is destroyed after
  *  `lifetimeMs`. Binary messages count in `ws.binary`, and go to
- *  `ws.onBinary` when set. */
-export function rawWebSocket(port, path = '/ws', { lifetimeMs = 15000, host = 'localhost' } = {}) {
+ *  `ws.onBinary` when set. `extensions` is offered in a
+ *  Sec-WebSocket-Extensions header; the answer's header lines are
+ *  `ws.headers` (lower-case names). */
+export function rawWebSocket(port, path = '/ws', { lifetimeMs = 15000, host = 'localhost', extensions = null } = {}) {
   return new Promise((resolve, reject) => {
     const key = crypto.randomBytes(16).toString('base64');
     const sock = tls.connect({ host, port, rejectUnauthorized: false });
     let buf = Buffer.alloc(0);
     let upgraded = false;
-    const ws = { messages: [], close: null, binary: 0, sock };
+    const ws = { messages: [], close: null, binary: 0, sock, headers: {} };
     ws.closed = new Promise((res) => { ws.onClose = res; });
     ws.send = (opcode, payload) => {
       const data = Buffer.from(payload);
@@ -28,7 +30,8 @@ export function rawWebSocket(port, path = '/ws', { lifetimeMs = 15000, host = 'l
     };
     sock.on('secureConnect', () => {
       sock.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') + '\r\n');
     });
     sock.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
@@ -36,13 +39,18 @@ export function rawWebSocket(port, path = '/ws', { lifetimeMs = 15000, host = 'l
         const end = buf.indexOf('\r\n\r\n');
         if (end < 0)
           return;
-        const status = buf.subarray(0, end).toString().split('\r\n')[0];
+        const [status, ...lines] = buf.subarray(0, end).toString().split('\r\n');
         if (!/ 101 /.test(status)) {
           reject(new Error(`no upgrade: ${status}`));
           sock.destroy();
           return;
         }
         upgraded = true;
+        for (const line of lines) {
+          const colon = line.indexOf(':');
+          if (colon > 0)
+            ws.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
         buf = buf.subarray(end + 4);
         resolve(ws);
       }
