@@ -832,6 +832,9 @@ main (int argc, char **argv)
   /* One connection per session: libsoup's default allows only 2 per host. */
   self.http = soup_session_new_with_options ("max-conns", 2 * sessions + 2, "max-conns-per-host",
                                              2 * sessions + 2, NULL);
+  /* Offers permessage-deflate as every browser does: what the host agrees
+   * to (nothing, docs/protocol.md) is what a browser's session costs. */
+  soup_session_add_feature_by_type (self.http, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
   if (!device && (!pair (self.http, base, pin, &device, &token, &error) ||
                   (credential && !save_credential (credential, device, token, &error)))) {
     fprintf (stderr, "fh-bench-client: %s\n", error->message);
