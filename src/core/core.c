@@ -8,6 +8,7 @@
 
 #include "base/account.h"
 #include "base/process.h"
+#include "core/encoder-threads.h"
 #include "core/metrics.h"
 
 struct _FhCore {
@@ -29,6 +30,7 @@ struct _FhCore {
   FhMic *shared_mic;
   FhCoreMetrics *metrics;
   GArray *apps; /* FhCoreApp: the config's, then the shared desktop */
+  guint encoders; /* sessions' encoders that run (core/encoder-threads.h) */
   gboolean started;
 };
 
@@ -485,6 +487,29 @@ guint
 fh_core_count_sessions (FhCore *self)
 {
   return g_hash_table_size (self->sessions);
+}
+
+guint
+fh_core_encoder_started (FhCore *self, guint width, guint height, guint fps)
+{
+  guint threads = fh_encoder_threads (self->config.encoder_threads, g_get_num_processors (),
+                                      self->encoders, width, height, fps);
+
+  self->encoders++;
+  return threads;
+}
+
+void
+fh_core_encoder_stopped (FhCore *self)
+{
+  g_return_if_fail (self->encoders > 0);
+  self->encoders--;
+}
+
+guint
+fh_core_count_encoders (FhCore *self)
+{
+  return self->encoders;
 }
 
 guint

@@ -119,6 +119,13 @@ FhSession *fh_core_lookup_session_by_join_code (FhCore *core, const char *code);
 void fh_core_remove_session (FhCore *core, FhSession *session, FhEndReason reason,
                              const char *message);
 guint fh_core_count_sessions (FhCore *core);
+/* Main thread: the threads a session's new encoder of @width x @height at
+ * @fps gets (core/encoder-threads.h); it counts as running until
+ * fh_core_encoder_stopped(). */
+guint fh_core_encoder_started (FhCore *core, guint width, guint height, guint fps);
+void fh_core_encoder_stopped (FhCore *core);
+/* Sessions' encoders that run now. */
+guint fh_core_count_encoders (FhCore *core);
 /* Told on the main loop whenever the number of registered sessions
  * changes: one is made, one is removed, or the host stops; @count is the
  * number now. The app reports it to the service manager; the core never

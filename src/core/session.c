@@ -859,9 +859,13 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
       .fps = self->mode.refresh,
       .bitrate_kbps = self->bitrate_kbps,
       .preset = config->encoder_preset,
-      .threads = config->encoder_threads,
+      .threads = fh_core_encoder_started (self->core, self->mode.width, self->mode.height,
+                                          self->mode.refresh),
       .name = name,
     };
+    g_message ("session %.8s: encoder %ux%u@%u, %u thread(s)%s", self->id, encoder.width,
+               encoder.height, encoder.fps, encoder.threads,
+               config->encoder_threads ? " (encoder-threads)" : "");
     FhFrameSource frames = {
       .capture = capture_output,
       .source = self->output,
@@ -872,6 +876,7 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
   }
   if (!self->stream) {
     g_autofree char *reason = g_strdup_printf ("cannot start the encoder: %s", error->message);
+    fh_core_encoder_stopped (self->core);
     fail (self, reason);
     return;
   }
@@ -1023,8 +1028,10 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
   }
   g_clear_pointer (&self->clipboard, fh_clipboard_free);
   /* Reverse order of setup: the thread that reads the output goes first. */
-  if (self->stream)
+  if (self->stream) {
     fh_video_stream_stop (self->stream);
+    fh_core_encoder_stopped (self->core);
+  }
   g_clear_pointer (&self->stream, fh_video_stream_free);
   g_clear_pointer (&self->output, fh_virtual_output_destroy);
   /* Its apps are gone: now their speaker and microphone. */

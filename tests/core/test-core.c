@@ -1328,6 +1328,7 @@ test_end_session (Fixture *fx, gconstpointer data)
   session_a = g_strdup (fh_session_get_id (streaming_session (fx, a, id_a)));
   sb = streaming_session (fx, b, id_b);
   g_ptr_array_set_size (fx->log, 0);
+  g_assert_cmpuint (fh_core_count_encoders (fx->core), ==, 2);
 
   a->allowed |= PEER_CLOSED;
   g_assert_true (fh_core_end_session (fx->core, session_a, &error));
@@ -1337,6 +1338,8 @@ test_end_session (Fixture *fx, gconstpointer data)
   WAIT_UNTIL (a->closed, 5000);
   g_assert_cmpint (a->end_reason, ==, FH_END_REASON_ENDED);
   ASSERT_LOG (fx, "A: closed ended: ended by the host's owner\noutput 1: destroy");
+  /* Its encoder no longer counts in the next one's share of the cores. */
+  g_assert_cmpuint (fh_core_count_encoders (fx->core), ==, 1);
   g_assert_true (fh_device_store_check (fh_core_get_devices (fx->core), id_a, token_a));
 
   b_packets = b->packets;
