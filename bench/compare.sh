@@ -14,7 +14,11 @@
 # tenth); then finds how many synthetic sessions of each the machine sustains (every one at
 # >= 95 % of its frame rate, nothing dropped; a failing count is tried
 # twice) and what a frame costs at that count (funkhaus and the encoder
-# alone in alternating rounds at the count both sustain). Prints its figures last and
+# alone in alternating rounds at the count both sustain); then the same two
+# once more with the encoder threads funkhaus picks itself when its config
+# leaves them to it (its default, core/encoder-threads.h: a fair share of
+# the cores), the encoder alone given the same thread count for each
+# instance (funkhaus-own, encoder-own). Prints its figures last and
 # writes a table into docs/performance.md (its "## Side by side with other
 # hosts (issue 8)" section) and a plot into docs/img/side-by-side.png.
 #
@@ -93,14 +97,25 @@ parse() { # $1 = array name, $2 = prefix, $3 = file
 }
 
 # Starts `funkhaus serve` with $2 = backend in a new folder below $1 (a
-# count tried again gets a host of its own); sets host_pid, port, pin.
+# count tried again gets a host of its own) and encoder-threads=$3 ($threads
+# when not given; 0 leaves them to the host); sets host_pid, port, pin.
 host_runs=0
 start_host() {
   host_runs=$(( host_runs + 1 ))
   bench_start_host "$1/host.$host_runs" "$(printf '[host]\napp=%s\nrun-as=%s\nencoder-threads=%s\n%s' \
-    "$app" "$run_as" "$threads" "$bench_sandbox_config")" --backend "$2" --bitrate "$bitrate" \
+    "$app" "$run_as" "${3:-$threads}" "$bench_sandbox_config")" --backend "$2" --bitrate "$bitrate" \
     --encoder-preset "$preset" --grace 1
   port=$host_port pin=$host_pin
+}
+
+# The encoder threads funkhaus gives its session number $1 (1 = the first)
+# of W x H @ F ($2 $3 $4) when its config leaves them to it, as
+# fh_encoder_threads() in src/core/encoder-threads.c counts them.
+own_threads() {
+  awk -v i="$1" -v w="$2" -v h="$3" -v f="$4" -v c="$(nproc)" 'BEGIN {
+    share = int (c / i); if (share < 1) share = 1
+    per = 1920 * 1080 * 60 * 3 / 2; need = int ((w * h * f + per - 1) / per)
+    t = share > need ? share : need; if (t > c) t = c; if (t < 1) t = 1; print t }'
 }
 
 # One run of pipeline $2 on input $1 ("synthetic:WxH@F" or "wlroots:WxH@F")
@@ -116,10 +131,11 @@ run_one() {
   mkdir -p "$dir"
   wait_quiet
   speeds+=("$(bench_machine_speed)")
-  if [[ $p == funkhaus ]]; then
-    local backend=synthetic
+  if [[ $p == funkhaus || $p == funkhaus-own ]]; then
+    local backend=synthetic own=
     [[ $src == wlroots ]] && backend=wlroots
-    start_host "$dir" "$backend"
+    [[ $p == funkhaus-own ]] && own=0
+    start_host "$dir" "$backend" $own
     timeout -k 5 $(( warmup + secs + 3 * n + 40 )) \
       "$build/bench/fh-bench-client" --port "$port" --pin "$pin" --host-pid "$host_pid" \
       --width "$w" --height "$h" --fps "$f" --sessions "$n" --seconds "$secs" \
@@ -130,9 +146,11 @@ run_one() {
     [[ $src == wlroots ]] && extra=(--source wlroots --app "$app" --run-as "$run_as")
     child_pids=()
     for i in $(seq "$n"); do
+      local prog=$p t=$threads
+      [[ $p == encoder-own ]] && prog=encoder t=$(own_threads "$i" "$w" "$h" "$f")
       timeout -k 5 $(( warmup + secs + 40 )) \
-        "$build/bench/fh-bench-pipeline" -p "$p" "${extra[@]}" -W "$w" -H "$h" -r "$f" \
-        --bitrate "$bitrate" --encoder-preset "$preset" --threads "$threads" --serial "$i" \
+        "$build/bench/fh-bench-pipeline" -p "$prog" "${extra[@]}" -W "$w" -H "$h" -r "$f" \
+        --bitrate "$bitrate" --encoder-preset "$preset" --threads "$t" --serial "$i" \
         --seconds "$secs" --warmup "$warmup" > "$base.$i.out" 2> "$base.$i.err" &
       child_pids+=($!)
     done
@@ -239,7 +257,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "–"; exit 
 # all of them together (funkhaus: the host's on-CPU time over every
 # session's frames; the others: the mean of their processes' own figure).
 busy_cpu_of() {
-  if [[ $1 == funkhaus ]]; then
+  if [[ $1 == funkhaus* ]]; then
     awk '$1 == "total_cpu_cores" { c = $2 } $1 == "window_s" { w = $2 } $1 == "frames" { f = $2 }
       END { if (c != "" && f > 0) printf "%.3f\n", c * w * 1000 / f }' "$2.out"
   else
@@ -253,12 +271,12 @@ sustained_try() { # $1 = input, $2 = pipeline, $3 = n; 0 when sustained
   echo "   $p: $n at once on $input" >&2
   run_one "$input" "$p" "$n" "$base" || return 1
   awk -v min="$(awk -v f="$f" 'BEGIN { print f * 0.95 }')" -v p="$p" '
-    p == "funkhaus" && $1 == "fps_min" && $2 + 0 < min + 0 { bad = 1 }
-    p != "funkhaus" && $1 == "fps" && $2 + 0 < min + 0 { bad = 1 }
+    p ~ /^funkhaus/ && $1 == "fps_min" && $2 + 0 < min + 0 { bad = 1 }
+    p !~ /^funkhaus/ && $1 == "fps" && $2 + 0 < min + 0 { bad = 1 }
     $1 == "dropped" && $2 + 0 > 0 { bad = 1 }
     $1 == "frames" { seen++ }
     END { exit (bad || !seen) ? 1 : 0 }' "$base"*.out 2>/dev/null || ok=1
-  if [[ $p != funkhaus ]] && (( $(cat "$base".*.out 2>/dev/null | grep -c '^frames ') < n )); then
+  if [[ $p != funkhaus* ]] && (( $(cat "$base".*.out 2>/dev/null | grep -c '^frames ') < n )); then
     ok=1
   fi
   (( ok )) || busy_cpu[$input.$p.$n]=$(busy_cpu_of "$p" "$base")
@@ -273,24 +291,33 @@ sustained_twice() {
 
 declare -A sustained busy_cpu
 session_inputs=("synthetic:1280x720@60" "synthetic:1920x1080@60")
-echo "== sessions sustained (each try ${warmup} s + ${session_seconds} s)" >&2
-for input in "${session_inputs[@]}"; do
+# Finds sustained[$input.$p] for pipelines $@ on every session input.
+find_sustained() {
+  local input f p per c left
+  local -a ps=("$@")
+  for input in "${session_inputs[@]}"; do
   f=${input##*@}
   # Each pipeline starts near what one instance's CPU predicts for the busy
-  # cores, then steps up until a count fails, or down until one holds. The
-  # pipelines take turns, one try each, so that a busy spell of the
-  # machine falls on all of them rather than on one.
-  declare -A n=() best=() worst=() dir=() done_=()
-  for p in "${pipelines[@]}"; do
-    per=$(for r in $(seq "$rounds"); do cpu_ms "$input.$p.$r."; done | grep . | median)
-    n[$p]=$(awk -v c="$per" -v f="$f" -v n="$(nproc)" -v m="$max_sessions" 'BEGIN {
-      if (c == "–" || c <= 0) { print 1; exit }
-      g = int (n * 0.85 * 1000 / (c * f)); if (g < 1) g = 1; if (g > m) g = m; print g }')
+  # cores (funkhaus-own and encoder-own: at what funkhaus and the encoder
+  # sustained), then steps up until a count fails, or down until one
+  # holds. The pipelines take turns, one try each, so that a busy spell of
+  # the machine falls on all of them rather than on one.
+  local -A n=() best=() worst=() dir=() done_=()
+  for p in "${ps[@]}"; do
+    if [[ $p == *-own ]]; then
+      c=${sustained[$input.${p%-own}]:-1}
+      n[$p]=$(( c < 1 ? 1 : c > max_sessions ? max_sessions : c ))
+    else
+      per=$(for r in $(seq "$rounds"); do cpu_ms "$input.$p.$r."; done | grep . | median)
+      n[$p]=$(awk -v c="$per" -v f="$f" -v n="$(nproc)" -v m="$max_sessions" 'BEGIN {
+        if (c == "–" || c <= 0) { print 1; exit }
+        g = int (n * 0.85 * 1000 / (c * f)); if (g < 1) g = 1; if (g > m) g = m; print g }')
+    fi
     best[$p]=0 worst[$p]= dir[$p]= done_[$p]=
   done
   while :; do
     left=0
-    for p in "${pipelines[@]}"; do
+    for p in "${ps[@]}"; do
       [[ -z ${done_[$p]} ]] || continue
       left=1
       c=${n[$p]}
@@ -307,36 +334,50 @@ for input in "${session_inputs[@]}"; do
     done
     (( left )) || break
   done
-  for p in "${pipelines[@]}"; do
+  for p in "${ps[@]}"; do
     sustained[$input.$p]=${best[$p]}
     sustained[$input.$p.failed]=${worst[$p]:-"> $max_sessions"}
   done
-done
+  done
+}
+echo "== sessions sustained (each try ${warmup} s + ${session_seconds} s)" >&2
+find_sustained "${pipelines[@]}"
 
 # --- funkhaus and the encoder alone busy: rounds at the count both sustain ---
 # One try each at that count moved by a tenth from one run to the next;
 # the ratio is the median of alternating rounds, as above.
-busy_count() { # $1 = input: the larger count both sustained
-  local a=${sustained[$1.funkhaus]:-0} b=${sustained[$1.encoder]:-0}
+busy_count() { # $1 = input, $2 = "-own" or "": the larger count both sustained
+  local a=${sustained[$1.funkhaus${2:-}]:-0} b=${sustained[$1.encoder${2:-}]:-0}
   echo $(( a < b ? a : b ))
 }
 declare -A busy_round
-echo "== funkhaus and the encoder alone at the count both sustain: $rounds rounds" >&2
-for input in "${session_inputs[@]}"; do
-  c=$(busy_count "$input")
-  (( c > 0 )) || continue
-  for r in $(seq "$rounds"); do
-    order=(funkhaus encoder)
-    (( r % 2 )) || order=(encoder funkhaus)
-    for p in "${order[@]}"; do
-      base=$tmp/b.$p.${input//[:@]/_}.$r
-      echo "   $input round $r: $p, $c at once" >&2
-      if run_one "$input" "$p" "$c" "$base"; then
-        busy_round[$input.$p.$r]=$(busy_cpu_of "$p" "$base")
-      fi
+busy_rounds() { # $1 = "-own" or ""
+  local input c r p base
+  local -a order
+  for input in "${session_inputs[@]}"; do
+    c=$(busy_count "$input" "$1")
+    (( c > 0 )) || continue
+    for r in $(seq "$rounds"); do
+      order=(funkhaus$1 encoder$1)
+      (( r % 2 )) || order=(encoder$1 funkhaus$1)
+      for p in "${order[@]}"; do
+        base=$tmp/b.$p.${input//[:@]/_}.$r
+        echo "   $input round $r: $p, $c at once" >&2
+        if run_one "$input" "$p" "$c" "$base"; then
+          busy_round[$input.$p.$r]=$(busy_cpu_of "$p" "$base")
+        fi
+      done
     done
   done
-done
+}
+echo "== funkhaus and the encoder alone at the count both sustain: $rounds rounds" >&2
+busy_rounds ""
+
+# --- the same with the encoder threads funkhaus picks itself ---
+echo "== with funkhaus's own choice of encoder threads (encoder-threads=0), the encoder" \
+  "alone given the same for each instance: sessions sustained, then $rounds rounds" >&2
+find_sustained funkhaus-own encoder-own
+busy_rounds -own
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( SECONDS - started ))
 # "0.74-0.81 ms, median 0.76 (62 measurements)": the pipelines take turns,
@@ -396,7 +437,7 @@ ratio() {
 # of their rounds there, Wolf and Sunshine their one sustained try (or –).
 busy_fig() { # $1 = input, $2 = pipeline
   local v r
-  if [[ $2 == funkhaus || $2 == encoder ]]; then
+  if [[ $2 == funkhaus* || $2 == encoder* ]]; then
     for r in $(seq "$rounds"); do echo "${busy_round[$1.$2.$r]:-}"; done | grep . | median
     return
   fi
@@ -433,10 +474,10 @@ pair_fig() { # $1 = input, $2 = pipeline: median CPU per frame over rounds
 }
 # funkhaus and the encoder alone at busy_count on input $1: the per-round
 # ratios of their CPU per frame.
-busy_ratios() {
+busy_ratios() { # $1 = input, $2 = "-own" or ""
   local r
   for r in $(seq "$rounds"); do
-    awk -v a="${busy_round[$1.funkhaus.$r]:-}" -v b="${busy_round[$1.encoder.$r]:-}" \
+    awk -v a="${busy_round[$1.funkhaus${2:-}.$r]:-}" -v b="${busy_round[$1.encoder${2:-}.$r]:-}" \
       'BEGIN { if (a != "" && b != "" && b > 0) printf "%.4f\n", a / b }'
   done
 }
@@ -448,8 +489,10 @@ busy_ratio() { # $1 = input, $2 = pipeline; against the encoder alone the median
   awk -v a="$(busy_fig "$1" funkhaus)" -v b="$(busy_fig "$1" "$2")" \
     'BEGIN { if (a != "–" && b != "–" && b > 0) printf "%.2f", a / b; else print "–" }'
 }
-sratio() { # sessions: funkhaus / $2 on input $1
-  awk -v a="${sustained[$1.funkhaus]:-0}" -v b="${sustained[$1.$2]:-0}" \
+sratio() { # sessions: funkhaus / $2 on input $1 (funkhaus-own / encoder-own: $2 = encoder-own)
+  local f=funkhaus
+  [[ $2 == *-own ]] && f=funkhaus-own
+  awk -v a="${sustained[$1.$f]:-0}" -v b="${sustained[$1.$2]:-0}" \
     'BEGIN { if (b > 0) printf "%.2f", a / b; else print "–" }'
 }
 label() {
@@ -500,12 +543,30 @@ table=$(
       "$(busy_fig "$input" wolf)" "$(busy_fig "$input" sunshine)" "$(busy_fig "$input" encoder)" \
       "$(busy_ratio "$input" wolf)" "$(busy_ratio "$input" sunshine)" "$(busy_ratio "$input" encoder)"
   done
+  for input in "${session_inputs[@]}"; do
+    printf '| %s | sessions sustained, encoder threads as funkhaus picks them (the encoder alone: the same for each instance) | %s | – | – | %s | – | – | %s |\n' \
+      "$(label "$input")" "${sustained[$input.funkhaus-own]}" "${sustained[$input.encoder-own]}" \
+      "$(sratio "$input" encoder-own)"
+    printf '| %s | CPU time per frame with %s at once, the same, ms | %s | – | – | %s | – | – | %s |\n' \
+      "$(label "$input")" "$(busy_count "$input" -own)" "$(busy_fig "$input" funkhaus-own)" \
+      "$(busy_fig "$input" encoder-own)" \
+      "$(busy_ratios "$input" -own | median | awk '{ if ($1 == "–") print; else printf "%.2f", $1 }')"
+  done
 )
 
 first_failed=$(for input in "${session_inputs[@]}"; do
   printf '%s: ' "$(label "$input")"
-  for p in "${pipelines[@]}"; do printf '%s %s, ' "$p" "${sustained[$input.$p.failed]}"; done
+  for p in "${pipelines[@]}" funkhaus-own encoder-own; do
+    printf '%s %s, ' "$p" "${sustained[$input.$p.failed]}"
+  done
   echo; done | sed 's/, $//' | paste -sd ';' | sed 's/;/; /g')
+# "1280x720@60: 2 for the first, then 1": the threads own_threads gives.
+own_thread_counts=$(for input in "${session_inputs[@]}"; do
+  mode=${input#*:}
+  [[ $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]
+  printf '%s: ' "$mode"
+  for i in 1 2 3 4; do printf '%s ' "$(own_threads "$i" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}")"; done
+  echo "…"; done | paste -sd ';' | sed 's/;/; /g')
 settings_line() { # the exact settings a pipeline printed
   sed -n 's/^settings: //p' "$tmp"/*.out 2>/dev/null |
     awk -v pat="$1" 'index($0, pat) && !found { print; found = 1 } END { if (!found) print "?" }'
@@ -607,6 +668,15 @@ N after the search (one try each moved by a tenth from one run to the
 next), their ratio the median of the per-round ratios; for Wolf and
 Sunshine it is their one sustained try at N (– where they did not sustain
 N).
+**… encoder threads as funkhaus picks them**: everything above gives every
+pipeline the same $threads encoder threads. These two rows give funkhaus
+its default instead (\`encoder-threads=0\`: a fair share of the cores
+among the encoders that run, \`src/core/encoder-threads.h\`; on a busy
+machine sliced threads only take turns, and each frame's hand-over to them
+costs CPU), and the encoder alone, in the same search and the same
+alternating rounds, the same thread count for instance i as funkhaus's
+session i: the ratio stays the host's own cost at equal encoders, while
+the counts show what the default gains.
 **CPU time per frame, funkhaus and the encoder alone at the same time**:
 the alternating rounds above put one contender on the machine at a time,
 and on this virtual machine the same run costs up to a fifth more or less
@@ -687,6 +757,12 @@ $table
 - sessions sustained: the first count that failed — $first_failed
 - funkhaus and the encoder alone at the count both sustain, CPU per frame funkhaus / encoder
   per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(busy_ratios "$input" | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
+- encoder threads as funkhaus picks them (\`encoder-threads=0\`, its default;
+  \`src/core/encoder-threads.c\`): a fair share of the $nproc_ cores among the
+  encoders that run, kept for the session's life; for its sessions 1, 2, 3, 4 at once here:
+  $own_thread_counts; the encoder alone runs instance i with session i's count
+  (funkhaus-own and encoder-own in the notes); the same at the count both sustain, CPU per
+  frame funkhaus / encoder per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input" -own)" "$(busy_ratios "$input" -own | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 EOF
 )
 
