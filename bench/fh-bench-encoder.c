@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backends/backend.h"
+#include "core/encoder-threads.h"
 #include "media/video-encoder.h"
 #include "fh-bench-common.h"
 
@@ -52,8 +53,8 @@ main (int argc, char **argv)
     { "bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "kb/s (default 8000, the host's)", "KBPS" },
     { "encoder-preset", 0, 0, G_OPTION_ARG_STRING, &preset, "x264 preset (default ultrafast)",
       "PRESET" },
-    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "encoder threads (default 0: libx264 decides)",
-      "N" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads,
+      "encoder threads (default 0: what the host gives a lone session)", "N" },
     { "serial", 0, 0, G_OPTION_ARG_INT, &serial,
       "synthetic session serial, picks the background (default 1: the host's first session)",
       "N" },
@@ -94,6 +95,10 @@ main (int argc, char **argv)
     fprintf (stderr, "fh-bench-encoder: %s\n", error->message);
     return 1;
   }
+  /* The host's encoder-threads=0: its fair share for the first session. */
+  if (threads <= 0)
+    threads = (gint) fh_encoder_threads (0, g_get_num_processors (), 0, (guint) width,
+                                         (guint) height, (guint) fps);
   config = (FhVideoEncoderConfig) {
     .width = (guint) width,
     .height = (guint) height,

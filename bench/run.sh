@@ -167,7 +167,9 @@ results=$(cat <<EOF
 $table
 
 - machine: $nproc_ CPUs ($cpu_model), $mem memory, Linux $kernel
-- libavcodec $avcodec (libx264), preset \`$preset\`, $bitrate kb/s, encoder threads 0 (libx264 decides)
+- libavcodec $avcodec (libx264), preset \`$preset\`, $bitrate kb/s, encoder threads: both
+  as the host gives a lone session (\`encoder-threads=0\`, \`src/core/encoder-threads.h\`),
+  $(sed -n 's/^encoder alone: .*threads \([0-9]*\),.*/\1/p' "$tmp/encoder.1.out" | head -n 1) here
 - $rounds rounds, each the encoder alone then a fresh host, ${seconds} s measured after ${warmup} s
   of warm-up per run; frames measured: host $(sum host frames), encoder alone $(sum enc frames)
 - CPU time per frame, host / encoder alone, per round: $(ratios cpu_ms_per_frame cpu_ms_per_frame);
