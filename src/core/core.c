@@ -30,7 +30,7 @@ struct _FhCore {
   FhMic *shared_mic;
   FhCoreMetrics *metrics;
   GArray *apps; /* FhCoreApp: the config's, then the shared desktop */
-  guint encoders; /* sessions' encoders that run (core/encoder-threads.h) */
+  guint encoders; /* sessions' encoders, paused ones too (core/encoder-threads.h) */
   gboolean started;
 };
 

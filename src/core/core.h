@@ -124,7 +124,7 @@ guint fh_core_count_sessions (FhCore *core);
  * fh_core_encoder_stopped(). */
 guint fh_core_encoder_started (FhCore *core, guint width, guint height, guint fps);
 void fh_core_encoder_stopped (FhCore *core);
-/* Sessions' encoders that run now. */
+/* Sessions' encoders now (a paused one, in its grace period, too). */
 guint fh_core_count_encoders (FhCore *core);
 /* Told on the main loop whenever the number of registered sessions
  * changes: one is made, one is removed, or the host stops; @count is the

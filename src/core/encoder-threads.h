@@ -13,7 +13,8 @@
  * but never fewer than one thread for each 1.5 × 1920x1080@60 of pixels
  * a second it must encode (a 1920x1080@144 session gets two), so that a
  * fast mode still keeps its rate where the machine could. An encoder
- * keeps the threads it started with.
+ * keeps the threads it started with; one counts from its session's start
+ * to its end, a session waiting out its grace period included.
  *
  * No state of its own (tests/unit/test-encoder-threads.c). */
 #pragma once
