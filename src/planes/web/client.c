@@ -780,6 +780,13 @@ on_error (SoupWebsocketConnection *connection, GError *error, gpointer user_data
   FhClient *self = user_data;
 
   g_message ("client %s: %s", self->peer, error->message);
+  /* A frame over max-incoming-payload-size: libsoup drops the connection
+   * as soon as this returns, with no close frame (a browser sees 1006).
+   * Answer it first as any message over the limit is answered: the error
+   * and the close frame are written now, while the stream is still open. */
+  if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
+    fh_client_close_with_error (self, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
+                                "a message over " G_STRINGIFY (FH_PROTO_MAX_INCOMING) " bytes");
 }
 
 static gboolean
