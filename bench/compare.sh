@@ -671,7 +671,7 @@ N).
 **… encoder threads as funkhaus picks them**: everything above gives every
 pipeline the same $threads encoder threads. These two rows give funkhaus
 its default instead (\`encoder-threads=0\`: a fair share of the cores
-among the encoders that run, \`src/core/encoder-threads.h\`; on a busy
+among the sessions' encoders, \`src/core/encoder-threads.h\`; on a busy
 machine sliced threads only take turns, and each frame's hand-over to them
 costs CPU), and the encoder alone, in the same search and the same
 alternating rounds, the same thread count for instance i as funkhaus's
@@ -759,7 +759,7 @@ $table
   per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(busy_ratios "$input" | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - encoder threads as funkhaus picks them (\`encoder-threads=0\`, its default;
   \`src/core/encoder-threads.c\`): a fair share of the $nproc_ cores among the
-  encoders that run, kept for the session's life; for its sessions 1, 2, 3, 4 at once here:
+  sessions' encoders, kept for the session's life; for its sessions 1, 2, 3, 4 at once here:
   $own_thread_counts; the encoder alone runs instance i with session i's count
   (funkhaus-own and encoder-own in the notes); the same at the count both sustain, CPU per
   frame funkhaus / encoder per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input" -own)" "$(busy_ratios "$input" -own | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')

@@ -1,6 +1,6 @@
 /* How many threads a session's new encoder gets when the host's config
  * leaves it to the host (encoder-threads=0): a fair share of the cores
- * among the encoders that run, so that sessions do not each split their
+ * among the sessions' encoders, so that sessions do not each split their
  * frames into slices for threads that only wait for the same cores.
  *
  * Sliced threads cost CPU: each frame is handed to the threads and joined.
