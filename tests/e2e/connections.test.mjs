@@ -108,3 +108,26 @@ e2e('a WebSocket that offers permessage-deflate gets no extension', async () => 
     await ws.closed;
   }
 });
+
+// A message over the protocol's 64 KiB: one a little over is read whole and
+// answered with message-too-large (4005) and a close handshake; a frame far
+// over what the host buffers is cut off as its header is read. Either way
+// only that connection ends: the host answers, and a new WebSocket works.
+e2e('a message over 64 KiB closes only its sender: 4005 just over, cut off far over', async () => {
+  const just = await rawWebSocket(host.port);
+  just.send(0x2, Buffer.alloc(70000, 0x11));
+  const c = await just.closed;
+  assert.equal(c.code, 4005, `70000 bytes: close code ${c.code} (${c.reason})`);
+  assert.ok(just.messages.some((m) => m.type === 'error' && m.code === 'message-too-large'),
+    `70000 bytes: no message-too-large error among ${JSON.stringify(just.messages)}`);
+
+  const far = await rawWebSocket(host.port);
+  far.send(0x2, Buffer.alloc(300000, 0x11));
+  const f = await far.closed;
+  assert.ok(f.code === 4005 || f.code === 1006, `300000 bytes: close code ${f.code} (${f.reason})`);
+
+  assert.equal((await request('/api/host')).status, 200, 'the host still answers');
+  const next = await rawWebSocket(host.port);
+  next.send(0x8, Buffer.from([0x03, 0xe8]));
+  assert.equal((await next.closed).code, 1000, 'a new WebSocket still works');
+});

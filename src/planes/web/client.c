@@ -13,6 +13,8 @@
 #include "planes/web/plane.h"
 
 #define HELLO_TIMEOUT_S 10
+/* What libsoup buffers of one incoming message at most (see fh_client_new). */
+#define LIBSOUP_MAX_INCOMING (2 * FH_PROTO_MAX_INCOMING)
 
 struct _FhClient {
   FhWebPlane *plane;
@@ -780,10 +782,10 @@ on_error (SoupWebsocketConnection *connection, GError *error, gpointer user_data
   FhClient *self = user_data;
 
   g_message ("client %s: %s", self->peer, error->message);
-  /* A frame over max-incoming-payload-size: libsoup drops the connection
-   * as soon as this returns, with no close frame (a browser sees 1006).
+  /* A frame over LIBSOUP_MAX_INCOMING: libsoup drops the connection as
+   * soon as this returns, with no close frame (a browser sees 1006).
    * Answer it first as any message over the limit is answered: the error
-   * and the close frame are written now, while the stream is still open. */
+   * and the close frame are written now if the socket takes them. */
   if (g_error_matches (error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG))
     fh_client_close_with_error (self, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
                                 "a message over " G_STRINGIFY (FH_PROTO_MAX_INCOMING) " bytes");
@@ -812,7 +814,13 @@ fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection, GSocket *
   self->peer = g_strdup (peer);
   self->tokens = FH_PROTO_MAX_INPUT_BURST;
   self->refilled_us = g_get_monotonic_time ();
-  soup_websocket_connection_set_max_incoming_payload_size (connection, FH_PROTO_MAX_INCOMING);
+  /* libsoup's own limit is a bound on what it buffers, set above the
+   * protocol's: a message a little over FH_PROTO_MAX_INCOMING is read
+   * whole and answered by on_message with a close handshake. libsoup cuts
+   * off a larger frame as it reads its header, with no handshake and the
+   * rest of the frame unread (on_error answers what it still can). */
+  soup_websocket_connection_set_max_incoming_payload_size (connection,
+                                                           LIBSOUP_MAX_INCOMING);
   soup_websocket_connection_set_keepalive_interval (connection, 5);
   g_signal_connect (connection, "message", G_CALLBACK (on_message), self);
   g_signal_connect (connection, "closed", G_CALLBACK (on_closed), self);

@@ -23,8 +23,17 @@ export function rawWebSocket(port, path = '/ws', { lifetimeMs = 15000, host = 'l
       const data = Buffer.from(payload);
       const mask = crypto.randomBytes(4);
       const len = data.length;
-      const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len])
-        : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+      let head;
+      if (len < 126) {
+        head = Buffer.from([0x80 | opcode, 0x80 | len]);
+      } else if (len < 65536) {
+        head = Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+      } else {
+        head = Buffer.alloc(10);
+        head[0] = 0x80 | opcode;
+        head[1] = 0x80 | 127;
+        head.writeBigUInt64BE(BigInt(len), 2);
+      }
       const masked = Buffer.from(data.map((b, i) => b ^ mask[i % 4]));
       sock.write(Buffer.concat([head, mask, masked]));
     };
