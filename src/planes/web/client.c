@@ -657,7 +657,7 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
 
   if (self->closing)
     return;
-  /* libsoup's own limit does not hold for every message: check again. */
+  /* libsoup takes up to LIBSOUP_MAX_INCOMING: the protocol's limit is here. */
   if (len > FH_PROTO_MAX_INCOMING) {
     fh_client_close_with_error (self, FH_PROTO_ERROR_MESSAGE_TOO_LARGE,
                                 "a message over " G_STRINGIFY (FH_PROTO_MAX_INCOMING) " bytes");
