@@ -108,16 +108,6 @@ start_host() {
   port=$host_port pin=$host_pin
 }
 
-# The encoder threads funkhaus gives its session number $1 (1 = the first)
-# of W x H @ F ($2 $3 $4) when its config leaves them to it, as
-# fh_encoder_threads() in src/core/encoder-threads.c counts them.
-own_threads() {
-  awk -v i="$1" -v w="$2" -v h="$3" -v f="$4" -v c="$(nproc)" 'BEGIN {
-    share = int (c / i); if (share < 1) share = 1
-    per = 1920 * 1080 * 60 * 3 / 2; need = int ((w * h * f + per - 1) / per)
-    t = share > need ? share : need; if (t > c) t = c; if (t < 1) t = 1; print t }'
-}
-
 # One run of pipeline $2 on input $1 ("synthetic:WxH@F" or "wlroots:WxH@F")
 # with $3 instances at once (sessions for funkhaus); output files
 # $4.out / $4.<i>.out. Returns non-zero when a program failed.
@@ -146,8 +136,10 @@ run_one() {
     [[ $src == wlroots ]] && extra=(--source wlroots --app "$app" --run-as "$run_as")
     child_pids=()
     for i in $(seq "$n"); do
+      # encoder-own: --threads 0 takes what the host gives its session i
+      # (fh_encoder_threads(), src/core/encoder-threads.h).
       local prog=$p t=$threads
-      [[ $p == encoder-own ]] && prog=encoder t=$(own_threads "$i" "$w" "$h" "$f")
+      [[ $p == encoder-own ]] && prog=encoder t=0
       timeout -k 5 $(( warmup + secs + 40 )) \
         "$build/bench/fh-bench-pipeline" -p "$prog" "${extra[@]}" -W "$w" -H "$h" -r "$f" \
         --bitrate "$bitrate" --encoder-preset "$preset" --threads "$t" --serial "$i" \
@@ -560,13 +552,15 @@ first_failed=$(for input in "${session_inputs[@]}"; do
     printf '%s %s, ' "$p" "${sustained[$input.$p.failed]}"
   done
   echo; done | sed 's/, $//' | paste -sd ';' | sed 's/;/; /g')
-# "1280x720@60: 2 for the first, then 1": the threads own_threads gives.
+# "1280x720@60: 2 1 1 …": the threads encoder-own's instances 1, 2, … took
+# in the first busy round (their settings lines).
 own_thread_counts=$(for input in "${session_inputs[@]}"; do
-  mode=${input#*:}
-  [[ $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]
-  printf '%s: ' "$mode"
-  for i in 1 2 3 4; do printf '%s ' "$(own_threads "$i" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}")"; done
-  echo "…"; done | paste -sd ';' | sed 's/;/; /g')
+  printf '%s: ' "${input#*:}"
+  for i in $(seq "$(busy_count "$input" -own)"); do
+    sed -n 's/^settings: .* threads=\([0-9]*\).*/\1/p' \
+      "$tmp/b.encoder-own.${input//[:@]/_}.1.$i.out" 2>/dev/null | head -n 1 | grep . || echo "?"
+  done | paste -sd ' '
+done | paste -sd ';' | sed 's/;/; /g')
 settings_line() { # the exact settings a pipeline printed
   sed -n 's/^settings: //p' "$tmp"/*.out 2>/dev/null |
     awk -v pat="$1" 'index($0, pat) && !found { print; found = 1 } END { if (!found) print "?" }'
@@ -759,8 +753,9 @@ $table
   per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(busy_ratios "$input" | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - encoder threads as funkhaus picks them (\`encoder-threads=0\`, its default;
   \`src/core/encoder-threads.c\`): a fair share of the $nproc_ cores among the
-  sessions' encoders, kept for the session's life; for its sessions 1, 2, 3, 4 at once here:
-  $own_thread_counts; the encoder alone runs instance i with session i's count
+  sessions' encoders, kept for the session's life; the encoder alone runs instance i with
+  session i's count (\`fh-bench-pipeline --threads 0 --serial i\`), here for instances 1, 2, …:
+  $own_thread_counts
   (funkhaus-own and encoder-own in the notes); the same at the count both sustain, CPU per
   frame funkhaus / encoder per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input" -own)" "$(busy_ratios "$input" -own | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 EOF

@@ -27,6 +27,7 @@
 
 #include "backends/backend.h"
 #include "backends/wlroots.h"
+#include "core/encoder-threads.h"
 #include "media/video-encoder.h"
 #include "fh-bench-common.h"
 
@@ -514,7 +515,8 @@ main (int argc, char **argv)
     { "encoder-preset", 0, 0, G_OPTION_ARG_STRING, &preset, "x264 preset (default superfast)",
       "PRESET" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &s.threads,
-      "encoder threads, and slices for wolf and sunshine (default 2)", "N" },
+      "encoder threads, and slices for wolf and sunshine (default 2); 0 (encoder only): what "
+      "the host gives its session number --serial when its config leaves them to it", "N" },
     { "serial", 0, 0, G_OPTION_ARG_INT, &serial,
       "synthetic session serial, picks the background (default 1: the host's first)", "N" },
     { "app", 0, 0, G_OPTION_ARG_STRING, &app, "the wlroots session's app (command line)",
@@ -555,12 +557,18 @@ main (int argc, char **argv)
                      "synthetic|wlroots\n");
     return 2;
   }
-  if (s.width < 64 || s.height < 64 || s.fps < 1 || s.bitrate < 100 || s.threads < 1 ||
-      seconds <= 0 || warmup < 0 || (wlroots && !app)) {
+  if (s.width < 64 || s.height < 64 || s.fps < 1 || s.bitrate < 100 ||
+      s.threads < (self.ops == &encoder_ops ? 0 : 1) || seconds <= 0 ||
+      warmup < 0 || (wlroots && !app)) {
     fprintf (stderr, "fh-bench-pipeline: a setting is out of range (wlroots needs --app)\n");
     return 2;
   }
   s.preset = preset ? preset : "superfast";
+  /* The host's encoder-threads=0, with serial - 1 sessions' encoders
+   * before this one (src/core/encoder-threads.h). */
+  if (s.threads == 0)
+    s.threads = (gint) fh_encoder_threads (0, g_get_num_processors (), (guint) MAX (serial - 1, 0),
+                                           (guint) s.width, (guint) s.height, (guint) s.fps);
   self.settings = s;
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);
