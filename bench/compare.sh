@@ -602,8 +602,8 @@ same encoder settings where the other host lets them be the same:
 
 - **funkhaus**: \`funkhaus serve\` with one session, received by
   \`bench/fh-bench-client\` over its TLS WebSocket, as a browser would
-  (acking each frame as it arrives, as the web client does: the host's main
-  loop reads one ack a frame besides sending the frame).
+  (acking frames as they arrive, in pairs, as the web client does: at 60 Hz
+  the host's main loop reads one ack for two frames besides sending them).
 - **Wolf**: GStreamer with \`x264enc\` set exactly as Wolf's default config
   sets its software H.264 encoder, and Wolf's software video params in front
   of it (\`videoconvertscale ! videorate ! caps\`), fed by an \`appsrc\` that

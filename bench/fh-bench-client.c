@@ -1,6 +1,6 @@
 /* A benchmark client for `funkhaus serve`: pairs with a PIN, opens one or
- * several sessions over WebSockets like browsers would (acking each frame
- * as it arrives, as the web client does), receives video for
+ * several sessions over WebSockets like browsers would (acking frames as
+ * they arrive, in pairs, as the web client does), receives video for
  * a bounded time and reports the host's CPU time per frame and its latency;
  * with a wlroots backend also each session's frame rate, latency, time from
  * hello to its first frame, drops, and the CPU and memory of its processes.
@@ -37,6 +37,12 @@ typedef struct {
   GArray *receive_us; /* capture → received, per frame of this session */
   gint64 last_frame;
   gint64 last_arrival_us;
+
+  /* The ack that waits (see ack_frame()). */
+  guint ack_waiting;
+  guint32 ack_frame;
+  gint64 ack_last_us;
+  guint ack_source;
 
   /* From the host's stats messages received in the window. */
   gint64 dropped_seen; /* the last cumulative "dropped" received */
@@ -105,6 +111,7 @@ bench_session_free (gpointer data)
 {
   FhBenchSession *s = data;
 
+  g_clear_handle_id (&s->ack_source, g_source_remove);
   g_clear_object (&s->ws);
   g_free (s->hello);
   g_free (s->session_id);
@@ -403,6 +410,40 @@ on_text (FhBenchSession *s, const char *text, gsize len, gint64 now)
   }
 }
 
+static gboolean
+send_ack (gpointer user_data)
+{
+  FhBenchSession *s = user_data;
+  guint8 ack[FH_PROTO_ACK_SIZE];
+
+  s->ack_source = 0;
+  if (!s->ack_waiting || soup_websocket_connection_get_state (s->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return G_SOURCE_REMOVE;
+  s->ack_waiting = 0;
+  s->ack_last_us = g_get_monotonic_time ();
+  fh_proto_write_ack (s->ack_frame, ack);
+  soup_websocket_connection_send_binary (s->ws, ack, sizeof ack);
+  return G_SOURCE_REMOVE;
+}
+
+/* As the web client (web/protocol.js, ackAtOnce): the second frame that waits
+ * for an ack, or one that comes FH_PROTO_ACK_DELAY_MS or more after the
+ * last ack went, is acked at once; else FH_PROTO_ACK_DELAY_MS after it
+ * came. */
+static void
+ack_frame (FhBenchSession *s, guint32 frame, gint64 now)
+{
+  s->ack_frame = frame;
+  s->ack_waiting++;
+  if (s->ack_waiting >= 2 || !s->ack_last_us ||
+      now - s->ack_last_us >= FH_PROTO_ACK_DELAY_MS * 1000) {
+    g_clear_handle_id (&s->ack_source, g_source_remove);
+    send_ack (s);
+  } else if (!s->ack_source) {
+    s->ack_source = g_timeout_add (FH_PROTO_ACK_DELAY_MS, send_ack, s);
+  }
+}
+
 static void
 on_binary (FhBenchSession *s, const guint8 *data, gsize len, gint64 now)
 {
@@ -418,12 +459,8 @@ on_binary (FhBenchSession *s, const guint8 *data, gsize len, gint64 now)
   }
   self->frames_total++;
   /* As the web client: on arrival, before anything else is done with it. */
-  if (!self->no_acks && soup_websocket_connection_get_state (s->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
-    guint8 ack[FH_PROTO_ACK_SIZE];
-
-    fh_proto_write_ack (header.frame, ack);
-    soup_websocket_connection_send_binary (s->ws, ack, sizeof ack);
-  }
+  if (!self->no_acks)
+    ack_frame (s, header.frame, now);
   if (!s->first_frame_us)
     s->first_frame_us = now;
   if (self->measuring) {
@@ -765,7 +802,7 @@ main (int argc, char **argv)
       "numbers them (FUNKHAUS_SESSION_SERIAL) as we do; otherwise all at once",
       NULL },
     { "no-acks", 0, 0, G_OPTION_ARG_NONE, &no_acks,
-      "do not ack frames (the web client acks each one): the host then judges the backlog by "
+      "do not ack frames (the web client acks them, in pairs): the host then judges the backlog by "
       "what its kernel still holds",
       NULL },
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "measured time (default 10)", "S" },
@@ -869,7 +906,7 @@ main (int argc, char **argv)
           "measured, %s\n",
           sessions, sessions == 1 ? "" : "s", one_by_one && sessions > 1 ? " one by one" : "",
           width, height, fps, base, host_pid, warmup, seconds,
-          no_acks ? "no acks" : "acking each frame");
+          no_acks ? "no acks" : "acking frames in pairs");
   fflush (stdout);
   self.timeout_source = g_timeout_add (50, on_tick, &self);
   /* Bounded no matter what: 10 s (and 3 s more per further session, for

@@ -210,7 +210,7 @@ at 1920×1080@60 with the host's encoder settings (libx264 `ultrafast`,
   frames; latency is capture start → access unit out, per frame.
 - **host** (`bench/fh-bench-client` against `funkhaus serve`): a client
   that pairs with the PIN, says `hello` at 1920×1080@60 and receives
-  video, acking each frame as the web client does. CPU time is the host
+  video, acking frames in pairs as the web client does. CPU time is the host
   process's utime + stime from `/proc/PID/stat` over the window divided by
   the frames received in it. Capture → encoded
   is the video header's field, per frame. Capture → send comes from the

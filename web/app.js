@@ -6,6 +6,7 @@
 import {
   PROTOCOL_VERSION, KIND_VIDEO, FINAL_CLOSE_CODES, CLOSE_UNAUTHORIZED,
   CLOSE_SESSION_FAILED, KIND_AUDIO, parseVideo, parseAudio, encodeAck,
+  ackAtOnce, ACK_DELAY_MS,
 } from './protocol.js';
 import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
@@ -54,7 +55,9 @@ const hooks = {
   hostStats: null,
   clientStats: null,
   rttMs: null,
+  framesReceived: 0, // video frames, before decoding
   keyframesReceived: 0,
+  acksSent: 0,       // each acks every frame received before it (docs/protocol.md)
   keyframeRequests: 0,
   rumbles: [],       // every rumble message: {pad, strong, weak, played}
   clipboard: [],     // clipboard text that went either way: {dir: 'sent'|'received', text}
@@ -197,7 +200,7 @@ async function pair(pin, name) {
 
 // ---- the connection -----------------------------------------------------------
 
-let conn = null;           // {ws, error, welcomed, timer}
+let conn = null;           // {ws, error, welcomed, timer, ack…}
 let target = null;         // {mode, bitrate}: what the user asked for
 let sessionMode = null;    // the mode the session runs at (from welcome)
 let resumeId = null;
@@ -309,7 +312,10 @@ function openSocket(state) {
   const cred = loadCredential();
   const ws = new WebSocket(wsUrl());
   ws.binaryType = 'arraybuffer';
-  const c = { ws, error: null, welcomed: false, timer: 0, dead: false };
+  const c = {
+    ws, error: null, welcomed: false, timer: 0, dead: false,
+    ackWaiting: 0, ackFrame: 0, ackLastMs: -Infinity, ackTimer: 0,
+  };
   conn = c;
   hooks.socket = ws;
   // Joining the shared desktop may wait for the host's user to approve it.
@@ -452,13 +458,34 @@ function onBinary(buffer) {
   if (!v)
     return;
   rx.frames++;
+  hooks.framesReceived++;
   if (v.keyframe)
     hooks.keyframesReceived++;
   // Received: the host bounds what is in flight on the link by these
   // (docs/protocol.md, "Flow control"); the decoder's own queue is ours.
-  if (conn && conn.welcomed && conn.ws.readyState === WebSocket.OPEN)
-    conn.ws.send(encodeAck(v.frame));
+  if (conn && conn.welcomed)
+    ackFrame(conn, v.frame);
   video.push(v);
+}
+
+function ackFrame(c, frame) {
+  c.ackFrame = frame;
+  c.ackWaiting++;
+  if (ackAtOnce(c.ackWaiting, performance.now() - c.ackLastMs))
+    sendAck(c);
+  else if (!c.ackTimer)
+    c.ackTimer = setTimeout(() => sendAck(c), ACK_DELAY_MS);
+}
+
+function sendAck(c) {
+  clearTimeout(c.ackTimer);
+  c.ackTimer = 0;
+  if (c.dead || !c.ackWaiting || c.ws.readyState !== WebSocket.OPEN)
+    return;
+  c.ackWaiting = 0;
+  c.ackLastMs = performance.now();
+  c.ws.send(encodeAck(c.ackFrame));
+  hooks.acksSent++;
 }
 
 function startPing() {
@@ -486,6 +513,7 @@ function dropConnection(c, reason) {
 function onClosed(c, code, reason) {
   c.dead = true;
   clearTimeout(c.timer);
+  clearTimeout(c.ackTimer);
   clearInterval(pingTimer);
   if (conn === c)
     conn = null;

@@ -117,6 +117,16 @@ export function encodeMotion(x, y) {
   return msg;
 }
 
+/** Acks go in pairs (docs/protocol.md, "ack"): a frame is acked at once
+ *  when it is the second that waits for an ack (`waiting`, itself
+ *  counted), or when the last ack went ACK_DELAY_MS or more ago; else
+ *  ACK_DELAY_MS after it came. At 60 Hz the host's main loop then wakes
+ *  once for two frames, not for each. */
+export const ACK_DELAY_MS = 20;
+export function ackAtOnce(waiting, msSinceLastAck) {
+  return waiting >= 2 || msSinceLastAck >= ACK_DELAY_MS;
+}
+
 /** Every video frame up to `frame` (its header's number) has arrived:
  *  five bytes rather than a JSON text the host must parse each frame. */
 export function encodeAck(frame) {

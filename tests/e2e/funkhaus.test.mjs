@@ -83,6 +83,15 @@ e2e('two clients stream at once, each at its own mode with its own picture', asy
 
   // Generous: decoders warm up slowly on two busy cores, and both run at once.
   await Promise.all([A.waitFrames(60, { timeout: 60000 }), B.waitFrames(60, { timeout: 60000 })]);
+  // Frames are acked in pairs (web/protocol.js, ackAtOnce): never more
+  // acks than frames, and no more than one frame waits for its ack. How
+  // close A's count comes to half depends on the rate the box delivers.
+  for (const c of [A, B]) {
+    const { framesReceived, acksSent } = await c.hooks();
+    console.log(`# ${c.name}: ${acksSent} acks for ${framesReceived} frames`);
+    assert.ok(acksSent <= framesReceived && acksSent >= (framesReceived - 1) / 2,
+      `${c.name}: ${acksSent} acks for ${framesReceived} frames`);
+  }
 
   for (const [c, mode, w] of [[A, A_MODE, wa], [B, B_MODE, wb]]) {
     const size = await c.get(() => window.funkhaus.lastFrameSize);

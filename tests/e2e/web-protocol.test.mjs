@@ -10,6 +10,7 @@ const source = readFileSync(new URL('../../web/protocol.js', import.meta.url), '
 const {
   parseVideo, findNal, h264CodecString, encodeKey, encodeMotion, encodeButton,
   encodeScroll, wheelToUnits, encodePadConnect, encodePadDisconnect, encodePadState, encodeAck,
+  ackAtOnce, ACK_DELAY_MS,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 // x264 Annex B: AUD, SPS (High, level 3.2), PPS, then a slice.
@@ -68,6 +69,19 @@ test('input messages', () => {
 test('ack: kind 0x30, the frame little-endian', () => {
   assert.deepEqual([...encodeAck(0xdeadbeef)], [0x30, 0xef, 0xbe, 0xad, 0xde]);
   assert.deepEqual([...encodeAck(7)], [0x30, 7, 0, 0, 0]);
+});
+
+test('acks go in pairs, and at once after a quiet spell', () => {
+  assert.equal(ACK_DELAY_MS, 20);
+  // The second frame that waits is acked at once, however soon.
+  assert.equal(ackAtOnce(2, 0), true);
+  // A lone frame soon after the last ack waits (for its pair or the timer).
+  assert.equal(ackAtOnce(1, 16.7), false);
+  assert.equal(ackAtOnce(1, 19.9), false);
+  // … but not after a quiet spell (30 Hz, a slow link, the first frame).
+  assert.equal(ackAtOnce(1, 20), true);
+  assert.equal(ackAtOnce(1, 33.3), true);
+  assert.equal(ackAtOnce(1, Infinity), true);
 });
 
 test('wheel deltas: one notch is 120', () => {

@@ -262,7 +262,10 @@ test_rate_climbs_back (void)
  * (what bench/latency.sh measures in Chromium, without the machine's
  * noise). The link is a queue that drains at its rate; each frame is
  * acknowledged once its last byte is through, plus the client's decode
- * and a little jitter (now and then 30 ms of it). The encoder makes
+ * and a little jitter (now and then 30 ms of it): by a client that acks
+ * each frame, or by one that acks as the web client does (the second frame
+ * that waits, or one that comes FH_PROTO_ACK_DELAY_MS or more after the last
+ * ack went; else FH_PROTO_ACK_DELAY_MS after it came). The encoder makes
  * @made of what it aims at and follows a new bitrate in @follow_s; its
  * frames vary in size, keyframes are six times the rest. Free for 5 s,
  * limited for 20 s, free again for 15 s, at 60 frames a second. */
@@ -270,6 +273,7 @@ typedef struct {
   double made;
   double follow_s;
   guint32 seed;
+  gboolean paired;
 } LinkCase;
 
 typedef struct {
@@ -279,6 +283,22 @@ typedef struct {
 
 #define LINK_FPS 60
 #define LINK_KBPS 5000.0
+
+/* The paired client's ack: how many frames wait for it, the newest, since
+ * when; when the last one went. */
+typedef struct {
+  guint waiting;
+  guint32 frame;
+  double since_s, last_s;
+} LinkPending;
+
+static void
+link_ack (GArray *acks, LinkPending *p, double at_s)
+{
+  g_array_append_val (acks, ((LinkAck) { p->frame, at_s }));
+  p->waiting = 0;
+  p->last_s = at_s;
+}
 
 static void
 test_simulated_link (gconstpointer data)
@@ -293,6 +313,8 @@ test_simulated_link (gconstpointer data)
   guint32 frame = 0;
   guint next_ack = 0;
   gboolean keyframe = TRUE;
+  LinkPending pending = { .last_s = -1 };
+  const double delay_s = FH_PROTO_ACK_DELAY_MS / 1000.0;
 
   fh_web_flow_init (&flow, TRUE, 20000, t0);
   for (int i = 0; i < 40 * LINK_FPS; i++) {
@@ -301,6 +323,8 @@ test_simulated_link (gconstpointer data)
     guint kbps = 0;
     FhWebFlowVerdict verdict;
 
+    if (pending.waiting && pending.since_s + delay_s <= t)
+      link_ack (acks, &pending, pending.since_s + delay_s);
     for (; next_ack < acks->len; next_ack++) {
       const LinkAck *a = &g_array_index (acks, LinkAck, next_ack);
 
@@ -325,7 +349,13 @@ test_simulated_link (gconstpointer data)
       /* Acks come in order. */
       if (acks->len)
         acked = MAX (acked, g_array_index (acks, LinkAck, acks->len - 1).at_s);
-      g_array_append_val (acks, ((LinkAck) { frame, acked }));
+      if (pending.waiting && pending.since_s + delay_s < acked)
+        link_ack (acks, &pending, pending.since_s + delay_s);
+      if (!pending.waiting)
+        pending.since_s = acked;
+      pending.frame = frame;
+      if (!c->paired || ++pending.waiting == 2 || acked - pending.last_s >= delay_s)
+        link_ack (acks, &pending, acked);
       if (t >= 10 && t < 25) {
         worst = MAX (worst, acked - t);
         carried_kbits += size * 8 / 1000;
@@ -338,10 +368,11 @@ test_simulated_link (gconstpointer data)
     if (t >= 25 && back_at < 0 && flow.rate.target_kbps >= 18000)
       back_at = t;
   }
-  g_test_message ("made %.2f, followed in %.1f s, seed %u: worst wait from 5 s into the limit "
-                  "%.0f ms, %.0f kb/s carried, back at 90 %% %.1f s after, longest gap %.0f ms",
-                  c->made, c->follow_s, c->seed, worst * 1000, carried_kbits / 15,
-                  back_at - 25, longest_gap * 1000);
+  g_test_message ("%s, made %.2f, followed in %.1f s, seed %u: worst wait from 5 s into the limit "
+                  "%.0f ms, %.0f kb/s carried, back at 90 %% %.1f s after, longest gap %.0f ms, %u acks",
+                  c->paired ? "acks in pairs" : "acks each frame", c->made, c->follow_s, c->seed,
+                  worst * 1000, carried_kbits / 15,
+                  back_at - 25, longest_gap * 1000, acks->len);
   g_assert_cmpfloat (worst, <, 0.150);
   g_assert_cmpfloat (longest_gap, <, 1.0);
   g_assert_cmpfloat (carried_kbits / 15, >=, LINK_KBPS * 0.7);
@@ -351,23 +382,26 @@ test_simulated_link (gconstpointer data)
 }
 
 /* Encoders that make 75, 83 and 95 % of what they aim at, following a new
- * bitrate in 0.1 and 0.3 s, four seeds each. */
+ * bitrate in 0.1 and 0.3 s, four seeds each, for a client that acks each
+ * frame and for one that acks them in pairs. */
 static void
 add_simulated_links (void)
 {
   static const double made[] = { 0.75, 0.83, 0.95 }, follow[] = { 0.1, 0.3 };
-  static LinkCase cases[G_N_ELEMENTS (made) * G_N_ELEMENTS (follow) * 4];
+  static LinkCase cases[2 * G_N_ELEMENTS (made) * G_N_ELEMENTS (follow) * 4];
   guint n = 0;
 
-  for (guint m = 0; m < G_N_ELEMENTS (made); m++)
-    for (guint f = 0; f < G_N_ELEMENTS (follow); f++)
-      for (guint32 seed = 1; seed <= 4; seed++, n++) {
-        g_autofree char *path = g_strdup_printf (
-          "/web-flow/simulated-link/made-%.2f/follows-%.1fs/seed-%u", made[m], follow[f], seed);
+  for (guint paired = 0; paired <= 1; paired++)
+    for (guint m = 0; m < G_N_ELEMENTS (made); m++)
+      for (guint f = 0; f < G_N_ELEMENTS (follow); f++)
+        for (guint32 seed = 1; seed <= 4; seed++, n++) {
+          g_autofree char *path =
+            g_strdup_printf ("/web-flow/simulated-link/%s/made-%.2f/follows-%.1fs/seed-%u",
+                             paired ? "acks-in-pairs" : "acks-each-frame", made[m], follow[f], seed);
 
-        cases[n] = (LinkCase) { made[m], follow[f], seed };
-        g_test_add_data_func (path, &cases[n], test_simulated_link);
-      }
+          cases[n] = (LinkCase) { made[m], follow[f], seed, paired };
+          g_test_add_data_func (path, &cases[n], test_simulated_link);
+        }
 }
 
 int

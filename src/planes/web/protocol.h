@@ -39,6 +39,12 @@
 #define FH_PROTO_MAX_CLIPBOARD FH_CLIPBOARD_MAX_TEXT /* bytes of clipboard text */
 #define FH_PROTO_PAD_STATE_SIZE 16
 #define FH_PROTO_ACK_SIZE 5
+/* The web client acks frames in pairs (docs/protocol.md, ack; ACK_DELAY_MS
+ * in web/protocol.js): at once the second frame that waits, or one that
+ * comes this long or more after the last ack went; else this long after it
+ * came. The host takes any acks; fh-bench-client and the flow tests' client
+ * ack as the browser does. */
+#define FH_PROTO_ACK_DELAY_MS 20
 
 typedef enum {
   FH_PROTO_KIND_VIDEO = 0x01,
