@@ -682,7 +682,7 @@ host and process: together they keep well under the machine's
 $(nproc) cores busy, and whatever the machine does falls on both; the
 ratio is the median of the per-round ratios (the notes give them all,
 and split funkhaus's figure: its main thread, which hands each frame on,
-sends it over TLS and reads the client's ack of it, and the rest, against
+sends it over TLS and reads the client's acks, and the rest, against
 the encoder alone).
 
 Where the comparison leans, and which way:
@@ -690,7 +690,7 @@ Where the comparison leans, and which way:
 - The references stop at the encoder's output: no packetizing, FEC,
   encryption or network send (Wolf's \`rtpmoonlightpay_video\` + UDP,
   Sunshine's RTP/FEC/AES), while funkhaus's figures include its TLS
-  WebSocket send and the reading of an ack a frame, and its
+  WebSocket send and the reading of an ack for two frames, and its
   sessions-sustained runs share the 2 cores with the client that decrypts
   every stream. Both make funkhaus look worse than
   it is, never better.
@@ -745,7 +745,7 @@ $table
 - funkhaus and the encoder alone at the same time, CPU per frame funkhaus / encoder per
   round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - in those rounds, funkhaus's main thread (its main loop: each frame's hand-over from the
-  capture thread, its TLS WebSocket send and the client's ack, which the encoder alone does not do), CPU per
+  capture thread, its TLS WebSocket send and the client's acks, which the encoder alone does not do), CPU per
   frame, ms: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_main "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g');
   funkhaus without it / encoder per round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_rest_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - sessions sustained: the first count that failed — $first_failed
