@@ -9,7 +9,8 @@
 // tests/e2e/lib/flow-client.mjs): the host lowers the bitrate, frames keep
 // coming, and the bitrate climbs back once the shaping is gone; a host
 // started with --bitrate-adaptation off keeps the bitrate asked for behind
-// the same link and only skips frames.
+// the same link and only skips frames. A client whose acks come 150 ms late
+// (far away, to the host) keeps the bitrate it asked for.
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,13 +111,17 @@ e2e('a client that stops reading is skipped and cut off, and another client stre
   assert.equal((await B.hooks()).closes.length, 0, "B's WebSocket stayed open");
 }, { timeout: 90000 });
 
-/** The flow client in @link's namespace against @h for @seconds, asking
- *  for @asked kb/s; its lines (one JSON object a second) go into
+/** The flow client in @link's namespace (null: on this machine's
+ *  loopback) against @h for @seconds, asking for @asked kb/s, holding each
+ *  ack back @ackDelayMs; its lines (one JSON object a second) go into
  *  shapedLines. Returns the process and a reader of the parsed lines. */
-function shapedClient(h, link, credential, seconds, asked) {
+function shapedClient(h, link, credential, seconds, asked, ackDelayMs = 0) {
   shapedLines = [];
-  const client = spawn('ip', ['netns', 'exec', link.ns, process.execPath, FLOW_CLIENT, link.hostIp, String(h.port),
-    JSON.stringify(credential), String(seconds), String(asked)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [FLOW_CLIENT, link ? link.hostIp : 'localhost', String(h.port),
+    JSON.stringify(credential), String(seconds), String(asked), String(ackDelayMs)];
+  const client = link
+    ? spawn('ip', ['netns', 'exec', link.ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let rest = '';
   client.stdout.setEncoding('utf8');
   client.stdout.on('data', (d) => {
@@ -193,6 +198,28 @@ e2e('with --bitrate-adaptation off the bitrate stays as asked behind a shaped li
     link?.remove();
   }
 }, { timeout: 60000, skip: shapeSkip });
+
+e2e('a client far away (its acks 150 ms late) keeps the bitrate it asked for, nothing skipped', async () => {
+  // What a far client has not acknowledged yet is the round trip, not a
+  // queue: the host measures the wait beyond the shortest round trip it saw.
+  const ASKED = 1000;
+  const credential = await host.pairDevice('far');
+  const { client, samples } = shapedClient(host, null, credential, 8, ASKED, 150);
+  try {
+    await poll(() => samples().length >= 8, { timeout: 30000, what: '8 s of the far client' });
+    const got = samples();
+    console.log(`# acks 150 ms late: frames a second ${got.map((x) => x.frames).join(' ')}; ` +
+      `target kb/s ${got.map((x) => x.stats?.target_kbps ?? '-').join(' ')}; ` +
+      `skipped ${got.at(-1).stats?.skipped}`);
+    assert.ok(!got.some((x) => x.error), `the client streamed: ${shapedLines.join(' | ')}`);
+    const targets = got.slice(2).map((x) => x.stats?.target_kbps);
+    assert.ok(targets.every((t) => t === ASKED), `the target stayed at ${ASKED} kb/s: ${targets.join(' ')}`);
+    assert.equal(got.at(-1).stats?.skipped, 0, `nothing was skipped: ${JSON.stringify(got.at(-1).stats)}`);
+    assert.ok(got.slice(1).every((x) => x.frames > 0), `frames kept coming: ${got.map((x) => x.frames).join(' ')}`);
+  } finally {
+    client.kill('SIGKILL');
+  }
+}, { timeout: 60000 });
 
 e2e('Ctrl-C with a client that does not read ends the host within 2 s', async () => {
   await stuckClient(host, 'T');

@@ -46,34 +46,9 @@ test_keeps_up (void)
   fh_web_flow_clear (&f.flow);
 }
 
-/* A link overrun by a little: every frame acked 80 ms after it went, a
- * backlog over the low mark and under the high one that does not go
- * away. The bitrate goes down within FH_WEB_FLOW_STANDING_US (and once a
- * hold after that), and nothing is skipped. */
-static void
-test_standing_queue (void)
-{
-  Fixture f = { .now = 1000 * MS };
-  gint64 start = f.now, dropped_at = 0;
-
-  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
-  for (int i = 0; i < 60; i++) {
-    g_assert_cmpint (next (&f, i == 0, -1), ==, FH_WEB_FLOW_SEND);
-    if (f.kbps && !dropped_at)
-      dropped_at = f.now;
-    /* Acks of the frames sent 80 ms ago. */
-    if (i >= 5)
-      fh_web_flow_ack (&f.flow, f.now, f.frame - 6);
-  }
-  g_assert_cmpuint (f.flow.skipped, ==, 0);
-  g_assert_cmpint (dropped_at, >, 0);
-  g_assert_cmpint (dropped_at - start, <=, FH_WEB_FLOW_STANDING_US + 200 * MS);
-  g_assert_cmpuint (f.flow.rate.target_kbps, <, 8000);
-  fh_web_flow_clear (&f.flow);
-}
-
 /* Frames acked @delay after they went: the acks of the frames sent up to
- * @delay before the next frame goes. */
+ * @delay before the next frame goes. A keyframe asked for is the next
+ * frame. */
 static FhWebFlowVerdict
 next_acked (Fixture *f, gint64 *sent, gint64 delay)
 {
@@ -87,10 +62,80 @@ next_acked (Fixture *f, gint64 *sent, gint64 delay)
   }
   if (newest >= 0)
     fh_web_flow_ack (&f->flow, at, (guint32) newest);
-  v = next (f, f->frame == 0, -1);
+  v = next (f, f->frame == 0 || f->ask, -1);
   if (v == FH_WEB_FLOW_SEND)
     sent[f->frame - 1] = f->now;
   return v;
+}
+
+/* A link overrun by a little: its round trip is 5 ms while nothing waits,
+ * then every frame is acked 80 ms after it went, a wait over the low mark
+ * and under the high one that does not go away. The bitrate goes down
+ * within FH_WEB_FLOW_STANDING_US (and once a hold after that), and nothing
+ * is skipped. */
+static void
+test_standing_queue (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  g_autofree gint64 *sent = g_new0 (gint64, 4096);
+  gint64 queued_at, dropped_at = 0;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  for (int i = 0; i < 1000 / 16; i++)
+    g_assert_cmpint (next_acked (&f, sent, 5 * MS), ==, FH_WEB_FLOW_SEND);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 8000);
+  g_assert_cmpint (fh_web_flow_round_trip_us (&f.flow), <=, 5 * MS + PERIOD);
+  queued_at = f.now;
+  for (int i = 0; i < 60; i++) {
+    g_assert_cmpint (next_acked (&f, sent, 80 * MS), ==, FH_WEB_FLOW_SEND);
+    if (f.kbps && !dropped_at)
+      dropped_at = f.now;
+  }
+  g_assert_cmpuint (f.flow.skipped, ==, 0);
+  g_assert_cmpint (dropped_at, >, 0);
+  g_assert_cmpint (dropped_at - queued_at, <=, FH_WEB_FLOW_STANDING_US + 200 * MS);
+  g_assert_cmpuint (f.flow.rate.target_kbps, <, 8000);
+  fh_web_flow_clear (&f.flow);
+}
+
+/* A link that carries all it is given, far away: every frame acked @data
+ * ms after it went, for 30 s. What is unacknowledged is the round trip,
+ * not a queue: nothing is skipped once the first ack has come (before it,
+ * nothing tells a far client from one that stopped reading: past
+ * FH_WEB_FLOW_HIGH_US + FH_WEB_FLOW_PERSIST_US the frames until it are
+ * skipped, and the bitrate goes down once), and the bitrate stays, or
+ * comes back to, what was asked. */
+static void
+test_long_round_trip (gconstpointer data)
+{
+  const gint64 delay = GPOINTER_TO_INT (data) * MS;
+  Fixture f = { .now = 1000 * MS };
+  g_autofree gint64 *sent = g_new0 (gint64, 4096);
+  guint64 skipped_at_first = 0;
+  gint64 start = f.now, lowered_at = 0;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  for (int i = 0; i < 30 * 1000 / 16; i++) {
+    guint before = f.flow.rate.target_kbps;
+
+    next_acked (&f, sent, delay);
+    /* The first ack, the keyframe it lets the skipping client ask for. */
+    if (f.now - start <= delay + 3 * PERIOD)
+      skipped_at_first = f.flow.skipped;
+    if (f.kbps && f.kbps < before)
+      lowered_at = f.now;
+  }
+  g_test_message ("acks %" G_GINT64_FORMAT " ms late: %" G_GUINT64_FORMAT " skipped (%" G_GUINT64_FORMAT
+                  " before the first ack), round trip %" G_GINT64_FORMAT " ms, lowered last at %.1f s, "
+                  "%u kb/s at the end",
+                  delay / MS, f.flow.skipped, skipped_at_first, fh_web_flow_round_trip_us (&f.flow) / MS,
+                  lowered_at ? (lowered_at - start) / 1e6 : 0.0, f.flow.rate.target_kbps);
+  g_assert_cmpuint (f.flow.skipped, ==, skipped_at_first);
+  g_assert_cmpint (fh_web_flow_round_trip_us (&f.flow), >=, delay);
+  g_assert_cmpint (fh_web_flow_round_trip_us (&f.flow), <=, delay + PERIOD);
+  g_assert_cmpint (lowered_at - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (f.flow.rate.target_kbps, ==, 8000);
+  fh_web_flow_clear (&f.flow);
 }
 
 /* A link probed a little past its rate: the acks take 10 ms while nothing
@@ -274,6 +319,7 @@ typedef struct {
   double follow_s;
   guint32 seed;
   gboolean paired;
+  double far_s; /* the round trip's part beyond the link's rate (a far client) */
 } LinkCase;
 
 typedef struct {
@@ -344,7 +390,7 @@ test_simulated_link (gconstpointer data)
       keyframe = FALSE;
       done = MAX (t, link_free_at) + size * 8 / (limited ? LINK_KBPS * 1000 : 1e9);
       link_free_at = done;
-      acked = done + 0.008 + g_rand_double_range (rand, 0, 0.004) +
+      acked = done + c->far_s + 0.008 + g_rand_double_range (rand, 0, 0.004) +
               (g_rand_int_range (rand, 0, 100) == 0 ? 0.03 : 0);
       /* Acks come in order. */
       if (acks->len)
@@ -357,7 +403,7 @@ test_simulated_link (gconstpointer data)
       if (!c->paired || ++pending.waiting == 2 || acked - pending.last_s >= delay_s)
         link_ack (acks, &pending, acked);
       if (t >= 10 && t < 25) {
-        worst = MAX (worst, acked - t);
+        worst = MAX (worst, acked - c->far_s - t);
         carried_kbits += size * 8 / 1000;
       }
       if (t >= 5)
@@ -368,13 +414,17 @@ test_simulated_link (gconstpointer data)
     if (t >= 25 && back_at < 0 && flow.rate.target_kbps >= 18000)
       back_at = t;
   }
-  g_test_message ("%s, made %.2f, followed in %.1f s, seed %u: worst wait from 5 s into the limit "
+  g_test_message ("%s, %.0f ms away, made %.2f, followed in %.1f s, seed %u: worst wait from 5 s into the limit "
                   "%.0f ms, %.0f kb/s carried, back at 90 %% %.1f s after, longest gap %.0f ms, %u acks",
-                  c->paired ? "acks in pairs" : "acks each frame", c->made, c->follow_s, c->seed,
+                  c->paired ? "acks in pairs" : "acks each frame", c->far_s * 1000, c->made,
+                  c->follow_s, c->seed,
                   worst * 1000, carried_kbits / 15,
                   back_at - 25, longest_gap * 1000, acks->len);
-  g_assert_cmpfloat (worst, <, 0.150);
-  g_assert_cmpfloat (longest_gap, <, 1.0);
+  /* A far client's acks tell the host of the limit later: what waits
+   * grows for as long again before it knows, and a 4× overrun takes four
+   * times that to drain before frames go again. */
+  g_assert_cmpfloat (worst, <, 0.150 + c->far_s);
+  g_assert_cmpfloat (longest_gap, <, 1.0 + 4 * c->far_s);
   g_assert_cmpfloat (carried_kbits / 15, >=, LINK_KBPS * 0.7);
   g_assert_cmpfloat (back_at, >=, 25);
   g_assert_cmpfloat (back_at - 25, <=, 10);
@@ -383,25 +433,27 @@ test_simulated_link (gconstpointer data)
 
 /* Encoders that make 75, 83 and 95 % of what they aim at, following a new
  * bitrate in 0.1 and 0.3 s, four seeds each, for a client that acks each
- * frame and for one that acks them in pairs. */
+ * frame and for one that acks them in pairs, next door and 100 ms further
+ * away (the worst wait is then what waited beyond those 100 ms). */
 static void
 add_simulated_links (void)
 {
-  static const double made[] = { 0.75, 0.83, 0.95 }, follow[] = { 0.1, 0.3 };
-  static LinkCase cases[2 * G_N_ELEMENTS (made) * G_N_ELEMENTS (follow) * 4];
+  static const double made[] = { 0.75, 0.83, 0.95 }, follow[] = { 0.1, 0.3 }, far[] = { 0, 0.1 };
+  static LinkCase cases[G_N_ELEMENTS (far) * 2 * G_N_ELEMENTS (made) * G_N_ELEMENTS (follow) * 4];
   guint n = 0;
 
-  for (guint paired = 0; paired <= 1; paired++)
-    for (guint m = 0; m < G_N_ELEMENTS (made); m++)
-      for (guint f = 0; f < G_N_ELEMENTS (follow); f++)
-        for (guint32 seed = 1; seed <= 4; seed++, n++) {
-          g_autofree char *path =
-            g_strdup_printf ("/web-flow/simulated-link/%s/made-%.2f/follows-%.1fs/seed-%u",
-                             paired ? "acks-in-pairs" : "acks-each-frame", made[m], follow[f], seed);
+  for (guint d = 0; d < G_N_ELEMENTS (far); d++)
+    for (guint paired = 0; paired <= 1; paired++)
+      for (guint m = 0; m < G_N_ELEMENTS (made); m++)
+        for (guint f = 0; f < G_N_ELEMENTS (follow); f++)
+          for (guint32 seed = 1; seed <= 4; seed++, n++) {
+            g_autofree char *path = g_strdup_printf (
+              "/web-flow/simulated-link/%.0fms-away/%s/made-%.2f/follows-%.1fs/seed-%u", far[d] * 1000,
+              paired ? "acks-in-pairs" : "acks-each-frame", made[m], follow[f], seed);
 
-          cases[n] = (LinkCase) { made[m], follow[f], seed, paired };
-          g_test_add_data_func (path, &cases[n], test_simulated_link);
-        }
+            cases[n] = (LinkCase) { made[m], follow[f], seed, paired, far[d] };
+            g_test_add_data_func (path, &cases[n], test_simulated_link);
+          }
 }
 
 int
@@ -411,6 +463,10 @@ main (int argc, char **argv)
   g_test_add_func ("/web-flow/keeps-up", test_keeps_up);
   g_test_add_func ("/web-flow/standing-queue", test_standing_queue);
   g_test_add_func ("/web-flow/growing-queue", test_growing_queue);
+  g_test_add_data_func ("/web-flow/long-round-trip/60ms", GINT_TO_POINTER (60), test_long_round_trip);
+  g_test_add_data_func ("/web-flow/long-round-trip/150ms", GINT_TO_POINTER (150), test_long_round_trip);
+  g_test_add_data_func ("/web-flow/long-round-trip/300ms", GINT_TO_POINTER (300), test_long_round_trip);
+  g_test_add_data_func ("/web-flow/long-round-trip/600ms", GINT_TO_POINTER (600), test_long_round_trip);
   g_test_add_func ("/web-flow/falls-behind-and-resumes-at-a-keyframe",
                    test_falls_behind_and_resumes_at_a_keyframe);
   g_test_add_func ("/web-flow/asks-again-for-a-lost-keyframe", test_asks_again_for_a_lost_keyframe);

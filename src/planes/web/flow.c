@@ -24,11 +24,11 @@ fh_web_flow_init (FhWebFlow *self, gboolean acks, guint max_kbps, gint64 now_us)
   self->in_flight = g_array_new (FALSE, FALSE, sizeof (FhWebFlowFrame));
   self->window_start_us = now_us;
   self->started_us = now_us;
-  self->min_window = now_us / FH_WEB_FLOW_WINDOW_US;
-  self->min_now_us = self->min_last_us = -1;
-  self->floor_second = now_us / G_USEC_PER_SEC;
+  self->delay.window = now_us / FH_WEB_FLOW_WINDOW_US;
+  self->delay.now_us = self->delay.last_us = -1;
+  self->delay.second = now_us / G_USEC_PER_SEC;
   for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++)
-    self->floor_us[i] = -1;
+    self->delay.floor_us[i] = -1;
   fh_rate_control_init (&self->rate, max_kbps, now_us);
 }
 
@@ -52,44 +52,57 @@ fh_web_flow_backlog_us (FhWebFlow *self, gint64 now_us, gssize queued_bytes)
   return (gint64) queued_bytes * 8 * 1000 / MAX (self->rate.target_kbps, 1u);
 }
 
-/* Keeps the smallest backlogs: of this window and the last, and of each
- * of the last seconds. */
+/* Keeps the smallest delays: of this window and the last, and of each of
+ * the last seconds. */
 static void
-note_backlog (FhWebFlow *self, gint64 now_us, gint64 backlog)
+note_delay (FhWebFlowMins *m, gint64 now_us, gint64 delay)
 {
   gint64 window = now_us / FH_WEB_FLOW_WINDOW_US;
   gint64 second = now_us / G_USEC_PER_SEC;
   gint64 *floor;
 
-  if (window != self->min_window) {
-    /* A window without frames in between says nothing. */
-    self->min_last_us = window == self->min_window + 1 ? self->min_now_us : -1;
-    self->min_now_us = -1;
-    self->min_window = window;
+  if (window != m->window) {
+    /* A window without a delay in between says nothing. */
+    m->last_us = window == m->window + 1 ? m->now_us : -1;
+    m->now_us = -1;
+    m->window = window;
   }
-  if (self->min_now_us < 0 || backlog < self->min_now_us)
-    self->min_now_us = backlog;
-  for (gint64 s = self->floor_second + 1; s <= second && s <= self->floor_second + FH_WEB_FLOW_FLOOR_S; s++)
-    self->floor_us[s % FH_WEB_FLOW_FLOOR_S] = -1;
-  self->floor_second = MAX (self->floor_second, second);
-  floor = &self->floor_us[second % FH_WEB_FLOW_FLOOR_S];
-  if (*floor < 0 || backlog < *floor)
-    *floor = backlog;
+  if (m->now_us < 0 || delay < m->now_us)
+    m->now_us = delay;
+  for (gint64 s = m->second + 1; s <= second && s <= m->second + FH_WEB_FLOW_FLOOR_S; s++)
+    m->floor_us[s % FH_WEB_FLOW_FLOOR_S] = -1;
+  m->second = MAX (m->second, second);
+  floor = &m->floor_us[second % FH_WEB_FLOW_FLOOR_S];
+  if (*floor < 0 || delay < *floor)
+    *floor = delay;
+}
+
+/* The smallest delay of the last FH_WEB_FLOW_FLOOR_S seconds; 0 if none. */
+static gint64
+floor_us (const FhWebFlowMins *m)
+{
+  gint64 floor = -1;
+
+  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++) {
+    if (m->floor_us[i] >= 0 && (floor < 0 || m->floor_us[i] < floor))
+      floor = m->floor_us[i];
+  }
+  return MAX (floor, 0);
 }
 
 /* The queue that stands (flow.h), in µs; -1 while not known. */
 static gint64
 standing_us (FhWebFlow *self)
 {
-  gint64 floor = -1;
-
-  if (self->min_last_us < 0)
+  if (self->delay.last_us < 0)
     return -1;
-  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++) {
-    if (self->floor_us[i] >= 0 && (floor < 0 || self->floor_us[i] < floor))
-      floor = self->floor_us[i];
-  }
-  return MAX (self->min_last_us - MAX (floor, 0), 0);
+  return MAX (self->delay.last_us - floor_us (&self->delay), 0);
+}
+
+gint64
+fh_web_flow_round_trip_us (FhWebFlow *self)
+{
+  return self->acks ? floor_us (&self->delay) : 0;
 }
 
 FhWebFlowVerdict
@@ -97,14 +110,18 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
                    gssize queued_bytes, gboolean *ask_keyframe, guint *new_kbps)
 {
   gint64 backlog = fh_web_flow_backlog_us (self, now_us, queued_bytes);
+  /* What waits: the backlog less what the link's round trip takes anyway
+   * (a client 100 ms away always has 100 ms of frames unacknowledged). */
+  gint64 wait = MAX (backlog - fh_web_flow_round_trip_us (self), 0);
   gint64 standing;
   FhWebFlowFrame sent = { frame, (guint32) MIN (size, G_MAXUINT32), now_us };
 
   *ask_keyframe = FALSE;
   *new_kbps = 0;
-  note_backlog (self, now_us, backlog);
+  if (!self->acks)
+    note_delay (&self->delay, now_us, backlog);
   standing = standing_us (self);
-  if (backlog > FH_WEB_FLOW_HIGH_US) {
+  if (wait > FH_WEB_FLOW_HIGH_US) {
     if (!self->behind_since_us)
       self->behind_since_us = now_us;
     if (now_us - self->behind_since_us >= (gint64) FH_PROTO_TOO_SLOW_S * G_USEC_PER_SEC ||
@@ -112,7 +129,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
       return FH_WEB_FLOW_CUT_OFF;
   }
   /* Behind for a while (not one late ack): skip, and slow down. */
-  if (backlog > FH_WEB_FLOW_HIGH_US &&
+  if (wait > FH_WEB_FLOW_HIGH_US &&
       (self->skipping || now_us - self->behind_since_us >= FH_WEB_FLOW_PERSIST_US)) {
     if (fh_rate_control_congested (&self->rate, now_us, self->delivered_kbps))
       *new_kbps = self->rate.target_kbps;
@@ -121,10 +138,10 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     self->skipped++;
     return FH_WEB_FLOW_SKIP;
   }
-  if (backlog <= FH_WEB_FLOW_HIGH_US)
+  if (wait <= FH_WEB_FLOW_HIGH_US)
     self->behind_since_us = 0;
   /* A queue that stands: the link is overrun by a little. */
-  if (backlog < FH_WEB_FLOW_LOW_US)
+  if (wait < FH_WEB_FLOW_LOW_US)
     self->queued_since_us = 0;
   else if (!self->queued_since_us)
     self->queued_since_us = now_us;
@@ -143,7 +160,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     /* What it missed broke the chain of frames: resume at a keyframe,
      * asked for once the backlog is small, and again if none came. */
     if (!keyframe) {
-      if (backlog < FH_WEB_FLOW_LOW_US &&
+      if (wait < FH_WEB_FLOW_LOW_US &&
           (!self->keyframe_asked_us || now_us - self->keyframe_asked_us >= FH_WEB_FLOW_REASK_US)) {
         *ask_keyframe = TRUE;
         self->keyframe_asked_us = now_us;
@@ -156,7 +173,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   }
   /* More only while nothing waits: a queue that grows, however slowly,
    * says the link is full. */
-  if (backlog < FH_WEB_FLOW_LOW_US && standing <= FH_WEB_FLOW_GROWING_US &&
+  if (wait < FH_WEB_FLOW_LOW_US && standing <= FH_WEB_FLOW_GROWING_US &&
       fh_rate_control_clear (&self->rate, now_us, self->delivered_kbps))
     *new_kbps = self->rate.target_kbps;
   if (self->acks)
@@ -168,6 +185,7 @@ void
 fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
 {
   guint done = 0;
+  gint64 newest_sent_us = 0;
 
   while (done < self->in_flight->len) {
     FhWebFlowFrame *f = &g_array_index (self->in_flight, FhWebFlowFrame, done);
@@ -175,10 +193,15 @@ fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
     if ((gint32) (f->frame - frame) > 0)
       break;
     self->window_bytes += f->size;
+    newest_sent_us = f->sent_us;
     done++;
   }
-  if (done)
+  if (done) {
     g_array_remove_range (self->in_flight, 0, done);
+    /* The newest frame it acks says the most of the link: the client may
+     * have held the older ones' ack back (docs/protocol.md). */
+    note_delay (&self->delay, now_us, MAX (now_us - newest_sent_us, 0));
+  }
   if (now_us - self->window_start_us >= DELIVERY_WINDOW_US) {
     self->delivered_kbps =
       (guint) (self->window_bytes * 8 * 1000 / (guint64) (now_us - self->window_start_us));

@@ -3,9 +3,13 @@
  * client (it took nothing for FH_PROTO_TOO_SLOW_S). The backlog is the
  * age of the oldest frame the client has not acknowledged as received (a
  * client that sends acks, docs/protocol.md), or else what the kernel still
- * holds for its socket at the session's bitrate. A backlog over
+ * holds for its socket at the session's bitrate. What waits is the backlog
+ * less the link's round trip (with acks: the shortest an ack took in the
+ * last FH_WEB_FLOW_FLOOR_S seconds; a client 100 ms away always has 100 ms
+ * of frames unacknowledged, and that is no queue; before the first ack and
+ * without acks it is not known, and nothing is taken off). A wait over
  * FH_WEB_FLOW_HIGH_US for FH_WEB_FLOW_PERSIST_US (one late ack is not a
- * slow link) makes the client skip frames until the backlog is under
+ * slow link) makes the client skip frames until the wait is under
  * FH_WEB_FLOW_LOW_US again, then resume at a keyframe it asks for (again
  * every FH_WEB_FLOW_REASK_US while none comes: a request can be lost on a
  * loaded host, and nothing but a keyframe ends the skipping); each
@@ -14,14 +18,15 @@
  *
  * A queue that stands is congestion too, before it reaches
  * FH_WEB_FLOW_HIGH_US (a link overrun by a little fills its queue slowly):
- * the smallest backlog of the last FH_WEB_FLOW_WINDOW_US, less the
- * smallest of the last FH_WEB_FLOW_FLOOR_S seconds (what the link's round
- * trip takes when nothing waits), is the queue
- * that does not drain. Over FH_WEB_FLOW_QUEUE_US (from the flow's second
- * second on) the bitrate goes down a little (fh_rate_control_queued);
- * over FH_WEB_FLOW_LOW_US for FH_WEB_FLOW_STANDING_US whatever the floor,
- * as for congestion; nothing is skipped. Over FH_WEB_FLOW_GROWING_US it
- * does not go up: the link is full.
+ * the shortest delay of the last FH_WEB_FLOW_WINDOW_US, less the shortest
+ * of the last FH_WEB_FLOW_FLOOR_S seconds (what the link's round trip
+ * takes when nothing waits), is the queue that does not drain; the delay
+ * is how long each ack took from the sending of the newest frame it acks
+ * (without acks: the backlog at each frame). Over FH_WEB_FLOW_QUEUE_US
+ * (from the flow's second second on) the bitrate goes down a little
+ * (fh_rate_control_queued); a wait over FH_WEB_FLOW_LOW_US for
+ * FH_WEB_FLOW_STANDING_US is congestion as above; nothing is skipped.
+ * Over FH_WEB_FLOW_GROWING_US it does not go up: the link is full.
  *
  * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
 #pragma once
@@ -46,6 +51,16 @@ typedef enum {
   FH_WEB_FLOW_CUT_OFF, /* behind for FH_PROTO_TOO_SLOW_S seconds */
 } FhWebFlowVerdict;
 
+/* The smallest of a delay over the current FH_WEB_FLOW_WINDOW_US and the
+ * one before (-1: none in it), and over each of the last
+ * FH_WEB_FLOW_FLOOR_S seconds (-1: none). */
+typedef struct {
+  gint64 window;
+  gint64 now_us, last_us;
+  gint64 second;
+  gint64 floor_us[FH_WEB_FLOW_FLOOR_S];
+} FhWebFlowMins;
+
 typedef struct {
   gboolean acks;
   FhRateControl rate;
@@ -54,14 +69,10 @@ typedef struct {
   gint64 keyframe_asked_us; /* while skipping: when a keyframe was asked for; 0: not */
   gint64 behind_since_us; /* 0: not behind */
   gint64 queued_since_us;  /* backlog over FH_WEB_FLOW_LOW_US since; 0: not */
-  /* The smallest backlog in the current FH_WEB_FLOW_WINDOW_US and in the
-   * one before (-1: no frame in it) … */
-  gint64 min_window;
-  gint64 min_now_us;
-  gint64 min_last_us;
-  /* … and in each of the last FH_WEB_FLOW_FLOOR_S seconds (-1: none). */
-  gint64 floor_second;
-  gint64 floor_us[FH_WEB_FLOW_FLOOR_S];
+  /* With acks: how long each ack took, from the sending of the newest
+   * frame it acks (the round trip, and what waited on the way). Without:
+   * the backlog at each frame. */
+  FhWebFlowMins delay;
   gint64 started_us;
   guint64 skipped;
   /* What the link carried: acknowledged bytes over the current window. */
@@ -87,3 +98,8 @@ void fh_web_flow_ack (FhWebFlow *flow, gint64 now_us, guint32 frame);
 
 /* The backlog at @now_us, in µs (as fh_web_flow_frame sees it). */
 gint64 fh_web_flow_backlog_us (FhWebFlow *flow, gint64 now_us, gssize queued_bytes);
+
+/* The link's round trip when nothing waits, µs: the shortest an ack took
+ * in the last FH_WEB_FLOW_FLOOR_S seconds (0 before the first ack, and
+ * for a client without acks). */
+gint64 fh_web_flow_round_trip_us (FhWebFlow *flow);

@@ -6,7 +6,10 @@
 //   {"t": <s since welcome>, "frames": <video frames that second>,
 //    "kbps": <what arrived that second>, "stats": <the host's last stats>}
 //
-//   node flow-client.mjs HOST PORT CREDENTIAL_JSON SECONDS BITRATE_KBPS
+//   node flow-client.mjs HOST PORT CREDENTIAL_JSON SECONDS BITRATE_KBPS [ACK_DELAY_MS]
+//
+// ACK_DELAY_MS holds each ack back that long: to the host, a client that
+// far away (its acks come as late as over a long round trip).
 
 import { readFileSync } from 'node:fs';
 import { rawWebSocket } from './rawws.mjs';
@@ -17,7 +20,8 @@ const source = readFileSync(new URL('../../../web/protocol.js', import.meta.url)
 const { ackAtOnce, encodeAck, ACK_DELAY_MS } =
   await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
-const [host, port, credentialJson, seconds, bitrate] = process.argv.slice(2);
+const [host, port, credentialJson, seconds, bitrate, ackDelay] = process.argv.slice(2);
+const ackDelayMs = Number(ackDelay ?? 0);
 const ws = await rawWebSocket(Number(port), '/ws', { host, lifetimeMs: (Number(seconds) + 30) * 1000 });
 let frames = 0;
 let bytes = 0;
@@ -29,7 +33,11 @@ function sendAck() {
     return;
   ack.waiting = 0;
   ack.lastMs = performance.now();
-  ws.send(2, encodeAck(ack.frame));
+  const msg = encodeAck(ack.frame);
+  if (ackDelayMs > 0)
+    setTimeout(() => ws.send(2, msg), ackDelayMs);
+  else
+    ws.send(2, msg);
 }
 ws.onBinary = (payload) => {
   if (payload[0] !== 0x01 || payload.length < 8)
