@@ -158,7 +158,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   }
   if (self->skipping) {
     /* What it missed broke the chain of frames: resume at a keyframe,
-     * asked for once the backlog is small, and again if none came. */
+     * asked for once the wait is small, and again if none came. */
     if (!keyframe) {
       if (wait < FH_WEB_FLOW_LOW_US &&
           (!self->keyframe_asked_us || now_us - self->keyframe_asked_us >= FH_WEB_FLOW_REASK_US)) {

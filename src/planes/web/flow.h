@@ -68,7 +68,7 @@ typedef struct {
   gboolean skipping;
   gint64 keyframe_asked_us; /* while skipping: when a keyframe was asked for; 0: not */
   gint64 behind_since_us; /* 0: not behind */
-  gint64 queued_since_us;  /* backlog over FH_WEB_FLOW_LOW_US since; 0: not */
+  gint64 queued_since_us;  /* a wait over FH_WEB_FLOW_LOW_US since; 0: not */
   /* With acks: how long each ack took, from the sending of the newest
    * frame it acks (the round trip, and what waited on the way). Without:
    * the backlog at each frame. */
