@@ -426,17 +426,13 @@ send_ack (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* As the web client (web/protocol.js, ackAtOnce): the second frame that waits
- * for an ack, or one that comes FH_PROTO_ACK_DELAY_MS or more after the
- * last ack went, is acked at once; else FH_PROTO_ACK_DELAY_MS after it
- * came. */
+/* As the web client (fh_proto_ack_at_once). */
 static void
 ack_frame (FhBenchSession *s, guint32 frame, gint64 now)
 {
   s->ack_frame = frame;
   s->ack_waiting++;
-  if (s->ack_waiting >= 2 || !s->ack_last_us ||
-      now - s->ack_last_us >= FH_PROTO_ACK_DELAY_MS * 1000) {
+  if (fh_proto_ack_at_once (s->ack_waiting, s->ack_last_us ? now - s->ack_last_us : G_MAXINT64)) {
     g_clear_handle_id (&s->ack_source, g_source_remove);
     send_ack (s);
   } else if (!s->ack_source) {

@@ -461,6 +461,20 @@ test_ack (void)
   g_assert_false (fh_proto_parse_ack (data, 0, &frame, NULL));
 }
 
+/* The web client's rule (web/protocol.js, ackAtOnce; its test is
+ * tests/e2e/web-protocol.test.mjs): the same cases. */
+static void
+test_ack_at_once (void)
+{
+  g_assert_cmpint (FH_PROTO_ACK_DELAY_MS, ==, 20);
+  g_assert_true (fh_proto_ack_at_once (2, 0));
+  g_assert_false (fh_proto_ack_at_once (1, 16700));
+  g_assert_false (fh_proto_ack_at_once (1, 19900));
+  g_assert_true (fh_proto_ack_at_once (1, 20000));
+  g_assert_true (fh_proto_ack_at_once (1, 33300));
+  g_assert_true (fh_proto_ack_at_once (1, G_MAXINT64));
+}
+
 static void
 test_audio_packet (void)
 {
@@ -1014,6 +1028,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/mic-packet", test_mic_packet);
   g_test_add_func ("/protocol/audio-packet", test_audio_packet);
   g_test_add_func ("/protocol/ack", test_ack);
+  g_test_add_func ("/protocol/ack-at-once", test_ack_at_once);
   g_test_add_func ("/protocol/clipboard", test_clipboard);
   g_test_add_func ("/protocol/pad", test_pad);
   g_test_add_func ("/protocol/pad-errors", test_pad_errors);

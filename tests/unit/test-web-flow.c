@@ -365,6 +365,7 @@ test_simulated_link (gconstpointer data)
   fh_web_flow_init (&flow, TRUE, 20000, t0);
   for (int i = 0; i < 40 * LINK_FPS; i++) {
     double t = (double) i / LINK_FPS, size, done, acked;
+    gint64 since_last_us;
     gboolean limited = t >= 5 && t < 25, ask = FALSE;
     guint kbps = 0;
     FhWebFlowVerdict verdict;
@@ -400,7 +401,9 @@ test_simulated_link (gconstpointer data)
       if (!pending.waiting)
         pending.since_s = acked;
       pending.frame = frame;
-      if (!c->paired || ++pending.waiting == 2 || acked - pending.last_s >= delay_s)
+      pending.waiting++;
+      since_last_us = pending.last_s < 0 ? G_MAXINT64 : (gint64) ((acked - pending.last_s) * 1e6);
+      if (!c->paired || fh_proto_ack_at_once (pending.waiting, since_last_us))
         link_ack (acks, &pending, acked);
       if (t >= 10 && t < 25) {
         worst = MAX (worst, acked - c->far_s - t);

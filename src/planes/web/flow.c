@@ -90,14 +90,6 @@ floor_us (const FhWebFlowMins *m)
   return MAX (floor, 0);
 }
 
-/* The queue that stands (flow.h), in µs; -1 while not known. */
-static gint64
-standing_us (FhWebFlow *self)
-{
-  if (self->delay.last_us < 0)
-    return -1;
-  return MAX (self->delay.last_us - floor_us (&self->delay), 0);
-}
 
 gint64
 fh_web_flow_round_trip_us (FhWebFlow *self)
@@ -110,17 +102,20 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
                    gssize queued_bytes, gboolean *ask_keyframe, guint *new_kbps)
 {
   gint64 backlog = fh_web_flow_backlog_us (self, now_us, queued_bytes);
-  /* What waits: the backlog less what the link's round trip takes anyway
-   * (a client 100 ms away always has 100 ms of frames unacknowledged). */
-  gint64 wait = MAX (backlog - fh_web_flow_round_trip_us (self), 0);
-  gint64 standing;
+  gint64 wait, floor, standing;
   FhWebFlowFrame sent = { frame, (guint32) MIN (size, G_MAXUINT32), now_us };
 
   *ask_keyframe = FALSE;
   *new_kbps = 0;
   if (!self->acks)
     note_delay (&self->delay, now_us, backlog);
-  standing = standing_us (self);
+  floor = floor_us (&self->delay);
+  /* What waits: the backlog less what the link's round trip takes anyway
+   * (a client 100 ms away always has 100 ms of frames unacknowledged;
+   * fh_web_flow_round_trip_us). */
+  wait = MAX (backlog - (self->acks ? floor : 0), 0);
+  /* The queue that stands (flow.h); -1 while not known. */
+  standing = self->delay.last_us < 0 ? -1 : MAX (self->delay.last_us - floor, 0);
   if (wait > FH_WEB_FLOW_HIGH_US) {
     if (!self->behind_since_us)
       self->behind_since_us = now_us;

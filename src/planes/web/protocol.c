@@ -829,6 +829,12 @@ fh_proto_write_ack (guint32 frame, guint8 out[FH_PROTO_ACK_SIZE])
 }
 
 gboolean
+fh_proto_ack_at_once (guint waiting, gint64 since_last_ack_us)
+{
+  return waiting >= 2 || since_last_ack_us >= FH_PROTO_ACK_DELAY_MS * 1000;
+}
+
+gboolean
 fh_proto_parse_mic (const guint8 *data, gsize len, FhMicPacket *packet, GError **error)
 {
   memset (packet, 0, sizeof *packet);

@@ -42,8 +42,8 @@
 /* The web client acks frames in pairs (docs/protocol.md, ack; ACK_DELAY_MS
  * in web/protocol.js): at once the second frame that waits, or one that
  * comes this long or more after the last ack went; else this long after it
- * came. The host takes any acks; fh-bench-client and the flow tests' client
- * ack as the browser does. */
+ * came (fh_proto_ack_at_once). The host takes any acks; fh-bench-client
+ * and the flow tests' clients ack as the browser does. */
 #define FH_PROTO_ACK_DELAY_MS 20
 
 typedef enum {
@@ -229,6 +229,12 @@ GBytes *fh_proto_build_mic (const FhMicPacket *packet);
 gboolean fh_proto_parse_ack (const guint8 *data, gsize len, guint32 *frame, GError **error);
 /* The binary ack of @frame into @out (tests and the benchmark client). */
 void fh_proto_write_ack (guint32 frame, guint8 out[FH_PROTO_ACK_SIZE]);
+/* Whether a client acking as the web client does (ackAtOnce in
+ * web/protocol.js) acks now, with @waiting frames not acked yet (the one
+ * that just came counted) and the last ack @since_last_ack_us ago
+ * (G_MAXINT64: none yet); else it acks FH_PROTO_ACK_DELAY_MS after the
+ * first of them came (tests and the benchmark client). */
+gboolean fh_proto_ack_at_once (guint waiting, gint64 since_last_ack_us);
 
 /* Host → client audio: one Opus packet of the session's speaker. */
 GBytes *fh_proto_build_audio (guint32 sequence, guint64 capture_us, const guint8 *data,
