@@ -3,7 +3,8 @@
  * drops; caught up, the client resumes at a keyframe it asked for (and asks
  * again while none comes); a client that takes nothing is cut off; without
  * acks the kernel's queue is the measure. On a simulated 5 Mbit/s link the
- * wait stays bounded and the bitrate comes back once it is lifted. */
+ * wait stays bounded and the bitrate comes back once it is lifted; on one a
+ * little slower than the stream the queue that creeps stays bounded. */
 #include <glib.h>
 
 #include "planes/web/flow.h"
@@ -303,6 +304,102 @@ test_rate_climbs_back (void)
   fh_web_flow_clear (&f.flow);
 }
 
+/* A link that carries a little less than the encoder makes at the asked
+ * rate (@data: 99.9, 99.7 or 99.6 %), 8 ms away (or 100 ms more), for two
+ * minutes: its queue grows by 1 to 4 ms a second, too slowly for the
+ * standing-queue measure (what stood for the last FH_WEB_FLOW_WINDOW_US
+ * against the shortest of the last FH_WEB_FLOW_FLOOR_S seconds: under
+ * FH_WEB_FLOW_QUEUE_US). Before the longer memory of the round trip
+ * (FH_WEB_FLOW_BASE_S), it grew for good at 99.9 and 99.7 % (137 and
+ * 378 ms after two minutes; 99.6 % the standing-queue measure caught).
+ * Now it stays under 100 ms, nothing is skipped, and the link stays about
+ * full. */
+typedef struct {
+  double carries;
+  double far_s;
+} CreepCase;
+
+static void
+test_creeping_queue (gconstpointer data)
+{
+  const CreepCase *c = data;
+  FhWebFlow flow;
+  const gint64 t0 = 1000 * MS;
+  const double link_kbps = 20000 * c->carries;
+  g_autoptr (GArray) acks = g_array_new (FALSE, FALSE, sizeof (gint64) * 2);
+  double making = 20000, link_free_at = 0, worst = 0, carried_kbits = 0;
+  guint next_ack = 0, drops = 0;
+
+  fh_web_flow_init (&flow, TRUE, 20000, t0);
+  for (int i = 0; i < 120 * 60; i++) {
+    double t = i / 60.0, size, done;
+    gboolean ask = FALSE;
+    guint kbps = 0;
+
+    for (; next_ack < acks->len; next_ack++) {
+      const gint64 *a = &g_array_index (acks, gint64, 2 * next_ack);
+
+      if (a[1] > t0 + (gint64) (t * 1e6))
+        break;
+      fh_web_flow_ack (&flow, a[1], (guint32) a[0]);
+    }
+    making += (flow.rate.target_kbps - making) / 6;
+    size = making * 1000 / 8 / 60;
+    g_assert_cmpint (fh_web_flow_frame (&flow, t0 + (gint64) (t * 1e6), (guint32) i, (gsize) size,
+                                        i == 0 || ask, -1, &ask, &kbps), ==, FH_WEB_FLOW_SEND);
+    drops += kbps && kbps < making;
+    done = MAX (t, link_free_at) + size * 8 / (link_kbps * 1000);
+    link_free_at = done;
+    g_array_append_vals (
+      acks, ((gint64[2]) { i, t0 + (gint64) ((done + 0.008 + c->far_s) * 1e6) }), 1);
+    worst = MAX (worst, done - t);
+    if (t >= 30)
+      carried_kbits += size * 8 / 1000;
+  }
+  g_test_message ("link at %.1f %%, %.0f ms away: worst queue %.0f ms, %u drops, %.0f kb/s "
+                  "carried from 30 s on, %u kb/s at the end",
+                  c->carries * 100, c->far_s * 1000, worst * 1000, drops, carried_kbits / 90,
+                  flow.rate.target_kbps);
+  g_assert_cmpfloat (worst, <, 0.100);
+  g_assert_cmpuint (flow.skipped, ==, 0);
+  g_assert_cmpfloat (carried_kbits / 90, >=, link_kbps * 0.85);
+  fh_web_flow_clear (&flow);
+}
+
+/* The round trip itself grows for good, from 10 to 110 ms (a phone that
+ * changed its network), on a link that carries all it is given. For a
+ * while that is taken for a queue, and the bitrate goes down; once the
+ * shortest delay of the last FH_WEB_FLOW_FLOOR_S seconds is the new round
+ * trip, the longer memory of it (FH_WEB_FLOW_BASE_S) lowers the bitrate
+ * once more to see whether what waits drains, and when it does not, takes
+ * the new round trip as the link's: the bitrate comes back, and nothing
+ * is skipped. */
+static void
+test_round_trip_grows (void)
+{
+  Fixture f = { .now = 1000 * MS };
+  g_autofree gint64 *sent = g_new0 (gint64, 8192);
+  gint64 step = 0, back = 0;
+
+  fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
+  for (int i = 0; i < 10 * 1000 / 16; i++)
+    g_assert_cmpint (next_acked (&f, sent, 10 * MS), ==, FH_WEB_FLOW_SEND);
+  step = f.now;
+  for (int i = 0; i < 60 * 1000 / 16; i++) {
+    g_assert_cmpint (next_acked (&f, sent, 110 * MS), ==, FH_WEB_FLOW_SEND);
+    if (!back && f.flow.rate.target_kbps == 8000 && f.now - step > 2 * G_USEC_PER_SEC)
+      back = f.now;
+    else if (f.flow.rate.target_kbps < 8000)
+      back = 0;
+  }
+  g_test_message ("back at 8000 kb/s %.1f s after the step, round trip %" G_GINT64_FORMAT " ms",
+                  back ? (back - step) / 1e6 : -1.0, fh_web_flow_round_trip_us (&f.flow) / MS);
+  g_assert_cmpint (back, >, 0);
+  g_assert_cmpint (back - step, <, 40 * G_USEC_PER_SEC);
+  g_assert_cmpuint (f.flow.skipped, ==, 0);
+  fh_web_flow_clear (&f.flow);
+}
+
 /* A simulated 5 Mbit/s link in front of a client that asks for 20 Mbit/s
  * (what bench/latency.sh measures in Chromium, without the machine's
  * noise). The link is a queue that drains at its rate; each frame is
@@ -462,10 +559,21 @@ add_simulated_links (void)
 int
 main (int argc, char **argv)
 {
+  static const CreepCase creeps[] = {
+    { 0.999, 0 }, { 0.997, 0 }, { 0.996, 0 }, { 0.999, 0.1 }, { 0.997, 0.1 }, { 0.996, 0.1 },
+  };
+
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/web-flow/keeps-up", test_keeps_up);
   g_test_add_func ("/web-flow/standing-queue", test_standing_queue);
   g_test_add_func ("/web-flow/growing-queue", test_growing_queue);
+  for (guint i = 0; i < G_N_ELEMENTS (creeps); i++) {
+    g_autofree char *path = g_strdup_printf ("/web-flow/creeping-queue/%.1f%%/%.0fms-away",
+                                             creeps[i].carries * 100, creeps[i].far_s * 1000);
+
+    g_test_add_data_func (path, &creeps[i], test_creeping_queue);
+  }
+  g_test_add_func ("/web-flow/round-trip-grows", test_round_trip_grows);
   g_test_add_data_func ("/web-flow/long-round-trip/60ms", GINT_TO_POINTER (60), test_long_round_trip);
   g_test_add_data_func ("/web-flow/long-round-trip/150ms", GINT_TO_POINTER (150), test_long_round_trip);
   g_test_add_data_func ("/web-flow/long-round-trip/300ms", GINT_TO_POINTER (300), test_long_round_trip);

@@ -29,6 +29,9 @@ fh_web_flow_init (FhWebFlow *self, gboolean acks, guint max_kbps, gint64 now_us)
   self->delay.second = now_us / G_USEC_PER_SEC;
   for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++)
     self->delay.floor_us[i] = -1;
+  self->delay.block = self->delay.second / FH_WEB_FLOW_FLOOR_S;
+  for (guint i = 0; i < FH_WEB_FLOW_BASE_BLOCKS; i++)
+    self->delay.base_us[i] = -1;
   fh_rate_control_init (&self->rate, max_kbps, now_us);
 }
 
@@ -52,14 +55,15 @@ fh_web_flow_backlog_us (FhWebFlow *self, gint64 now_us, gssize queued_bytes)
   return (gint64) queued_bytes * 8 * 1000 / MAX (self->rate.target_kbps, 1u);
 }
 
-/* Keeps the smallest delays: of this window and the last, and of each of
- * the last seconds. */
+/* Keeps the smallest delays: of this window and the last, of each of the
+ * last seconds, and of each of the last blocks of them. */
 static void
 note_delay (FhWebFlowMins *m, gint64 now_us, gint64 delay)
 {
   gint64 window = now_us / FH_WEB_FLOW_WINDOW_US;
   gint64 second = now_us / G_USEC_PER_SEC;
-  gint64 *floor;
+  gint64 block = second / FH_WEB_FLOW_FLOOR_S;
+  gint64 *floor, *base;
 
   if (window != m->window) {
     /* A window without a delay in between says nothing. */
@@ -75,19 +79,70 @@ note_delay (FhWebFlowMins *m, gint64 now_us, gint64 delay)
   floor = &m->floor_us[second % FH_WEB_FLOW_FLOOR_S];
   if (*floor < 0 || delay < *floor)
     *floor = delay;
+  for (gint64 b = m->block + 1; b <= block && b <= m->block + FH_WEB_FLOW_BASE_BLOCKS; b++)
+    m->base_us[b % FH_WEB_FLOW_BASE_BLOCKS] = -1;
+  m->block = MAX (m->block, block);
+  base = &m->base_us[block % FH_WEB_FLOW_BASE_BLOCKS];
+  if (*base < 0 || delay < *base)
+    *base = delay;
+}
+
+static gint64
+smallest (const gint64 *mins, guint n)
+{
+  gint64 least = -1;
+
+  for (guint i = 0; i < n; i++) {
+    if (mins[i] >= 0 && (least < 0 || mins[i] < least))
+      least = mins[i];
+  }
+  return MAX (least, 0);
 }
 
 /* The smallest delay of the last FH_WEB_FLOW_FLOOR_S seconds; 0 if none. */
 static gint64
 floor_us (const FhWebFlowMins *m)
 {
-  gint64 floor = -1;
+  return smallest (m->floor_us, FH_WEB_FLOW_FLOOR_S);
+}
 
-  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++) {
-    if (m->floor_us[i] >= 0 && (floor < 0 || m->floor_us[i] < floor))
-      floor = m->floor_us[i];
+/* The smallest delay of the last FH_WEB_FLOW_BASE_S seconds; 0 if none. */
+static gint64
+base_us (const FhWebFlowMins *m)
+{
+  return smallest (m->base_us, FH_WEB_FLOW_BASE_BLOCKS);
+}
+
+/* A creep that did not drain: the round trip grew, and @floor is it. */
+static void
+rebase (FhWebFlowMins *m, gint64 floor)
+{
+  for (guint i = 0; i < FH_WEB_FLOW_BASE_BLOCKS; i++)
+    m->base_us[i] = -1;
+  m->base_us[m->block % FH_WEB_FLOW_BASE_BLOCKS] = floor;
+}
+
+/* A queue that creeps (flow.h): the floor well above the base lowers the
+ * bitrate, and what drains after it tells a queue from a longer round
+ * trip. */
+static void
+watch_creep (FhWebFlow *self, gint64 now_us, gint64 floor, guint *new_kbps)
+{
+  gint64 base = base_us (&self->delay), crept = floor - base;
+
+  if (self->probe_until_us) {
+    if (self->delay.last_us - base <= self->probe_crept_us / 2) {
+      self->probe_until_us = 0;
+    } else if (now_us >= self->probe_until_us) {
+      rebase (&self->delay, floor);
+      self->probe_until_us = 0;
+    }
+  } else if (crept > FH_WEB_FLOW_CREEP_US &&
+             fh_rate_control_queued (&self->rate, now_us, self->delivered_kbps)) {
+    *new_kbps = self->rate.target_kbps;
+    self->probe_until_us = now_us + FH_WEB_FLOW_PROBE_US;
+    self->probe_crept_us = crept;
   }
-  return MAX (floor, 0);
 }
 
 
@@ -151,6 +206,8 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     if (fh_rate_control_queued (&self->rate, now_us, self->delivered_kbps))
       *new_kbps = self->rate.target_kbps;
   }
+  if (self->acks && standing >= 0 && now_us - self->started_us >= G_USEC_PER_SEC)
+    watch_creep (self, now_us, floor, new_kbps);
   if (self->skipping) {
     /* What it missed broke the chain of frames: resume at a keyframe,
      * asked for once the wait is small, and again if none came. */

@@ -28,6 +28,17 @@
  * FH_WEB_FLOW_STANDING_US is congestion as above; nothing is skipped.
  * Over FH_WEB_FLOW_GROWING_US it does not go up: the link is full.
  *
+ * A queue that creeps, growing by less than FH_WEB_FLOW_QUEUE_US in
+ * FH_WEB_FLOW_FLOOR_S seconds, moves that floor with it, and neither
+ * measure above sees it: the round trip is also kept for
+ * FH_WEB_FLOW_BASE_S seconds (its base), and a floor more than
+ * FH_WEB_FLOW_CREEP_US above the base lowers the bitrate a little (as a
+ * queue that stands does) to see whether it drains. It is a queue if half
+ * of what crept drains within FH_WEB_FLOW_PROBE_US; else the round trip
+ * itself grew (a client that changed its network), and the floor becomes
+ * the base. Only with acks: without, the backlog is the kernel's queue,
+ * which has no round trip in it.
+ *
  * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
 #pragma once
 
@@ -44,6 +55,10 @@
 #define FH_WEB_FLOW_QUEUE_US (30 * 1000)
 #define FH_WEB_FLOW_GROWING_US (15 * 1000)
 #define FH_WEB_FLOW_REASK_US (500 * 1000)
+#define FH_WEB_FLOW_BASE_S 64 /* a multiple of FH_WEB_FLOW_FLOOR_S */
+#define FH_WEB_FLOW_CREEP_US (40 * 1000)
+#define FH_WEB_FLOW_PROBE_US (2 * G_USEC_PER_SEC)
+#define FH_WEB_FLOW_BASE_BLOCKS (FH_WEB_FLOW_BASE_S / FH_WEB_FLOW_FLOOR_S)
 
 typedef enum {
   FH_WEB_FLOW_SEND,
@@ -52,13 +67,16 @@ typedef enum {
 } FhWebFlowVerdict;
 
 /* The smallest of a delay over the current FH_WEB_FLOW_WINDOW_US and the
- * one before (-1: none in it), and over each of the last
- * FH_WEB_FLOW_FLOOR_S seconds (-1: none). */
+ * one before (-1: none in it), over each of the last FH_WEB_FLOW_FLOOR_S
+ * seconds (-1: none), and over each of the last FH_WEB_FLOW_BASE_BLOCKS
+ * spans of FH_WEB_FLOW_FLOOR_S seconds (-1: none). */
 typedef struct {
   gint64 window;
   gint64 now_us, last_us;
   gint64 second;
   gint64 floor_us[FH_WEB_FLOW_FLOOR_S];
+  gint64 block;
+  gint64 base_us[FH_WEB_FLOW_BASE_BLOCKS];
 } FhWebFlowMins;
 
 typedef struct {
@@ -73,6 +91,10 @@ typedef struct {
    * frame it acks (the round trip, and what waited on the way). Without:
    * the backlog at each frame. */
   FhWebFlowMins delay;
+  /* Since a creep lowered the bitrate: until when it may drain (0: no
+   * such test under way), and by how much the floor had crept. */
+  gint64 probe_until_us;
+  gint64 probe_crept_us;
   gint64 started_us;
   guint64 skipped;
   /* What the link carried: acknowledged bytes over the current window. */
