@@ -6,7 +6,7 @@
 import {
   PROTOCOL_VERSION, KIND_VIDEO, FINAL_CLOSE_CODES, CLOSE_UNAUTHORIZED,
   CLOSE_SESSION_FAILED, KIND_AUDIO, parseVideo, parseAudio, encodeAck,
-  ackAtOnce, ACK_DELAY_MS,
+  AckPacer,
 } from './protocol.js';
 import { SpeakerPlayer, MicSender } from './audio.js';
 import { VideoPipeline } from './decoder.js';
@@ -314,8 +314,8 @@ function openSocket(state) {
   ws.binaryType = 'arraybuffer';
   const c = {
     ws, error: null, welcomed: false, timer: 0, dead: false,
-    ackWaiting: 0, ackFrame: 0, ackLastMs: -Infinity, ackTimer: 0,
   };
+  c.acks = new AckPacer((frame) => sendAck(c, frame));
   conn = c;
   hooks.socket = ws;
   // Joining the shared desktop may wait for the host's user to approve it.
@@ -464,27 +464,14 @@ function onBinary(buffer) {
   // Received: the host bounds what is in flight on the link by these
   // (docs/protocol.md, "Flow control"); the decoder's own queue is ours.
   if (conn && conn.welcomed)
-    ackFrame(conn, v.frame);
+    conn.acks.frame(v.frame);
   video.push(v);
 }
 
-function ackFrame(c, frame) {
-  c.ackFrame = frame;
-  c.ackWaiting++;
-  if (ackAtOnce(c.ackWaiting, performance.now() - c.ackLastMs))
-    sendAck(c);
-  else if (!c.ackTimer)
-    c.ackTimer = setTimeout(() => sendAck(c), ACK_DELAY_MS);
-}
-
-function sendAck(c) {
-  clearTimeout(c.ackTimer);
-  c.ackTimer = 0;
-  if (c.dead || !c.ackWaiting || c.ws.readyState !== WebSocket.OPEN)
+function sendAck(c, frame) {
+  if (c.dead || c.ws.readyState !== WebSocket.OPEN)
     return;
-  c.ackWaiting = 0;
-  c.ackLastMs = performance.now();
-  c.ws.send(encodeAck(c.ackFrame));
+  c.ws.send(encodeAck(frame));
   hooks.acksSent++;
 }
 
@@ -513,7 +500,7 @@ function dropConnection(c, reason) {
 function onClosed(c, code, reason) {
   c.dead = true;
   clearTimeout(c.timer);
-  clearTimeout(c.ackTimer);
+  c.acks.stop();
   clearInterval(pingTimer);
   if (conn === c)
     conn = null;

@@ -127,6 +127,45 @@ export function ackAtOnce(waiting, msSinceLastAck) {
   return waiting >= 2 || msSinceLastAck >= ACK_DELAY_MS;
 }
 
+/** Acks frames by ackAtOnce: `frame(n)` for each video frame as it comes;
+ *  `send(n)` is called with the newest frame to ack, at once or
+ *  ACK_DELAY_MS later (unless its pair comes first). `stop()` drops an ack
+ *  that waits. `now` and the timer functions are the page's unless given
+ *  (a test's clock). */
+export class AckPacer {
+  // The page's timers through arrows: called as a method, setTimeout
+  // throws in a browser ("Illegal invocation").
+  constructor(send, { now = () => performance.now(), setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (t) => clearTimeout(t) } = {}) {
+    Object.assign(this, { send, now, setTimer, clearTimer });
+    this.waiting = 0;
+    this.newest = 0;
+    this.lastMs = -Infinity;
+    this.timer = null;
+  }
+
+  frame(n) {
+    this.newest = n;
+    this.waiting++;
+    if (ackAtOnce(this.waiting, this.now() - this.lastMs))
+      this.flush();
+    else
+      this.timer ??= this.setTimer(() => this.flush(), ACK_DELAY_MS);
+  }
+
+  flush() {
+    this.stop();
+    this.lastMs = this.now();
+    this.send(this.newest);
+  }
+
+  stop() {
+    this.clearTimer(this.timer);
+    this.timer = null;
+    this.waiting = 0;
+  }
+}
+
 /** Every video frame up to `frame` (its header's number) has arrived:
  *  five bytes rather than a JSON text the host must parse each frame. */
 export function encodeAck(frame) {

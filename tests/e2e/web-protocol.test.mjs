@@ -10,7 +10,7 @@ const source = readFileSync(new URL('../../web/protocol.js', import.meta.url), '
 const {
   parseVideo, findNal, h264CodecString, encodeKey, encodeMotion, encodeButton,
   encodeScroll, wheelToUnits, encodePadConnect, encodePadDisconnect, encodePadState, encodeAck,
-  ackAtOnce, ACK_DELAY_MS,
+  ackAtOnce, ACK_DELAY_MS, AckPacer,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 // x264 Annex B: AUD, SPS (High, level 3.2), PPS, then a slice.
@@ -82,6 +82,55 @@ test('acks go in pairs, and at once after a quiet spell', () => {
   assert.equal(ackAtOnce(1, 20), true);
   assert.equal(ackAtOnce(1, 33.3), true);
   assert.equal(ackAtOnce(1, Infinity), true);
+});
+
+// AckPacer on a clock of the test's: frames at @hz for a second; returns
+// each ack as [frame, when it went, when that frame came].
+function paced(hz) {
+  let now = 0;
+  const timers = [];
+  const came = [];
+  const acks = [];
+  const pacer = new AckPacer((frame) => acks.push([frame, now, came[frame]]), {
+    now: () => now,
+    setTimer: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return t; },
+    clearTimer: (t) => { const i = timers.indexOf(t); if (i >= 0) timers.splice(i, 1); },
+  });
+  const until = (t) => {
+    for (let due; (due = timers.filter((x) => x.at <= t).sort((a, b) => a.at - b.at)[0]);) {
+      timers.splice(timers.indexOf(due), 1);
+      now = due.at;
+      due.fn();
+    }
+    now = t;
+  };
+  for (let i = 0; i < hz; i++) {
+    until(i * 1000 / hz);
+    came[i] = now;
+    pacer.frame(i);
+  }
+  until(1000 + ACK_DELAY_MS);
+  return acks;
+}
+
+test('the ack pacer: one ack for two frames at 60 Hz, each frame at 30 Hz, none late', () => {
+  for (const [hz, most] of [[60, 31], [30, 30], [144, 73]]) {
+    const acks = paced(hz);
+    assert.ok(acks.length <= most && acks.length >= hz / 2, `${hz} Hz: ${acks.length} acks`);
+    // Cumulative, in order, the last frame acked, none held past ACK_DELAY_MS.
+    assert.deepEqual(acks.map(([f]) => f), [...acks.map(([f]) => f)].sort((a, b) => a - b));
+    assert.equal(acks.at(-1)[0], hz - 1);
+    for (const [frame, at, came] of acks)
+      assert.ok(at - came <= ACK_DELAY_MS, `${hz} Hz: frame ${frame} acked ${at - came} ms after it came`);
+  }
+  // stop() drops the ack that waits.
+  const sent = [];
+  const pacer = new AckPacer((f) => sent.push(f), { now: () => 0, setTimer: () => 1, clearTimer: () => {} });
+  pacer.frame(0); // the first: at once
+  pacer.frame(1); // waits for its pair
+  pacer.stop();
+  pacer.frame(2); // waits again, alone: frame 1's ack was dropped
+  assert.deepEqual(sent, [0]);
 });
 
 test('wheel deltas: one notch is 120', () => {

@@ -2,7 +2,7 @@
 // a network namespace behind a tbf qdisc (`ip netns exec NS node
 // flow-client.mjs …`): says hello with acks like the browser, acknowledges
 // video frames as they arrive, in pairs as the browser does (web/protocol.js,
-// ackAtOnce), and prints one JSON line a second:
+// AckPacer), and prints one JSON line a second:
 //   {"t": <s since welcome>, "frames": <video frames that second>,
 //    "kbps": <what arrived that second>, "stats": <the host's last stats>}
 //
@@ -17,7 +17,7 @@ import { rawWebSocket } from './rawws.mjs';
 // web/protocol.js is a browser module with no package.json: loaded by its
 // text, as tests/e2e/web-protocol.test.mjs does.
 const source = readFileSync(new URL('../../../web/protocol.js', import.meta.url), 'utf8');
-const { ackAtOnce, encodeAck, ACK_DELAY_MS } =
+const { AckPacer, encodeAck } =
   await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 const [host, port, credentialJson, seconds, bitrate, ackDelay] = process.argv.slice(2);
@@ -25,31 +25,19 @@ const ackDelayMs = Number(ackDelay ?? 0);
 const ws = await rawWebSocket(Number(port), '/ws', { host, lifetimeMs: (Number(seconds) + 30) * 1000 });
 let frames = 0;
 let bytes = 0;
-const ack = { waiting: 0, frame: 0, lastMs: -Infinity, timer: null };
-function sendAck() {
-  clearTimeout(ack.timer);
-  ack.timer = null;
-  if (!ack.waiting)
-    return;
-  ack.waiting = 0;
-  ack.lastMs = performance.now();
-  const msg = encodeAck(ack.frame);
+const acks = new AckPacer((frame) => {
+  const msg = encodeAck(frame);
   if (ackDelayMs > 0)
     setTimeout(() => ws.send(2, msg), ackDelayMs);
   else
     ws.send(2, msg);
-}
+});
 ws.onBinary = (payload) => {
   if (payload[0] !== 0x01 || payload.length < 8)
     return;
   frames++;
   bytes += payload.length;
-  ack.frame = payload.readUInt32LE(4);
-  ack.waiting++;
-  if (ackAtOnce(ack.waiting, performance.now() - ack.lastMs))
-    sendAck();
-  else
-    ack.timer ??= setTimeout(sendAck, ACK_DELAY_MS);
+  acks.frame(payload.readUInt32LE(4));
 };
 ws.send(1, JSON.stringify({
   type: 'hello', protocol: 1, credential: JSON.parse(credentialJson),
