@@ -26,6 +26,15 @@ typedef struct {
   gint in_flight;
 } FhStreamLink;
 
+/* The packets on their way to the main loop: one source for the stream,
+ * made ready by the first that waits, rather than one made, attached and
+ * destroyed for each packet. */
+typedef struct {
+  GSource source;
+  GMutex lock;
+  GQueue waiting; /* FhPacketDelivery, under lock */
+} FhPacketSource;
+
 struct _FhVideoStream {
   FhFrameSource source;
   FhVideoEncoder *encoder;
@@ -34,6 +43,7 @@ struct _FhVideoStream {
   FhVideoFailedFunc on_failed;
   gpointer user_data;
   FhStreamLink *link;
+  FhPacketSource *packets;
   gint64 period_us;
 
   GThread *thread; /* paces, captures */
@@ -105,6 +115,54 @@ deliver_packet (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+packet_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  FhPacketSource *ps = (FhPacketSource *) source;
+  GQueue batch;
+
+  /* Not ready again until a packet comes to an empty queue. */
+  g_source_set_ready_time (source, -1);
+  g_mutex_lock (&ps->lock);
+  batch = ps->waiting;
+  g_queue_init (&ps->waiting);
+  g_mutex_unlock (&ps->lock);
+  for (FhPacketDelivery *d; (d = g_queue_pop_head (&batch));) {
+    deliver_packet (d);
+    delivery_free (d);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+packet_source_finalize (GSource *source)
+{
+  FhPacketSource *ps = (FhPacketSource *) source;
+
+  g_queue_clear_full (&ps->waiting, delivery_free);
+  g_mutex_clear (&ps->lock);
+}
+
+static GSourceFuncs packet_source_funcs = {
+  .dispatch = packet_source_dispatch,
+  .finalize = packet_source_finalize,
+};
+
+/* Encode thread: @d to the main loop. */
+static void
+post_packet (FhVideoStream *self, FhPacketDelivery *d)
+{
+  FhPacketSource *ps = self->packets;
+  gboolean first;
+
+  g_mutex_lock (&ps->lock);
+  first = g_queue_is_empty (&ps->waiting);
+  g_queue_push_tail (&ps->waiting, d);
+  g_mutex_unlock (&ps->lock);
+  if (first)
+    g_source_set_ready_time (&ps->source, 0);
+}
+
 static void
 failure_free (gpointer data)
 {
@@ -168,7 +226,7 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   d->packet.capture_us = job->capture_us;
   d->packet.encoded_us = now;
   g_atomic_int_inc (&self->link->in_flight);
-  post_to_main (self, deliver_packet, d, delivery_free);
+  post_packet (self, d);
 }
 
 /* Under lock. */
@@ -425,6 +483,11 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   self->bitrate_kbps = self->encoder_kbps = config->bitrate_kbps;
   self->link = g_rc_box_new0 (FhStreamLink);
   self->link->stream = self;
+  self->packets = (FhPacketSource *) g_source_new (&packet_source_funcs, sizeof (FhPacketSource));
+  g_mutex_init (&self->packets->lock);
+  g_queue_init (&self->packets->waiting);
+  g_source_set_static_name (&self->packets->source, "fh-video-stream");
+  g_source_attach (&self->packets->source, main_context);
   self->paused = TRUE; /* until a client is attached */
   self->ready_input = self->encoding_input = -1;
 
@@ -523,6 +586,10 @@ fh_video_stream_free (FhVideoStream *self)
   if (self->link) {
     self->link->stream = NULL;
     link_unref (self->link);
+  }
+  if (self->packets) {
+    g_source_destroy (&self->packets->source);
+    g_source_unref (&self->packets->source);
   }
   fh_video_encoder_free (self->encoder);
   g_clear_pointer (&self->main_context, g_main_context_unref);
