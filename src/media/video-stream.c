@@ -104,15 +104,13 @@ delivery_free (gpointer data)
   g_free (d);
 }
 
-static gboolean
-deliver_packet (gpointer data)
+static void
+deliver_packet (FhPacketDelivery *d)
 {
-  FhPacketDelivery *d = data;
   FhVideoStream *self = d->link->stream;
 
   if (self && self->on_packet)
     self->on_packet (self, &d->packet, self->user_data);
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
