@@ -55,6 +55,22 @@ fh_web_flow_backlog_us (FhWebFlow *self, gint64 now_us, gssize queued_bytes)
   return (gint64) queued_bytes * 8 * 1000 / MAX (self->rate.target_kbps, 1u);
 }
 
+/* Keeps @value in a ring of @n smallest values, one for each span (a
+ * second, a block of them): in span @at's, after clearing those of the
+ * spans between the newest so far (*@newest) and it. */
+static void
+note_smallest (gint64 *ring, guint n, gint64 *newest, gint64 at, gint64 value)
+{
+  gint64 *slot;
+
+  for (gint64 i = *newest + 1; i <= at && i <= *newest + n; i++)
+    ring[i % n] = -1;
+  *newest = MAX (*newest, at);
+  slot = &ring[at % n];
+  if (*slot < 0 || value < *slot)
+    *slot = value;
+}
+
 /* Keeps the smallest delays: of this window and the last, of each of the
  * last seconds, and of each of the last blocks of them. */
 static void
@@ -62,8 +78,6 @@ note_delay (FhWebFlowMins *m, gint64 now_us, gint64 delay)
 {
   gint64 window = now_us / FH_WEB_FLOW_WINDOW_US;
   gint64 second = now_us / G_USEC_PER_SEC;
-  gint64 block = second / FH_WEB_FLOW_FLOOR_S;
-  gint64 *floor, *base;
 
   if (window != m->window) {
     /* A window without a delay in between says nothing. */
@@ -73,18 +87,9 @@ note_delay (FhWebFlowMins *m, gint64 now_us, gint64 delay)
   }
   if (m->now_us < 0 || delay < m->now_us)
     m->now_us = delay;
-  for (gint64 s = m->second + 1; s <= second && s <= m->second + FH_WEB_FLOW_FLOOR_S; s++)
-    m->floor_us[s % FH_WEB_FLOW_FLOOR_S] = -1;
-  m->second = MAX (m->second, second);
-  floor = &m->floor_us[second % FH_WEB_FLOW_FLOOR_S];
-  if (*floor < 0 || delay < *floor)
-    *floor = delay;
-  for (gint64 b = m->block + 1; b <= block && b <= m->block + FH_WEB_FLOW_BASE_BLOCKS; b++)
-    m->base_us[b % FH_WEB_FLOW_BASE_BLOCKS] = -1;
-  m->block = MAX (m->block, block);
-  base = &m->base_us[block % FH_WEB_FLOW_BASE_BLOCKS];
-  if (*base < 0 || delay < *base)
-    *base = delay;
+  note_smallest (m->floor_us, FH_WEB_FLOW_FLOOR_S, &m->second, second, delay);
+  note_smallest (m->base_us, FH_WEB_FLOW_BASE_BLOCKS, &m->block, second / FH_WEB_FLOW_FLOOR_S,
+                 delay);
 }
 
 static gint64
@@ -144,7 +149,6 @@ watch_creep (FhWebFlow *self, gint64 now_us, gint64 floor, guint *new_kbps)
     self->probe_crept_us = crept;
   }
 }
-
 
 gint64
 fh_web_flow_round_trip_us (FhWebFlow *self)
