@@ -24,6 +24,7 @@ fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
   rc->ceiling_overran = FALSE;
   rc->link_kbps = 0;
   rc->faster = 0;
+  rc->grown_kbps = 0;
   rc->rises_above = 0;
   rc->last_drop_us = now_us - CONGESTION_HOLD_US;
   rc->last_rise_us = now_us;
@@ -48,6 +49,7 @@ drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps
   rc->ceiling_overran = overran;
   rc->rises_above = 0;
   rc->faster = 0;
+  rc->grown_kbps = 0;
   if (delivered_kbps > 0)
     rc->link_kbps = delivered_kbps;
   target = rc->target_kbps * own / 100;
@@ -94,6 +96,7 @@ rise_on_link (FhRateControl *rc, guint delivered_kbps)
   if (carried >= link * 125 || rc->faster >= 2) {
     rc->link_kbps = rc->ceiling_kbps = 0;
     rc->faster = 0;
+    rc->grown_kbps = delivered_kbps;
     return FALSE;
   }
   if (carried >= link * 90) {
@@ -111,15 +114,25 @@ rise_on_link (FhRateControl *rc, guint delivered_kbps)
   return TRUE;
 }
 
+/* The link got faster (rise_on_link), and what it carries still grows
+ * with the target: a tenth more than at the last rise. */
+static gboolean
+grows (const FhRateControl *rc, guint delivered_kbps)
+{
+  return rc->grown_kbps && (guint64) delivered_kbps * 100 >= (guint64) rc->grown_kbps * 110;
+}
+
 gboolean
 fh_rate_control_clear (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
 {
   guint target;
 
   if (rc->target_kbps >= rc->max_kbps || now_us - rc->last_drop_us < CLEAR_HOLD_US ||
-      now_us - rc->last_rise_us < CLEAR_HOLD_US)
+      now_us - rc->last_rise_us < (grows (rc, delivered_kbps) ? CLEAR_HOLD_US / 2 : CLEAR_HOLD_US))
     return FALSE;
   rc->last_rise_us = now_us;
+  if (rc->grown_kbps)
+    rc->grown_kbps = MAX (rc->grown_kbps, delivered_kbps);
   if (rc->link_kbps && delivered_kbps && rise_on_link (rc, delivered_kbps))
     return TRUE;
   /* At a ceiling that overran the link, from 95 % of it: what overran

@@ -37,7 +37,11 @@
  * at its rate is overrun by a few per cent by the second, which the flow
  * sees within a tenth of a second); at 110 % on two rises in a row, or
  * 125 % once, the link got faster: what was known of it is forgotten and
- * the target rises by a third. Without that knowledge (a plane that
+ * the target rises by a third; until the next drop, a rise comes after
+ * half of CLEAR_HOLD_US while what the link carries grows with the
+ * target (a tenth more than at the last rise: a link read low when it
+ * was congested only looked faster, and carries no more). Without that
+ * knowledge (a plane that
  * tells only of losses, or before the first congestion) the target-only
  * rules above apply.
  *
@@ -54,6 +58,9 @@ typedef struct {
   guint ceiling_kbps; /* what the link carried when last congested; 0: none known */
   guint link_kbps; /* the same in what reached the client, as the plane measured it; 0: not known */
   guint faster; /* rises in a row at which the link carried 110 % of link_kbps */
+  /* Since what the link carried showed that it got faster (and no drop
+   * since): the most it carried at a rise; 0: not so. */
+  guint grown_kbps;
   gboolean ceiling_overran; /* the ceiling is a rate that overran the link */
   /* Rises from the ceiling or above (from 90 % of link_kbps, where that is
    * known) since the last congestion. */

@@ -196,6 +196,40 @@ test_known_link (void)
   g_assert_cmpuint (rc.target_kbps, ==, 5416); /* at its ceiling: a twelfth */
 }
 
+/* A link that got faster, by what it carried: a rise every half second
+ * while what it carries grows with the target, else every second; a drop
+ * ends it. */
+static void
+test_faster_link_every_half_second (void)
+{
+  FhRateControl rc;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  g_assert_true (fh_rate_control_congested (&rc, 1 * S, 3000));
+  g_assert_true (fh_rate_control_congested (&rc, 2 * S, 3000));
+  g_assert_true (fh_rate_control_congested (&rc, 3 * S, 3000));
+  g_assert_cmpuint (rc.target_kbps, ==, 2550);
+  /* 127 % of the link: it got faster, a third more. */
+  g_assert_true (fh_rate_control_clear (&rc, 5 * S, 3800));
+  g_assert_cmpuint (rc.link_kbps, ==, 0);
+  g_assert_cmpuint (rc.target_kbps, ==, 3400);
+  /* Half a second on: a tenth more than 3800 is 4180. */
+  g_assert_false (fh_rate_control_clear (&rc, 5 * S + S / 2, 4100));
+  g_assert_true (fh_rate_control_clear (&rc, 5 * S + S / 2, 4200));
+  g_assert_cmpuint (rc.target_kbps, ==, 4533);
+  /* It stopped growing: a second after the last rise, as before. */
+  g_assert_false (fh_rate_control_clear (&rc, 6 * S, 4500));
+  g_assert_true (fh_rate_control_clear (&rc, 6 * S + S / 2, 4500));
+  g_assert_cmpuint (rc.target_kbps, ==, 6044);
+  g_assert_true (fh_rate_control_clear (&rc, 7 * S, 5000));
+  g_assert_cmpuint (rc.target_kbps, ==, 8058);
+  /* After a drop, a second again, however much it carries. */
+  g_assert_true (fh_rate_control_queued (&rc, 7 * S + S / 2, 6000));
+  g_assert_true (fh_rate_control_clear (&rc, 8 * S + S / 2, 6000));
+  g_assert_false (fh_rate_control_clear (&rc, 9 * S, 9000));
+  g_assert_true (fh_rate_control_clear (&rc, 9 * S + S / 2, 9000));
+}
+
 static void
 test_low_max (void)
 {
@@ -217,6 +251,8 @@ main (int argc, char **argv)
   g_test_add_func ("/rate-control/holds-near-a-link", test_holds_near_a_link);
   g_test_add_func ("/rate-control/lifted-after-a-queue", test_lifted_after_a_queue);
   g_test_add_func ("/rate-control/known-link", test_known_link);
+  g_test_add_func ("/rate-control/faster-link-every-half-second",
+                   test_faster_link_every_half_second);
   g_test_add_func ("/rate-control/low-max", test_low_max);
   return g_test_run ();
 }
