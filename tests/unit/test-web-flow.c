@@ -70,10 +70,10 @@ next_acked (Fixture *f, gint64 *sent, gint64 delay)
 }
 
 /* A link overrun by a little: its round trip is 5 ms while nothing waits,
- * then every frame is acked 80 ms after it went, a wait over the low mark
- * and under the high one that does not go away. The bitrate goes down
- * within FH_WEB_FLOW_STANDING_US (and once a hold after that), and nothing
- * is skipped. */
+ * then a queue builds (each frame acked 5 ms later than the one before)
+ * up to 80 ms, a wait over the low mark and under the high one that does
+ * not go away. The bitrate goes down within FH_WEB_FLOW_STANDING_US (and
+ * once a hold after that), and nothing is skipped. */
 static void
 test_standing_queue (void)
 {
@@ -88,7 +88,7 @@ test_standing_queue (void)
   g_assert_cmpint (fh_web_flow_round_trip_us (&f.flow), <=, 5 * MS + PERIOD);
   queued_at = f.now;
   for (int i = 0; i < 60; i++) {
-    g_assert_cmpint (next_acked (&f, sent, 80 * MS), ==, FH_WEB_FLOW_SEND);
+    g_assert_cmpint (next_acked (&f, sent, MIN (10 + 5 * i, 80) * MS), ==, FH_WEB_FLOW_SEND);
     if (f.kbps && !dropped_at)
       dropped_at = f.now;
   }
@@ -304,37 +304,62 @@ test_rate_climbs_back (void)
   fh_web_flow_clear (&f.flow);
 }
 
-/* The round trip itself grows for good, from 10 to 110 ms (a phone that
- * changed its network), on a link that carries all it is given. For a
- * while that is taken for a queue, and the bitrate goes down; once the
- * shortest delay of the last FH_WEB_FLOW_FLOOR_S seconds is the new round
- * trip, the longer memory of it (FH_WEB_FLOW_BASE_S) lowers the bitrate
- * once more to see whether what waits drains, and when it does not, takes
- * the new round trip as the link's: the bitrate comes back, and nothing
- * is skipped. */
+/* The round trip itself grows for good (a phone that changed its
+ * network), on a link that carries all it is given: from @from to @to ms.
+ * By less than FH_WEB_FLOW_HIGH_US, it is taken for a queue for a while,
+ * and the bitrate goes down; once the shortest delay of the last
+ * FH_WEB_FLOW_FLOOR_S seconds is the new round trip, the longer memory of
+ * it (FH_WEB_FLOW_BASE_S) lowers the bitrate once more to see whether
+ * what waits drains, and when it does not, takes the new round trip as
+ * the link's: the bitrate comes back, and nothing is skipped. By more,
+ * frames are skipped until what was in flight is through; the keyframe
+ * that resumes goes alone, and its ack, later than its bytes explain,
+ * is the new round trip: about one round trip of frames skipped, and the
+ * bitrate back within seconds (it stayed at the least for good before). */
+typedef struct {
+  int from_ms, to_ms;
+} RoundTripStep;
+
 static void
-test_round_trip_grows (void)
+test_round_trip_grows (gconstpointer data)
 {
+  const RoundTripStep *c = data;
   Fixture f = { .now = 1000 * MS };
   g_autofree gint64 *sent = g_new0 (gint64, 8192);
-  gint64 step = 0, back = 0;
+  gint64 step = 0, back = 0, last_sent = 0, gap = 0;
+  gboolean small = (c->to_ms - c->from_ms) * MS < FH_WEB_FLOW_HIGH_US;
 
   fh_web_flow_init (&f.flow, TRUE, 8000, f.now);
   for (int i = 0; i < 10 * 1000 / 16; i++)
-    g_assert_cmpint (next_acked (&f, sent, 10 * MS), ==, FH_WEB_FLOW_SEND);
-  step = f.now;
+    g_assert_cmpint (next_acked (&f, sent, c->from_ms * MS), ==, FH_WEB_FLOW_SEND);
+  step = last_sent = f.now;
   for (int i = 0; i < 60 * 1000 / 16; i++) {
-    g_assert_cmpint (next_acked (&f, sent, 110 * MS), ==, FH_WEB_FLOW_SEND);
+    FhWebFlowVerdict v = next_acked (&f, sent, c->to_ms * MS);
+
+    g_assert_cmpint (v, !=, FH_WEB_FLOW_CUT_OFF);
+    if (v == FH_WEB_FLOW_SEND) {
+      gap = MAX (gap, f.now - last_sent);
+      last_sent = f.now;
+    }
     if (!back && f.flow.rate.target_kbps == 8000 && f.now - step > 2 * G_USEC_PER_SEC)
       back = f.now;
     else if (f.flow.rate.target_kbps < 8000)
       back = 0;
   }
-  g_test_message ("back at 8000 kb/s %.1f s after the step, round trip %" G_GINT64_FORMAT " ms",
-                  back ? (back - step) / 1e6 : -1.0, fh_web_flow_round_trip_us (&f.flow) / MS);
+  g_test_message ("%d to %d ms: back at 8000 kb/s %.1f s after the step, %" G_GUINT64_FORMAT
+                  " skipped, longest gap %" G_GINT64_FORMAT " ms, round trip %" G_GINT64_FORMAT " ms",
+                  c->from_ms, c->to_ms, back ? (back - step) / 1e6 : -1.0, f.flow.skipped, gap / MS,
+                  fh_web_flow_round_trip_us (&f.flow) / MS);
   g_assert_cmpint (back, >, 0);
-  g_assert_cmpint (back - step, <, 40 * G_USEC_PER_SEC);
-  g_assert_cmpuint (f.flow.skipped, ==, 0);
+  g_assert_cmpint (fh_web_flow_round_trip_us (&f.flow), >=, c->to_ms * MS);
+  if (small) {
+    g_assert_cmpint (back - step, <, 40 * G_USEC_PER_SEC);
+    g_assert_cmpuint (f.flow.skipped, ==, 0);
+  } else {
+    g_assert_cmpint (back - step, <, 10 * G_USEC_PER_SEC);
+    g_assert_cmpint (gap, <, (c->to_ms + 100) * MS);
+    g_assert_cmpuint (f.flow.skipped, <, 2 * c->to_ms * MS / PERIOD);
+  }
   fh_web_flow_clear (&f.flow);
 }
 
@@ -572,7 +597,12 @@ main (int argc, char **argv)
 
     g_test_add_data_func (path, &creeps[i], test_creeping_queue);
   }
-  g_test_add_func ("/web-flow/round-trip-grows", test_round_trip_grows);
+  static const RoundTripStep steps[] = { { 10, 110 }, { 40, 140 }, { 40, 340 }, { 100, 400 }, { 40, 640 } };
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++) {
+    g_autofree char *path = g_strdup_printf ("/web-flow/round-trip-grows/%d-to-%dms", steps[i].from_ms,
+                                             steps[i].to_ms);
+    g_test_add_data_func (path, &steps[i], test_round_trip_grows);
+  }
   g_test_add_data_func ("/web-flow/long-round-trip/60ms", GINT_TO_POINTER (60), test_long_round_trip);
   g_test_add_data_func ("/web-flow/long-round-trip/150ms", GINT_TO_POINTER (150), test_long_round_trip);
   g_test_add_data_func ("/web-flow/long-round-trip/300ms", GINT_TO_POINTER (300), test_long_round_trip);

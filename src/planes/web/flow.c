@@ -127,6 +127,20 @@ rebase (FhWebFlowMins *m, gint64 floor)
   m->base_us[m->block % FH_WEB_FLOW_BASE_BLOCKS] = floor;
 }
 
+/* A frame that went with nothing in flight came back @delay later, well
+ * over the floor and more than its own bytes explain: nothing of ours
+ * waited before it, so the round trip itself grew, and it is the floor
+ * and the base from now on (the delays that follow take them lower again
+ * at once if it was a moment's stall). */
+static void
+restart_round_trip (FhWebFlowMins *m, gint64 delay)
+{
+  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++)
+    m->floor_us[i] = -1;
+  m->floor_us[m->second % FH_WEB_FLOW_FLOOR_S] = delay;
+  rebase (m, delay);
+}
+
 /* A queue that creeps (flow.h): the floor well above the base lowers the
  * bitrate, and what drains after it tells a queue from a longer round
  * trip. */
@@ -142,9 +156,12 @@ watch_creep (FhWebFlow *self, gint64 now_us, gint64 floor, guint *new_kbps)
       rebase (&self->delay, floor);
       self->probe_until_us = 0;
     }
-  } else if (crept > FH_WEB_FLOW_CREEP_US &&
-             fh_rate_control_queued (&self->rate, now_us, self->delivered_kbps)) {
-    *new_kbps = self->rate.target_kbps;
+  } else if (crept > FH_WEB_FLOW_CREEP_US) {
+    /* The test runs whether the bitrate went down now or not (at the
+     * least bitrate, or a drop held after another): else, at the least
+     * bitrate, a round trip that grew would hold it there for good. */
+    if (fh_rate_control_queued (&self->rate, now_us, self->delivered_kbps))
+      *new_kbps = self->rate.target_kbps;
     self->probe_until_us = now_us + FH_WEB_FLOW_PROBE_US;
     self->probe_crept_us = crept;
   }
@@ -162,6 +179,7 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
 {
   gint64 backlog = fh_web_flow_backlog_us (self, now_us, queued_bytes);
   gint64 wait, floor, standing;
+  gboolean resumed = FALSE;
   FhWebFlowFrame sent = { frame, (guint32) MIN (size, G_MAXUINT32), now_us };
 
   *ask_keyframe = FALSE;
@@ -226,14 +244,22 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     }
     self->skipping = FALSE;
     self->keyframe_asked_us = 0;
+    resumed = TRUE;
   }
   /* More only while nothing waits: a queue that grows, however slowly,
    * says the link is full. */
   if (wait < FH_WEB_FLOW_LOW_US && standing <= FH_WEB_FLOW_GROWING_US &&
       fh_rate_control_clear (&self->rate, now_us, self->delivered_kbps))
     *new_kbps = self->rate.target_kbps;
-  if (self->acks)
+  if (self->acks) {
+    /* What was skipped drained all there was: the keyframe that resumes
+     * goes alone, and the link's rate is known from the drain. */
+    if (resumed && !self->in_flight->len) {
+      self->alone_frame = frame;
+      self->alone_pending = TRUE;
+    }
     g_array_append_val (self->in_flight, sent);
+  }
   return FH_WEB_FLOW_SEND;
 }
 
@@ -242,6 +268,7 @@ fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
 {
   guint done = 0;
   gint64 newest_sent_us = 0;
+  guint64 alone_bytes = 0; /* from the frame that went alone on, in this ack */
 
   while (done < self->in_flight->len) {
     FhWebFlowFrame *f = &g_array_index (self->in_flight, FhWebFlowFrame, done);
@@ -249,14 +276,29 @@ fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
     if ((gint32) (f->frame - frame) > 0)
       break;
     self->window_bytes += f->size;
+    if (self->alone_pending && (gint32) (f->frame - self->alone_frame) >= 0)
+      alone_bytes += f->size;
     newest_sent_us = f->sent_us;
     done++;
   }
   if (done) {
-    g_array_remove_range (self->in_flight, 0, done);
     /* The newest frame it acks says the most of the link: the client may
      * have held the older ones' ack back (docs/protocol.md). */
-    note_delay (&self->delay, now_us, MAX (now_us - newest_sent_us, 0));
+    gint64 delay = MAX (now_us - newest_sent_us, 0);
+    gint64 floor = floor_us (&self->delay);
+
+    g_array_remove_range (self->in_flight, 0, done);
+    note_delay (&self->delay, now_us, delay);
+    if (alone_bytes) {
+      /* Its bytes, and those of the frames after it that this ack
+       * names, took at most this long: the link was seen to carry no
+       * more than it can. */
+      self->alone_pending = FALSE;
+      if (self->delivered_kbps &&
+          delay - (gint64) (alone_bytes * 8 * 1000 / self->delivered_kbps) >
+            floor + FH_WEB_FLOW_QUEUE_US)
+        restart_round_trip (&self->delay, delay);
+    }
   }
   if (now_us - self->window_start_us >= DELIVERY_WINDOW_US) {
     self->delivered_kbps =

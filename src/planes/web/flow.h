@@ -39,6 +39,13 @@
  * the base. Only with acks: without, the backlog is the kernel's queue,
  * which has no round trip in it.
  *
+ * The round trip that grows by more than FH_WEB_FLOW_HIGH_US makes the
+ * client skip; what was in flight then drains, and the keyframe that
+ * resumes goes alone. Its ack, more than FH_WEB_FLOW_QUEUE_US later than
+ * the floor plus what its bytes take at the rate the link was seen to
+ * carry, says that nothing of ours waited before it: the round trip
+ * grew, and that delay is the floor and the base from then on.
+ *
  * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
 #pragma once
 
@@ -95,6 +102,10 @@ typedef struct {
    * such test under way), and by how much the floor had crept. */
   gint64 probe_until_us;
   gint64 probe_crept_us;
+  /* The keyframe that resumed with nothing in flight, until it is acked
+   * (a round trip that grows, above). */
+  guint32 alone_frame;
+  gboolean alone_pending;
   gint64 started_us;
   guint64 skipped;
   /* What the link carried: acknowledged bytes over the current window. */

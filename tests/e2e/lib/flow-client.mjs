@@ -9,7 +9,9 @@
 //   node flow-client.mjs HOST PORT CREDENTIAL_JSON SECONDS BITRATE_KBPS [ACK_DELAY_MS]
 //
 // ACK_DELAY_MS holds each ack back that long: to the host, a client that
-// far away (its acks come as late as over a long round trip).
+// far away (its acks come as late as over a long round trip). As
+// "D0,D1@S": D0 ms until S seconds after the welcome, D1 ms from then on
+// (a round trip that grows for good: a phone that changed its network).
 
 import { readFileSync } from 'node:fs';
 import { rawWebSocket } from './rawws.mjs';
@@ -21,14 +23,22 @@ const { AckPacer, encodeAck } =
   await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 const [host, port, credentialJson, seconds, bitrate, ackDelay] = process.argv.slice(2);
-const ackDelayMs = Number(ackDelay ?? 0);
+const delays = /^(\d+)(?:,(\d+)@(\d+))?$/.exec(ackDelay ?? '0');
+if (!delays) {
+  console.log(JSON.stringify({ error: `ACK_DELAY_MS is D or D0,D1@S, not ${ackDelay}` }));
+  process.exit(2);
+}
+let welcomedAt = null;
+const ackDelayMs = () => (delays[2] !== undefined && welcomedAt !== null &&
+  Date.now() - welcomedAt >= Number(delays[3]) * 1000 ? Number(delays[2]) : Number(delays[1]));
 const ws = await rawWebSocket(Number(port), '/ws', { host, lifetimeMs: (Number(seconds) + 30) * 1000 });
 let frames = 0;
 let bytes = 0;
 const acks = new AckPacer((frame) => {
   const msg = encodeAck(frame);
-  if (ackDelayMs > 0)
-    setTimeout(() => ws.send(2, msg), ackDelayMs);
+  const delay = ackDelayMs();
+  if (delay > 0)
+    setTimeout(() => ws.send(2, msg), delay);
   else
     ws.send(2, msg);
 });
@@ -52,6 +62,7 @@ while (!ws.messages.some((m) => m.type === 'welcome')) {
   }
   await new Promise((r) => setTimeout(r, 50));
 }
+welcomedAt = Date.now();
 for (let t = 1; t <= Number(seconds); t++) {
   await new Promise((r) => setTimeout(r, 1000));
   const stats = [...ws.messages].reverse().find((m) => m.type === 'stats') ?? null;
