@@ -25,6 +25,7 @@ fh_rate_control_init (FhRateControl *rc, guint max_kbps, gint64 now_us)
   rc->link_kbps = 0;
   rc->faster = 0;
   rc->grown_kbps = 0;
+  rc->calm_kbps = 0;
   rc->rises_above = 0;
   rc->last_drop_us = now_us - CONGESTION_HOLD_US;
   rc->last_rise_us = now_us;
@@ -45,6 +46,8 @@ drop (FhRateControl *rc, gint64 now_us, guint delivered_kbps, guint ceiling_kbps
   if (now_us - rc->last_drop_us < CONGESTION_HOLD_US)
     return FALSE;
   rc->last_drop_us = now_us;
+  if (!rc->calm_kbps)
+    rc->calm_kbps = rc->target_kbps;
   rc->ceiling_kbps = ceiling_kbps;
   rc->ceiling_overran = overran;
   rc->rises_above = 0;
@@ -79,6 +82,22 @@ fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
 {
   /* The rate that overran the link by a little: it carries just under. */
   return drop (rc, now_us, delivered_kbps, rc->target_kbps, TRUE, 85, 95, 70);
+}
+
+gboolean
+fh_rate_control_false_alarm (FhRateControl *rc, gint64 now_us)
+{
+  guint target = rc->calm_kbps;
+
+  rc->calm_kbps = 0;
+  rc->ceiling_kbps = rc->link_kbps = 0;
+  rc->ceiling_overran = FALSE;
+  rc->faster = rc->rises_above = rc->grown_kbps = 0;
+  rc->last_rise_us = now_us;
+  if (target <= rc->target_kbps)
+    return FALSE;
+  rc->target_kbps = target;
+  return TRUE;
 }
 
 /* A rise on a link known by what it carried (rate-control.h). FALSE: the
@@ -131,6 +150,7 @@ fh_rate_control_clear (FhRateControl *rc, gint64 now_us, guint delivered_kbps)
       now_us - rc->last_rise_us < (grows (rc, delivered_kbps) ? CLEAR_HOLD_US / 2 : CLEAR_HOLD_US))
     return FALSE;
   rc->last_rise_us = now_us;
+  rc->calm_kbps = 0;
   if (rc->grown_kbps)
     rc->grown_kbps = MAX (rc->grown_kbps, delivered_kbps);
   if (rc->link_kbps && delivered_kbps && rise_on_link (rc, delivered_kbps))

@@ -61,6 +61,7 @@ typedef struct {
   /* Since what the link carried showed that it got faster (and no drop
    * since): the most it carried at a rise; 0: not so. */
   guint grown_kbps;
+  guint calm_kbps; /* the target before the drops since the last rise; 0: none since */
   gboolean ceiling_overran; /* the ceiling is a rate that overran the link */
   /* Rises from the ceiling or above (from 90 % of link_kbps, where that is
    * known) since the last congestion. */
@@ -82,6 +83,13 @@ gboolean fh_rate_control_congested (FhRateControl *rc, gint64 now_us, guint deli
  * 70 % at once; the ceiling is the target that overran the link. Returns
  * TRUE when the target changed. */
 gboolean fh_rate_control_queued (FhRateControl *rc, gint64 now_us, guint delivered_kbps);
+
+/* What lowered the target since the last rise was no congestion (a plane
+ * that learnt that its client's round trip grew): the target goes back to
+ * what it was before those drops, what was learnt of the link is
+ * forgotten, and the next rise waits a hold. Returns TRUE when the target
+ * changed. */
+gboolean fh_rate_control_false_alarm (FhRateControl *rc, gint64 now_us);
 
 /* The link keeps up at @now_us, carrying @delivered_kbps of what reached
  * the client lately (0: not known). Returns TRUE when the target changed. */

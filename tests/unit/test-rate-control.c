@@ -230,6 +230,36 @@ test_faster_link_every_half_second (void)
   g_assert_true (fh_rate_control_clear (&rc, 9 * S + S / 2, 9000));
 }
 
+/* A plane that learnt the congestion was none: back to the target before
+ * the drops since the last rise, nothing known of the link, the next rise
+ * a hold later. */
+static void
+test_false_alarm (void)
+{
+  FhRateControl rc;
+
+  fh_rate_control_init (&rc, 20000, 0);
+  g_assert_true (fh_rate_control_queued (&rc, 1 * S, 15000));
+  g_assert_true (fh_rate_control_congested (&rc, 2 * S, 9000));
+  g_assert_cmpuint (rc.link_kbps, ==, 9000);
+  g_assert_true (fh_rate_control_false_alarm (&rc, 3 * S));
+  g_assert_cmpuint (rc.target_kbps, ==, 20000);
+  g_assert_cmpuint (rc.link_kbps, ==, 0);
+  g_assert_cmpuint (rc.ceiling_kbps, ==, 0);
+  g_assert_false (fh_rate_control_false_alarm (&rc, 3 * S));
+  /* A rise ends a run of drops: what came before it was congestion. */
+  g_assert_true (fh_rate_control_congested (&rc, 4 * S, 0));
+  g_assert_cmpuint (rc.target_kbps, ==, 14000);
+  g_assert_false (fh_rate_control_clear (&rc, 4 * S + S / 2, 0));
+  g_assert_true (fh_rate_control_clear (&rc, 5 * S, 0));
+  g_assert_cmpuint (rc.target_kbps, ==, 17000);
+  g_assert_false (fh_rate_control_false_alarm (&rc, 5 * S + S / 2));
+  g_assert_cmpuint (rc.target_kbps, ==, 17000);
+  g_assert_true (fh_rate_control_congested (&rc, 6 * S, 0));
+  g_assert_true (fh_rate_control_false_alarm (&rc, 6 * S + S / 2));
+  g_assert_cmpuint (rc.target_kbps, ==, 17000);
+}
+
 static void
 test_low_max (void)
 {
@@ -253,6 +283,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rate-control/known-link", test_known_link);
   g_test_add_func ("/rate-control/faster-link-every-half-second",
                    test_faster_link_every_half_second);
+  g_test_add_func ("/rate-control/false-alarm", test_false_alarm);
   g_test_add_func ("/rate-control/low-max", test_low_max);
   return g_test_run ();
 }

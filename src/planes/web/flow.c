@@ -167,6 +167,31 @@ watch_creep (FhWebFlow *self, gint64 now_us, gint64 floor, guint *new_kbps)
   }
 }
 
+/* A queue that stands (flow.h), which lowers the bitrate while it does:
+ * one that in FH_WEB_FLOW_PROBE_US neither drains by half nor grows by
+ * half is the round trip itself, grown, and the bitrate goes back to
+ * where it was. */
+static void
+watch_standing (FhWebFlow *self, gint64 now_us, gint64 standing, guint *new_kbps)
+{
+  gint64 last = self->delay.last_us;
+
+  if (!self->stood_until_us) {
+    if (standing > FH_WEB_FLOW_QUEUE_US) {
+      self->stood_until_us = now_us + FH_WEB_FLOW_PROBE_US;
+      self->stood_us = standing;
+      self->stood_delay_us = last;
+    }
+  } else if (standing <= self->stood_us / 2 || last > self->stood_delay_us + self->stood_us / 2) {
+    self->stood_until_us = 0;
+  } else if (now_us >= self->stood_until_us) {
+    restart_round_trip (&self->delay, last);
+    self->stood_until_us = 0;
+    if (fh_rate_control_false_alarm (&self->rate, now_us))
+      *new_kbps = self->rate.target_kbps;
+  }
+}
+
 gint64
 fh_web_flow_round_trip_us (FhWebFlow *self)
 {
@@ -183,7 +208,10 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
   FhWebFlowFrame sent = { frame, (guint32) MIN (size, G_MAXUINT32), now_us };
 
   *ask_keyframe = FALSE;
-  *new_kbps = 0;
+  /* What an ack changed (a false alarm, fh_web_flow_ack) goes with the
+   * next frame. */
+  *new_kbps = self->kbps_changed ? self->rate.target_kbps : 0;
+  self->kbps_changed = FALSE;
   if (!self->acks)
     note_delay (&self->delay, now_us, backlog);
   floor = floor_us (&self->delay);
@@ -228,8 +256,10 @@ fh_web_flow_frame (FhWebFlow *self, gint64 now_us, guint32 frame, gsize size, gb
     if (fh_rate_control_queued (&self->rate, now_us, self->delivered_kbps))
       *new_kbps = self->rate.target_kbps;
   }
-  if (self->acks && standing >= 0 && now_us - self->started_us >= G_USEC_PER_SEC)
+  if (self->acks && standing >= 0 && now_us - self->started_us >= G_USEC_PER_SEC) {
     watch_creep (self, now_us, floor, new_kbps);
+    watch_standing (self, now_us, standing, new_kbps);
+  }
   if (self->skipping) {
     /* What it missed broke the chain of frames: resume at a keyframe,
      * asked for once the wait is small, and again if none came. */
@@ -296,8 +326,13 @@ fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
       self->alone_pending = FALSE;
       if (self->delivered_kbps &&
           delay - (gint64) (alone_bytes * 8 * 1000 / self->delivered_kbps) >
-            floor + FH_WEB_FLOW_QUEUE_US)
+            floor + FH_WEB_FLOW_QUEUE_US) {
+        /* What went down for it was no congestion. */
+        self->stood_until_us = 0;
         restart_round_trip (&self->delay, delay);
+        if (fh_rate_control_false_alarm (&self->rate, now_us))
+          self->kbps_changed = TRUE;
+      }
     }
   }
   if (now_us - self->window_start_us >= DELIVERY_WINDOW_US) {

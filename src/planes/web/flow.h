@@ -26,7 +26,12 @@
  * (from the flow's second second on) the bitrate goes down a little
  * (fh_rate_control_queued); a wait over FH_WEB_FLOW_LOW_US for
  * FH_WEB_FLOW_STANDING_US is congestion as above; nothing is skipped.
- * Over FH_WEB_FLOW_GROWING_US it does not go up: the link is full.
+ * Over FH_WEB_FLOW_GROWING_US it does not go up: the link is full. With
+ * acks, a queue that stands and in FH_WEB_FLOW_PROBE_US neither drains
+ * by half (as a queue does while the bitrate goes down) nor grows by
+ * half is the round trip itself, grown (a client that changed its
+ * network): its delay is the floor and the base from then on, and the
+ * bitrate goes back to what it was before (fh_rate_control_false_alarm).
  *
  * A queue that creeps, growing by less than FH_WEB_FLOW_QUEUE_US in
  * FH_WEB_FLOW_FLOOR_S seconds, moves that floor with it, and neither
@@ -39,12 +44,14 @@
  * the base. Only with acks: without, the backlog is the kernel's queue,
  * which has no round trip in it.
  *
- * The round trip that grows by more than FH_WEB_FLOW_HIGH_US makes the
+ * A round trip that grows by more than FH_WEB_FLOW_HIGH_US makes the
  * client skip; what was in flight then drains, and the keyframe that
  * resumes goes alone. Its ack, more than FH_WEB_FLOW_QUEUE_US later than
  * the floor plus what its bytes take at the rate the link was seen to
  * carry, says that nothing of ours waited before it: the round trip
- * grew, and that delay is the floor and the base from then on.
+ * grew, that delay is the floor and the base from then on, and the
+ * bitrate goes back to what it was before it went down for it
+ * (fh_rate_control_false_alarm).
  *
  * No I/O and no clock of its own (tests/unit/test-web-flow.c). */
 #pragma once
@@ -102,10 +109,16 @@ typedef struct {
    * such test under way), and by how much the floor had crept. */
   gint64 probe_until_us;
   gint64 probe_crept_us;
+  /* Since a queue stood: until when it may drain or grow (0: no such
+   * test under way), how much stood then, and the delay then. */
+  gint64 stood_until_us;
+  gint64 stood_us;
+  gint64 stood_delay_us;
   /* The keyframe that resumed with nothing in flight, until it is acked
    * (a round trip that grows, above). */
   guint32 alone_frame;
   gboolean alone_pending;
+  gboolean kbps_changed; /* by an ack: the next frame tells the session */
   gint64 started_us;
   guint64 skipped;
   /* What the link carried: acknowledged bytes over the current window. */
