@@ -600,7 +600,7 @@ function renderStats() {
     `fps       ${fmt(c.fps)} decoded, ${fmt(c.received)} received`,
     `bitrate   ${fmt(c.kbps, 0)} kbit/s`,
     `decode    ${fmt(c.decodeMs)} ms`,
-    `rtt       ${fmt(hooks.rttMs)} ms`,
+    `rtt       ${fmt(hooks.rttMs)} ms by ping, ${fmt(h.round_trip_ms)} ms as the host sees it`,
     `host fps  ${fmt(h.fps)}, ${fmt(h.kbps, 0)} kbit/s, dropped ${h.dropped ?? '–'}`,
     `link      aiming at ${h.target_kbps ?? '–'} kbit/s, ${h.skipped ?? '–'} frames skipped`,
     `encode    p50 ${fmt(h.encode_ms_p50)} / p99 ${fmt(h.encode_ms_p99)} ms`,

@@ -21,6 +21,7 @@ typedef struct {
   double capture_to_send_ms_p99;
   guint target_kbps; /* what the encoder aims at now (rate control) */
   guint64 skipped; /* frames the client's link could not take (its plane) */
+  double round_trip_ms; /* the client's round trip as its plane sees it; 0: not known */
 } FhStreamStats;
 
 /* A Prometheus-style histogram of durations in seconds: fixed upper

@@ -548,7 +548,7 @@ test_builders (void)
   g_autoptr (JsonParser) parser = json_parser_new ();
   const guint8 bg[3] = { 10, 20, 30 };
   FhWelcome w = { "abcd", TRUE, { 800, 600, 30 }, FH_CODEC_H264, 5000, 30, "synthetic", bg };
-  FhStreamStats s = { .fps = 59.5, .kbps = 1234.567, .frames = 10 };
+  FhStreamStats s = { .fps = 59.5, .kbps = 1234.567, .frames = 10, .round_trip_ms = 151.234 };
   g_autofree char *welcome = fh_proto_build_welcome (&w);
   g_autofree char *stats = fh_proto_build_stats (&s);
   g_autofree char *err = fh_proto_build_error (FH_PROTO_ERROR_UNAUTHORIZED, "quote \" here");
@@ -568,6 +568,7 @@ test_builders (void)
 
   o = parse_object (parser, stats);
   g_assert_cmpfloat (json_object_get_double_member (o, "kbps"), ==, 1234.57);
+  g_assert_cmpfloat (json_object_get_double_member (o, "round_trip_ms"), ==, 151.23);
 
   o = parse_object (parser, err);
   g_assert_cmpstr (json_object_get_string_member (o, "code"), ==, "unauthorized");

@@ -227,6 +227,7 @@ peer_stats (gpointer peer, const FhStreamStats *stats)
   g_autofree char *text = NULL;
 
   mine.skipped = self->flow_ready ? self->flow.skipped : 0;
+  mine.round_trip_ms = self->flow_ready ? fh_web_flow_round_trip_us (&self->flow) / 1000.0 : 0;
   text = fh_proto_build_stats (&mine);
   fh_client_send_text (peer, text);
 }

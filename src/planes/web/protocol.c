@@ -1239,6 +1239,7 @@ fh_proto_build_stats (const FhStreamStats *s)
   json_builder_add_int_value (b, s->target_kbps);
   json_builder_set_member_name (b, "skipped");
   json_builder_add_int_value (b, (gint64) s->skipped);
+  NUM ("round_trip_ms", s->round_trip_ms);
   json_builder_end_object (b);
 #undef NUM
   return builder_to_string (b);
