@@ -41,9 +41,8 @@
  * half of CLEAR_HOLD_US while what the link carries grows with the
  * target (a tenth more than at the last rise: a link read low when it
  * was congested only looked faster, and carries no more). Without that
- * knowledge (a plane that
- * tells only of losses, or before the first congestion) the target-only
- * rules above apply.
+ * knowledge (a plane that tells only of losses, or before the first
+ * congestion) the target-only rules above apply.
  *
  * Pure: no clock of its own, no I/O (tests/unit/test-rate-control.c). */
 #pragma once
