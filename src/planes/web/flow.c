@@ -16,6 +16,16 @@ typedef struct {
   gint64 sent_us;
 } FhWebFlowFrame;
 
+/* A ring of @n smallest values (note_smallest) that holds only @value,
+ * in span @at's (-1: none). */
+static void
+reset_ring (gint64 *ring, guint n, gint64 at, gint64 value)
+{
+  for (guint i = 0; i < n; i++)
+    ring[i] = -1;
+  ring[at % n] = value;
+}
+
 void
 fh_web_flow_init (FhWebFlow *self, gboolean acks, guint max_kbps, gint64 now_us)
 {
@@ -27,11 +37,9 @@ fh_web_flow_init (FhWebFlow *self, gboolean acks, guint max_kbps, gint64 now_us)
   self->delay.window = now_us / FH_WEB_FLOW_WINDOW_US;
   self->delay.now_us = self->delay.last_us = -1;
   self->delay.second = now_us / G_USEC_PER_SEC;
-  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++)
-    self->delay.floor_us[i] = -1;
+  reset_ring (self->delay.floor_us, FH_WEB_FLOW_FLOOR_S, self->delay.second, -1);
   self->delay.block = self->delay.second / FH_WEB_FLOW_FLOOR_S;
-  for (guint i = 0; i < FH_WEB_FLOW_BASE_BLOCKS; i++)
-    self->delay.base_us[i] = -1;
+  reset_ring (self->delay.base_us, FH_WEB_FLOW_BASE_BLOCKS, self->delay.block, -1);
   fh_rate_control_init (&self->rate, max_kbps, now_us);
 }
 
@@ -122,22 +130,18 @@ base_us (const FhWebFlowMins *m)
 static void
 rebase (FhWebFlowMins *m, gint64 floor)
 {
-  for (guint i = 0; i < FH_WEB_FLOW_BASE_BLOCKS; i++)
-    m->base_us[i] = -1;
-  m->base_us[m->block % FH_WEB_FLOW_BASE_BLOCKS] = floor;
+  reset_ring (m->base_us, FH_WEB_FLOW_BASE_BLOCKS, m->block, floor);
 }
 
-/* A frame that went with nothing in flight came back @delay later, well
- * over the floor and more than its own bytes explain: nothing of ours
- * waited before it, so the round trip itself grew, and it is the floor
- * and the base from now on (the delays that follow take them lower again
- * at once if it was a moment's stall). */
+/* The round trip itself grew to @delay (a queue that stood and neither
+ * drained nor grew, or the keyframe that went alone came back later than
+ * its bytes explain): it is the floor and the base from now on (the
+ * delays that follow take them lower again at once if it was a moment's
+ * stall). */
 static void
 restart_round_trip (FhWebFlowMins *m, gint64 delay)
 {
-  for (guint i = 0; i < FH_WEB_FLOW_FLOOR_S; i++)
-    m->floor_us[i] = -1;
-  m->floor_us[m->second % FH_WEB_FLOW_FLOOR_S] = delay;
+  reset_ring (m->floor_us, FH_WEB_FLOW_FLOOR_S, m->second, delay);
   rebase (m, delay);
 }
 
@@ -315,7 +319,8 @@ fh_web_flow_ack (FhWebFlow *self, gint64 now_us, guint32 frame)
     /* The newest frame it acks says the most of the link: the client may
      * have held the older ones' ack back (docs/protocol.md). */
     gint64 delay = MAX (now_us - newest_sent_us, 0);
-    gint64 floor = floor_us (&self->delay);
+    /* The floor before this delay, only for the frame that went alone. */
+    gint64 floor = alone_bytes ? floor_us (&self->delay) : 0;
 
     g_array_remove_range (self->in_flight, 0, done);
     note_delay (&self->delay, now_us, delay);
