@@ -116,8 +116,12 @@ run_one() {
   local dir=$base.d
   [[ $mode =~ ^([0-9]+)x([0-9]+)@([0-9]+)$ ]]
   w=${BASH_REMATCH[1]} h=${BASH_REMATCH[2]} f=${BASH_REMATCH[3]}
-  local secs=$seconds
+  local secs=$seconds wu=$warmup
   (( n > 1 )) && secs=$session_seconds
+  # Sessions started together: the host's encoders take their share of
+  # the cores again FH_ENCODER_REPICK_MS (2 s) after the last one started,
+  # a new keyframe each; the window begins after that, for every pipeline.
+  (( n > 1 && wu < 3 )) && wu=3
   mkdir -p "$dir"
   wait_quiet
   speeds+=("$(bench_machine_speed)")
@@ -126,24 +130,24 @@ run_one() {
     [[ $src == wlroots ]] && backend=wlroots
     [[ $p == funkhaus-own ]] && own=0
     start_host "$dir" "$backend" $own
-    timeout -k 5 $(( warmup + secs + 3 * n + 40 )) \
+    timeout -k 5 $(( wu + secs + 3 * n + 40 )) \
       "$build/bench/fh-bench-client" --port "$port" --pin "$pin" --host-pid "$host_pid" \
       --width "$w" --height "$h" --fps "$f" --sessions "$n" --seconds "$secs" \
-      --warmup "$warmup" > "$base.out" 2> "$base.err" || rc=$?
+      --warmup "$wu" > "$base.out" 2> "$base.err" || rc=$?
     stop_host
   else
     local extra=()
     [[ $src == wlroots ]] && extra=(--source wlroots --app "$app" --run-as "$run_as")
     child_pids=()
     for i in $(seq "$n"); do
-      # encoder-own: --threads 0 takes what the host gives its session i
-      # (fh_encoder_threads(), src/core/encoder-threads.h).
+      # encoder-own: --threads 0 takes what the host's sessions settle on
+      # with n at once (fh_encoder_threads(), src/core/encoder-threads.h).
       local prog=$p t=$threads
       [[ $p == encoder-own ]] && prog=encoder t=0
-      timeout -k 5 $(( warmup + secs + 40 )) \
+      timeout -k 5 $(( wu + secs + 40 )) \
         "$build/bench/fh-bench-pipeline" -p "$prog" "${extra[@]}" -W "$w" -H "$h" -r "$f" \
-        --bitrate "$bitrate" --encoder-preset "$preset" --threads "$t" --serial "$i" \
-        --seconds "$secs" --warmup "$warmup" > "$base.$i.out" 2> "$base.$i.err" &
+        --bitrate "$bitrate" --encoder-preset "$preset" --threads "$t" --instances "$n" \
+        --serial "$i" --seconds "$secs" --warmup "$wu" > "$base.$i.out" 2> "$base.$i.err" &
       child_pids+=($!)
     done
     for i in "${!child_pids[@]}"; do wait "${child_pids[$i]}" || rc=$?; done
@@ -332,7 +336,7 @@ find_sustained() {
   done
   done
 }
-echo "== sessions sustained (each try ${warmup} s + ${session_seconds} s)" >&2
+echo "== sessions sustained (each try $(( warmup < 3 ? 3 : warmup )) s + ${session_seconds} s)" >&2
 find_sustained "${pipelines[@]}"
 
 # --- funkhaus and the encoder alone busy: rounds at the count both sustain ---
@@ -668,9 +672,12 @@ its default instead (\`encoder-threads=0\`: a fair share of the cores
 among the sessions' encoders, \`src/core/encoder-threads.h\`; on a busy
 machine sliced threads only take turns, and each frame's hand-over to them
 costs CPU), and the encoder alone, in the same search and the same
-alternating rounds, the same thread count for instance i as funkhaus's
-session i: the ratio stays the host's own cost at equal encoders, while
-the counts show what the default gains.
+alternating rounds, the thread count each of funkhaus's N sessions
+settles on with N at once (a session's encoder takes its share again
+2 s after the number of encoders last changed; the window of a try with
+more than one instance begins 3 s after the start, for every pipeline):
+the ratio stays the host's own cost at equal encoders, while the counts
+show what the default gains.
 **CPU time per frame, funkhaus and the encoder alone at the same time**:
 the alternating rounds above put one contender on the machine at a time,
 and on this virtual machine the same run costs up to a fifth more or less
@@ -753,8 +760,9 @@ $table
   per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input")" "$(busy_ratios "$input" | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - encoder threads as funkhaus picks them (\`encoder-threads=0\`, its default;
   \`src/core/encoder-threads.c\`): a fair share of the $nproc_ cores among the
-  sessions' encoders, kept for the session's life; the encoder alone runs instance i with
-  session i's count (\`fh-bench-pipeline --threads 0 --serial i\`), here for instances 1, 2, …:
+  sessions' encoders, taken again 2 s after their number changes; the encoder alone runs
+  each of N instances with what funkhaus's N sessions settle on
+  (\`fh-bench-pipeline --threads 0 --instances N\`), here for instances 1, 2, …:
   $own_thread_counts
   (funkhaus-own and encoder-own in the notes); the same at the count both sustain, CPU per
   frame funkhaus / encoder per round: $(for input in "${session_inputs[@]}"; do printf '%s, %s at once: %s' "$(label "$input")" "$(busy_count "$input" -own)" "$(busy_ratios "$input" -own | awk '{ printf "%.2f\n", $1 }' | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')

@@ -499,7 +499,7 @@ main (int argc, char **argv)
 {
   FhPipelineSettings s = { .width = 1920, .height = 1080, .fps = 60, .bitrate = 8000,
                            .threads = 2 };
-  gint serial = 1;
+  gint serial = 1, instances = 1;
   double seconds = 5.0, warmup = 1.0;
   g_autofree char *pipeline_name = NULL, *source = NULL, *preset = NULL, *app = NULL;
   g_autofree char *run_as = NULL;
@@ -516,7 +516,9 @@ main (int argc, char **argv)
       "PRESET" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &s.threads,
       "encoder threads, and slices for wolf and sunshine (default 2); 0 (encoder only): what "
-      "the host gives its session number --serial when its config leaves them to it", "N" },
+      "the host gives each of --instances sessions when its config leaves them to it", "N" },
+    { "instances", 0, 0, G_OPTION_ARG_INT, &instances,
+      "with --threads 0: the sessions that encode at once (default 1)", "N" },
     { "serial", 0, 0, G_OPTION_ARG_INT, &serial,
       "synthetic session serial, picks the background (default 1: the host's first)", "N" },
     { "app", 0, 0, G_OPTION_ARG_STRING, &app, "the wlroots session's app (command line)",
@@ -564,11 +566,12 @@ main (int argc, char **argv)
     return 2;
   }
   s.preset = preset ? preset : "superfast";
-  /* The host's encoder-threads=0, with serial - 1 sessions' encoders
-   * before this one (src/core/encoder-threads.h). */
+  /* The host's encoder-threads=0: the share every session settles on
+   * with instances - 1 others encoding (src/core/encoder-threads.h). */
   if (s.threads == 0)
-    s.threads = (gint) fh_encoder_threads (0, g_get_num_processors (), (guint) MAX (serial - 1, 0),
-                                           (guint) s.width, (guint) s.height, (guint) s.fps);
+    s.threads = (gint) fh_encoder_threads (0, g_get_num_processors (),
+                                           (guint) MAX (instances - 1, 0), (guint) s.width,
+                                           (guint) s.height, (guint) s.fps);
   self.settings = s;
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);

@@ -31,6 +31,7 @@ struct _FhCore {
   FhCoreMetrics *metrics;
   GArray *apps; /* FhCoreApp: the config's, then the shared desktop */
   guint encoders; /* sessions' encoders, paused ones too (core/encoder-threads.h) */
+  guint repick_source; /* the encoders' threads, once their count settles */
   gboolean started;
 };
 
@@ -97,6 +98,7 @@ fh_core_free (FhCore *self)
   if (!self)
     return;
   fh_core_stop (self);
+  g_clear_handle_id (&self->repick_source, g_source_remove);
   /* A start that failed after audio came up. */
   g_clear_pointer (&self->shared_mic, fh_mic_free);
   g_clear_pointer (&self->shared_speaker, fh_speaker_free);
@@ -489,13 +491,46 @@ fh_core_count_sessions (FhCore *self)
   return g_hash_table_size (self->sessions);
 }
 
+static gboolean
+on_repick_threads (gpointer data)
+{
+  FhCore *self = data;
+  GHashTableIter iter;
+  gpointer value;
+
+  self->repick_source = 0;
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    fh_session_repick_encoder_threads (value);
+  return G_SOURCE_REMOVE;
+}
+
+/* The number of encoders changed: each running one takes its new share
+ * once the count has stood for FH_ENCODER_REPICK_MS (sessions that start
+ * or end together cost each encoder one new keyframe, not one each). */
+static void
+encoders_changed (FhCore *self)
+{
+  if (self->config.encoder_threads)
+    return; /* a number of the config's: nothing to share */
+  g_clear_handle_id (&self->repick_source, g_source_remove);
+  self->repick_source = g_timeout_add (FH_ENCODER_REPICK_MS, on_repick_threads, self);
+}
+
+guint
+fh_core_encoder_threads (FhCore *self, guint others, guint width, guint height, guint fps)
+{
+  return fh_encoder_threads (self->config.encoder_threads, g_get_num_processors (), others, width,
+                             height, fps);
+}
+
 guint
 fh_core_encoder_started (FhCore *self, guint width, guint height, guint fps)
 {
-  guint threads = fh_encoder_threads (self->config.encoder_threads, g_get_num_processors (),
-                                      self->encoders, width, height, fps);
+  guint threads = fh_core_encoder_threads (self, self->encoders, width, height, fps);
 
   self->encoders++;
+  encoders_changed (self);
   return threads;
 }
 
@@ -504,6 +539,7 @@ fh_core_encoder_stopped (FhCore *self)
 {
   g_return_if_fail (self->encoders > 0);
   self->encoders--;
+  encoders_changed (self);
 }
 
 guint

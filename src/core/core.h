@@ -123,7 +123,13 @@ guint fh_core_count_sessions (FhCore *core);
  * @fps gets (core/encoder-threads.h); it counts as running until
  * fh_core_encoder_stopped(). */
 guint fh_core_encoder_started (FhCore *core, guint width, guint height, guint fps);
+/* Main thread: the encoder counts no more; like a start, the others take
+ * their new share of the cores a little later
+ * (fh_session_repick_encoder_threads). */
 void fh_core_encoder_stopped (FhCore *core);
+/* The threads an encoder of @width x @height at @fps gets while @others
+ * encode (the config's encoder-threads, or core/encoder-threads.h). */
+guint fh_core_encoder_threads (FhCore *core, guint others, guint width, guint height, guint fps);
 /* Sessions' encoders now (a paused one, in its grace period, too). */
 guint fh_core_count_encoders (FhCore *core);
 /* Told on the main loop whenever the number of registered sessions

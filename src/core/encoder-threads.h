@@ -13,13 +13,22 @@
  * but never fewer than one thread for each 1.5 × 1920x1080@60 of pixels
  * a second it must encode (a 1920x1080@144 session gets two), so that a
  * fast mode still keeps its rate where the machine could. An encoder
- * keeps the threads it started with; one counts from its session's start
- * to its end, a session waiting out its grace period included.
+ * counts from its session's start to its end, a session waiting out its
+ * grace period included. A new encoder takes its share among those
+ * running; once their number has stood for FH_ENCODER_REPICK_MS after a
+ * change, every running one takes its share again (a new libx264 context:
+ * one keyframe for each encoder whose share changed), so a lone session
+ * that had both cores gives one up when a second comes, and takes it back
+ * when that one ends.
  *
  * No state of its own (tests/unit/test-encoder-threads.c). */
 #pragma once
 
 #include <glib.h>
+
+/* How long the number of encoders stands before the running ones take
+ * their new share (core.c). */
+#define FH_ENCODER_REPICK_MS 2000
 
 /* Pixels a second one thread of the encoder is counted on for. */
 #define FH_ENCODER_PIXELS_PER_THREAD (1920ull * 1080 * 60 * 3 / 2)

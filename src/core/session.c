@@ -66,6 +66,7 @@ struct _FhSession {
 
   FhVirtualOutput *output;
   FhVideoStream *stream;
+  guint encoder_threads; /* what its encoder has (or has from its next frame) */
   const FhDisplayBackend *backend;
   const FhBackendConfig *backend_config; /* its app's settings */
   gboolean shared; /* a view of the shared desktop: holds a view there */
@@ -863,6 +864,7 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
                                           self->mode.refresh),
       .name = name,
     };
+    self->encoder_threads = encoder.threads;
     g_message ("session %.8s: encoder %ux%u@%u, %u thread(s)%s", self->id, encoder.width,
                encoder.height, encoder.fps, encoder.threads,
                config->encoder_threads ? " (encoder-threads)" : "");
@@ -881,6 +883,24 @@ on_output_created (GObject *source, GAsyncResult *result, gpointer data)
     return;
   }
   enter_streaming_or_wait (self);
+}
+
+void
+fh_session_repick_encoder_threads (FhSession *self)
+{
+  guint encoders = MAX (fh_core_count_encoders (self->core), 1u);
+  guint threads;
+
+  if (!self->stream)
+    return;
+  threads = fh_core_encoder_threads (self->core, encoders - 1, self->mode.width,
+                                     self->mode.height, self->mode.refresh);
+  if (threads == self->encoder_threads)
+    return;
+  g_message ("session %.8s: encoder now %u thread(s), with %u encoder(s) on %u core(s)", self->id,
+             threads, encoders, g_get_num_processors ());
+  self->encoder_threads = threads;
+  fh_video_stream_set_threads (self->stream, threads);
 }
 
 FhSession *

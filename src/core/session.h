@@ -161,6 +161,10 @@ gboolean fh_session_enable_mic (FhSession *session, gpointer peer, GError **erro
 void fh_session_forget_peer (FhSession *session, gpointer peer);
 
 void fh_session_request_keyframe (FhSession *session);
+/* The core's, once the number of encoders changed and stood: the
+ * session's encoder takes its share of the cores among them now
+ * (core/encoder-threads.h); a change costs it a new keyframe. */
+void fh_session_repick_encoder_threads (FhSession *session);
 
 /* Audio: a speaker (and a microphone) exist when the host has PipeWire. */
 gboolean fh_session_has_speaker (FhSession *session);

@@ -11,6 +11,8 @@
 
 struct _FhVideoEncoder {
   char *name; /* its log lines begin with it, or NULL */
+  char *preset;
+  guint threads;
   AVCodecContext *ctx;
   AVFrame *frames[FH_VIDEO_ENCODER_INPUTS];
   AVPacket *packet;
@@ -19,12 +21,12 @@ struct _FhVideoEncoder {
 
 /* The VBV: a maximum of @bitrate and about one frame of buffer. */
 static void
-set_vbv (FhVideoEncoder *self, gint64 bitrate)
+set_vbv (AVCodecContext *ctx, gint64 bitrate)
 {
-  int fps = self->ctx->framerate.num > 0 ? self->ctx->framerate.num : 30;
+  int fps = ctx->framerate.num > 0 ? ctx->framerate.num : 30;
 
-  self->ctx->rc_max_rate = bitrate;
-  self->ctx->rc_buffer_size = (int) MAX (bitrate / fps, 1);
+  ctx->rc_max_rate = bitrate;
+  ctx->rc_buffer_size = (int) MAX (bitrate / fps, 1);
 }
 
 static gboolean
@@ -37,13 +39,15 @@ av_failed (int ret, const char *what, GError **error)
   return FALSE;
 }
 
-FhVideoEncoder *
-fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
+/* An open libx264 context for @self's pictures at @bitrate (bit/s) with
+ * @threads threads, or NULL. */
+static AVCodecContext *
+open_context (FhVideoEncoder *self, guint width, guint height, guint fps, gint64 bitrate,
+              guint threads, GError **error)
 {
-  g_autoptr (FhVideoEncoder) self = g_new0 (FhVideoEncoder, 1);
   const AVCodec *codec = avcodec_find_encoder_by_name ("libx264");
+  AVCodecContext *ctx;
   AVDictionary *opts = NULL;
-  gint64 bitrate = (gint64) config->bitrate_kbps * 1000;
   int ret;
 
   if (!codec) {
@@ -52,36 +56,51 @@ fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
                  "(it is built with libx264)");
     return NULL;
   }
-
-  self->name = g_strdup (config->name);
-  self->ctx = avcodec_alloc_context3 (codec);
-  self->ctx->opaque = self; /* whose lines libx264 logs (log_to_glib) */
-  self->ctx->width = (int) config->width;
-  self->ctx->height = (int) config->height;
-  self->ctx->pix_fmt = AV_PIX_FMT_YUV420P;
-  self->ctx->time_base = (AVRational) { 1, (int) config->fps };
-  self->ctx->framerate = (AVRational) { (int) config->fps, 1 };
-  self->ctx->bit_rate = bitrate;
+  ctx = avcodec_alloc_context3 (codec);
+  ctx->opaque = self; /* whose lines libx264 logs (log_to_glib) */
+  ctx->width = (int) width;
+  ctx->height = (int) height;
+  ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+  ctx->time_base = (AVRational) { 1, (int) fps };
+  ctx->framerate = (AVRational) { (int) fps, 1 };
+  ctx->bit_rate = bitrate;
   /* A VBV of about one frame keeps every frame close to the average size,
    * which is what keeps a constant-rate stream's latency flat. */
-  set_vbv (self, bitrate);
-  self->ctx->max_b_frames = 0;
-  self->ctx->gop_size = (int) config->fps * 60; /* IDR on join and on request */
-  self->ctx->thread_count = (int) config->threads;
-  self->ctx->colorspace = AVCOL_SPC_BT709;
-  self->ctx->color_primaries = AVCOL_PRI_BT709;
-  self->ctx->color_trc = AVCOL_TRC_BT709;
-  self->ctx->color_range = AVCOL_RANGE_MPEG;
+  set_vbv (ctx, bitrate);
+  ctx->max_b_frames = 0;
+  ctx->gop_size = (int) fps * 60; /* IDR on join and on request */
+  ctx->thread_count = (int) threads;
+  ctx->colorspace = AVCOL_SPC_BT709;
+  ctx->color_primaries = AVCOL_PRI_BT709;
+  ctx->color_trc = AVCOL_TRC_BT709;
+  ctx->color_range = AVCOL_RANGE_MPEG;
 
-  av_dict_set (&opts, "preset", config->preset ? config->preset : "ultrafast", 0);
+  av_dict_set (&opts, "preset", self->preset, 0);
   av_dict_set (&opts, "tune", "zerolatency", 0);
   av_dict_set (&opts, "forced-idr", "1", 0);
-  ret = avcodec_open2 (self->ctx, codec, &opts);
+  ret = avcodec_open2 (ctx, codec, &opts);
   av_dict_free (&opts);
   if (ret < 0) {
+    avcodec_free_context (&ctx);
     av_failed (ret, "cannot open the libx264 encoder", error);
     return NULL;
   }
+  return ctx;
+}
+
+FhVideoEncoder *
+fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
+{
+  g_autoptr (FhVideoEncoder) self = g_new0 (FhVideoEncoder, 1);
+  int ret;
+
+  self->name = g_strdup (config->name);
+  self->preset = g_strdup (config->preset ? config->preset : "ultrafast");
+  self->threads = config->threads;
+  self->ctx = open_context (self, config->width, config->height, config->fps,
+                            (gint64) config->bitrate_kbps * 1000, config->threads, error);
+  if (!self->ctx)
+    return NULL;
 
   for (guint i = 0; i < FH_VIDEO_ENCODER_INPUTS; i++) {
     AVFrame *frame = self->frames[i] = av_frame_alloc ();
@@ -95,6 +114,34 @@ fh_video_encoder_new (const FhVideoEncoderConfig *config, GError **error)
   }
   self->packet = av_packet_alloc ();
   return g_steal_pointer (&self);
+}
+
+gboolean
+fh_video_encoder_set_threads (FhVideoEncoder *self, guint threads, GError **error)
+{
+  AVCodecContext *ctx;
+
+  if (threads == self->threads)
+    return TRUE;
+  /* At the bitrate it aims at now; a lower maximum still pending for the
+   * next frame (fh_video_encoder_set_bitrate) is the new context's from
+   * the start. The input pictures are the encoder's, not the context's:
+   * they stay. */
+  ctx = open_context (self, (guint) self->ctx->width, (guint) self->ctx->height,
+                      (guint) self->ctx->framerate.num, self->ctx->bit_rate, threads, error);
+  if (!ctx)
+    return FALSE;
+  self->pending_max_rate = 0;
+  avcodec_free_context (&self->ctx); /* libx264 logs its statistics here */
+  self->ctx = ctx;
+  self->threads = threads;
+  return TRUE;
+}
+
+guint
+fh_video_encoder_get_threads (FhVideoEncoder *self)
+{
+  return self->threads;
 }
 
 void
@@ -113,7 +160,7 @@ fh_video_encoder_set_bitrate (FhVideoEncoder *self, guint kbps)
   if (bitrate < self->ctx->rc_max_rate)
     self->pending_max_rate = bitrate;
   else
-    set_vbv (self, bitrate);
+    set_vbv (self->ctx, bitrate);
 }
 
 void
@@ -126,6 +173,7 @@ fh_video_encoder_free (FhVideoEncoder *self)
     av_frame_free (&self->frames[i]);
   avcodec_free_context (&self->ctx); /* libx264 logs its statistics here */
   g_free (self->name);
+  g_free (self->preset);
   g_free (self);
 }
 
@@ -166,7 +214,7 @@ fh_video_encoder_encode (FhVideoEncoder *self, guint input, gint64 pts, gboolean
   if (self->pending_max_rate) {
     /* This frame took the lower average: the next one takes the maximum
      * (see fh_video_encoder_set_bitrate). */
-    set_vbv (self, self->pending_max_rate);
+    set_vbv (self->ctx, self->pending_max_rate);
     self->pending_max_rate = 0;
   }
 

@@ -47,6 +47,13 @@ gboolean fh_video_encoder_encode (FhVideoEncoder *encoder, guint input, gint64 p
  * frame later when it goes down. The thread that encodes calls it. */
 void fh_video_encoder_set_bitrate (FhVideoEncoder *encoder, guint kbps);
 
+/* From the next frame on, @threads threads (0: libx264 decides): a new
+ * libx264 context at the bitrate aimed at now, so the next frame is an
+ * IDR frame with its SPS. On failure the encoder goes on as it was. The
+ * thread that encodes calls it. */
+gboolean fh_video_encoder_set_threads (FhVideoEncoder *encoder, guint threads, GError **error);
+guint fh_video_encoder_get_threads (FhVideoEncoder *encoder);
+
 /* From now on libav's log lines (libx264's among them) go through GLib, in
  * the log domain "libav", one GLib line for each of theirs: "libx264: …",
  * after the encoder's name where an encoder logs. Errors become warnings,

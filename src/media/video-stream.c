@@ -73,6 +73,9 @@ struct _FhVideoStream {
   gint keyframe_requested; /* atomic */
   guint bitrate_kbps; /* atomic: what the encoder should aim at */
   guint encoder_kbps; /* the thread that encodes: what it aims at */
+  guint threads; /* atomic: the encoder's threads from the next frame on */
+  guint encoder_threads; /* the thread that encodes: what it has */
+  char *name; /* the encoder's: "session 1a2b3c4d", or NULL */
   guint64 dropped; /* under lock */
   gint thread_ids[2]; /* atomic: both threads' tids, for their CPU time */
 };
@@ -286,13 +289,25 @@ encode_one (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, g
 {
   FhEncodeJob job = { .self = self, .frame = frame, .capture_us = capture_us };
   guint kbps = (guint) g_atomic_int_get (&self->bitrate_kbps);
-  gint64 start = g_get_monotonic_time ();
+  guint threads = (guint) g_atomic_int_get (&self->threads);
+  g_autoptr (GError) local_error = NULL;
+  gint64 start;
   gboolean ok;
 
+  if (threads != self->encoder_threads) {
+    /* Tried once for each change: a new libx264 context, and an IDR frame
+     * (fh_video_encoder_set_threads). */
+    self->encoder_threads = threads;
+    if (!fh_video_encoder_set_threads (self->encoder, threads, &local_error))
+      g_warning ("%s: the encoder keeps its %u thread(s): %s", self->name ? self->name : "stream",
+                 fh_video_encoder_get_threads (self->encoder), local_error->message);
+  }
   if (kbps != self->encoder_kbps) {
     fh_video_encoder_set_bitrate (self->encoder, kbps);
     self->encoder_kbps = kbps;
   }
+  /* The encoding alone: a new context above is no measure of the next. */
+  start = g_get_monotonic_time ();
   ok = fh_video_encoder_encode (self->encoder, (guint) input, frame, keyframe, on_encoded, &job,
                                 error);
   g_mutex_lock (&self->lock);
@@ -479,6 +494,8 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   self->user_data = user_data;
   self->period_us = G_USEC_PER_SEC / MAX (config->fps, 1u);
   self->bitrate_kbps = self->encoder_kbps = config->bitrate_kbps;
+  self->threads = self->encoder_threads = config->threads;
+  self->name = g_strdup (config->name);
   self->link = g_rc_box_new0 (FhStreamLink);
   self->link->stream = self;
   self->packets = (FhPacketSource *) g_source_new (&packet_source_funcs, sizeof (FhPacketSource));
@@ -525,6 +542,12 @@ void
 fh_video_stream_set_bitrate (FhVideoStream *self, guint kbps)
 {
   g_atomic_int_set (&self->bitrate_kbps, (gint) kbps);
+}
+
+void
+fh_video_stream_set_threads (FhVideoStream *self, guint threads)
+{
+  g_atomic_int_set (&self->threads, (gint) threads);
 }
 
 double
@@ -590,6 +613,7 @@ fh_video_stream_free (FhVideoStream *self)
     g_source_unref (&self->packets->source);
   }
   fh_video_encoder_free (self->encoder);
+  g_free (self->name);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->capture_cond);

@@ -68,6 +68,10 @@ void fh_video_stream_set_paused (FhVideoStream *stream, gboolean paused);
 /* Main thread: the encoder aims at @kbps from the next frame on (a plane's
  * rate control, core/rate-control.h). */
 void fh_video_stream_set_bitrate (FhVideoStream *stream, guint kbps);
+/* Main thread: the encoder has @threads threads from the next frame on,
+ * which is then an IDR frame (fh_video_encoder_set_threads); no change
+ * when it has them already. */
+void fh_video_stream_set_threads (FhVideoStream *stream, guint threads);
 /* Frames the stream skipped since it started (fell behind, or the main
  * loop had not sent the previous ones yet). */
 guint64 fh_video_stream_get_dropped (FhVideoStream *stream);

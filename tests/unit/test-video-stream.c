@@ -4,8 +4,8 @@
  * read back), a frame's capture overlaps the last one's encoding when
  * the two do not fit in a period one after the other, a frame that fits
  * is encoded without waking the encode thread, stop() ends everything,
- * and the encoder follows a bitrate that goes down and up without
- * libx264 warning of it. */
+ * the encoder follows a bitrate that goes down and up without libx264
+ * warning of it, and a change of its threads starts a new IDR frame. */
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -389,6 +389,73 @@ test_bitrate_changes_quietly (void)
 }
 
 typedef struct {
+  guint frames;
+  guint keyframes;
+  gboolean last_key;
+  gboolean last_has_sps;
+} KeyCount;
+
+static void
+count_keyframes (const guint8 *data, gsize size, gboolean keyframe, gpointer user_data)
+{
+  KeyCount *k = user_data;
+
+  k->frames++;
+  k->keyframes += keyframe;
+  k->last_key = keyframe;
+  k->last_has_sps = has_sps (data, size);
+}
+
+/* Encodes frame @pts of a still grey picture (no keyframe asked for). */
+static void
+encode_still (FhVideoEncoder *encoder, gint64 pts, KeyCount *k)
+{
+  g_autoptr (GError) error = NULL;
+  guint input = (guint) pts % FH_VIDEO_ENCODER_INPUTS;
+  FhFrame frame;
+
+  g_assert_true (fh_video_encoder_get_input (encoder, input, &frame, &error));
+  for (guint p = 0; p < 3; p++)
+    memset (frame.data[p], 128, (gsize) frame.stride[p] * (p ? frame.height / 2 : frame.height));
+  g_assert_true (fh_video_encoder_encode (encoder, input, pts, FALSE, count_keyframes, k, &error));
+  g_assert_no_error (error);
+}
+
+/* The encoder's threads change between frames (the host's share of the
+ * cores, core/encoder-threads.h): the next frame is an IDR frame with its
+ * SPS, though nobody asked for one, and the frames go on after it; the
+ * same number again changes nothing. */
+static void
+test_threads_change (void)
+{
+  FhVideoEncoderConfig config = { 320, 240, 30, 1000, "ultrafast", 1 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FhVideoEncoder) encoder = fh_video_encoder_new (&config, &error);
+  KeyCount k = { 0 };
+  gint64 pts = 0;
+
+  g_assert_no_error (error);
+  for (; pts < 5; pts++)
+    encode_still (encoder, pts, &k);
+  g_assert_cmpuint (k.keyframes, ==, 1); /* the first frame's */
+
+  g_assert_true (fh_video_encoder_set_threads (encoder, 2, &error));
+  g_assert_cmpuint (fh_video_encoder_get_threads (encoder), ==, 2);
+  encode_still (encoder, pts++, &k);
+  g_assert_true (k.last_key);
+  g_assert_true (k.last_has_sps);
+  for (guint i = 0; i < 5; i++)
+    encode_still (encoder, pts++, &k);
+  g_assert_cmpuint (k.keyframes, ==, 2);
+  g_assert_false (k.last_key);
+
+  g_assert_true (fh_video_encoder_set_threads (encoder, 2, &error));
+  encode_still (encoder, pts++, &k);
+  g_assert_cmpuint (k.keyframes, ==, 2);
+  g_assert_cmpuint (k.frames, ==, (guint) pts);
+}
+
+typedef struct {
   GLogLevelFlags level;
   char *message;
 } FhLoggedLine;
@@ -475,6 +542,7 @@ main (int argc, char **argv)
   g_test_add_func ("/video-stream/capture-overlaps-encoding", test_capture_overlaps_encoding);
   g_test_add_func ("/video-stream/bad-settings", test_bad_encoder_settings);
   g_test_add_func ("/video-stream/bitrate-changes-quietly", test_bitrate_changes_quietly);
+  g_test_add_func ("/video-stream/threads-change", test_threads_change);
   g_test_add_func ("/video-stream/libav-logs-through-glib", test_libav_logs_through_glib);
   return g_test_run ();
 }
