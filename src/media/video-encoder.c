@@ -129,8 +129,11 @@ fh_video_encoder_set_threads (FhVideoEncoder *self, guint threads, GError **erro
    * they stay. */
   ctx = open_context (self, (guint) self->ctx->width, (guint) self->ctx->height,
                       (guint) self->ctx->framerate.num, self->ctx->bit_rate, threads, error);
-  if (!ctx)
+  if (!ctx) {
+    g_prefix_error (error, "%s%sthe encoder keeps its %u thread(s): ", self->name ? self->name : "",
+                    self->name ? ": " : "", self->threads);
     return FALSE;
+  }
   self->pending_max_rate = 0;
   avcodec_free_context (&self->ctx); /* libx264 logs its statistics here */
   self->ctx = ctx;

@@ -49,8 +49,9 @@ void fh_video_encoder_set_bitrate (FhVideoEncoder *encoder, guint kbps);
 
 /* From the next frame on, @threads threads (0: libx264 decides): a new
  * libx264 context at the bitrate aimed at now, so the next frame is an
- * IDR frame with its SPS. On failure the encoder goes on as it was. The
- * thread that encodes calls it. */
+ * IDR frame with its SPS. On failure the encoder goes on as it was, and
+ * @error says so after the encoder's name. The thread that encodes calls
+ * it. */
 gboolean fh_video_encoder_set_threads (FhVideoEncoder *encoder, guint threads, GError **error);
 guint fh_video_encoder_get_threads (FhVideoEncoder *encoder);
 

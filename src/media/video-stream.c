@@ -74,8 +74,7 @@ struct _FhVideoStream {
   guint bitrate_kbps; /* atomic: what the encoder should aim at */
   guint encoder_kbps; /* the thread that encodes: what it aims at */
   guint threads; /* atomic: the encoder's threads from the next frame on */
-  guint encoder_threads; /* the thread that encodes: what it has */
-  char *name; /* the encoder's: "session 1a2b3c4d", or NULL */
+  guint encoder_threads; /* the thread that encodes: the last it asked for */
   guint64 dropped; /* under lock */
   gint thread_ids[2]; /* atomic: both threads' tids, for their CPU time */
 };
@@ -299,8 +298,7 @@ encode_one (FhVideoStream *self, gint input, guint32 frame, gint64 capture_us, g
      * (fh_video_encoder_set_threads). */
     self->encoder_threads = threads;
     if (!fh_video_encoder_set_threads (self->encoder, threads, &local_error))
-      g_warning ("%s: the encoder keeps its %u thread(s): %s", self->name ? self->name : "stream",
-                 fh_video_encoder_get_threads (self->encoder), local_error->message);
+      g_warning ("%s", local_error->message);
   }
   if (kbps != self->encoder_kbps) {
     fh_video_encoder_set_bitrate (self->encoder, kbps);
@@ -495,7 +493,6 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   self->period_us = G_USEC_PER_SEC / MAX (config->fps, 1u);
   self->bitrate_kbps = self->encoder_kbps = config->bitrate_kbps;
   self->threads = self->encoder_threads = config->threads;
-  self->name = g_strdup (config->name);
   self->link = g_rc_box_new0 (FhStreamLink);
   self->link->stream = self;
   self->packets = (FhPacketSource *) g_source_new (&packet_source_funcs, sizeof (FhPacketSource));
@@ -613,7 +610,6 @@ fh_video_stream_free (FhVideoStream *self)
     g_source_unref (&self->packets->source);
   }
   fh_video_encoder_free (self->encoder);
-  g_free (self->name);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->capture_cond);
