@@ -688,9 +688,10 @@ same time, on the same synthetic input, each in $rounds rounds of its own
 host and process: together they keep well under the machine's
 $(nproc) cores busy, and whatever the machine does falls on both; the
 ratio is the median of the per-round ratios (the notes give them all,
-and split funkhaus's figure: its main thread, which hands each frame on,
-sends it over TLS and reads the client's acks, and the rest, against
-the encoder alone).
+and split funkhaus's figure: its main thread, which reads the client's
+acks and does the rest of the host's work, and the rest, against the
+encoder alone; each frame goes out over TLS from the thread that encoded
+it).
 
 Where the comparison leans, and which way:
 
@@ -751,8 +752,8 @@ $table
   CPU per frame): $wl_sessions
 - funkhaus and the encoder alone at the same time, CPU per frame funkhaus / encoder per
   round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
-- in those rounds, funkhaus's main thread (its main loop: each frame's hand-over from the
-  capture thread, its TLS WebSocket send and the client's acks, which the encoder alone does not do), CPU per
+- in those rounds, funkhaus's main thread (its main loop: the client's acks, the stats, which the
+  encoder alone does not do; each frame's TLS WebSocket send is on the thread that encoded it), CPU per
   frame, ms: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_main "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g');
   funkhaus without it / encoder per round: $(for input in "${pair_inputs[@]}"; do printf '%s %s' "$(label "$input")" "$(pair_rest_ratios "$input" | paste -sd ' ')"; echo; done | paste -sd ';' | sed 's/;/; /g')
 - sessions sustained: the first count that failed — $first_failed

@@ -96,6 +96,16 @@ struct _FhSession {
   FhSessionCounters counters;
   const char *plane; /* of the last bound peer */
 
+  /* While the bound peer takes frames on the stream's thread
+   * (update_direct): its ops and itself, set only while the stream's
+   * direct function is off. */
+  const FhSessionPeerOps *direct_ops;
+  gpointer direct_peer;
+  /* What went out that way, for the main thread to count (drain_direct). */
+  GMutex direct_lock;
+  GArray *direct_sent; /* FhSentFrame */
+  guint64 direct_skipped;
+
   /* The bound peer's pads, keys and buttons; the guests' are their own. */
   FhPeerInput input;
   GPtrArray *guests; /* FhGuest, oldest first */
@@ -118,6 +128,8 @@ G_DEFINE_QUARK (fh-session-error-quark, fh_session_error)
 
 static gboolean desktop_up (FhSession *self);
 static void guest_free (FhGuest *g);
+static void update_direct (FhSession *self);
+static void drain_direct (FhSession *self);
 static void drop_guest (FhSession *self, FhGuest *g, gboolean close, FhEndReason reason,
                         const char *message);
 
@@ -149,12 +161,12 @@ set_state (FhSession *self, FhSessionState state, const char *why)
   g_message ("session %.8s: %s → %s%s%s", self->id, fh_session_state_to_string (self->state),
              fh_session_state_to_string (state), why ? ": " : "", why ? why : "");
   self->state = state;
+  update_direct (self);
 }
 
-static gboolean
-on_stats_tick (gpointer user_data)
+static void
+tell_stats (FhSession *self)
 {
-  FhSession *self = user_data;
   guint64 dropped = fh_video_stream_get_dropped (self->stream);
   FhStreamStats stats = {
     .fps = self->send_us->len,
@@ -183,7 +195,94 @@ on_stats_tick (gpointer user_data)
     if (g && g->ops->stats)
       g->ops->stats (g->peer, &stats);
   }
+}
+
+static gboolean
+on_stats_tick (gpointer user_data)
+{
+  FhSession *self = user_data;
+
+  drain_direct (self);
+  tell_stats (self);
   return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+  gsize size;
+  gint64 encode_us; /* capture → encoded */
+  gint64 send_us;   /* capture → handed to the peer */
+} FhSentFrame;
+
+static void
+count_sent (FhSession *self, const FhSentFrame *f)
+{
+  self->counters.frames_sent++;
+  self->counters.bytes_sent += f->size;
+  fh_histogram_observe (&self->counters.encode_seconds, f->encode_us / 1e6);
+  fh_histogram_observe (&self->counters.capture_to_send_seconds, f->send_us / 1e6);
+  g_array_append_val (self->encode_us, f->encode_us);
+  g_array_append_val (self->send_us, f->send_us);
+  self->window_bytes += f->size;
+  self->frames_sent++;
+}
+
+/* Main thread: counts what the stream's thread sent or skipped itself. */
+static void
+drain_direct (FhSession *self)
+{
+  g_mutex_lock (&self->direct_lock);
+  for (guint i = 0; i < self->direct_sent->len; i++)
+    count_sent (self, &g_array_index (self->direct_sent, FhSentFrame, i));
+  g_array_set_size (self->direct_sent, 0);
+  self->counters.frames_skipped += self->direct_skipped;
+  self->direct_skipped = 0;
+  g_mutex_unlock (&self->direct_lock);
+}
+
+/* The stream's thread: the bound peer sends @packet from here if it can. */
+static gboolean
+on_direct (const FhVideoPacket *packet, gpointer user_data)
+{
+  FhSession *self = user_data;
+  FhPeerVideo done = self->direct_ops->video_direct (self->direct_peer, packet);
+  FhSentFrame f = {
+    .size = packet->size,
+    .encode_us = packet->encoded_us - packet->capture_us,
+    .send_us = g_get_monotonic_time () - packet->capture_us,
+  };
+
+  if (done == FH_PEER_VIDEO_LATER)
+    return FALSE;
+  g_mutex_lock (&self->direct_lock);
+  if (done == FH_PEER_VIDEO_SENT)
+    g_array_append_val (self->direct_sent, f);
+  else
+    self->direct_skipped++;
+  g_mutex_unlock (&self->direct_lock);
+  return TRUE;
+}
+
+/* Frames go to the bound peer on the stream's thread while it alone
+ * watches, streams, has had its keyframe and can take them there;
+ * otherwise through on_packet. Called wherever one of those changes: when
+ * it returns, a peer that no longer qualifies is not called from the
+ * stream's thread again. */
+static void
+update_direct (FhSession *self)
+{
+  gboolean on = self->stream && self->state == FH_SESSION_STATE_STREAMING &&
+                !self->await_keyframe && !self->guests->len && self->peer_ops &&
+                self->peer_ops->video_direct;
+
+  if (on ? self->direct_peer == self->peer && self->direct_ops == self->peer_ops
+         : !self->direct_peer)
+    return;
+  if (self->direct_peer)
+    fh_video_stream_set_direct (self->stream, NULL, NULL);
+  self->direct_ops = on ? self->peer_ops : NULL;
+  self->direct_peer = on ? self->peer : NULL;
+  if (on)
+    fh_video_stream_set_direct (self->stream, on_direct, self);
 }
 
 /* Every guest gets the frame (from its first keyframe on). Backwards: a
@@ -205,7 +304,7 @@ static void
 on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_data)
 {
   FhSession *self = user_data;
-  gint64 encode_us, send_us;
+  FhSentFrame f;
 
   if (self->guests->len && desktop_up (self))
     send_to_guests (self, packet);
@@ -218,18 +317,15 @@ on_packet (FhVideoStream *stream, const FhVideoPacket *packet, gpointer user_dat
   self->await_keyframe = FALSE;
   if (!self->peer_ops->video (self->peer, packet)) {
     self->counters.frames_skipped++;
-    return;
+  } else {
+    f.size = packet->size;
+    f.encode_us = packet->encoded_us - packet->capture_us;
+    f.send_us = g_get_monotonic_time () - packet->capture_us;
+    count_sent (self, &f);
   }
-  send_us = g_get_monotonic_time () - packet->capture_us;
-  encode_us = packet->encoded_us - packet->capture_us;
-  self->counters.frames_sent++;
-  self->counters.bytes_sent += packet->size;
-  fh_histogram_observe (&self->counters.encode_seconds, encode_us / 1e6);
-  fh_histogram_observe (&self->counters.capture_to_send_seconds, send_us / 1e6);
-  g_array_append_val (self->encode_us, encode_us);
-  g_array_append_val (self->send_us, send_us);
-  self->window_bytes += packet->size;
-  self->frames_sent++;
+  /* The next frames may go on the stream's thread (its video op may also
+   * have closed the peer: then they do not). */
+  update_direct (self);
 }
 
 static void
@@ -793,9 +889,9 @@ enter_streaming_or_wait (FhSession *self)
 {
   if (self->peer_ops) {
     start_clipboard (self);
+    self->await_keyframe = TRUE;
     set_state (self, FH_SESSION_STATE_STREAMING, self->peer_ops->describe (self->peer));
     on_stats_tick_start (self);
-    self->await_keyframe = TRUE;
     fh_video_stream_request_keyframe (self->stream);
     fh_video_stream_set_paused (self->stream, FALSE);
     /* Last: the peer may detach (or be closed) from inside its welcome. */
@@ -936,6 +1032,8 @@ fh_session_new (FhCore *core, const FhSessionRequest *request, GError **error)
   self->audio_constant_bitrate = request->audio_constant_bitrate;
   self->audio_gapless = request->audio_gapless;
   self->encode_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_mutex_init (&self->direct_lock);
+  self->direct_sent = g_array_new (FALSE, FALSE, sizeof (FhSentFrame));
   self->send_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->guests = g_ptr_array_new ();
   self->backend = app->backend;
@@ -1030,6 +1128,7 @@ fh_session_stop (FhSession *self, FhEndReason reason, const char *message)
 
   if (self->state == FH_SESSION_STATE_STOPPED)
     return;
+  update_direct (self); /* before its peer hears of the end */
   if (self->creating) {
     self->creating->session = NULL; /* its callback cleans up */
     self->creating = NULL;
@@ -1083,6 +1182,8 @@ fh_session_free (FhSession *self)
   fh_session_stop (self, FH_END_REASON_HOST_STOPPING, NULL);
   g_array_unref (self->encode_us);
   g_array_unref (self->send_us);
+  g_array_unref (self->direct_sent);
+  g_mutex_clear (&self->direct_lock);
   g_ptr_array_unref (self->guests);
   g_free (self->join_code);
   g_free (self->dir);
@@ -1181,6 +1282,7 @@ fh_session_attach_peer (FhSession *self, const FhSessionPeerOps *ops, gpointer p
   self->peer_ops = ops;
   self->peer = peer;
   self->plane = ops->plane;
+  update_direct (self);
   self->peer_resumed = resumed;
   self->mic_wanted = FALSE;
   /* A new peer's link starts from what was asked for. */
@@ -1246,6 +1348,7 @@ fh_session_forget_peer (FhSession *self, gpointer peer)
     fh_mic_remove_feeder (self->mic, g_steal_pointer (&self->mic_feeder));
   self->peer_ops = NULL;
   self->peer = NULL;
+  update_direct (self);
 }
 
 void
@@ -1554,6 +1657,7 @@ fh_session_has_peer (FhSession *self)
 const FhSessionCounters *
 fh_session_get_counters (FhSession *self)
 {
+  drain_direct (self);
   return &self->counters;
 }
 
@@ -1594,6 +1698,7 @@ drop_guest (FhSession *self, FhGuest *g, gboolean close, FhEndReason reason,
             const char *message)
 {
   g_ptr_array_remove (self->guests, g);
+  update_direct (self);
   g_message ("session %.8s: guest %u (device %s) %s%s%s", self->id, g->id, g->device,
              close ? "removed" : "left", message ? ": " : "", message ? message : "");
   release_held (self, &g->input);
@@ -1674,6 +1779,7 @@ fh_session_add_guest (FhSession *self, const FhSessionPeerOps *ops, gpointer pee
   fh_device_store_get_access (fh_core_get_devices (self->core), device, &g->device_access);
   g->judged = guest_level (g);
   g_ptr_array_add (self->guests, g);
+  update_direct (self); /* guests get their frames through on_packet */
   g_message ("session %.8s: guest %u (device %s, %s) joined at level %s (granted %s)", self->id,
              g->id, device, ops->describe (peer), fh_access_level_to_string (g->judged),
              fh_access_level_to_string (granted));

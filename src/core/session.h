@@ -56,8 +56,16 @@ typedef struct {
   gboolean audio_gapless; /* packets while nothing plays too (Moonlight) */
 } FhSessionRequest;
 
+/* What became of a frame handed to a peer's video_direct. */
+typedef enum {
+  FH_PEER_VIDEO_LATER, /* not now: it goes to the peer's video op as usual */
+  FH_PEER_VIDEO_SENT,
+  FH_PEER_VIDEO_SKIPPED, /* its link is behind */
+} FhPeerVideo;
+
 /* Who watches a session: a connection of one of the planes (a browser's
- * WebSocket, a Moonlight client). Every function runs on the main thread;
+ * WebSocket, a Moonlight client). Every function but video_direct runs on
+ * the main thread;
  * @peer is the pointer given to fh_session_attach_peer. */
 typedef struct {
   /* The plane the peer belongs to ("web", "gamestream"): a label for
@@ -72,6 +80,14 @@ typedef struct {
    * the peer skipped it (its link is behind): the stats count only what
    * went out. */
   gboolean (*video) (gpointer peer, const FhVideoPacket *packet);
+  /* May be NULL; the one op called off the main thread. @packet as for
+   * video, on the session's stream thread that encoded it, while @peer
+   * alone watches the session and has had its keyframe: a peer that can
+   * send from there does so at once, rather than the frame waking the main
+   * thread. Runs at the same time as the main thread's ops on @peer (what
+   * they share is the peer's to lock), never after @peer was detached or
+   * closed, and must not wait for the main thread. */
+  FhPeerVideo (*video_direct) (gpointer peer, const FhVideoPacket *packet);
   void (*audio) (gpointer peer, const FhAudioPacket *packet);
   void (*stats) (gpointer peer, const FhStreamStats *stats); /* once a second; may be NULL */
   void (*failed) (gpointer peer, const char *reason); /* before the session goes; may be NULL */

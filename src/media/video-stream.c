@@ -77,6 +77,10 @@ struct _FhVideoStream {
   guint encoder_threads; /* the thread that encodes: the last it asked for */
   guint64 dropped; /* under lock */
   gint thread_ids[2]; /* atomic: both threads' tids, for their CPU time */
+  /* Held while the function runs (fh_video_stream_set_direct). */
+  GMutex direct_lock;
+  FhVideoDirectFunc direct; /* under direct_lock */
+  gpointer direct_data;
 };
 
 typedef struct {
@@ -215,6 +219,7 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   /* The one copy on the way out: the encoder reuses its packet, and the
    * message must outlive this call (wayvnc does the same). */
   guint8 *buf = g_malloc (FH_VIDEO_HEADROOM + size);
+  gboolean taken;
 
   memcpy (buf + FH_VIDEO_HEADROOM, data, size);
   d->link = g_rc_box_acquire (self->link);
@@ -225,6 +230,17 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
   d->packet.frame = job->frame;
   d->packet.capture_us = job->capture_us;
   d->packet.encoded_us = now;
+  g_mutex_lock (&self->direct_lock);
+  /* Only with none on its way to the main loop: frames leave in order. */
+  taken = self->direct && !g_atomic_int_get (&self->link->in_flight) &&
+          self->direct (&d->packet, self->direct_data);
+  g_mutex_unlock (&self->direct_lock);
+  if (taken) {
+    g_bytes_unref (d->packet.buffer);
+    link_unref (d->link);
+    g_free (d);
+    return;
+  }
   g_atomic_int_inc (&self->link->in_flight);
   post_packet (self, d);
 }
@@ -482,6 +498,7 @@ fh_video_stream_new (const FhFrameSource *source, const FhVideoEncoderConfig *co
   g_autofree char *name = NULL;
 
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->direct_lock);
   g_cond_init (&self->capture_cond);
   g_cond_init (&self->encode_cond);
   self->source = *source;
@@ -533,6 +550,15 @@ fh_video_stream_set_paused (FhVideoStream *self, gboolean paused)
   self->paused = paused;
   wake_both (self);
   g_mutex_unlock (&self->lock);
+}
+
+void
+fh_video_stream_set_direct (FhVideoStream *self, FhVideoDirectFunc func, gpointer user_data)
+{
+  g_mutex_lock (&self->direct_lock);
+  self->direct = func;
+  self->direct_data = user_data;
+  g_mutex_unlock (&self->direct_lock);
 }
 
 void
@@ -612,6 +638,7 @@ fh_video_stream_free (FhVideoStream *self)
   fh_video_encoder_free (self->encoder);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_mutex_clear (&self->lock);
+  g_mutex_clear (&self->direct_lock);
   g_cond_clear (&self->capture_cond);
   g_cond_clear (&self->encode_cond);
   g_free (self);

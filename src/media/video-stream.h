@@ -50,6 +50,11 @@ typedef struct {
 /* Main thread. @packet is borrowed; its headroom may be written. */
 typedef void (*FhVideoPacketFunc) (FhVideoStream *stream, const FhVideoPacket *packet,
                                    gpointer user_data);
+/* The stream's thread that encoded @packet (capture or encode thread):
+ * takes it at once, on that thread, instead of its going to the main loop.
+ * Returns FALSE to leave it to FhVideoPacketFunc as usual. Its headroom may
+ * be written. It must not wait for the main thread. */
+typedef gboolean (*FhVideoDirectFunc) (const FhVideoPacket *packet, gpointer user_data);
 /* Main thread, once: capture or encoding failed; the threads have ended. */
 typedef void (*FhVideoFailedFunc) (FhVideoStream *stream, const GError *error,
                                    gpointer user_data);
@@ -62,6 +67,12 @@ FhVideoStream *fh_video_stream_new (const FhFrameSource *source,
 
 /* Main thread: the next frame is an IDR frame. */
 void fh_video_stream_request_keyframe (FhVideoStream *stream);
+/* Main thread: frames go to @func first (NULL: none), from the first one
+ * encoded while none is on its way to the main loop, so frames reach
+ * their peer in order. When this returns, the function set before is not
+ * running and is not called again. */
+void fh_video_stream_set_direct (FhVideoStream *stream, FhVideoDirectFunc func,
+                                 gpointer user_data);
 /* Main thread: nobody is watching; stop capturing and encoding until
  * resumed (which starts with a keyframe). */
 void fh_video_stream_set_paused (FhVideoStream *stream, gboolean paused);

@@ -410,6 +410,9 @@ typedef struct {
   guint accesses; /* access calls */
   gboolean guest; /* bound as a guest */
   guint guests_told; /* guests calls */
+  const FhSessionPeerOps *ops; /* NULL: peer_ops */
+  gint direct_allowed; /* atomic: video_direct may come */
+  gint direct_packets; /* atomic: what came there */
 } FakePeer;
 
 static void
@@ -439,7 +442,7 @@ peer_welcome (gpointer data, FhSession *session, gboolean resumed)
   check_call (peer, PEER_WELCOME, "welcome");
   log_call (peer->fx, "%s: welcome resumed=%d", peer->name, resumed);
   g_assert_true (peer->guest ? fh_session_is_guest (session, peer)
-                             : fh_session_get_peer (session, &peer_ops) == peer);
+                             : fh_session_get_peer (session, peer->ops ? peer->ops : &peer_ops) == peer);
   peer->session = session;
   peer->welcomes++;
   peer->welcomed_us = g_get_monotonic_time ();
@@ -482,6 +485,33 @@ peer_video (gpointer data, const FhVideoPacket *packet)
   peer->keyframes += packet->keyframe;
   peer->packets++;
   return TRUE;
+}
+
+/* The stream's thread: as peer_video, off the main thread, and only while
+ * the test allows it. Never at the same time as peer_video (frames leave
+ * in order, one way at a time). */
+static FhPeerVideo
+peer_video_direct (gpointer data, const FhVideoPacket *packet)
+{
+  FakePeer *peer = data;
+  gsize buffer_size;
+  const guint8 *buffer = g_bytes_get_data (packet->buffer, &buffer_size);
+
+  if (g_thread_self () == peer->fx->main_thread)
+    g_error ("peer %s: video_direct on the main thread", peer->name);
+  if (!g_atomic_int_get (&peer->direct_allowed))
+    g_error ("peer %s: video_direct, which the test did not expect", peer->name);
+  g_assert_true (packet->data == buffer + FH_VIDEO_HEADROOM);
+  memset (packet->data - FH_VIDEO_HEADROOM, 0xa5, FH_VIDEO_HEADROOM);
+  g_assert_true (starts_annex_b (packet->data, packet->size));
+  /* Its keyframe came first, through the main loop. */
+  g_assert_cmpuint (peer->packets, >, 0);
+  g_assert_cmpuint (packet->frame, >, peer->last_frame);
+  peer->last_frame = packet->frame;
+  peer->keyframes += packet->keyframe;
+  g_atomic_int_inc ((gint *) &peer->packets);
+  g_atomic_int_inc (&peer->direct_packets);
+  return FH_PEER_VIDEO_SENT;
 }
 
 static void
@@ -595,7 +625,7 @@ static void
 attach (FhSession *session, FakePeer *peer, gboolean resumed)
 {
   peer->allowed = PEER_STREAM;
-  fh_session_attach_peer (session, &peer_ops, peer, resumed);
+  fh_session_attach_peer (session, peer->ops ? peer->ops : &peer_ops, peer, resumed);
 }
 
 static void
@@ -1522,6 +1552,80 @@ test_access (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (fh_session_get_counters (unknown)->input_refused, ==, 1);
 }
 
+/* ---- 8d: frames on the stream's thread ---- */
+
+static gboolean
+tick (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* A peer that can send from the stream's thread gets its keyframe through
+ * the main loop, then its frames there, in order, counted by the session
+ * as any other; a guest takes the frames back to the main loop for both;
+ * and none comes to the peer there once it left. */
+static void
+test_direct (Fixture *fx, gconstpointer data)
+{
+  FakePeer *a = fake_peer_new (fx, "A"), *g = fake_peer_new (fx, "G");
+  g_autofree char *id_a = NULL, *token_a = NULL, *id_g = NULL, *token_g = NULL;
+  /* Frames that go on the stream's thread wake the main loop no more. */
+  guint ticker = g_timeout_add (10, tick, NULL);
+  FhSession *session;
+  guint main_packets, guest;
+  gint direct;
+  guint64 sent;
+  g_autoptr (GError) error = NULL;
+
+  /* peer_ops, and it can send from the stream's thread, as the web
+   * plane's peer. */
+  static FhSessionPeerOps direct_peer_ops;
+
+  direct_peer_ops = peer_ops;
+  direct_peer_ops.video_direct = peer_video_direct;
+  pair (fx, "laptop", "192.0.2.1", &id_a, &token_a);
+  pair (fx, "guest", "192.0.2.2", &id_g, &token_g);
+  a->ops = &direct_peer_ops;
+  g_atomic_int_set (&a->direct_allowed, TRUE);
+  session = streaming_session (fx, a, id_a);
+  WAIT_UNTIL (g_atomic_int_get (&a->direct_packets) >= 20, STREAM_TIMEOUT_MS);
+  g_assert_true (a->first_was_keyframe);
+  g_assert_cmpuint (a->packets - g_atomic_int_get (&a->direct_packets), >=, 1);
+
+  /* Counted as sent, and in its stats, as frames through the main loop
+   * are: at most the one on its way between the two. */
+  direct = g_atomic_int_get ((gint *) &a->packets);
+  sent = fh_session_get_counters (session)->frames_sent;
+  g_assert_cmpuint (sent, <=, (guint) g_atomic_int_get ((gint *) &a->packets));
+  g_assert_cmpuint (sent + 1, >=, (guint) direct);
+  WAIT_UNTIL (a->stats >= 2, 3 * STREAM_TIMEOUT_MS / 2);
+  g_assert_cmpfloat (a->stats_seen[1].fps, >, MODE_REFRESH / 2);
+
+  /* A guest joins: from then on every frame goes through the main loop,
+   * to both. */
+  g->guest = TRUE;
+  g->allowed = PEER_STREAM;
+  a->allowed |= PEER_GUESTS | PEER_ACCESS;
+  guest = fh_session_add_guest (session, &peer_ops, g, id_g, FH_ACCESS_VIEW, &error);
+  g_assert_no_error (error);
+  g_atomic_int_set (&a->direct_allowed, FALSE);
+  main_packets = a->packets;
+  WAIT_UNTIL (g->packets >= 5 && a->packets >= main_packets + 5, STREAM_TIMEOUT_MS);
+
+  /* It leaves: A's frames go on its thread again. */
+  g_atomic_int_set (&a->direct_allowed, TRUE);
+  direct = g_atomic_int_get (&a->direct_packets);
+  g->allowed |= PEER_CLOSED;
+  g_assert_true (fh_session_remove_guest (session, guest, "bye"));
+  WAIT_UNTIL (g_atomic_int_get (&a->direct_packets) >= direct + 5, STREAM_TIMEOUT_MS);
+
+  /* A leaves: not one frame more, on either way. */
+  detach (session, a);
+  g_atomic_int_set (&a->direct_allowed, FALSE);
+  run_for (300);
+  g_source_remove (ticker);
+}
+
 /* ---- 8c: guests ---- */
 
 static void
@@ -2044,6 +2148,7 @@ main (int argc, char **argv)
   ADD ("input", test_input, 30);
   ADD ("access", test_access, 30);
   ADD ("guests", test_guests, 30);
+  ADD ("direct", test_direct, 30);
   ADD ("refusals", test_refusals, 30);
   ADD ("sessions-observer", test_sessions_observer, 1);
   ADD ("prompts/pin", test_prompt_pin, 30);

@@ -11,6 +11,7 @@
 #include "planes/web/flow.h"
 #include "planes/web/owner.h"
 #include "planes/web/plane.h"
+#include "planes/web/wire.h"
 
 #define HELLO_TIMEOUT_S 10
 /* What libsoup buffers of one incoming message at most (see fh_client_new). */
@@ -19,7 +20,9 @@
 struct _FhClient {
   FhWebPlane *plane;
   SoupWebsocketConnection *connection;
+  FhWebWire *wire; /* under the connection: video goes straight to it */
   GSocket *socket; /* under the TLS: how much the kernel still holds */
+  GMainContext *context;
   char *peer;
   FhSession *session; /* bound after hello; not owned */
   char *device; /* the paired device it proved to be (hello or console) */
@@ -31,8 +34,17 @@ struct _FhClient {
   gboolean guest; /* bound to another device's session as its guest */
   gboolean acks; /* it acknowledges frames (hello) */
   gboolean clipboard; /* it shares its clipboard with its session (hello) */
-  FhWebFlow flow; /* its video in flight: set up when bound to a session */
+  /* Its video in flight, set up when bound to a session: under flow_lock,
+   * as the session's stream thread sends frames too (peer_video_direct).
+   * So are the flow's verdicts for the main thread: a new bitrate, a
+   * keyframe, the cut-off, carried out by on_flow_effects. */
+  GMutex flow_lock;
+  FhWebFlow flow;
   gboolean flow_ready;
+  GSource *effects_source;
+  guint effect_kbps;
+  gboolean effect_keyframe;
+  gboolean cut_off;
   /* Token bucket for binary messages (input, microphone). */
   double tokens;
   gint64 refilled_us;
@@ -155,10 +167,10 @@ peer_welcome (gpointer peer, FhSession *session, gboolean resumed)
 
 /* The web's video header goes into the headroom in front of the access
  * unit: header and frame leave as one message, with no copy of the frame. */
-G_STATIC_ASSERT (FH_PROTO_VIDEO_HEADER_SIZE <= FH_VIDEO_HEADROOM);
+G_STATIC_ASSERT (FH_WEB_WIRE_HEADER_MAX + FH_PROTO_VIDEO_HEADER_SIZE <= FH_VIDEO_HEADROOM);
 
-/* Bytes of this client's socket the kernel has not sent (or not had
- * acknowledged) yet, or -1. */
+/* Bytes of this client's video not yet sent (or not yet acknowledged):
+ * in the kernel and in the wire. -1 when the kernel does not say. */
 static gssize
 queued_bytes (FhClient *self)
 {
@@ -166,7 +178,80 @@ queued_bytes (FhClient *self)
 
   if (!self->socket || ioctl (g_socket_get_fd (self->socket), SIOCOUTQ, &queued) < 0)
     return -1;
-  return queued;
+  return queued + fh_web_wire_get_waiting (self->wire);
+}
+
+/* Main thread: what the flow decided on the stream's thread. */
+static gboolean
+on_flow_effects (gpointer user_data)
+{
+  FhClient *self = user_data;
+  guint kbps;
+  gboolean keyframe, cut_off;
+
+  g_mutex_lock (&self->flow_lock);
+  g_clear_pointer (&self->effects_source, g_source_unref);
+  kbps = self->effect_kbps;
+  keyframe = self->effect_keyframe;
+  cut_off = self->cut_off;
+  self->effect_kbps = 0;
+  self->effect_keyframe = FALSE;
+  g_mutex_unlock (&self->flow_lock);
+  if (kbps && self->session && !self->guest)
+    fh_session_set_target_bitrate (self->session, kbps);
+  if (keyframe && self->session)
+    fh_session_request_keyframe (self->session);
+  if (cut_off)
+    fh_client_close_with_error (self, FH_PROTO_ERROR_TOO_SLOW,
+                                "took no video for " G_STRINGIFY (FH_PROTO_TOO_SLOW_S)
+                                " s: the link or the client is too slow");
+  return G_SOURCE_REMOVE;
+}
+
+/* Under flow_lock: the flow's verdict on @packet. From the stream's
+ * thread (@later), what it asks of the session waits for the main thread;
+ * on the main thread it is in @kbps and @ask_keyframe. */
+static FhWebFlowVerdict
+flow_frame_locked (FhClient *self, const FhVideoPacket *packet, gboolean later,
+                   gboolean *ask_keyframe, guint *kbps)
+{
+  FhWebFlowVerdict verdict =
+    fh_web_flow_frame (&self->flow, g_get_monotonic_time (), packet->frame, packet->size,
+                       packet->keyframe, self->flow.acks ? -1 : queued_bytes (self),
+                       ask_keyframe, kbps);
+
+  if (verdict == FH_WEB_FLOW_CUT_OFF)
+    self->cut_off = TRUE;
+  if (!later || !(*kbps || *ask_keyframe || verdict == FH_WEB_FLOW_CUT_OFF))
+    return verdict;
+  if (*kbps)
+    self->effect_kbps = *kbps;
+  self->effect_keyframe |= *ask_keyframe;
+  if (!self->effects_source) {
+    self->effects_source = g_idle_source_new ();
+    g_source_set_priority (self->effects_source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (self->effects_source, on_flow_effects, self, NULL);
+    g_source_set_static_name (self->effects_source, "fh-web-flow");
+    g_source_attach (self->effects_source, self->context);
+  }
+  return verdict;
+}
+
+/* The video header and the WebSocket's frame header go into the headroom
+ * in front of the access unit: all of it leaves in one write. */
+static gboolean
+send_video (FhClient *self, const FhVideoPacket *packet)
+{
+  FhVideoHeader header = {
+    .keyframe = packet->keyframe,
+    .frame = packet->frame,
+    .capture_us = (guint64) packet->capture_us,
+    .encode_us = (guint32) MIN (packet->encoded_us - packet->capture_us, G_MAXUINT32),
+  };
+  guint8 *payload = packet->data - FH_PROTO_VIDEO_HEADER_SIZE;
+
+  fh_proto_write_video_header (&header, payload);
+  return fh_web_wire_send_binary (self->wire, payload, FH_PROTO_VIDEO_HEADER_SIZE + packet->size);
 }
 
 static gboolean
@@ -176,20 +261,12 @@ peer_video (gpointer peer, const FhVideoPacket *packet)
   gboolean ask_keyframe = FALSE;
   guint kbps = 0;
   FhWebFlowVerdict verdict = FH_WEB_FLOW_SEND;
-  FhVideoHeader header = {
-    .keyframe = packet->keyframe,
-    .frame = packet->frame,
-    .capture_us = (guint64) packet->capture_us,
-    .encode_us = (guint32) MIN (packet->encoded_us - packet->capture_us, G_MAXUINT32),
-  };
-  g_autoptr (GBytes) message = NULL;
 
   /* A client that acks tells its backlog itself: no system call for it. */
+  g_mutex_lock (&self->flow_lock);
   if (self->flow_ready)
-    verdict = fh_web_flow_frame (&self->flow, g_get_monotonic_time (), packet->frame,
-                                 packet->size, packet->keyframe,
-                                 self->flow.acks ? -1 : queued_bytes (self), &ask_keyframe,
-                                 &kbps);
+    verdict = flow_frame_locked (self, packet, FALSE, &ask_keyframe, &kbps);
+  g_mutex_unlock (&self->flow_lock);
   /* The session's own client sets its bitrate; a guest's link only
    * skips frames. */
   if (kbps && self->session && !self->guest)
@@ -202,13 +279,33 @@ peer_video (gpointer peer, const FhVideoPacket *packet)
                                 " s: the link or the client is too slow");
     return FALSE;
   }
-  if (verdict == FH_WEB_FLOW_SKIP)
+  if (verdict == FH_WEB_FLOW_SKIP || self->closing)
     return FALSE;
-  fh_proto_write_video_header (&header, packet->data - FH_PROTO_VIDEO_HEADER_SIZE);
-  message = g_bytes_new_from_bytes (packet->buffer, FH_VIDEO_HEADROOM - FH_PROTO_VIDEO_HEADER_SIZE,
-                                    FH_PROTO_VIDEO_HEADER_SIZE + packet->size);
-  fh_client_send_binary (peer, message);
+  send_video (self, packet);
   return TRUE;
+}
+
+/* The session's stream thread: the frame goes out from there, as the flow
+ * decides, without waking the main thread. */
+static FhPeerVideo
+peer_video_direct (gpointer peer, const FhVideoPacket *packet)
+{
+  FhClient *self = peer;
+  gboolean ask_keyframe = FALSE;
+  guint kbps = 0;
+  FhWebFlowVerdict verdict;
+
+  g_mutex_lock (&self->flow_lock);
+  if (!self->flow_ready) {
+    g_mutex_unlock (&self->flow_lock);
+    return FH_PEER_VIDEO_LATER;
+  }
+  verdict = self->cut_off ? FH_WEB_FLOW_SKIP
+                          : flow_frame_locked (self, packet, TRUE, &ask_keyframe, &kbps);
+  g_mutex_unlock (&self->flow_lock);
+  if (verdict != FH_WEB_FLOW_SEND || !send_video (self, packet))
+    return FH_PEER_VIDEO_SKIPPED;
+  return FH_PEER_VIDEO_SENT;
 }
 
 static void
@@ -226,8 +323,10 @@ peer_stats (gpointer peer, const FhStreamStats *stats)
   FhStreamStats mine = *stats;
   g_autofree char *text = NULL;
 
+  g_mutex_lock (&self->flow_lock);
   mine.skipped = self->flow_ready ? self->flow.skipped : 0;
   mine.round_trip_ms = self->flow_ready ? fh_web_flow_round_trip_us (&self->flow) / 1000.0 : 0;
+  g_mutex_unlock (&self->flow_lock);
   text = fh_proto_build_stats (&mine);
   fh_client_send_text (peer, text);
 }
@@ -301,6 +400,7 @@ const FhSessionPeerOps fh_web_peer_ops = {
   .describe = peer_describe,
   .welcome = peer_welcome,
   .video = peer_video,
+  .video_direct = peer_video_direct,
   .audio = peer_audio,
   .stats = peer_stats,
   .failed = peer_failed,
@@ -321,11 +421,13 @@ attach (FhClient *self, FhSession *session, gboolean resumed, gboolean mic)
   fh_session_attach_peer (session, &fh_web_peer_ops, self, resumed);
   /* Its link starts at what it asked for (attaching reset the session's
    * bitrate to that). */
+  g_mutex_lock (&self->flow_lock);
   if (self->flow_ready)
     fh_web_flow_clear (&self->flow);
   fh_web_flow_init (&self->flow, self->acks, fh_session_get_bitrate (session),
                     g_get_monotonic_time ());
   self->flow_ready = TRUE;
+  g_mutex_unlock (&self->flow_lock);
   if (self->clipboard)
     fh_session_enable_clipboard (session, self);
   if (mic && !fh_session_enable_mic (session, self, &error) &&
@@ -550,9 +652,11 @@ fh_client_bind_guest (FhClient *self, FhSession *session, FhAccessLevel level)
   /* Its welcome may come at once: the flow is ready before. */
   self->session = session;
   self->guest = TRUE;
+  g_mutex_lock (&self->flow_lock);
   fh_web_flow_init (&self->flow, self->acks, fh_session_get_bitrate (session),
                     g_get_monotonic_time ());
   self->flow_ready = TRUE;
+  g_mutex_unlock (&self->flow_lock);
   if (!fh_session_add_guest (session, &fh_web_peer_ops, self, self->device, level, &error) &&
       error) {
     self->session = NULL;
@@ -649,6 +753,15 @@ handle_pad (FhClient *self, const FhPadMessage *msg)
 }
 
 static void
+take_ack (FhClient *self, guint32 frame)
+{
+  g_mutex_lock (&self->flow_lock);
+  if (self->flow_ready)
+    fh_web_flow_ack (&self->flow, g_get_monotonic_time (), frame);
+  g_mutex_unlock (&self->flow_lock);
+}
+
+static void
 on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpointer user_data)
 {
   FhClient *self = user_data;
@@ -693,8 +806,8 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
     } else if (msg.type == FH_CLIENT_MESSAGE_PING) {
       pong = fh_proto_build_pong (msg.ping_t);
       fh_client_send_text (self, pong);
-    } else if (msg.type == FH_CLIENT_MESSAGE_ACK && self->flow_ready) {
-      fh_web_flow_ack (&self->flow, g_get_monotonic_time (), msg.ack_frame);
+    } else if (msg.type == FH_CLIENT_MESSAGE_ACK) {
+      take_ack (self, msg.ack_frame);
     } else if (msg.type == FH_CLIENT_MESSAGE_GUEST_ANSWER) {
       handle_guest_answer (self, &msg);
     } else if (msg.type == FH_CLIENT_MESSAGE_GUEST) {
@@ -733,8 +846,7 @@ on_message (SoupWebsocketConnection *connection, gint type, GBytes *message, gpo
       fh_client_close_with_error (self, FH_PROTO_ERROR_UNEXPECTED_MESSAGE,
                                   "the first message must be hello");
     } else if (ack) {
-      if (self->flow_ready)
-        fh_web_flow_ack (&self->flow, g_get_monotonic_time (), ack_frame);
+      take_ack (self, ack_frame);
     } else if (pad) {
       handle_pad (self, &pad_msg);
     } else if (!mic) {
@@ -804,13 +916,16 @@ on_hello_timeout (gpointer user_data)
 }
 
 FhClient *
-fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection, GSocket *socket,
-               const char *peer)
+fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection, FhWebWire *wire,
+               GSocket *socket, const char *peer)
 {
   FhClient *self = g_new0 (FhClient, 1);
 
   self->plane = plane;
   self->connection = g_object_ref (connection);
+  self->wire = g_object_ref (wire);
+  self->context = g_main_context_ref_thread_default ();
+  g_mutex_init (&self->flow_lock);
   self->socket = socket ? g_object_ref (socket) : NULL;
   self->peer = g_strdup (peer);
   self->tokens = FH_PROTO_MAX_INPUT_BURST;
@@ -845,9 +960,17 @@ fh_client_free (FhClient *self)
   if (soup_websocket_connection_get_state (self->connection) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (self->connection, 1001, "the host is stopping");
   g_object_unref (self->connection);
+  g_object_unref (self->wire);
   g_clear_object (&self->socket);
+  /* Detached above: the stream's thread calls it no more. */
+  if (self->effects_source) {
+    g_source_destroy (self->effects_source);
+    g_source_unref (self->effects_source);
+  }
   if (self->flow_ready)
     fh_web_flow_clear (&self->flow);
+  g_mutex_clear (&self->flow_lock);
+  g_main_context_unref (self->context);
   g_free (self->peer);
   g_free (self->device);
   g_free (self);

@@ -6,15 +6,17 @@
 
 #include "core/session.h"
 #include "planes/web/protocol.h"
+#include "planes/web/wire.h"
 
 typedef struct _FhWebPlane FhWebPlane;
 typedef struct _FhClient FhClient;
 typedef struct _FhSession FhSession;
 
-/* @socket: the connection's socket under its TLS (how much of its video
- * the kernel still holds), or NULL. */
+/* @wire: the stream under @connection, which video is written to
+ * directly (wire.h). @socket: the connection's socket under its TLS (how
+ * much of its video the kernel still holds), or NULL. */
 FhClient *fh_client_new (FhWebPlane *plane, SoupWebsocketConnection *connection,
-                         GSocket *socket, const char *peer);
+                         FhWebWire *wire, GSocket *socket, const char *peer);
 void fh_client_free (FhClient *client);
 
 const char *fh_client_get_peer (FhClient *client);

@@ -14,6 +14,7 @@
 #include "planes/web/operations.h"
 #include "planes/web/plane.h"
 #include "planes/web/protocol.h"
+#include "planes/web/wire.h"
 
 /* How often at most the log hears of refused or timed-out connections:
  * a flood of them must not become a flood of log lines. */
@@ -427,16 +428,43 @@ on_new_request (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
 }
 
+/* The upgrade is done (the 101 went out): the connection leaves libsoup's
+ * HTTP side for a WebSocket over a wire that a session's stream thread
+ * can write to as well (wire.h). The same steps as libsoup's own WebSocket
+ * handler, with the wire put in between. */
 static void
-handle_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path,
-                  SoupWebsocketConnection *connection, gpointer user_data)
+on_upgraded (SoupServerMessage *msg, gpointer user_data)
 {
   FhServer *self = user_data;
   g_autofree char *peer = peer_of (msg);
   FhHttpConnection *c = connection_of (self, msg);
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (FhWebWire) wire = NULL;
+  g_autoptr (SoupWebsocketConnection) connection = NULL;
 
-  fh_web_plane_add_client (self->plane,
-                           fh_client_new (self->plane, connection, c ? c->socket : NULL, peer));
+  g_object_ref (msg);
+  stream = soup_server_message_steal_connection (msg);
+  wire = fh_web_wire_new (stream, self->main_context);
+  connection = soup_websocket_connection_new (
+    G_IO_STREAM (wire), soup_server_message_get_uri (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
+    soup_message_headers_get_one (request, "Origin"), NULL, NULL);
+  fh_web_plane_add_client (self->plane, fh_client_new (self->plane, connection, wire,
+                                                       c ? c->socket : NULL, peer));
+  g_object_unref (msg);
+}
+
+/* No extensions: permessage-deflate, which every browser offers, is not
+ * granted. H.264 does not compress, and zlib ran on the main thread for
+ * every frame out (about 0.09 ms a frame at 1280x720@60, a fifth of that
+ * thread's samples) and every ack and input event in, with a
+ * compressor's state kept per client. */
+static void
+handle_websocket (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
+                  gpointer user_data)
+{
+  if (soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    g_signal_connect (msg, "wrote-informational", G_CALLBACK (on_upgraded), user_data);
 }
 
 FhServer *
@@ -466,13 +494,7 @@ fh_server_new (FhWebPlane *plane, GTlsCertificate *certificate, guint request_ti
   soup_server_add_handler (self->soup, "/api/host", handle_host, self, NULL);
   soup_server_add_handler (self->soup, "/api/pair", handle_pair, self, NULL);
   fh_web_operations_add_handlers (self->soup, self->plane);
-  /* No permessage-deflate, which libsoup's server grants whoever offers it
-   * (every browser does): H.264 does not compress, and zlib ran on the main
-   * thread for every frame out (about 0.09 ms a frame at 1280x720@60, a
-   * fifth of that thread's samples) and every ack and input event in,
-   * with a compressor's state kept per client. */
-  soup_server_remove_websocket_extension (self->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  soup_server_add_websocket_handler (self->soup, "/ws", NULL, NULL, handle_websocket, self, NULL);
+  soup_server_add_handler (self->soup, "/ws", handle_websocket, self, NULL);
   soup_server_add_handler (self->soup, NULL, handle_static, self, NULL);
   return g_steal_pointer (&self);
 }

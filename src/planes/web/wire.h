@@ -1,0 +1,39 @@
+/* A browser client's way out, shared by two threads. libsoup's
+ * SoupWebsocketConnection runs on the main thread over this stream: its
+ * messages and control frames (text, audio, pings, the close) go through
+ * it. A session's stream thread writes each video frame through it at
+ * once (fh_web_wire_send_binary), on the thread that encoded the frame,
+ * rather than waking the main thread for every frame.
+ *
+ * Every write is taken whole and at once: what the socket does not take
+ * waits in the wire, in order, and goes out from the main context as the
+ * socket takes it. libsoup writes each of its frames in one call from the
+ * frame's first byte, and so does fh_web_wire_send_binary under the same
+ * lock, so frames of the two never interleave. What waits is bounded by
+ * the peer's flow control (flow.h), which counts it (fh_web_wire_get_waiting).
+ *
+ * The input side is the stolen stream's own, read by libsoup alone. */
+#pragma once
+
+#include <gio/gio.h>
+
+/* Bytes a caller of fh_web_wire_send_binary leaves free in front of the
+ * payload: the WebSocket frame header goes there. */
+#define FH_WEB_WIRE_HEADER_MAX 10
+
+#define FH_TYPE_WEB_WIRE (fh_web_wire_get_type ())
+G_DECLARE_FINAL_TYPE (FhWebWire, fh_web_wire, FH, WEB_WIRE, GIOStream)
+
+/* Main thread: wraps @base, the connection libsoup handed over after the
+ * WebSocket handshake (soup_server_message_steal_connection); what waits
+ * is written out from @context. */
+FhWebWire *fh_web_wire_new (GIOStream *base, GMainContext *context);
+
+/* Any thread: one binary WebSocket message (a server's, unmasked) of
+ * @size bytes at @payload, whose FH_WEB_WIRE_HEADER_MAX bytes before it
+ * are the caller's to overwrite. Returns FALSE when nothing more may go
+ * out: the close frame went, the wire was closed, or the socket failed. */
+gboolean fh_web_wire_send_binary (FhWebWire *wire, guint8 *payload, gsize size);
+
+/* Any thread: bytes written to the wire that the socket has not taken. */
+gsize fh_web_wire_get_waiting (FhWebWire *wire);
