@@ -214,33 +214,34 @@ on_encoded (const guint8 *data, gsize size, gboolean keyframe, gpointer user_dat
 {
   FhEncodeJob *job = user_data;
   FhVideoStream *self = job->self;
-  FhPacketDelivery *d = g_new0 (FhPacketDelivery, 1);
-  gint64 now = g_get_monotonic_time ();
+  FhPacketDelivery *d;
   /* The one copy on the way out: the encoder reuses its packet, and the
    * message must outlive this call (wayvnc does the same). */
   guint8 *buf = g_malloc (FH_VIDEO_HEADROOM + size);
+  FhVideoPacket packet = {
+    .buffer = g_bytes_new_take (buf, FH_VIDEO_HEADROOM + size),
+    .data = buf + FH_VIDEO_HEADROOM,
+    .size = size,
+    .keyframe = keyframe,
+    .frame = job->frame,
+    .capture_us = job->capture_us,
+    .encoded_us = g_get_monotonic_time (),
+  };
   gboolean taken;
 
-  memcpy (buf + FH_VIDEO_HEADROOM, data, size);
-  d->link = g_rc_box_acquire (self->link);
-  d->packet.buffer = g_bytes_new_take (buf, FH_VIDEO_HEADROOM + size);
-  d->packet.data = buf + FH_VIDEO_HEADROOM;
-  d->packet.size = size;
-  d->packet.keyframe = keyframe;
-  d->packet.frame = job->frame;
-  d->packet.capture_us = job->capture_us;
-  d->packet.encoded_us = now;
+  memcpy (packet.data, data, size);
   g_mutex_lock (&self->direct_lock);
   /* Only with none on its way to the main loop: frames leave in order. */
   taken = self->direct && !g_atomic_int_get (&self->link->in_flight) &&
-          self->direct (&d->packet, self->direct_data);
+          self->direct (&packet, self->direct_data);
   g_mutex_unlock (&self->direct_lock);
   if (taken) {
-    g_bytes_unref (d->packet.buffer);
-    link_unref (d->link);
-    g_free (d);
+    g_bytes_unref (packet.buffer);
     return;
   }
+  d = g_new0 (FhPacketDelivery, 1);
+  d->link = g_rc_box_acquire (self->link);
+  d->packet = packet;
   g_atomic_int_inc (&self->link->in_flight);
   post_packet (self, d);
 }

@@ -181,6 +181,21 @@ queued_bytes (FhClient *self)
   return queued + fh_web_wire_get_waiting (self->wire);
 }
 
+/* Main thread: what the flow asks of the session. The session's own
+ * client sets its bitrate; a guest's link only skips frames. */
+static void
+carry_out_flow (FhClient *self, guint kbps, gboolean keyframe, gboolean cut_off)
+{
+  if (kbps && self->session && !self->guest)
+    fh_session_set_target_bitrate (self->session, kbps);
+  if (keyframe && self->session)
+    fh_session_request_keyframe (self->session);
+  if (cut_off)
+    fh_client_close_with_error (self, FH_PROTO_ERROR_TOO_SLOW,
+                                "took no video for " G_STRINGIFY (FH_PROTO_TOO_SLOW_S)
+                                " s: the link or the client is too slow");
+}
+
 /* Main thread: what the flow decided on the stream's thread. */
 static gboolean
 on_flow_effects (gpointer user_data)
@@ -197,14 +212,7 @@ on_flow_effects (gpointer user_data)
   self->effect_kbps = 0;
   self->effect_keyframe = FALSE;
   g_mutex_unlock (&self->flow_lock);
-  if (kbps && self->session && !self->guest)
-    fh_session_set_target_bitrate (self->session, kbps);
-  if (keyframe && self->session)
-    fh_session_request_keyframe (self->session);
-  if (cut_off)
-    fh_client_close_with_error (self, FH_PROTO_ERROR_TOO_SLOW,
-                                "took no video for " G_STRINGIFY (FH_PROTO_TOO_SLOW_S)
-                                " s: the link or the client is too slow");
+  carry_out_flow (self, kbps, keyframe, cut_off);
   return G_SOURCE_REMOVE;
 }
 
@@ -267,19 +275,8 @@ peer_video (gpointer peer, const FhVideoPacket *packet)
   if (self->flow_ready)
     verdict = flow_frame_locked (self, packet, FALSE, &ask_keyframe, &kbps);
   g_mutex_unlock (&self->flow_lock);
-  /* The session's own client sets its bitrate; a guest's link only
-   * skips frames. */
-  if (kbps && self->session && !self->guest)
-    fh_session_set_target_bitrate (self->session, kbps);
-  if (ask_keyframe && self->session)
-    fh_session_request_keyframe (self->session);
-  if (verdict == FH_WEB_FLOW_CUT_OFF) {
-    fh_client_close_with_error (self, FH_PROTO_ERROR_TOO_SLOW,
-                                "took no video for " G_STRINGIFY (FH_PROTO_TOO_SLOW_S)
-                                " s: the link or the client is too slow");
-    return FALSE;
-  }
-  if (verdict == FH_WEB_FLOW_SKIP || self->closing)
+  carry_out_flow (self, kbps, ask_keyframe, verdict == FH_WEB_FLOW_CUT_OFF);
+  if (verdict != FH_WEB_FLOW_SEND || self->closing)
     return FALSE;
   send_video (self, packet);
   return TRUE;

@@ -47,6 +47,23 @@ waiting_len (FhWireOutput *self)
   return self->waiting->len - self->sent;
 }
 
+/* Under lock: as much of @size bytes as the socket takes now (0: none),
+ * or -1 when it failed (the wire is then done). */
+static gssize
+write_some_locked (FhWireOutput *self, const guint8 *data, gsize size, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  gssize n = g_pollable_output_stream_write_nonblocking (self->base, data, size, NULL, &local);
+
+  if (n >= 0)
+    return n;
+  if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return 0;
+  self->done = TRUE;
+  g_propagate_error (error, g_steal_pointer (&local));
+  return -1;
+}
+
 /* Under lock: as much of what waits as the socket takes now. FALSE when
  * the socket failed (the wire is done). */
 static gboolean
@@ -54,16 +71,15 @@ flush_locked (FhWireOutput *self)
 {
   while (waiting_len (self)) {
     g_autoptr (GError) error = NULL;
-    gssize n = g_pollable_output_stream_write_nonblocking (
-      self->base, self->waiting->data + self->sent, waiting_len (self), NULL, &error);
+    gssize n = write_some_locked (self, self->waiting->data + self->sent, waiting_len (self),
+                                  &error);
 
     if (n < 0) {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        return TRUE;
       g_debug ("web wire: %s", error->message);
-      self->done = TRUE;
       return FALSE;
     }
+    if (!n)
+      return TRUE;
     self->sent += n;
   }
   g_byte_array_set_size (self->waiting, 0);
@@ -105,15 +121,10 @@ write_locked (FhWireOutput *self, const guint8 *data, gsize size, GError **error
     return FALSE;
   }
   if (!waiting_len (self)) {
-    g_autoptr (GError) local = NULL;
-    gssize n = g_pollable_output_stream_write_nonblocking (self->base, data, size, NULL, &local);
+    gssize n = write_some_locked (self, data, size, error);
 
-    if (n < 0 && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-      self->done = TRUE;
-      g_propagate_error (error, g_steal_pointer (&local));
+    if (n < 0)
       return FALSE;
-    }
-    n = MAX (n, 0);
     data += n;
     size -= n;
   }
