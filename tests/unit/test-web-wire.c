@@ -3,8 +3,12 @@
  * arrive whole and each in its order however the two interleave; a write
  * never waits for a peer that does not read, and what waited arrives in
  * order once it reads again; nothing goes out after a close frame or a
- * close. */
+ * close. Input, read by libsoup's own SoupWebsocketConnection: every
+ * message arrives, one sent before libsoup came included, and waiting for
+ * the next wakes the main context for nothing but the socket; once the
+ * peer has gone, the socket no longer wakes it. */
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -15,6 +19,7 @@
 typedef struct {
   FhWebWire *wire;
   GSocket *far; /* the peer's end, read by a thread of the test */
+  int near_fd; /* the wire's end */
   /* What the peer read, frame by frame. */
   GMutex lock;
   GPtrArray *frames; /* GBytes: the first byte, then the payload */
@@ -34,11 +39,12 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_no_errno (setsockopt (fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small));
   g_assert_no_errno (setsockopt (fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small));
   near = g_socket_new_from_fd (fds[0], NULL);
+  f->near_fd = fds[0];
   f->far = g_socket_new_from_fd (fds[1], NULL);
   g_assert_nonnull (near);
   g_assert_nonnull (f->far);
   connection = g_socket_connection_factory_create_connection (near);
-  f->wire = fh_web_wire_new (G_IO_STREAM (connection), g_main_context_default ());
+  f->wire = fh_web_wire_new (G_IO_STREAM (connection), near, g_main_context_default ());
   g_mutex_init (&f->lock);
   f->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
 }
@@ -297,6 +303,157 @@ test_closed_while_waiting (Fixture *f, gconstpointer data)
     ;
 }
 
+/* --- input, read by libsoup --- */
+
+/* Polls of the default main context: all of them, and those that
+ * returned with something ready but not the near end's socket (the main
+ * context's own wakeup). */
+static int polled_fd = -1;
+static guint polls, polls_ready, polls_without_socket;
+
+static gint
+counting_poll (GPollFD *fds, guint n, gint timeout)
+{
+  gint ready = g_poll (fds, n, timeout);
+  gboolean socket = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    socket |= fds[i].fd == polled_fd && fds[i].revents;
+  polls++;
+  if (ready > 0)
+    polls_ready++;
+  if (ready > 0 && !socket)
+    polls_without_socket++;
+  return ready;
+}
+
+/* A client's text frame: masked (RFC 6455, 5.3). */
+static void
+peer_send_text (Fixture *f, const char *text)
+{
+  static const guint8 mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
+  gsize len = strlen (text);
+  guint8 frame[6 + 125];
+
+  g_assert_cmpuint (len, <, 126);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | len;
+  memcpy (frame + 2, mask, 4);
+  for (gsize i = 0; i < len; i++)
+    frame[6 + i] = text[i] ^ mask[i % 4];
+  g_assert_cmpint (g_socket_send (f->far, (const char *) frame, 6 + len, NULL, NULL), ==,
+                   (gssize) (6 + len));
+}
+
+static void
+on_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer data)
+{
+  GPtrArray *got = data;
+
+  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
+  g_ptr_array_add (got, g_strndup (g_bytes_get_data (message, NULL), g_bytes_get_size (message)));
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  g_error ("no message from the peer in 10 s");
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main context, blocking, until @got holds @n messages. */
+static void
+receive (GPtrArray *got, guint n)
+{
+  guint deadline = g_timeout_add_seconds (10, on_deadline, NULL);
+
+  while (got->len < n)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (deadline);
+}
+
+static SoupWebsocketConnection *
+libsoup_over (Fixture *f, GPtrArray *got)
+{
+  g_autoptr (GUri) uri = g_uri_parse ("https://localhost/ws", G_URI_FLAGS_NONE, NULL);
+  SoupWebsocketConnection *ws = soup_websocket_connection_new (
+    G_IO_STREAM (f->wire), uri, SOUP_WEBSOCKET_CONNECTION_SERVER, NULL, NULL, NULL);
+
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), got);
+  return ws;
+}
+
+#define INPUT_MESSAGES 50
+
+static void
+test_input (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SoupWebsocketConnection) ws = NULL;
+
+  /* A message that was there before libsoup. */
+  peer_send_text (f, "early");
+  ws = libsoup_over (f, got);
+  receive (got, 1);
+  g_assert_cmpstr (got->pdata[0], ==, "early");
+
+  polled_fd = f->near_fd;
+  polls = polls_ready = polls_without_socket = 0;
+  g_main_context_set_poll_func (NULL, counting_poll);
+  for (guint i = 0; i < INPUT_MESSAGES; i++) {
+    g_autofree char *text = g_strdup_printf ("in %u", i);
+
+    peer_send_text (f, text);
+    receive (got, i + 2);
+    g_assert_cmpstr (got->pdata[i + 1], ==, text);
+    /* Back to the poll before the next, as a host's main loop goes. */
+    g_main_context_iteration (NULL, FALSE);
+  }
+  g_main_context_set_poll_func (NULL, g_poll);
+  /* Each message woke the main context through the socket; none woke it
+   * again for nothing (as a source libsoup made anew for every read did:
+   * GLib wakes its context whenever a descriptor comes or goes). */
+  g_assert_cmpuint (polls, >=, INPUT_MESSAGES);
+  g_assert_cmpuint (polls_without_socket, ==, 0);
+  soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static void
+test_input_peer_gone (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SoupWebsocketConnection) ws = libsoup_over (f, got);
+  gboolean closed = FALSE;
+  guint deadline;
+
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), &closed);
+  peer_send_text (f, "bye");
+  receive (got, 1);
+  /* The peer goes without a close frame. */
+  g_assert_true (g_socket_close (f->far, NULL));
+  deadline = g_timeout_add_seconds (10, on_deadline, NULL);
+  while (!closed)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (deadline);
+  /* A hung-up socket is ready at every poll: it no longer is in any. */
+  polled_fd = f->near_fd;
+  polls = polls_ready = polls_without_socket = 0;
+  g_main_context_set_poll_func (NULL, counting_poll);
+  for (guint i = 0; i < 50; i++) {
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (1000);
+  }
+  g_main_context_set_poll_func (NULL, g_poll);
+  g_assert_cmpuint (polls, >=, 50);
+  g_assert_cmpuint (polls_ready, <, 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -309,5 +466,8 @@ main (int argc, char **argv)
               test_close_frame_ends_it, fixture_tear_down);
   g_test_add ("/web-wire/closed-while-waiting", Fixture, NULL, fixture_set_up,
               test_closed_while_waiting, fixture_tear_down);
+  g_test_add ("/web-wire/input", Fixture, NULL, fixture_set_up, test_input, fixture_tear_down);
+  g_test_add ("/web-wire/input-peer-gone", Fixture, NULL, fixture_set_up,
+              test_input_peer_gone, fixture_tear_down);
   return g_test_run ();
 }

@@ -445,7 +445,7 @@ on_upgraded (SoupServerMessage *msg, gpointer user_data)
 
   g_object_ref (msg);
   stream = soup_server_message_steal_connection (msg);
-  wire = fh_web_wire_new (stream, self->main_context);
+  wire = fh_web_wire_new (stream, c ? c->socket : NULL, self->main_context);
   connection = soup_websocket_connection_new (
     G_IO_STREAM (wire), soup_server_message_get_uri (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
     soup_message_headers_get_one (request, "Origin"), NULL, NULL);

@@ -1,4 +1,4 @@
-/* A WebSocket's way out for two threads: see wire.h. */
+/* A WebSocket's way out for two threads, and its way in: see wire.h. */
 #include "planes/web/wire.h"
 
 #include <string.h>
@@ -33,9 +33,50 @@ G_DEFINE_TYPE_WITH_CODE (FhWireOutput, fh_wire_output, G_TYPE_OUTPUT_STREAM,
                          G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
                                                 fh_wire_output_pollable_init))
 
+/* The input side: the stolen stream's, read by libsoup on the main
+ * thread, with a cheaper way to wait for it (see wire.h). */
+#define FH_TYPE_WIRE_INPUT (fh_wire_input_get_type ())
+G_DECLARE_FINAL_TYPE (FhWireInput, fh_wire_input, FH, WIRE_INPUT, GInputStream)
+
+/* Holds the socket's descriptor in the main context for as long as the
+ * wire reads; never dispatched. */
+typedef struct {
+  GSource source;
+  GPollFD fd;
+  FhWireInput *input; /* cleared when the input stops */
+} FhWireWatch;
+
+/* What libsoup waits on: ready when the last poll found the socket
+ * readable (or hung up), or when a read may find data already taken off
+ * it. No descriptor of its own. */
+typedef struct {
+  GSource source;
+  FhWireInput *input; /* a reference */
+} FhWireInputSource;
+
+struct _FhWireInput {
+  GInputStream parent;
+  GPollableInputStream *base;
+  GSocket *socket;
+  FhWireWatch *watch; /* while it reads */
+  gboolean polling; /* the watch's descriptor is in the main context */
+  /* Main thread: a read may find data without the socket being readable
+   * (what the TLS layer or libsoup's HTTP side took off it already): until
+   * a read would block. */
+  gboolean pending;
+  GSource *waiting; /* the source libsoup waits on now (not a reference) */
+};
+
+static void fh_wire_input_pollable_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (FhWireInput, fh_wire_input, G_TYPE_INPUT_STREAM,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                fh_wire_input_pollable_init))
+
 struct _FhWebWire {
   GIOStream parent;
   GIOStream *base;
+  FhWireInput *input; /* NULL: the stolen stream's own (no socket known) */
   FhWireOutput *output;
 };
 
@@ -237,10 +278,245 @@ fh_wire_output_class_init (FhWireOutputClass *klass)
   output_class->close_fn = output_close;
 }
 
+/* --- the input side --- */
+
+static void
+watch_set_polling (FhWireWatch *watch, gboolean polling)
+{
+  FhWireInput *input = watch->input;
+
+  if (input->polling == polling)
+    return;
+  input->polling = polling;
+  if (polling)
+    g_source_add_poll (&watch->source, &watch->fd);
+  else
+    g_source_remove_poll (&watch->source, &watch->fd);
+  watch->fd.revents = 0;
+}
+
+static gboolean
+watch_prepare (GSource *source, int *timeout)
+{
+  *timeout = -1;
+  return FALSE;
+}
+
+/* The descriptor stays in the poll while libsoup waits to read. Once it
+ * waits no more (its connection closes) a readable socket would wake the
+ * main context at once, again and again: the descriptor leaves the poll
+ * until libsoup waits again. */
+static gboolean
+watch_check (GSource *source)
+{
+  FhWireWatch *watch = (FhWireWatch *) source;
+  FhWireInput *input = watch->input;
+
+  if (input && watch->fd.revents &&
+      (!input->waiting || g_source_is_destroyed (input->waiting) ||
+       (watch->fd.revents & G_IO_NVAL)))
+    watch_set_polling (watch, FALSE);
+  return FALSE;
+}
+
+static gboolean
+watch_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs watch_funcs = {
+  .prepare = watch_prepare,
+  .check = watch_check,
+  .dispatch = watch_dispatch,
+};
+
+static void
+input_stop (FhWireInput *self)
+{
+  if (!self->watch)
+    return;
+  self->watch->input = NULL;
+  g_source_destroy (&self->watch->source);
+  g_source_unref (&self->watch->source);
+  self->watch = NULL;
+  self->polling = FALSE;
+}
+
+static gboolean
+input_source_ready (FhWireInputSource *source)
+{
+  FhWireInput *input = source->input;
+
+  return input->pending || (input->polling && input->watch->fd.revents);
+}
+
+static gboolean
+input_source_prepare (GSource *source, int *timeout)
+{
+  *timeout = -1;
+  return input_source_ready ((FhWireInputSource *) source);
+}
+
+static gboolean
+input_source_check (GSource *source)
+{
+  return input_source_ready ((FhWireInputSource *) source);
+}
+
+static gboolean
+input_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  FhWireInputSource *self = (FhWireInputSource *) source;
+
+  return callback ? ((GPollableSourceFunc) (void (*) (void)) callback) (G_OBJECT (self->input),
+                                                                      user_data)
+                  : G_SOURCE_REMOVE;
+}
+
+static void
+input_source_finalize (GSource *source)
+{
+  FhWireInputSource *self = (FhWireInputSource *) source;
+
+  if (self->input->waiting == source)
+    self->input->waiting = NULL;
+  g_object_unref (self->input);
+}
+
+static GSourceFuncs input_source_funcs = {
+  .prepare = input_source_prepare,
+  .check = input_source_check,
+  .dispatch = input_source_dispatch,
+  .finalize = input_source_finalize,
+};
+
+static GSource *
+input_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+{
+  FhWireInput *self = FH_WIRE_INPUT (stream);
+  FhWireInputSource *source =
+    (FhWireInputSource *) g_source_new (&input_source_funcs, sizeof (FhWireInputSource));
+
+  g_source_set_static_name (&source->source, "fh-web-wire-input");
+  if (cancellable) {
+    /* libsoup passes none; as g_pollable_source_new_full() does. */
+    GSource *cancelled = g_cancellable_source_new (cancellable);
+
+    g_source_set_dummy_callback (cancelled);
+    g_source_add_child_source (&source->source, cancelled);
+    g_source_unref (cancelled);
+  }
+  source->input = g_object_ref (self);
+  self->waiting = &source->source;
+  if (self->watch)
+    watch_set_polling (self->watch, TRUE);
+  return &source->source;
+}
+
+static gboolean
+input_is_readable (GPollableInputStream *stream)
+{
+  return g_pollable_input_stream_is_readable (FH_WIRE_INPUT (stream)->base);
+}
+
+static gssize
+input_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count, GError **error)
+{
+  FhWireInput *self = FH_WIRE_INPUT (stream);
+  g_autoptr (GError) local = NULL;
+  gssize n = g_pollable_input_stream_read_nonblocking (self->base, buffer, count, NULL, &local);
+
+  if (n < 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+    /* All that was there is read: the socket says when there is more. */
+    self->pending = FALSE;
+    if (self->watch)
+      self->watch->fd.revents = 0;
+  } else {
+    self->pending = TRUE;
+  }
+  if (n < 0)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return n;
+}
+
+static gssize
+input_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+            GError **error)
+{
+  return g_input_stream_read (G_INPUT_STREAM (FH_WIRE_INPUT (stream)->base), buffer, count,
+                              cancellable, error);
+}
+
+static gboolean
+input_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  input_stop (FH_WIRE_INPUT (stream));
+  return TRUE;
+}
+
+static void
+fh_wire_input_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->is_readable = input_is_readable;
+  iface->create_source = input_create_source;
+  iface->read_nonblocking = input_read_nonblocking;
+}
+
+static void
+fh_wire_input_finalize (GObject *object)
+{
+  FhWireInput *self = FH_WIRE_INPUT (object);
+
+  input_stop (self);
+  g_object_unref (self->base);
+  g_object_unref (self->socket);
+  G_OBJECT_CLASS (fh_wire_input_parent_class)->finalize (object);
+}
+
+static void
+fh_wire_input_init (FhWireInput *self)
+{
+  self->pending = TRUE;
+}
+
+static void
+fh_wire_input_class_init (FhWireInputClass *klass)
+{
+  GInputStreamClass *input_class = G_INPUT_STREAM_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = fh_wire_input_finalize;
+  input_class->read_fn = input_read;
+  input_class->close_fn = input_close;
+}
+
+static FhWireInput *
+input_new (GIOStream *base, GSocket *socket, GMainContext *context)
+{
+  GInputStream *in = g_io_stream_get_input_stream (base);
+  FhWireInput *self;
+
+  if (!socket || !G_IS_POLLABLE_INPUT_STREAM (in) ||
+      !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (in)))
+    return NULL;
+  self = g_object_new (FH_TYPE_WIRE_INPUT, NULL);
+  self->base = G_POLLABLE_INPUT_STREAM (g_object_ref (in));
+  self->socket = g_object_ref (socket);
+  self->watch = (FhWireWatch *) g_source_new (&watch_funcs, sizeof (FhWireWatch));
+  self->watch->input = self;
+  self->watch->fd.fd = g_socket_get_fd (socket);
+  self->watch->fd.events = G_IO_IN | G_IO_HUP | G_IO_ERR;
+  g_source_set_static_name (&self->watch->source, "fh-web-wire-watch");
+  g_source_attach (&self->watch->source, context);
+  return self;
+}
+
 static GInputStream *
 wire_get_input_stream (GIOStream *stream)
 {
-  return g_io_stream_get_input_stream (FH_WEB_WIRE (stream)->base);
+  FhWebWire *self = FH_WEB_WIRE (stream);
+
+  return self->input ? G_INPUT_STREAM (self->input) : g_io_stream_get_input_stream (self->base);
 }
 
 static GOutputStream *
@@ -254,6 +530,8 @@ wire_close (GIOStream *stream, GCancellable *cancellable, GError **error)
 {
   FhWebWire *self = FH_WEB_WIRE (stream);
 
+  if (self->input)
+    input_stop (self->input);
   output_close (G_OUTPUT_STREAM (self->output), NULL, NULL);
   return g_io_stream_close (self->base, cancellable, error);
 }
@@ -280,6 +558,8 @@ wire_close_async (GIOStream *stream, int priority, GCancellable *cancellable,
   GTask *task = g_task_new (stream, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, wire_close_async);
+  if (self->input)
+    input_stop (self->input);
   output_close (G_OUTPUT_STREAM (self->output), NULL, NULL);
   g_io_stream_close_async (self->base, priority, cancellable, on_base_closed, task);
 }
@@ -295,6 +575,7 @@ fh_web_wire_finalize (GObject *object)
 {
   FhWebWire *self = FH_WEB_WIRE (object);
 
+  g_clear_object (&self->input);
   g_object_unref (self->output);
   g_object_unref (self->base);
   G_OBJECT_CLASS (fh_web_wire_parent_class)->finalize (object);
@@ -319,13 +600,14 @@ fh_web_wire_class_init (FhWebWireClass *klass)
 }
 
 FhWebWire *
-fh_web_wire_new (GIOStream *base, GMainContext *context)
+fh_web_wire_new (GIOStream *base, GSocket *socket, GMainContext *context)
 {
   FhWebWire *self = g_object_new (FH_TYPE_WEB_WIRE, NULL);
   GOutputStream *out = g_io_stream_get_output_stream (base);
 
   g_return_val_if_fail (G_IS_POLLABLE_OUTPUT_STREAM (out), NULL);
   self->base = g_object_ref (base);
+  self->input = input_new (base, socket, context);
   self->output = g_object_new (FH_TYPE_WIRE_OUTPUT, NULL);
   self->output->base = G_POLLABLE_OUTPUT_STREAM (g_object_ref (out));
   self->output->context = g_main_context_ref (context);

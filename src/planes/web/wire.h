@@ -12,7 +12,16 @@
  * lock, so frames of the two never interleave. What waits is bounded by
  * the peer's flow control (flow.h), which counts it (fh_web_wire_get_waiting).
  *
- * The input side is the stolen stream's own, read by libsoup alone. */
+ * Input is the stolen stream's, read by libsoup alone on the main thread,
+ * but libsoup waits for it on a source of the wire's that holds no
+ * descriptor: the wire keeps the socket's in the main context while
+ * libsoup reads (a watch that is never dispatched), and the source is
+ * ready when the last poll found the socket readable, or when a read may
+ * find data the TLS layer already took off it. libsoup 3.2 makes a new
+ * source for every read, and GLib 2.74 wakes its context whenever a
+ * descriptor joins or leaves it: with the stream's own sources that was
+ * one more round of the main loop (a poll of every descriptor, a check of
+ * every source) for every ack and input event. */
 #pragma once
 
 #include <gio/gio.h>
@@ -25,9 +34,11 @@
 G_DECLARE_FINAL_TYPE (FhWebWire, fh_web_wire, FH, WEB_WIRE, GIOStream)
 
 /* Main thread: wraps @base, the connection libsoup handed over after the
- * WebSocket handshake (soup_server_message_steal_connection); what waits
- * is written out from @context. */
-FhWebWire *fh_web_wire_new (GIOStream *base, GMainContext *context);
+ * WebSocket handshake (soup_server_message_steal_connection), over
+ * @socket (NULL: not known; libsoup then waits for input on @base's own
+ * sources); what waits is written out from @context, and input is waited
+ * for there. */
+FhWebWire *fh_web_wire_new (GIOStream *base, GSocket *socket, GMainContext *context);
 
 /* Any thread: one binary WebSocket message (a server's, unmasked) of
  * @size bytes at @payload, whose FH_WEB_WIRE_HEADER_MAX bytes before it
