@@ -11,10 +11,11 @@
 # synthetic inputs, funkhaus and the encoder alone at the same time, round
 # by round (the ratio of their CPU per frame, taken under the same machine,
 # holds from one run to the next where the alternating rounds move by a
-# tenth); then finds how many synthetic sessions of each the machine sustains (every one at
-# >= 95 % of its frame rate, nothing dropped; a failing count is tried
-# twice) and what a frame costs at that count (funkhaus and the encoder
-# alone in alternating rounds at the count both sustain); then the same two
+# tenth); then finds how many synthetic sessions of each the machine
+# sustains (every one at >= 95 % of its frame rate, nothing dropped; a
+# failing count is tried once more at the pipeline's next turn) and what a
+# frame costs at that count (funkhaus and the encoder alone in alternating
+# rounds at the count both sustain); then the same two
 # once more with the encoder threads funkhaus picks itself when its config
 # leaves them to it (its default, core/encoder-threads.h: a fair share of
 # the cores), the encoder alone given the same thread count for each
@@ -279,12 +280,6 @@ sustained_try() { # $1 = input, $2 = pipeline, $3 = n; 0 when sustained
   return $ok
 }
 
-# A count that fails is tried once more (a shared machine hiccups), as
-# bench/wlroots.sh does.
-sustained_twice() {
-  sustained_try "$@" || { echo "   … once more" >&2; sustained_try "$@"; }
-}
-
 declare -A sustained busy_cpu
 session_inputs=("synthetic:1280x720@60" "synthetic:1920x1080@60")
 # Finds sustained[$input.$p] for pipelines $@ on every session input.
@@ -297,8 +292,11 @@ find_sustained() {
   # cores (funkhaus-own and encoder-own: at what funkhaus and the encoder
   # sustained), then steps up until a count fails, or down until one
   # holds. The pipelines take turns, one try each, so that a busy spell of
-  # the machine falls on all of them rather than on one.
-  local -A n=() best=() worst=() dir=() done_=()
+  # the machine falls on all of them rather than on one; a count that fails
+  # is tried once more at the pipeline's next turn, after the others' (a
+  # retry at once fell in the same slow spell of this virtual machine, whose
+  # speed moves by a third while idle).
+  local -A n=() best=() worst=() dir=() done_=() retry=()
   for p in "${ps[@]}"; do
     if [[ $p == *-own ]]; then
       c=${sustained[$input.${p%-own}]:-1}
@@ -309,7 +307,7 @@ find_sustained() {
         if (c == "–" || c <= 0) { print 1; exit }
         g = int (n * 0.85 * 1000 / (c * f)); if (g < 1) g = 1; if (g > m) g = m; print g }')
     fi
-    best[$p]=0 worst[$p]= dir[$p]= done_[$p]=
+    best[$p]=0 worst[$p]= dir[$p]= done_[$p]= retry[$p]=
   done
   while :; do
     left=0
@@ -317,11 +315,16 @@ find_sustained() {
       [[ -z ${done_[$p]} ]] || continue
       left=1
       c=${n[$p]}
-      if sustained_twice "$input" "$p" "$c"; then
+      if sustained_try "$input" "$p" "$c"; then
+        retry[$p]=
         best[$p]=$c
         if [[ ${dir[$p]} == down ]] || (( c >= max_sessions )); then done_[$p]=1
         else dir[$p]=up n[$p]=$(( c + 1 )); fi
+      elif [[ -z ${retry[$p]} ]]; then
+        retry[$p]=1
+        echo "   $p: $c not sustained; once more at its next turn" >&2
       else
+        retry[$p]=
         worst[$p]=$c
         if [[ ${dir[$p]} == up ]] || (( c <= 1 )); then done_[$p]=1
         else dir[$p]=down n[$p]=$(( c - 1 )); fi
@@ -657,7 +660,8 @@ largest number of instances at once of which every one keeps at least 95 %
 of its frame rate with nothing dropped: one host with N sessions and one
 client for funkhaus, N processes for the others, found by starting near
 what one instance's CPU predicts and stepping by one (a count that
-fails gets a second try), the four pipelines taking turns try by try.
+fails gets a second try, at that pipeline's next turn), the four pipelines
+taking turns try by try.
 **CPU time per frame with N at once** is the CPU per frame, all
 instances together, at N = the smaller of funkhaus's and the encoder
 alone's counts: the cost per frame when the machine is busy. For funkhaus
