@@ -442,7 +442,6 @@ test_input_peer_gone (Fixture *f, gconstpointer data)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (deadline);
   /* A hung-up socket is ready at every poll: it no longer is in any. */
-  polled_fd = f->near_fd;
   polls = polls_ready = polls_without_socket = 0;
   g_main_context_set_poll_func (NULL, counting_poll);
   for (guint i = 0; i < 50; i++) {
