@@ -17,7 +17,8 @@
  * descriptor: the wire keeps the socket's in the main context while
  * libsoup reads (a watch that is never dispatched), and the source is
  * ready when the last poll found the socket readable, or when a read may
- * find data the TLS layer already took off it. libsoup 3.2 makes a new
+ * find data the TLS layer already took off it (until a read would block:
+ * libsoup 3.2 reads until then before it waits again). libsoup makes a new
  * source for every read, and GLib 2.74 wakes its context whenever a
  * descriptor joins or leaves it: with the stream's own sources that was
  * one more round of the main loop (a poll of every descriptor, a check of
